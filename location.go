@@ -1,0 +1,69 @@
+package wod
+
+import (
+	"context"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Location is a JupyterHub host with its agent: where seats live.
+type Location struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// HubURL is the hub's public address, as participants reach it.
+	HubURL string `json:"hub_url"`
+	// BaseStudentID offsets this location's local student numbers into a
+	// global id, as the original's basestdid does for several backends.
+	BaseStudentID int `json:"base_student_id"`
+	// Students is how many student accounts (seats) the location has:
+	// student1..studentN.
+	Students int `json:"students"`
+
+	LastHeartbeat *time.Time `json:"last_heartbeat,omitempty"`
+	Health        string     `json:"health,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// MaxStudentsPerLocation bounds the seats of one location; the original ran
+// up to about 2000 students on one backend.
+const MaxStudentsPerLocation = 10000
+
+var locationNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
+
+// Validate checks the location's own rules.
+func (l *Location) Validate() error {
+	var v Validation
+	v.Check(locationNamePattern.MatchString(l.Name), "name", "must be 1-63 lower-case letters, digits, dots or dashes")
+	if l.HubURL != "" {
+		u, err := url.Parse(l.HubURL)
+		v.Check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "hub_url", "must be an http or https URL")
+	}
+	v.Check(l.BaseStudentID >= 0, "base_student_id", "must not be negative")
+	v.Check(l.Students >= 1 && l.Students <= MaxStudentsPerLocation, "students", "must be between 1 and %d", MaxStudentsPerLocation)
+	return v.Err("the location is not valid")
+}
+
+// LocationUpdate changes a location; nil fields are left alone. Growing
+// Students adds free seats; shrinking it is refused while a seat above the
+// new count is in use.
+type LocationUpdate struct {
+	HubURL        *string
+	BaseStudentID *int
+	Students      *int
+}
+
+// LocationService manages locations and, with them, their seats.
+type LocationService interface {
+	FindLocations(ctx context.Context) ([]*Location, error)
+	// FindLocation returns the named location, or ENOTFOUND.
+	FindLocation(ctx context.Context, name string) (*Location, error)
+	// CreateLocation adds a location with its seats, all free.
+	CreateLocation(ctx context.Context, l *Location) error
+	UpdateLocation(ctx context.Context, name string, upd LocationUpdate) (*Location, error)
+	// DeleteLocation removes a location that no workshop uses and no seat is
+	// taken at.
+	DeleteLocation(ctx context.Context, name string) error
+}

@@ -1,0 +1,63 @@
+package wod
+
+import (
+	"context"
+	"time"
+)
+
+// MailKind names a mail of the lifecycle. The outbox holds at most one mail
+// of a kind per registration, so none is ever sent twice.
+type MailKind string
+
+// Mail kinds.
+const (
+	MailWelcome     MailKind = "welcome"
+	MailCredentials MailKind = "credentials"
+	MailReminder    MailKind = "reminder"
+	MailGoodbye     MailKind = "goodbye"
+	MailApology     MailKind = "apology"
+	MailAlert       MailKind = "alert"
+	MailBadge       MailKind = "badge"
+)
+
+// MailState is where an outbox entry stands.
+type MailState string
+
+// Mail states.
+const (
+	MailQueued MailState = "queued"
+	MailSent   MailState = "sent"
+	MailFailed MailState = "failed" // permanently: visible to admins
+	// MailKept: the outbox-only transport keeps mail for the admin UI and API.
+	MailKept MailState = "kept"
+)
+
+// Mail is one outbox entry.
+type Mail struct {
+	ID             int64      `json:"id"`
+	RegistrationID *int64     `json:"registration_id,omitempty"`
+	Kind           MailKind   `json:"kind"`
+	To             string     `json:"to"`
+	Subject        string     `json:"subject"`
+	Text           string     `json:"text"`
+	HTML           string     `json:"-"`
+	State          MailState  `json:"state"`
+	Attempts       int        `json:"attempts"`
+	NextAttemptAt  time.Time  `json:"next_attempt_at"`
+	LastError      string     `json:"last_error,omitempty"`
+	SentAt         *time.Time `json:"sent_at,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+}
+
+// MailFilter narrows an outbox listing.
+type MailFilter struct {
+	RegistrationID *int64
+	State          *MailState
+	Kind           *MailKind
+	Page
+}
+
+// MailService reads the outbox. The mailer owns sending.
+type MailService interface {
+	FindMails(ctx context.Context, filter MailFilter) ([]*Mail, int, error)
+}

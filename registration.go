@@ -1,0 +1,162 @@
+package wod
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// RegistrationState is where a participant's registration stands:
+//
+//	pending ──create ok──▶ ready ──ends_at-remind──▶ expiring ──ends_at or end now──▶ ending ──cleanup ok──▶ done
+//	   └──not ready within the provision timeout──▶ failed (purged, apology sent)
+type RegistrationState string
+
+// Registration states.
+const (
+	StatePending  RegistrationState = "pending"
+	StateReady    RegistrationState = "ready"
+	StateExpiring RegistrationState = "expiring"
+	StateEnding   RegistrationState = "ending"
+	StateDone     RegistrationState = "done"
+	StateFailed   RegistrationState = "failed"
+)
+
+// LiveStates are the states in which a registration belongs to its
+// participant; an e-mail address holds at most one registration in them.
+var LiveStates = []RegistrationState{StatePending, StateReady, StateExpiring}
+
+// Live reports whether the state is one of LiveStates.
+func (s RegistrationState) Live() bool {
+	for _, l := range LiveStates {
+		if s == l {
+			return true
+		}
+	}
+	return false
+}
+
+// Valid reports whether s names a state.
+func (s RegistrationState) Valid() bool {
+	switch s {
+	case StatePending, StateReady, StateExpiring, StateEnding, StateDone, StateFailed:
+		return true
+	}
+	return false
+}
+
+// Registration is one participant's booking of one workshop.
+type Registration struct {
+	ID         int64             `json:"id"`
+	WorkshopID int64             `json:"workshop_id"`
+	Workshop   string            `json:"workshop"` // slug
+	Name       string            `json:"name"`
+	Email      string            `json:"email"`
+	Company    string            `json:"company"`
+	State      RegistrationState `json:"state"`
+
+	SeatID        *int64 `json:"seat_id,omitempty"`
+	LocationID    int64  `json:"location_id"`
+	StudentNumber int    `json:"student_number,omitempty"`
+	Username      string `json:"username,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	// ReadyAt is when credentials went out; the clock starts there.
+	ReadyAt *time.Time `json:"ready_at,omitempty"`
+	EndsAt  *time.Time `json:"ends_at,omitempty"`
+	EndedAt *time.Time `json:"ended_at,omitempty"`
+	// Completion is the share of the workshop's code cells the participant
+	// ran, in percent, measured at cleanup.
+	Completion *int `json:"completion,omitempty"`
+	// Error tells operators why a registration failed.
+	Error string `json:"error,omitempty"`
+
+	// Password is the student's password, decrypted, only while live.
+	Password string `json:"-"`
+	// PasswordEnc is the password as stored: encrypted at rest.
+	PasswordEnc []byte `json:"-"`
+
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// RegistrationRequest is what a participant submits.
+type RegistrationRequest struct {
+	Workshop string
+	Name     string
+	Email    string
+	Company  string
+	// ClientIP is used for rate limiting only.
+	ClientIP string
+}
+
+// Normalize trims the request and lower-cases the e-mail address.
+func (r *RegistrationRequest) Normalize() {
+	r.Workshop = strings.TrimSpace(r.Workshop)
+	r.Name = strings.Join(strings.Fields(r.Name), " ")
+	r.Email = strings.ToLower(strings.TrimSpace(r.Email))
+	r.Company = strings.TrimSpace(r.Company)
+}
+
+// Validate checks the request's syntax (not the address policy, which needs
+// the deny-list, nor the workshop's existence, which needs the store).
+func (r *RegistrationRequest) Validate() error {
+	var v Validation
+	v.Check(r.Workshop != "", "workshop", "is required")
+	v.Check(r.Name != "", "name", "is required")
+	v.Check(len(r.Name) <= 200, "name", "is longer than 200 characters")
+	v.Check(len(r.Company) <= 200, "company", "is longer than 200 characters")
+	if r.Email == "" {
+		v.Add("email", "is required")
+	} else if !ValidEmail(r.Email) {
+		v.Add("email", "is not a valid e-mail address")
+	}
+	return v.Err("the registration is not valid")
+}
+
+// ValidEmail reports whether s is a bare address of the form local@domain.tld.
+func ValidEmail(s string) bool {
+	if len(s) > 254 || strings.ContainsAny(s, " <>\"") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	return at > 0 && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") &&
+		!strings.HasSuffix(domain, ".") && !strings.Contains(domain, "..")
+}
+
+// NewRegistration is what the store needs to book a seat: the validated
+// request and the jobs and mails to create in the same transaction.
+type NewRegistration struct {
+	Request RegistrationRequest
+	// Jobs and Mails are inserted with the registration, in its transaction,
+	// so that a crash can never leave one without the other. Their
+	// RegistrationID is filled in by the store.
+	Jobs  []*Job
+	Mails []*Mail
+}
+
+// RegistrationFilter narrows a registration listing.
+type RegistrationFilter struct {
+	State    *RegistrationState
+	Workshop *string
+	Email    *string
+	// Search matches name, e-mail or company.
+	Search *string
+	Page
+}
+
+// RegistrationService books seats and reads registrations.
+type RegistrationService interface {
+	// CreateRegistration books the lowest free seat of the workshop's range at
+	// its location and creates the registration, in one transaction.
+	// EALREADYREGISTERED if the e-mail holds a live registration, EFULL if no
+	// seat is left, EINVALID if the workshop is unknown or inactive.
+	CreateRegistration(ctx context.Context, nr *NewRegistration) (*Registration, error)
+	FindRegistration(ctx context.Context, id int64) (*Registration, error)
+	FindRegistrations(ctx context.Context, filter RegistrationFilter) ([]*Registration, int, error)
+}

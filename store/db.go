@@ -1,0 +1,294 @@
+// Package store keeps wod's state in SQLite (the embedded default) or
+// PostgreSQL, with one SQL text for both: `$N` placeholders, RETURNING and
+// ON CONFLICT work on both drivers. The dialect matters only for DDL (two
+// migration folders with the same versions) and row locking.
+//
+// Every public method is one transaction; private helpers take the *Tx.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/wod-dev/wod"
+)
+
+// Dialect names the database engine.
+type Dialect string
+
+// Dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is wod's store. It implements the domain's service interfaces.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+	clock   wod.Clock
+}
+
+var (
+	_ wod.WorkshopService     = (*DB)(nil)
+	_ wod.LocationService     = (*DB)(nil)
+	_ wod.SeatService         = (*DB)(nil)
+	_ wod.RegistrationService = (*DB)(nil)
+	_ wod.JobService          = (*DB)(nil)
+	_ wod.MailService         = (*DB)(nil)
+	_ wod.UserService         = (*DB)(nil)
+	_ wod.TokenService        = (*DB)(nil)
+	_ wod.EventService        = (*DB)(nil)
+	_ wod.AnnouncementService = (*DB)(nil)
+	_ wod.SessionService      = (*DB)(nil)
+)
+
+// Open connects to the database named by dsn: "sqlite:PATH" or a
+// "postgres://" URL. It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string, clock wod.Clock) (*DB, error) {
+	if clock == nil {
+		clock = wod.SystemClock{}
+	}
+	db := &DB{clock: clock}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, fmt.Errorf("open store: sqlite DSN needs a path, as in sqlite:/var/lib/wod/wod.db")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		db.dialect = SQLite
+		db.sql, err = sql.Open("sqlite", sqliteDSN(path))
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		// One connection: SQLite has one writer anyway, and this makes every
+		// transaction, seat allocation included, strictly serial.
+		db.sql.SetMaxOpenConns(1)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db.dialect = Postgres
+		db.sql, err = sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		db.sql.SetMaxOpenConns(20)
+		db.sql.SetMaxIdleConns(10)
+		db.sql.SetConnMaxIdleTime(5 * time.Minute)
+	default:
+		return nil, fmt.Errorf("open store: database %q is neither sqlite:PATH nor postgres://…", RedactDSN(dsn))
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.sql.PingContext(pingCtx); err != nil {
+		db.sql.Close()
+		return nil, fmt.Errorf("open store %s: %w", RedactDSN(dsn), err)
+	}
+	return db, nil
+}
+
+// sqliteDSN builds the driver DSN in code: the pragmas run verbatim, so none
+// of it comes from configuration.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_time_format", "sqlite")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// RedactDSN hides the password of a DSN, for messages and logs.
+func RedactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Dialect returns the database engine.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close closes the connections.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+
+func (db *DB) migrator() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+string(db.dialect))
+	if err != nil {
+		return nil, err
+	}
+	var opts []goose.ProviderOption
+	dialect := goose.DialectSQLite3
+	if db.dialect == Postgres {
+		dialect = goose.DialectPostgres
+		// Replicas starting together take turns instead of racing.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(dialect, db.sql, sub, opts...)
+}
+
+// Migrate brings the schema to the newest version and returns how many
+// migrations it applied.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	p, err := db.migrator()
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return len(res), fmt.Errorf("migrate: %w", err)
+	}
+	return len(res), nil
+}
+
+// MigrationVersions returns the schema version of the database and the newest
+// this binary knows.
+func (db *DB) MigrationVersions(ctx context.Context) (current, latest int64, err error) {
+	p, err := db.migrator()
+	if err != nil {
+		return 0, 0, fmt.Errorf("migration versions: %w", err)
+	}
+	current, latest, err = p.GetVersions(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("migration versions: %w", err)
+	}
+	return current, latest, nil
+}
+
+// Tx is a transaction with the time it started, so that every row it
+// stamps carries the same instant.
+type Tx struct {
+	*sql.Tx
+	ctx context.Context
+	db  *DB
+	now time.Time
+}
+
+func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	return tx.QueryContext(tx.ctx, q, args...)
+}
+
+func (tx *Tx) queryRow(q string, args ...any) *sql.Row {
+	return tx.QueryRowContext(tx.ctx, q, args...)
+}
+
+func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
+	return tx.ExecContext(tx.ctx, q, args...)
+}
+
+// transact runs fn in a transaction and commits it, retrying when the
+// database reports a serialization failure, a deadlock or a busy file.
+func (db *DB) transact(ctx context.Context, fn func(tx *Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = db.transactOnce(ctx, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (db *DB) transactOnce(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{Tx: stx, ctx: ctx, db: db, now: db.clock.Now().UTC()}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		code := sqErr.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// isUniqueViolation reports whether err is a unique-constraint failure, and
+// on which constraint or index when the driver says.
+func isUniqueViolation(err error, index string) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" && (index == "" || pgErr.ConstraintName == index)
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		if sqErr.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && sqErr.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+			return false
+		}
+		// SQLite names the columns, not the index.
+		return index == "" || strings.Contains(sqErr.Error(), uniqueColumns[index])
+	}
+	return false
+}
+
+// uniqueColumns maps unique indexes to the way SQLite names them in errors.
+var uniqueColumns = map[string]string{
+	"registrations_live_email": "registrations.email",
+	"registrations_live_seat":  "registrations.seat_id",
+	"workshops_slug_key":       "workshops.slug",
+	"locations_name_key":       "locations.name",
+	"users_username_key":       "users.username",
+}
+
+// forUpdate locks the selected rows on PostgreSQL. SQLite needs nothing: its
+// transactions begin IMMEDIATE and hold the only write lock.
+func (tx *Tx) forUpdate() string {
+	if tx.db.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}

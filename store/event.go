@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wod-dev/wod"
+)
+
+// RecordEvent appends to the audit trail.
+func (db *DB) RecordEvent(ctx context.Context, e *wod.Event) error {
+	err := db.transact(ctx, func(tx *Tx) error { return recordEvent(tx, e) })
+	if err != nil {
+		return fmt.Errorf("record event %s: %w", e.Kind, err)
+	}
+	return nil
+}
+
+func recordEvent(tx *Tx, e *wod.Event) error {
+	if e.At.IsZero() {
+		e.At = tx.now
+	}
+	return tx.queryRow(`INSERT INTO events (at, actor, kind, subject, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		e.At.UTC(), e.Actor, e.Kind, e.Subject, e.Detail).Scan(&e.ID)
+}
+
+// FindEvents lists events, newest first.
+func (db *DB) FindEvents(ctx context.Context, f wod.EventFilter) (es []*wod.Event, total int, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		var w where
+		if f.Kind != nil {
+			w.add("kind = ?", *f.Kind)
+		}
+		if f.Subject != nil {
+			w.add("subject = ?", *f.Subject)
+		}
+		if total, err = count(tx, "events", &w); err != nil {
+			return err
+		}
+		rows, err := tx.query(`SELECT id, at, actor, kind, subject, detail FROM events`+w.String()+
+			` ORDER BY id DESC`+w.page(f.Page), w.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e wod.Event
+			if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Kind, &e.Subject, &e.Detail); err != nil {
+				return err
+			}
+			e.At = e.At.UTC()
+			es = append(es, &e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("find events: %w", err)
+	}
+	return es, total, nil
+}

@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.company, r.state, r.seat_id,
+	r.location_id, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
+	r.ended_at, r.updated_at`
+
+const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id`
+
+func scanRegistration(row scanner) (*wod.Registration, error) {
+	var r wod.Registration
+	var seat sql.NullInt64
+	var completion sql.NullInt64
+	var ready, ends, ended sql.NullTime
+	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
+		&r.LocationID, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
+		&ended, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	r.SeatID = int64Ptr(seat)
+	if completion.Valid {
+		c := int(completion.Int64)
+		r.Completion = &c
+	}
+	r.ReadyAt, r.EndsAt, r.EndedAt = timePtr(ready), timePtr(ends), timePtr(ended)
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	if r.StudentNumber > 0 {
+		r.Username = wod.StudentUsername(r.StudentNumber)
+	}
+	return &r, nil
+}
+
+// CreateRegistration books a seat in one transaction: it locks the
+// workshop row (on PostgreSQL; SQLite transactions hold the only write
+// lock), checks the e-mail and the capacity, takes the lowest free seat of
+// the range and inserts the registration with its jobs and mails.
+func (db *DB) CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (r *wod.Registration, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		r, err = createRegistration(tx, nr)
+		return err
+	})
+	if isUniqueViolation(err, "registrations_live_email") {
+		// Another transaction booked for the same e-mail between our check and
+		// our insert: the database's unique index is the last word.
+		err = db.transact(ctx, func(tx *Tx) error { return alreadyRegistered(tx, nr.Request.Email) })
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create registration: %w", err)
+	}
+	return r, nil
+}
+
+func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, error) {
+	req := nr.Request
+	var w struct {
+		id, locationID             int64
+		capacity, seatMin, seatMax int
+		active                     bool
+	}
+	err := tx.queryRow(`SELECT id, location_id, capacity, seat_min, seat_max, active FROM workshops WHERE slug = $1`+
+		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.locationID, &w.capacity, &w.seatMin, &w.seatMax, &w.active)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.active) {
+		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
+			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)}}}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := alreadyRegistered(tx, req.Email); err != nil {
+		return nil, err
+	}
+	var held int
+	if err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND state IN `+holdingSQL,
+		w.id).Scan(&held); err != nil {
+		return nil, err
+	}
+	if held >= w.capacity {
+		return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
+	}
+	skipLocked := ""
+	if tx.db.dialect == Postgres {
+		// Workshops with overlapping ranges lock different workshop rows, so
+		// the seat rows themselves must be locked too.
+		skipLocked = " FOR UPDATE SKIP LOCKED"
+	}
+	var seatID int64
+	var number int
+	err = tx.queryRow(`SELECT id, number FROM seats WHERE location_id = $1 AND state = 'free'
+		AND number BETWEEN $2 AND $3 ORDER BY number LIMIT 1`+skipLocked, w.locationID, w.seatMin, w.seatMax).
+		Scan(&seatID, &number)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, wod.Errorf(wod.EFULL, "workshop %s has no free seat; please try again later", req.Workshop)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var id int64
+	if err := tx.queryRow(`INSERT INTO registrations (workshop_id, name, email, company, state, seat_id,
+		location_id, student_number, client_ip, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $9) RETURNING id`,
+		w.id, req.Name, req.Email, req.Company, seatID, w.locationID, number, req.ClientIP, tx.now).Scan(&id); err != nil {
+		return nil, err
+	}
+	res, err := tx.exec(`UPDATE seats SET state = 'assigned', registration_id = $1, updated_at = $2
+		WHERE id = $3 AND state = 'free'`, id, tx.now, seatID)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, fmt.Errorf("seat %d was taken under our lock", seatID)
+	}
+	for _, j := range nr.Jobs {
+		j.RegistrationID = &id
+		if j.LocationID == nil {
+			j.LocationID = &w.locationID
+		}
+		if err := insertJob(tx, j); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range nr.Mails {
+		m.RegistrationID = &id
+		if err := insertMail(tx, m); err != nil {
+			return nil, err
+		}
+	}
+	return findRegistration(tx, id)
+}
+
+// alreadyRegistered returns EALREADYREGISTERED if the e-mail holds a live
+// registration, with the time it ends (or, before the clock has started,
+// the earliest it can end).
+func alreadyRegistered(tx *Tx, email string) error {
+	var endsAt sql.NullTime
+	var seconds int64
+	err := tx.queryRow(`SELECT r.ends_at, w.duration_seconds FROM registrations r JOIN workshops w ON w.id = r.workshop_id
+		WHERE r.email = $1 AND r.state IN `+liveSQL, email).Scan(&endsAt, &seconds)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	end := tx.now.Add(time.Duration(seconds) * time.Second)
+	if endsAt.Valid {
+		end = endsAt.Time.UTC()
+	}
+	return &wod.Error{Code: wod.EALREADYREGISTERED, EndsAt: &end,
+		Message: "this e-mail address already has a workshop running; you can register again once it ends"}
+}
+
+// FindRegistration returns one registration.
+func (db *DB) FindRegistration(ctx context.Context, id int64) (r *wod.Registration, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		r, err = findRegistration(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find registration %d: %w", id, err)
+	}
+	return r, nil
+}
+
+func findRegistration(tx *Tx, id int64) (*wod.Registration, error) {
+	r, err := scanRegistration(tx.queryRow(`SELECT `+registrationColumns+` FROM `+registrationFrom+` WHERE r.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, wod.Errorf(wod.ENOTFOUND, "registration %d not found", id)
+	}
+	return r, err
+}
+
+// FindRegistrations lists registrations, newest first.
+func (db *DB) FindRegistrations(ctx context.Context, f wod.RegistrationFilter) (rs []*wod.Registration, total int, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		var w where
+		if f.State != nil {
+			w.add("r.state = ?", *f.State)
+		}
+		if f.Workshop != nil {
+			w.add("w.slug = ?", *f.Workshop)
+		}
+		if f.Email != nil {
+			w.add("r.email = ?", *f.Email)
+		}
+		if f.Search != nil {
+			pat := "%" + escapeLike(*f.Search) + "%"
+			w.add(`(LOWER(r.name) LIKE LOWER(?) ESCAPE '\' OR r.email LIKE LOWER(?) ESCAPE '\' OR LOWER(r.company) LIKE LOWER(?) ESCAPE '\')`, pat, pat, pat)
+		}
+		if total, err = count(tx, registrationFrom, &w); err != nil {
+			return err
+		}
+		rows, err := tx.query(`SELECT `+registrationColumns+` FROM `+registrationFrom+w.String()+
+			` ORDER BY r.id DESC`+w.page(f.Page), w.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRegistration(rows)
+			if err != nil {
+				return err
+			}
+			rs = append(rs, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("find registrations: %w", err)
+	}
+	return rs, total, nil
+}
+
+func escapeLike(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || s[i] == '_' || s[i] == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}

@@ -1,0 +1,49 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/wod-dev/wod"
+)
+
+// FindSeats lists seats by location and number.
+func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Seat, total int, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		var w where
+		if f.LocationID != nil {
+			w.add("s.location_id = ?", *f.LocationID)
+		}
+		if f.State != nil {
+			w.add("s.state = ?", *f.State)
+		}
+		from := `seats s JOIN locations l ON l.id = s.location_id`
+		if total, err = count(tx, from, &w); err != nil {
+			return err
+		}
+		rows, err := tx.query(`SELECT s.id, s.location_id, l.name, l.base_student_id, s.number, s.state, s.registration_id
+			FROM `+from+w.String()+` ORDER BY l.name, s.number`+w.page(f.Page), w.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s wod.Seat
+			var base int
+			var reg sql.NullInt64
+			if err := rows.Scan(&s.ID, &s.LocationID, &s.Location, &base, &s.Number, &s.State, &reg); err != nil {
+				return err
+			}
+			s.StudentID = base + s.Number
+			s.Username = wod.StudentUsername(s.Number)
+			s.RegistrationID = int64Ptr(reg)
+			seats = append(seats, &s)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("find seats: %w", err)
+	}
+	return seats, total, nil
+}

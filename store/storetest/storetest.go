@@ -1,0 +1,135 @@
+// Package storetest gives tests a migrated, throwaway store on every
+// database wod supports: SQLite always, PostgreSQL when a server answers.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/store"
+)
+
+// PostgresEnv names the variable that points tests at a PostgreSQL server
+// (a URL to any database on it; tests create their own databases). Unset,
+// they try the local server with trust authentication.
+const PostgresEnv = "WOD_TEST_POSTGRES"
+
+// RequirePostgresEnv, when set to 1, turns a missing PostgreSQL server into a
+// failure instead of a skip (CI sets it).
+const RequirePostgresEnv = "WOD_TEST_REQUIRE_POSTGRES"
+
+func postgresAdminURL() string {
+	if u := os.Getenv(PostgresEnv); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// Dialects lists the databases to test on.
+var Dialects = []store.Dialect{store.SQLite, store.Postgres}
+
+// ForEach runs fn as a subtest on a fresh store of each dialect.
+func ForEach(t *testing.T, clock wod.Clock, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for _, d := range Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			fn(t, Open(t, d, clock))
+		})
+	}
+}
+
+// Open returns a fresh, migrated store of the dialect, removed when the
+// test ends. PostgreSQL tests are skipped, with the reason, when no server
+// answers.
+func Open(t testing.TB, d store.Dialect, clock wod.Clock) *store.DB {
+	t.Helper()
+	dsn := DSN(t, d)
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn, clock)
+	if err != nil {
+		t.Fatalf("open %s store: %v", d, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s store: %v", d, err)
+	}
+	return db
+}
+
+// DSN returns the DSN of a new, empty database of the dialect, dropped when
+// the test ends.
+func DSN(t testing.TB, d store.Dialect) string {
+	t.Helper()
+	if d == store.SQLite {
+		return "sqlite:" + t.TempDir() + "/wod.db"
+	}
+	admin := postgresAdminURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := sql.Open("pgx", admin)
+	if err == nil {
+		err = conn.PingContext(ctx)
+	}
+	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		msg := fmt.Sprintf("PostgreSQL is not reachable at %s (%v); set %s to a server URL to run the PostgreSQL half of the suite",
+			store.RedactDSN(admin), err, PostgresEnv)
+		if os.Getenv(RequirePostgresEnv) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	name := "wodtest_" + strings.ToLower(rand.Text()[:16])
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		conn.Close()
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+		conn.Close()
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresEnv, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Clock is a settable clock for tests, safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock stopped at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t.UTC()} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}

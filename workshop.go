@@ -1,0 +1,180 @@
+package wod
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SessionType says how a workshop's content is rendered: as a guided workshop
+// or as a challenge (the same notebooks with MODEWS=CHLG).
+type SessionType string
+
+// Session types.
+const (
+	SessionWorkshop  SessionType = "workshop"
+	SessionChallenge SessionType = "challenge"
+)
+
+// ApplianceMode says whether a workshop drives external appliances.
+type ApplianceMode string
+
+// Appliance modes.
+const (
+	ApplianceNone  ApplianceMode = "none"
+	ApplianceMono  ApplianceMode = "mono"
+	ApplianceMulti ApplianceMode = "multi"
+)
+
+// Workshop is one entry of the catalogue, backed by a content folder (its Slug).
+type Workshop struct {
+	ID          int64    `json:"id"`
+	Slug        string   `json:"slug"` // the content folder name, e.g. WKSHP-API101
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Categories  []string `json:"categories"`
+	Duration    Duration `json:"duration"`
+	// Capacity is the most seats the workshop may hold at once. What is free is
+	// always derived from the seats, never kept as a counter.
+	Capacity int `json:"capacity"`
+	// SeatMin..SeatMax is the range of local student numbers at the location.
+	SeatMin    int    `json:"seat_min"`
+	SeatMax    int    `json:"seat_max"`
+	LocationID int64  `json:"location_id"`
+	Location   string `json:"location"`
+
+	Active        bool          `json:"active"`
+	Beta          bool          `json:"beta"`
+	Priority      int           `json:"priority"`
+	Reset         bool          `json:"reset"`
+	LDAP          bool          `json:"ldap"`
+	VarPass       bool          `json:"varpass"`
+	Compile       []string      `json:"compile"`
+	Appliance     ApplianceMode `json:"appliance"`
+	SessionType   SessionType   `json:"session_type"`
+	Presenter     string        `json:"presenter"`
+	PresenterRole string        `json:"presenter_role"`
+	Avatar        string        `json:"avatar"`
+	Image         string        `json:"image"`
+	BadgeImage    string        `json:"badge_image"`
+	ReplayID      int           `json:"replay_id"`
+	ReplayLink    string        `json:"replay_link"`
+	Prerequisite  string        `json:"prerequisite"`
+
+	// ContentDir is where the workshop's folder was imported from.
+	ContentDir string `json:"content_dir"`
+	// Overrides lists the fields an operator changed at runtime; a re-import
+	// of the content leaves them alone.
+	Overrides []string `json:"overrides"`
+
+	// SeatsFree is derived when the workshop is read: how many more
+	// registrations it can take now (capacity and free seats in range).
+	SeatsFree int `json:"seats_free"`
+	// Popular is derived: among the most registered-for workshops.
+	Popular bool `json:"popular"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+var slugPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// ValidSlug reports whether s can name a workshop (and a content folder).
+func ValidSlug(s string) bool { return slugPattern.MatchString(s) }
+
+// Validate checks the workshop's own rules (not those that need the store,
+// such as whether its seat range fits its location).
+func (w *Workshop) Validate() error {
+	var v Validation
+	v.Check(ValidSlug(w.Slug), "slug", "must be 1-100 letters, digits, dots, dashes or underscores, such as WKSHP-API101")
+	v.Check(strings.TrimSpace(w.Title) != "", "title", "is required")
+	v.Check(len(w.Title) <= 200, "title", "is longer than 200 characters")
+	v.Check(w.Duration > 0, "duration", "must be positive")
+	v.Check(w.Duration.Std() <= 7*24*time.Hour, "duration", "must be at most a week")
+	v.Check(w.Capacity >= 0, "capacity", "must not be negative")
+	v.Check(w.SeatMin >= 1, "seat_min", "must be at least 1")
+	v.Check(w.SeatMax >= w.SeatMin, "seat_max", "must not be below seat_min (%d)", w.SeatMin)
+	v.Check(slices.Contains([]ApplianceMode{ApplianceNone, ApplianceMono, ApplianceMulti}, w.Appliance),
+		"appliance", "must be none, mono or multi")
+	v.Check(w.SessionType == SessionWorkshop || w.SessionType == SessionChallenge,
+		"session_type", "must be workshop or challenge")
+	return v.Err("the workshop is not valid")
+}
+
+// WorkshopFields names the fields of a workshop that content and operators
+// both set, in the spelling used by Overrides and the API.
+var WorkshopFields = []string{
+	"title", "description", "categories", "duration", "capacity", "seat_min", "seat_max",
+	"active", "beta", "priority", "reset", "ldap", "varpass", "compile", "appliance",
+	"session_type", "presenter", "presenter_role", "avatar", "image", "badge_image",
+	"replay_id", "replay_link", "prerequisite",
+}
+
+// WorkshopFilter narrows a workshop listing. Nil fields do not filter.
+type WorkshopFilter struct {
+	Slug       *string
+	Active     *bool
+	LocationID *int64
+	Category   *string
+	Page
+}
+
+// WorkshopUpdate is an operator's change to a workshop. Nil fields are left
+// alone; every set field is recorded in the workshop's Overrides.
+type WorkshopUpdate struct {
+	Title         *string
+	Description   *string
+	Categories    *[]string
+	Duration      *Duration
+	Capacity      *int
+	SeatMin       *int
+	SeatMax       *int
+	LocationID    *int64
+	Active        *bool
+	Beta          *bool
+	Priority      *int
+	Reset         *bool
+	LDAP          *bool
+	VarPass       *bool
+	Compile       *[]string
+	Appliance     *ApplianceMode
+	SessionType   *SessionType
+	Presenter     *string
+	PresenterRole *string
+	Avatar        *string
+	Image         *string
+	BadgeImage    *string
+	ReplayID      *int
+	ReplayLink    *string
+	Prerequisite  *string
+	// ClearOverrides lets the content win again on the next import.
+	ClearOverrides bool
+}
+
+// ImportResult says what importing one workshop did.
+type ImportResult struct {
+	Slug    string   `json:"slug"`
+	Action  string   `json:"action"` // created, updated, unchanged
+	Kept    []string `json:"kept,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+}
+
+// WorkshopService manages the catalogue.
+type WorkshopService interface {
+	// FindWorkshops lists workshops ordered by priority then slug, with the
+	// total count before paging.
+	FindWorkshops(ctx context.Context, filter WorkshopFilter) ([]*Workshop, int, error)
+	// FindWorkshop returns the workshop with the slug, or ENOTFOUND.
+	FindWorkshop(ctx context.Context, slug string) (*Workshop, error)
+	// CreateWorkshop adds a workshop; ECONFLICT if the slug exists.
+	CreateWorkshop(ctx context.Context, w *Workshop) error
+	// UpdateWorkshop applies an operator's change and records it in Overrides.
+	UpdateWorkshop(ctx context.Context, slug string, upd WorkshopUpdate) (*Workshop, error)
+	// DeleteWorkshop removes a workshop that has no live registration.
+	DeleteWorkshop(ctx context.Context, slug string) error
+	// ImportWorkshops creates or updates workshops from content, all or none:
+	// fields listed in a workshop's Overrides keep the operator's value.
+	ImportWorkshops(ctx context.Context, ws []*Workshop) ([]ImportResult, error)
+}
