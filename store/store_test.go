@@ -17,7 +17,7 @@ import (
 	"github.com/wod-dev/wod/store/storetest"
 )
 
-var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+var t0 = storetest.T0
 
 // TestMigrationFoldersMatch keeps the two dialects' migrations in step.
 func TestMigrationFoldersMatch(t *testing.T) {

@@ -95,6 +95,7 @@ func (db *DB) FindTokenByHash(ctx context.Context, hash []byte) (t *wod.Token, e
 		// into a write.
 		if t.LastUsedAt == nil || tx.now.Sub(*t.LastUsedAt) > 60e9 {
 			_, err = tx.exec(`UPDATE tokens SET last_used_at = $1 WHERE id = $2`, tx.now, t.ID)
+			t.LastUsedAt = &tx.now
 		}
 		return err
 	})

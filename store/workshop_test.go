@@ -12,7 +12,7 @@ import (
 )
 
 func TestWorkshops(t *testing.T) {
-	storetest.ForEach(t, storetest.NewClock(t0), func(t *testing.T, db *store.DB) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, w := fixture(t, db, 100, 1, 6, 20)
 
@@ -101,7 +101,7 @@ func TestWorkshops(t *testing.T) {
 }
 
 func TestImportKeepsOperatorChanges(t *testing.T) {
-	storetest.ForEach(t, storetest.NewClock(t0), func(t *testing.T, db *store.DB) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l := &wod.Location{Name: "local", Students: 50}
 		if err := db.CreateLocation(ctx, l); err != nil {
@@ -163,7 +163,7 @@ func TestImportKeepsOperatorChanges(t *testing.T) {
 }
 
 func TestLocations(t *testing.T) {
-	storetest.ForEach(t, storetest.NewClock(t0), func(t *testing.T, db *store.DB) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 10, 1, 5, 5)
 		seats, n, err := db.FindSeats(ctx, wod.SeatFilter{})

@@ -37,12 +37,17 @@ func postgresAdminURL() string {
 // Dialects lists the databases to test on.
 var Dialects = []store.Dialect{store.SQLite, store.Postgres}
 
-// ForEach runs fn as a subtest on a fresh store of each dialect.
-func ForEach(t *testing.T, clock wod.Clock, fn func(t *testing.T, db *store.DB)) {
+// T0 is where test clocks start.
+var T0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+// ForEach runs fn as a subtest on a fresh store of each dialect, each with
+// its own clock stopped at T0.
+func ForEach(t *testing.T, fn func(t *testing.T, db *store.DB, clock *Clock)) {
 	t.Helper()
 	for _, d := range Dialects {
 		t.Run(string(d), func(t *testing.T) {
-			fn(t, Open(t, d, clock))
+			clock := NewClock(T0)
+			fn(t, Open(t, d, clock), clock)
 		})
 	}
 }

@@ -1,0 +1,197 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/store"
+	"github.com/wod-dev/wod/store/storetest"
+)
+
+func TestRegistration(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 10, 3, 5, 20)
+
+		nr := &wod.NewRegistration{
+			Request: wod.RegistrationRequest{Workshop: w.Slug, Name: "Ann Smith", Email: "ann@example.com", Company: "ACME"},
+			Jobs:    []*wod.Job{{Kind: wod.JobCreate}, {Kind: wod.JobWatchdog, RunAt: t0.Add(10 * time.Minute), Args: json.RawMessage(`{"why":"test"}`)}},
+			Mails:   []*wod.Mail{{Kind: wod.MailWelcome, To: "ann@example.com", Subject: "Welcome", Text: "Hello"}},
+		}
+		r, err := db.CreateRegistration(ctx, nr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The lowest seat of the range, not of the location.
+		if r.State != wod.StatePending || r.StudentNumber != 3 || r.Username != "student3" || r.Workshop != w.Slug ||
+			r.SeatID == nil || !r.CreatedAt.Equal(t0) || r.Email != "ann@example.com" {
+			t.Fatalf("registration: %+v", r)
+		}
+		jobs, n, err := db.FindJobs(ctx, wod.JobFilter{RegistrationID: &r.ID})
+		if err != nil || n != 2 {
+			t.Fatalf("jobs: %d %v", n, err)
+		}
+		if jobs[0].Kind != wod.JobWatchdog || !jobs[0].RunAt.Equal(t0.Add(10*time.Minute)) ||
+			string(jobs[0].Args) != `{"why":"test"}` || jobs[0].State != wod.JobQueued || *jobs[0].LocationID != r.LocationID {
+			t.Fatalf("watchdog job: %+v", jobs[0])
+		}
+		mails, n, err := db.FindMails(ctx, wod.MailFilter{RegistrationID: &r.ID})
+		if err != nil || n != 1 || mails[0].Subject != "Welcome" || mails[0].State != wod.MailQueued {
+			t.Fatalf("mails: %d %v %v", n, mails, err)
+		}
+
+		// The same e-mail again: already registered, with the end time.
+		_, err = register(db, w.Slug, "ann@example.com")
+		var e *wod.Error
+		if wod.ErrorCode(err) != wod.EALREADYREGISTERED || !errors.As(err, &e) || e.EndsAt == nil ||
+			!e.EndsAt.Equal(t0.Add(2*time.Hour)) {
+			t.Fatalf("second registration: %v", err)
+		}
+
+		// Unknown and inactive workshops are invalid input, not "full".
+		if _, err := register(db, "WKSHP-Nope", "bob@example.com"); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("unknown workshop: %v", err)
+		}
+		off := false
+		db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Active: &off})
+		if _, err := register(db, w.Slug, "bob@example.com"); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("inactive workshop: %v", err)
+		}
+		on := true
+		db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Active: &on})
+
+		// Seats 4 and 5 remain; then full.
+		for i, want := range []int{4, 5} {
+			r, err := register(db, w.Slug, fmt.Sprintf("p%d@example.com", i))
+			if err != nil || r.StudentNumber != want {
+				t.Fatalf("registration %d: seat %v, err %v", i, r, err)
+			}
+		}
+		if _, err := register(db, w.Slug, "late@example.com"); wod.ErrorCode(err) != wod.EFULL {
+			t.Fatalf("fourth registration: %v, want full", err)
+		}
+		// Capacity below the free seats: full at capacity.
+		one := 1
+		db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Capacity: &one})
+		if _, err := register(db, w.Slug, "late@example.com"); wod.ErrorCode(err) != wod.EFULL {
+			t.Fatalf("over capacity: %v, want full", err)
+		}
+
+		got, err := db.FindRegistration(ctx, r.ID)
+		if err != nil || got.Name != "Ann Smith" || got.Company != "ACME" {
+			t.Fatalf("find: %+v %v", got, err)
+		}
+		if _, err := db.FindRegistration(ctx, 9999); wod.ErrorCode(err) != wod.ENOTFOUND {
+			t.Fatalf("find unknown: %v", err)
+		}
+		pending := wod.StatePending
+		slug := w.Slug
+		rs, n, err := db.FindRegistrations(ctx, wod.RegistrationFilter{State: &pending, Workshop: &slug})
+		if err != nil || n != 3 || rs[0].ID < rs[1].ID {
+			t.Fatalf("list: %d %v", n, err)
+		}
+		search := "ANN@EXAMPLE"
+		rs, n, _ = db.FindRegistrations(ctx, wod.RegistrationFilter{Search: &search})
+		if n != 1 || rs[0].ID != r.ID {
+			t.Fatalf("search: %d", n)
+		}
+		pct := "%"
+		if _, n, _ = db.FindRegistrations(ctx, wod.RegistrationFilter{Search: &pct}); n != 0 {
+			t.Fatalf("search for %% matched %d (wildcards must be literal)", n)
+		}
+	})
+}
+
+// TestConcurrentRegistrations fires 200 registrations at once at a workshop
+// with 20 seats: exactly 20 win, every seat once, the rest hear "full".
+func TestConcurrentRegistrations(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 40, 11, 30, 100)
+		const n = 200
+		var wg sync.WaitGroup
+		results := make([]*wod.Registration, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				results[i], errs[i] = register(db, w.Slug, fmt.Sprintf("p%03d@example.com", i))
+			})
+		}
+		close(start)
+		wg.Wait()
+		seats := map[int]int{}
+		full := 0
+		for i := range n {
+			switch {
+			case errs[i] == nil:
+				seats[results[i].StudentNumber]++
+			case wod.ErrorCode(errs[i]) == wod.EFULL:
+				full++
+			default:
+				t.Fatalf("registration %d: unexpected error %v", i, errs[i])
+			}
+		}
+		if len(seats) != 20 || full != n-20 {
+			t.Fatalf("%d distinct seats given, %d full answers; want 20 and %d", len(seats), full, n-20)
+		}
+		for num, c := range seats {
+			if c != 1 || num < 11 || num > 30 {
+				t.Fatalf("seat %d given %d times", num, c)
+			}
+		}
+		assigned := wod.SeatAssigned
+		if _, k, _ := db.FindSeats(ctx, wod.SeatFilter{State: &assigned}); k != 20 {
+			t.Fatalf("%d seats assigned, want 20", k)
+		}
+		got, _ := db.FindWorkshop(ctx, w.Slug)
+		if got.SeatsFree != 0 {
+			t.Fatalf("SeatsFree = %d, want 0", got.SeatsFree)
+		}
+	})
+}
+
+// TestConcurrentSameEmail: one address racing itself, across two
+// workshops, gets exactly one live registration.
+func TestConcurrentSameEmail(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l, w := fixture(t, db, 40, 1, 20, 20)
+		w2 := *w
+		w2.Slug, w2.SeatMin, w2.SeatMax = "WKSHP-Other", 21, 40
+		if err := db.CreateWorkshop(ctx, &w2); err != nil {
+			t.Fatal(err)
+		}
+		_ = l
+		var wg sync.WaitGroup
+		errs := make([]error, 40)
+		for i := range 40 {
+			slug := w.Slug
+			if i%2 == 1 {
+				slug = w2.Slug
+			}
+			wg.Go(func() { _, errs[i] = register(db, slug, "same@example.com") })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch wod.ErrorCode(err) {
+			case "":
+				ok++
+			case wod.EALREADYREGISTERED:
+			default:
+				t.Fatalf("unexpected: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d registrations succeeded for one address, want 1", ok)
+		}
+	})
+}
