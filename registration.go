@@ -58,6 +58,7 @@ type Registration struct {
 
 	SeatID        *int64 `json:"seat_id,omitempty"`
 	LocationID    int64  `json:"location_id"`
+	Location      string `json:"location"`
 	StudentNumber int    `json:"student_number,omitempty"`
 	Username      string `json:"username,omitempty"`
 
@@ -159,4 +160,10 @@ type RegistrationService interface {
 	CreateRegistration(ctx context.Context, nr *NewRegistration) (*Registration, error)
 	FindRegistration(ctx context.Context, id int64) (*Registration, error)
 	FindRegistrations(ctx context.Context, filter RegistrationFilter) ([]*Registration, int, error)
+}
+
+// Registrar takes participants' registrations: it checks the request and the
+// address policy, books a seat and schedules what follows.
+type Registrar interface {
+	Register(ctx context.Context, req RegistrationRequest) (*Registration, error)
 }

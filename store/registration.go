@@ -11,10 +11,10 @@ import (
 )
 
 const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.company, r.state, r.seat_id,
-	r.location_id, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
+	r.location_id, l.name, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
 	r.ended_at, r.updated_at`
 
-const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id`
+const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id`
 
 func scanRegistration(row scanner) (*wod.Registration, error) {
 	var r wod.Registration
@@ -22,7 +22,7 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 	var completion sql.NullInt64
 	var ready, ends, ended sql.NullTime
 	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
-		&r.LocationID, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
+		&r.LocationID, &r.Location, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
 		&ended, &r.UpdatedAt); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/secret"
+)
+
+// SessionCookie carries an operator's login session.
+const SessionCookie = "wod_session"
+
+type callerKey struct{}
+
+// CallerFrom returns who makes the request; never nil.
+func CallerFrom(ctx context.Context) *wod.Caller {
+	if c, ok := ctx.Value(callerKey{}).(*wod.Caller); ok {
+		return c
+	}
+	return &wod.Caller{}
+}
+
+// authenticate resolves the caller from a bearer token or a session cookie
+// and enforces the role an operation needs. Bad credentials are refused
+// even on public operations: a client that thinks it is authenticated must
+// hear that it is not.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	caller, err := s.resolveCaller(ctx.Context(), ctx.Header("Authorization"), ctx.Header("Cookie"))
+	if err != nil {
+		s.writeErr(ctx, err)
+		return
+	}
+	if need, ok := ctx.Operation().Metadata["role"].(wod.Role); ok {
+		switch {
+		case caller.Anonymous():
+			s.writeErr(ctx, wod.Errorf(wod.EUNAUTHORIZED, "this operation needs a bearer token or a login session"))
+			return
+		case !caller.Role.Allows(need):
+			s.writeErr(ctx, wod.Errorf(wod.EFORBIDDEN, "this operation needs the %s role; you are %s", need, caller.Role))
+			return
+		}
+	}
+	next(huma.WithValue(ctx, callerKey{}, caller))
+}
+
+func (s *Server) writeErr(ctx huma.Context, err error) {
+	e := s.apiError(ctx.Context(), err).(*ErrorBody)
+	for k, v := range e.GetHeaders() {
+		ctx.SetHeader(k, v[0])
+	}
+	ctx.SetHeader("Content-Type", "application/json")
+	ctx.SetStatus(e.Status)
+	if err := huma.DefaultJSONFormat.Marshal(ctx.BodyWriter(), e); err != nil {
+		s.Logger.Error("write error response", "error", err)
+	}
+}
+
+func (s *Server) resolveCaller(ctx context.Context, authorization, cookies string) (*wod.Caller, error) {
+	if authorization != "" {
+		scheme, token, _ := strings.Cut(authorization, " ")
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return nil, wod.Errorf(wod.EUNAUTHORIZED, "the Authorization header must be \"Bearer <token>\"")
+		}
+		t, err := s.Tokens.FindTokenByHash(ctx, secret.HashToken(strings.TrimSpace(token)))
+		if err != nil {
+			return nil, err
+		}
+		return &wod.Caller{TokenID: t.ID, Name: "token:" + t.Name, Role: t.Role}, nil
+	}
+	if cookies != "" {
+		cs, _ := http.ParseCookie(cookies)
+		for _, c := range cs {
+			if c.Name != SessionCookie || c.Value == "" {
+				continue
+			}
+			u, err := s.Sessions.FindSessionUser(ctx, secret.HashToken(c.Value))
+			if err != nil {
+				return nil, err
+			}
+			return &wod.Caller{UserID: u.ID, Name: u.Username, Role: u.Role}, nil
+		}
+	}
+	return &wod.Caller{}, nil
+}
+
+// Login checks a person's password, with throttling by user name and by
+// client address, and returns a new session secret. The web UI uses it too.
+func (s *Server) Login(ctx context.Context, username, password string) (*wod.User, string, time.Time, error) {
+	keys := []string{"user:" + strings.ToLower(username), "ip:" + ClientIP(ctx)}
+	for _, k := range keys {
+		until, err := s.Sessions.LoginLockedUntil(ctx, k)
+		if err != nil {
+			return nil, "", time.Time{}, err
+		}
+		if !until.IsZero() {
+			return nil, "", time.Time{}, &wod.Error{Code: wod.ERATELIMITED, RetryAfter: until.Sub(s.Clock.Now()),
+				Message: fmt.Sprintf("too many failed logins; try again after %s", until.Format(time.RFC3339))}
+		}
+	}
+	u, err := s.Users.FindUserByName(ctx, username)
+	if err != nil && wod.ErrorCode(err) != wod.ENOTFOUND {
+		return nil, "", time.Time{}, err
+	}
+	hash := ""
+	if u != nil && !u.Disabled {
+		hash = u.PasswordHash
+	}
+	if !secret.CheckPassword(password, hash) {
+		for _, k := range keys {
+			if _, err := s.Sessions.RecordLoginFailure(ctx, k); err != nil {
+				return nil, "", time.Time{}, err
+			}
+		}
+		s.audit(ctx, "login.failed", "user:"+username, "from "+ClientIP(ctx))
+		return nil, "", time.Time{}, wod.Errorf(wod.EUNAUTHORIZED, "wrong user name or password")
+	}
+	for _, k := range keys {
+		if err := s.Sessions.ClearLoginFailures(ctx, k); err != nil {
+			return nil, "", time.Time{}, err
+		}
+	}
+	token, _, hashed := secret.NewToken()
+	expires := s.Clock.Now().Add(s.SessionTTL)
+	if err := s.Sessions.CreateSession(ctx, hashed, u.ID, expires); err != nil {
+		return nil, "", time.Time{}, err
+	}
+	if err := s.Users.TouchLogin(ctx, u.ID); err != nil {
+		return nil, "", time.Time{}, err
+	}
+	s.audit(ctx, "login", "user:"+u.Username, "from "+ClientIP(ctx))
+	return u, token, expires, nil
+}
+
+// SessionCookieFor builds the cookie that carries a session.
+func (s *Server) SessionCookieFor(token string, expires time.Time) *http.Cookie {
+	return &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: expires, HttpOnly: true,
+		Secure: strings.HasPrefix(s.PublicURL, "https://"), SameSite: http.SameSiteLaxMode}
+}
+
+type loginInput struct {
+	Body struct {
+		Username string `json:"username" minLength:"1" maxLength:"64"`
+		Password string `json:"password" minLength:"1" maxLength:"1024"`
+	}
+}
+
+type loginOutput struct {
+	SetCookie http.Cookie `header:"Set-Cookie"`
+	Body      struct {
+		Username  string    `json:"username"`
+		Role      wod.Role  `json:"role"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+}
+
+type meOutput struct {
+	Body struct {
+		Name string   `json:"name"`
+		Role wod.Role `json:"role"`
+	}
+}
+
+type logoutOutput struct {
+	SetCookie http.Cookie `header:"Set-Cookie"`
+}
+
+func (s *Server) registerSessions() {
+	register(s, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: APIPrefix + "/login",
+		Summary: "Log in", Tags: []string{"Sessions"},
+		Description: "Checks an operator's password and sets the session cookie. Repeated failures lock the " +
+			"user name and the client address out for a growing time (429)."},
+		"", func(ctx context.Context, in *loginInput) (*loginOutput, error) {
+			u, token, expires, err := s.Login(ctx, in.Body.Username, in.Body.Password)
+			if err != nil {
+				return nil, err
+			}
+			out := &loginOutput{SetCookie: *s.SessionCookieFor(token, expires)}
+			out.Body.Username, out.Body.Role, out.Body.ExpiresAt = u.Username, u.Role, expires
+			return out, nil
+		})
+	register(s, huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: APIPrefix + "/logout",
+		Summary: "Log out", Tags: []string{"Sessions"}, DefaultStatus: http.StatusNoContent,
+		Description: "Ends the session of the cookie, if any, and clears the cookie."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			Session string `cookie:"wod_session"`
+		}) (*logoutOutput, error) {
+			if in.Session != "" {
+				if err := s.Sessions.DeleteSession(ctx, secret.HashToken(in.Session)); err != nil {
+					return nil, err
+				}
+			}
+			return &logoutOutput{SetCookie: http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true}}, nil
+		})
+	register(s, huma.Operation{OperationID: "me", Method: http.MethodGet, Path: APIPrefix + "/me",
+		Summary: "Who am I", Tags: []string{"Sessions"}},
+		wod.RoleModerator, func(ctx context.Context, _ *struct{}) (*meOutput, error) {
+			c := CallerFrom(ctx)
+			out := &meOutput{}
+			out.Body.Name, out.Body.Role = c.Name, c.Role
+			return out, nil
+		})
+}
+
+// audit records an event; a failure to record is logged, not fatal to the
+// operation that already happened.
+func (s *Server) audit(ctx context.Context, kind, subject, detail string) {
+	actor := CallerFrom(ctx).Name
+	if actor == "" {
+		actor = "anonymous"
+	}
+	if err := s.Events.RecordEvent(ctx, &wod.Event{Actor: actor, Kind: kind, Subject: subject, Detail: detail}); err != nil {
+		s.Logger.ErrorContext(ctx, "record audit event", "kind", kind, "error", err)
+	}
+}

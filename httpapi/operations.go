@@ -1,0 +1,115 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/wod-dev/wod"
+)
+
+
+func (s *Server) registerOperations() {
+	register(s, huma.Operation{OperationID: "list-seats", Method: http.MethodGet, Path: APIPrefix + "/seats",
+		Summary: "List seats", Tags: []string{"Operations"},
+		Description: "Student accounts by location and number, with their state and holder."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			Location string `query:"location"`
+			State    string `query:"state" enum:"free,assigned,dirty,"`
+			paging
+		}) (*list[*wod.Seat], error) {
+			f := wod.SeatFilter{Page: in.page()}
+			if in.Location != "" {
+				l, err := s.Locations.FindLocation(ctx, in.Location)
+				if err != nil {
+					return nil, err
+				}
+				f.LocationID = &l.ID
+			}
+			if in.State != "" {
+				st := wod.SeatState(in.State)
+				f.State = &st
+			}
+			seats, n, err := s.Seats.FindSeats(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			return newList(seats, n), nil
+		})
+	register(s, huma.Operation{OperationID: "list-jobs", Method: http.MethodGet, Path: APIPrefix + "/jobs",
+		Summary: "List jobs", Tags: []string{"Operations"},
+		Description: "Agent operations and timers, the latest due first, with attempts, errors and results."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			State        string `query:"state" enum:"queued,running,done,failed,cancelled,"`
+			Kind         string `query:"kind" enum:"create,cleanup,reset,purge,remind,expire,watchdog,"`
+			Registration int64  `query:"registration"`
+			paging
+		}) (*list[*wod.Job], error) {
+			f := wod.JobFilter{Page: in.page()}
+			if in.State != "" {
+				st := wod.JobState(in.State)
+				f.State = &st
+			}
+			if in.Kind != "" {
+				k := wod.JobKind(in.Kind)
+				f.Kind = &k
+			}
+			if in.Registration != 0 {
+				f.RegistrationID = &in.Registration
+			}
+			js, n, err := s.Jobs.FindJobs(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			return newList(js, n), nil
+		})
+	register(s, huma.Operation{OperationID: "list-mails", Method: http.MethodGet, Path: APIPrefix + "/mails",
+		Summary: "List the mail outbox", Tags: []string{"Operations"},
+		Description: "Every mail the platform sends or keeps: kind, recipient, subject, state and text body, newest first."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			Registration int64  `query:"registration"`
+			State        string `query:"state" enum:"queued,sent,failed,kept,"`
+			Kind         string `query:"kind" enum:"welcome,credentials,reminder,goodbye,apology,alert,badge,"`
+			paging
+		}) (*list[*wod.Mail], error) {
+			f := wod.MailFilter{Page: in.page()}
+			if in.Registration != 0 {
+				f.RegistrationID = &in.Registration
+			}
+			if in.State != "" {
+				st := wod.MailState(in.State)
+				f.State = &st
+			}
+			if in.Kind != "" {
+				k := wod.MailKind(in.Kind)
+				f.Kind = &k
+			}
+			ms, n, err := s.Mails.FindMails(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			return newList(ms, n), nil
+		})
+	register(s, huma.Operation{OperationID: "list-events", Method: http.MethodGet, Path: APIPrefix + "/events",
+		Summary: "List audit events", Tags: []string{"Operations"},
+		Description: "Who did what, newest first: operator changes, logins and failed logins, agent reports."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			Kind    string `query:"kind"`
+			Subject string `query:"subject"`
+			paging
+		}) (*list[*wod.Event], error) {
+			f := wod.EventFilter{Page: in.page()}
+			if in.Kind != "" {
+				f.Kind = &in.Kind
+			}
+			if in.Subject != "" {
+				f.Subject = &in.Subject
+			}
+			es, n, err := s.Events.FindEvents(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			return newList(es, n), nil
+		})
+}

@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/wod-dev/wod"
+)
+
+type registrationRequest struct {
+	Workshop string `json:"workshop" maxLength:"100" doc:"Slug of the workshop, e.g. WKSHP-API101"`
+	Name     string `json:"name" maxLength:"200" doc:"Full name"`
+	Email    string `json:"email" maxLength:"254" doc:"Address the credentials are sent to"`
+	Company  string `json:"company,omitempty" maxLength:"200"`
+}
+
+type registrationCreated struct {
+	ID        int64                 `json:"id"`
+	State     wod.RegistrationState `json:"state"`
+	Workshop  string                `json:"workshop"`
+	StatusURL string                `json:"status_url" doc:"Signed link to the participant's status"`
+}
+
+// registrationView is an operator's view of a registration.
+type registrationView struct {
+	*wod.Registration
+	Seat      *seatRef `json:"seat,omitempty"`
+	LoginURL  string   `json:"login_url,omitempty" doc:"The hub's login page"`
+	Password  string   `json:"password,omitempty" doc:"The student password, only while the registration is live"`
+	StatusURL string   `json:"status_url"`
+}
+
+type seatRef struct {
+	Number    int    `json:"number"`
+	StudentID int    `json:"student_id"`
+	Username  string `json:"username"`
+}
+
+// statusView is what a participant sees through their signed link.
+type statusView struct {
+	ID         int64                 `json:"id"`
+	State      wod.RegistrationState `json:"state"`
+	Workshop   string                `json:"workshop"`
+	Title      string                `json:"title"`
+	CreatedAt  time.Time             `json:"created_at"`
+	ReadyAt    *time.Time            `json:"ready_at,omitempty"`
+	EndsAt     *time.Time            `json:"ends_at,omitempty"`
+	Completion *int                  `json:"completion,omitempty"`
+	Username   string                `json:"username,omitempty"`
+	Password   string                `json:"password,omitempty"`
+	LoginURL   string                `json:"login_url,omitempty"`
+}
+
+// StatusToken is the participant's signed reference to a registration.
+func (s *Server) StatusToken(id int64) string {
+	msg := strconv.FormatInt(id, 10)
+	return msg + "." + s.Keys.Sign("status", msg)
+}
+
+// ParseStatusToken returns the registration id of a valid token.
+func (s *Server) ParseStatusToken(token string) (int64, bool) {
+	msg, sig, ok := strings.Cut(token, ".")
+	if !ok || !s.Keys.Verify("status", msg, sig) {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(msg, 10, 64)
+	return id, err == nil
+}
+
+func (s *Server) statusURL(id int64) string {
+	return s.PublicURL + APIPrefix + "/status/" + s.StatusToken(id)
+}
+
+// credentials returns the login URL and, while live, the decrypted password.
+func (s *Server) credentials(ctx context.Context, r *wod.Registration) (loginURL, password string, err error) {
+	l, err := s.Locations.FindLocation(ctx, r.Location)
+	if err != nil {
+		return "", "", err
+	}
+	if l.HubURL != "" {
+		loginURL = strings.TrimSuffix(l.HubURL, "/") + "/hub/login"
+	}
+	if (r.State == wod.StateReady || r.State == wod.StateExpiring) && len(r.PasswordEnc) > 0 {
+		password, err = s.Keys.Decrypt(r.PasswordEnc)
+		if err != nil {
+			return "", "", err
+		}
+	}
+	return loginURL, password, nil
+}
+
+func (s *Server) view(ctx context.Context, r *wod.Registration) (*registrationView, error) {
+	v := &registrationView{Registration: r, StatusURL: s.statusURL(r.ID)}
+	if r.SeatID != nil {
+		l, err := s.Locations.FindLocation(ctx, r.Location)
+		if err != nil {
+			return nil, err
+		}
+		v.Seat = &seatRef{Number: r.StudentNumber, StudentID: l.BaseStudentID + r.StudentNumber, Username: r.Username}
+	}
+	var err error
+	v.LoginURL, v.Password, err = s.credentials(ctx, r)
+	return v, err
+}
+
+func (s *Server) registerRegistrations() {
+	tags := []string{"Registrations"}
+	register(s, huma.Operation{OperationID: "create-registration", Method: http.MethodPost, Path: APIPrefix + "/registrations",
+		Summary: "Register for a workshop", Tags: tags, DefaultStatus: http.StatusCreated,
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
+		Description: "Books a seat at once. 409 with code `already_registered` (and `ends_at`) when the " +
+			"address has a workshop running, or `full` when no seat is left; 422 with per-field errors for a bad " +
+			"or disposable address or an unknown workshop; 429 when the client registers too often."},
+		"", func(ctx context.Context, in *struct{ Body registrationRequest }) (*body[registrationCreated], error) {
+			ip := ClientIP(ctx)
+			if ok, wait := s.limiter.allow(ip); !ok {
+				return nil, &wod.Error{Code: wod.ERATELIMITED, RetryAfter: wait,
+					Message: "too many registrations from your address; please wait a minute"}
+			}
+			r, err := s.Registrar.Register(ctx, wod.RegistrationRequest{Workshop: in.Body.Workshop, Name: in.Body.Name,
+				Email: in.Body.Email, Company: in.Body.Company, ClientIP: ip})
+			if err != nil {
+				return nil, err
+			}
+			return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
+				StatusURL: s.statusURL(r.ID)}}, nil
+		})
+	register(s, huma.Operation{OperationID: "get-status", Method: http.MethodGet, Path: APIPrefix + "/status/{token}",
+		Summary: "A participant's status", Tags: tags,
+		Description: "What the participant's signed link shows: the state, the clock and, once ready, the credentials."},
+		"", func(ctx context.Context, in *struct {
+			Token string `path:"token" maxLength:"100"`
+		}) (*body[statusView], error) {
+			id, ok := s.ParseStatusToken(in.Token)
+			if !ok {
+				return nil, notFound("this status link is not valid")
+			}
+			r, err := s.Registrations.FindRegistration(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			w, err := s.Workshops.FindWorkshop(ctx, r.Workshop)
+			if err != nil {
+				return nil, err
+			}
+			v := statusView{ID: r.ID, State: r.State, Workshop: r.Workshop, Title: w.Title, CreatedAt: r.CreatedAt,
+				ReadyAt: r.ReadyAt, EndsAt: r.EndsAt, Completion: r.Completion}
+			if r.State == wod.StateReady || r.State == wod.StateExpiring {
+				v.Username = r.Username
+				if v.LoginURL, v.Password, err = s.credentials(ctx, r); err != nil {
+					return nil, err
+				}
+			}
+			return &body[statusView]{v}, nil
+		})
+	register(s, huma.Operation{OperationID: "list-registrations", Method: http.MethodGet, Path: APIPrefix + "/registrations",
+		Summary: "List registrations", Tags: tags, Description: "Newest first."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			State    string `query:"state" enum:"pending,ready,expiring,ending,done,failed,"`
+			Workshop string `query:"workshop"`
+			Email    string `query:"email"`
+			Q        string `query:"q" doc:"Search in name, e-mail and company"`
+			paging
+		}) (*list[*registrationView], error) {
+			f := wod.RegistrationFilter{Page: in.page()}
+			if in.State != "" {
+				st := wod.RegistrationState(in.State)
+				f.State = &st
+			}
+			if in.Workshop != "" {
+				f.Workshop = &in.Workshop
+			}
+			if in.Email != "" {
+				e := strings.ToLower(in.Email)
+				f.Email = &e
+			}
+			if in.Q != "" {
+				f.Search = &in.Q
+			}
+			rs, n, err := s.Registrations.FindRegistrations(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			views := make([]*registrationView, 0, len(rs))
+			for _, r := range rs {
+				v, err := s.view(ctx, r)
+				if err != nil {
+					return nil, err
+				}
+				views = append(views, v)
+			}
+			return newList(views, n), nil
+		})
+	register(s, huma.Operation{OperationID: "get-registration", Method: http.MethodGet, Path: APIPrefix + "/registrations/{id}",
+		Summary: "Get a registration", Tags: tags,
+		Description: "With its seat, student user name, login URL and, while live, the student password."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			ID int64 `path:"id"`
+		}) (*body[*registrationView], error) {
+			r, err := s.Registrations.FindRegistration(ctx, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			v, err := s.view(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			return &body[*registrationView]{v}, nil
+		})
+}

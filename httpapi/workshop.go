@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/wod-dev/wod"
+)
+
+// workshopFields are the settable fields of a workshop; absent fields are
+// left alone.
+type workshopFields struct {
+	Title         *string   `json:"title,omitempty" maxLength:"200"`
+	Description   *string   `json:"description,omitempty" maxLength:"20000"`
+	Categories    *[]string `json:"categories,omitempty" maxItems:"20"`
+	Duration      *string   `json:"duration,omitempty" doc:"A number of hours (\"4\") or a duration such as \"2h30m\" or \"90s\"" example:"2h"`
+	Capacity      *int      `json:"capacity,omitempty" minimum:"0" doc:"Most seats held at once"`
+	SeatMin       *int      `json:"seat_min,omitempty" minimum:"1" doc:"First local student number of the seat range"`
+	SeatMax       *int      `json:"seat_max,omitempty" minimum:"1" doc:"Last local student number of the seat range"`
+	Location      *string   `json:"location,omitempty" doc:"Location name (default: the only location)"`
+	Active        *bool     `json:"active,omitempty" doc:"Shown in the catalogue and open for registration"`
+	Beta          *bool     `json:"beta,omitempty"`
+	Priority      *int      `json:"priority,omitempty" doc:"Catalogue order, ascending"`
+	Reset         *bool     `json:"reset,omitempty" doc:"Keep seats dirty after cleanup until a reset job has run"`
+	LDAP          *bool     `json:"ldap,omitempty"`
+	VarPass       *bool     `json:"varpass,omitempty"`
+	Compile       *[]string `json:"compile,omitempty" doc:"Scripts to compile at deployment"`
+	Appliance     *string   `json:"appliance,omitempty" enum:"none,mono,multi"`
+	SessionType   *string   `json:"session_type,omitempty" enum:"workshop,challenge"`
+	Presenter     *string   `json:"presenter,omitempty"`
+	PresenterRole *string   `json:"presenter_role,omitempty"`
+	Avatar        *string   `json:"avatar,omitempty"`
+	Image         *string   `json:"image,omitempty"`
+	BadgeImage    *string   `json:"badge_image,omitempty"`
+	ReplayID      *int      `json:"replay_id,omitempty"`
+	ReplayLink    *string   `json:"replay_link,omitempty"`
+	Prerequisite  *string   `json:"prerequisite,omitempty"`
+}
+
+// update turns the fields into a domain update, resolving the location.
+func (s *Server) update(ctx context.Context, f *workshopFields) (wod.WorkshopUpdate, error) {
+	u := wod.WorkshopUpdate{Title: f.Title, Description: f.Description, Categories: f.Categories,
+		Capacity: f.Capacity, SeatMin: f.SeatMin, SeatMax: f.SeatMax, Active: f.Active, Beta: f.Beta,
+		Priority: f.Priority, Reset: f.Reset, LDAP: f.LDAP, VarPass: f.VarPass, Compile: f.Compile,
+		Presenter: f.Presenter, PresenterRole: f.PresenterRole, Avatar: f.Avatar, Image: f.Image,
+		BadgeImage: f.BadgeImage, ReplayID: f.ReplayID, ReplayLink: f.ReplayLink, Prerequisite: f.Prerequisite}
+	if f.Duration != nil {
+		d, err := wod.ParseDuration(*f.Duration)
+		if err != nil {
+			return u, invalid("duration", "%v", err)
+		}
+		u.Duration = &d
+	}
+	if f.Appliance != nil {
+		a := wod.ApplianceMode(*f.Appliance)
+		u.Appliance = &a
+	}
+	if f.SessionType != nil {
+		t := wod.SessionType(*f.SessionType)
+		u.SessionType = &t
+	}
+	if f.Location != nil {
+		l, err := s.Locations.FindLocation(ctx, *f.Location)
+		if wod.ErrorCode(err) == wod.ENOTFOUND {
+			return u, invalid("location", "no location is called %q", *f.Location)
+		}
+		if err != nil {
+			return u, err
+		}
+		u.LocationID = &l.ID
+	}
+	return u, nil
+}
+
+type workshopCreate struct {
+	Slug string `json:"slug" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$" doc:"Content folder name, e.g. WKSHP-API101"`
+	workshopFields
+}
+
+type workshopPatch struct {
+	workshopFields
+	ClearOverrides bool `json:"clear_overrides,omitempty" doc:"Forget which fields operators changed, so the next content import sets them again"`
+}
+
+type slugInput struct {
+	Slug string `path:"slug" maxLength:"100"`
+}
+
+func (s *Server) registerWorkshops() {
+	tags := []string{"Workshops"}
+	register(s, huma.Operation{OperationID: "list-workshops", Method: http.MethodGet, Path: APIPrefix + "/workshops",
+		Summary: "List workshops", Tags: tags,
+		Description: "The catalogue: active workshops by priority, each with its free seats (`seats_free`) and " +
+			"whether it is among the most popular. Operators may ask for inactive ones too with `all=true`."},
+		"", func(ctx context.Context, in *struct {
+			All      bool   `query:"all" doc:"Include inactive workshops (operators only)"`
+			Category string `query:"category" doc:"Only workshops in this category (case-insensitive)"`
+			paging
+		}) (*list[*wod.Workshop], error) {
+			f := wod.WorkshopFilter{Page: in.page()}
+			if !in.All {
+				yes := true
+				f.Active = &yes
+			} else if CallerFrom(ctx).Anonymous() {
+				return nil, wod.Errorf(wod.EUNAUTHORIZED, "all=true is for operators; authenticate first")
+			}
+			if in.Category != "" {
+				f.Category = &in.Category
+			}
+			ws, n, err := s.Workshops.FindWorkshops(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			return newList(ws, n), nil
+		})
+	register(s, huma.Operation{OperationID: "get-workshop", Method: http.MethodGet, Path: APIPrefix + "/workshops/{slug}",
+		Summary: "Get a workshop", Tags: tags, Description: "An inactive workshop is visible to operators only."},
+		"", func(ctx context.Context, in *slugInput) (*body[*wod.Workshop], error) {
+			w, err := s.Workshops.FindWorkshop(ctx, in.Slug)
+			if err != nil {
+				return nil, err
+			}
+			if !w.Active && CallerFrom(ctx).Anonymous() {
+				return nil, notFound("workshop %s not found", in.Slug)
+			}
+			return &body[*wod.Workshop]{w}, nil
+		})
+	register(s, huma.Operation{OperationID: "create-workshop", Method: http.MethodPost, Path: APIPrefix + "/workshops",
+		Summary: "Create a workshop", Tags: tags, DefaultStatus: http.StatusCreated,
+		Description: "Usually workshops come from content (`wod workshop import`); this creates one by hand."},
+		wod.RoleAdmin, func(ctx context.Context, in *struct{ Body workshopCreate }) (*body[*wod.Workshop], error) {
+			w := &wod.Workshop{Slug: in.Body.Slug, Duration: wod.Duration(4 * 3600e9), Appliance: wod.ApplianceNone,
+				SessionType: wod.SessionWorkshop, SeatMin: 1, SeatMax: 1}
+			upd, err := s.update(ctx, &in.Body.workshopFields)
+			if err != nil {
+				return nil, err
+			}
+			if upd.LocationID == nil {
+				id, err := s.onlyLocation(ctx)
+				if err != nil {
+					return nil, err
+				}
+				upd.LocationID = &id
+			}
+			w.Apply(upd)
+			if upd.Capacity == nil {
+				w.Capacity = w.SeatMax - w.SeatMin + 1
+			}
+			if err := s.Workshops.CreateWorkshop(ctx, w); err != nil {
+				return nil, err
+			}
+			s.audit(ctx, "workshop.create", "workshop:"+w.Slug, "")
+			w, err = s.Workshops.FindWorkshop(ctx, w.Slug)
+			if err != nil {
+				return nil, err
+			}
+			return &body[*wod.Workshop]{w}, nil
+		})
+	register(s, huma.Operation{OperationID: "update-workshop", Method: http.MethodPatch, Path: APIPrefix + "/workshops/{slug}",
+		Summary: "Change a workshop", Tags: tags,
+		Description: "Sets the given fields and records them as operator overrides: a later content import " +
+			"leaves them alone (see `overrides`)."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			slugInput
+			Body workshopPatch
+		}) (*body[*wod.Workshop], error) {
+			upd, err := s.update(ctx, &in.Body.workshopFields)
+			if err != nil {
+				return nil, err
+			}
+			upd.ClearOverrides = in.Body.ClearOverrides
+			w, err := s.Workshops.UpdateWorkshop(ctx, in.Slug, upd)
+			if err != nil {
+				return nil, err
+			}
+			s.audit(ctx, "workshop.update", "workshop:"+w.Slug, strings.Join(upd.UpdatedFields(), ","))
+			return &body[*wod.Workshop]{w}, nil
+		})
+	register(s, huma.Operation{OperationID: "delete-workshop", Method: http.MethodDelete, Path: APIPrefix + "/workshops/{slug}",
+		Summary: "Delete a workshop", Tags: tags, DefaultStatus: http.StatusNoContent,
+		Description: "Only a workshop nobody ever registered for; deactivate the others."},
+		wod.RoleAdmin, func(ctx context.Context, in *slugInput) (*empty, error) {
+			if err := s.Workshops.DeleteWorkshop(ctx, in.Slug); err != nil {
+				return nil, err
+			}
+			s.audit(ctx, "workshop.delete", "workshop:"+in.Slug, "")
+			return &empty{}, nil
+		})
+	register(s, huma.Operation{OperationID: "import-workshops", Method: http.MethodPost, Path: APIPrefix + "/workshops/import",
+		Summary: "Import content", Tags: tags,
+		Description: "Re-reads the server's content directories (`--content`) and creates or updates their " +
+			"workshops, all or nothing. Fields changed by operators are kept."},
+		wod.RoleAdmin, func(ctx context.Context, _ *struct{}) (*body[[]wod.ImportResult], error) {
+			if s.Import == nil {
+				return nil, wod.Errorf(wod.EINVALID, "this server has no content directories configured (--content)")
+			}
+			res, err := s.Import(ctx)
+			if err != nil {
+				return nil, err
+			}
+			s.audit(ctx, "workshop.import", "content", "")
+			return &body[[]wod.ImportResult]{res}, nil
+		})
+}
+
+// onlyLocation returns the id of the single location, for requests that
+// name none.
+func (s *Server) onlyLocation(ctx context.Context) (int64, error) {
+	ls, err := s.Locations.FindLocations(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(ls) != 1 {
+		return 0, invalid("location", "there are %d locations; name one", len(ls))
+	}
+	return ls[0].ID, nil
+}
