@@ -5,8 +5,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -20,6 +22,7 @@ type AddressPolicy interface {
 // Engine drives registrations. Its zero value is not usable; fill every
 // field.
 type Engine struct {
+	Workshops     wod.WorkshopService
 	Registrations wod.RegistrationService
 	Policy        AddressPolicy
 	Clock         wod.Clock
@@ -39,12 +42,8 @@ var _ wod.Registrar = (*Engine)(nil)
 // watchdog that purges the registration if it is not ready in time.
 func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (*wod.Registration, error) {
 	req.Normalize()
-	if err := req.Validate(); err != nil {
+	if err := e.check(ctx, req); err != nil {
 		return nil, err
-	}
-	if err := e.Policy.Check(req.Email); err != nil {
-		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
-			Fields: []wod.FieldError{{Field: "email", Message: err.Error()}}}
 	}
 	now := e.Clock.Now()
 	r, err := e.Registrations.CreateRegistration(ctx, &wod.NewRegistration{
@@ -60,4 +59,34 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (*wo
 	e.Logger.InfoContext(ctx, "registration booked", "registration", r.ID, "workshop", r.Workshop,
 		"seat", r.Username, "location", r.LocationID)
 	return r, nil
+}
+
+// check reports every problem of a request at once: its syntax, the address
+// policy and the workshop. The store checks the workshop again, atomically,
+// when it books the seat.
+func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) error {
+	var fields []wod.FieldError
+	var we *wod.Error
+	if err := req.Validate(); errors.As(err, &we) {
+		fields = append(fields, we.Fields...)
+	}
+	emailOK := !slices.ContainsFunc(fields, func(f wod.FieldError) bool { return f.Field == "email" })
+	if emailOK {
+		if err := e.Policy.Check(req.Email); err != nil {
+			fields = append(fields, wod.FieldError{Field: "email", Message: err.Error()})
+		}
+	}
+	if req.Workshop != "" {
+		w, err := e.Workshops.FindWorkshop(ctx, req.Workshop)
+		switch {
+		case wod.ErrorCode(err) == wod.ENOTFOUND, err == nil && !w.Active:
+			fields = append(fields, wod.FieldError{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)})
+		case err != nil:
+			return err
+		}
+	}
+	if len(fields) > 0 {
+		return &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid", Fields: fields}
+	}
+	return nil
 }

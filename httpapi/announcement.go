@@ -54,7 +54,7 @@ func (s *Server) registerAnnouncements() {
 		})
 	register(s, huma.Operation{OperationID: "delete-announcement", Method: http.MethodDelete, Path: APIPrefix + "/announcements/{id}",
 		Summary: "Remove an announcement", Tags: tags, DefaultStatus: http.StatusNoContent},
-		wod.RoleModerator, func(ctx context.Context, in *idInput) (*empty, error) {
+		wod.RoleModerator, func(ctx context.Context, in *IDParam) (*empty, error) {
 			if err := s.Announcements.DeleteAnnouncement(ctx, in.ID); err != nil {
 				return nil, err
 			}

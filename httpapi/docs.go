@@ -21,8 +21,8 @@ func (s *Server) docs(w http.ResponseWriter, r *http.Request) {
 	}
 	type op struct {
 		Method, Path, ID, Summary, Description, Role, Body string
-		Params                                              []param
-		Statuses                                            []string
+		Params                                             []param
+		Statuses                                           []string
 	}
 	groups := map[string][]op{}
 	for path, item := range oapi.Paths {

@@ -92,7 +92,7 @@ func init() {
 		for _, err := range errs {
 			var d *huma.ErrorDetail
 			if errors.As(err, &d) {
-				body.Errors = append(body.Errors, wod.FieldError{Field: fieldName(d.Location), Message: d.Message})
+				body.Errors = append(body.Errors, fieldError(d))
 			} else if err != nil {
 				body.Errors = append(body.Errors, wod.FieldError{Message: err.Error()})
 			}
@@ -102,6 +102,20 @@ func init() {
 		}
 		return body
 	}
+}
+
+// fieldError turns huma's {"body", "expected required property email to be
+// present"} into {"email", "is required"}.
+func fieldError(d *huma.ErrorDetail) wod.FieldError {
+	const pre, post = "expected required property ", " to be present"
+	if strings.HasPrefix(d.Message, pre) && strings.HasSuffix(d.Message, post) {
+		name := strings.TrimSuffix(strings.TrimPrefix(d.Message, pre), post)
+		if loc := fieldName(d.Location); loc != "body" && loc != "" {
+			name = loc + "." + name
+		}
+		return wod.FieldError{Field: name, Message: "is required"}
+	}
+	return wod.FieldError{Field: fieldName(d.Location), Message: d.Message}
 }
 
 // fieldName turns huma's "body.email" into "email".

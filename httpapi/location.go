@@ -22,7 +22,8 @@ type locationPatch struct {
 	Students      *int    `json:"students,omitempty" minimum:"1" maximum:"10000"`
 }
 
-type nameInput struct {
+// NameParam is a location name in the path.
+type NameParam struct {
 	Name string `path:"name" maxLength:"63"`
 }
 
@@ -39,7 +40,7 @@ func (s *Server) registerLocations() {
 		})
 	register(s, huma.Operation{OperationID: "get-location", Method: http.MethodGet, Path: APIPrefix + "/locations/{name}",
 		Summary: "Get a location", Tags: tags},
-		wod.RoleModerator, func(ctx context.Context, in *nameInput) (*body[*wod.Location], error) {
+		wod.RoleModerator, func(ctx context.Context, in *NameParam) (*body[*wod.Location], error) {
 			l, err := s.Locations.FindLocation(ctx, in.Name)
 			return &body[*wod.Location]{l}, err
 		})
@@ -59,7 +60,7 @@ func (s *Server) registerLocations() {
 		Summary: "Change a location", Tags: tags,
 		Description: "Growing `students` adds free seats; shrinking is refused while a seat or a workshop's range is above the new count."},
 		wod.RoleAdmin, func(ctx context.Context, in *struct {
-			nameInput
+			NameParam
 			Body locationPatch
 		}) (*body[*wod.Location], error) {
 			l, err := s.Locations.UpdateLocation(ctx, in.Name, wod.LocationUpdate{HubURL: in.Body.HubURL,
@@ -73,7 +74,7 @@ func (s *Server) registerLocations() {
 	register(s, huma.Operation{OperationID: "delete-location", Method: http.MethodDelete, Path: APIPrefix + "/locations/{name}",
 		Summary: "Remove a location", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Description: "Only a location that no workshop uses and that has no history."},
-		wod.RoleAdmin, func(ctx context.Context, in *nameInput) (*empty, error) {
+		wod.RoleAdmin, func(ctx context.Context, in *NameParam) (*empty, error) {
 			if err := s.Locations.DeleteLocation(ctx, in.Name); err != nil {
 				return nil, err
 			}

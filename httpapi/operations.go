@@ -9,7 +9,6 @@ import (
 	"github.com/wod-dev/wod"
 )
 
-
 func (s *Server) registerOperations() {
 	register(s, huma.Operation{OperationID: "list-seats", Method: http.MethodGet, Path: APIPrefix + "/seats",
 		Summary: "List seats", Tags: []string{"Operations"},
@@ -17,7 +16,7 @@ func (s *Server) registerOperations() {
 		wod.RoleModerator, func(ctx context.Context, in *struct {
 			Location string `query:"location"`
 			State    string `query:"state" enum:"free,assigned,dirty,"`
-			paging
+			Paging
 		}) (*list[*wod.Seat], error) {
 			f := wod.SeatFilter{Page: in.page()}
 			if in.Location != "" {
@@ -44,7 +43,7 @@ func (s *Server) registerOperations() {
 			State        string `query:"state" enum:"queued,running,done,failed,cancelled,"`
 			Kind         string `query:"kind" enum:"create,cleanup,reset,purge,remind,expire,watchdog,"`
 			Registration int64  `query:"registration"`
-			paging
+			Paging
 		}) (*list[*wod.Job], error) {
 			f := wod.JobFilter{Page: in.page()}
 			if in.State != "" {
@@ -71,7 +70,7 @@ func (s *Server) registerOperations() {
 			Registration int64  `query:"registration"`
 			State        string `query:"state" enum:"queued,sent,failed,kept,"`
 			Kind         string `query:"kind" enum:"welcome,credentials,reminder,goodbye,apology,alert,badge,"`
-			paging
+			Paging
 		}) (*list[*wod.Mail], error) {
 			f := wod.MailFilter{Page: in.page()}
 			if in.Registration != 0 {
@@ -97,7 +96,7 @@ func (s *Server) registerOperations() {
 		wod.RoleModerator, func(ctx context.Context, in *struct {
 			Kind    string `query:"kind"`
 			Subject string `query:"subject"`
-			paging
+			Paging
 		}) (*list[*wod.Event], error) {
 			f := wod.EventFilter{Page: in.page()}
 			if in.Kind != "" {

@@ -42,7 +42,8 @@ type tokenCreated struct {
 	Secret string `json:"token" doc:"The bearer token, shown this once"`
 }
 
-type idInput struct {
+// IDParam is a numeric id in the path.
+type IDParam struct {
 	ID int64 `path:"id"`
 }
 
@@ -90,7 +91,7 @@ func (s *Server) registerPeople() {
 		Summary: "Change an operator", Tags: tags,
 		Description: "The last enabled admin can be neither demoted nor disabled."},
 		wod.RoleAdmin, func(ctx context.Context, in *struct {
-			idInput
+			IDParam
 			Body userPatch
 		}) (*body[*wod.User], error) {
 			upd := wod.UserUpdate{Email: in.Body.Email, Role: in.Body.Role, Disabled: in.Body.Disabled}
@@ -113,7 +114,7 @@ func (s *Server) registerPeople() {
 		})
 	register(s, huma.Operation{OperationID: "delete-user", Method: http.MethodDelete, Path: APIPrefix + "/users/{id}",
 		Summary: "Remove an operator", Tags: tags, DefaultStatus: http.StatusNoContent},
-		wod.RoleAdmin, func(ctx context.Context, in *idInput) (*empty, error) {
+		wod.RoleAdmin, func(ctx context.Context, in *IDParam) (*empty, error) {
 			if err := s.Users.DeleteUser(ctx, in.ID); err != nil {
 				return nil, err
 			}
@@ -145,7 +146,7 @@ func (s *Server) registerPeople() {
 		})
 	register(s, huma.Operation{OperationID: "delete-token", Method: http.MethodDelete, Path: APIPrefix + "/tokens/{id}",
 		Summary: "Revoke an API token", Tags: tags, DefaultStatus: http.StatusNoContent},
-		wod.RoleAdmin, func(ctx context.Context, in *idInput) (*empty, error) {
+		wod.RoleAdmin, func(ctx context.Context, in *IDParam) (*empty, error) {
 			if err := s.Tokens.DeleteToken(ctx, in.ID); err != nil {
 				return nil, err
 			}

@@ -165,7 +165,7 @@ func (s *Server) registerRegistrations() {
 			Workshop string `query:"workshop"`
 			Email    string `query:"email"`
 			Q        string `query:"q" doc:"Search in name, e-mail and company"`
-			paging
+			Paging
 		}) (*list[*registrationView], error) {
 			f := wod.RegistrationFilter{Page: in.page()}
 			if in.State != "" {

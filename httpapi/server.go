@@ -112,6 +112,12 @@ func (s *Server) Handler() http.Handler {
 	// (an organiser's own portal may post to it); it needs no credentials.
 	cop := http.NewCrossOriginProtection()
 	cop.AddInsecureBypassPattern("POST " + APIPrefix + "/registrations")
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"status":403,"code":"forbidden","message":"cross-origin request refused: ` +
+			`use a bearer token, or the pages of this server"}` + "\n"))
+	}))
 	return s.withClientIP(cop.Handler(mux))
 }
 
@@ -143,7 +149,7 @@ type body[T any] struct {
 type list[T any] struct {
 	Body struct {
 		Items []T `json:"items"`
-		Total int `json:"total" doc:"How many items match, before paging"`
+		Total int `json:"total" doc:"How many items match, before Paging"`
 	}
 }
 
@@ -157,13 +163,13 @@ func newList[T any](items []T, total int) *list[T] {
 	return l
 }
 
-// paging is embedded in listing inputs.
-type paging struct {
+// Paging is embedded in listing inputs.
+type Paging struct {
 	Limit  int `query:"limit" minimum:"0" maximum:"1000" doc:"Page size (default 100)"`
 	Offset int `query:"offset" minimum:"0" doc:"Items to skip"`
 }
 
-func (p paging) page() wod.Page { return wod.Page{Limit: p.Limit, Offset: p.Offset} }
+func (p Paging) page() wod.Page { return wod.Page{Limit: p.Limit, Offset: p.Offset} }
 
 // empty is the output of operations that answer 204.
 type empty struct{}

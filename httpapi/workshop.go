@@ -10,9 +10,9 @@ import (
 	"github.com/wod-dev/wod"
 )
 
-// workshopFields are the settable fields of a workshop; absent fields are
+// WorkshopSettable holds the settable fields of a workshop; absent fields are
 // left alone.
-type workshopFields struct {
+type WorkshopSettable struct {
 	Title         *string   `json:"title,omitempty" maxLength:"200"`
 	Description   *string   `json:"description,omitempty" maxLength:"20000"`
 	Categories    *[]string `json:"categories,omitempty" maxItems:"20"`
@@ -41,7 +41,7 @@ type workshopFields struct {
 }
 
 // update turns the fields into a domain update, resolving the location.
-func (s *Server) update(ctx context.Context, f *workshopFields) (wod.WorkshopUpdate, error) {
+func (s *Server) update(ctx context.Context, f *WorkshopSettable) (wod.WorkshopUpdate, error) {
 	u := wod.WorkshopUpdate{Title: f.Title, Description: f.Description, Categories: f.Categories,
 		Capacity: f.Capacity, SeatMin: f.SeatMin, SeatMax: f.SeatMax, Active: f.Active, Beta: f.Beta,
 		Priority: f.Priority, Reset: f.Reset, LDAP: f.LDAP, VarPass: f.VarPass, Compile: f.Compile,
@@ -77,15 +77,16 @@ func (s *Server) update(ctx context.Context, f *workshopFields) (wod.WorkshopUpd
 
 type workshopCreate struct {
 	Slug string `json:"slug" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$" doc:"Content folder name, e.g. WKSHP-API101"`
-	workshopFields
+	WorkshopSettable
 }
 
 type workshopPatch struct {
-	workshopFields
+	WorkshopSettable
 	ClearOverrides bool `json:"clear_overrides,omitempty" doc:"Forget which fields operators changed, so the next content import sets them again"`
 }
 
-type slugInput struct {
+// SlugParam is a workshop slug in the path.
+type SlugParam struct {
 	Slug string `path:"slug" maxLength:"100"`
 }
 
@@ -98,7 +99,7 @@ func (s *Server) registerWorkshops() {
 		"", func(ctx context.Context, in *struct {
 			All      bool   `query:"all" doc:"Include inactive workshops (operators only)"`
 			Category string `query:"category" doc:"Only workshops in this category (case-insensitive)"`
-			paging
+			Paging
 		}) (*list[*wod.Workshop], error) {
 			f := wod.WorkshopFilter{Page: in.page()}
 			if !in.All {
@@ -118,7 +119,7 @@ func (s *Server) registerWorkshops() {
 		})
 	register(s, huma.Operation{OperationID: "get-workshop", Method: http.MethodGet, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Get a workshop", Tags: tags, Description: "An inactive workshop is visible to operators only."},
-		"", func(ctx context.Context, in *slugInput) (*body[*wod.Workshop], error) {
+		"", func(ctx context.Context, in *SlugParam) (*body[*wod.Workshop], error) {
 			w, err := s.Workshops.FindWorkshop(ctx, in.Slug)
 			if err != nil {
 				return nil, err
@@ -134,7 +135,7 @@ func (s *Server) registerWorkshops() {
 		wod.RoleAdmin, func(ctx context.Context, in *struct{ Body workshopCreate }) (*body[*wod.Workshop], error) {
 			w := &wod.Workshop{Slug: in.Body.Slug, Duration: wod.Duration(4 * 3600e9), Appliance: wod.ApplianceNone,
 				SessionType: wod.SessionWorkshop, SeatMin: 1, SeatMax: 1}
-			upd, err := s.update(ctx, &in.Body.workshopFields)
+			upd, err := s.update(ctx, &in.Body.WorkshopSettable)
 			if err != nil {
 				return nil, err
 			}
@@ -164,10 +165,10 @@ func (s *Server) registerWorkshops() {
 		Description: "Sets the given fields and records them as operator overrides: a later content import " +
 			"leaves them alone (see `overrides`)."},
 		wod.RoleModerator, func(ctx context.Context, in *struct {
-			slugInput
+			SlugParam
 			Body workshopPatch
 		}) (*body[*wod.Workshop], error) {
-			upd, err := s.update(ctx, &in.Body.workshopFields)
+			upd, err := s.update(ctx, &in.Body.WorkshopSettable)
 			if err != nil {
 				return nil, err
 			}
@@ -182,7 +183,7 @@ func (s *Server) registerWorkshops() {
 	register(s, huma.Operation{OperationID: "delete-workshop", Method: http.MethodDelete, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Delete a workshop", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Description: "Only a workshop nobody ever registered for; deactivate the others."},
-		wod.RoleAdmin, func(ctx context.Context, in *slugInput) (*empty, error) {
+		wod.RoleAdmin, func(ctx context.Context, in *SlugParam) (*empty, error) {
 			if err := s.Workshops.DeleteWorkshop(ctx, in.Slug); err != nil {
 				return nil, err
 			}

@@ -1,0 +1,275 @@
+// Package app wires wod's packages into the roles the binary runs (server,
+// all-in-one) and the operator commands. It holds no logic of its own beyond
+// the order in which things start and stop.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/config"
+	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/emailpolicy"
+	"github.com/wod-dev/wod/engine"
+	"github.com/wod-dev/wod/httpapi"
+	"github.com/wod-dev/wod/secret"
+	"github.com/wod-dev/wod/store"
+)
+
+// Version is set at build time with -ldflags "-X github.com/wod-dev/wod/app.Version=…".
+var Version = "dev"
+
+// App is one running wod process.
+type App struct {
+	Config *config.Config
+	Logger *slog.Logger
+	Clock  wod.Clock
+	Stderr io.Writer
+
+	DB   *store.DB
+	Keys *secret.Keys
+}
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Open connects to the store and brings its schema up to date.
+func (a *App) Open(ctx context.Context) error {
+	if a.Clock == nil {
+		a.Clock = wod.SystemClock{}
+	}
+	db, err := store.Open(ctx, a.Config.DB, a.Clock)
+	if err != nil {
+		return err
+	}
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	if n > 0 {
+		a.Logger.Info("database migrated", "dialect", db.Dialect(), "applied", n)
+	}
+	a.DB = db
+	return nil
+}
+
+// OpenKeys loads (or, on first start, generates) the server's keys.
+func (a *App) OpenKeys() error {
+	keys, err := secret.LoadOrCreateKeys(a.Config.Data)
+	if err != nil {
+		return err
+	}
+	a.Keys = keys
+	return nil
+}
+
+// Close releases the store.
+func (a *App) Close() {
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}
+
+// Handler builds the HTTP handler of the server role.
+func (a *App) Handler() http.Handler {
+	eng := &engine.Engine{
+		Workshops:        a.DB,
+		Registrations:    a.DB,
+		Policy:           emailpolicy.New(a.Config.DenyList, nil),
+		Clock:            a.Clock,
+		Logger:           a.Logger,
+		ProvisionTimeout: a.Config.ProvisionTimeout,
+	}
+	api := &httpapi.Server{
+		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: eng, Jobs: a.DB,
+		Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB, Events: a.DB, Announcements: a.DB,
+		Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate,
+		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL,
+	}
+	if len(a.Config.Content) > 0 {
+		api.Import = func(ctx context.Context) ([]wod.ImportResult, error) {
+			return a.ImportContent(ctx, a.Config.Content, "")
+		}
+	}
+	return logRequests(a.Logger, api.Handler())
+}
+
+// Serve runs the HTTP server until ctx ends, then drains it.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.Logger.Info("serving", "addr", ln.Addr().String(), "url", a.Config.PublicURL, "version", Version)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
+
+// Listen opens the configured address.
+func (a *App) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (choose another with --addr)", a.Config.Addr, err)
+	}
+	return ln, nil
+}
+
+// ImportContent loads the content directories and imports their workshops,
+// all or none. New workshops go to the named location, or to the only one.
+func (a *App) ImportContent(ctx context.Context, dirs []string, location string) ([]wod.ImportResult, error) {
+	ws, err := content.Load(dirs)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := a.importLocation(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ws {
+		w.LocationID = loc.ID
+	}
+	return a.DB.ImportWorkshops(ctx, ws)
+}
+
+func (a *App) importLocation(ctx context.Context, name string) (*wod.Location, error) {
+	if name != "" {
+		return a.DB.FindLocation(ctx, name)
+	}
+	ls, err := a.DB.FindLocations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch len(ls) {
+	case 0:
+		return nil, wod.Errorf(wod.EINVALID, "there is no location yet to put workshops at: run wod up once "+
+			"(it creates the location %q) or add one with POST /api/v1/locations", LocalLocation)
+	case 1:
+		return ls[0], nil
+	}
+	return nil, wod.Errorf(wod.EINVALID, "there are %d locations; say which one new workshops go to with --location", len(ls))
+}
+
+// LocalLocation is the location wod up manages on its own machine.
+const LocalLocation = "local"
+
+// EnsureLocalLocation creates the all-in-one location, or updates its hub
+// URL and seats to the configuration.
+func (a *App) EnsureLocalLocation(ctx context.Context) (*wod.Location, error) {
+	l, err := a.DB.FindLocation(ctx, LocalLocation)
+	if wod.ErrorCode(err) == wod.ENOTFOUND {
+		l = &wod.Location{Name: LocalLocation, HubURL: a.Config.HubURL, Students: a.Config.Students}
+		if err := a.DB.CreateLocation(ctx, l); err != nil {
+			return nil, err
+		}
+		a.Logger.Info("created the local location", "students", l.Students, "hub", l.HubURL)
+		return l, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if l.HubURL != a.Config.HubURL || l.Students != a.Config.Students {
+		return a.DB.UpdateLocation(ctx, LocalLocation, wod.LocationUpdate{HubURL: &a.Config.HubURL, Students: &a.Config.Students})
+	}
+	return l, nil
+}
+
+// InitialAdminFile holds the generated password of the first admin, 0600,
+// so that it never passes through a log.
+const InitialAdminFile = "initial-admin-password"
+
+// EnsureAdmin creates the user "admin" with a generated password when there
+// is no user at all, and returns the path of the file holding the password.
+func (a *App) EnsureAdmin(ctx context.Context) (string, error) {
+	us, err := a.DB.FindUsers(ctx)
+	if err != nil || len(us) > 0 {
+		return "", err
+	}
+	pw := secret.StudentPassword() + secret.StudentPassword()
+	hash, err := secret.HashPassword(pw)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(a.Config.Data, InitialAdminFile)
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write initial admin password: %w", err)
+	}
+	if err := a.DB.CreateUser(ctx, &wod.User{Username: "admin", Role: wod.RoleAdmin, PasswordHash: hash}); err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return path, nil
+}
+
+// logRequests logs each request at debug level, and server errors at warn.
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		logger.Log(r.Context(), level, "request", "method", r.Method, "path", redactPath(r.URL.Path), "status", rec.status,
+			"duration", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+// redactPath keeps signed participant links out of the log; query strings
+// are never logged at all.
+func redactPath(p string) string {
+	const status = httpapi.APIPrefix + "/status/"
+	if strings.HasPrefix(p, status) {
+		return status + "…"
+	}
+	return p
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

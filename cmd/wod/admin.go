@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/httpapi"
+	"github.com/wod-dev/wod/secret"
+)
+
+func migrateCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the database schema up to date",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := e.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			_, latest, err := a.DB.MigrationVersions(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "database schema at version %d (%s)\n", latest, a.DB.Dialect())
+			return nil
+		},
+	}
+}
+
+func userCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage operators (admin UI and API users)"}
+	var role string
+	add := &cobra.Command{
+		Use:   "add NAME --role admin|moderator",
+		Short: "Add an operator",
+		Long: "Adds an operator. The password is read from standard input (first line) when it is not a\n" +
+			"terminal; otherwise one is generated and printed, once.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := wod.Role(role)
+			if !r.Valid() {
+				return fmt.Errorf("--role must be admin or moderator")
+			}
+			pw, generated, err := readPassword(e.stdin)
+			if err != nil {
+				return err
+			}
+			hash, err := secret.HashPassword(pw)
+			if err != nil {
+				return err
+			}
+			a, err := e.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u := &wod.User{Username: args[0], Role: r, PasswordHash: hash}
+			if err := a.DB.CreateUser(cmd.Context(), u); err != nil {
+				return explain(err)
+			}
+			record(cmd.Context(), a, "user.create", "user:"+u.Username, "role "+role)
+			if generated {
+				fmt.Fprintf(e.stdout, "user %s (%s) created; password: %s\n", u.Username, u.Role, pw)
+			} else {
+				fmt.Fprintf(e.stdout, "user %s (%s) created\n", u.Username, u.Role)
+			}
+			return nil
+		},
+	}
+	add.Flags().StringVar(&role, "role", "", "admin or moderator")
+	add.MarkFlagRequired("role")
+	cmd.AddCommand(add)
+	return cmd
+}
+
+// readPassword takes the first line of stdin when it is piped, or generates
+// a password when stdin is a terminal or empty.
+func readPassword(stdin io.Reader) (pw string, generated bool, err error) {
+	if !isTerminal(stdin) && stdin != nil {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", false, fmt.Errorf("read password: %w", err)
+		}
+		if pw = strings.TrimRight(line, "\r\n"); pw != "" {
+			if len(pw) < wod.MinPasswordLength {
+				return "", false, fmt.Errorf("the password must be at least %d characters", wod.MinPasswordLength)
+			}
+			return pw, false, nil
+		}
+	}
+	return secret.StudentPassword() + secret.StudentPassword(), true, nil
+}
+
+func tokenCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens"}
+	var role, name, expires string
+	create := &cobra.Command{
+		Use:   "create --role admin|moderator",
+		Short: "Create an API bearer token and print it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r := wod.Role(role)
+			if !r.Valid() {
+				return fmt.Errorf("--role must be admin or moderator")
+			}
+			a, err := e.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			t, tok, err := httpapi.NewToken(wod.SystemClock{}, name, r, expires, "cli")
+			if err != nil {
+				return explain(err)
+			}
+			if err := a.DB.CreateToken(cmd.Context(), t); err != nil {
+				return explain(err)
+			}
+			record(cmd.Context(), a, "token.create", fmt.Sprintf("token:%d", t.ID), t.Name+" ("+role+")")
+			fmt.Fprintln(e.stdout, tok)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "admin or moderator")
+	create.Flags().StringVar(&name, "name", "cli", "what the token is for")
+	create.Flags().StringVar(&expires, "expires-in", "", "lifetime such as 720h (default: no expiry)")
+	create.MarkFlagRequired("role")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func workshopCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "workshop", Short: "Manage the catalogue's workshops"}
+	var location string
+	imp := &cobra.Command{
+		Use:   "import DIR...",
+		Short: "Import workshops from content directories (public first, private overlays after)",
+		Long: "Reads the WKSHP-* folders of each DIR and creates or updates their workshops, all or nothing.\n" +
+			"A later DIR overrides a folder of the same name in an earlier one. Fields an operator changed at\n" +
+			"runtime keep the operator's value. New workshops go to --location, or to the only location.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := e.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			res, err := importAndReport(cmd.Context(), a, args, location)
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				line := fmt.Sprintf("%-10s %s", r.Action, r.Slug)
+				if len(r.Changed) > 0 {
+					line += "  changed: " + strings.Join(r.Changed, ", ")
+				}
+				if len(r.Kept) > 0 {
+					line += "  kept (operator's): " + strings.Join(r.Kept, ", ")
+				}
+				fmt.Fprintln(e.stdout, line)
+			}
+			return nil
+		},
+	}
+	imp.Flags().StringVar(&location, "location", "", "location of new workshops (default: the only one)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List workshops with their state and free seats",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := e.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ws, _, err := a.DB.FindWorkshops(cmd.Context(), wod.WorkshopFilter{Page: wod.Page{Limit: wod.MaxLimit}})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%-32s %-8s %-9s %-6s %s\n", "SLUG", "ACTIVE", "SEATS", "FREE", "TITLE")
+			for _, w := range ws {
+				fmt.Fprintf(e.stdout, "%-32s %-8v %-9s %-6d %s\n", w.Slug, w.Active,
+					fmt.Sprintf("%d-%d", w.SeatMin, w.SeatMax), w.SeatsFree, w.Title)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(imp, list)
+	return cmd
+}
+
+func importAndReport(ctx context.Context, a *app.App, dirs []string, location string) ([]wod.ImportResult, error) {
+	res, err := a.ImportContent(ctx, dirs, location)
+	if err != nil {
+		return nil, explain(err)
+	}
+	n := map[string]int{}
+	for _, r := range res {
+		n[r.Action]++
+	}
+	a.Logger.Info("content imported", "dirs", strings.Join(dirs, ","), "created", n["created"],
+		"updated", n["updated"], "unchanged", n["unchanged"])
+	return res, nil
+}
+
+// explain spells out an application error with its field problems, one per
+// line, for a terminal.
+func explain(err error) error {
+	var b strings.Builder
+	b.WriteString(wod.ErrorMessage(err))
+	if wod.ErrorCode(err) == wod.EINTERNAL {
+		return err
+	}
+	if we := asWodError(err); we != nil {
+		for _, f := range we.Fields {
+			fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+		}
+	}
+	return fmt.Errorf("%s", b.String())
+}
+
+func record(ctx context.Context, a *app.App, kind, subject, detail string) {
+	if err := a.DB.RecordEvent(ctx, &wod.Event{Actor: "cli", Kind: kind, Subject: subject, Detail: detail}); err != nil {
+		a.Logger.Warn("record audit event", "error", err)
+	}
+}

@@ -1,0 +1,71 @@
+// Command wod is Workshops-on-Demand: the server, the agent, the
+// all-in-one and the operator's commands, in one binary.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// env is what every command gets: the resolved configuration and the I/O.
+type env struct {
+	cfg    config.Config
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// run executes the command line and returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "wod",
+		Short: "Workshops-on-Demand: hands-on notebook workshops, on demand",
+		Long: "wod runs a catalogue of Jupyter-notebook workshops: participants register on the portal and get a\n" +
+			"private, prepared JupyterHub environment within seconds; operators run it from the admin UI, the\n" +
+			"REST API and this command.\n\n" +
+			"Every flag can also be set in the environment as WOD_<FLAG> (WOD_DB, WOD_DATA, …) or in the YAML\n" +
+			"file given with --config (keys are flag names). Flags win over the environment, which wins over the file.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return e.cfg.Resolve(cmd.Flags(), getenv)
+		},
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	e.cfg.Register(root.PersistentFlags())
+	root.AddCommand(upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e), versionCmd(e))
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "wod:", err)
+		return 1
+	}
+	return 0
+}
+
+// open resolves the logger and opens (and migrates) the store.
+func (e *env) open(ctx context.Context) (*app.App, error) {
+	a := &app.App{Config: &e.cfg, Logger: app.NewLogger(&e.cfg, e.stderr), Stderr: e.stderr}
+	if err := a.Open(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}

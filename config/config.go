@@ -1,0 +1,239 @@
+// Package config reads wod's configuration from, in increasing precedence, a
+// YAML file, WOD_* environment variables and command-line flags. Every
+// setting is a flag; its environment variable is WOD_ and the flag's name
+// in upper case with dashes as underscores; its file key is the flag's name.
+package config
+
+import (
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of every role.
+type Config struct {
+	File string // --config: the YAML file, if any
+
+	DB      string   // --db: sqlite:PATH or postgres://…
+	Data    string   // --data: SQLite file, keys, state
+	Addr    string   // --addr: listen address
+	Content []string // --content: content directories, public first, private overlays after
+
+	PublicURL        string        // --public-url: how people reach the server
+	HubURL           string        // --hub-url: the local hub's public URL (wod up)
+	Students         int           // --students: seats of the local location (wod up)
+	DenyList         []string      // --deny-list: refused e-mail domains or addresses
+	RegistrationRate int           // --registration-rate: per client address, per minute
+	TrustProxy       bool          // --trust-proxy
+	SessionTTL       time.Duration // --session-ttl
+	ProvisionTimeout time.Duration // --provision-timeout
+	RemindBefore     time.Duration // --remind-before
+
+	LogLevel  string // --log-level
+	LogFormat string // --log-format
+}
+
+// EnvPrefix starts every environment variable of wod.
+const EnvPrefix = "WOD_"
+
+// Register adds the flags to fs, with their defaults.
+func (c *Config) Register(fs *pflag.FlagSet) {
+	fs.StringVar(&c.File, "config", "", "YAML configuration file (keys are flag names)")
+	fs.StringVar(&c.DB, "db", "", "database: sqlite:PATH (default sqlite:<data>/wod.db) or postgres://user@host/db")
+	fs.StringVar(&c.Data, "data", DefaultDataDir(), "directory for the SQLite file, keys and state")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address of the web server")
+	fs.StringSliceVar(&c.Content, "content", nil, "content directory (repeatable: public first, private overlays after)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "URL people reach the server at (default http://<addr>)")
+	fs.StringVar(&c.HubURL, "hub-url", "", "public URL of the local JupyterHub (wod up; default http://<host>:8000)")
+	fs.IntVar(&c.Students, "students", 100, "student accounts (seats) of the local location (wod up)")
+	fs.StringSliceVar(&c.DenyList, "deny-list", []string{"@1secmail.com", "@1secmail.org"},
+		"e-mail domains (@example.com) or addresses refused at registration, besides disposable ones")
+	fs.IntVar(&c.RegistrationRate, "registration-rate", 10, "registrations allowed per client address per minute (0: no limit)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a reverse proxy)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long an operator's login lasts")
+	fs.DurationVar(&c.ProvisionTimeout, "provision-timeout", 10*time.Minute, "how long a registration may take to become ready before it is purged")
+	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+}
+
+// DefaultDataDir is /var/lib/wod for root and ~/.local/share/wod otherwise.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/wod"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "wod")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "wod")
+	}
+	return ".wod"
+}
+
+// EnvName is the environment variable of a flag.
+func EnvName(flag string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Resolve fills every flag that was not given on the command line from its
+// environment variable, else from the configuration file, then derives the
+// defaults that depend on other settings and checks the result.
+func (c *Config) Resolve(fs *pflag.FlagSet, getenv func(string) string) error {
+	if !fs.Changed("config") {
+		if v := getenv(EnvName("config")); v != "" {
+			c.File = v
+		}
+	}
+	file, err := readFile(c.File, fs)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name == "config" || fs.Changed(f.Name) {
+			return
+		}
+		if v, ok := lookupEnv(getenv, EnvName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err))
+			}
+			return
+		}
+		if vals, ok := file[f.Name]; ok {
+			for _, v := range vals {
+				if err := fs.Set(f.Name, v); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %s: %q: %v", c.File, f.Name, v, err))
+				}
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return c.finish()
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// readFile reads the YAML file into flag values: a scalar is one value, a
+// list gives one value per item (for repeatable flags). Unknown keys are
+// errors, so that a typo does not silently leave a default in place.
+func readFile(path string, fs *pflag.FlagSet) (map[string][]string, error) {
+	out := map[string][]string{}
+	if path == "" {
+		return out, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil, fmt.Errorf("configuration file %s does not exist", path)
+		}
+		return nil, fmt.Errorf("configuration file: %w", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("configuration file %s: %w", path, err)
+	}
+	var errs []error
+	for key, v := range raw {
+		f := fs.Lookup(key)
+		if f == nil || key == "config" {
+			errs = append(errs, fmt.Errorf("%s: %s is not a setting (see wod --help)", path, key))
+			continue
+		}
+		switch x := v.(type) {
+		case []any:
+			if f.Value.Type() != "stringSlice" {
+				errs = append(errs, fmt.Errorf("%s: %s takes one value, not a list", path, key))
+				continue
+			}
+			for _, item := range x {
+				out[key] = append(out[key], fmt.Sprint(item))
+			}
+		case map[string]any:
+			errs = append(errs, fmt.Errorf("%s: %s takes a value, not a mapping", path, key))
+		case nil:
+		default:
+			out[key] = []string{fmt.Sprint(x)}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// finish derives defaults and checks the settings.
+func (c *Config) finish() error {
+	var errs []error
+	if c.Data == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	}
+	if c.DB == "" {
+		c.DB = "sqlite:" + filepath.Join(c.Data, "wod.db")
+	}
+	if !strings.HasPrefix(c.DB, "sqlite:") && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+		errs = append(errs, fmt.Errorf("--db %q must be sqlite:PATH or postgres://…", c.DB))
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q must be host:port, such as 127.0.0.1:8080 or :8080", c.Addr))
+	}
+	if c.PublicURL == "" {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			if h, err := os.Hostname(); err == nil && h != "" {
+				host = h
+			} else {
+				host = "localhost"
+			}
+		}
+		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("--public-url %q must start with http:// or https://", c.PublicURL))
+	}
+	if c.HubURL == "" {
+		h := host
+		if h == "" || h == "127.0.0.1" || h == "::1" {
+			h = "localhost"
+		}
+		c.HubURL = "http://" + net.JoinHostPort(h, "8000")
+	}
+	if c.Students < 1 || c.Students > 10000 {
+		errs = append(errs, fmt.Errorf("--students %d must be between 1 and 10000", c.Students))
+	}
+	if c.RegistrationRate < 0 {
+		errs = append(errs, fmt.Errorf("--registration-rate must not be negative"))
+	}
+	for name, d := range map[string]time.Duration{"session-ttl": c.SessionTTL, "provision-timeout": c.ProvisionTimeout,
+		"remind-before": c.RemindBefore} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive", name))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return nil
+}

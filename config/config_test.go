@@ -1,0 +1,98 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func parse(t *testing.T, args []string, env map[string]string, file string) (*Config, error) {
+	t.Helper()
+	var c Config
+	fs := pflag.NewFlagSet("wod", pflag.ContinueOnError)
+	c.Register(fs)
+	if file != "" {
+		path := filepath.Join(t.TempDir(), "wod.yaml")
+		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", path)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return &c, c.Resolve(fs, func(k string) string { return env[k] })
+}
+
+func TestPrecedence(t *testing.T) {
+	file := "addr: 127.0.0.1:7000\ndata: /file/data\ncontent: [/pub, /priv]\nstudents: 30\nprovision-timeout: 30s\n"
+	env := map[string]string{"WOD_ADDR": "127.0.0.1:7100", "WOD_STUDENTS": "40"}
+	c, err := parse(t, []string{"--addr", "127.0.0.1:7200"}, env, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:7200" {
+		t.Fatalf("flag must win: addr %s", c.Addr)
+	}
+	if c.Students != 40 {
+		t.Fatalf("env must beat the file: students %d", c.Students)
+	}
+	if c.Data != "/file/data" || !slices.Equal(c.Content, []string{"/pub", "/priv"}) || c.ProvisionTimeout != 30*time.Second {
+		t.Fatalf("file values: data %s content %v timeout %v", c.Data, c.Content, c.ProvisionTimeout)
+	}
+	if c.DB != "sqlite:/file/data/wod.db" || c.PublicURL != "http://127.0.0.1:7200" {
+		t.Fatalf("derived: db %s public %s", c.DB, c.PublicURL)
+	}
+	// A repeatable flag from the environment is a comma list.
+	c, err = parse(t, nil, map[string]string{"WOD_CONTENT": "/a,/b", "WOD_DATA": "/d"}, "")
+	if err != nil || !slices.Equal(c.Content, []string{"/a", "/b"}) {
+		t.Fatalf("env list: %v %v", c.Content, err)
+	}
+}
+
+func TestNoConfigurationAtAll(t *testing.T) {
+	c, err := parse(t, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data == "" || !strings.HasPrefix(c.DB, "sqlite:") || c.Addr == "" || c.PublicURL == "" || c.HubURL == "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestBadConfiguration(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want []string
+	}{
+		{"unknown file key", nil, nil, "adress: x\n", []string{"adress", "not a setting"}},
+		{"bad yaml", nil, nil, "addr: [\n", []string{"wod.yaml"}},
+		{"list for scalar", nil, nil, "addr: [a, b]\n", []string{"addr", "not a list"}},
+		{"bad env value", nil, map[string]string{"WOD_STUDENTS": "many"}, "", []string{"WOD_STUDENTS", "many"}},
+		{"bad file value", nil, nil, "students: many\n", []string{"students", "many"}},
+		{"bad db", []string{"--db", "mysql://x"}, nil, "", []string{"--db"}},
+		{"bad addr", []string{"--addr", "nope"}, nil, "", []string{"--addr"}},
+		{"bad level", []string{"--log-level", "loud"}, nil, "", []string{"--log-level"}},
+		{"missing file", []string{"--config", "/nonexistent/wod.yaml"}, nil, "", []string{"does not exist"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(t, tc.args, tc.env, tc.file)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
