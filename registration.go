@@ -159,6 +159,10 @@ type RegistrationService interface {
 	// seat is left, EINVALID if the workshop is unknown or inactive.
 	CreateRegistration(ctx context.Context, nr *NewRegistration) (*Registration, error)
 	FindRegistration(ctx context.Context, id int64) (*Registration, error)
+	// MarkReady moves a pending registration to ready with its encrypted
+	// student password, and starts its clock: ends_at is now plus the
+	// workshop's duration. ECONFLICT unless the registration is pending.
+	MarkReady(ctx context.Context, id int64, passwordEnc []byte) (*Registration, error)
 	FindRegistrations(ctx context.Context, filter RegistrationFilter) ([]*Registration, int, error)
 }
 

@@ -83,6 +83,21 @@ func TestRegistration(t *testing.T) {
 			t.Fatalf("over capacity: %v, want full", err)
 		}
 
+		// Ready: the clock starts now; a second transition is a conflict.
+		clock.Advance(time.Minute)
+		ready, err := db.MarkReady(ctx, r.ID, []byte("sealed"))
+		if err != nil || ready.State != wod.StateReady || !ready.ReadyAt.Equal(clock.Now()) ||
+			!ready.EndsAt.Equal(clock.Now().Add(2*time.Hour)) || string(ready.PasswordEnc) != "sealed" {
+			t.Fatalf("mark ready: %+v %v", ready, err)
+		}
+		if _, err := db.MarkReady(ctx, r.ID, nil); wod.ErrorCode(err) != wod.ECONFLICT {
+			t.Fatalf("mark ready twice: %v", err)
+		}
+		_, err = register(db, w.Slug, "ann@example.com")
+		if !errors.As(err, &e) || e.EndsAt == nil || !e.EndsAt.Equal(*ready.EndsAt) {
+			t.Fatalf("already registered after ready: %v", err)
+		}
+
 		got, err := db.FindRegistration(ctx, r.ID)
 		if err != nil || got.Name != "Ann Smith" || got.Company != "ACME" {
 			t.Fatalf("find: %+v %v", got, err)
@@ -93,7 +108,7 @@ func TestRegistration(t *testing.T) {
 		pending := wod.StatePending
 		slug := w.Slug
 		rs, n, err := db.FindRegistrations(ctx, wod.RegistrationFilter{State: &pending, Workshop: &slug})
-		if err != nil || n != 3 || rs[0].ID < rs[1].ID {
+		if err != nil || n != 2 || rs[0].ID < rs[1].ID {
 			t.Fatalf("list: %d %v", n, err)
 		}
 		search := "ANN@EXAMPLE"
