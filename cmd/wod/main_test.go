@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wod-dev/wod/store/storetest"
+)
+
+// wod runs the command line in-process and returns its exit status and output.
+func runWod(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := func(string) string { return "" }
+	code := run(context.Background(), args, env, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCommands(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			data := t.TempDir()
+			db := storetest.DSN(t, d)
+			common := []string{"--data", data, "--db", db, "--log-level", "warn"}
+
+			if code, out, errOut := runWod(t, "", append([]string{"migrate"}, common...)...); code != 0 || !strings.Contains(out, "version 1") {
+				t.Fatalf("migrate: %d %q %q", code, out, errOut)
+			}
+			// Importing before any location exists says what to do.
+			content := t.TempDir()
+			writeWorkshop(t, content, "WKSHP-Good", "name: Good\nrange: [1,5]\nduration: 90s\nactive: true\n")
+			code, _, errOut := runWod(t, "", append([]string{"workshop", "import", content}, common...)...)
+			if code == 0 || !strings.Contains(errOut, "no location") {
+				t.Fatalf("import without a location: %d %q", code, errOut)
+			}
+
+			// wod up creates the location, imports the sample and the first admin.
+			addr := freeAddr(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan int)
+			var upErr bytes.Buffer
+			go func() {
+				done <- run(ctx, append([]string{"up", "--addr", addr, "--students", "30"}, common...),
+					func(string) string { return "" }, strings.NewReader(""), &bytes.Buffer{}, &upErr)
+			}()
+			base := "http://" + addr
+			waitReady(t, base+"/readyz")
+			res, err := http.Get(base + "/api/v1/workshops")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var list struct {
+				Items []struct{ Slug string }
+			}
+			json.NewDecoder(res.Body).Decode(&list)
+			res.Body.Close()
+			if len(list.Items) != 1 || list.Items[0].Slug != "WKSHP-Welcome101" {
+				t.Fatalf("wod up catalogue: %+v", list)
+			}
+			pw, err := os.ReadFile(filepath.Join(data, "initial-admin-password"))
+			if err != nil || len(strings.TrimSpace(string(pw))) < 12 {
+				t.Fatalf("initial admin password: %v", err)
+			}
+			if info, _ := os.Stat(filepath.Join(data, "initial-admin-password")); info.Mode().Perm() != 0o600 {
+				t.Fatalf("initial admin password mode %v", info.Mode().Perm())
+			}
+			if strings.Contains(upErr.String(), strings.TrimSpace(string(pw))) {
+				t.Fatal("the admin password was printed to the log")
+			}
+			body := `{"username":"admin","password":"` + strings.TrimSpace(string(pw)) + `"}`
+			res, err = http.Post(base+"/api/v1/login", "application/json", strings.NewReader(body))
+			if err != nil || res.StatusCode != 200 {
+				t.Fatalf("admin login: %v %v", res.StatusCode, err)
+			}
+			res.Body.Close()
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("wod up exited %d: %s", code, upErr.String())
+			}
+
+			// Bad content: the file, the key and the problem; nothing imported.
+			bad := t.TempDir()
+			writeWorkshop(t, bad, "WKSHP-Bad", "name: Bad\nrange: [9,3]\nactive: maybe\n")
+			writeWorkshop(t, bad, "WKSHP-Fine", "name: Fine\nrange: [6,8]\n")
+			code, _, errOut = runWod(t, "", append([]string{"workshop", "import", bad}, common...)...)
+			if code == 0 || !strings.Contains(errOut, filepath.Join(bad, "WKSHP-Bad", "wod.yml")) ||
+				!strings.Contains(errOut, "range") || !strings.Contains(errOut, "active") {
+				t.Fatalf("bad content: %d %q", code, errOut)
+			}
+			_, out, _ := runWod(t, "", append([]string{"workshop", "list"}, common...)...)
+			if strings.Contains(out, "WKSHP-Fine") {
+				t.Fatalf("half-imported: %s", out)
+			}
+			// Good content lands on the only location; a range beyond its seats is refused.
+			code, out, errOut = runWod(t, "", append([]string{"workshop", "import", content}, common...)...)
+			if code != 0 || !strings.Contains(out, "created    WKSHP-Good") {
+				t.Fatalf("import: %d %q %q", code, out, errOut)
+			}
+			big := t.TempDir()
+			writeWorkshop(t, big, "WKSHP-Big", "name: Big\nrange: [1,500]\n")
+			if code, _, errOut := runWod(t, "", append([]string{"workshop", "import", big}, common...)...); code == 0 || !strings.Contains(errOut, "students 1..30") {
+				t.Fatalf("range beyond the location: %d %q", code, errOut)
+			}
+
+			// Users: password from stdin, or generated and printed once.
+			if code, out, errOut := runWod(t, "a-long-password-42\n", append([]string{"user", "add", "ada", "--role", "moderator"}, common...)...); code != 0 || strings.Contains(out, "password") {
+				t.Fatalf("user add: %d %q %q", code, out, errOut)
+			}
+			if code, out, _ := runWod(t, "", append([]string{"user", "add", "bob", "--role", "admin"}, common...)...); code != 0 || !strings.Contains(out, "password: ") {
+				t.Fatalf("user add with a generated password: %d %q", code, out)
+			}
+			if code, _, errOut := runWod(t, "short\n", append([]string{"user", "add", "eve", "--role", "admin"}, common...)...); code == 0 || !strings.Contains(errOut, "12") {
+				t.Fatalf("short password: %d %q", code, errOut)
+			}
+			if code, _, errOut := runWod(t, "", append([]string{"user", "add", "ada", "--role", "admin"}, common...)...); code == 0 || !strings.Contains(errOut, "already exists") {
+				t.Fatalf("duplicate user: %d %q", code, errOut)
+			}
+			if code, _, errOut := runWod(t, "", append([]string{"user", "add", "mal", "--role", "root"}, common...)...); code == 0 || !strings.Contains(errOut, "admin or moderator") {
+				t.Fatalf("bad role: %d %q", code, errOut)
+			}
+			code, out, _ = runWod(t, "", append([]string{"token", "create", "--role", "moderator", "--name", "ci"}, common...)...)
+			if tok := strings.TrimSpace(out); code != 0 || !strings.HasPrefix(tok, "wod_") || len(tok) != 30 {
+				t.Fatalf("token create: %d %q", code, out)
+			}
+		})
+	}
+}
+
+func TestVersionAndBadConfiguration(t *testing.T) {
+	if code, out, _ := runWod(t, "", "version"); code != 0 || !strings.HasPrefix(out, "wod ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	if code, _, errOut := runWod(t, "", "migrate", "--db", "mysql://x", "--data", t.TempDir()); code == 0 || !strings.Contains(errOut, "--db") {
+		t.Fatalf("bad --db: %d %q", code, errOut)
+	}
+	if code, _, errOut := runWod(t, "", "agent"); code == 0 || !strings.Contains(errOut, "agent") {
+		t.Fatalf("agent: %d %q", code, errOut)
+	}
+}
+
+func writeWorkshop(t *testing.T, dir, slug, yml string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, slug), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, slug, "wod.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(url); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal(fmt.Sprintf("%s not ready within 20s", url))
+}
