@@ -37,7 +37,7 @@ type Mail struct {
 	ID             int64      `json:"id"`
 	RegistrationID *int64     `json:"registration_id,omitempty"`
 	Kind           MailKind   `json:"kind"`
-	To             string     `json:"to"`
+	To             string     `json:"recipient"`
 	Subject        string     `json:"subject"`
 	Text           string     `json:"text"`
 	HTML           string     `json:"-"`

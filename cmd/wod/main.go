@@ -69,3 +69,16 @@ func (e *env) open(ctx context.Context) (*app.App, error) {
 	}
 	return a, nil
 }
+
+// openServer opens the store and the keys, for the roles that serve.
+func (e *env) openServer(ctx context.Context) (*app.App, error) {
+	a, err := e.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.OpenKeys(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}

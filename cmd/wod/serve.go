@@ -19,14 +19,11 @@ func serverCmd(e *env) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			a, err := e.open(ctx)
+			a, err := e.openServer(ctx)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			if err := a.OpenKeys(); err != nil {
-				return err
-			}
 			if len(e.cfg.Content) > 0 {
 				if _, err := importAndReport(ctx, a, e.cfg.Content, ""); err != nil {
 					return err
@@ -51,14 +48,11 @@ func upCmd(e *env) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			a, err := e.open(ctx)
+			a, err := e.openServer(ctx)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			if err := a.OpenKeys(); err != nil {
-				return err
-			}
 			if _, err := a.EnsureLocalLocation(ctx); err != nil {
 				return err
 			}
