@@ -26,8 +26,11 @@ type MailState string
 // Mail states.
 const (
 	MailQueued MailState = "queued"
-	MailSent   MailState = "sent"
-	MailFailed MailState = "failed" // permanently: visible to admins
+	// MailSending: a dispatcher holds the mail until its lease ends; a
+	// dispatcher that died mid-send leaves it to be tried again.
+	MailSending MailState = "sending"
+	MailSent    MailState = "sent"
+	MailFailed  MailState = "failed" // permanently: visible to admins
 	// MailKept: the outbox-only transport keeps mail for the admin UI and API.
 	MailKept MailState = "kept"
 )

@@ -61,6 +61,9 @@ type Registration struct {
 	Location      string `json:"location"`
 	StudentNumber int    `json:"student_number,omitempty"`
 	Username      string `json:"username,omitempty"`
+	// SeatHeld: the seat still belongs to this registration (assigned or
+	// dirty), so agent work on it is this registration's to do.
+	SeatHeld bool `json:"seat_held"`
 
 	CreatedAt time.Time `json:"created_at"`
 	// ReadyAt is when credentials went out; the clock starts there.
@@ -166,8 +169,17 @@ type RegistrationService interface {
 	FindRegistrations(ctx context.Context, filter RegistrationFilter) ([]*Registration, int, error)
 }
 
-// Registrar takes participants' registrations: it checks the request and the
-// address policy, books a seat and schedules what follows.
+// Registrar takes participants' registrations (it checks the request and the
+// address policy, books a seat and schedules what follows) and carries out
+// the participants' and operators' actions on them.
 type Registrar interface {
 	Register(ctx context.Context, req RegistrationRequest) (*Registration, error)
+	// EndNow ends a live registration early.
+	EndNow(ctx context.Context, id int64, actor string) (*Registration, error)
+	// Extend gives a running registration more time.
+	Extend(ctx context.Context, id int64, by time.Duration, actor string) (*Registration, error)
+	// Resend sends the credentials of a running registration again.
+	Resend(ctx context.Context, id int64, actor string) error
+	// Purge takes a registration's seat back at once.
+	Purge(ctx context.Context, id int64, actor string) (*Registration, error)
 }

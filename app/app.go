@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -22,8 +23,10 @@ import (
 	"github.com/wod-dev/wod/emailpolicy"
 	"github.com/wod-dev/wod/engine"
 	"github.com/wod-dev/wod/httpapi"
+	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
+	"github.com/wod-dev/wod/web"
 )
 
 // Version is set at build time with -ldflags "-X github.com/wod-dev/wod/app.Version=…".
@@ -38,6 +41,10 @@ type App struct {
 
 	DB   *store.DB
 	Keys *secret.Keys
+
+	Engine     *engine.Engine
+	Dispatcher *engine.Dispatcher
+	handler    http.Handler
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -89,20 +96,46 @@ func (a *App) Close() {
 	}
 }
 
-// Handler builds the HTTP handler of the server role.
-func (a *App) Handler() http.Handler {
-	eng := &engine.Engine{
-		Workshops:        a.DB,
-		Registrations:    a.DB,
+// Build assembles the server role: the lifecycle engine, the outbox
+// dispatcher and the HTTP handler.
+func (a *App) Build() error {
+	mc := a.Config.Mail
+	renderer, err := mail.NewRenderer(mail.Branding{Name: mc.BrandName, URL: mc.BrandURL, LogoURL: mc.BrandLogo,
+		Slack: mc.BrandSlack, X: mc.BrandX, From: mc.From, Support: mc.Support, PortalURL: a.Config.PublicURL + "/",
+		FeedbackURL: mc.FeedbackURL}, mc.Templates)
+	if err != nil {
+		return err
+	}
+	var transport mail.Transport = mail.Keep{}
+	if mc.SMTPHost != "" {
+		smtp, err := mail.NewSMTP(mail.SMTPConfig{Host: mc.SMTPHost, Port: mc.SMTPPort, Security: mc.SMTPSecurity,
+			Username: mc.SMTPUsername, Password: mc.SMTPPassword, Timeout: 30 * time.Second})
+		if err != nil {
+			return err
+		}
+		transport = smtp
+	}
+	host, _ := os.Hostname()
+	a.Engine = &engine.Engine{
+		Store:            a.DB,
 		Policy:           emailpolicy.New(a.Config.DenyList, nil),
+		Composer:         renderer,
+		Keys:             a.Keys,
 		Clock:            a.Clock,
 		Logger:           a.Logger,
+		PublicURL:        a.Config.PublicURL,
 		ProvisionTimeout: a.Config.ProvisionTimeout,
+		RemindBefore:     a.Config.RemindBefore,
+		AgentLease:       engine.DefaultAgentLease,
+		AlertTo:          mc.AlertTo,
+		Worker:           fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
+	a.Dispatcher = &engine.Dispatcher{Store: a.DB, Transport: transport, Keys: a.Keys, Clock: a.Clock,
+		Logger: a.Logger, From: mc.From, Wake: a.Engine.Notified}
 	api := &httpapi.Server{
-		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: eng, Jobs: a.DB,
-		Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB, Events: a.DB, Announcements: a.DB,
-		Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine,
+		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
+		Events: a.DB, Announcements: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate,
 		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL,
 	}
@@ -111,35 +144,50 @@ func (a *App) Handler() http.Handler {
 			return a.ImportContent(ctx, a.Config.Content, "")
 		}
 	}
-	return logRequests(a.Logger, api.Handler())
+	pages := &web.Pages{Registrations: a.DB, Workshops: a.DB, Locations: a.DB, Registrar: a.Engine, Keys: a.Keys,
+		Clock: a.Clock, Logger: a.Logger, Brand: mc.BrandName}
+	a.handler = logRequests(a.Logger, api.Handler(pages.Register))
+	return nil
 }
 
-// Serve runs the HTTP server until ctx ends, then drains it.
+// Serve runs the HTTP server, the engine's timers and the outbox until ctx
+// ends, then drains the HTTP server.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if a.handler == nil {
+		if err := a.Build(); err != nil {
+			return err
+		}
+	}
 	srv := &http.Server{
-		Handler:           a.Handler(),
+		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Engine.Run(ctx) })
+	wg.Go(func() { a.Dispatcher.Run(ctx) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Logger.Info("serving", "addr", ln.Addr().String(), "url", a.Config.PublicURL, "version", Version)
+	var err error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+	case err = <-errc:
+		err = fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
+		shutdown, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancelShutdown()
+		if serr := srv.Shutdown(shutdown); serr != nil {
+			err = fmt.Errorf("http shutdown: %w", serr)
+		} else if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+			err = fmt.Errorf("http server: %w", serr)
+		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("http shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http server: %w", err)
-	}
-	return nil
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // Listen opens the configured address.
@@ -255,9 +303,10 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 // redactPath keeps signed participant links out of the log; query strings
 // are never logged at all.
 func redactPath(p string) string {
-	const status = httpapi.APIPrefix + "/status/"
-	if strings.HasPrefix(p, status) {
-		return status + "…"
+	for _, prefix := range []string{httpapi.APIPrefix + "/status/", "/status/"} {
+		if strings.HasPrefix(p, prefix) {
+			return prefix + "…"
+		}
 	}
 	return p
 }

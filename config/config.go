@@ -9,6 +9,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,29 @@ type Config struct {
 
 	LogLevel  string // --log-level
 	LogFormat string // --log-format
+
+	Mail Mail
+}
+
+// Mail configures the outbox and its branding.
+type Mail struct {
+	SMTPHost         string   // --smtp-host: empty keeps mail in the outbox (visible to operators)
+	SMTPPort         int      // --smtp-port
+	SMTPSecurity     string   // --smtp-security: starttls, tls or none
+	SMTPUsername     string   // --smtp-username
+	SMTPPassword     string   // --smtp-password (prefer WOD_SMTP_PASSWORD or --smtp-password-file)
+	SMTPPasswordFile string   // --smtp-password-file
+	From             string   // --mail-from
+	AlertTo          []string // --alert-to: operators' addresses (default: admins' addresses)
+	Templates        string   // --mail-templates: directory of template overrides
+
+	BrandName   string // --brand-name (the original's BRANDINGWOD)
+	BrandURL    string // --brand-url
+	BrandLogo   string // --brand-logo
+	BrandSlack  string // --brand-slack
+	BrandX      string // --brand-x
+	Support     string // --support-email
+	FeedbackURL string // --feedback-url
 }
 
 // EnvPrefix starts every environment variable of wod.
@@ -63,6 +87,24 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+
+	m := &c.Mail
+	fs.StringVar(&m.SMTPHost, "smtp-host", "", "SMTP relay; empty keeps every mail in the outbox, readable by operators")
+	fs.IntVar(&m.SMTPPort, "smtp-port", 587, "SMTP port (587 for starttls, 465 for tls)")
+	fs.StringVar(&m.SMTPSecurity, "smtp-security", "starttls", "starttls, tls or none (none only for a relay on this machine)")
+	fs.StringVar(&m.SMTPUsername, "smtp-username", "", "SMTP user name (AUTH), if the relay needs one")
+	fs.StringVar(&m.SMTPPassword, "smtp-password", "", "SMTP password; prefer WOD_SMTP_PASSWORD or --smtp-password-file")
+	fs.StringVar(&m.SMTPPasswordFile, "smtp-password-file", "", "file holding the SMTP password")
+	fs.StringVar(&m.From, "mail-from", "", "sender of every mail (default wod@<public host>)")
+	fs.StringSliceVar(&m.AlertTo, "alert-to", nil, "operators' addresses for alerts (default: the admins' addresses)")
+	fs.StringVar(&m.Templates, "mail-templates", "", "directory of mail template overrides")
+	fs.StringVar(&m.BrandName, "brand-name", "WoD Developer", "organiser's name in mails and pages (the original's BRANDINGWOD)")
+	fs.StringVar(&m.BrandURL, "brand-url", "", "organiser's web site")
+	fs.StringVar(&m.BrandLogo, "brand-logo", "", "absolute URL of the logo shown in mails")
+	fs.StringVar(&m.BrandSlack, "brand-slack", "", "community (Slack) link shown in mails")
+	fs.StringVar(&m.BrandX, "brand-x", "", "X (Twitter) link shown in mails")
+	fs.StringVar(&m.Support, "support-email", "", "address participants may write to (default: the sender)")
+	fs.StringVar(&m.FeedbackURL, "feedback-url", "", "survey link in the goodbye mail")
 }
 
 // DefaultDataDir is /var/lib/wod for root and ~/.local/share/wod otherwise.
@@ -224,6 +266,7 @@ func (c *Config) finish() error {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}
 	}
+	errs = append(errs, c.Mail.finish(c.PublicURL)...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -236,4 +279,34 @@ func (c *Config) finish() error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	return nil
+}
+
+func (m *Mail) finish(publicURL string) []error {
+	var errs []error
+	switch m.SMTPSecurity {
+	case "starttls", "tls", "none":
+	default:
+		errs = append(errs, fmt.Errorf("--smtp-security %q must be starttls, tls or none", m.SMTPSecurity))
+	}
+	if m.SMTPPort < 1 || m.SMTPPort > 65535 {
+		errs = append(errs, fmt.Errorf("--smtp-port %d is not a port", m.SMTPPort))
+	}
+	if m.SMTPPasswordFile != "" {
+		b, err := os.ReadFile(m.SMTPPasswordFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--smtp-password-file: %w", err))
+		}
+		m.SMTPPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	if m.From == "" {
+		host := "localhost"
+		if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+		m.From = "wod@" + host
+	}
+	if m.Support == "" {
+		m.Support = m.From
+	}
+	return errs
 }

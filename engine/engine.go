@@ -1,6 +1,10 @@
-// Package engine is wod's lifecycle engine: it takes registrations, books
-// seats and schedules the jobs and timers that carry a registration from
-// pending to done.
+// Package engine is wod's lifecycle engine. It takes registrations, books
+// seats, and carries each registration from pending to done on durable
+// jobs: agent operations (create, cleanup, reset, purge) that the
+// location's agent claims, and timers (remind, expire, watchdog) that the
+// engine fires itself. Every step is one store transaction that also
+// completes the job that caused it, so a crash between steps loses nothing
+// and a step never runs twice.
 package engine
 
 import (
@@ -8,85 +12,236 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/mail"
+	"github.com/wod-dev/wod/secret"
 )
+
+// Store is what the engine needs of the store.
+type Store interface {
+	FindWorkshop(ctx context.Context, slug string) (*wod.Workshop, error)
+	FindLocation(ctx context.Context, name string) (*wod.Location, error)
+	FindUsers(ctx context.Context) ([]*wod.User, error)
+	CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (*wod.Registration, error)
+	FindRegistration(ctx context.Context, id int64) (*wod.Registration, error)
+	FindRegistrations(ctx context.Context, f wod.RegistrationFilter) ([]*wod.Registration, int, error)
+	Transition(ctx context.Context, t *wod.Transition) (*wod.Registration, error)
+	ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string, lease time.Duration, limit int) ([]*wod.Job, error)
+	NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (time.Time, bool, error)
+	FindJob(ctx context.Context, id int64) (*wod.Job, error)
+	CompleteJob(ctx context.Context, d *wod.JobCompletion) error
+	FailJob(ctx context.Context, jobID int64, attempt int, msg, output string, retryAt *time.Time) error
+	SnoozeJob(ctx context.Context, jobID int64, attempt int, runAt time.Time) error
+	FinishedWorkshops(ctx context.Context, email string) (int, error)
+	BadgeLevel(ctx context.Context, email string) (int, error)
+	RequeueMail(ctx context.Context, registrationID int64, kind wod.MailKind) error
+	Heartbeat(ctx context.Context, locationID int64, health string) error
+	RecordEvent(ctx context.Context, e *wod.Event) error
+}
 
 // AddressPolicy decides which e-mail addresses may register.
 type AddressPolicy interface {
 	Check(addr string) error
 }
 
-// Engine drives registrations. Its zero value is not usable; fill every
-// field.
+// Composer renders mails.
+type Composer interface {
+	Render(d mail.Data) (subject, text, html string, err error)
+}
+
+// Engine drives registrations. Fill the exported fields, then call Start or
+// drive it with RunDue in tests.
 type Engine struct {
-	Workshops     wod.WorkshopService
-	Registrations wod.RegistrationService
-	Policy        AddressPolicy
-	Clock         wod.Clock
-	Logger        *slog.Logger
+	Store    Store
+	Policy   AddressPolicy
+	Composer Composer
+	Keys     *secret.Keys
+	Clock    wod.Clock
+	Logger   *slog.Logger
+
+	// PublicURL is the server's address, for the links in mails.
+	PublicURL string
 	// ProvisionTimeout is how long a registration may stay pending before
 	// it is purged with an apology.
 	ProvisionTimeout time.Duration
+	// RemindBefore is when the reminder goes out, before the end.
+	RemindBefore time.Duration
+	// AgentLease is how long an agent holds a job before it is given to
+	// another attempt.
+	AgentLease time.Duration
+	// AlertTo receives operator alerts; when empty, admins with an e-mail
+	// address do.
+	AlertTo []string
+	// Worker names this process in job leases.
+	Worker string
+
+	wakeMu sync.Mutex
+	wake   chan struct{} // closed and replaced to wake every waiter
 }
 
-// DefaultProvisionTimeout is the original's ten-minute rule.
-const DefaultProvisionTimeout = 10 * time.Minute
+// Defaults.
+const (
+	DefaultProvisionTimeout = 10 * time.Minute
+	DefaultRemindBefore     = time.Hour
+	DefaultAgentLease       = 10 * time.Minute
+	timerLease              = time.Minute
+)
+
+var (
+	agentKinds = []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobPurge}
+	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog}
+)
 
 var _ wod.Registrar = (*Engine)(nil)
+var _ wod.AgentService = (*Engine)(nil)
+
+func (e *Engine) now() time.Time { return e.Clock.Now().UTC() }
+
+// notify wakes the timer loop and every agent waiting for a job.
+func (e *Engine) notify() {
+	e.wakeMu.Lock()
+	defer e.wakeMu.Unlock()
+	if e.wake != nil {
+		close(e.wake)
+	}
+	e.wake = make(chan struct{})
+}
+
+// Notified returns a channel closed when the engine next schedules work
+// (the outbox dispatcher waits on it too).
+func (e *Engine) Notified() <-chan struct{} {
+	e.wakeMu.Lock()
+	defer e.wakeMu.Unlock()
+	if e.wake == nil {
+		e.wake = make(chan struct{})
+	}
+	return e.wake
+}
 
 // Register validates the request, applies the address policy and books a
-// seat; in the same transaction it schedules the agent's create job and the
-// watchdog that purges the registration if it is not ready in time.
+// seat; in the same transaction it schedules the agent's create job, the
+// watchdog and the welcome mail.
 func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (*wod.Registration, error) {
 	req.Normalize()
-	if err := e.check(ctx, req); err != nil {
+	w, err := e.check(ctx, req)
+	if err != nil {
 		return nil, err
 	}
-	now := e.Clock.Now()
-	r, err := e.Registrations.CreateRegistration(ctx, &wod.NewRegistration{
+	now := e.now()
+	welcome, err := e.compose(ctx, wod.MailWelcome, &wod.Registration{Name: req.Name, Email: req.Email, Workshop: w.Slug}, w, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.Store.CreateRegistration(ctx, &wod.NewRegistration{
 		Request: req,
 		Jobs: []*wod.Job{
 			{Kind: wod.JobCreate, RunAt: now},
-			{Kind: wod.JobWatchdog, RunAt: now.Add(e.ProvisionTimeout), MaxAttempts: wod.DefaultMaxAttempts},
+			{Kind: wod.JobWatchdog, RunAt: now.Add(e.ProvisionTimeout)},
 		},
+		Mails: []*wod.Mail{welcome},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("register %s for %s: %w", req.Email, req.Workshop, err)
+		return nil, fmt.Errorf("register for %s: %w", req.Workshop, err)
 	}
+	e.notify()
 	e.Logger.InfoContext(ctx, "registration booked", "registration", r.ID, "workshop", r.Workshop,
-		"seat", r.Username, "location", r.LocationID)
+		"seat", r.Username, "location", r.Location)
 	return r, nil
 }
 
 // check reports every problem of a request at once: its syntax, the address
 // policy and the workshop. The store checks the workshop again, atomically,
 // when it books the seat.
-func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) error {
+func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) (*wod.Workshop, error) {
 	var fields []wod.FieldError
 	var we *wod.Error
 	if err := req.Validate(); errors.As(err, &we) {
 		fields = append(fields, we.Fields...)
 	}
-	emailOK := !slices.ContainsFunc(fields, func(f wod.FieldError) bool { return f.Field == "email" })
-	if emailOK {
+	if !slices.ContainsFunc(fields, func(f wod.FieldError) bool { return f.Field == "email" }) {
 		if err := e.Policy.Check(req.Email); err != nil {
 			fields = append(fields, wod.FieldError{Field: "email", Message: err.Error()})
 		}
 	}
+	var w *wod.Workshop
 	if req.Workshop != "" {
-		w, err := e.Workshops.FindWorkshop(ctx, req.Workshop)
+		var err error
+		w, err = e.Store.FindWorkshop(ctx, req.Workshop)
 		switch {
 		case wod.ErrorCode(err) == wod.ENOTFOUND, err == nil && !w.Active:
 			fields = append(fields, wod.FieldError{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)})
 		case err != nil:
-			return err
+			return nil, err
 		}
 	}
 	if len(fields) > 0 {
-		return &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid", Fields: fields}
+		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid", Fields: fields}
 	}
-	return nil
+	return w, nil
+}
+
+// PasswordPlaceholder stands for the student password in stored mails: the
+// password itself is put in only when the mail is sent, so the outbox never
+// holds it in clear.
+const PasswordPlaceholder = "{{wod:password}}"
+
+// compose renders a mail of a registration.
+func (e *Engine) compose(ctx context.Context, kind wod.MailKind, r *wod.Registration, w *wod.Workshop, extra func(*mail.Data)) (*wod.Mail, error) {
+	d := mail.Data{Kind: kind, To: r.Email, Name: r.Name, Workshop: w.Slug, Title: w.Title,
+		Duration: w.Duration.Std(), ReplayLink: w.ReplayLink, Username: r.Username, Now: e.now()}
+	if r.ID != 0 {
+		d.StatusURL = e.StatusURL(r.ID)
+		d.EndNowURL = e.EndNowURL(r.ID)
+	}
+	if r.EndsAt != nil {
+		d.EndsAt = *r.EndsAt
+	}
+	if r.Location != "" {
+		l, err := e.Store.FindLocation(ctx, r.Location)
+		if err != nil {
+			return nil, err
+		}
+		d.LoginURL, d.LaunchURL = HubURLs(l.HubURL, r.Username)
+	}
+	if kind == wod.MailCredentials || kind == wod.MailReminder {
+		d.Password = PasswordPlaceholder
+	}
+	if extra != nil {
+		extra(&d)
+	}
+	subject, text, html, err := e.Composer.Render(d)
+	if err != nil {
+		return nil, fmt.Errorf("render %s mail: %w", kind, err)
+	}
+	return &wod.Mail{Kind: kind, To: d.To, Subject: subject, Text: text, HTML: html}, nil
+}
+
+// HubURLs returns the hub's login page and the link that logs a student in
+// and opens their server.
+func HubURLs(hub, username string) (login, launch string) {
+	if hub == "" {
+		return "", ""
+	}
+	hub = strings.TrimSuffix(hub, "/")
+	login = hub + "/hub/login"
+	if username != "" {
+		launch = login + "?next=" + url.QueryEscape("/hub/user/"+username+"/")
+	}
+	return login, launch
+}
+
+// StatusURL is the participant's signed status link.
+func (e *Engine) StatusURL(id int64) string {
+	return e.PublicURL + "/status/" + e.Keys.StatusToken(id)
+}
+
+// EndNowURL is the participant's signed link to end the session early.
+func (e *Engine) EndNowURL(id int64) string {
+	return e.PublicURL + "/status/" + e.Keys.StatusToken(id) + "/end"
 }

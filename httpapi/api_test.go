@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/agent"
 	"github.com/wod-dev/wod/emailpolicy"
 	"github.com/wod-dev/wod/engine"
 	"github.com/wod-dev/wod/httpapi"
+	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/store/storetest"
@@ -42,9 +44,15 @@ func newEnv(t *testing.T, db *store.DB, clock *storetest.Clock, rate int) *env {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := &engine.Engine{Workshops: db, Registrations: db, Policy: emailpolicy.New([]string{"@denied.example"}, nil),
-		Clock: clock, Logger: logger, ProvisionTimeout: 10 * time.Minute}
+	renderer, err := mail.NewRenderer(mail.Branding{Name: "Acme", From: "wod@acme.test"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &engine.Engine{Store: db, Policy: emailpolicy.New([]string{"@denied.example"}, nil), Composer: renderer,
+		Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute,
+		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test"}
 	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db,
+		Agents: eng, AgentAuth: db,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test", RegistrationRate: rate}
 	e := &env{t: t, db: db, keys: keys, clock: clock}
@@ -124,6 +132,8 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 		public := map[string]bool{
 			"POST /api/v1/registrations": true, // participants register without an account
 			"POST /api/v1/login":         true, // the way to get a session
+			// the participant's "end now", through the signed link
+			"POST /api/v1/status/{token}/end": true,
 		}
 		doc := e.do("GET", "/api/v1/openapi.json", "", nil)
 		if doc.status != 200 {
@@ -166,6 +176,11 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 				if r := e.do(method, concrete, "wod_forged", map[string]any{}); r.status != 401 {
 					t.Errorf("%s with a forged token: %d, want 401", key, r.status)
 				}
+				if op.Role == "agent" {
+					if r := e.do(method, concrete, e.admin, map[string]any{}); r.status != 401 {
+						t.Errorf("%s with an operator's token: %d, want 401 (agents use their location's token)", key, r.status)
+					}
+				}
 				if op.Role == "admin" {
 					if r := e.do(method, concrete, e.mod, map[string]any{}); r.status != 403 || r.body["code"] != "forbidden" {
 						t.Errorf("%s as moderator: %d %s, want 403", key, r.status, r.raw)
@@ -189,9 +204,10 @@ func TestRegistrationAnswers(t *testing.T) {
 			t.Fatalf("register: %d %s", r.status, r.raw)
 		}
 		statusURL, _ := r.body["status_url"].(string)
-		if !strings.HasPrefix(statusURL, "http://wod.test/api/v1/status/") {
+		if !strings.HasPrefix(statusURL, "http://wod.test/status/") {
 			t.Fatalf("status_url %q", statusURL)
 		}
+		statusAPI := "/api/v1/status/" + strings.TrimPrefix(statusURL, "http://wod.test/status/")
 		id := int64(r.body["id"].(float64))
 
 		// Already registered, with the time the running workshop ends.
@@ -271,7 +287,7 @@ func TestRegistrationAnswers(t *testing.T) {
 			t.Fatalf("filtered list: %s", r.raw)
 		}
 		// The participant's signed link shows the same credentials; a forged one shows nothing.
-		r = e.do("GET", strings.TrimPrefix(statusURL, "http://wod.test"), "", nil)
+		r = e.do("GET", statusAPI, "", nil)
 		if r.status != 200 || r.body["password"] != "Secret-Pass-1" || r.body["username"] != "student1" || r.body["title"] != "API 101" {
 			t.Fatalf("status: %d %s", r.status, r.raw)
 		}
@@ -478,6 +494,104 @@ func TestHealthAndDocs(t *testing.T) {
 		db.Close()
 		if r := e.do("GET", "/readyz", "", nil); r.status != 503 {
 			t.Fatalf("readyz with the database closed: %d", r.status)
+		}
+	})
+}
+
+// TestAgentProtocolAndActions runs a registration through the agent
+// protocol over HTTP, with the operators' actions on the way.
+func TestAgentProtocolAndActions(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		e := newEnv(t, db, clock, 0)
+		ctx := context.Background()
+		r := e.do("POST", "/api/v1/locations/local/agent-token", e.admin, nil)
+		token, _ := r.body["token"].(string)
+		if r.status != 201 || !strings.HasPrefix(token, "wod_") {
+			t.Fatalf("agent token: %d %s", r.status, r.raw)
+		}
+		ag := &agent.Client{BaseURL: e.srv.URL, Token: token}
+		if job, err := ag.Claim(ctx, 0); err != nil || job != nil {
+			t.Fatalf("claim with nothing to do: %+v %v", job, err)
+		}
+		if _, err := (&agent.Client{BaseURL: e.srv.URL, Token: e.admin}).Claim(ctx, 0); wod.ErrorCode(err) != wod.EUNAUTHORIZED {
+			t.Fatalf("claim with an operator's token: %v", err)
+		}
+
+		reg := e.do("POST", "/api/v1/registrations", "", registration("WKSHP-API101", "Ann", "ann@example.com"))
+		id := int64(reg.body["id"].(float64))
+		job, err := ag.Claim(ctx, 0)
+		if err != nil || job == nil || job.Kind != wod.JobCreate || job.Username != "student1" || job.StudentID != 101 {
+			t.Fatalf("claim: %+v %v", job, err)
+		}
+		if err := ag.Report(ctx, job.ID, wod.AgentResult{Attempt: job.Attempt + 1, OK: true, Password: "x"}); wod.ErrorCode(err) != wod.ECONFLICT {
+			t.Fatalf("report with the wrong attempt: %v", err)
+		}
+		if err := ag.Report(ctx, job.ID, wod.AgentResult{Attempt: job.Attempt, OK: true, Password: "Pass-Word-9"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ag.Heartbeat(ctx, `{"load":0.5}`); err != nil {
+			t.Fatal(err)
+		}
+		if l := e.do("GET", "/api/v1/locations/local", e.mod, nil); l.body["last_heartbeat"] == nil || l.body["health"] != `{"load":0.5}` {
+			t.Fatalf("heartbeat: %s", l.raw)
+		}
+		path := fmt.Sprintf("/api/v1/registrations/%d", id)
+		v := e.do("GET", path, e.mod, nil)
+		if v.body["state"] != "ready" || v.body["password"] != "Pass-Word-9" {
+			t.Fatalf("after create: %s", v.raw)
+		}
+		ends, _ := time.Parse(time.RFC3339Nano, v.body["ends_at"].(string))
+
+		v = e.do("POST", path+"/extend", e.mod, map[string]any{"by": "30m"})
+		if got, _ := time.Parse(time.RFC3339Nano, v.body["ends_at"].(string)); v.status != 200 || !got.Equal(ends.Add(30*time.Minute)) {
+			t.Fatalf("extend: %d %s", v.status, v.raw)
+		}
+		if v := e.do("POST", path+"/extend", e.mod, map[string]any{"by": "forever"}); v.status != 422 {
+			t.Fatalf("bad extension: %d", v.status)
+		}
+		if v := e.do("POST", path+"/resend", e.mod, nil); v.status != 200 {
+			t.Fatalf("resend: %d %s", v.status, v.raw)
+		}
+		if m := e.do("GET", fmt.Sprintf("/api/v1/mails?registration=%d&kind=credentials", id), e.mod, nil); m.body["total"].(float64) != 1 ||
+			strings.Contains(string(m.raw), "Pass-Word-9") {
+			t.Fatalf("the outbox must hold the credentials mail without the password: %s", m.raw)
+		}
+		if v := e.do("POST", path+"/end", e.mod, nil); v.status != 200 || v.body["state"] != "ending" {
+			t.Fatalf("end: %d %s", v.status, v.raw)
+		}
+		if v := e.do("POST", path+"/end", e.mod, nil); v.status != 409 {
+			t.Fatalf("end twice: %d", v.status)
+		}
+		job, _ = ag.Claim(ctx, 0)
+		if job == nil || job.Kind != wod.JobCleanup {
+			t.Fatalf("cleanup job: %+v", job)
+		}
+		done := 40
+		if err := ag.Report(ctx, job.ID, wod.AgentResult{Attempt: job.Attempt, OK: true, Completion: &done}); err != nil {
+			t.Fatal(err)
+		}
+		if v := e.do("GET", path, e.mod, nil); v.body["state"] != "done" || v.body["completion"].(float64) != 40 || v.body["password"] != nil {
+			t.Fatalf("after cleanup: %s", v.raw)
+		}
+
+		// The participant's own "end now", through the signed link.
+		reg = e.do("POST", "/api/v1/registrations", "", registration("WKSHP-API101", "Bo", "bo@example.com"))
+		tok := strings.TrimPrefix(reg.body["status_url"].(string), "http://wod.test/status/")
+		if v := e.do("POST", "/api/v1/status/"+tok+"x/end", "", nil); v.status != 404 {
+			t.Fatalf("forged end link: %d", v.status)
+		}
+		if v := e.do("POST", "/api/v1/status/"+tok+"/end", "", nil); v.status != 200 || v.body["state"] != "ending" {
+			t.Fatalf("participant end: %d %s", v.status, v.raw)
+		}
+		// Purge takes the seat back whatever happened.
+		bo := int64(reg.body["id"].(float64))
+		if v := e.do("POST", fmt.Sprintf("/api/v1/registrations/%d/purge", bo), e.mod, nil); v.status != 200 || v.body["state"] != "failed" {
+			t.Fatalf("purge: %d %s", v.status, v.raw)
+		}
+		// A new token replaces the old one.
+		e.do("POST", "/api/v1/locations/local/agent-token", e.admin, nil)
+		if err := ag.Heartbeat(ctx, ""); wod.ErrorCode(err) != wod.EUNAUTHORIZED {
+			t.Fatalf("old agent token: %v", err)
 		}
 	})
 }

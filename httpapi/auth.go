@@ -31,6 +31,10 @@ func CallerFrom(ctx context.Context) *wod.Caller {
 // even on public operations: a client that thinks it is authenticated must
 // hear that it is not.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	if need, _ := ctx.Operation().Metadata["role"].(wod.Role); need == roleAgent {
+		s.authenticateAgent(ctx, next)
+		return
+	}
 	caller, err := s.resolveCaller(ctx.Context(), ctx.Header("Authorization"), ctx.Header("Cookie"))
 	if err != nil {
 		s.writeErr(ctx, err)
@@ -47,6 +51,21 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		}
 	}
 	next(huma.WithValue(ctx, callerKey{}, caller))
+}
+
+// authenticateAgent admits an agent by its location's token.
+func (s *Server) authenticateAgent(ctx huma.Context, next func(huma.Context)) {
+	scheme, token, _ := strings.Cut(ctx.Header("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		s.writeErr(ctx, wod.Errorf(wod.EUNAUTHORIZED, "the agent protocol needs the location's agent token as a bearer token"))
+		return
+	}
+	l, err := s.AgentAuth.FindLocationByAgentToken(ctx.Context(), secret.HashToken(strings.TrimSpace(token)))
+	if err != nil {
+		s.writeErr(ctx, err)
+		return
+	}
+	next(huma.WithValue(ctx, locationKey{}, l))
 }
 
 func (s *Server) writeErr(ctx huma.Context, err error) {

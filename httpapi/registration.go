@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -56,24 +55,8 @@ type statusView struct {
 	LoginURL   string                `json:"login_url,omitempty"`
 }
 
-// StatusToken is the participant's signed reference to a registration.
-func (s *Server) StatusToken(id int64) string {
-	msg := strconv.FormatInt(id, 10)
-	return msg + "." + s.Keys.Sign("status", msg)
-}
-
-// ParseStatusToken returns the registration id of a valid token.
-func (s *Server) ParseStatusToken(token string) (int64, bool) {
-	msg, sig, ok := strings.Cut(token, ".")
-	if !ok || !s.Keys.Verify("status", msg, sig) {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(msg, 10, 64)
-	return id, err == nil
-}
-
 func (s *Server) statusURL(id int64) string {
-	return s.PublicURL + APIPrefix + "/status/" + s.StatusToken(id)
+	return s.PublicURL + "/status/" + s.Keys.StatusToken(id)
 }
 
 // credentials returns the login URL and, while live, the decrypted password.
@@ -136,7 +119,7 @@ func (s *Server) registerRegistrations() {
 		"", func(ctx context.Context, in *struct {
 			Token string `path:"token" maxLength:"100"`
 		}) (*body[statusView], error) {
-			id, ok := s.ParseStatusToken(in.Token)
+			id, ok := s.Keys.ParseStatusToken(in.Token)
 			if !ok {
 				return nil, notFound("this status link is not valid")
 			}
@@ -157,6 +140,65 @@ func (s *Server) registerRegistrations() {
 				}
 			}
 			return &body[statusView]{v}, nil
+		})
+	register(s, huma.Operation{OperationID: "end-own-registration", Method: http.MethodPost, Path: APIPrefix + "/status/{token}/end",
+		Summary: "End my session now", Tags: tags, Description: "The participant's \"end now\", through their signed link."},
+		"", func(ctx context.Context, in *struct {
+			Token string `path:"token" maxLength:"100"`
+		}) (*body[registrationCreated], error) {
+			id, ok := s.Keys.ParseStatusToken(in.Token)
+			if !ok {
+				return nil, notFound("this status link is not valid")
+			}
+			r, err := s.Registrar.EndNow(ctx, id, "participant")
+			if err != nil {
+				return nil, err
+			}
+			return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
+				StatusURL: s.statusURL(r.ID)}}, nil
+		})
+	actions := []struct{ name, summary, desc string }{
+		{"end", "End a registration now", "Ends a live registration: its environment is measured and wiped."},
+		{"resend", "Resend the credentials", "Queues the credentials mail of a running registration again."},
+		{"purge", "Purge a registration", "Takes the seat back at once, whatever the state: a live registration fails, the seat is wiped and freed."},
+	}
+	for _, a := range actions {
+		register(s, huma.Operation{OperationID: a.name + "-registration", Method: http.MethodPost,
+			Path: APIPrefix + "/registrations/{id}/" + a.name, Summary: a.summary, Tags: tags, Description: a.desc},
+			wod.RoleModerator, func(ctx context.Context, in *IDParam) (*body[*registrationView], error) {
+				actor := CallerFrom(ctx).Name
+				var err error
+				switch a.name {
+				case "end":
+					_, err = s.Registrar.EndNow(ctx, in.ID, actor)
+				case "resend":
+					err = s.Registrar.Resend(ctx, in.ID, actor)
+				case "purge":
+					_, err = s.Registrar.Purge(ctx, in.ID, actor)
+				}
+				if err != nil {
+					return nil, err
+				}
+				return s.registrationBody(ctx, in.ID)
+			})
+	}
+	register(s, huma.Operation{OperationID: "extend-registration", Method: http.MethodPost,
+		Path: APIPrefix + "/registrations/{id}/extend", Summary: "Extend a registration", Tags: tags,
+		Description: "Gives a running registration more time; its reminder and end move with it."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			IDParam
+			Body struct {
+				By string `json:"by" doc:"How much longer, e.g. \"30m\" or \"1h\"" example:"30m"`
+			}
+		}) (*body[*registrationView], error) {
+			by, err := time.ParseDuration(in.Body.By)
+			if err != nil {
+				return nil, invalid("by", "must be a duration such as 30m or 1h")
+			}
+			if _, err := s.Registrar.Extend(ctx, in.ID, by, CallerFrom(ctx).Name); err != nil {
+				return nil, err
+			}
+			return s.registrationBody(ctx, in.ID)
 		})
 	register(s, huma.Operation{OperationID: "list-registrations", Method: http.MethodGet, Path: APIPrefix + "/registrations",
 		Summary: "List registrations", Tags: tags, Description: "Newest first."},
@@ -202,14 +244,18 @@ func (s *Server) registerRegistrations() {
 		wod.RoleModerator, func(ctx context.Context, in *struct {
 			ID int64 `path:"id"`
 		}) (*body[*registrationView], error) {
-			r, err := s.Registrations.FindRegistration(ctx, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			v, err := s.view(ctx, r)
-			if err != nil {
-				return nil, err
-			}
-			return &body[*registrationView]{v}, nil
+			return s.registrationBody(ctx, in.ID)
 		})
+}
+
+func (s *Server) registrationBody(ctx context.Context, id int64) (*body[*registrationView], error) {
+	r, err := s.Registrations.FindRegistration(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.view(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &body[*registrationView]{v}, nil
 }

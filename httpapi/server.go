@@ -31,6 +31,8 @@ type Server struct {
 	Seats         wod.SeatService
 	Registrations wod.RegistrationService
 	Registrar     wod.Registrar
+	Agents        wod.AgentService
+	AgentAuth     AgentAuth
 	Jobs          wod.JobService
 	Mails         wod.MailService
 	Users         wod.UserService
@@ -67,9 +69,9 @@ type Server struct {
 // APIPrefix is where the API lives.
 const APIPrefix = "/api/v1"
 
-// Handler builds the routes. The mux it returns also serves the probes;
-// other packages (the web UI) may mount beside it.
-func (s *Server) Handler() http.Handler {
+// Handler builds the routes. The mux also serves the probes, and whatever
+// the mount functions add beside the API (the web pages).
+func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	if s.SessionTTL == 0 {
 		s.SessionTTL = 12 * time.Hour
 	}
@@ -86,6 +88,7 @@ func (s *Server) Handler() http.Handler {
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer":  {Type: "http", Scheme: "bearer", Description: "An API token from `wod token create` or `POST /api/v1/tokens`."},
 		"session": {Type: "apiKey", In: "cookie", Name: SessionCookie, Description: "The cookie set by `POST /api/v1/login`."},
+		"agent":   {Type: "http", Scheme: "bearer", Description: "A location's agent token (`POST /api/v1/locations/{name}/agent-token`)."},
 	}
 	cfg.Servers = []*huma.Server{{URL: s.PublicURL}}
 	s.api = humago.New(mux, cfg)
@@ -98,10 +101,14 @@ func (s *Server) Handler() http.Handler {
 	s.registerOperations()
 	s.registerPeople()
 	s.registerAnnouncements()
+	s.registerAgents()
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /api/docs", s.docs)
+	for _, mount := range mounts {
+		mount(mux)
+	}
 	mux.HandleFunc(APIPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		huma.WriteErr(s.api, humago.NewContext(nil, r, w), http.StatusNotFound,
 			"no such API route: "+r.Method+" "+r.URL.Path+"; see "+APIPrefix+"/openapi.json")
@@ -124,7 +131,14 @@ func (s *Server) Handler() http.Handler {
 // register adds an operation that needs role (or none, for a public one) and
 // turns its errors into the API's error responses.
 func register[I, O any](s *Server, op huma.Operation, role wod.Role, h func(context.Context, *I) (*O, error)) {
-	if role != "" {
+	switch {
+	case role == roleAgent:
+		op.Security = []map[string][]string{{"agent": {}}}
+		op.Metadata = map[string]any{"role": role}
+		op.Extensions = map[string]any{"x-wod-role": string(role)}
+		op.Errors = append(op.Errors, http.StatusUnauthorized)
+		op.Description += "\n\nNeeds the location's **agent** token."
+	case role != "":
 		op.Security = []map[string][]string{{"bearer": {}}, {"session": {}}}
 		op.Metadata = map[string]any{"role": role}
 		op.Extensions = map[string]any{"x-wod-role": string(role)}

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/alexedwards/argon2id"
@@ -211,4 +212,21 @@ func (k *Keys) Sign(purpose, message string) string {
 // Verify reports whether sig is Sign(purpose, message), in constant time.
 func (k *Keys) Verify(purpose, message, sig string) bool {
 	return hmac.Equal([]byte(k.Sign(purpose, message)), []byte(sig))
+}
+
+// StatusToken signs a registration id for the participant's links (status
+// page, end now): whoever holds the token may see the registration.
+func (k *Keys) StatusToken(id int64) string {
+	msg := strconv.FormatInt(id, 10)
+	return msg + "." + k.Sign("status", msg)
+}
+
+// ParseStatusToken returns the registration id of a valid token.
+func (k *Keys) ParseStatusToken(token string) (int64, bool) {
+	msg, sig, ok := strings.Cut(token, ".")
+	if !ok || !k.Verify("status", msg, sig) {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(msg, 10, 64)
+	return id, err == nil
 }

@@ -12,9 +12,10 @@ import (
 
 const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.company, r.state, r.seat_id,
 	r.location_id, l.name, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
-	r.ended_at, r.updated_at`
+	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE)`
 
-const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id`
+const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id
+	LEFT JOIN seats s ON s.id = r.seat_id`
 
 func scanRegistration(row scanner) (*wod.Registration, error) {
 	var r wod.Registration
@@ -23,7 +24,7 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 	var ready, ends, ended sql.NullTime
 	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
 		&r.LocationID, &r.Location, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
-		&ended, &r.UpdatedAt); err != nil {
+		&ended, &r.UpdatedAt, &r.SeatHeld); err != nil {
 		return nil, err
 	}
 	r.SeatID = int64Ptr(seat)

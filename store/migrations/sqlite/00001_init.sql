@@ -117,9 +117,10 @@ CREATE TABLE mails (
     subject         TEXT      NOT NULL,
     text_body       TEXT      NOT NULL,
     html_body       TEXT      NOT NULL DEFAULT '',
-    state           TEXT      NOT NULL CHECK (state IN ('queued', 'sent', 'failed', 'kept')),
+    state           TEXT      NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'kept')),
     attempts        INTEGER   NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMP NOT NULL,
+    lease_until     TIMESTAMP,
     last_error      TEXT      NOT NULL DEFAULT '',
     sent_at         TIMESTAMP,
     created_at      TIMESTAMP NOT NULL

@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+// Client reaches the server over HTTP with the location's agent token.
+// The agent dials out, so a location behind NAT needs no inbound port.
+type Client struct {
+	// BaseURL is the server, e.g. https://wod.example.com.
+	BaseURL string
+	Token   string
+	HTTP    *http.Client
+}
+
+func (c *Client) do(ctx context.Context, path string, in, out any) (int, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1/agent"+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode >= 300 {
+		var e struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Code != "" {
+			return res.StatusCode, &wod.Error{Code: e.Code, Message: e.Message}
+		}
+		return res.StatusCode, fmt.Errorf("server answered %s", res.Status)
+	}
+	if out != nil && res.StatusCode != http.StatusNoContent {
+		if err := json.Unmarshal(body, out); err != nil {
+			return res.StatusCode, fmt.Errorf("decode %s: %w", path, err)
+		}
+	}
+	return res.StatusCode, nil
+}
+
+// Claim implements Server: a long-poll for the next job.
+func (c *Client) Claim(ctx context.Context, wait time.Duration) (*wod.AgentJob, error) {
+	var job wod.AgentJob
+	status, err := c.do(ctx, "/claim", map[string]any{"wait_seconds": int(wait / time.Second)}, &job)
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	if status == http.StatusNoContent {
+		return nil, nil
+	}
+	return &job, nil
+}
+
+// Report implements Server.
+func (c *Client) Report(ctx context.Context, jobID int64, res wod.AgentResult) error {
+	if _, err := c.do(ctx, fmt.Sprintf("/jobs/%d/report", jobID), res, nil); err != nil {
+		return fmt.Errorf("report job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// Heartbeat implements Server.
+func (c *Client) Heartbeat(ctx context.Context, health string) error {
+	if _, err := c.do(ctx, "/heartbeat", map[string]string{"health": health}, nil); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+// MaxExtension bounds one extension of a registration.
+const MaxExtension = 24 * time.Hour
+
+// EndNow ends a live registration early: the participant's "end now" or
+// an operator's action.
+func (e *Engine) EndNow(ctx context.Context, id int64, actor string) (*wod.Registration, error) {
+	r, err := e.Store.FindRegistration(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !r.State.Live() {
+		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s; only a live registration can be ended", id, r.State)
+	}
+	if err := e.end(ctx, r, "ended early by "+actor, actor, nil); err != nil {
+		return nil, err
+	}
+	return e.Store.FindRegistration(ctx, id)
+}
+
+// Extend gives a ready registration more time, moving its reminder and its
+// end.
+func (e *Engine) Extend(ctx context.Context, id int64, by time.Duration, actor string) (*wod.Registration, error) {
+	if by <= 0 || by > MaxExtension {
+		return nil, &wod.Error{Code: wod.EINVALID, Message: "the extension is not valid",
+			Fields: []wod.FieldError{{Field: "by", Message: fmt.Sprintf("must be positive and at most %s", MaxExtension)}}}
+	}
+	r, err := e.Store.FindRegistration(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if (r.State != wod.StateReady && r.State != wod.StateExpiring) || r.EndsAt == nil {
+		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s; only a running session can be extended", id, r.State)
+	}
+	now := e.now()
+	ends := r.EndsAt.Add(by)
+	to := wod.StateExpiring
+	jobs := []*wod.Job{{Kind: wod.JobExpire, RunAt: ends}}
+	if remind := ends.Add(-e.RemindBefore); remind.After(now) {
+		// Far enough from the end again: back to ready, reminded anew.
+		to = wod.StateReady
+		jobs = append(jobs, &wod.Job{Kind: wod.JobRemind, RunAt: remind})
+	}
+	r, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: id,
+		From: []wod.RegistrationState{wod.StateReady, wod.StateExpiring}, To: to, EndsAt: &ends, Jobs: jobs,
+		Event: &wod.Event{Actor: actor, Kind: "registration.extend", Subject: subject(r), Detail: "by " + by.String()}})
+	if err == nil {
+		e.notify()
+	}
+	return r, err
+}
+
+// Resend queues the credentials mail of a running registration again.
+func (e *Engine) Resend(ctx context.Context, id int64, actor string) error {
+	r, err := e.Store.FindRegistration(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.State != wod.StateReady && r.State != wod.StateExpiring {
+		return wod.Errorf(wod.ECONFLICT, "registration %d is %s; credentials exist only while it runs", id, r.State)
+	}
+	if err := e.Store.RequeueMail(ctx, id, wod.MailCredentials); err != nil {
+		return err
+	}
+	e.notify()
+	return e.Store.RecordEvent(ctx, &wod.Event{Actor: actor, Kind: "registration.resend", Subject: subject(r)})
+}
+
+// Purge takes a registration's seat back at once, whatever its state: the
+// operator's way out of anything stuck. A live registration fails; a
+// finished one keeps its state and only has its seat purged.
+func (e *Engine) Purge(ctx context.Context, id int64, actor string) (*wod.Registration, error) {
+	r, err := e.Store.FindRegistration(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !r.SeatHeld {
+		return nil, wod.Errorf(wod.ECONFLICT, "registration %d holds no seat any more; there is nothing to purge", id)
+	}
+	to := r.State
+	var reason *string
+	if r.State.Live() || r.State == wod.StateEnding {
+		to = wod.StateFailed
+		msg := "purged by " + actor
+		reason = &msg
+	}
+	now := e.now()
+	t := &wod.Transition{RegistrationID: id, From: []wod.RegistrationState{r.State}, To: to, Error: reason,
+		Cancel: []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobRemind, wod.JobExpire, wod.JobWatchdog},
+		Jobs:   []*wod.Job{{Kind: wod.JobPurge, RunAt: now}},
+		Event:  &wod.Event{Actor: actor, Kind: "registration.purge", Subject: subject(r)}}
+	if to == wod.StateFailed {
+		t.EndedAt = &now
+	}
+	r, err = e.Store.Transition(ctx, t)
+	if err == nil {
+		e.notify()
+	}
+	return r, err
+}

@@ -1,0 +1,255 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/mail"
+)
+
+// ClaimJob leases the next due agent job of the location, waiting up to
+// wait for one to fall due. It returns nil when none came.
+func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, wait time.Duration) (*wod.AgentJob, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		wake := e.Notified()
+		jobs, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(jobs) == 1 {
+			j := jobs[0]
+			if j.Attempts > j.MaxAttempts {
+				// An agent took it and vanished too many times.
+				e.giveUp(ctx, j, "no agent reported on it after "+fmt.Sprint(j.MaxAttempts)+" attempts")
+				continue
+			}
+			aj, err := e.agentJob(ctx, j)
+			if err != nil || aj != nil {
+				return aj, err
+			}
+			continue
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
+		}
+		// Poll at least every second: a job may be scheduled by another
+		// server replica, which cannot wake us.
+		t := time.NewTimer(min(left, time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// agentJob describes a claimed job for the agent, or returns nil when the
+// job turned out to have nothing left to do.
+func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error) {
+	aj := &wod.AgentJob{ID: j.ID, Kind: j.Kind, Attempt: j.Attempts, LeaseUntil: *j.LeaseUntil}
+	if j.RegistrationID == nil {
+		return aj, nil
+	}
+	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)
+	if err != nil {
+		return nil, err
+	}
+	if why := moot(j.Kind, r); why != "" {
+		return nil, e.Store.CompleteJob(ctx, &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts,
+			Result: []byte(fmt.Sprintf(`{"skipped":%q}`, why))})
+	}
+	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	if err != nil {
+		return nil, err
+	}
+	l, err := e.Store.FindLocation(ctx, r.Location)
+	if err != nil {
+		return nil, err
+	}
+	aj.RegistrationID, aj.Workshop, aj.SessionType, aj.Reset = r.ID, w.Slug, w.SessionType, w.Reset
+	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.BaseStudentID+r.StudentNumber, r.Username
+	aj.Participant = r.Name
+	return aj, nil
+}
+
+// moot says why a job has nothing left to do, or "". A job can outlive its
+// purpose when its lease ran out and the registration moved on meanwhile
+// (an operator purged it, the watchdog failed it).
+func moot(kind wod.JobKind, r *wod.Registration) string {
+	switch {
+	case !r.SeatHeld:
+		// Back in the pool, maybe someone else's: never touch it.
+		return "the seat is no longer this registration's"
+	case kind == wod.JobCreate && r.State != wod.StatePending:
+		return "the registration is " + string(r.State) + ", not pending"
+	case kind == wod.JobCleanup && r.State != wod.StateEnding:
+		return "the registration is " + string(r.State) + ", not ending"
+	}
+	return ""
+}
+
+// Heartbeat records that the location's agent is alive.
+func (e *Engine) Heartbeat(ctx context.Context, locationID int64, health string) error {
+	return e.Store.Heartbeat(ctx, locationID, health)
+}
+
+// ReportJob applies the result of an agent job. A result for a lease that
+// was lost (the job went to another attempt) is refused with ECONFLICT;
+// the operation is idempotent, so nothing is lost.
+func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent string, res wod.AgentResult) error {
+	j, err := e.Store.FindJob(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if j.LocationID == nil || *j.LocationID != locationID || !j.Kind.AgentKind() {
+		return wod.Errorf(wod.ENOTFOUND, "job %d is not a job of this location", jobID)
+	}
+	if j.State != wod.JobRunning || j.Attempts != res.Attempt {
+		return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer yours (it is %s, attempt %d)", jobID, res.Attempt, j.State, j.Attempts)
+	}
+	defer e.notify()
+	if !res.OK {
+		e.Logger.WarnContext(ctx, "agent job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "error", res.Error)
+		e.retry(ctx, j, res.Error, res.Output)
+		return nil
+	}
+	done := &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts, Result: resultJSON(res), Output: res.Output}
+	if j.RegistrationID == nil {
+		return e.Store.CompleteJob(ctx, done)
+	}
+	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)
+	if err != nil {
+		return err
+	}
+	switch j.Kind {
+	case wod.JobCreate:
+		err = e.ready(ctx, r, res, done)
+	case wod.JobCleanup:
+		err = e.cleaned(ctx, r, res, done)
+	case wod.JobReset, wod.JobPurge:
+		free := wod.SeatFree
+		_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
+			To: r.State, Seat: &free, Done: done,
+			Event: &wod.Event{Actor: "agent:" + agent, Kind: "seat." + string(j.Kind), Subject: subject(r), Detail: r.Username}})
+	}
+	if wod.ErrorCode(err) == wod.ECONFLICT && j.Kind != wod.JobReset && j.Kind != wod.JobPurge {
+		// The registration moved on meanwhile (ended, failed): the work is
+		// moot, the job is done.
+		return e.Store.CompleteJob(ctx, done)
+	}
+	return err
+}
+
+// ready starts the participant's clock and sends the credentials.
+func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentResult, done *wod.JobCompletion) error {
+	if r.State != wod.StatePending {
+		return e.Store.CompleteJob(ctx, done)
+	}
+	if res.Password == "" {
+		return fmt.Errorf("create of registration %d reported no password", r.ID)
+	}
+	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	if err != nil {
+		return err
+	}
+	sealed, err := e.Keys.Encrypt(res.Password)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	ends := now.Add(w.Duration.Std())
+	r.EndsAt = &ends
+	creds, err := e.compose(ctx, wod.MailCredentials, r, w, nil)
+	if err != nil {
+		return err
+	}
+	jobs := []*wod.Job{{Kind: wod.JobExpire, RunAt: ends}}
+	if remind := ends.Add(-e.RemindBefore); remind.After(now) {
+		jobs = append(jobs, &wod.Job{Kind: wod.JobRemind, RunAt: remind})
+	}
+	_, err = e.Store.Transition(ctx, &wod.Transition{
+		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StatePending}, To: wod.StateReady,
+		ReadyAt: &now, EndsAt: &ends, PasswordEnc: sealed,
+		Cancel: []wod.JobKind{wod.JobWatchdog}, Jobs: jobs, Mails: []*wod.Mail{creds}, Done: done,
+	})
+	if err == nil {
+		e.Logger.InfoContext(ctx, "registration ready", "registration", r.ID, "seat", r.Username,
+			"after", now.Sub(r.CreatedAt).Round(time.Millisecond))
+	}
+	return err
+}
+
+// cleaned finishes a registration: the completion is recorded, the seat is
+// freed (or kept dirty for a reset), the goodbye goes out, and a badge when
+// this workshop crossed a level.
+func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.AgentResult, done *wod.JobCompletion) error {
+	if r.State != wod.StateEnding {
+		return e.Store.CompleteJob(ctx, done)
+	}
+	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	if err != nil {
+		return err
+	}
+	finished, err := e.Store.FinishedWorkshops(ctx, r.Email)
+	if err != nil {
+		return err
+	}
+	had, err := e.Store.BadgeLevel(ctx, r.Email)
+	if err != nil {
+		return err
+	}
+	// This registration counts once it is done, unless the address had
+	// already finished this workshop before.
+	prior, err := e.finishedBefore(ctx, r)
+	if err != nil {
+		return err
+	}
+	if !prior {
+		finished++
+	}
+	var badge *wod.Badge
+	if b := wod.BadgeFor(finished); b != nil && b.Level > had {
+		badge = b
+	}
+	r.Completion = res.Completion
+	goodbye, err := e.compose(ctx, wod.MailGoodbye, r, w, func(d *mail.Data) {
+		d.Completion, d.Badge, d.Finished = res.Completion, badge, finished
+	})
+	if err != nil {
+		return err
+	}
+	mails := []*wod.Mail{goodbye}
+	if badge != nil {
+		m, err := e.compose(ctx, wod.MailBadge, r, w, func(d *mail.Data) { d.Badge, d.Finished = badge, finished })
+		if err != nil {
+			return err
+		}
+		mails = append(mails, m)
+	}
+	seat := wod.SeatFree
+	var jobs []*wod.Job
+	if w.Reset {
+		seat = wod.SeatDirty
+		jobs = append(jobs, &wod.Job{Kind: wod.JobReset, RunAt: e.now()})
+	}
+	_, err = e.Store.Transition(ctx, &wod.Transition{
+		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateEnding}, To: wod.StateDone,
+		Completion: res.Completion, Seat: &seat, Jobs: jobs, Mails: mails, Badge: badge, Done: done,
+	})
+	return err
+}
+
+// finishedBefore reports whether the address had finished this workshop in
+// an earlier registration.
+func (e *Engine) finishedBefore(ctx context.Context, r *wod.Registration) (bool, error) {
+	done := wod.StateDone
+	_, n, err := e.Store.FindRegistrations(ctx, wod.RegistrationFilter{State: &done, Email: &r.Email, Workshop: &r.Workshop, Page: wod.Page{Limit: 1}})
+	return n > 0, err
+}

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/secret"
+)
+
+// AgentAuth finds the location an agent token belongs to.
+type AgentAuth interface {
+	FindLocationByAgentToken(ctx context.Context, hash []byte) (*wod.Location, error)
+	SetLocationAgentToken(ctx context.Context, name string, hash []byte) error
+}
+
+// roleAgent marks the operations of the agent protocol: they take a
+// location's agent token, not an operator's.
+const roleAgent wod.Role = "agent"
+
+type locationKey struct{}
+
+func agentLocation(ctx context.Context) *wod.Location {
+	l, _ := ctx.Value(locationKey{}).(*wod.Location)
+	return l
+}
+
+// MaxClaimWait bounds an agent's long-poll.
+const MaxClaimWait = 60 * time.Second
+
+func (s *Server) registerAgents() {
+	tags := []string{"Agent protocol"}
+	register(s, huma.Operation{OperationID: "agent-claim", Method: http.MethodPost, Path: APIPrefix + "/agent/claim",
+		Summary: "Claim the next job", Tags: tags,
+		Description: "Long-poll: waits up to `wait_seconds` for an operation (create, cleanup, reset, purge) due at " +
+			"the agent's location, and leases it. 204 when none came. Report before `lease_until`, or the job goes " +
+			"to another attempt.", Responses: map[string]*huma.Response{"204": {Description: "No job came"}}},
+		roleAgent, func(ctx context.Context, in *struct {
+			Body struct {
+				WaitSeconds int `json:"wait_seconds,omitempty" minimum:"0" maximum:"60"`
+			}
+		}) (*struct {
+			Status int
+			Body   *wod.AgentJob
+		}, error) {
+			l := agentLocation(ctx)
+			job, err := s.Agents.ClaimJob(ctx, l.ID, "agent@"+l.Name, time.Duration(in.Body.WaitSeconds)*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			if job == nil {
+				return &struct {
+					Status int
+					Body   *wod.AgentJob
+				}{Status: http.StatusNoContent}, nil
+			}
+			return &struct {
+				Status int
+				Body   *wod.AgentJob
+			}{Status: http.StatusOK, Body: job}, nil
+		})
+	register(s, huma.Operation{OperationID: "agent-report", Method: http.MethodPost, Path: APIPrefix + "/agent/jobs/{id}/report",
+		Summary: "Report a job's result", Tags: tags, DefaultStatus: http.StatusNoContent,
+		Description: "Success with its outputs (the new password after create, the completion after cleanup), or " +
+			"failure with the error; a failure is retried with backoff. 409 when the lease was lost."},
+		roleAgent, func(ctx context.Context, in *struct {
+			IDParam
+			Body wod.AgentResult
+		}) (*empty, error) {
+			l := agentLocation(ctx)
+			return &empty{}, s.Agents.ReportJob(ctx, l.ID, in.ID, "agent@"+l.Name, in.Body)
+		})
+	register(s, huma.Operation{OperationID: "agent-heartbeat", Method: http.MethodPost, Path: APIPrefix + "/agent/heartbeat",
+		Summary: "Say the agent is alive", Tags: tags, DefaultStatus: http.StatusNoContent},
+		roleAgent, func(ctx context.Context, in *struct {
+			Body struct {
+				Health string `json:"health,omitempty" maxLength:"10000" doc:"The host's health, free text or JSON"`
+			}
+		}) (*empty, error) {
+			return &empty{}, s.Agents.Heartbeat(ctx, agentLocation(ctx).ID, in.Body.Health)
+		})
+	register(s, huma.Operation{OperationID: "create-agent-token", Method: http.MethodPost,
+		Path: APIPrefix + "/locations/{name}/agent-token", Summary: "Issue the location's agent token", Tags: []string{"Locations"},
+		DefaultStatus: http.StatusCreated,
+		Description:   "A new token for the location's agent, shown once; the previous one stops working."},
+		wod.RoleAdmin, func(ctx context.Context, in *NameParam) (*body[struct {
+			Token string `json:"token"`
+		}], error) {
+			tok, _, hash := secret.NewToken()
+			if err := s.AgentAuth.SetLocationAgentToken(ctx, in.Name, hash); err != nil {
+				return nil, err
+			}
+			s.audit(ctx, "location.agent_token", "location:"+in.Name, "")
+			out := &body[struct {
+				Token string `json:"token"`
+			}]{}
+			out.Body.Token = tok
+			return out, nil
+		})
+}

@@ -1,0 +1,173 @@
+// Package mail renders the platform's mails (to participants and operators)
+// from templates, and sends them through a Transport: SMTP, or Keep, which
+// sends nothing and leaves mails in the outbox for operators to read.
+//
+// The outbox table and the dispatcher that picks due mails and retries them
+// live in the store and the engine; this package only turns Data into a
+// subject, a text and an HTML body, and a Message into a delivery attempt.
+package mail
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+
+	"github.com/wod-dev/wod"
+)
+
+// Branding comes from configuration, like the original's BRANDING* values.
+type Branding struct {
+	Name        string // BRANDINGWOD, e.g. "WoD Developer"; used in subjects and headings (default "WoD")
+	URL         string // BRANDINGURL, the organiser's site
+	LogoURL     string // absolute URL of a logo image (empty: no logo)
+	Slack       string // optional community link (BRANDINGSLACK)
+	X           string // optional X/Twitter link (BRANDINGX)
+	From        string // sender address, e.g. "Workshops <wod@example.com>"
+	Support     string // address participants may write to, shown in the footer (empty: From's address)
+	PortalURL   string // the catalogue, for "register for another workshop"
+	FeedbackURL string // survey link in the goodbye mail (empty: no button)
+	// BadgeBaseURL is where badge images (wod.Badge.Image) are served, e.g.
+	// "https://wod.example.com/img/badges" (empty: badges are named, not shown).
+	BadgeBaseURL string
+	Color        string // button colour, "#rgb" or "#rrggbb" (default "#01A982")
+}
+
+// DefaultColor is the original's button colour.
+const DefaultColor = "#01A982"
+
+// Data is everything a mail may mention. Every field but Kind is optional:
+// templates leave out what is missing.
+type Data struct {
+	Kind       wod.MailKind
+	To         string // recipient address
+	Name       string // participant's name (or operator for alerts)
+	Workshop   string // slug
+	Title      string // workshop title
+	Duration   time.Duration
+	ReplayLink string
+	Username   string // studentN
+	// Password is rendered verbatim, so that a placeholder the dispatcher
+	// replaces at sending time survives rendering (in HTML too, as long as
+	// it is made of letters, digits, braces and colons).
+	Password  string
+	LoginURL  string // hub login page
+	LaunchURL string // direct link to start the workshop
+	StatusURL string // participant's status page (signed link)
+	EndNowURL string // signed link that ends the session early
+	EndsAt    time.Time
+	// Now is when the mail is composed; with EndsAt it gives the time left
+	// that the reminder announces (zero: the reminder says "soon").
+	Now        time.Time
+	Completion *int       // goodbye: percent of code cells run
+	Badge      *wod.Badge // badge mail, and goodbye when a badge was just earned
+	Finished   int        // badge mail: how many workshops finished
+	Alert      string     // operator alert: what happened (multi-line text)
+}
+
+// Kinds returns the kinds of mail the renderer knows, in lifecycle order.
+func Kinds() []wod.MailKind {
+	return []wod.MailKind{wod.MailWelcome, wod.MailCredentials, wod.MailReminder, wod.MailGoodbye,
+		wod.MailApology, wod.MailAlert, wod.MailBadge}
+}
+
+// Renderer renders mails from its templates. It is safe for concurrent use:
+// templates are only executed after NewRenderer.
+type Renderer struct {
+	brand Branding
+	sets  map[wod.MailKind]*templateSet
+}
+
+// templateSet holds the three templates of one kind of mail.
+type templateSet struct {
+	subject *texttemplate.Template
+	text    *texttemplate.Template
+	html    *htmltemplate.Template
+}
+
+// NewRenderer checks the branding, loads the embedded templates and the
+// overrides found in overrideDir (if not empty), and renders every kind with
+// sample data, so that a broken template fails at startup rather than when a
+// participant waits for their credentials.
+func NewRenderer(b Branding, overrideDir string) (*Renderer, error) {
+	b, err := checkBranding(b)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := loadSources(overrideDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{brand: b, sets: make(map[wod.MailKind]*templateSet)}
+	funcs := r.funcs()
+	for _, k := range Kinds() {
+		set, err := parseSet(k, srcs, funcs)
+		if err != nil {
+			return nil, err
+		}
+		r.sets[k] = set
+	}
+	if err := r.selfTest(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Render returns the subject (one line), the plain-text body and the HTML
+// body of the mail d describes.
+func (r *Renderer) Render(d Data) (subject, text, html string, err error) {
+	set, ok := r.sets[d.Kind]
+	if !ok {
+		return "", "", "", fmt.Errorf("render mail: unknown kind %q", d.Kind)
+	}
+	v := r.view(d)
+	var buf bytes.Buffer
+	if err := set.subject.Execute(&buf, v); err != nil {
+		return "", "", "", fmt.Errorf("render %s mail subject: %w", d.Kind, err)
+	}
+	subject = OneLine(buf.String())
+	buf.Reset()
+	if err := set.text.Execute(&buf, v); err != nil {
+		return "", "", "", fmt.Errorf("render %s mail text: %w", d.Kind, err)
+	}
+	text = tidyText(buf.String())
+	buf.Reset()
+	if err := set.html.Execute(&buf, v); err != nil {
+		return "", "", "", fmt.Errorf("render %s mail HTML: %w", d.Kind, err)
+	}
+	return subject, text, buf.String(), nil
+}
+
+// OneLine folds s into a single line: every run of white space or control
+// characters becomes one space. A subject must never carry a CR or LF, or a
+// workshop title could inject headers.
+func OneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}), " ")
+}
+
+// tidyText normalises line ends, drops the blank lines that template
+// conditionals leave behind (at most one blank line in a row) and ends the
+// text with exactly one newline.
+func tidyText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	lines := strings.Split(s, "\n")
+	out := make([]string, 0, len(lines))
+	blank := true // drops leading blank lines
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			if !blank {
+				out = append(out, "")
+			}
+			blank = true
+			continue
+		}
+		out = append(out, l)
+		blank = false
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+}

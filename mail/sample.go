@@ -1,0 +1,36 @@
+package mail
+
+import (
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+// sampleData is a mail of kind k with every value set, for the startup test
+// render: a template that refers to a field that does not exist fails here.
+func sampleData(k wod.MailKind) Data {
+	now := time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
+	completion := 85
+	badge := wod.Badges[0]
+	return Data{
+		Kind:       k,
+		To:         "ann.smith@example.com",
+		Name:       "Ann Smith",
+		Workshop:   "WKSHP-Sample101",
+		Title:      "Sample workshop",
+		Duration:   4 * time.Hour,
+		ReplayLink: "https://example.com/replays/1",
+		Username:   "student1",
+		Password:   "{{wod:password}}",
+		LoginURL:   "https://hub.example.com/hub/login",
+		LaunchURL:  "https://hub.example.com/hub/login?next=%2Fhub%2Fuser%2Fstudent1%2F",
+		StatusURL:  "https://wod.example.com/status/sample",
+		EndNowURL:  "https://wod.example.com/status/sample/end",
+		EndsAt:     now.Add(4 * time.Hour),
+		Now:        now.Add(3 * time.Hour),
+		Completion: &completion,
+		Badge:      &badge,
+		Finished:   badge.Workshops,
+		Alert:      "Sample alert: the agent of location local did not answer\nsecond line of details",
+	}
+}

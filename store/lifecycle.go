@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+// Transition applies one step of a registration's life atomically; see
+// wod.Transition.
+func (db *DB) Transition(ctx context.Context, t *wod.Transition) (r *wod.Registration, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		r, err = transition(tx, t)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registration %d to %s: %w", t.RegistrationID, t.To, err)
+	}
+	return r, nil
+}
+
+func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
+	var state wod.RegistrationState
+	var seat sql.NullInt64
+	var email string
+	err := tx.queryRow(`SELECT state, seat_id, email FROM registrations WHERE id = $1`+tx.forUpdate(), t.RegistrationID).
+		Scan(&state, &seat, &email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, wod.Errorf(wod.ENOTFOUND, "registration %d not found", t.RegistrationID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(t.From, state) {
+		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s", t.RegistrationID, state)
+	}
+	sets := []string{"state = $1", "updated_at = $2"}
+	args := []any{t.To, tx.now}
+	set := func(col string, v any) {
+		args = append(args, v)
+		sets = append(sets, fmt.Sprintf("%s = $%d", col, len(args)))
+	}
+	if t.ReadyAt != nil {
+		set("ready_at", t.ReadyAt.UTC())
+	}
+	if t.EndsAt != nil {
+		set("ends_at", t.EndsAt.UTC())
+	}
+	if t.EndedAt != nil {
+		set("ended_at", t.EndedAt.UTC())
+	}
+	if t.PasswordEnc != nil {
+		set("password_enc", t.PasswordEnc)
+	}
+	if t.Completion != nil {
+		set("completion", *t.Completion)
+	}
+	if t.Error != nil {
+		set("error", *t.Error)
+	}
+	args = append(args, t.RegistrationID)
+	if _, err := tx.exec(`UPDATE registrations SET `+strings.Join(sets, ", ")+fmt.Sprintf(` WHERE id = $%d`, len(args)), args...); err != nil {
+		return nil, err
+	}
+	if t.Seat != nil && seat.Valid {
+		if err := moveSeat(tx, seat.Int64, t.RegistrationID, *t.Seat); err != nil {
+			return nil, err
+		}
+	}
+	if len(t.Cancel) > 0 {
+		w := where{args: []any{tx.now}} // $1, for the SET clause
+		w.add("registration_id = ?", t.RegistrationID)
+		w.add("state = 'queued'")
+		w.add(inList("kind", len(t.Cancel)), kindArgs(t.Cancel)...)
+		if _, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1`+w.String(), w.args...); err != nil {
+			return nil, err
+		}
+	}
+	for _, j := range t.Jobs {
+		j.RegistrationID = &t.RegistrationID
+		if err := scheduleJob(tx, j); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range t.Mails {
+		m.RegistrationID = &t.RegistrationID
+		if err := insertMail(tx, m); err != nil {
+			return nil, err
+		}
+	}
+	if t.Badge != nil {
+		if _, err := tx.exec(`INSERT INTO badges_earned (email, level, registration_id, earned_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (email, level) DO NOTHING`, email, t.Badge.Level, t.RegistrationID, tx.now); err != nil {
+			return nil, err
+		}
+	}
+	if t.Done != nil {
+		if err := completeJob(tx, t.Done); err != nil {
+			return nil, err
+		}
+	}
+	if t.Event != nil {
+		if err := recordEvent(tx, t.Event); err != nil {
+			return nil, err
+		}
+	}
+	return findRegistration(tx, t.RegistrationID)
+}
+
+// moveSeat frees a seat or marks it dirty, if it still belongs to the
+// registration.
+func moveSeat(tx *Tx, seatID, registrationID int64, to wod.SeatState) error {
+	var err error
+	switch to {
+	case wod.SeatFree:
+		_, err = tx.exec(`UPDATE seats SET state = 'free', registration_id = NULL, updated_at = $1
+			WHERE id = $2 AND registration_id = $3`, tx.now, seatID, registrationID)
+	case wod.SeatDirty, wod.SeatAssigned:
+		_, err = tx.exec(`UPDATE seats SET state = $1, updated_at = $2 WHERE id = $3 AND registration_id = $4`,
+			to, tx.now, seatID, registrationID)
+	default:
+		err = fmt.Errorf("unknown seat state %q", to)
+	}
+	return err
+}
+
+// scheduleJob inserts a job, or re-queues the registration's job of the same
+// kind with the new time and arguments.
+func scheduleJob(tx *Tx, j *wod.Job) error {
+	if j.RegistrationID == nil {
+		return insertJob(tx, j)
+	}
+	if j.MaxAttempts == 0 {
+		j.MaxAttempts = wod.DefaultMaxAttempts
+	}
+	args := string(j.Args)
+	if args == "" {
+		args = "{}"
+	}
+	var loc sql.NullInt64
+	if j.LocationID == nil {
+		if err := tx.queryRow(`SELECT location_id FROM registrations WHERE id = $1`, *j.RegistrationID).Scan(&loc); err != nil {
+			return err
+		}
+		j.LocationID = int64Ptr(loc)
+	}
+	return tx.queryRow(`INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args,
+		created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $7)
+		ON CONFLICT (registration_id, kind) WHERE registration_id IS NOT NULL DO UPDATE SET state = 'queued',
+		run_at = excluded.run_at, attempts = 0, max_attempts = excluded.max_attempts, lease_until = NULL,
+		leased_by = '', last_error = '', args = excluded.args, updated_at = excluded.updated_at RETURNING id`,
+		j.Kind, *j.RegistrationID, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, args, tx.now).Scan(&j.ID)
+}
+
+func completeJob(tx *Tx, d *wod.JobCompletion) error {
+	result := string(d.Result)
+	if result == "" {
+		result = "{}"
+	}
+	res, err := tx.exec(`UPDATE jobs SET state = 'done', result = $1, output = $2, lease_until = NULL, last_error = '',
+		updated_at = $3 WHERE id = $4 AND state = 'running' AND attempts = $5`, result, d.Output, tx.now, d.JobID, d.Attempt)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", d.JobID, d.Attempt)
+	}
+	return nil
+}
+
+// CompleteJob marks a running job done, fenced by its attempt.
+func (db *DB) CompleteJob(ctx context.Context, d *wod.JobCompletion) error {
+	err := db.transact(ctx, func(tx *Tx) error { return completeJob(tx, d) })
+	if err != nil {
+		return fmt.Errorf("complete job %d: %w", d.JobID, err)
+	}
+	return nil
+}
+
+// FailJob records a failed attempt: the job is queued again at retryAt, or,
+// with no retryAt, failed for good.
+func (db *DB) FailJob(ctx context.Context, jobID int64, attempt int, msg, output string, retryAt *time.Time) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		state, runAt := wod.JobFailed, tx.now
+		if retryAt != nil {
+			state, runAt = wod.JobQueued, retryAt.UTC()
+		}
+		res, err := tx.exec(`UPDATE jobs SET state = $1, run_at = $2, last_error = $3, output = $4, lease_until = NULL,
+			updated_at = $5 WHERE id = $6 AND state = 'running' AND attempts = $7`,
+			state, runAt, msg, output, tx.now, jobID, attempt)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("fail job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// ClaimJobs leases up to limit due jobs of the kinds, at one location when
+// locationID is set: queued ones whose time has come, and running ones whose
+// worker let the lease run out. An agent job waits while another agent job
+// of the same registration runs, so that operations on one seat never
+// overlap.
+func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string,
+	lease time.Duration, limit int) (js []*wod.Job, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		var w where
+		w.add("((j.state = 'queued' AND j.run_at <= ?) OR (j.state = 'running' AND j.lease_until < ?))", tx.now, tx.now)
+		w.add(inList("j.kind", len(kinds)), kindArgs(kinds)...)
+		if locationID != nil {
+			w.add("j.location_id = ?", *locationID)
+		}
+		w.add(`NOT EXISTS (SELECT 1 FROM jobs o WHERE o.registration_id = j.registration_id AND o.id <> j.id
+			AND o.state = 'running' AND o.lease_until >= ? AND o.kind IN ('create', 'cleanup', 'reset', 'purge')
+			AND j.kind IN ('create', 'cleanup', 'reset', 'purge'))`, tx.now)
+		lock := ""
+		if tx.db.dialect == Postgres {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		n := len(w.args)
+		args := append(w.args, limit, worker, tx.now.Add(lease), tx.now)
+		rows, err := tx.query(fmt.Sprintf(`UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d,
+			lease_until = $%d, updated_at = $%d WHERE id IN (SELECT j.id FROM jobs j%s ORDER BY j.run_at, j.id LIMIT $%d%s)
+			RETURNING `+jobColumns, n+2, n+3, n+4, w.String(), n+1, lock), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				return err
+			}
+			js = append(js, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	slices.SortFunc(js, func(a, b *wod.Job) int { return a.RunAt.Compare(b.RunAt) })
+	return js, nil
+}
+
+// NextJobAt returns when the next job of the kinds falls due (a queued one's
+// time, or a running one's lease end), and false when there is none.
+func (db *DB) NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (next time.Time, ok bool, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		for _, q := range []struct{ state, col string }{{"queued", "run_at"}, {"running", "lease_until"}} {
+			var w where
+			w.add("state = ?", q.state)
+			w.add(inList("kind", len(kinds)), kindArgs(kinds)...)
+			if locationID != nil {
+				w.add("location_id = ?", *locationID)
+			}
+			var t time.Time
+			err := tx.queryRow(`SELECT `+q.col+` FROM jobs`+w.String()+` ORDER BY `+q.col+` LIMIT 1`, w.args...).Scan(&t)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !ok || t.Before(next) {
+				next, ok = t.UTC(), true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next job: %w", err)
+	}
+	return next, ok, nil
+}
+
+// FindJob returns one job.
+func (db *DB) FindJob(ctx context.Context, id int64) (j *wod.Job, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		j, err = scanJob(tx.queryRow(`SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.ENOTFOUND, "job %d not found", id)
+		}
+		return err
+	})
+	return j, err
+}
+
+// FinishedWorkshops counts the distinct workshops the address has finished.
+func (db *DB) FinishedWorkshops(ctx context.Context, email string) (n int, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		return tx.queryRow(`SELECT COUNT(DISTINCT workshop_id) FROM registrations WHERE email = $1 AND state = 'done'`,
+			email).Scan(&n)
+	})
+	return n, err
+}
+
+// BadgeLevel returns the highest badge level the address has earned, or 0.
+func (db *DB) BadgeLevel(ctx context.Context, email string) (level int, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		return tx.queryRow(`SELECT COALESCE(MAX(level), 0) FROM badges_earned WHERE email = $1`, email).Scan(&level)
+	})
+	return level, err
+}
+
+// inList returns "col IN (?, …)" with n placeholders, for where.add.
+func inList(col string, n int) string {
+	ph := make([]string, n)
+	for i := range ph {
+		ph[i] = "?"
+	}
+	return col + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+func kindArgs(kinds []wod.JobKind) []any {
+	out := make([]any, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
+	}
+	return out
+}
+
+// SnoozeJob puts a running job back in the queue for later without counting
+// the attempt: its time moved (a registration was extended).
+func (db *DB) SnoozeJob(ctx context.Context, jobID int64, attempt int, runAt time.Time) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts - 1, lease_until = NULL,
+			updated_at = $2 WHERE id = $3 AND state = 'running' AND attempts = $4`, runAt.UTC(), tx.now, jobID, attempt)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("snooze job %d: %w", jobID, err)
+	}
+	return nil
+}

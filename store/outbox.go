@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+// ClaimMails leases up to limit mails that are due: queued ones whose next
+// attempt has come, and ones a dispatcher was sending when it died.
+func (db *DB) ClaimMails(ctx context.Context, lease time.Duration, limit int) (ms []*wod.Mail, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		lock := ""
+		if tx.db.dialect == Postgres {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := tx.query(`UPDATE mails SET state = 'sending', attempts = attempts + 1, lease_until = $1
+			WHERE id IN (SELECT id FROM mails WHERE (state = 'queued' AND next_attempt_at <= $2)
+				OR (state = 'sending' AND lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3`+lock+`)
+			RETURNING `+mailColumns, tx.now.Add(lease), tx.now, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMail(rows)
+			if err != nil {
+				return err
+			}
+			ms = append(ms, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim mails: %w", err)
+	}
+	return ms, nil
+}
+
+// FinishMail records the outcome of a send: sent, kept (outbox only),
+// failed for good, or queued again at retryAt.
+func (db *DB) FinishMail(ctx context.Context, id int64, state wod.MailState, lastError string, retryAt *time.Time) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		next := tx.now
+		if retryAt != nil {
+			next = retryAt.UTC()
+		}
+		var sent sql.NullTime
+		if state == wod.MailSent {
+			sent = sql.NullTime{Time: tx.now, Valid: true}
+		}
+		_, err := tx.exec(`UPDATE mails SET state = $1, last_error = $2, next_attempt_at = $3, sent_at = $4,
+			lease_until = NULL WHERE id = $5 AND state = 'sending'`, state, lastError, next, sent, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish mail %d: %w", id, err)
+	}
+	return nil
+}
+
+// RequeueMail sends a registration's mail of a kind again (an operator's
+// "resend").
+func (db *DB) RequeueMail(ctx context.Context, registrationID int64, kind wod.MailKind) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`UPDATE mails SET state = 'queued', attempts = 0, next_attempt_at = $1, last_error = '',
+			lease_until = NULL WHERE registration_id = $2 AND kind = $3 AND state <> 'sending'`, tx.now, registrationID, kind)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return wod.Errorf(wod.ECONFLICT, "registration %d has no %s mail to send again (or it is being sent)", registrationID, kind)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("requeue mail: %w", err)
+	}
+	return nil
+}
+
+// NextMailAt returns when the next mail falls due, and false if none.
+func (db *DB) NextMailAt(ctx context.Context) (next time.Time, ok bool, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		for _, q := range []string{
+			`SELECT next_attempt_at FROM mails WHERE state = 'queued' ORDER BY next_attempt_at LIMIT 1`,
+			`SELECT lease_until FROM mails WHERE state = 'sending' ORDER BY lease_until LIMIT 1`,
+		} {
+			var t time.Time
+			err := tx.queryRow(q).Scan(&t)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !ok || t.Before(next) {
+				next, ok = t.UTC(), true
+			}
+		}
+		return nil
+	})
+	return next, ok, err
+}
+
+// FindLocationByAgentToken returns the location whose agent token has the
+// hash, or EUNAUTHORIZED.
+func (db *DB) FindLocationByAgentToken(ctx context.Context, hash []byte) (l *wod.Location, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		l, err = scanLocation(tx.queryRow(`SELECT `+locationColumns+` FROM locations WHERE agent_token_hash = $1`, hash))
+		if errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.EUNAUTHORIZED, "the agent token is unknown or was replaced")
+		}
+		return err
+	})
+	return l, err
+}
+
+// Heartbeat records that a location's agent is alive.
+func (db *DB) Heartbeat(ctx context.Context, locationID int64, health string) error {
+	return db.transact(ctx, func(tx *Tx) error {
+		_, err := tx.exec(`UPDATE locations SET last_heartbeat = $1, health = $2 WHERE id = $3`, tx.now, health, locationID)
+		return err
+	})
+}

@@ -1,0 +1,96 @@
+package wod
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Transition is one atomic step of a registration's life, decided by the
+// engine and applied by the store in one transaction: the state change,
+// the seat, the jobs and mails it schedules, and the completion of the job
+// that caused it. The store refuses it (ECONFLICT) when the registration is
+// no longer in one of From: another step got there first.
+type Transition struct {
+	RegistrationID int64
+	From           []RegistrationState
+	To             RegistrationState
+
+	// Set when non-nil.
+	ReadyAt     *time.Time
+	EndsAt      *time.Time
+	EndedAt     *time.Time
+	PasswordEnc []byte
+	Completion  *int
+	Error       *string
+	// Seat moves the registration's seat: free (released), dirty (kept
+	// for a reset) or left alone when nil.
+	Seat *SeatState
+
+	// Jobs are scheduled: a job of the same kind for the registration is
+	// re-queued with the new time instead of duplicated.
+	Jobs []*Job
+	// Cancel cancels the registration's queued jobs of these kinds.
+	Cancel []JobKind
+	// Mails are queued; one of a kind already queued or sent stays as is.
+	Mails []*Mail
+	// Badge records a badge level earned by the registration's e-mail.
+	Badge *Badge
+	// Done completes the job that caused the step, fenced by its attempt.
+	Done *JobCompletion
+	// Event goes to the audit trail.
+	Event *Event
+}
+
+// JobCompletion completes a running job. Attempt fences it: a worker whose lease
+// expired and whose job was claimed again cannot complete it.
+type JobCompletion struct {
+	JobID   int64
+	Attempt int
+	Result  json.RawMessage
+	Output  string
+}
+
+// AgentJob is what an agent receives when it claims a job.
+type AgentJob struct {
+	ID             int64       `json:"id"`
+	Kind           JobKind     `json:"kind"`
+	Attempt        int         `json:"attempt" doc:"Fences the report: send it back unchanged"`
+	LeaseUntil     time.Time   `json:"lease_until" doc:"Report before then, or the job goes to another attempt"`
+	RegistrationID int64       `json:"registration_id"`
+	Workshop       string      `json:"workshop"`
+	SessionType    SessionType `json:"session_type"`
+	Reset          bool        `json:"reset" doc:"The workshop keeps seats dirty for a reset"`
+	StudentNumber  int         `json:"student_number"`
+	StudentID      int         `json:"student_id" doc:"Global: location base + number"`
+	Username       string      `json:"username"`
+	Participant    string      `json:"participant,omitempty"`
+}
+
+// AgentResult is what an agent reports for a job.
+type AgentResult struct {
+	Attempt int    `json:"attempt"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty" doc:"Why it failed, for operators"`
+	// Password is the student's new password, after create.
+	Password string `json:"password,omitempty"`
+	// Completion is the percentage of code cells run, after cleanup.
+	Completion *int `json:"completion,omitempty" minimum:"0" maximum:"100"`
+	// Output is what hooks printed, kept with the job.
+	Output string `json:"output,omitempty"`
+	// Seconds the operation took.
+	Seconds float64 `json:"seconds,omitempty"`
+}
+
+// AgentService is the server's side of the agent protocol. Agents reach it
+// over HTTP (one bearer token per location); wod up's agent calls it
+// in-process.
+type AgentService interface {
+	// ClaimJob leases the next due agent job of the location, waiting up to
+	// wait for one; nil when none came.
+	ClaimJob(ctx context.Context, locationID int64, agent string, wait time.Duration) (*AgentJob, error)
+	// ReportJob applies a job's result. ECONFLICT when the lease was lost.
+	ReportJob(ctx context.Context, locationID, jobID int64, agent string, res AgentResult) error
+	// Heartbeat records that the location's agent is alive, and its health.
+	Heartbeat(ctx context.Context, locationID int64, health string) error
+}
