@@ -109,7 +109,7 @@ func (a *App) Build() error {
 	var transport mail.Transport = mail.Keep{}
 	if mc.SMTPHost != "" {
 		smtp, err := mail.NewSMTP(mail.SMTPConfig{Host: mc.SMTPHost, Port: mc.SMTPPort, Security: mc.SMTPSecurity,
-			Username: mc.SMTPUsername, Password: mc.SMTPPassword, Timeout: 30 * time.Second})
+			Username: mc.SMTPUsername, Password: mc.SMTPPassword, Timeout: 20 * time.Second})
 		if err != nil {
 			return err
 		}

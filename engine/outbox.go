@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -39,7 +41,12 @@ type Dispatcher struct {
 	Wake func() <-chan struct{}
 }
 
-const mailLease = 2 * time.Minute
+// mailLease outlasts a send (sendTimeout) so that a mail is never sent by two
+// dispatchers at once, yet a dispatcher that died is replaced quickly.
+const (
+	mailLease   = 30 * time.Second
+	sendTimeout = 20 * time.Second
+)
 
 // Run sends due mails until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -90,7 +97,11 @@ func (d *Dispatcher) SendDue(ctx context.Context) (int, error) {
 }
 
 func (d *Dispatcher) send(ctx context.Context, m *wod.Mail) {
-	msg := &mail.Message{From: d.From, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML}
+	// One Message-ID per outbox entry: should a crash between the relay's
+	// acceptance and our bookkeeping send a mail again, mail clients see
+	// the same message and show it once.
+	msg := &mail.Message{From: d.From, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
+		MessageID: fmt.Sprintf("wod.mail.%d@%s", m.ID, domainOf(d.From))}
 	if strings.Contains(m.Text, PasswordPlaceholder) || strings.Contains(m.HTML, PasswordPlaceholder) {
 		pw, live, err := d.password(ctx, m)
 		if err != nil {
@@ -105,7 +116,7 @@ func (d *Dispatcher) send(ctx context.Context, m *wod.Mail) {
 		msg.Text = strings.ReplaceAll(msg.Text, PasswordPlaceholder, pw)
 		msg.HTML = strings.ReplaceAll(msg.HTML, PasswordPlaceholder, pw)
 	}
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	d.finish(ctx, m, d.Transport.Send(sctx, msg))
 }
@@ -155,6 +166,16 @@ func (d *Dispatcher) maxAttempts() int {
 		return d.MaxAttempts
 	}
 	return 10
+}
+
+func domainOf(addr string) string {
+	if a, err := netmail.ParseAddress(addr); err == nil {
+		addr = a.Address
+	}
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 && at < len(addr)-1 {
+		return addr[at+1:]
+	}
+	return "localhost"
 }
 
 // mailBackoff waits 15 s, 30 s, 1 min, … up to 30 minutes between attempts:

@@ -32,7 +32,7 @@ func watch(ctx context.Context, c net.Conn) *ctxConn {
 	return w
 }
 
-// release stops watching the context; the connection is closed by then.
+// release stops watching the context.
 func (w *ctxConn) release() { w.stop() }
 
 // SetDeadline sets the deadline, unless the context is done.

@@ -2,14 +2,10 @@ package mail
 
 import (
 	"embed"
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"net/mail"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	texttemplate "text/template"
@@ -132,78 +128,4 @@ func parseSet(k wod.MailKind, srcs map[string]source, funcs map[string]any) (*te
 	}
 	set.html = h // executed by the layout's name: the kind's file only defines templates
 	return set, nil
-}
-
-var colorRE = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
-
-// checkBranding fills the defaults in and refuses values that would make
-// broken mails: links must be absolute http(s) URLs (mail clients have no
-// base URL), addresses must parse, and the colour goes into style
-// attributes, so only a hex colour is accepted.
-func checkBranding(b Branding) (Branding, error) {
-	b.Name = OneLine(b.Name)
-	if b.Name == "" {
-		b.Name = "WoD"
-	}
-	if b.Color == "" {
-		b.Color = DefaultColor
-	}
-	var errs []error
-	if !colorRE.MatchString(b.Color) {
-		errs = append(errs, fmt.Errorf("branding color %q: want #rgb or #rrggbb", b.Color))
-	}
-	for _, f := range []struct{ name, value string }{
-		{"url", b.URL}, {"logo URL", b.LogoURL}, {"Slack link", b.Slack}, {"X link", b.X},
-		{"portal URL", b.PortalURL}, {"feedback URL", b.FeedbackURL}, {"badge base URL", b.BadgeBaseURL},
-	} {
-		if f.value == "" {
-			continue
-		}
-		u, err := url.Parse(f.value)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("branding %s %q: want an absolute http:// or https:// URL", f.name, f.value))
-		}
-	}
-	if b.From != "" {
-		if _, err := mail.ParseAddress(b.From); err != nil {
-			errs = append(errs, fmt.Errorf("branding sender address %q: %w", b.From, err))
-		}
-	}
-	if b.Support != "" {
-		if a, err := mail.ParseAddress(b.Support); err != nil {
-			errs = append(errs, fmt.Errorf("branding support address %q: %w", b.Support, err))
-		} else {
-			b.Support = a.Address // the footer shows a bare address
-		}
-	}
-	return b, errors.Join(errs...)
-}
-
-// selfTest renders every kind with full and with minimal sample data. Any
-// template error shows here, at startup, as do values printed without a
-// guard ("<no value>", "<nil>"), and empty subjects.
-func (r *Renderer) selfTest() error {
-	for _, k := range Kinds() {
-		for _, sample := range []struct {
-			name string
-			data Data
-		}{{"full", sampleData(k)}, {"minimal", Data{Kind: k}}} {
-			subject, text, html, err := r.Render(sample.data)
-			if err != nil {
-				return fmt.Errorf("mail templates: test render with %s sample data: %w", sample.name, err)
-			}
-			if subject == "" {
-				return fmt.Errorf("mail templates: %s mail: the subject renders empty", k)
-			}
-			for part, out := range map[string]string{"subject": subject, "text": text, "HTML": html} {
-				for _, bad := range []string{"<no value>", "<nil>", "&lt;no value&gt;", "&lt;nil&gt;"} {
-					if strings.Contains(out, bad) {
-						return fmt.Errorf("mail templates: %s mail %s with %s sample data prints %q: guard the optional value with {{if}}",
-							k, part, sample.name, bad)
-					}
-				}
-			}
-		}
-	}
-	return nil
 }

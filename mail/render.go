@@ -5,6 +5,26 @@
 // The outbox table and the dispatcher that picks due mails and retries them
 // live in the store and the engine; this package only turns Data into a
 // subject, a text and an HTML body, and a Message into a delivery attempt.
+//
+// # Templates
+//
+// Each kind of mail (see Kinds) has three templates, embedded from
+// templates/: <kind>.subject.tmpl and <kind>.txt.tmpl (text/template) and
+// <kind>.html.tmpl (html/template). Text bodies are parsed together with
+// layout.txt.tmpl, which defines "greeting", "footer", "credentials" and
+// "links"; an HTML body file defines "heading", "content" and optionally
+// "action" (a button below the content), and is drawn by layout.html.tmpl,
+// which also defines "button" (called as {{template "button" (button URL
+// "Label")}}; nothing is drawn without a URL), "credentials-table" and
+// "status-links".
+//
+// Templates see the fields of Data, the Branding as .Brand, and values
+// computed from them: .WorkshopName, .DurationText, .EndsAtText, .Remaining,
+// .AlertSummary, .SupportAddr, .SupportMailto, .BadgeImageURL, .NextBadge,
+// .ToNext and .Color (see view). A file of the same name in the override
+// directory replaces an embedded template; NewRenderer renders every kind
+// with full and with empty sample data, so a broken override stops the
+// server at startup.
 package mail
 
 import (
@@ -18,26 +38,6 @@ import (
 
 	"github.com/wod-dev/wod"
 )
-
-// Branding comes from configuration, like the original's BRANDING* values.
-type Branding struct {
-	Name        string // BRANDINGWOD, e.g. "WoD Developer"; used in subjects and headings (default "WoD")
-	URL         string // BRANDINGURL, the organiser's site
-	LogoURL     string // absolute URL of a logo image (empty: no logo)
-	Slack       string // optional community link (BRANDINGSLACK)
-	X           string // optional X/Twitter link (BRANDINGX)
-	From        string // sender address, e.g. "Workshops <wod@example.com>"
-	Support     string // address participants may write to, shown in the footer (empty: From's address)
-	PortalURL   string // the catalogue, for "register for another workshop"
-	FeedbackURL string // survey link in the goodbye mail (empty: no button)
-	// BadgeBaseURL is where badge images (wod.Badge.Image) are served, e.g.
-	// "https://wod.example.com/img/badges" (empty: badges are named, not shown).
-	BadgeBaseURL string
-	Color        string // button colour, "#rgb" or "#rrggbb" (default "#01A982")
-}
-
-// DefaultColor is the original's button colour.
-const DefaultColor = "#01A982"
 
 // Data is everything a mail may mention. Every field but Kind is optional:
 // templates leave out what is missing.

@@ -145,35 +145,23 @@ func (s *SMTP) addr() string { return net.JoinHostPort(s.cfg.Host, strconv.Itoa(
 // authentication) give a *PermanentError; connection failures, timeouts,
 // 4xx replies and a missing STARTTLS give a plain error, worth retrying.
 func (s *SMTP) Send(ctx context.Context, m *Message) error {
+	if m == nil {
+		return permanent(errors.New("smtp: no message"))
+	}
 	msg, err := buildMessage(m)
 	if err != nil {
 		return permanent(fmt.Errorf("mail to %q: %w", m.To, err))
 	}
 	var watched []*ctxConn
 	defer func() {
+		// go-mail leaves the connection open when the handshake, STARTTLS
+		// or AUTH fails; whatever happened, it is of no more use.
 		for _, c := range watched {
 			c.release()
+			_ = c.Close()
 		}
 	}()
-	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
-		d := net.Dialer{Timeout: s.cfg.Timeout}
-		raw, err := d.DialContext(dctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		c := watch(ctx, raw)
-		watched = append(watched, c)
-		if s.cfg.Security != SecurityTLS {
-			return c, nil
-		}
-		tc := tls.Client(c, s.tlsConfig())
-		if err := tc.HandshakeContext(dctx); err != nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("TLS handshake: %w", err)
-		}
-		return tc, nil
-	}
-	client, err := gomail.NewClient(s.cfg.Host, s.options(dial)...)
+	client, err := gomail.NewClient(s.cfg.Host, s.options(s.dialer(ctx, &watched))...)
 	if err != nil {
 		return fmt.Errorf("smtp %s: %w", s.addr(), err)
 	}
@@ -189,12 +177,35 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	return classify(fmt.Errorf("smtp %s: %w", s.addr(), err))
 }
 
+// dialer connects, ties the connection to ctx (go-mail only uses a context
+// to dial, not for the commands that follow) and records it in watched for
+// Send to release. In "tls" mode it also makes the TLS handshake, since
+// go-mail leaves TLS to a custom dialer.
+func (s *SMTP) dialer(ctx context.Context, watched *[]*ctxConn) gomail.DialContextFunc {
+	return func(dctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: s.cfg.Timeout}
+		raw, err := d.DialContext(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c := watch(ctx, raw)
+		*watched = append(*watched, c)
+		if s.cfg.Security != SecurityTLS {
+			return c, nil
+		}
+		tc := tls.Client(c, s.tlsConfig())
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		return tc, nil
+	}
+}
+
 func (s *SMTP) options(dial gomail.DialContextFunc) []gomail.Option {
 	opts := []gomail.Option{
 		gomail.WithPort(s.cfg.Port),
 		gomail.WithTimeout(s.cfg.Timeout),
-		// The dialer owns TLS for "tls" mode and ties the connection to
-		// the context of Send: go-mail only uses the context to dial.
 		gomail.WithDialContextFunc(dial),
 		gomail.WithoutNoop(), // the connection is fresh, a NOOP proves nothing
 	}

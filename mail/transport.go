@@ -27,6 +27,7 @@ type Transport interface {
 // the server, an invalid address, refused authentication.
 type PermanentError struct{ Err error }
 
+// Error returns the cause's message.
 func (e *PermanentError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the cause.

@@ -1,6 +1,8 @@
 package mail
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -33,4 +35,33 @@ func sampleData(k wod.MailKind) Data {
 		Finished:   badge.Workshops,
 		Alert:      "Sample alert: the agent of location local did not answer\nsecond line of details",
 	}
+}
+
+// selfTest renders every kind with full and with minimal sample data. Any
+// template error shows here, at startup, as do values printed without a
+// guard ("<no value>", "<nil>"), and empty subjects.
+func (r *Renderer) selfTest() error {
+	for _, k := range Kinds() {
+		for _, sample := range []struct {
+			name string
+			data Data
+		}{{"full", sampleData(k)}, {"minimal", Data{Kind: k}}} {
+			subject, text, html, err := r.Render(sample.data)
+			if err != nil {
+				return fmt.Errorf("mail templates: test render with %s sample data: %w", sample.name, err)
+			}
+			if subject == "" {
+				return fmt.Errorf("mail templates: %s mail: the subject renders empty", k)
+			}
+			for part, out := range map[string]string{"subject": subject, "text": text, "HTML": html} {
+				for _, bad := range []string{"<no value>", "<nil>", "&lt;no value&gt;", "&lt;nil&gt;"} {
+					if strings.Contains(out, bad) {
+						return fmt.Errorf("mail templates: %s mail %s with %s sample data prints %q: guard the optional value with {{if}}",
+							k, part, sample.name, bad)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
