@@ -90,7 +90,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 
 	m := &c.Mail
 	fs.StringVar(&m.SMTPHost, "smtp-host", "", "SMTP relay; empty keeps every mail in the outbox, readable by operators")
-	fs.IntVar(&m.SMTPPort, "smtp-port", 587, "SMTP port (587 for starttls, 465 for tls)")
+	fs.IntVar(&m.SMTPPort, "smtp-port", 0, "SMTP port (default 587 for starttls, 465 for tls, 25 for none)")
 	fs.StringVar(&m.SMTPSecurity, "smtp-security", "starttls", "starttls, tls or none (none only for a relay on this machine)")
 	fs.StringVar(&m.SMTPUsername, "smtp-username", "", "SMTP user name (AUTH), if the relay needs one")
 	fs.StringVar(&m.SMTPPassword, "smtp-password", "", "SMTP password; prefer WOD_SMTP_PASSWORD or --smtp-password-file")
@@ -288,7 +288,7 @@ func (m *Mail) finish(publicURL string) []error {
 	default:
 		errs = append(errs, fmt.Errorf("--smtp-security %q must be starttls, tls or none", m.SMTPSecurity))
 	}
-	if m.SMTPPort < 1 || m.SMTPPort > 65535 {
+	if m.SMTPPort < 0 || m.SMTPPort > 65535 {
 		errs = append(errs, fmt.Errorf("--smtp-port %d is not a port", m.SMTPPort))
 	}
 	if m.SMTPPasswordFile != "" {

@@ -80,6 +80,9 @@ type Engine struct {
 	AlertTo []string
 	// Worker names this process in job leases.
 	Worker string
+	// OnFire, when set, hears of every timer fired and how late it was
+	// (metrics, benchmarks).
+	OnFire func(kind wod.JobKind, late time.Duration)
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake every waiter

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	netmail "net/mail"
 	"strings"
@@ -114,7 +115,7 @@ func (d *Dispatcher) send(ctx context.Context, m *wod.Mail) {
 			return
 		}
 		msg.Text = strings.ReplaceAll(msg.Text, PasswordPlaceholder, pw)
-		msg.HTML = strings.ReplaceAll(msg.HTML, PasswordPlaceholder, pw)
+		msg.HTML = strings.ReplaceAll(msg.HTML, PasswordPlaceholder, html.EscapeString(pw))
 	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()

@@ -82,3 +82,20 @@ func (db *DB) FindJobs(ctx context.Context, f wod.JobFilter) (js []*wod.Job, tot
 	}
 	return js, total, nil
 }
+
+// ScheduleJobs inserts jobs that belong to no registration (maintenance,
+// load tests), in one transaction.
+func (db *DB) ScheduleJobs(ctx context.Context, js []*wod.Job) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		for _, j := range js {
+			if err := insertJob(tx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("schedule jobs: %w", err)
+	}
+	return nil
+}

@@ -122,14 +122,12 @@ func markPopular(tx *Tx, ws []*wod.Workshop) error {
 	return rows.Err()
 }
 
-// FindWorkshop returns the workshop with the slug.
+// FindWorkshop returns the workshop with the slug. Popularity is a
+// property of the catalogue and is only marked by FindWorkshops.
 func (db *DB) FindWorkshop(ctx context.Context, slug string) (w *wod.Workshop, err error) {
 	err = db.transact(ctx, func(tx *Tx) error {
 		w, err = findWorkshop(tx, slug)
-		if err != nil {
-			return err
-		}
-		return markPopular(tx, []*wod.Workshop{w})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find workshop %q: %w", slug, err)

@@ -93,7 +93,9 @@ func TestWorkshops(t *testing.T) {
 		if _, err := db.FindWorkshop(ctx, "WKSHP-GIT101"); wod.ErrorCode(err) != wod.ENOTFOUND {
 			t.Fatalf("deleted workshop still found: %v", err)
 		}
-		got, _ = db.FindWorkshop(ctx, "WKSHP-API101")
+		slug := "WKSHP-API101"
+		list, _, _ := db.FindWorkshops(ctx, wod.WorkshopFilter{Slug: &slug})
+		got = list[0]
 		if !got.Popular || got.SeatsFree != 5 {
 			t.Fatalf("after one registration: popular %v seats free %d", got.Popular, got.SeatsFree)
 		}

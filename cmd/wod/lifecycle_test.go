@@ -289,6 +289,17 @@ func TestCrashAtEveryStep(t *testing.T) {
 					t.Fatalf("no mail with %q in %q", w, subjects)
 				}
 			}
+			for _, m := range smtp.Messages() {
+				if !strings.Contains(m.Subject, "credentials") {
+					continue
+				}
+				pw := fmt.Sprintf("pw-%d-student1", id)
+				if m.From != "wod@acme.test" || m.Header.Get("Date") == "" || !strings.Contains(m.MessageID, "@acme.test") ||
+					!strings.Contains(m.Text, pw) || !strings.Contains(m.HTML, pw) ||
+					!strings.Contains(m.HTML, "http://hub.test/hub/login") || !strings.Contains(m.Text, p.base+"/status/") {
+					t.Fatalf("credentials mail: from %q id %q\ntext: %s\nhtml: %s", m.From, m.MessageID, m.Text, m.HTML)
+				}
+			}
 			if len(subjects) != len(ids) {
 				t.Logf("a crash between the relay's acceptance and the bookkeeping sent a mail again, under the same Message-ID: %q", subjects)
 			}
