@@ -93,4 +93,9 @@ type AgentService interface {
 	ReportJob(ctx context.Context, locationID, jobID int64, agent string, res AgentResult) error
 	// Heartbeat records that the location's agent is alive, and its health.
 	Heartbeat(ctx context.Context, locationID int64, health string) error
+	// HeldSeats lists the student numbers of the location that belong to a
+	// registration (assigned or dirty): the process guard spares only them.
+	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
+	// AgentEvent records something the agent did on its own (a guard kill).
+	AgentEvent(ctx context.Context, locationID int64, kind, detail string) error
 }

@@ -181,6 +181,16 @@ func (l *Local) Heartbeat(ctx context.Context, health string) error {
 	return l.Service.Heartbeat(ctx, l.LocationID, health)
 }
 
+// HeldSeats implements GuardServer.
+func (l *Local) HeldSeats(ctx context.Context) ([]int, error) {
+	return l.Service.HeldSeats(ctx, l.LocationID)
+}
+
+// Event implements GuardServer.
+func (l *Local) Event(ctx context.Context, kind, detail string) error {
+	return l.Service.AgentEvent(ctx, l.LocationID, kind, detail)
+}
+
 // ErrUnsupported is returned by an Operator for a job kind it cannot run.
 var ErrUnsupported = errors.New("operation not supported by this agent")
 

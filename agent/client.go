@@ -23,11 +23,16 @@ type Client struct {
 }
 
 func (c *Client) do(ctx context.Context, path string, in, out any) (int, error) {
-	b, err := json.Marshal(in)
-	if err != nil {
+	method := http.MethodPost
+	var b []byte
+	if in == nil {
+		method = http.MethodGet
+	} else if enc, err := json.Marshal(in); err != nil {
 		return 0, err
+	} else {
+		b = enc
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1/agent"+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1/agent"+path, bytes.NewReader(b))
 	if err != nil {
 		return 0, err
 	}
@@ -86,6 +91,25 @@ func (c *Client) Report(ctx context.Context, jobID int64, res wod.AgentResult) e
 func (c *Client) Heartbeat(ctx context.Context, health string) error {
 	if _, err := c.do(ctx, "/heartbeat", map[string]string{"health": health}, nil); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+// HeldSeats implements GuardServer.
+func (c *Client) HeldSeats(ctx context.Context) ([]int, error) {
+	var out struct {
+		Held []int `json:"held"`
+	}
+	if _, err := c.do(ctx, "/seats", nil, &out); err != nil {
+		return nil, fmt.Errorf("held seats: %w", err)
+	}
+	return out.Held, nil
+}
+
+// Event implements GuardServer.
+func (c *Client) Event(ctx context.Context, kind, detail string) error {
+	if _, err := c.do(ctx, "/events", map[string]string{"kind": kind, "detail": detail}, nil); err != nil {
+		return fmt.Errorf("event: %w", err)
 	}
 	return nil
 }

@@ -95,6 +95,28 @@ func moot(kind wod.JobKind, r *wod.Registration) string {
 	return ""
 }
 
+// HeldSeats lists the location's seats that belong to a registration.
+func (e *Engine) HeldSeats(ctx context.Context, locationID int64) ([]int, error) {
+	held, err := e.Store.HeldSeats(ctx, locationID)
+	if held == nil {
+		held = []int{}
+	}
+	return held, err
+}
+
+// AgentEvent records what an agent did on its own, for the operators.
+func (e *Engine) AgentEvent(ctx context.Context, locationID int64, kind, detail string) error {
+	name := fmt.Sprint(locationID)
+	if ls, err := e.Store.FindLocations(ctx); err == nil {
+		for _, l := range ls {
+			if l.ID == locationID {
+				name = l.Name
+			}
+		}
+	}
+	return e.Store.RecordEvent(ctx, &wod.Event{Actor: "agent@" + name, Kind: kind, Subject: "location:" + name, Detail: detail})
+}
+
 // Heartbeat records that the location's agent is alive.
 func (e *Engine) Heartbeat(ctx context.Context, locationID int64, health string) error {
 	return e.Store.Heartbeat(ctx, locationID, health)

@@ -42,6 +42,8 @@ type Store interface {
 	BadgeLevel(ctx context.Context, email string) (int, error)
 	RequeueMail(ctx context.Context, registrationID int64, kind wod.MailKind) error
 	Heartbeat(ctx context.Context, locationID int64, health string) error
+	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
+	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error
 }
 

@@ -82,6 +82,33 @@ func (s *Server) registerAgents() {
 		}) (*empty, error) {
 			return &empty{}, s.Agents.Heartbeat(ctx, agentLocation(ctx).ID, in.Body.Health)
 		})
+	register(s, huma.Operation{OperationID: "agent-seats", Method: http.MethodGet, Path: APIPrefix + "/agent/seats",
+		Summary: "Seats in use", Tags: tags,
+		Description: "The student numbers of the location that belong to a registration; the process guard spares only them."},
+		roleAgent, func(ctx context.Context, _ *struct{}) (*body[struct {
+			Held []int `json:"held"`
+		}], error) {
+			held, err := s.Agents.HeldSeats(ctx, agentLocation(ctx).ID)
+			if err != nil {
+				return nil, err
+			}
+			out := &body[struct {
+				Held []int `json:"held"`
+			}]{}
+			out.Body.Held = held
+			return out, nil
+		})
+	register(s, huma.Operation{OperationID: "agent-event", Method: http.MethodPost, Path: APIPrefix + "/agent/events",
+		Summary: "Report what the agent did", Tags: tags, DefaultStatus: http.StatusNoContent,
+		Description: "Something the agent did on its own, such as a process the guard killed; it joins the audit trail."},
+		roleAgent, func(ctx context.Context, in *struct {
+			Body struct {
+				Kind   string `json:"kind" pattern:"^[a-z][a-z0-9_.-]{0,63}$" doc:"e.g. guard.kill"`
+				Detail string `json:"detail" maxLength:"2000"`
+			}
+		}) (*empty, error) {
+			return &empty{}, s.Agents.AgentEvent(ctx, agentLocation(ctx).ID, in.Body.Kind, in.Body.Detail)
+		})
 	register(s, huma.Operation{OperationID: "create-agent-token", Method: http.MethodPost,
 		Path: APIPrefix + "/locations/{name}/agent-token", Summary: "Issue the location's agent token", Tags: []string{"Locations"},
 		DefaultStatus: http.StatusCreated,

@@ -47,3 +47,27 @@ func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Sea
 	}
 	return seats, total, nil
 }
+
+// HeldSeats lists the numbers of the location's seats that belong to a
+// registration.
+func (db *DB) HeldSeats(ctx context.Context, locationID int64) (held []int, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		rows, err := tx.query(`SELECT number FROM seats WHERE location_id = $1 AND state <> 'free' ORDER BY number`, locationID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n int
+			if err := rows.Scan(&n); err != nil {
+				return err
+			}
+			held = append(held, n)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("held seats: %w", err)
+	}
+	return held, nil
+}

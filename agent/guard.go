@@ -1,0 +1,237 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Guard watches the students' processes on the host, every minute, and
+// kills what does not belong: known crypto-miners, processes of a student
+// with no live registration, kernels older than a maximum age, and CPU hogs
+// (≥ 98 % of a core for 5 minutes) outside an allow-list. Every kill is
+// reported to the server, where operators see it.
+type Guard struct {
+	Host   *Host
+	Server GuardServer
+	Logger *slog.Logger
+	// Students is how many accounts the host has (uids base+1..base+N).
+	Students int
+	// Every is the interval (default one minute).
+	Every time.Duration
+	// MaxKernelAge kills kernels older than this (default 4 h, the
+	// original's value).
+	MaxKernelAge time.Duration
+	// HogAllow lists process names a hog check spares (compilers, say).
+	HogAllow []string
+	// Miners lists process names killed on sight.
+	Miners []string
+
+	samples map[int]*cpuSample // per pid
+}
+
+// GuardServer is what the guard asks and tells the server.
+type GuardServer interface {
+	// HeldSeats lists the student numbers that belong to a registration.
+	HeldSeats(ctx context.Context) ([]int, error)
+	// Event reports something the guard did.
+	Event(ctx context.Context, kind, detail string) error
+}
+
+// DefaultMiners are process names of common crypto-miners.
+var DefaultMiners = []string{"xmrig", "xmr-stak", "minerd", "cpuminer", "ethminer", "nbminer", "t-rex", "phoenixminer",
+	"lolminer", "nanominer", "srbminer", "teamredminer", "ccminer", "bfgminer", "cgminer"}
+
+type cpuSample struct {
+	ticks   uint64 // utime + stime
+	at      time.Time
+	hotRuns int // consecutive intervals at ≥ 98 %
+}
+
+// Run guards until ctx ends.
+func (g *Guard) Run(ctx context.Context) {
+	every := g.Every
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := g.Sweep(ctx); err != nil && ctx.Err() == nil {
+			g.Logger.WarnContext(ctx, "guard", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Kill is one process the guard killed.
+type Kill struct {
+	PID    int
+	User   string
+	Name   string
+	Reason string
+}
+
+// Sweep looks at every student process once and kills what must go.
+func (g *Guard) Sweep(ctx context.Context) error {
+	held, err := g.Server.HeldSeats(ctx)
+	if err != nil {
+		return fmt.Errorf("held seats: %w", err)
+	}
+	if g.samples == nil {
+		g.samples = map[int]*cpuSample{}
+	}
+	procs, err := studentProcesses(g.Host.UIDBase, g.Students)
+	if err != nil {
+		return err
+	}
+	seen := map[int]bool{}
+	var kills []Kill
+	now := time.Now()
+	for _, p := range procs {
+		seen[p.pid] = true
+		if reason := g.verdict(p, held, now); reason != "" {
+			if syscall.Kill(p.pid, syscall.SIGKILL) == nil {
+				kills = append(kills, Kill{PID: p.pid, User: "student" + strconv.Itoa(p.student), Name: p.name, Reason: reason})
+			}
+		}
+	}
+	for pid := range g.samples {
+		if !seen[pid] {
+			delete(g.samples, pid)
+		}
+	}
+	for _, k := range kills {
+		detail := fmt.Sprintf("killed %s (pid %d) of %s: %s", k.Name, k.PID, k.User, k.Reason)
+		g.Logger.InfoContext(ctx, "guard kill", "pid", k.PID, "user", k.User, "process", k.Name, "reason", k.Reason)
+		if err := g.Server.Event(ctx, "guard.kill", detail); err != nil {
+			g.Logger.WarnContext(ctx, "report guard kill", "error", err)
+		}
+	}
+	return nil
+}
+
+// verdict says why a process must die, or "".
+func (g *Guard) verdict(p studentProc, held []int, now time.Time) string {
+	miners := g.Miners
+	if miners == nil {
+		miners = DefaultMiners
+	}
+	name := strings.ToLower(p.name)
+	for _, m := range miners {
+		if name == m || strings.HasPrefix(name, m) {
+			return "known crypto-miner"
+		}
+	}
+	if !slices.Contains(held, p.student) {
+		return "the student has no live registration"
+	}
+	maxAge := g.MaxKernelAge
+	if maxAge <= 0 {
+		maxAge = 4 * time.Hour
+	}
+	if p.kernel && p.age > maxAge {
+		return fmt.Sprintf("kernel older than %s", maxAge)
+	}
+	s := g.samples[p.pid]
+	if s == nil {
+		g.samples[p.pid] = &cpuSample{ticks: p.ticks, at: now}
+		return ""
+	}
+	elapsed := now.Sub(s.at).Seconds()
+	if elapsed > 0 {
+		share := float64(p.ticks-s.ticks) / clockTicks / elapsed
+		if share >= 0.98 {
+			s.hotRuns++
+		} else {
+			s.hotRuns = 0
+		}
+	}
+	s.ticks, s.at = p.ticks, now
+	if s.hotRuns >= 5 && !slices.Contains(g.HogAllow, p.name) {
+		return "used a whole CPU for 5 minutes"
+	}
+	return ""
+}
+
+// clockTicks is USER_HZ, 100 on every Linux the agent runs on.
+const clockTicks = 100
+
+type studentProc struct {
+	pid, student int
+	name         string
+	ticks        uint64
+	age          time.Duration
+	kernel       bool
+}
+
+// studentProcesses lists the processes of uids base+1..base+n.
+func studentProcesses(base, n int) ([]studentProc, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	uptime := readUptime()
+	var out []studentProc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ruid, _, ok := procUIDs(pid)
+		if !ok || ruid <= base || ruid > base+n {
+			continue
+		}
+		p := studentProc{pid: pid, student: ruid - base}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// comm is in parentheses and may hold spaces: split after the last ')'.
+		s := string(stat)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		p.name = s[open+1 : closing]
+		fields := strings.Fields(s[closing+1:])
+		if len(fields) > 19 {
+			utime, _ := strconv.ParseUint(fields[11], 10, 64)
+			stime, _ := strconv.ParseUint(fields[12], 10, 64)
+			start, _ := strconv.ParseUint(fields[19], 10, 64)
+			p.ticks = utime + stime
+			if uptime > 0 {
+				p.age = time.Duration((uptime - float64(start)/clockTicks) * float64(time.Second))
+			}
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		cmd := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		p.kernel = strings.Contains(cmd, "ipykernel") || strings.Contains(cmd, "bash_kernel") ||
+			strings.Contains(cmd, "kernel-") && strings.Contains(cmd, ".json")
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func readUptime() float64 {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[0], 64)
+	return u
+}
