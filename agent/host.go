@@ -187,19 +187,25 @@ func processesOf(uid int) ([]int, error) {
 	return pids, nil
 }
 
+// procUIDs reads a process's real and effective uid. Zombies are left out:
+// they are already dead and wait only for their parent to reap them.
 func procUIDs(pid int) (ruid, euid int, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "Uid:" {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "State:" && f[1] == "Z":
+			return 0, 0, false
+		case len(f) >= 3 && f[0] == "Uid:":
 			ruid, _ = strconv.Atoi(f[1])
 			euid, _ = strconv.Atoi(f[2])
-			return ruid, euid, true
+			ok = true
 		}
 	}
-	return 0, 0, false
+	return ruid, euid, ok
 }
 
 // Wipe empties the home. It works inside an os.Root, so a symlink a student

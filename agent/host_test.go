@@ -1,0 +1,174 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// testHost returns a Host on a uid range far from wod up's (2000+) and from
+// regular users, removing its accounts when the test ends. It needs root.
+func testHost(t *testing.T) *Host {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the host operations manage Unix accounts: run the tests as root (CI does)")
+	}
+	for _, cmd := range []string{"useradd", "chpasswd"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			t.Skipf("%s is not installed", cmd)
+		}
+	}
+	h := &Host{Root: filepath.Join(t.TempDir(), "student"), UIDBase: 61000, GIDBase: 61000, Group: "wodtest-students"}
+	t.Cleanup(func() {
+		for n := 1; n <= 3; n++ {
+			h.RemoveAccount(context.Background(), n)
+		}
+		exec.Command("groupdel", h.Group).Run()
+	})
+	return h
+}
+
+func TestAccountLifecycle(t *testing.T) {
+	h := testHost(t)
+	ctx := context.Background()
+	a, err := h.EnsureAccount(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Lookup("student1")
+	if err != nil || u.Uid != "61001" || u.HomeDir != a.Home {
+		t.Fatalf("account: %+v %v", u, err)
+	}
+	if gids, _ := u.GroupIds(); !strings.Contains(strings.Join(gids, ","), lookupGid(t, h.Group)) {
+		t.Fatalf("student1 is not in %s: %v", h.Group, gids)
+	}
+	info, _ := os.Stat(a.Home)
+	if info.Mode().Perm() != 0o700 || info.Sys().(*syscall.Stat_t).Uid != 61001 {
+		t.Fatalf("home mode %v owner %d", info.Mode().Perm(), info.Sys().(*syscall.Stat_t).Uid)
+	}
+	if root, _ := os.Stat(h.Root); root.Mode().Perm() != 0o711 {
+		t.Fatalf("student root mode %v", root.Mode().Perm())
+	}
+	// Idempotent.
+	if _, err := h.EnsureAccount(ctx, 1); err != nil {
+		t.Fatalf("second EnsureAccount: %v", err)
+	}
+
+	// Passwords: chpasswd changes the shadow entry.
+	before := shadow(t, "student1")
+	if err := h.SetPassword(ctx, a, "First-Pass-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetPassword(ctx, a, "Second-Pass-2"); err != nil {
+		t.Fatal(err)
+	}
+	if after := shadow(t, "student1"); after == before || !strings.HasPrefix(after, "$") {
+		t.Fatalf("shadow entry did not change: %q", after)
+	}
+	if err := h.SetPassword(ctx, a, "bad:pass"); err == nil {
+		t.Fatal("a password with ':' was accepted")
+	}
+
+	// Populate: skel, ssh keys, all owned by the student.
+	if err := h.Populate(a); err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.Stat(filepath.Join(a.Home, ".ssh", "id_ed25519"))
+	if err != nil || key.Mode().Perm() != 0o600 || key.Sys().(*syscall.Stat_t).Uid != 61001 {
+		t.Fatalf("private key: %v %v", key, err)
+	}
+	if _, err := os.Stat(filepath.Join(a.Home, ".bashrc")); err != nil {
+		t.Fatalf("skel not copied: %v", err)
+	}
+
+	// Wipe never follows a symlink out of the home.
+	outside := filepath.Join(t.TempDir(), "precious")
+	os.MkdirAll(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "keep.txt"), []byte("keep"), 0o644)
+	os.Symlink(outside, filepath.Join(a.Home, "link-out"))
+	os.MkdirAll(filepath.Join(a.Home, "work", "deep"), 0o755)
+	os.WriteFile(filepath.Join(a.Home, "work", "deep", "f"), []byte("x"), 0o644)
+	if err := h.Wipe(a); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(a.Home); len(entries) != 0 {
+		t.Fatalf("home not empty after wipe: %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "keep.txt")); err != nil {
+		t.Fatal("wipe followed a symlink out of the home")
+	}
+
+	// Processes are killed by uid, and only that uid's.
+	other, err := h.EnsureAccount(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := startAs(t, a)
+	theirs := startAs(t, other)
+	n, err := h.KillProcesses(ctx, a)
+	if err != nil || n < 1 {
+		t.Fatalf("kill: %d %v", n, err)
+	}
+	mine.Wait()
+	if pids, _ := processesOf(a.UID); len(pids) != 0 {
+		t.Fatalf("processes of student1 survive: %v", pids)
+	}
+	if theirs.ProcessState != nil || syscall.Kill(theirs.Process.Pid, 0) != nil {
+		t.Fatal("student2's process was killed too")
+	}
+	h.KillProcesses(ctx, other)
+	theirs.Wait()
+}
+
+// TestUIDTaken refuses to share an id with an unrelated account.
+func TestUIDTaken(t *testing.T) {
+	h := testHost(t)
+	ctx := context.Background()
+	if err := exec.Command("useradd", "-u", "61003", "-M", "wodtest-intruder").Run(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("userdel", "wodtest-intruder").Run() })
+	if _, err := h.EnsureAccount(ctx, 3); err == nil || !strings.Contains(err.Error(), "taken by wodtest-intruder") {
+		t.Fatalf("EnsureAccount with a taken uid: %v", err)
+	}
+}
+
+func startAs(t *testing.T, a Account) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "300")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.UID), Gid: uint32(a.GID)}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	time.Sleep(50 * time.Millisecond)
+	return cmd
+}
+
+func shadow(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("/etc/shadow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Split(line, ":"); len(f) > 1 && f[0] == name {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+func lookupGid(t *testing.T, name string) string {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.Gid
+}
