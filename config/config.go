@@ -41,7 +41,23 @@ type Config struct {
 	LogLevel  string // --log-level
 	LogFormat string // --log-format
 
-	Mail Mail
+	Mail  Mail
+	Agent Agent
+}
+
+// Agent configures the agent of a location (wod agent, and wod up's own).
+type Agent struct {
+	Server      string        // --server: the server's URL (wod agent)
+	Token       string        // --agent-token: the location's agent token (wod agent; prefer WOD_AGENT_TOKEN)
+	HubAddr     string        // --hub-addr: listen address of the managed hub's proxy
+	HubAPI      string        // --hub-api: an existing hub's URL (external mode)
+	HubToken    string        // --hub-token: its API token (external mode)
+	StudentRoot string        // --student-root
+	UIDBase     int           // --uid-base
+	PreStart    bool          // --prestart
+	HookTimeout time.Duration // --hook-timeout
+	Workers     int           // --agent-workers
+	Vars        []string      // --var KEY=VALUE: notebook variables (branding, appliance IPs…)
 }
 
 // Mail configures the outbox and its branding.
@@ -87,6 +103,19 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+
+	a := &c.Agent
+	fs.StringVar(&a.Server, "server", "", "the server's URL, for wod agent")
+	fs.StringVar(&a.Token, "agent-token", "", "the location's agent token, for wod agent (prefer WOD_AGENT_TOKEN)")
+	fs.StringVar(&a.HubAddr, "hub-addr", ":8000", "listen address of the managed JupyterHub (participants log in there)")
+	fs.StringVar(&a.HubAPI, "hub-api", "", "URL of an existing JupyterHub to use instead of a managed one")
+	fs.StringVar(&a.HubToken, "hub-token", "", "API token of that hub (prefer WOD_HUB_TOKEN)")
+	fs.StringVar(&a.StudentRoot, "student-root", "/student", "where the students' homes are")
+	fs.IntVar(&a.UIDBase, "uid-base", 2000, "studentN gets uid and gid uid-base + N")
+	fs.BoolVar(&a.PreStart, "prestart", true, "start a student's notebook server when the seat is ready, so the first login is instant")
+	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
+	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
+	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 
 	m := &c.Mail
 	fs.StringVar(&m.SMTPHost, "smtp-host", "", "SMTP relay; empty keeps every mail in the outbox, readable by operators")
@@ -197,7 +226,7 @@ func readFile(path string, fs *pflag.FlagSet) (map[string][]string, error) {
 		}
 		switch x := v.(type) {
 		case []any:
-			if f.Value.Type() != "stringSlice" {
+			if t := f.Value.Type(); t != "stringSlice" && t != "stringArray" {
 				errs = append(errs, fmt.Errorf("%s: %s takes one value, not a list", path, key))
 				continue
 			}
@@ -267,6 +296,17 @@ func (c *Config) finish() error {
 		}
 	}
 	errs = append(errs, c.Mail.finish(c.PublicURL)...)
+	if c.Agent.UIDBase < 1000 || c.Agent.UIDBase > 1<<30 {
+		errs = append(errs, fmt.Errorf("--uid-base %d must be at least 1000 (below are system accounts)", c.Agent.UIDBase))
+	}
+	if !filepath.IsAbs(c.Agent.StudentRoot) || filepath.Clean(c.Agent.StudentRoot) == "/" {
+		errs = append(errs, fmt.Errorf("--student-root %q must be an absolute directory other than /", c.Agent.StudentRoot))
+	}
+	for _, v := range c.Agent.Vars {
+		if k, _, ok := strings.Cut(v, "="); !ok || strings.TrimSpace(k) == "" {
+			errs = append(errs, fmt.Errorf("--var %q must be KEY=VALUE", v))
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
