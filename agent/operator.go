@@ -1,0 +1,227 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/secret"
+)
+
+// Hub is what the operations need of JupyterHub.
+type Hub interface {
+	EnsureUser(ctx context.Context, name string) error
+	StartServer(ctx context.Context, name string) error
+	StopServer(ctx context.Context, name string) error
+}
+
+// Workshops renders content for a student and measures their work.
+type Workshops interface {
+	// Deploy renders the workshop into the student's home (in a folder of
+	// its name) with the variables, replacing what was there.
+	Deploy(ctx context.Context, slug, home string, vars map[string]any) error
+	// Completion is the percentage of the workshop's code cells the
+	// student ran, read from their notebooks.
+	Completion(ctx context.Context, slug, home string) (int, error)
+}
+
+// HubOperator runs the four operations of DESIGN §4 on a JupyterHub host.
+// Each one is idempotent: run twice, it ends in the same state.
+type HubOperator struct {
+	Host      *Host
+	Hub       Hub
+	Workshops Workshops
+	Hooks     *Hooks
+	// Vars are the configured notebook variables (branding, appliances…).
+	Vars map[string]any
+	// PreStart starts the student's notebook server once the seat is
+	// ready, so that the first login is instant.
+	PreStart bool
+	// StateDir holds the hooks' variable files while a create runs.
+	StateDir string
+}
+
+var _ Operator = (*HubOperator)(nil)
+
+// Run performs one job.
+func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
+	if j.StudentNumber < 1 || j.Username != wod.StudentUsername(j.StudentNumber) {
+		return Outcome{}, fmt.Errorf("job %d names seat %q (number %d): refused", j.ID, j.Username, j.StudentNumber)
+	}
+	switch j.Kind {
+	case wod.JobCreate:
+		return o.create(ctx, j)
+	case wod.JobCleanup:
+		return o.cleanup(ctx, j)
+	case wod.JobReset:
+		return o.reset(ctx, j)
+	case wod.JobPurge:
+		return Outcome{}, o.purge(ctx, j)
+	}
+	return Outcome{}, Unsupported(j.Kind)
+}
+
+func mode(j *wod.AgentJob) string {
+	if j.SessionType == wod.SessionChallenge {
+		return "CHLG"
+	}
+	return "WKSHP"
+}
+
+// create prepares a seat from scratch: a clean home, a new password, the
+// rendered workshop, the hub user and, optionally, a running server.
+func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
+	var out strings.Builder
+	a, err := o.Host.EnsureAccount(ctx, j.StudentNumber)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := o.stop(ctx, a); err != nil {
+		return Outcome{}, err
+	}
+	if err := o.Host.Wipe(a); err != nil {
+		return Outcome{}, err
+	}
+	if err := o.Host.Populate(a); err != nil {
+		return Outcome{}, err
+	}
+	password := secret.StudentPassword()
+	if err := o.Host.SetPassword(ctx, a, password); err != nil {
+		return Outcome{}, err
+	}
+	varsFile, err := o.varsFile(j)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer os.Remove(varsFile)
+	env := HookEnv{Workshop: j.Workshop, Student: j.StudentNumber, Username: a.Name, Home: a.Home, Password: password,
+		Mode: mode(j), VarsFile: varsFile}
+	hookOut, err := o.Hooks.Run(ctx, StageCreate, env)
+	out.WriteString(hookOut)
+	if err != nil {
+		return Outcome{Output: out.String()}, err
+	}
+	hookVars, err := ReadVars(varsFile)
+	if err != nil {
+		return Outcome{Output: out.String()}, err
+	}
+	vars := map[string]any{}
+	for k, v := range o.Vars {
+		vars[k] = v
+	}
+	for k, v := range hookVars {
+		vars[k] = v
+	}
+	// The seat's own values win over anything configured or hooked.
+	vars["STDID"] = j.StudentNumber
+	vars["PASSSTU"] = password
+	vars["MODEWS"] = mode(j)
+	vars["WORKSHOP"] = j.Workshop
+	if err := o.Workshops.Deploy(ctx, j.Workshop, a.Home, vars); err != nil {
+		return Outcome{Output: out.String()}, err
+	}
+	hookOut, err = o.Hooks.Run(ctx, StagePostCopy, env)
+	out.WriteString(hookOut)
+	if err != nil {
+		return Outcome{Output: out.String()}, err
+	}
+	if err := o.Host.Own(a); err != nil {
+		return Outcome{Output: out.String()}, err
+	}
+	if err := o.Hub.EnsureUser(ctx, a.Name); err != nil {
+		return Outcome{Output: out.String()}, err
+	}
+	if o.PreStart {
+		if err := o.Hub.StartServer(ctx, a.Name); err != nil {
+			return Outcome{Output: out.String()}, fmt.Errorf("pre-start the server of %s: %w", a.Name, err)
+		}
+	}
+	return Outcome{Password: password, Output: out.String()}, nil
+}
+
+// cleanup measures the work and ends the session: the server stops, the
+// password changes, the processes go; the home is wiped unless the
+// workshop keeps it for a reset.
+func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
+	a := o.Host.Account(j.StudentNumber)
+	out, err := o.Hooks.Run(ctx, StageCleanup, HookEnv{Workshop: j.Workshop, Student: j.StudentNumber, Username: a.Name,
+		Home: a.Home, Mode: mode(j)})
+	if err != nil {
+		return Outcome{Output: out}, err
+	}
+	completion, err := o.Workshops.Completion(ctx, j.Workshop, a.Home)
+	if err != nil {
+		return Outcome{Output: out}, err
+	}
+	if err := o.lock(ctx, a); err != nil {
+		return Outcome{Output: out}, err
+	}
+	if !j.Reset {
+		if err := o.Host.Wipe(a); err != nil {
+			return Outcome{Output: out}, err
+		}
+	}
+	return Outcome{Completion: &completion, Output: out}, nil
+}
+
+// reset runs the workshop's reset script (appliances) and frees the seat.
+func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
+	a := o.Host.Account(j.StudentNumber)
+	out, err := o.Hooks.Run(ctx, StageReset, HookEnv{Workshop: j.Workshop, Student: j.StudentNumber, Username: a.Name,
+		Home: a.Home, Mode: mode(j)})
+	if err != nil {
+		return Outcome{Output: out}, err
+	}
+	if err := o.lock(ctx, a); err != nil {
+		return Outcome{Output: out}, err
+	}
+	return Outcome{Output: out}, o.Host.Wipe(a)
+}
+
+// purge takes a seat back whatever state it is in.
+func (o *HubOperator) purge(ctx context.Context, j *wod.AgentJob) error {
+	a := o.Host.Account(j.StudentNumber)
+	if err := o.lock(ctx, a); err != nil {
+		return err
+	}
+	return o.Host.Wipe(a)
+}
+
+// lock ends every way into the account: the server stops, the password
+// becomes one nobody knows, the processes die.
+func (o *HubOperator) lock(ctx context.Context, a Account) error {
+	if err := o.stop(ctx, a); err != nil {
+		return err
+	}
+	return o.Host.SetPassword(ctx, a, secret.StudentPassword())
+}
+
+// stop stops the student's server and kills whatever runs as them.
+func (o *HubOperator) stop(ctx context.Context, a Account) error {
+	// StopServer is idempotent: an unknown user or a stopped server is fine.
+	if err := o.Hub.StopServer(ctx, a.Name); err != nil {
+		return fmt.Errorf("stop the server of %s: %w", a.Name, err)
+	}
+	_, err := o.Host.KillProcesses(ctx, a)
+	return err
+}
+
+func (o *HubOperator) varsFile(j *wod.AgentJob) (string, error) {
+	dir := o.StateDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "vars-"+j.Workshop+"-"+strconv.Itoa(j.StudentNumber)+"-*.yml")
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	return filepath.Clean(f.Name()), nil
+}
