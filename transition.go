@@ -62,6 +62,7 @@ type AgentJob struct {
 	SessionType    SessionType `json:"session_type"`
 	Reset          bool        `json:"reset" doc:"The workshop keeps seats dirty for a reset"`
 	StudentNumber  int         `json:"student_number"`
+	SeatMin        int         `json:"seat_min" doc:"First seat of the workshop's range, for per-seat ports"`
 	StudentID      int         `json:"student_id" doc:"Global: location base + number"`
 	Username       string      `json:"username"`
 	Participant    string      `json:"participant,omitempty"`

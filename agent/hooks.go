@@ -10,10 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Hooks runs a workshop's lifecycle scripts: `<stage>-<WKSHP>.sh` found in
@@ -101,29 +98,4 @@ func (h *Hooks) Run(ctx context.Context, stage string, env HookEnv) (string, err
 		}
 	}
 	return out.String(), nil
-}
-
-// ReadVars reads the variables hooks wrote: a YAML mapping, as the original's
-// pass files are. A missing or empty file gives none.
-func ReadVars(path string) (map[string]any, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) || len(bytes.TrimSpace(b)) == 0 {
-		return map[string]any{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	vars := map[string]any{}
-	if err := yaml.Unmarshal(b, &vars); err != nil {
-		return nil, fmt.Errorf("variables written by the hooks (%s): %w", path, err)
-	}
-	for k, v := range vars {
-		if strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("variables written by the hooks (%s): an empty key", path)
-		}
-		if _, ok := v.(map[string]any); ok {
-			return nil, fmt.Errorf("variables written by the hooks (%s): %s is a mapping, not a value", path, k)
-		}
-	}
-	return vars, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/secret"
 )
 
@@ -37,7 +38,7 @@ type HubOperator struct {
 	Workshops Workshops
 	Hooks     *Hooks
 	// Vars are the configured notebook variables (branding, appliances…).
-	Vars map[string]any
+	Vars content.Vars
 	// PreStart starts the student's notebook server once the seat is
 	// ready, so that the first login is instant.
 	PreStart bool
@@ -65,12 +66,7 @@ func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error)
 	return Outcome{}, Unsupported(j.Kind)
 }
 
-func mode(j *wod.AgentJob) string {
-	if j.SessionType == wod.SessionChallenge {
-		return "CHLG"
-	}
-	return "WKSHP"
-}
+func mode(j *wod.AgentJob) string { return content.Mode(j.SessionType) }
 
 // create prepares a seat from scratch: a clean home, a new password, the
 // rendered workshop, the hub user and, optionally, a running server.
@@ -105,22 +101,17 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	if err != nil {
 		return Outcome{Output: out.String()}, err
 	}
-	hookVars, err := ReadVars(varsFile)
+	hookVars, err := content.ReadVarsFile(varsFile)
 	if err != nil {
 		return Outcome{Output: out.String()}, err
 	}
-	vars := map[string]any{}
-	for k, v := range o.Vars {
-		vars[k] = v
+	// Defaults, configuration, the seat's ports, the hooks' variables and
+	// the seat's own values, in rising precedence.
+	vars, err := content.BuildVars(o.Vars, hookVars, content.Student{Number: j.StudentNumber, Password: password,
+		Session: j.SessionType, Workshop: j.Workshop, SeatMin: j.SeatMin})
+	if err != nil {
+		return Outcome{Output: out.String()}, err
 	}
-	for k, v := range hookVars {
-		vars[k] = v
-	}
-	// The seat's own values win over anything configured or hooked.
-	vars["STDID"] = j.StudentNumber
-	vars["PASSSTU"] = password
-	vars["MODEWS"] = mode(j)
-	vars["WORKSHOP"] = j.Workshop
 	if err := o.Workshops.Deploy(ctx, j.Workshop, a.Home, vars); err != nil {
 		return Outcome{Output: out.String()}, err
 	}
@@ -202,7 +193,11 @@ func (o *HubOperator) lock(ctx context.Context, a Account) error {
 
 // stop stops the student's server and kills whatever runs as them.
 func (o *HubOperator) stop(ctx context.Context, a Account) error {
-	// StopServer is idempotent: an unknown user or a stopped server is fine.
+	// JupyterHub 3.0 answers 500 to stopping the server of a user it does
+	// not know: make sure it knows the student first (idempotent).
+	if err := o.Hub.EnsureUser(ctx, a.Name); err != nil {
+		return fmt.Errorf("hub user %s: %w", a.Name, err)
+	}
 	if err := o.Hub.StopServer(ctx, a.Name); err != nil {
 		return fmt.Errorf("stop the server of %s: %w", a.Name, err)
 	}

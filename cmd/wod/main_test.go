@@ -49,7 +49,7 @@ func TestCommands(t *testing.T) {
 			done := make(chan int)
 			var upErr bytes.Buffer
 			go func() {
-				done <- run(ctx, append([]string{"up", "--addr", addr, "--students", "30"}, common...),
+				done <- run(ctx, append([]string{"up", "--agent=false", "--addr", addr, "--students", "30"}, common...),
 					func(string) string { return "" }, strings.NewReader(""), &bytes.Buffer{}, &upErr)
 			}()
 			base := "http://" + addr
@@ -142,7 +142,7 @@ func TestVersionAndBadConfiguration(t *testing.T) {
 	if code, _, errOut := runWod(t, "", "migrate", "--db", "mysql://x", "--data", t.TempDir()); code == 0 || !strings.Contains(errOut, "--db") {
 		t.Fatalf("bad --db: %d %q", code, errOut)
 	}
-	if code, _, errOut := runWod(t, "", "agent"); code == 0 || !strings.Contains(errOut, "agent") {
+	if code, _, errOut := runWod(t, "", "agent"); code == 0 || !strings.Contains(errOut, "--server") {
 		t.Fatalf("agent: %d %q", code, errOut)
 	}
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wod-dev/wod/agent"
 	"github.com/wod-dev/wod/app"
 	"github.com/wod-dev/wod/content"
 )
@@ -39,21 +43,27 @@ func serverCmd(e *env) *cobra.Command {
 }
 
 func upCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	withAgent := true
+	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run everything on this machine, with no configuration needed",
 		Long: "Runs the all-in-one: the server with an embedded SQLite database in --data, a location named\n" +
-			"\"local\" with --students seats, and the bundled sample workshop (or your --content). On first start\n" +
-			"it creates the user admin and writes its password to <data>/initial-admin-password.",
+			"\"local\" with --students seats, a JupyterHub it manages (listening on --hub-addr), its agent in the\n" +
+			"same process, and the bundled sample workshop (or your --content). On first start it creates the\n" +
+			"user admin and writes its password to <data>/initial-admin-password. The agent needs root.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if withAgent && os.Geteuid() != 0 {
+				return fmt.Errorf("wod up: %w (or run wod up --agent=false for the server alone)", app.ErrNotRoot)
+			}
 			a, err := e.openServer(ctx)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			if _, err := a.EnsureLocalLocation(ctx); err != nil {
+			local, err := a.EnsureLocalLocation(ctx)
+			if err != nil {
 				return err
 			}
 			dirs := e.cfg.Content
@@ -71,29 +81,69 @@ func upCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.Build(); err != nil {
+				return err
+			}
 			ln, err := a.Listen()
 			if err != nil {
 				return err
 			}
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			if withAgent {
+				parts, err := a.BuildAgent(ctx, a.AgentFor(local), dirs)
+				if err != nil {
+					ln.Close()
+					return err
+				}
+				wg.Go(func() { parts.Run(ctx) })
+			}
 			fmt.Fprintf(e.stderr, "\nwod is up: API %s/api/v1  documentation %s/api/docs\n", e.cfg.PublicURL, e.cfg.PublicURL)
+			if withAgent {
+				fmt.Fprintf(e.stderr, "JupyterHub for the participants: %s\n", e.cfg.HubURL)
+			}
 			if adminFile != "" {
 				fmt.Fprintf(e.stderr, "Log in as admin with the password in %s (created now, shown nowhere else).\n", adminFile)
 			}
 			fmt.Fprintln(e.stderr)
-			return a.Serve(ctx, ln)
+			err = a.Serve(ctx, ln)
+			cancel()
+			return err
 		},
 	}
+	cmd.Flags().BoolVar(&withAgent, "agent", true, "run the agent and a managed JupyterHub here (needs root)")
+	return cmd
 }
 
 func agentCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "agent",
-		Short: "Run the agent of a JupyterHub host (location)",
-		Long: "The agent prepares student accounts and notebooks on a JupyterHub host for the server. It is not\n" +
-			"part of this build yet: until it lands, registrations are booked and stay pending.",
+		Use:   "agent --server URL --agent-token TOKEN --content DIR...",
+		Short: "Run the agent of a JupyterHub host (a location)",
+		Long: "Runs the agent of one location, as root on its JupyterHub host: it claims the server's jobs for\n" +
+			"the location (create, cleanup, reset, purge), manages the studentN accounts, renders the workshops\n" +
+			"from --content, drives the hub (a managed one on --hub-addr, or --hub-api with --hub-token) and\n" +
+			"guards the students' processes. It dials out to --server; the location's token comes from\n" +
+			"POST /api/v1/locations/{name}/agent-token (give it as WOD_AGENT_TOKEN).",
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return fmt.Errorf("the agent role is not part of this build yet; registrations stay pending until it is")
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ac := e.cfg.Agent
+			if ac.Server == "" || ac.Token == "" {
+				return fmt.Errorf("wod agent needs --server and --agent-token (or WOD_SERVER and WOD_AGENT_TOKEN)")
+			}
+			if len(e.cfg.Content) == 0 {
+				return fmt.Errorf("wod agent needs the content directories (--content), public first, to deploy workshops from")
+			}
+			a := &app.App{Config: &e.cfg, Logger: app.NewLogger(&e.cfg, e.stderr), Stderr: e.stderr}
+			client := &agent.Client{BaseURL: ac.Server, Token: ac.Token}
+			parts, err := a.BuildAgent(cmd.Context(), client, e.cfg.Content)
+			if err != nil {
+				return err
+			}
+			a.Logger.Info("agent running", "server", ac.Server)
+			parts.Run(cmd.Context())
+			return nil
 		},
 	}
 }

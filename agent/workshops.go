@@ -1,0 +1,76 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/wod-dev/wod/content"
+)
+
+// ContentWorkshops deploys workshops from the agent's content directories
+// (public first, private overlays after: a later folder of the same name
+// wins, as at import).
+type ContentWorkshops struct {
+	Dirs     []string
+	Renderer *content.Renderer
+}
+
+var _ Workshops = (*ContentWorkshops)(nil)
+
+// folder returns the workshop's folder as an fs.FS that cannot be led out
+// of it, with its close function.
+func (c *ContentWorkshops) folder(slug string) (fs.FS, func(), error) {
+	for i := len(c.Dirs) - 1; i >= 0; i-- {
+		dir := filepath.Join(c.Dirs[i], slug)
+		if info, err := os.Stat(dir); err == nil && info.IsDir() {
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			return root.FS(), func() { root.Close() }, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("workshop %s is in none of the agent's content directories %v", slug, c.Dirs)
+}
+
+// Deploy renders the workshop into <home>/<slug>, replacing what was there.
+func (c *ContentWorkshops) Deploy(_ context.Context, slug, home string, vars map[string]any) error {
+	src, closeSrc, err := c.folder(slug)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	root, err := os.OpenRoot(home)
+	if err != nil {
+		return err
+	}
+	err = root.RemoveAll(slug)
+	root.Close()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("clear %s: %w", slug, err)
+	}
+	_, err = c.Renderer.Deploy(src, filepath.Join(home, slug), content.Vars(vars))
+	return err
+}
+
+// Completion measures the workshop's notebooks in <home>/<slug>.
+func (c *ContentWorkshops) Completion(_ context.Context, slug, home string) (int, error) {
+	src, closeSrc, err := c.folder(slug)
+	if err != nil {
+		return 0, err
+	}
+	defer closeSrc()
+	var nbs []string
+	for _, n := range content.Notebooks(src) {
+		nbs = append(nbs, path.Join(slug, n))
+	}
+	if _, err := os.Stat(home); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // nothing left to measure: the home is gone
+	}
+	return content.Completion(home, nbs)
+}

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/agent"
+	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/jupyterhub"
+)
+
+// ErrNotRoot explains why the agent needs root.
+var ErrNotRoot = errors.New("the agent manages the students' Unix accounts and passwords (JupyterHub logs them in " +
+	"through PAM), so it runs as root: use sudo (sudo scripts/up). To keep this machine unprivileged, run " +
+	"`wod server` here and `wod agent` as root on the JupyterHub host, or point that agent at an existing hub " +
+	"with --hub-api and --hub-token")
+
+// AgentParts are the pieces of a running agent.
+type AgentParts struct {
+	Runner *agent.Runner
+	Guard  *agent.Guard
+	Hub    *jupyterhub.Managed // nil with an external hub
+}
+
+// BuildAgent assembles the agent for the server it reaches (in-process or
+// over HTTP) and the content directories it deploys from.
+func (a *App) BuildAgent(ctx context.Context, server interface {
+	agent.Server
+	agent.GuardServer
+}, contentDirs []string) (*AgentParts, error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	ac := a.Config.Agent
+	parts := &AgentParts{}
+	var hub *jupyterhub.Client
+	var err error
+	if ac.HubAPI != "" {
+		hub, err = jupyterhub.NewExternal(ac.HubAPI, ac.HubToken)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		// The hub's API and the proxy's API listen on loopback only; free
+		// ports chosen at each start keep them clear of anything else.
+		ports, err := freePorts(2)
+		if err != nil {
+			return nil, err
+		}
+		parts.Hub = &jupyterhub.Managed{Dir: filepath.Join(a.Config.Data, "hub"), Bind: ac.HubAddr,
+			HubPort: ports[0], ProxyAPIPort: ports[1], StudentGroup: agent.DefaultGroup,
+			Logger: a.Logger.With("component", "jupyterhub")}
+		hub, err = parts.Hub.Start(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	host := &agent.Host{Root: ac.StudentRoot, UIDBase: ac.UIDBase, GIDBase: ac.UIDBase, Group: agent.DefaultGroup}
+	op := &agent.HubOperator{Host: host, Hub: hub,
+		Workshops: &agent.ContentWorkshops{Dirs: contentDirs, Renderer: content.NewRenderer()},
+		Hooks:     &agent.Hooks{Dirs: contentDirs, Timeout: ac.HookTimeout},
+		Vars:      a.NotebookVars(), PreStart: ac.PreStart, StateDir: filepath.Join(a.Config.Data, "agent")}
+	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
+	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
+		Students: wod.MaxStudentsPerLocation}
+	return parts, nil
+}
+
+// Run runs the agent's parts until ctx ends.
+func (p *AgentParts) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if p.Hub != nil {
+		wg.Go(func() { p.Hub.Run(ctx) })
+	}
+	wg.Go(func() { p.Runner.Run(ctx) })
+	wg.Go(func() { p.Guard.Run(ctx) })
+	wg.Wait()
+}
+
+// NotebookVars are the configured variables of the notebooks: the branding
+// and links of the configuration, the hub's host name, then every --var.
+func (a *App) NotebookVars() content.Vars {
+	v := content.Vars{}
+	mc := a.Config.Mail
+	if mc.BrandName != "" {
+		v["BRANDING"], v["BRANDINGWOD"] = mc.BrandName, mc.BrandName
+	}
+	if mc.BrandURL != "" {
+		v["BRANDINGURL"] = mc.BrandURL
+	}
+	if mc.FeedbackURL != "" {
+		v["SURVEYURL"], v["SURVEYCHALURL"] = mc.FeedbackURL, mc.FeedbackURL
+	}
+	if u, err := url.Parse(a.Config.HubURL); err == nil && u.Hostname() != "" {
+		v["WODBEEXTFQDN"], v["WODBEFQDN"] = u.Hostname(), u.Hostname()
+	}
+	for _, kv := range a.Config.Agent.Vars {
+		k, val, _ := strings.Cut(kv, "=")
+		v[strings.TrimSpace(k)] = val
+	}
+	return v
+}
+
+// AgentFor returns the in-process agent's view of this server, for wod up.
+func (a *App) AgentFor(l *wod.Location) *agent.Local {
+	return &agent.Local{Service: a.Engine, LocationID: l.ID, Name: fmt.Sprintf("agent@%s", l.Name)}
+}
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

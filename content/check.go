@@ -1,0 +1,192 @@
+package content
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/wod-dev/wod"
+)
+
+// SamplePassword is PASSSTU when Check renders a workshop.
+const SamplePassword = "Sample-Passw0rd"
+
+// Report is what Check found in one workshop folder.
+type Report struct {
+	// Workshop is the folder's name, e.g. WKSHP-API101.
+	Workshop string
+	// Files are the templated files rendered, slash paths in the folder.
+	Files []string
+	// Problems are every problem found, by file and line.
+	Problems []Problem
+}
+
+// Problem is one problem of a templated file. An undefined variable is
+// reported once per file, where it is first met.
+type Problem struct {
+	TemplateError
+	// Modes are the MODEWS values the problem shows with (WKSHP, CHLG), both
+	// for most problems; one when the problem is in a branch of
+	// `{% if MODEWS == … %}`.
+	Modes []string
+}
+
+func (p Problem) String() string {
+	s := p.TemplateError.Error()
+	if len(p.Modes) == 1 {
+		s += " (with MODEWS=" + p.Modes[0] + " only)"
+	}
+	return s
+}
+
+// OK reports whether the workshop has no problem.
+func (r Report) OK() bool { return len(r.Problems) == 0 }
+
+// String lists the problems for a human, one per line.
+func (r Report) String() string {
+	var b strings.Builder
+	switch len(r.Problems) {
+	case 0:
+		fmt.Fprintf(&b, "%s: %d templated files render for a sample student: ok\n", r.Workshop, len(r.Files))
+	default:
+		fmt.Fprintf(&b, "%s: %d problems in %d templated files:\n", r.Workshop, len(r.Problems), len(r.Files))
+		for _, p := range r.Problems {
+			b.WriteString("  " + p.String() + "\n")
+		}
+	}
+	return b.String()
+}
+
+// Check renders every templated file of the workshop folder dir for a sample
+// student, as `wod workshop test` does: STDID 1 (first seat 1), PASSSTU
+// SamplePassword, WORKSHOP the folder's name, with MODEWS WKSHP and again
+// with CHLG, over vars (the configuration: branding, appliances…; see
+// BuildVars). It reports every problem, not the first: each undefined
+// variable of each file, with the line and column of its first use (the
+// file is rendered again with the variable defined as a placeholder, until
+// it renders), syntax and rendering errors, and rendered notebooks that are
+// not valid JSON. Variables that create hooks write (HTTPPORT, tokens…) are
+// not known here: pass sample values in vars to check what follows them.
+//
+// Files are read through an os.Root, and symbolic links are skipped, as
+// Deploy does. The error is for a folder that cannot be read.
+func Check(dir string, vars Vars) (Report, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Report{}, fmt.Errorf("content: check %s: %w", dir, err)
+	}
+	rep := Report{Workshop: filepath.Base(abs)}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return rep, fmt.Errorf("content: check: %w", err)
+	}
+	defer root.Close()
+	files, err := templatedFiles(root.FS())
+	if err != nil {
+		return rep, fmt.Errorf("content: check %s: %w", dir, err)
+	}
+	rep.Files = files
+	r := NewRenderer()
+	var c checker
+	for _, mode := range []wod.SessionType{wod.SessionWorkshop, wod.SessionChallenge} {
+		base, err := BuildVars(vars, nil, Student{Number: 1, Password: SamplePassword, Session: mode,
+			Workshop: rep.Workshop, SeatMin: 1})
+		if err != nil {
+			return rep, err
+		}
+		for _, f := range files {
+			text, err := root.ReadFile(filepath.FromSlash(f))
+			if err != nil {
+				return rep, fmt.Errorf("content: check: %w", err)
+			}
+			c.file(r, path.Join(rep.Workshop, f), text, base, Mode(mode))
+		}
+	}
+	slices.SortStableFunc(c.problems, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	rep.Problems = c.problems
+	return rep, nil
+}
+
+// CheckWorkshop checks a workshop loaded by Load: its folder is
+// w.ContentDir/w.Slug. The import calls it for every loaded workshop and
+// shows the reports; a report that is not OK means a participant's
+// deployment would fail (an undefined variable) or give a broken notebook.
+func CheckWorkshop(w *wod.Workshop, vars Vars) (Report, error) {
+	if w.ContentDir == "" || !wod.ValidSlug(w.Slug) {
+		return Report{Workshop: w.Slug}, fmt.Errorf("content: check: workshop %q has no content folder", w.Slug)
+	}
+	return Check(filepath.Join(w.ContentDir, w.Slug), vars)
+}
+
+// templatedFiles lists the files Deploy would render, in lexical order.
+func templatedFiles(fsys fs.FS) ([]string, error) {
+	var files []string
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && deployed(name) && Templated(name) {
+			files = append(files, name)
+		}
+		return nil
+	})
+	return files, err
+}
+
+// checker gathers the problems of the files, merging those seen in both
+// modes.
+type checker struct {
+	problems []Problem
+}
+
+// file renders one file until it renders or fails for another reason than
+// an undefined variable, defining each undefined one as a placeholder.
+func (c *checker) file(r *Renderer, name string, text []byte, base Vars, mode string) {
+	vars := base.Clone()
+	// Each round defines one more variable, so there are at most as many
+	// rounds as the file has names; the bound is a guard, not a limit.
+	for range len(text) + 1 {
+		_, err := r.RenderFile(name, text, vars)
+		if err == nil {
+			return
+		}
+		var te *TemplateError
+		if !errors.As(err, &te) {
+			te = &TemplateError{File: name, Kind: ErrRender, Message: err.Error()}
+		}
+		c.add(*te, mode)
+		if te.Kind != ErrUndefined {
+			return
+		}
+		if _, ok := vars[te.Name]; ok {
+			return // defined, yet reported undefined: do not loop
+		}
+		vars[te.Name] = "<" + te.Name + ">"
+	}
+}
+
+// add records a problem, or the mode of one already recorded. An undefined
+// variable is one problem per file, wherever each mode first meets it.
+func (c *checker) add(te TemplateError, mode string) {
+	i := slices.IndexFunc(c.problems, func(p Problem) bool {
+		if te.Kind == ErrUndefined {
+			return p.Kind == ErrUndefined && p.File == te.File && p.Name == te.Name
+		}
+		return p.TemplateError == te
+	})
+	if i < 0 {
+		c.problems = append(c.problems, Problem{TemplateError: te, Modes: []string{mode}})
+		return
+	}
+	if !slices.Contains(c.problems[i].Modes, mode) {
+		c.problems[i].Modes = append(c.problems[i].Modes, mode)
+	}
+}

@@ -1,0 +1,557 @@
+package jupyterhub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultStudentGroup is the Unix group whose members may log in to a
+// managed hub. The agent adds every studentN account to it (as a
+// supplementary group: `useradd -G` / `usermod -aG`).
+const DefaultStudentGroup = "wod-students"
+
+// Files in Managed.Dir.
+const (
+	configFile       = "jupyterhub_config.py"
+	dbFile           = "jupyterhub.sqlite"
+	cookieSecretFile = "jupyterhub_cookie_secret"
+	tokenFile        = "wod-agent.token"
+	hubPIDFile       = "jupyterhub.pid"
+	proxyPIDFile     = "jupyterhub-proxy.pid"
+)
+
+// Supervision timings.
+const (
+	defaultStartTimeout = 60 * time.Second
+	defaultStopTimeout  = 20 * time.Second
+	restartBackoffMin   = time.Second
+	restartBackoffMax   = 30 * time.Second
+	// A hub that stayed up this long is "healthy again": the next crash
+	// restarts it after the minimum backoff.
+	restartHealthyAfter = 2 * time.Minute
+	// readersGrace bounds the wait for the output pipe to drain after a
+	// stop; leftovers (a student's server orphaned by a SIGKILL) keep it
+	// open indefinitely.
+	readersGrace = 2 * time.Second
+)
+
+// Managed runs a JupyterHub for the agent (managed mode): it writes the hub's
+// configuration into Dir, starts the Debian `jupyterhub` as a child process
+// and keeps it running. Set the fields, call Start to get a Client, then Run
+// (usually in a goroutine) until the agent stops; Run can also be called
+// alone and starts the hub itself. The hub needs root: PAM reads
+// /etc/shadow and LocalProcessSpawner switches to each student's uid.
+//
+// Who may log in: members of the Unix group StudentGroup (see the package
+// documentation for why a group and not a user list).
+type Managed struct {
+	// Dir holds the configuration, the sqlite database, the cookie secret,
+	// the agent's service token, and the pid files. Created 0700.
+	Dir string
+	// Bind is the public address of the proxy, e.g. "0.0.0.0:8000".
+	Bind string
+	// HubPort is the hub's API port on 127.0.0.1 (default 8081).
+	HubPort int
+	// ProxyAPIPort is configurable-http-proxy's API port on 127.0.0.1
+	// (default 8001).
+	ProxyAPIPort int
+	// BaseURL is the hub's URL prefix (default "/").
+	BaseURL string
+	// DefaultURL is where a student's server opens: "" means "/lab" when
+	// JupyterLab is installed, else "/tree" (Debian 12 ships only the
+	// classic Notebook).
+	DefaultURL string
+	// CookieMaxAgeDays is the login cookie's lifetime; 0 means 0.17 (about
+	// 4 h, like the original), a negative value keeps JupyterHub's default.
+	CookieMaxAgeDays float64
+	// Announcement is plain text shown on the hub's login page.
+	Announcement string
+	// StudentGroup is the Unix group allowed to log in (default
+	// DefaultStudentGroup). Start creates it (as a system group) if missing.
+	StudentGroup string
+	// Logger receives the agent's messages about the hub and the hub's own
+	// output line by line. nil discards.
+	Logger *slog.Logger
+	// Command is the hub executable (default "jupyterhub", looked up in PATH).
+	Command string
+	// StartTimeout bounds the wait for the API after launching (default 60 s).
+	StartTimeout time.Duration
+	// StopTimeout is the grace between SIGTERM and SIGKILL (default 20 s);
+	// on SIGTERM the hub stops every student's server first.
+	StopTimeout time.Duration
+
+	mu      sync.Mutex
+	set     *settings // resolved at the first Start
+	client  *Client
+	proc    *hubProc
+	running bool // Run is active
+}
+
+// settings are the Managed fields after defaults and validation, plus what
+// Start derived (paths, token).
+type settings struct {
+	dir, command, configPath string
+	hubPort, proxyAPIPort    int
+	bind                     string
+	startTimeout, stopTime   time.Duration
+	cfg                      hubConfig
+}
+
+// hubProc is one launch of the hub.
+type hubProc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{} // closed when the process has exited
+	err     error         // exit status, valid after done
+	out     *hubLog
+	readers sync.WaitGroup
+}
+
+// Start writes the configuration, launches the hub and waits until its API
+// answers with the agent's token. It fails with an explanation when the hub
+// is not installed or a port is taken. ctx bounds the start only; the hub
+// keeps running until Run's context ends.
+func (m *Managed) Start(ctx context.Context) (*Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.proc != nil {
+		return nil, errors.New("jupyterhub: managed hub already started")
+	}
+	return m.startLocked(ctx)
+}
+
+func (m *Managed) startLocked(ctx context.Context) (*Client, error) {
+	s, err := m.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log := m.logger()
+	// A hub or proxy of an agent that died without stopping them would hold
+	// our ports: they are ours (same state dir), so replace them.
+	if pid, err := stopStale(filepath.Join(s.dir, hubPIDFile), s.configPath, s.stopTime); err != nil {
+		return nil, err
+	} else if pid > 0 {
+		log.Warn("stopped a leftover jupyterhub from an earlier run", "pid", pid)
+	}
+	if pid, err := stopStale(filepath.Join(s.dir, proxyPIDFile), "configurable-http-proxy", 3*time.Second); err != nil {
+		return nil, err
+	} else if pid > 0 {
+		log.Warn("stopped a leftover configurable-http-proxy from an earlier run", "pid", pid)
+	}
+	for _, p := range []struct{ addr, role string }{
+		{s.bind, "the hub's public address (proxy)"},
+		{net.JoinHostPort("127.0.0.1", strconv.Itoa(s.hubPort)), "the hub API"},
+		{net.JoinHostPort("127.0.0.1", strconv.Itoa(s.proxyAPIPort)), "the proxy API"},
+	} {
+		if err := checkPortFree(p.addr, p.role); err != nil {
+			return nil, err
+		}
+	}
+	if created, err := ensureGroup(ctx, s.cfg.StudentGroup); err != nil {
+		return nil, err
+	} else if created {
+		log.Info("created the Unix group of students allowed to log in", "group", s.cfg.StudentGroup)
+	}
+	text, err := s.cfg.render()
+	if err != nil {
+		return nil, fmt.Errorf("jupyterhub: writing the configuration: %w", err)
+	}
+	// 0600: the file holds the service token.
+	if err := writeFileAtomic(s.configPath, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+	m.set = s
+	c := &Client{
+		URL:   "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.hubPort)) + strings.TrimSuffix(m.baseURL(), "/"),
+		Token: s.cfg.ServiceToken,
+		// Loopback: never route through an HTTP proxy from the environment.
+		HTTP: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}},
+	}
+	p, err := m.launch()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.waitUp(ctx, c, p); err != nil {
+		m.stopProc(p)
+		return nil, err
+	}
+	m.proc, m.client = p, c
+	log.Info("jupyterhub is up", "pid", p.cmd.Process.Pid, "bind", s.bind, "api", c.URL,
+		"default_url", s.cfg.DefaultURL, "student_group", s.cfg.StudentGroup)
+	return c, nil
+}
+
+// resolve applies defaults, validates the fields and prepares Dir.
+func (m *Managed) resolve(ctx context.Context) (*settings, error) {
+	s := &settings{
+		hubPort: m.HubPort, proxyAPIPort: m.ProxyAPIPort,
+		startTimeout: m.StartTimeout, stopTime: m.StopTimeout,
+	}
+	if s.hubPort == 0 {
+		s.hubPort = 8081
+	}
+	if s.proxyAPIPort == 0 {
+		s.proxyAPIPort = 8001
+	}
+	for _, p := range []int{s.hubPort, s.proxyAPIPort} {
+		if p < 1 || p > 65535 {
+			return nil, fmt.Errorf("jupyterhub: port %d out of range", p)
+		}
+	}
+	if s.hubPort == s.proxyAPIPort {
+		return nil, fmt.Errorf("jupyterhub: hub port and proxy API port are both %d", s.hubPort)
+	}
+	if s.startTimeout <= 0 {
+		s.startTimeout = defaultStartTimeout
+	}
+	if s.stopTime <= 0 {
+		s.stopTime = defaultStopTimeout
+	}
+	host, port, err := net.SplitHostPort(m.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("jupyterhub: bind address %q: want host:port, e.g. 0.0.0.0:8000", m.Bind)
+	}
+	if pn, err := strconv.Atoi(port); err != nil || pn < 1 || pn > 65535 {
+		return nil, fmt.Errorf("jupyterhub: bind address %q: bad port", m.Bind)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	s.bind = net.JoinHostPort(host, port)
+	base := m.baseURL()
+	if strings.ContainsAny(base, "?#% \t\r\n\\'\"") {
+		return nil, fmt.Errorf("jupyterhub: base URL %q: only a plain path is allowed", m.BaseURL)
+	}
+
+	s.command = m.Command
+	if s.command == "" {
+		s.command = "jupyterhub"
+	}
+	cmdPath, err := exec.LookPath(s.command)
+	if err != nil {
+		return nil, fmt.Errorf("jupyterhub: %q not found: %s", s.command, installHint)
+	}
+	if cmdPath, err = filepath.Abs(cmdPath); err != nil {
+		return nil, fmt.Errorf("jupyterhub: %w", err)
+	}
+	s.command = cmdPath
+
+	if m.Dir == "" {
+		return nil, errors.New("jupyterhub: a state directory (Dir) is required")
+	}
+	if s.dir, err = filepath.Abs(m.Dir); err != nil {
+		return nil, fmt.Errorf("jupyterhub: state directory: %w", err)
+	}
+	if strings.ContainsAny(s.dir, "?#%") {
+		// It ends up in an SQLAlchemy URL, where these mean something.
+		return nil, fmt.Errorf("jupyterhub: state directory %q: must not contain ?, # or %%", s.dir)
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("jupyterhub: creating the state directory: %w", err)
+	}
+	if err := os.Chmod(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("jupyterhub: securing the state directory: %w", err)
+	}
+	s.configPath = filepath.Join(s.dir, configFile)
+
+	token, err := readOrCreateSecret(filepath.Join(s.dir, tokenFile), 32)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := readOrCreateSecret(filepath.Join(s.dir, cookieSecretFile), 32); err != nil {
+		return nil, err
+	}
+
+	days := m.CookieMaxAgeDays
+	switch {
+	case math.IsNaN(days) || math.IsInf(days, 0):
+		return nil, errors.New("jupyterhub: cookie max age must be a finite number of days")
+	case days == 0:
+		days = 0.17
+	case days < 0:
+		days = 14 // JupyterHub's own default
+	}
+	group := m.StudentGroup
+	if group == "" {
+		group = DefaultStudentGroup
+	}
+	singleUser := singleUserCommand(cmdPath)
+	defURL := m.DefaultURL
+	if defURL == "" {
+		defURL = "/tree"
+		if hasJupyterLab(ctx, singleUser) {
+			defURL = "/lab"
+		}
+	}
+	s.cfg = hubConfig{
+		BindURL:          "http://" + s.bind + base,
+		HubPort:          s.hubPort,
+		ProxyAPIPort:     s.proxyAPIPort,
+		DBPath:           filepath.Join(s.dir, dbFile),
+		CookieSecretPath: filepath.Join(s.dir, cookieSecretFile),
+		PIDPath:          filepath.Join(s.dir, hubPIDFile),
+		ProxyPIDPath:     filepath.Join(s.dir, proxyPIDFile),
+		ServiceToken:     token,
+		StudentGroup:     group,
+		DefaultURL:       defURL,
+		SingleUserCmd:    singleUser,
+		CookieMaxAgeDays: days,
+		Announcement:     m.Announcement,
+	}
+	return s, nil
+}
+
+// baseURL returns BaseURL with a leading and trailing slash.
+func (m *Managed) baseURL() string {
+	b := "/" + strings.Trim(m.BaseURL, "/") + "/"
+	if b == "//" {
+		b = "/"
+	}
+	return b
+}
+
+func (m *Managed) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// launch starts the hub process. Its stdout and stderr are one pipe whose
+// write end is handed to the child as a file, so that exec does not wait for
+// the copy: the proxy and the students' servers inherit the pipe and may
+// outlive a killed hub.
+func (m *Managed) launch() (*hubProc, error) {
+	s := m.set
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("jupyterhub: %w", err)
+	}
+	cmd := exec.Command(s.command, "-f", s.configPath)
+	cmd.Dir = s.dir
+	cmd.Env = childEnv(nil)
+	cmd.Stdout, cmd.Stderr = w, w
+	// Own process group: a Ctrl-C meant for the agent must not reach the hub
+	// behind the supervisor's back; Run decides when the hub stops.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &hubProc{cmd: cmd, done: make(chan struct{}), out: newHubLog(m.logger(), s.cfg.ServiceToken)}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("jupyterhub: starting %s: %w", s.command, err)
+	}
+	w.Close()
+	p.started = time.Now()
+	p.readers.Add(1)
+	go func() {
+		defer p.readers.Done()
+		defer r.Close()
+		p.out.copy(r)
+	}()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	m.logger().Debug("launched jupyterhub", "pid", cmd.Process.Pid, "config", s.configPath)
+	return p, nil
+}
+
+// waitUp polls the API until it answers to the agent's token, the process
+// exits, StartTimeout passes or ctx ends.
+func (m *Managed) waitUp(ctx context.Context, c *Client, p *hubProc) error {
+	ctx, cancel := context.WithTimeout(ctx, m.set.startTimeout)
+	defer cancel()
+	// A probe client without retries: the loop here is the retry, and it
+	// must notice a dead process at once.
+	probe := *c
+	probe.HTTP = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.done:
+			return fmt.Errorf("jupyterhub: the hub exited during start (%v); last output:\n%s",
+				p.err, strings.Join(p.out.lastLines(tailLines), "\n"))
+		case <-ctx.Done():
+			return fmt.Errorf("jupyterhub: the hub did not answer within %v: %w; last output:\n%s",
+				m.set.startTimeout, ctx.Err(), strings.Join(p.out.lastLines(tailLines), "\n"))
+		case <-tick.C:
+		}
+		resp, err := probe.once(ctx, http.MethodGet, "/user", nil)
+		if err != nil {
+			continue // not listening yet
+		}
+		if resp.status == http.StatusOK {
+			return nil
+		}
+		if resp.status == http.StatusForbidden || resp.status == http.StatusUnauthorized {
+			// Listening but the token is refused: the configuration did
+			// not load as written. Retrying will not help.
+			return fmt.Errorf("jupyterhub: the hub refuses the agent's service token (%d); last output:\n%s",
+				resp.status, strings.Join(p.out.lastLines(tailLines), "\n"))
+		}
+	}
+}
+
+// Run supervises the hub until ctx ends: if it dies it is restarted, after a
+// backoff that grows while it keeps dying (1 s doubling to 30 s). When ctx
+// ends, the hub gets SIGTERM (it stops the students' servers and its proxy),
+// then SIGKILL after StopTimeout, and a proxy left behind is stopped too.
+// Run starts the hub itself if Start was not called.
+func (m *Managed) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.running {
+		m.mu.Unlock()
+		return errors.New("jupyterhub: Run is already active")
+	}
+	if m.proc == nil {
+		if _, err := m.startLocked(ctx); err != nil {
+			m.mu.Unlock()
+			return err
+		}
+	}
+	m.running = true
+	p := m.proc
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.running = false
+		m.mu.Unlock()
+	}()
+
+	log := m.logger()
+	backoff := restartBackoffMin
+	for {
+		// ctx first: a dead hub must not win the select over a shutdown.
+		if ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-p.done:
+			}
+		}
+		if ctx.Err() != nil {
+			m.stopProc(p)
+			m.mu.Lock()
+			m.proc = nil
+			m.mu.Unlock()
+			log.Info("jupyterhub stopped")
+			return nil
+		}
+		if time.Since(p.started) > restartHealthyAfter {
+			backoff = restartBackoffMin
+		}
+		log.Error("jupyterhub exited; restarting", "err", p.err, "in", backoff,
+			"last_output", strings.Join(p.out.lastLines(5), "\n"))
+		// The proxy and the students' servers of a killed hub are still
+		// running; the next hub finds the proxy by its pid file and
+		// replaces it, and takes the servers over from its database.
+		np, err := m.restart(ctx, backoff)
+		backoff = min(backoff*2, restartBackoffMax)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue // the top of the loop ends it
+			}
+			log.Error("jupyterhub restart failed", "err", err)
+			// Keep a closed done channel so that the loop tries again.
+			np = &hubProc{done: closedChan(), err: err, out: p.out, started: time.Now()}
+		}
+		p = np
+		m.mu.Lock()
+		m.proc = p
+		m.mu.Unlock()
+	}
+}
+
+// restart waits out the backoff, launches the hub and waits for its API. A
+// hub that does not come up is stopped and reported as failed.
+func (m *Managed) restart(ctx context.Context, backoff time.Duration) (*hubProc, error) {
+	t := time.NewTimer(backoff)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+	}
+	p, err := m.launch()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.waitUp(ctx, m.client, p); err != nil {
+		m.stopProc(p)
+		return nil, err
+	}
+	m.logger().Info("jupyterhub is back", "pid", p.cmd.Process.Pid)
+	return p, nil
+}
+
+// stopProc stops one launch of the hub and the proxy it may have left.
+func (m *Managed) stopProc(p *hubProc) {
+	log := m.logger()
+	if p.cmd != nil && p.cmd.Process != nil {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			t := time.NewTimer(m.set.stopTime)
+			select {
+			case <-p.done:
+				t.Stop()
+			case <-t.C:
+				log.Warn("jupyterhub did not stop in time; killing it", "pid", p.cmd.Process.Pid, "grace", m.set.stopTime)
+				// The whole group: anything the hub started without a
+				// session of its own goes with it.
+				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+				<-p.done
+			}
+		}
+	}
+	// After a clean stop the hub has removed the proxy's pid file; after a
+	// kill the proxy is still running and listed there.
+	if pid, err := stopStale(filepath.Join(m.set.dir, proxyPIDFile), "configurable-http-proxy", 3*time.Second); err != nil {
+		log.Error("stopping the proxy", "err", err)
+	} else if pid > 0 {
+		log.Info("stopped the proxy left by jupyterhub", "pid", pid)
+	}
+	done := make(chan struct{})
+	go func() { p.readers.Wait(); close(done) }()
+	t := time.NewTimer(readersGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// pid returns the pid of the running hub, or 0.
+func (m *Managed) pid() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.proc == nil || m.proc.cmd == nil || m.proc.cmd.Process == nil {
+		return 0
+	}
+	select {
+	case <-m.proc.done:
+		return 0
+	default:
+		return m.proc.cmd.Process.Pid
+	}
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}

@@ -1,0 +1,450 @@
+package jupyterhub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestManagedHub runs the real Debian JupyterHub: configuration, start, the
+// REST client against it, PAM login through the proxy with a real Unix
+// account, and supervision after a SIGKILL.
+func TestManagedHub(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the managed hub authenticates with PAM and spawns servers as Unix users")
+	}
+	if _, err := exec.LookPath("jupyterhub"); err != nil {
+		t.Skip("jupyterhub is not installed (apt-get install jupyterhub)")
+	}
+	for _, tool := range []string{"useradd", "userdel", "groupadd", "groupdel", "chpasswd"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("WOD_TEST_HUB_LOG") != "" {
+			t.Logf("hub and agent log:\n%s", logs.String())
+		}
+	})
+
+	// Accounts and group that cannot collide with real ones. Cleanups run
+	// last-registered-first: the hub stops before the accounts go, and the
+	// accounts before the group.
+	uid := freeUIDPair(t, 62000, 62999)
+	group := fmt.Sprintf("wodt-g%d", uid)
+	student, outsider := fmt.Sprintf("wodt%d", uid), fmt.Sprintf("wodt%d", uid+1)
+	t.Cleanup(func() { run(t, "groupdel", group) })
+	for _, u := range []struct {
+		name string
+		uid  int
+	}{{student, uid}, {outsider, uid + 1}} {
+		t.Cleanup(func() {
+			killUID(u.uid) // processes of the test account only, by pid
+			run(t, "userdel", u.name)
+		})
+	}
+	homes, err := os.MkdirTemp("", "wodjh-homes-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(homes) })
+	// Students must traverse to their home; MkdirTemp makes it 0700.
+	if err := os.Chmod(homes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ports := freePorts(t, 3)
+	m := &Managed{
+		Dir:          filepath.Join(t.TempDir(), "hub"),
+		Bind:         net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
+		HubPort:      ports[1],
+		ProxyAPIPort: ports[2],
+		StudentGroup: group,
+		Announcement: `Welcome <b>'students'</b>`,
+		Logger:       logger,
+		StopTimeout:  10 * time.Second,
+	}
+	start := time.Now()
+	c, err := m.Start(ctx)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Logf("hub up in %v", time.Since(start).Round(time.Millisecond))
+	runCtx, stopRun := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- m.Run(runCtx) }()
+	t.Cleanup(func() {
+		proxyPID := readPID(filepath.Join(m.Dir, proxyPIDFile))
+		hubPID := m.pid()
+		stopRun()
+		select {
+		case err := <-runDone:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return after its context ended")
+		}
+		for _, pid := range []int{hubPID, proxyPID} {
+			if pid > 0 && alive(pid) {
+				t.Errorf("pid %d still running after Run returned", pid)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+
+	// Files and modes.
+	for name, mode := range map[string]os.FileMode{".": 0o700, configFile: 0o600, tokenFile: 0o600, cookieSecretFile: 0o600} {
+		st, err := os.Stat(filepath.Join(m.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want %v", name, st.Mode().Perm(), mode)
+		}
+	}
+
+	v, err := c.Version(ctx)
+	if err != nil || !strings.HasPrefix(v, "3.") && !strings.HasPrefix(v, "4.") && !strings.HasPrefix(v, "5.") {
+		t.Fatalf("Version = %q, %v", v, err)
+	}
+	t.Logf("JupyterHub %s", v)
+
+	// A second hub on the same ports must say which port is taken.
+	m2 := &Managed{Dir: filepath.Join(t.TempDir(), "hub2"), Bind: m.Bind, HubPort: m.HubPort, ProxyAPIPort: m.ProxyAPIPort, StudentGroup: group}
+	if _, err := m2.Start(ctx); err == nil || !strings.Contains(err.Error(), strconv.Itoa(ports[0])) {
+		t.Errorf("Start on taken ports: err = %v, want the port %d named", err, ports[0])
+	}
+
+	// The Unix accounts: the student is in the group, the outsider is not.
+	for _, u := range []struct {
+		name   string
+		uid    int
+		groups []string
+	}{{student, uid, []string{"-G", group}}, {outsider, uid + 1, nil}} {
+		home := filepath.Join(homes, u.name)
+		args := append([]string{"-M", "-d", home, "-u", strconv.Itoa(u.uid), "-U", "-s", "/bin/bash"}, u.groups...)
+		run(t, "useradd", append(args, u.name)...)
+		if err := os.Mkdir(home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(home, u.uid, lookupGID(t, u.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runStdin(t, student+":right-Pass-1\n"+outsider+":right-Pass-2\n", "chpasswd")
+
+	// Users.
+	if err := c.EnsureUser(ctx, student); err != nil {
+		t.Fatalf("EnsureUser: %v", err)
+	}
+	if err := c.EnsureUser(ctx, student); err != nil {
+		t.Fatalf("EnsureUser again (409): %v", err)
+	}
+	if err := c.EnsureUser(ctx, outsider); err != nil {
+		t.Fatalf("EnsureUser(outsider): %v", err)
+	}
+	u, err := c.User(ctx, student)
+	if err != nil || u.Name != student || len(u.Servers) != 0 {
+		t.Fatalf("User = %+v, %v", u, err)
+	}
+	if _, err := c.User(ctx, "wodt-nobody"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("User(unknown): %v, want ErrNotFound", err)
+	}
+	// PAM users need a Unix account; the hub says 400.
+	err = c.EnsureUser(ctx, "wodt-nounix")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest {
+		t.Errorf("EnsureUser without a Unix account: %v, want a 400", err)
+	}
+
+	// Servers.
+	t0 := time.Now()
+	if err := c.StartServer(ctx, student); err != nil {
+		t.Fatalf("StartServer: %v", err)
+	}
+	t.Logf("server ready in %v", time.Since(t0).Round(time.Millisecond))
+	u, err = c.User(ctx, student)
+	if err != nil || !u.Servers[""].Ready || u.Servers[""].URL != "/user/"+student+"/" {
+		t.Fatalf("after StartServer: %+v, %v", u, err)
+	}
+	if err := c.StartServer(ctx, student); err != nil {
+		t.Errorf("StartServer on a running server: %v", err)
+	}
+
+	// PAM login through the proxy's public address.
+	base := "http://" + m.Bind
+	res := hubLogin(ctx, t, base, student, "wrong-password")
+	if res.status != http.StatusOK || res.cookie("jupyterhub-hub-login") || !strings.Contains(res.body, "Invalid username or password") {
+		t.Errorf("wrong password: %d, location %q, cookies %v", res.status, res.location, res.cookies)
+	}
+	if !strings.Contains(res.body, "Welcome &lt;b&gt;&#39;students&#39;&lt;/b&gt;") {
+		t.Errorf("login page does not show the escaped announcement")
+	}
+	res = hubLogin(ctx, t, base, outsider, "right-Pass-2")
+	if res.status != http.StatusOK || res.cookie("jupyterhub-hub-login") {
+		t.Errorf("account outside the student group logged in: %d, location %q", res.status, res.location)
+	}
+	res = hubLogin(ctx, t, base, student, "right-Pass-1")
+	if res.status != http.StatusFound || !res.cookie("jupyterhub-hub-login") ||
+		!(strings.Contains(res.location, "/user/"+student+"/") || strings.Contains(res.location, "/hub/spawn")) {
+		t.Errorf("login: %d, location %q, cookies %v", res.status, res.location, res.cookies)
+	}
+
+	if err := c.StopServer(ctx, student); err != nil {
+		t.Fatalf("StopServer: %v", err)
+	}
+	if u, err := c.User(ctx, student); err != nil || len(u.Servers) != 0 {
+		t.Errorf("after StopServer: %+v, %v", u, err)
+	}
+	if err := c.StopServer(ctx, student); err != nil {
+		t.Errorf("StopServer again: %v", err)
+	}
+	if err := c.StopServer(ctx, "wodt-nobody"); err != nil {
+		t.Errorf("StopServer(unknown user): %v", err)
+	}
+
+	// Supervision: kill the hub; Run must bring it back.
+	oldPID := m.pid()
+	if oldPID == 0 {
+		t.Fatal("no hub pid")
+	}
+	if err := syscall.Kill(oldPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t0 = time.Now()
+	for {
+		if p := m.pid(); p != 0 && p != oldPID {
+			vctx, vcancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := c.whoamiNoRetry(vctx)
+			vcancel()
+			if err == nil {
+				break
+			}
+		}
+		if time.Since(t0) > 30*time.Second {
+			t.Fatalf("hub not back 30 s after SIGKILL")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("hub back %v after SIGKILL", time.Since(t0).Round(time.Millisecond))
+	// The new hub replaced the orphaned proxy: the public address serves.
+	if res := hubLogin(ctx, t, base, student, "right-Pass-1"); res.status != http.StatusFound {
+		t.Errorf("login after restart: %d", res.status)
+	}
+	if err := c.DeleteUser(ctx, outsider); err != nil {
+		t.Errorf("DeleteUser: %v", err)
+	}
+	if err := c.DeleteUser(ctx, outsider); err != nil {
+		t.Errorf("DeleteUser again: %v", err)
+	}
+	if strings.Contains(logs.String(), c.Token) {
+		t.Errorf("the service token appears in the log")
+	}
+}
+
+// whoamiNoRetry checks the API with the token, one attempt.
+func (c *Client) whoamiNoRetry(ctx context.Context) (int, error) {
+	resp, err := c.once(ctx, http.MethodGet, "/user", nil)
+	if err != nil {
+		return 0, err
+	}
+	if resp.status != http.StatusOK {
+		return resp.status, c.apiError(http.MethodGet, "/user", resp)
+	}
+	return resp.status, nil
+}
+
+type loginResult struct {
+	status   int
+	location string
+	cookies  []*http.Cookie
+	body     string
+}
+
+func (r loginResult) cookie(name string) bool {
+	for _, c := range r.cookies {
+		if c.Name == name && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// hubLogin fills in the hub's login form like a browser: GET the page (and
+// its _xsrf, if the hub version uses one), POST the credentials, and report
+// the answer without following redirects.
+func hubLogin(ctx context.Context, t *testing.T, base, name, password string) loginResult {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{
+		Jar:           jar,
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/hub/login", nil)
+	res, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET /hub/login: %v", err)
+	}
+	page := readAll(res)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /hub/login: %d", res.StatusCode)
+	}
+	form := url.Values{"username": {name}, "password": {password}}
+	if m := regexp.MustCompile(`name="_xsrf" value="([^"]+)"`).FindStringSubmatch(page); m != nil {
+		form.Set("_xsrf", m[1])
+	}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/hub/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err = hc.Do(req)
+	if err != nil {
+		t.Fatalf("POST /hub/login: %v", err)
+	}
+	body := readAll(res)
+	return loginResult{status: res.StatusCode, location: res.Header.Get("Location"), cookies: res.Cookies(), body: body}
+}
+
+func readAll(res *http.Response) string {
+	defer res.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(res.Body)
+	return b.String()
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// freeUIDPair finds uid such that uid and uid+1 are unused, and no user or
+// group of the names the test derives from it exists.
+func freeUIDPair(t *testing.T, lo, hi int) int {
+	t.Helper()
+	for uid := lo + os.Getpid()%100; uid < hi; uid += 2 {
+		free := true
+		for _, id := range []int{uid, uid + 1} {
+			if _, err := user.LookupId(strconv.Itoa(id)); err == nil {
+				free = false
+			}
+			if _, err := user.LookupGroupId(strconv.Itoa(id)); err == nil {
+				free = false
+			}
+			if _, err := user.Lookup(fmt.Sprintf("wodt%d", id)); err == nil {
+				free = false
+			}
+		}
+		if _, err := user.LookupGroup(fmt.Sprintf("wodt-g%d", uid)); err == nil {
+			free = false
+		}
+		if free {
+			return uid
+		}
+	}
+	t.Fatalf("no free uid in %d..%d", lo, hi)
+	return 0
+}
+
+func lookupGID(t *testing.T, name string) int {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, _ := strconv.Atoi(u.Gid)
+	return gid
+}
+
+// run runs an administration command; in cleanups a failure is only logged
+// (the thing to remove may not have been created).
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Logf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+}
+
+func runStdin(t *testing.T, stdin, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", name, err, out)
+	}
+}
+
+// killUID kills the processes whose real uid is uid (the test's own
+// accounts), one pid at a time, so that userdel can proceed.
+func killUID(uid int) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Uid:" && f[1] == strconv.Itoa(uid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,211 @@
+package jupyterhub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+const (
+	defaultPollEvery = 250 * time.Millisecond
+	maxPollEvery     = time.Second
+	// pendingRetries bounds how often a start/stop is re-asked after the hub
+	// said the server was in the opposite transition: it only loops if
+	// someone else keeps flipping the server.
+	pendingRetries = 5
+)
+
+// StartServer starts the default server of user name and returns once it is
+// ready, the spawn failed, or ctx ends. A server that is already running is
+// success. The hub answers 201 when the spawn finished within its
+// slow_spawn_timeout (10 s) and 202 otherwise; a 202 is followed through the
+// spawn-progress event stream, falling back to polling the user model.
+func (c *Client) StartServer(ctx context.Context, name string) error {
+	path, err := userPath(name, "/server")
+	if err != nil {
+		return err
+	}
+	for range pendingRetries {
+		resp, err := c.call(ctx, http.MethodPost, path, nil)
+		if err != nil {
+			return err
+		}
+		switch {
+		case resp.status == http.StatusCreated:
+			return nil
+		case resp.status == http.StatusAccepted:
+			return c.waitReady(ctx, name)
+		case resp.status == http.StatusBadRequest && strings.Contains(hubMessage(resp.body), "already running"):
+			return nil
+		case resp.status == http.StatusBadRequest && strings.Contains(hubMessage(resp.body), "pending stop"):
+			// A stop is in flight; 3.0 cannot start until it completes.
+			if err := c.waitSettled(ctx, name); err != nil {
+				return err
+			}
+			continue
+		}
+		return c.apiError(http.MethodPost, path, resp)
+	}
+	return fmt.Errorf("jupyterhub: starting the server of %s: it kept changing state", name)
+}
+
+// StopServer stops the default server of user name and returns once it is
+// stopped or ctx ends. Stopping a server that is not running, or of a user
+// that does not exist, is success.
+func (c *Client) StopServer(ctx context.Context, name string) error {
+	path, err := userPath(name, "/server")
+	if err != nil {
+		return err
+	}
+	for range pendingRetries {
+		resp, err := c.call(ctx, http.MethodDelete, path, nil)
+		if err != nil {
+			return err
+		}
+		msg := hubMessage(resp.body)
+		switch {
+		case resp.status == http.StatusNoContent || resp.status == http.StatusOK:
+			return nil
+		case resp.status == http.StatusAccepted:
+			return c.waitStopped(ctx, name)
+		case resp.status == http.StatusNotFound:
+			return nil
+		case resp.status == http.StatusBadRequest && strings.Contains(msg, "not running"):
+			return nil
+		case resp.status == http.StatusBadRequest && strings.Contains(msg, "pending"):
+			// 3.0 refuses to stop a server whose spawn is still pending
+			// ("pending spawn, please wait"; 5.1 lifted this): wait for the
+			// spawn to finish one way or the other, then stop.
+			if err := c.waitSettled(ctx, name); err != nil {
+				return err
+			}
+			continue
+		case resp.status >= 500:
+			// 3.0 answers 500 for a user it does not know (the handler
+			// dereferences the missing user). Tell that apart from a real
+			// failure to keep stop idempotent.
+			if _, uerr := c.User(ctx, name); errors.Is(uerr, ErrNotFound) {
+				return nil
+			}
+		}
+		return c.apiError(http.MethodDelete, path, resp)
+	}
+	return fmt.Errorf("jupyterhub: stopping the server of %s: it kept changing state", name)
+}
+
+// waitReady waits until the default server of name is ready.
+func (c *Client) waitReady(ctx context.Context, name string) error {
+	p := c.newPoller()
+	for {
+		u, err := c.User(ctx, name)
+		if err != nil {
+			return fmt.Errorf("jupyterhub: waiting for the server of %s: %w", name, err)
+		}
+		s, active := u.Servers[""]
+		switch {
+		case active && s.Ready:
+			return nil
+		case active && s.Pending == "spawn":
+			// The event stream returns as soon as the spawn resolves, so
+			// following it is faster than polling and carries the failure
+			// message. If the stream breaks, fall back to polling.
+			ev, err := c.progress(ctx, name)
+			if err == nil && ev.Failed {
+				return &SpawnError{User: name, Message: ev.Message}
+			}
+			if err == nil && ev.Ready {
+				return nil
+			}
+		case active && s.Pending == "stop":
+			return &SpawnError{User: name, Message: "the server is being stopped"}
+		case !active:
+			// Not running and not pending: the spawn failed (or someone
+			// stopped it). The stream reports a failed spawn's message.
+			msg := "the server is not running"
+			if ev, err := c.progress(ctx, name); err == nil && ev.Failed && ev.Message != "" {
+				msg = ev.Message
+			}
+			return &SpawnError{User: name, Message: msg}
+		}
+		if err := p.wait(ctx); err != nil {
+			return fmt.Errorf("jupyterhub: waiting for the server of %s: %w", name, err)
+		}
+	}
+}
+
+// waitStopped waits until the default server of name is no longer active.
+func (c *Client) waitStopped(ctx context.Context, name string) error {
+	p := c.newPoller()
+	for {
+		u, err := c.User(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("jupyterhub: waiting for the server of %s to stop: %w", name, err)
+		}
+		if s, active := u.Servers[""]; !active || (!s.Ready && s.Pending == "") {
+			return nil
+		}
+		if err := p.wait(ctx); err != nil {
+			return fmt.Errorf("jupyterhub: waiting for the server of %s to stop: %w", name, err)
+		}
+	}
+}
+
+// waitSettled waits until the default server of name is not pending.
+func (c *Client) waitSettled(ctx context.Context, name string) error {
+	p := c.newPoller()
+	for {
+		u, err := c.User(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("jupyterhub: waiting for the server of %s to settle: %w", name, err)
+		}
+		if s, active := u.Servers[""]; !active || s.Pending == "" {
+			return nil
+		}
+		if err := p.wait(ctx); err != nil {
+			return fmt.Errorf("jupyterhub: waiting for the server of %s to settle: %w", name, err)
+		}
+	}
+}
+
+// SpawnError is a server that did not become ready; Message is the hub's
+// reason (e.g. "Spawn failed: Timeout", or the spawner's exception).
+type SpawnError struct {
+	User    string
+	Message string
+}
+
+func (e *SpawnError) Error() string {
+	return fmt.Sprintf("jupyterhub: server of %s did not start: %s", e.User, e.Message)
+}
+
+// poller sleeps between state polls, slowing from pollEvery to a second.
+type poller struct{ next time.Duration }
+
+func (c *Client) newPoller() *poller {
+	d := c.pollEvery
+	if d <= 0 {
+		d = defaultPollEvery
+	}
+	return &poller{next: d}
+}
+
+func (p *poller) wait(ctx context.Context) error {
+	t := time.NewTimer(p.next)
+	defer t.Stop()
+	p.next = min(p.next*3/2, maxPollEvery)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
