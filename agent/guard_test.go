@@ -31,11 +31,11 @@ func (g *guardServer) Event(_ context.Context, kind, detail string) error {
 func TestGuard(t *testing.T) {
 	h := testHost(t)
 	ctx := context.Background()
-	a1, err := h.EnsureAccount(ctx, 1)
+	a1, err := h.EnsureAccount(ctx, testSeat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := h.EnsureAccount(ctx, 2)
+	a2, err := h.EnsureAccount(ctx, testSeat+1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +62,11 @@ func TestGuard(t *testing.T) {
 	}
 	legit := run(a1, sleepBin)
 	mined := run(a1, miner)
-	orphan := run(a2, sleepBin) // student2 has no live registration
+	orphan := run(a2, sleepBin) // student9102 has no live registration
 	time.Sleep(100 * time.Millisecond)
 
-	srv := &guardServer{held: []int{1}}
-	g := &Guard{Host: h, Server: srv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Students: 3}
+	srv := &guardServer{held: []int{testSeat}}
+	g := &Guard{Host: h, Server: srv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Students: testSeat + 3}
 	if err := g.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestGuard(t *testing.T) {
 	}
 	events := strings.Join(srv.events, "\n")
 	if !strings.Contains(events, "xmrig") || !strings.Contains(events, "crypto-miner") ||
-		!strings.Contains(events, "student2") || !strings.Contains(events, "no live registration") {
+		!strings.Contains(events, "student9102") || !strings.Contains(events, "no live registration") {
 		t.Fatalf("events:\n%s", events)
 	}
 	if len(srv.events) != 2 {

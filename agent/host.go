@@ -84,6 +84,17 @@ func (h *Host) EnsureAccount(ctx context.Context, n int) (Account, error) {
 	if err := os.Chmod(h.root(), 0o711); err != nil {
 		return a, fmt.Errorf("student root: %w", err)
 	}
+	// The student's notebook server starts in the home, as the student: each
+	// directory above it must let others through.
+	for dir := filepath.Dir(h.root()); ; dir = filepath.Dir(dir) {
+		if info, err := os.Stat(dir); err == nil && info.Mode().Perm()&0o001 == 0 {
+			return a, fmt.Errorf("students cannot reach their homes under %s: %s is not searchable by others (mode %v)",
+				h.root(), dir, info.Mode().Perm())
+		}
+		if dir == filepath.Dir(dir) {
+			break
+		}
+	}
 	if err := run(ctx, nil, "groupadd", "-f", h.group()); err != nil {
 		return a, err
 	}
@@ -91,6 +102,8 @@ func (h *Host) EnsureAccount(ctx context.Context, n int) (Account, error) {
 		if g.Gid != strconv.Itoa(a.GID) {
 			return a, fmt.Errorf("group %s exists with gid %s, not %d", a.Name, g.Gid, a.GID)
 		}
+	} else if g, err := user.LookupGroupId(strconv.Itoa(a.GID)); err == nil {
+		return a, fmt.Errorf("gid %d is taken by group %s; choose another --uid-base", a.GID, g.Name)
 	} else if err := run(ctx, nil, "groupadd", "-g", strconv.Itoa(a.GID), a.Name); err != nil {
 		return a, err
 	}

@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// testSeat is the first student number the tests use: far above the seats
+// of a wod up running on the same machine, so that the account names
+// (student9101…) cannot collide either.
+const testSeat = 9101
+
 // testHost returns a Host on a uid range far from wod up's (2000+) and from
 // regular users, removing its accounts when the test ends. It needs root.
 func testHost(t *testing.T) *Host {
@@ -24,9 +29,16 @@ func testHost(t *testing.T) *Host {
 			t.Skipf("%s is not installed", cmd)
 		}
 	}
-	h := &Host{Root: filepath.Join(t.TempDir(), "student"), UIDBase: 61000, GIDBase: 61000, Group: "wodtest-students"}
+	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
+	dir, err := os.MkdirTemp("", "wod-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	h := &Host{Root: filepath.Join(dir, "student"), UIDBase: 50000, GIDBase: 50000, Group: "wodtest-students"}
 	t.Cleanup(func() {
-		for n := 1; n <= 3; n++ {
+		for n := testSeat; n <= testSeat+2; n++ {
 			h.RemoveAccount(context.Background(), n)
 		}
 		exec.Command("groupdel", h.Group).Run()
@@ -37,38 +49,38 @@ func testHost(t *testing.T) *Host {
 func TestAccountLifecycle(t *testing.T) {
 	h := testHost(t)
 	ctx := context.Background()
-	a, err := h.EnsureAccount(ctx, 1)
+	a, err := h.EnsureAccount(ctx, testSeat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := user.Lookup("student1")
-	if err != nil || u.Uid != "61001" || u.HomeDir != a.Home {
+	u, err := user.Lookup("student9101")
+	if err != nil || u.Uid != "59101" || u.HomeDir != a.Home {
 		t.Fatalf("account: %+v %v", u, err)
 	}
 	if gids, _ := u.GroupIds(); !strings.Contains(strings.Join(gids, ","), lookupGid(t, h.Group)) {
-		t.Fatalf("student1 is not in %s: %v", h.Group, gids)
+		t.Fatalf("student9101 is not in %s: %v", h.Group, gids)
 	}
 	info, _ := os.Stat(a.Home)
-	if info.Mode().Perm() != 0o700 || info.Sys().(*syscall.Stat_t).Uid != 61001 {
+	if info.Mode().Perm() != 0o700 || info.Sys().(*syscall.Stat_t).Uid != 59101 {
 		t.Fatalf("home mode %v owner %d", info.Mode().Perm(), info.Sys().(*syscall.Stat_t).Uid)
 	}
 	if root, _ := os.Stat(h.Root); root.Mode().Perm() != 0o711 {
 		t.Fatalf("student root mode %v", root.Mode().Perm())
 	}
 	// Idempotent.
-	if _, err := h.EnsureAccount(ctx, 1); err != nil {
+	if _, err := h.EnsureAccount(ctx, testSeat); err != nil {
 		t.Fatalf("second EnsureAccount: %v", err)
 	}
 
 	// Passwords: chpasswd changes the shadow entry.
-	before := shadow(t, "student1")
+	before := shadow(t, "student9101")
 	if err := h.SetPassword(ctx, a, "First-Pass-1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.SetPassword(ctx, a, "Second-Pass-2"); err != nil {
 		t.Fatal(err)
 	}
-	if after := shadow(t, "student1"); after == before || !strings.HasPrefix(after, "$") {
+	if after := shadow(t, "student9101"); after == before || !strings.HasPrefix(after, "$") {
 		t.Fatalf("shadow entry did not change: %q", after)
 	}
 	if err := h.SetPassword(ctx, a, "bad:pass"); err == nil {
@@ -80,7 +92,7 @@ func TestAccountLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, err := os.Stat(filepath.Join(a.Home, ".ssh", "id_ed25519"))
-	if err != nil || key.Mode().Perm() != 0o600 || key.Sys().(*syscall.Stat_t).Uid != 61001 {
+	if err != nil || key.Mode().Perm() != 0o600 || key.Sys().(*syscall.Stat_t).Uid != 59101 {
 		t.Fatalf("private key: %v %v", key, err)
 	}
 	if _, err := os.Stat(filepath.Join(a.Home, ".bashrc")); err != nil {
@@ -105,7 +117,7 @@ func TestAccountLifecycle(t *testing.T) {
 	}
 
 	// Processes are killed by uid, and only that uid's.
-	other, err := h.EnsureAccount(ctx, 2)
+	other, err := h.EnsureAccount(ctx, testSeat+1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +129,10 @@ func TestAccountLifecycle(t *testing.T) {
 	}
 	mine.Wait()
 	if pids, _ := processesOf(a.UID); len(pids) != 0 {
-		t.Fatalf("processes of student1 survive: %v", pids)
+		t.Fatalf("processes of student9101 survive: %v", pids)
 	}
 	if theirs.ProcessState != nil || syscall.Kill(theirs.Process.Pid, 0) != nil {
-		t.Fatal("student2's process was killed too")
+		t.Fatal("student9102's process was killed too")
 	}
 	h.KillProcesses(ctx, other)
 	theirs.Wait()
@@ -130,11 +142,11 @@ func TestAccountLifecycle(t *testing.T) {
 func TestUIDTaken(t *testing.T) {
 	h := testHost(t)
 	ctx := context.Background()
-	if err := exec.Command("useradd", "-u", "61003", "-M", "wodtest-intruder").Run(); err != nil {
+	if err := exec.Command("useradd", "-u", "59103", "-M", "wodtest-intruder").Run(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { exec.Command("userdel", "wodtest-intruder").Run() })
-	if _, err := h.EnsureAccount(ctx, 3); err == nil || !strings.Contains(err.Error(), "taken by wodtest-intruder") {
+	if _, err := h.EnsureAccount(ctx, testSeat+2); err == nil || !strings.Contains(err.Error(), "taken by") || !strings.Contains(err.Error(), "wodtest-intruder") {
 		t.Fatalf("EnsureAccount with a taken uid: %v", err)
 	}
 }

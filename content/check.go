@@ -53,14 +53,22 @@ func (r Report) String() string {
 	var b strings.Builder
 	switch len(r.Problems) {
 	case 0:
-		fmt.Fprintf(&b, "%s: %d templated files render for a sample student: ok\n", r.Workshop, len(r.Files))
+		fmt.Fprintf(&b, "%s: %s render for a sample student: ok\n", r.Workshop, plural(len(r.Files), "templated file"))
 	default:
-		fmt.Fprintf(&b, "%s: %d problems in %d templated files:\n", r.Workshop, len(r.Problems), len(r.Files))
+		fmt.Fprintf(&b, "%s: %s in %s:\n", r.Workshop, plural(len(r.Problems), "problem"), plural(len(r.Files), "templated file"))
 		for _, p := range r.Problems {
 			b.WriteString("  " + p.String() + "\n")
 		}
 	}
 	return b.String()
+}
+
+// plural says "1 problem", "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Check renders every templated file of the workshop folder dir for a sample
@@ -160,10 +168,10 @@ func (c *checker) file(r *Renderer, name string, text []byte, base Vars, mode st
 		}
 		var te *TemplateError
 		if !errors.As(err, &te) {
-			te = &TemplateError{File: name, Kind: ErrRender, Message: err.Error()}
+			te = &TemplateError{File: name, Kind: KindRender, Message: err.Error()}
 		}
 		c.add(*te, mode)
-		if te.Kind != ErrUndefined {
+		if te.Kind != KindUndefined {
 			return
 		}
 		if _, ok := vars[te.Name]; ok {
@@ -177,8 +185,8 @@ func (c *checker) file(r *Renderer, name string, text []byte, base Vars, mode st
 // variable is one problem per file, wherever each mode first meets it.
 func (c *checker) add(te TemplateError, mode string) {
 	i := slices.IndexFunc(c.problems, func(p Problem) bool {
-		if te.Kind == ErrUndefined {
-			return p.Kind == ErrUndefined && p.File == te.File && p.Name == te.Name
+		if te.Kind == KindUndefined {
+			return p.Kind == KindUndefined && p.File == te.File && p.Name == te.Name
 		}
 		return p.TemplateError == te
 	})

@@ -3,6 +3,12 @@
 // workshop (WKSHP-API101, …), each with a wod.yml of catalogue metadata next
 // to its notebooks. It turns them into workshops ready for
 // wod.WorkshopService.ImportWorkshops, and bundles a small sample catalogue.
+//
+// It also renders a workshop folder for one student with the original's
+// Ansible/Jinja2 semantics (Renderer, Vars, BuildVars), checks that content
+// renders for a sample student before anyone waits for it (Check,
+// CheckWorkshop), and measures how much of a workshop a student ran
+// (Completion, Notebooks).
 package content
 
 import (

@@ -54,7 +54,8 @@ func deployed(name string) bool {
 //     special files are skipped too.
 //   - Writes go through an os.Root on dst, so no name can land outside it; a
 //     file or link already at a file's place is replaced, not written
-//     through.
+//     through. dst is opened through its parent, which is trusted: a link
+//     put in dst's place that leads out of the parent is refused.
 //   - Files get mode 0644 and directories 0755, whatever the umask.
 //     Ownership is the caller's business, and so is clearing dst first (the
 //     original deletes the student's copy of the workshop before deploying).
@@ -65,10 +66,7 @@ func (r *Renderer) Deploy(src fs.FS, dst string, vars Vars) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return nil, fmt.Errorf("content: deploy: %w", err)
-	}
-	root, err := os.OpenRoot(dst)
+	root, err := openDest(dst)
 	if err != nil {
 		return nil, fmt.Errorf("content: deploy: %w", err)
 	}
@@ -83,6 +81,33 @@ func (r *Renderer) Deploy(src fs.FS, dst string, vars Vars) ([]string, error) {
 		}
 	}
 	return written, nil
+}
+
+// openDest creates dst if needed and opens it as a root. dst itself is
+// created and opened through its parent's root: in a student's home, dst
+// may be replaced by a link to anywhere between two steps, and a root
+// refuses to follow a link out of the parent. The parent is trusted.
+func openDest(dst string) (*os.Root, error) {
+	dst = filepath.Clean(dst)
+	parent, base := filepath.Split(dst)
+	if base == "" || base == "." || base == ".." {
+		return nil, fmt.Errorf("%q: not a directory name", dst)
+	}
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	pr, err := os.OpenRoot(parent)
+	if err != nil {
+		return nil, err
+	}
+	defer pr.Close()
+	if err := pr.Mkdir(base, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	return pr.OpenRoot(base)
 }
 
 // item is one entry of a deployment: a directory, a rendered file or a file

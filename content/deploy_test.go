@@ -171,6 +171,17 @@ func TestDeployConfined(t *testing.T) {
 	if entries, _ := os.ReadDir(victimDir); len(entries) != 0 {
 		t.Errorf("wrote out of the destination: %v", entries)
 	}
+
+	// The destination itself replaced by a link out of its parent (a
+	// student's home).
+	dst3 := filepath.Join(tmp, "home3", "WKSHP-Links")
+	mustSymlink(t, victimDir, dst3)
+	if _, err := NewRenderer().Deploy(os.DirFS(src), dst3, vars); err == nil {
+		t.Error("deployed through a destination that is a link out of its parent")
+	}
+	if entries, _ := os.ReadDir(victimDir); len(entries) != 0 {
+		t.Errorf("wrote out of the destination's parent: %v", entries)
+	}
 }
 
 // TestDeployTemplateErrors: every broken file is reported, nothing is written.

@@ -62,7 +62,10 @@ func NewRenderer() *Renderer {
 // problem, such as `WKSHP-API101/1-WKSHP-API.ipynb:213:5: undefined variable
 // "HTTPPORT"`.
 //
-// As in Jinja2, "\r\n" and "\r" line ends come out as "\n".
+// The template sees vars, plus inventory_hostname (vars' own, else
+// DefaultInventoryHostname) and hostvars, a map from inventory_hostname to
+// all the variables, as in Ansible. As in Jinja2, "\r\n" and "\r" line ends
+// come out as "\n".
 func (r *Renderer) RenderFile(name string, text []byte, vars Vars) ([]byte, error) {
 	src := normalizeNewlines(string(text))
 	cfg := r.cfg.Inherit() // gonja keeps a pointer: give each template its own

@@ -17,15 +17,15 @@ type ErrorKind string
 
 // Kinds of template problems.
 const (
-	// ErrUndefined: a variable the template uses is not defined.
-	ErrUndefined ErrorKind = "undefined"
-	// ErrSyntax: the template cannot be parsed.
-	ErrSyntax ErrorKind = "syntax"
-	// ErrRender: the template parsed but failed while rendering (an unknown
+	// KindUndefined: a variable the template uses is not defined.
+	KindUndefined ErrorKind = "undefined"
+	// KindSyntax: the template cannot be parsed.
+	KindSyntax ErrorKind = "syntax"
+	// KindRender: the template parsed but failed while rendering (an unknown
 	// filter, a missing attribute, …).
-	ErrRender ErrorKind = "render"
-	// ErrJSON: a rendered notebook is not valid JSON.
-	ErrJSON ErrorKind = "json"
+	KindRender ErrorKind = "render"
+	// KindJSON: a rendered notebook is not valid JSON.
+	KindJSON ErrorKind = "json"
 )
 
 // TemplateError is a problem with one file of a workshop. Its Error text is
@@ -33,12 +33,12 @@ const (
 // as `WKSHP-API101/1-WKSHP-API.ipynb:213:12: undefined variable "HTTPPORT"`.
 type TemplateError struct {
 	File string
-	// Line and Column are 1-based, 0 when unknown. For ErrJSON they are the
+	// Line and Column are 1-based, 0 when unknown. For KindJSON they are the
 	// position in the rendered text, which is the template's line unless a
 	// block tag alone on its line or a multi-line value came before it.
 	Line, Column int
 	Kind         ErrorKind
-	// Name is the undefined variable for ErrUndefined: a plain name, or the
+	// Name is the undefined variable for KindUndefined: a plain name, or the
 	// key of hostvars[inventory_hostname]['KEY'].
 	Name string
 	// Message says what is wrong, without the position.
@@ -66,7 +66,7 @@ func lexError(name, src string, toks []*tokens.Token) error {
 		if t.Type == tokens.Error {
 			// gonja sets only the offset of an error token.
 			line, col := position([]byte(src), int64(t.Pos)+1)
-			return &TemplateError{File: name, Line: line, Column: col, Kind: ErrSyntax,
+			return &TemplateError{File: name, Line: line, Column: col, Kind: KindSyntax,
 				Message: "syntax error: " + t.Val}
 		}
 	}
@@ -81,13 +81,13 @@ func parseError(name string, err error) error {
 		if se.Raw != "" {
 			msg += fmt.Sprintf(" (near %q)", se.Raw)
 		}
-		return &TemplateError{File: name, Line: se.Line, Column: se.Column, Kind: ErrSyntax, Message: "syntax error: " + msg}
+		return &TemplateError{File: name, Line: se.Line, Column: se.Column, Kind: KindSyntax, Message: "syntax error: " + msg}
 	}
 	cause := err
 	if u := errors.Unwrap(err); u != nil {
 		cause = u // drop "failed to parse template '<the whole source>'"
 	}
-	return &TemplateError{File: name, Kind: ErrSyntax, Message: "syntax error: " + cause.Error()}
+	return &TemplateError{File: name, Kind: KindSyntax, Message: "syntax error: " + cause.Error()}
 }
 
 var (
@@ -107,7 +107,7 @@ var (
 // exact position.
 func execError(name string, toks []*tokens.Token, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "unable to execute template: ")
-	te := &TemplateError{File: name, Kind: ErrRender}
+	te := &TemplateError{File: name, Kind: KindRender}
 	tail := msg
 	if m := atLine.FindAllStringSubmatchIndex(msg, -1); m != nil {
 		last := m[len(m)-1]
@@ -117,12 +117,12 @@ func execError(name string, toks []*tokens.Token, err error) error {
 	switch {
 	case undefinedHostvar.MatchString(msg):
 		key := undefinedHostvar.FindStringSubmatch(msg)[1]
-		te.Kind, te.Name = ErrUndefined, key
+		te.Kind, te.Name = KindUndefined, key
 		te.Message = fmt.Sprintf("undefined variable %q (hostvars[inventory_hostname]['%s'])", key, key)
 		te.Line, te.Column = locate(toks, tokens.String, key, te.Line)
 	case undefinedName.MatchString(msg):
 		v := undefinedName.FindStringSubmatch(msg)[1]
-		te.Kind, te.Name = ErrUndefined, v
+		te.Kind, te.Name = KindUndefined, v
 		te.Message = fmt.Sprintf("undefined variable %q", v)
 		te.Line, te.Column = locate(toks, tokens.Name, v, te.Line)
 	case unknownFilter.MatchString(msg):
@@ -185,7 +185,7 @@ func checkJSON(name string, out []byte) error {
 	if err == nil {
 		return nil
 	}
-	te := &TemplateError{File: name, Kind: ErrJSON, Message: "the rendered notebook is not valid JSON: " + err.Error()}
+	te := &TemplateError{File: name, Kind: KindJSON, Message: "the rendered notebook is not valid JSON: " + err.Error()}
 	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
 		te.Line, te.Column = position(out, se.Offset)
 		te.Message = "the rendered notebook is not valid JSON: " + se.Error()

@@ -18,15 +18,15 @@ import (
 // at all: it never trims there.) Tags are found among the tokens of gonja's
 // own lexer (toks), so that text that merely looks like a tag (inside another
 // raw block, a string or a comment) is left alone. One byte is added per
-// tag, on its line: line numbers do not change, columns after the tag on the
-// same line shift by one.
+// tag, on its line: line numbers do not change, and the columns of errors
+// are taken from toks, the unmodified text.
 func keepRawNewline(src string, toks []*tokens.Token, cfg *config.Config) string {
 	var at []int // offsets of the "%}" to turn into "+%}"
 	for i := 0; i+2 < len(toks); i++ {
 		begin, name, end := toks[i], toks[i+1], toks[i+2]
 		if begin.Type != tokens.BlockBegin || name.Type != tokens.Name || name.Val != "raw" ||
 			end.Type != tokens.BlockEnd || end.Val != cfg.BlockEndString {
-			continue // `-%}` strips the whitespace in both engines; `+%}` is already right
+			continue // `-%}` and `+%}` are left as written (see TestJinja2Golden)
 		}
 		if next := end.Pos + len(end.Val); next < len(src) && src[next] == '\n' {
 			at = append(at, end.Pos)

@@ -24,9 +24,16 @@ var ErrNotFound = errors.New("jupyterhub: not found")
 // own spawn throttle (concurrent_spawn_limit, active_server_limit).
 const (
 	// transientRetries is how many times a request is repeated after a
-	// connection error or a 5xx. With the backoff below that spans ~12 s,
-	// enough for a supervised hub to come back (measured ~3 s here).
+	// connection error or a 502/503/504 (a proxy in front of a hub that is
+	// down). With the backoff below that spans ~12 s, enough for a
+	// supervised hub to come back (measured 2–4 s here).
 	transientRetries = 6
+	// internalErrorRetries is the same for a 500, the hub's own answer to an
+	// exception. Those are mostly deterministic (3.0 answers 500 to a stop
+	// for an unknown user; a spawn that failed fast is a 500), so they are
+	// repeated only twice, for the transient kind (sqlite "database is
+	// locked" under load).
+	internalErrorRetries = 2
 	defaultRetryBase = 250 * time.Millisecond
 	maxRetryBackoff  = 4 * time.Second
 	// Retry-After on a 429 defaults to 1 s and is capped: the hub proposes
@@ -264,7 +271,11 @@ func (c *Client) call(ctx context.Context, method, path string, body any) (*resp
 		case err == nil && resp.status == http.StatusTooManyRequests:
 			wait = retryAfter(resp.header.Get("Retry-After"))
 		case err != nil || resp.status >= 500:
-			if transient >= transientRetries {
+			limit := transientRetries
+			if err == nil && resp.status == http.StatusInternalServerError {
+				limit = internalErrorRetries
+			}
+			if transient >= limit {
 				if err != nil {
 					return nil, err
 				}

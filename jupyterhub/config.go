@@ -9,6 +9,9 @@ import (
 // serviceName is the JupyterHub service (and role) the agent acts as.
 const serviceName = "wod-agent"
 
+// pamThreads is how many PAM conversations run at once (see render).
+const pamThreads = 8
+
 // hubConfig is everything that goes into jupyterhub_config.py, already
 // defaulted and validated by Managed.
 type hubConfig struct {
@@ -42,13 +45,27 @@ func (h *hubConfig) render() (string, error) {
 	line("c = get_config()  # noqa: F821")
 	line("")
 	line("# Students log in with their Unix password; each server runs as that Unix user.")
-	line("c.JupyterHub.authenticator_class = %s", pyStr("jupyterhub.auth.PAMAuthenticator"))
+	line("# 3.0 runs PAM in ONE thread, and Debian's \"login\" PAM stack delays every")
+	line("# failed attempt by 3 s (pam_faildelay): one mistyped password would hold up")
+	line("# every other student's login. JupyterHub 5.2 made this executor_threads")
+	line("# (default 4); this does the same on 3.0. Fixed code, no values.")
+	line("from concurrent.futures import ThreadPoolExecutor")
+	line("from traitlets import default")
+	line("from jupyterhub.auth import PAMAuthenticator")
+	line("")
+	line("class WodPAMAuthenticator(PAMAuthenticator):")
+	line("    @default(%s)", pyStr("executor"))
+	line("    def _wod_executor(self):")
+	line("        return ThreadPoolExecutor(%d, thread_name_prefix=%s)", pamThreads, pyStr("pam"))
+	line("")
+	line("c.JupyterHub.authenticator_class = WodPAMAuthenticator")
 	line("c.JupyterHub.spawner_class = %s", pyStr("jupyterhub.spawner.LocalProcessSpawner"))
 	line("# Who may log in. In 3.0 an empty allowed_users lets ANY Unix account with a")
 	line("# password in (root included). allowed_users cannot grow at runtime, so the")
 	line("# allow-list is a Unix group that the agent puts every student account in;")
 	line("# LocalAuthenticator.check_allowed_groups reads it at each login (members")
 	line("# listed in /etc/group, i.e. supplementary membership).")
+	line("# (Configuration of PAMAuthenticator applies to the subclass above.)")
 	line("c.PAMAuthenticator.allowed_groups = %s", pyStrSet([]string{h.StudentGroup}))
 	line("c.Authenticator.allowed_users = set()")
 	line("c.Authenticator.admin_users = set()")

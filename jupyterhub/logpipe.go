@@ -22,6 +22,7 @@ const (
 type hubLog struct {
 	log    *slog.Logger
 	redact *regexp.Regexp // matches secrets to mask
+	ansi   *regexp.Regexp // matches terminal colour sequences
 
 	mu   sync.Mutex
 	tail []string
@@ -36,7 +37,11 @@ func newHubLog(log *slog.Logger, secrets ...string) *hubLog {
 			alts = append(alts, regexp.QuoteMeta(s))
 		}
 	}
-	return &hubLog{log: log, redact: regexp.MustCompile(strings.Join(alts, "|"))}
+	return &hubLog{
+		log:    log,
+		redact: regexp.MustCompile(strings.Join(alts, "|")),
+		ansi:   regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`),
+	}
 }
 
 // copy reads r until EOF, which comes only when every process holding the
@@ -64,7 +69,8 @@ func (h *hubLog) copy(r io.Reader) {
 }
 
 func (h *hubLog) emit(line string) {
-	line = strings.TrimRight(line, "\r\n")
+	// CHP colours its level names; escape sequences have no place in a log.
+	line = h.ansi.ReplaceAllString(strings.TrimRight(line, "\r\n"), "")
 	if strings.TrimSpace(line) == "" {
 		return
 	}
@@ -102,7 +108,13 @@ func lineLevel(line string) slog.Level {
 		switch line[1] {
 		case 'W':
 			return slog.LevelWarn
-		case 'E', 'C':
+		case 'C':
+			// The hub logs its own orderly shutdown as CRITICAL.
+			if strings.Contains(line, "Received signal SIGTERM") {
+				return slog.LevelInfo
+			}
+			return slog.LevelError
+		case 'E':
 			return slog.LevelError
 		}
 		return slog.LevelDebug

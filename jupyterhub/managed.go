@@ -485,6 +485,13 @@ func (m *Managed) restart(ctx context.Context, backoff time.Duration) (*hubProc,
 		return nil, ctx.Err()
 	case <-t.C:
 	}
+	// The new hub would replace an orphaned proxy itself, but it sleeps a
+	// second per signal doing so; stopping it here shortens the outage.
+	if pid, err := stopStale(filepath.Join(m.set.dir, proxyPIDFile), "configurable-http-proxy", 3*time.Second); err != nil {
+		m.logger().Warn("stopping the orphaned proxy", "err", err)
+	} else if pid > 0 {
+		m.logger().Debug("stopped the orphaned proxy", "pid", pid)
+	}
 	p, err := m.launch()
 	if err != nil {
 		return nil, err

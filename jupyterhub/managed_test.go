@@ -196,34 +196,37 @@ func TestManagedHub(t *testing.T) {
 
 	// PAM login through the proxy's public address.
 	base := "http://" + m.Bind
-	res := hubLogin(ctx, t, base, student, "wrong-password")
+	res := mustLogin(ctx, t, base, student, "wrong-password")
 	if res.status != http.StatusOK || res.cookie("jupyterhub-hub-login") || !strings.Contains(res.body, "Invalid username or password") {
 		t.Errorf("wrong password: %d, location %q, cookies %v", res.status, res.location, res.cookies)
 	}
 	if !strings.Contains(res.body, "Welcome &lt;b&gt;&#39;students&#39;&lt;/b&gt;") {
 		t.Errorf("login page does not show the escaped announcement")
 	}
-	res = hubLogin(ctx, t, base, outsider, "right-Pass-2")
+	res = mustLogin(ctx, t, base, outsider, "right-Pass-2")
 	if res.status != http.StatusOK || res.cookie("jupyterhub-hub-login") {
 		t.Errorf("account outside the student group logged in: %d, location %q", res.status, res.location)
 	}
-	res = hubLogin(ctx, t, base, student, "right-Pass-1")
+	// A mistyped password costs 3 s in PAM (pam_faildelay); it must not hold
+	// up another student's login meanwhile (3.0 has one PAM thread; the
+	// managed config gives it several).
+	slow := make(chan error, 1)
+	go func() {
+		_, err := hubLogin(ctx, base, outsider, "wrong-password")
+		slow <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // let the failing login enter PAM
+	t0 = time.Now()
+	res = mustLogin(ctx, t, base, student, "right-Pass-1")
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("a login took %v while another one failed: PAM logins are serialised", d)
+	}
+	if err := <-slow; err != nil {
+		t.Error(err)
+	}
 	if res.status != http.StatusFound || !res.cookie("jupyterhub-hub-login") ||
 		!(strings.Contains(res.location, "/user/"+student+"/") || strings.Contains(res.location, "/hub/spawn")) {
 		t.Errorf("login: %d, location %q, cookies %v", res.status, res.location, res.cookies)
-	}
-
-	if err := c.StopServer(ctx, student); err != nil {
-		t.Fatalf("StopServer: %v", err)
-	}
-	if u, err := c.User(ctx, student); err != nil || len(u.Servers) != 0 {
-		t.Errorf("after StopServer: %+v, %v", u, err)
-	}
-	if err := c.StopServer(ctx, student); err != nil {
-		t.Errorf("StopServer again: %v", err)
-	}
-	if err := c.StopServer(ctx, "wodt-nobody"); err != nil {
-		t.Errorf("StopServer(unknown user): %v", err)
 	}
 
 	// Supervision: kill the hub; Run must bring it back.
@@ -250,10 +253,43 @@ func TestManagedHub(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("hub back %v after SIGKILL", time.Since(t0).Round(time.Millisecond))
-	// The new hub replaced the orphaned proxy: the public address serves.
-	if res := hubLogin(ctx, t, base, student, "right-Pass-1"); res.status != http.StatusFound {
-		t.Errorf("login after restart: %d", res.status)
+	// The student's server outlived the hub; the new hub took it over from
+	// its database and routed it through the new proxy: a login reaches
+	// the notebook (following the hub's OAuth redirects).
+	if u, err := c.User(ctx, student); err != nil || !u.Servers[""].Ready {
+		t.Errorf("server after the hub restart: %+v, %v", u, err)
 	}
+	res = mustLogin(ctx, t, base, student, "right-Pass-1")
+	if res.status != http.StatusFound || !strings.Contains(res.location, "/user/"+student+"/") {
+		t.Errorf("login after restart: %d, location %q", res.status, res.location)
+	}
+	if res.client != nil {
+		follow := &http.Client{Jar: res.client.Jar, Timeout: 20 * time.Second}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/user/"+student+"/tree", nil)
+		r, err := follow.Do(req)
+		if err != nil {
+			t.Errorf("notebook through the proxy: %v", err)
+		} else {
+			page := readAll(r)
+			if r.StatusCode != http.StatusOK || r.Request.URL.Path != "/user/"+student+"/tree" || !strings.Contains(page, "Jupyter") {
+				t.Errorf("notebook through the proxy: %d at %s", r.StatusCode, r.Request.URL)
+			}
+		}
+	}
+
+	if err := c.StopServer(ctx, student); err != nil {
+		t.Fatalf("StopServer: %v", err)
+	}
+	if u, err := c.User(ctx, student); err != nil || len(u.Servers) != 0 {
+		t.Errorf("after StopServer: %+v, %v", u, err)
+	}
+	if err := c.StopServer(ctx, student); err != nil {
+		t.Errorf("StopServer again: %v", err)
+	}
+	if err := c.StopServer(ctx, "wodt-nobody"); err != nil {
+		t.Errorf("StopServer(unknown user): %v", err)
+	}
+
 	if err := c.DeleteUser(ctx, outsider); err != nil {
 		t.Errorf("DeleteUser: %v", err)
 	}
@@ -278,6 +314,7 @@ func (c *Client) whoamiNoRetry(ctx context.Context) (int, error) {
 }
 
 type loginResult struct {
+	client   *http.Client // with the session cookies
 	status   int
 	location string
 	cookies  []*http.Cookie
@@ -296,8 +333,7 @@ func (r loginResult) cookie(name string) bool {
 // hubLogin fills in the hub's login form like a browser: GET the page (and
 // its _xsrf, if the hub version uses one), POST the credentials, and report
 // the answer without following redirects.
-func hubLogin(ctx context.Context, t *testing.T, base, name, password string) loginResult {
-	t.Helper()
+func hubLogin(ctx context.Context, base, name, password string) (loginResult, error) {
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{
 		Jar:           jar,
@@ -307,11 +343,11 @@ func hubLogin(ctx context.Context, t *testing.T, base, name, password string) lo
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/hub/login", nil)
 	res, err := hc.Do(req)
 	if err != nil {
-		t.Fatalf("GET /hub/login: %v", err)
+		return loginResult{}, fmt.Errorf("GET /hub/login: %w", err)
 	}
 	page := readAll(res)
 	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /hub/login: %d", res.StatusCode)
+		return loginResult{}, fmt.Errorf("GET /hub/login: %d", res.StatusCode)
 	}
 	form := url.Values{"username": {name}, "password": {password}}
 	if m := regexp.MustCompile(`name="_xsrf" value="([^"]+)"`).FindStringSubmatch(page); m != nil {
@@ -321,10 +357,20 @@ func hubLogin(ctx context.Context, t *testing.T, base, name, password string) lo
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	res, err = hc.Do(req)
 	if err != nil {
-		t.Fatalf("POST /hub/login: %v", err)
+		return loginResult{}, fmt.Errorf("POST /hub/login: %w", err)
 	}
 	body := readAll(res)
-	return loginResult{status: res.StatusCode, location: res.Header.Get("Location"), cookies: res.Cookies(), body: body}
+	return loginResult{client: hc, status: res.StatusCode, location: res.Header.Get("Location"), cookies: res.Cookies(), body: body}, nil
+}
+
+// mustLogin is hubLogin for the test goroutine.
+func mustLogin(ctx context.Context, t *testing.T, base, name, password string) loginResult {
+	t.Helper()
+	res, err := hubLogin(ctx, base, name, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 func readAll(res *http.Response) string {

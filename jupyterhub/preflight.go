@@ -204,6 +204,9 @@ func stopStale(pidFile, want string, grace time.Duration) (pid int, err error) {
 	if err := terminate(pid, grace); err != nil {
 		return pid, fmt.Errorf("jupyterhub: stopping the leftover %s (pid %d): %w", want, pid, err)
 	}
+	// Gone (perhaps an unreaped zombie, which the hub's own check would
+	// take for alive and spend seconds signalling): forget it.
+	_ = os.Remove(pidFile)
 	return pid, nil
 }
 

@@ -44,12 +44,15 @@ func TestMain(m *testing.M) {
 
 // platform is a wod server run as a real process, which the test may kill.
 type platform struct {
-	t      *testing.T
-	args   []string
-	addr   string
-	base   string
-	cmd    *exec.Cmd
-	logs   *bytes.Buffer
+	t    *testing.T
+	args []string
+	addr string
+	base string
+	cmd  *exec.Cmd
+	logs interface {
+		io.Writer
+		String() string
+	}
 	admin  string
 	exited chan struct{}
 }

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/content"
+)
+
+// e2eSeat is the seat the end-to-end test books: far above the seats of a
+// wod up running on the same machine (student1…student100), as its uid
+// base is far from theirs, so nothing collides.
+const (
+	e2eSeat    = 9001
+	e2eUIDBase = 52000
+)
+
+// TestEndToEnd registers through the API on a real wod up with a real
+// JupyterHub, logs in with the password from the registration, finds the
+// notebook personalised, runs a cell in a kernel, ends the session and
+// checks what is left: the completion, a dead password, an empty home, no
+// process, a free seat.
+func TestEndToEnd(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the end-to-end test creates Unix accounts and runs a JupyterHub: run the tests as root (CI does)")
+	}
+	if _, err := exec.LookPath("jupyterhub"); err != nil {
+		t.Skip("jupyterhub is not installed (scripts/test installs it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	data := t.TempDir()
+	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
+	top, err := os.MkdirTemp("", "wod-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(top, 0o755)
+	t.Cleanup(func() { os.RemoveAll(top) })
+	students := filepath.Join(top, "student")
+	t.Cleanup(func() { removeStudents(e2eSeat, e2eSeat+2) })
+
+	// Content: the sample workshop, on seats 9001-9003.
+	contentDir := t.TempDir()
+	if err := content.ExtractSample(contentDir); err != nil {
+		t.Fatal(err)
+	}
+	yml := filepath.Join(contentDir, "WKSHP-Welcome101", "wod.yml")
+	b, _ := os.ReadFile(yml)
+	b = []byte(strings.Replace(string(b), "range: [1,20]", fmt.Sprintf("range: [%d,%d]", e2eSeat, e2eSeat+2), 1))
+	if !strings.Contains(string(b), fmt.Sprint(e2eSeat)) {
+		t.Fatalf("could not set the sample's range: %s", b)
+	}
+	os.WriteFile(yml, b, 0o644)
+
+	addr, hubAddr := freeAddr(t), freeAddr(t)
+	hubURL := "http://" + hubAddr
+	common := []string{"--data", data, "--log-level", "warn"}
+	if code, _, errOut := runWod(t, "", append([]string{"migrate"}, common...)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	_, tok, _ := runWod(t, "", append([]string{"token", "create", "--role", "admin"}, common...)...)
+	p := &platform{t: t, addr: addr, base: "http://" + addr, admin: strings.TrimSpace(tok)}
+	p.args = append([]string{"--content", contentDir, "--students", fmt.Sprint(e2eSeat + 2), "--hub-addr", hubAddr,
+		"--hub-url", hubURL, "--student-root", students, "--uid-base", fmt.Sprint(e2eUIDBase)}, common...)
+	p.startUp()
+	defer p.stop()
+
+	reg := p.api("POST", "/api/v1/registrations", map[string]any{"workshop": "WKSHP-Welcome101", "name": "Ann", "email": "ann@example.com"})
+	id := int64(reg["id"].(float64))
+	r := p.waitState(id, wod.StateReady, 90*time.Second)
+	password, _ := r["password"].(string)
+	username := r["username"].(string)
+	if password == "" || username != fmt.Sprintf("student%d", e2eSeat) || r["login_url"] != hubURL+"/hub/login" {
+		t.Fatalf("ready registration: %v", r)
+	}
+
+	s := newStudent(hubURL, username)
+	if ok, err := s.login("not-" + password); err != nil || ok {
+		t.Fatalf("a wrong password logged in: %v %v", ok, err)
+	}
+	if ok, err := s.login(password); err != nil || !ok {
+		t.Fatalf("login with the registration's password: %v %v", ok, err)
+	}
+	if err := s.open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const nbPath = "WKSHP-Welcome101/1-WKSHP-First-Steps.ipynb"
+	nb, err := s.notebook(ctx, nbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := s.notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal([]any{readme, nb})
+	if !strings.Contains(string(raw), password) || !strings.Contains(string(raw), fmt.Sprintf("student%d", e2eSeat)) {
+		t.Fatalf("the notebooks are not personalised (password, student number): %s", raw)
+	}
+	// Run the first code cell in a kernel, and save the notebook as the
+	// notebook page would.
+	cells := nb["cells"].([]any)
+	total := 0
+	var first map[string]any
+	for _, c := range cells {
+		if cell := c.(map[string]any); cell["cell_type"] == "code" {
+			total++
+			if first == nil {
+				first = cell
+			}
+		}
+	}
+	for _, c := range readme["cells"].([]any) {
+		if c.(map[string]any)["cell_type"] == "code" {
+			total++
+		}
+	}
+	src := first["source"]
+	if l, ok := src.([]any); ok {
+		var b strings.Builder
+		for _, x := range l {
+			b.WriteString(fmt.Sprint(x))
+		}
+		src = b.String()
+	}
+	count, printed, err := s.execute(ctx, fmt.Sprint(src))
+	if err != nil || count < 1 {
+		t.Fatalf("execute %q: %d %q %v", src, count, printed, err)
+	}
+	first["execution_count"] = count
+	first["outputs"] = []any{map[string]any{"output_type": "stream", "name": "stdout", "text": printed}}
+	if err := s.saveNotebook(ctx, nbPath, nb); err != nil {
+		t.Fatal(err)
+	}
+
+	// The end: measured, wiped, locked, freed.
+	p.api("POST", fmt.Sprintf("/api/v1/registrations/%d/end", id), nil)
+	done := p.waitState(id, wod.StateDone, 90*time.Second)
+	if want := 100 / total; int(done["completion"].(float64)) != want {
+		t.Fatalf("completion %v, want %d (1 of %d code cells)", done["completion"], want, total)
+	}
+	if ok, _ := newStudent(hubURL, username).login(password); ok {
+		t.Fatal("the old password still logs in")
+	}
+	home := filepath.Join(students, username)
+	if entries, err := os.ReadDir(home); err != nil || len(entries) != 0 {
+		t.Fatalf("home not wiped: %v %v", entries, err)
+	}
+	if pids := uidProcesses(e2eUIDBase + e2eSeat); len(pids) != 0 {
+		t.Fatalf("processes of %s survive: %v", username, pids)
+	}
+	if seats := p.api("GET", "/api/v1/seats?state=assigned", nil); seats["total"].(float64) != 0 {
+		t.Fatalf("seat not free: %v", seats)
+	}
+	// Homes are private to their student.
+	if info, _ := os.Stat(home); info.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("home mode %v", info.Mode().Perm())
+	}
+}
+
+// startUp runs wod up (server, agent, managed hub) as a process.
+func (p *platform) startUp() {
+	p.t.Helper()
+	p.logs = &strings.Builder{}
+	p.cmd = exec.Command(binary, append([]string{"up", "--addr", p.addr}, p.args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.exited = make(chan struct{})
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	waitReady(p.t, p.base+"/readyz")
+}
+
+// stop ends wod up gracefully, so that it stops its hub and the students'
+// servers.
+func (p *platform) stop() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(40 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+	p.cmd = nil
+}
+
+func uidProcesses(uid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		zombie := false
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "State:" && f[1] == "Z" {
+				zombie = true
+			}
+			if len(f) >= 2 && f[0] == "Uid:" && f[1] == strconv.Itoa(uid) && !zombie {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func removeStudents(from, to int) {
+	for n := from; n <= to; n++ {
+		name := fmt.Sprintf("student%d", n)
+		if _, err := user.Lookup(name); err == nil {
+			exec.Command("pkill", "-KILL", "-u", name).Run()
+			exec.Command("userdel", name).Run()
+		}
+		if _, err := user.LookupGroup(name); err == nil {
+			exec.Command("groupdel", name).Run()
+		}
+	}
+}

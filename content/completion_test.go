@@ -1,0 +1,104 @@
+package content
+
+import (
+	"io/fs"
+	"path"
+	"path/filepath"
+	"slices"
+	"testing"
+	"testing/fstest"
+)
+
+// Cells of fixture notebooks.
+const (
+	ran       = `{"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [], "source": ["1"]}`
+	notRun    = `{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": ["2"]}`
+	outputs   = `{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [{"output_type": "stream", "name": "stdout", "text": ["hi"]}], "source": ["3"]}`
+	markdown  = `{"cell_type": "markdown", "metadata": {}, "source": ["# execution_count: 1"]}`
+	rawCell   = `{"cell_type": "raw", "metadata": {}, "source": ["x"]}`
+	nbPrefix  = `{"cells": [`
+	nbPostfix = `], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}`
+)
+
+func nb(cells ...string) string {
+	s := nbPrefix
+	for i, c := range cells {
+		if i > 0 {
+			s += ", "
+		}
+		s += c
+	}
+	return s + nbPostfix
+}
+
+func TestCompletion(t *testing.T) {
+	home := t.TempDir()
+	ws := "WKSHP-Test101"
+	outside := filepath.Join(t.TempDir(), "many.ipynb")
+	mustWrite(t, outside, nb(ran, ran, ran, ran, ran, ran))
+	files := map[string]string{
+		"1-lab.ipynb":     nb(markdown, ran, notRun, rawCell),
+		"2-lab.ipynb":     nb(ran, outputs, markdown),
+		"3-text.ipynb":    nb(markdown),
+		"4-broken.ipynb":  `{"cells": [` + ran,
+		"5-partial.ipynb": nb(ran, notRun, notRun),
+	}
+	for name, data := range files {
+		mustWrite(t, filepath.Join(home, ws, name), data)
+	}
+	mustSymlink(t, outside, filepath.Join(home, ws, "6-link.ipynb"))
+	in := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, path.Join(ws, n))
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		notebooks []string
+		want      int
+	}{
+		{"3 of 4 over two notebooks", in("1-lab.ipynb", "2-lab.ipynb"), 75},
+		{"a missing notebook is skipped", in("1-lab.ipynb", "0-deleted.ipynb", "2-lab.ipynb"), 75},
+		{"no code cells adds nothing", in("1-lab.ipynb", "2-lab.ipynb", "3-text.ipynb"), 75},
+		{"an unparsable notebook is skipped", in("1-lab.ipynb", "4-broken.ipynb", "2-lab.ipynb"), 75},
+		{"a link out of the home is skipped", in("1-lab.ipynb", "2-lab.ipynb", "6-link.ipynb"), 75},
+		{"escaping names are skipped", []string{"../x.ipynb", "/etc/passwd", path.Join(ws, "1-lab.ipynb")}, 50},
+		{"rounded down", in("5-partial.ipynb"), 33},
+		{"no code cell at all", in("3-text.ipynb", "0-deleted.ipynb"), 0},
+		{"no notebook", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Completion(home, tt.notebooks)
+			if err != nil || got != tt.want {
+				t.Errorf("got %d, %v; want %d", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := Completion(filepath.Join(home, "nobody"), in("1-lab.ipynb")); err == nil {
+		t.Error("no error for a missing home")
+	}
+}
+
+func TestNotebooks(t *testing.T) {
+	src := fstest.MapFS{
+		"0-ReadMeFirst.ipynb": {},
+		"2-WKSHP-B.ipynb":     {},
+		"1-WKSHP-A.ipynb":     {},
+		".ipynb_checkpoints/0-ReadMeFirst-checkpoint.ipynb": {},
+		"Student-solution/1-solution.ipynb":                 {},
+		"Pictures/a.png":                                    {},
+		"link.ipynb":                                        {Mode: fs.ModeSymlink},
+		MetaFile:                                            {},
+	}
+	want := []string{"0-ReadMeFirst.ipynb", "1-WKSHP-A.ipynb", "2-WKSHP-B.ipynb", "Student-solution/1-solution.ipynb"}
+	if got := Notebooks(src); !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	sample, _ := fs.Sub(Sample, "WKSHP-Welcome101")
+	if got := Notebooks(sample); !slices.Equal(got, []string{"0-ReadMeFirst.ipynb", "1-WKSHP-First-Steps.ipynb"}) {
+		t.Errorf("sample: %q", got)
+	}
+}
