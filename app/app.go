@@ -206,6 +206,9 @@ func (a *App) ImportContent(ctx context.Context, dirs []string, location string)
 	if err != nil {
 		return nil, err
 	}
+	if err := a.CheckContent(ws, a.Config.Agent.ContentCheck == "strict"); err != nil {
+		return nil, err
+	}
 	loc, err := a.importLocation(ctx, location)
 	if err != nil {
 		return nil, err
@@ -214,6 +217,31 @@ func (a *App) ImportContent(ctx context.Context, dirs []string, location string)
 		w.LocationID = loc.ID
 	}
 	return a.DB.ImportWorkshops(ctx, ws)
+}
+
+// CheckContent renders every workshop for a sample student, in both modes,
+// and refuses them (strict) or logs the report: an undefined variable or a
+// notebook that is not JSON is found here, not by a participant waiting for
+// an apology.
+func (a *App) CheckContent(ws []*wod.Workshop, strict bool) error {
+	var fields []wod.FieldError
+	for _, w := range ws {
+		rep, err := content.CheckWorkshop(w, a.NotebookVars())
+		if err != nil {
+			return err
+		}
+		for _, p := range rep.Problems {
+			fields = append(fields, wod.FieldError{Field: w.Slug, Message: p.String()})
+		}
+		if !rep.OK() && !strict {
+			a.Logger.Warn("content would not render", "workshop", w.Slug, "report", rep.String())
+		}
+	}
+	if len(fields) > 0 && strict {
+		return &wod.Error{Code: wod.EINVALID, Fields: fields, Message: "content would not render for a student " +
+			"(give the missing variables with --var KEY=VALUE, or import anyway with --content-check warn)"}
+	}
+	return nil
 }
 
 func (a *App) importLocation(ctx context.Context, name string) (*wod.Location, error) {

@@ -58,6 +58,10 @@ type Agent struct {
 	HookTimeout time.Duration // --hook-timeout
 	Workers     int           // --agent-workers
 	Vars        []string      // --var KEY=VALUE: notebook variables (branding, appliance IPs…)
+	// ContentCheck is what an import does with content that would not
+	// render (an undefined variable, a notebook that is not JSON):
+	// "strict" refuses it, "warn" imports it and logs the report.
+	ContentCheck string // --content-check
 }
 
 // Mail configures the outbox and its branding.
@@ -115,6 +119,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.PreStart, "prestart", true, "start a student's notebook server when the seat is ready, so the first login is instant")
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
+	fs.StringVar(&a.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 
 	m := &c.Mail
@@ -301,6 +306,9 @@ func (c *Config) finish() error {
 	}
 	if !filepath.IsAbs(c.Agent.StudentRoot) || filepath.Clean(c.Agent.StudentRoot) == "/" {
 		errs = append(errs, fmt.Errorf("--student-root %q must be an absolute directory other than /", c.Agent.StudentRoot))
+	}
+	if c.Agent.ContentCheck != "strict" && c.Agent.ContentCheck != "warn" {
+		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.Agent.ContentCheck))
 	}
 	for _, v := range c.Agent.Vars {
 		if k, _, ok := strings.Cut(v, "="); !ok || strings.TrimSpace(k) == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/httpapi"
 	"github.com/wod-dev/wod/secret"
 )
@@ -193,7 +194,34 @@ func workshopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(imp, list)
+	test := &cobra.Command{
+		Use:   "test DIR/WKSHP-X...",
+		Short: "Render workshops for a sample student and report what would break",
+		Long: "Renders every templated file of each workshop folder as the agent would (both as a workshop and\n" +
+			"as a challenge), with the configured variables (--var, branding), and reports every undefined\n" +
+			"variable and every rendered notebook that is not valid JSON, with file and line. Exit status 1 if any.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a := &app.App{Config: &e.cfg, Logger: app.NewLogger(&e.cfg, e.stderr)}
+			bad := 0
+			for _, dir := range args {
+				rep, err := content.Check(dir, a.NotebookVars())
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(e.stdout, rep.String())
+				if !strings.HasSuffix(rep.String(), "\n") {
+					fmt.Fprintln(e.stdout)
+				}
+				bad += len(rep.Problems)
+			}
+			if bad > 0 {
+				return fmt.Errorf("%d problems", bad)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(imp, list, test)
 	return cmd
 }
 

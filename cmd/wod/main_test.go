@@ -181,3 +181,42 @@ func waitReady(t *testing.T, url string) {
 	}
 	t.Fatal(fmt.Sprintf("%s not ready within 20s", url))
 }
+
+// TestContentCheck: content that would not render is found at import and by
+// wod workshop test, with file, line and name.
+func TestContentCheck(t *testing.T) {
+	data := t.TempDir()
+	common := []string{"--data", data, "--log-level", "error"}
+	dir := t.TempDir()
+	writeWorkshop(t, dir, "WKSHP-Tpl", "name: Tpl\nrange: [1,3]\n")
+	nb := `{"cells":[{"cell_type":"markdown","metadata":{},"source":"port {{ HTTPPORT }} for student{{ STDID }}"}],` +
+		`"metadata":{},"nbformat":4,"nbformat_minor":4}`
+	os.WriteFile(filepath.Join(dir, "WKSHP-Tpl", "1-Lab.ipynb"), []byte(nb), 0o644)
+
+	code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(dir, "WKSHP-Tpl")}, common...)...)
+	if code == 0 || !strings.Contains(out, `WKSHP-Tpl/1-Lab.ipynb:1:`) || !strings.Contains(out, `undefined variable "HTTPPORT"`) {
+		t.Fatalf("workshop test: %d %q", code, out)
+	}
+	if code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(dir, "WKSHP-Tpl"), "--var", "HTTPPORT=8888"}, common...)...); code != 0 {
+		t.Fatalf("workshop test with the variable: %d %q", code, out)
+	}
+	// wod up --agent=false creates the location; stop it at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	addr := freeAddr(t)
+	go func() {
+		done <- run(ctx, append([]string{"up", "--agent=false", "--addr", addr}, common...), func(string) string { return "" },
+			strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	}()
+	waitReady(t, "http://"+addr+"/readyz")
+	cancel()
+	<-done
+
+	code, _, errOut := runWod(t, "", append([]string{"workshop", "import", dir}, common...)...)
+	if code == 0 || !strings.Contains(errOut, "HTTPPORT") || !strings.Contains(errOut, "--var") {
+		t.Fatalf("strict import: %d %q", code, errOut)
+	}
+	if code, out, errOut := runWod(t, "", append([]string{"workshop", "import", dir, "--content-check", "warn"}, common...)...); code != 0 || !strings.Contains(out, "WKSHP-Tpl") {
+		t.Fatalf("import with warnings: %d %q %q", code, out, errOut)
+	}
+}
