@@ -34,8 +34,8 @@ const (
 	// repeated only twice, for the transient kind (sqlite "database is
 	// locked" under load).
 	internalErrorRetries = 2
-	defaultRetryBase = 250 * time.Millisecond
-	maxRetryBackoff  = 4 * time.Second
+	defaultRetryBase     = 250 * time.Millisecond
+	maxRetryBackoff      = 4 * time.Second
 	// Retry-After on a 429 defaults to 1 s and is capped: the hub proposes
 	// 30–60 s (spawn_throttle_retry_range), which is longer than a caller
 	// whose context allows, say, 20 s should have to sleep in one go.

@@ -32,7 +32,7 @@ type hubConfig struct {
 
 // render writes the configuration as Python source. Every value goes through
 // the py* quoting helpers; nothing is interpolated raw.
-func (h *hubConfig) render() (string, error) {
+func (h hubConfig) render() (string, error) {
 	days, err := pyFloat(h.CookieMaxAgeDays)
 	if err != nil {
 		return "", fmt.Errorf("cookie max age: %w", err)

@@ -383,6 +383,7 @@ func (m *Managed) waitUp(ctx context.Context, c *Client, p *hubProc) error {
 	for {
 		select {
 		case <-p.done:
+			p.drain(time.Second) // its last words explain why
 			return fmt.Errorf("jupyterhub: the hub exited during start (%v); last output:\n%s",
 				p.err, strings.Join(p.out.lastLines(tailLines), "\n"))
 		case <-ctx.Done():
@@ -453,6 +454,7 @@ func (m *Managed) Run(ctx context.Context) error {
 		if time.Since(p.started) > restartHealthyAfter {
 			backoff = restartBackoffMin
 		}
+		p.drain(300 * time.Millisecond) // for its last words
 		log.Error("jupyterhub exited; restarting", "err", p.err, "in", backoff,
 			"last_output", strings.Join(p.out.lastLines(5), "\n"))
 		// The proxy and the students' servers of a killed hub are still
@@ -532,9 +534,16 @@ func (m *Managed) stopProc(p *hubProc) {
 	} else if pid > 0 {
 		log.Info("stopped the proxy left by jupyterhub", "pid", pid)
 	}
+	p.drain(readersGrace)
+}
+
+// drain waits up to d for the output pipe to be read to its end. It may not
+// end at all: a proxy or a student's server orphaned by a killed hub holds
+// the write end.
+func (p *hubProc) drain(d time.Duration) {
 	done := make(chan struct{})
 	go func() { p.readers.Wait(); close(done) }()
-	t := time.NewTimer(readersGrace)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-done:
