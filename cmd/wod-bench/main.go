@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,8 +55,37 @@ func main() {
 	conc := flag.Int("concurrency", 16, "concurrent registrations")
 	timers := flag.Int("timers", 10000, "timers to fire")
 	spread := flag.Duration("spread", 10*time.Second, "timers fall due over this window")
+	mode := flag.String("mode", "control", "control (engine and store), render (content deployment) or hub (a real JupyterHub, as root)")
+	simultaneous := flag.String("simultaneous", "1,100", "hub mode: registrations booked at once, per round")
+	prestart := flag.Bool("prestart", true, "hub mode: start each student's server as part of ready")
 	flag.Parse()
-	if err := run(*dsn, *regs, *conc, *timers, *spread); err != nil {
+	var err error
+	switch *mode {
+	case "control":
+		err = run(*dsn, *regs, *conc, *timers, *spread)
+	case "render":
+		var res *renderResult
+		if res, err = benchRender(200); err == nil {
+			err = printJSON(res)
+		}
+	case "hub":
+		var counts []int
+		for _, f := range strings.Split(*simultaneous, ",") {
+			var n int
+			if _, err := fmt.Sscan(f, &n); err != nil || n < 1 {
+				fmt.Fprintln(os.Stderr, "wod-bench: -simultaneous takes numbers such as 1,100")
+				os.Exit(2)
+			}
+			counts = append(counts, n)
+		}
+		var res []provisionResult
+		if res, err = benchProvision(context.Background(), counts, *prestart); err == nil {
+			err = printJSON(res)
+		}
+	default:
+		err = fmt.Errorf("unknown -mode %q", *mode)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "wod-bench:", err)
 		os.Exit(1)
 	}
@@ -179,9 +210,22 @@ func run(dsn string, regs, conc, timers int, spread time.Duration) error {
 	res.TimerLatenessP99Ms = ms(late[len(late)*99/100])
 	res.TimerLatenessMaxMs = ms(late[len(late)-1])
 
+	return printJSON(res)
+}
+
+func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	return enc.Encode(v)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 // liveHeap returns the live Go heap after full collections. (SQLite's page
