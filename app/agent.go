@@ -67,7 +67,8 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	op := &agent.HubOperator{Host: host, Hub: hub,
 		Workshops: &agent.ContentWorkshops{Dirs: contentDirs, Renderer: content.NewRenderer()},
 		Hooks:     &agent.Hooks{Dirs: contentDirs, Timeout: ac.HookTimeout},
-		Vars:      a.NotebookVars(), PreStart: ac.PreStart, StateDir: filepath.Join(a.Config.Data, "agent")}
+		Vars:      a.NotebookVars(), PreStart: ac.PreStart, StateDir: filepath.Join(a.Config.Data, "agent"),
+		Logger: a.Logger.With("component", "agent")}
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
 		Students: wod.MaxStudentsPerLocation}

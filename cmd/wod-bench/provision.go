@@ -112,6 +112,8 @@ type provisionResult struct {
 	ReadyP99Ms   float64 `json:"registration_to_ready_p99_ms"`
 	AllReadyMs   float64 `json:"all_ready_ms"`
 	PreStart     bool    `json:"prestart"`
+	// ServersUpMs is when every student's server ran (pre-start only).
+	ServersUpMs float64 `json:"all_servers_running_ms,omitempty"`
 }
 
 // benchProvision books n registrations at once on a real, managed
@@ -186,7 +188,7 @@ func benchProvision(ctx context.Context, counts []int, prestart bool) ([]provisi
 	runner := &agent.Runner{Server: &agent.Local{Service: eng, LocationID: loc.ID, Name: "bench"}, Logger: logger,
 		Workers: 16, Operator: &agent.HubOperator{Host: host, Hub: client, PreStart: prestart,
 			Workshops: &agent.ContentWorkshops{Dirs: []string{contentDir}, Renderer: content.NewRenderer()},
-			Hooks:     &agent.Hooks{Dirs: []string{contentDir}}, StateDir: filepath.Join(tmp, "agent")}}
+			Hooks:     &agent.Hooks{Dirs: []string{contentDir}}, StateDir: filepath.Join(tmp, "agent"), Logger: logger}}
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
 	wg.Go(func() { runner.Run(agentCtx) })
@@ -236,8 +238,25 @@ func benchProvision(ctx context.Context, counts []int, prestart bool) ([]provisi
 		}
 		all := time.Since(start)
 		slices.Sort(lat)
-		out = append(out, provisionResult{Simultaneous: n, ReadyP50Ms: ms(lat[len(lat)/2]),
-			ReadyP99Ms: ms(lat[len(lat)*99/100]), AllReadyMs: ms(all), PreStart: prestart})
+		res := provisionResult{Simultaneous: n, ReadyP50Ms: ms(lat[len(lat)/2]),
+			ReadyP99Ms: ms(lat[len(lat)*99/100]), AllReadyMs: ms(all), PreStart: prestart}
+		if prestart {
+			for _, id := range ids {
+				r, _ := db.FindRegistration(ctx, id)
+				for {
+					u, err := client.User(ctx, r.Username)
+					if err == nil && u.Servers[""].Ready {
+						break
+					}
+					if time.Since(start) > 10*time.Minute {
+						return nil, fmt.Errorf("the server of %s never ran", r.Username)
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}
+			res.ServersUpMs = ms(time.Since(start))
+		}
+		out = append(out, res)
 		// Free the seats for the next round.
 		for _, id := range ids {
 			if _, err := eng.Purge(ctx, id, "bench"); err != nil {
