@@ -83,6 +83,14 @@ type AgentResult struct {
 	Seconds float64 `json:"seconds,omitempty"`
 }
 
+// AgentHeartbeat is what an agent says of itself every little while.
+type AgentHeartbeat struct {
+	// Health describes the host, free text or JSON.
+	Health string `json:"health,omitempty" maxLength:"10000" doc:"The host's health, free text or JSON"`
+	// Running lists the jobs the agent is working on (or reporting).
+	Running []int64 `json:"running" maxItems:"1000" doc:"IDs of the jobs the agent is running or reporting; the location's other leased jobs are released"`
+}
+
 // AgentService is the server's side of the agent protocol. Agents reach it
 // over HTTP (one bearer token per location); wod up's agent calls it
 // in-process.
@@ -92,8 +100,11 @@ type AgentService interface {
 	ClaimJob(ctx context.Context, locationID int64, agent string, wait time.Duration) (*AgentJob, error)
 	// ReportJob applies a job's result. ECONFLICT when the lease was lost.
 	ReportJob(ctx context.Context, locationID, jobID int64, agent string, res AgentResult) error
-	// Heartbeat records that the location's agent is alive, and its health.
-	Heartbeat(ctx context.Context, locationID int64, health string) error
+	// Heartbeat records that the location's agent is alive, and its health;
+	// the location's jobs the agent does not say it runs (a claim whose
+	// answer was lost, an agent restarted mid-operation) are released so
+	// that they run again now rather than when their lease ends.
+	Heartbeat(ctx context.Context, locationID int64, hb AgentHeartbeat) error
 	// HeldSeats lists the student numbers of the location that belong to a
 	// registration (assigned or dirty): the process guard spares only them.
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)

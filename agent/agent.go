@@ -35,7 +35,7 @@ type Outcome struct {
 type Server interface {
 	Claim(ctx context.Context, wait time.Duration) (*wod.AgentJob, error)
 	Report(ctx context.Context, jobID int64, res wod.AgentResult) error
-	Heartbeat(ctx context.Context, health string) error
+	Heartbeat(ctx context.Context, hb wod.AgentHeartbeat) error
 }
 
 // Runner claims and runs jobs until its context ends.
@@ -51,6 +51,9 @@ type Runner struct {
 	HeartbeatEvery time.Duration
 	// ClaimWait is the long-poll of a claim (default 25 s).
 	ClaimWait time.Duration
+
+	mu      sync.Mutex
+	running map[int64]bool // jobs being run or reported, for the heartbeat
 }
 
 // Run works until ctx ends.
@@ -78,7 +81,7 @@ func (r *Runner) heartbeats(ctx context.Context) {
 		if r.Health != nil {
 			health = r.Health(ctx)
 		}
-		if err := r.Server.Heartbeat(ctx, health); err != nil && ctx.Err() == nil {
+		if err := r.Server.Heartbeat(ctx, wod.AgentHeartbeat{Health: health, Running: r.runningJobs()}); err != nil && ctx.Err() == nil {
 			r.Logger.WarnContext(ctx, "heartbeat", "error", err)
 		}
 		select {
@@ -86,6 +89,31 @@ func (r *Runner) heartbeats(ctx context.Context) {
 			return
 		case <-time.After(every):
 		}
+	}
+}
+
+func (r *Runner) runningJobs() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]int64, 0, len(r.running))
+	for id := range r.running {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// hold marks a job as the agent's until the returned release is called.
+func (r *Runner) hold(id int64) (release func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == nil {
+		r.running = map[int64]bool{}
+	}
+	r.running[id] = true
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.running, id)
 	}
 }
 
@@ -117,6 +145,7 @@ func (r *Runner) work(ctx context.Context) {
 // runJob runs one job within its lease and reports the result, retrying the
 // report while the server is unreachable and the lease lasts.
 func (r *Runner) runJob(ctx context.Context, job *wod.AgentJob) {
+	defer r.hold(job.ID)()
 	log := r.Logger.With("job", job.ID, "kind", job.Kind, "seat", job.Username, "registration", job.RegistrationID)
 	opCtx, cancel := context.WithDeadline(ctx, job.LeaseUntil.Add(-5*time.Second))
 	start := time.Now()
@@ -177,8 +206,8 @@ func (l *Local) Report(ctx context.Context, jobID int64, res wod.AgentResult) er
 }
 
 // Heartbeat implements Server.
-func (l *Local) Heartbeat(ctx context.Context, health string) error {
-	return l.Service.Heartbeat(ctx, l.LocationID, health)
+func (l *Local) Heartbeat(ctx context.Context, hb wod.AgentHeartbeat) error {
+	return l.Service.Heartbeat(ctx, l.LocationID, hb)
 }
 
 // HeldSeats implements GuardServer.

@@ -88,8 +88,8 @@ func (c *Client) Report(ctx context.Context, jobID int64, res wod.AgentResult) e
 }
 
 // Heartbeat implements Server.
-func (c *Client) Heartbeat(ctx context.Context, health string) error {
-	if _, err := c.do(ctx, "/heartbeat", map[string]string{"health": health}, nil); err != nil {
+func (c *Client) Heartbeat(ctx context.Context, hb wod.AgentHeartbeat) error {
+	if _, err := c.do(ctx, "/heartbeat", hb, nil); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	return nil

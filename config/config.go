@@ -66,15 +66,16 @@ type Agent struct {
 
 // Mail configures the outbox and its branding.
 type Mail struct {
-	SMTPHost         string   // --smtp-host: empty keeps mail in the outbox (visible to operators)
-	SMTPPort         int      // --smtp-port
-	SMTPSecurity     string   // --smtp-security: starttls, tls or none
-	SMTPUsername     string   // --smtp-username
-	SMTPPassword     string   // --smtp-password (prefer WOD_SMTP_PASSWORD or --smtp-password-file)
-	SMTPPasswordFile string   // --smtp-password-file
-	From             string   // --mail-from
-	AlertTo          []string // --alert-to: operators' addresses (default: admins' addresses)
-	Templates        string   // --mail-templates: directory of template overrides
+	SMTPHost         string        // --smtp-host: empty keeps mail in the outbox (visible to operators)
+	SMTPPort         int           // --smtp-port
+	SMTPSecurity     string        // --smtp-security: starttls, tls or none
+	SMTPUsername     string        // --smtp-username
+	SMTPPassword     string        // --smtp-password (prefer WOD_SMTP_PASSWORD or --smtp-password-file)
+	SMTPPasswordFile string        // --smtp-password-file
+	SMTPTimeout      time.Duration // --smtp-timeout: one delivery; a crashed sender's mail is retried after it (+5s)
+	From             string        // --mail-from
+	AlertTo          []string      // --alert-to: operators' addresses (default: admins' addresses)
+	Templates        string        // --mail-templates: directory of template overrides
 
 	BrandName   string // --brand-name (the original's BRANDINGWOD)
 	BrandURL    string // --brand-url
@@ -129,6 +130,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&m.SMTPUsername, "smtp-username", "", "SMTP user name (AUTH), if the relay needs one")
 	fs.StringVar(&m.SMTPPassword, "smtp-password", "", "SMTP password; prefer WOD_SMTP_PASSWORD or --smtp-password-file")
 	fs.StringVar(&m.SMTPPasswordFile, "smtp-password-file", "", "file holding the SMTP password")
+	fs.DurationVar(&m.SMTPTimeout, "smtp-timeout", 20*time.Second, "how long one delivery to the relay may take")
 	fs.StringVar(&m.From, "mail-from", "", "sender of every mail (default wod@<public host>)")
 	fs.StringSliceVar(&m.AlertTo, "alert-to", nil, "operators' addresses for alerts (default: the admins' addresses)")
 	fs.StringVar(&m.Templates, "mail-templates", "", "directory of mail template overrides")
@@ -331,6 +333,9 @@ func (c *Config) finish() error {
 
 func (m *Mail) finish(publicURL string) []error {
 	var errs []error
+	if m.SMTPTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--smtp-timeout %s must be positive", m.SMTPTimeout))
+	}
 	switch m.SMTPSecurity {
 	case "starttls", "tls", "none":
 	default:

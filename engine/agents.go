@@ -118,8 +118,18 @@ func (e *Engine) AgentEvent(ctx context.Context, locationID int64, kind, detail 
 }
 
 // Heartbeat records that the location's agent is alive.
-func (e *Engine) Heartbeat(ctx context.Context, locationID int64, health string) error {
-	return e.Store.Heartbeat(ctx, locationID, health)
+func (e *Engine) Heartbeat(ctx context.Context, locationID int64, hb wod.AgentHeartbeat) error {
+	released, err := e.Store.Heartbeat(ctx, locationID, hb.Health, hb.Running, e.Clock.Now().Add(-orphanGrace))
+	if err != nil {
+		return err
+	}
+	for _, j := range released {
+		e.Logger.WarnContext(ctx, "job released: its agent no longer runs it", "job", j.ID, "kind", j.Kind, "location", locationID)
+	}
+	if len(released) > 0 {
+		e.notify()
+	}
+	return nil
 }
 
 // ReportJob applies the result of an agent job. A result for a lease that

@@ -41,7 +41,7 @@ type Store interface {
 	FinishedWorkshops(ctx context.Context, email string) (int, error)
 	BadgeLevel(ctx context.Context, email string) (int, error)
 	RequeueMail(ctx context.Context, registrationID int64, kind wod.MailKind) error
-	Heartbeat(ctx context.Context, locationID int64, health string) error
+	Heartbeat(ctx context.Context, locationID int64, health string, running []int64, claimedBefore time.Time) ([]*wod.Job, error)
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
 	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error
@@ -96,6 +96,10 @@ const (
 	DefaultRemindBefore     = time.Hour
 	DefaultAgentLease       = 10 * time.Minute
 	timerLease              = time.Minute
+	// orphanGrace is how long a claimed job may go unmentioned by its
+	// agent's heartbeats before it is released: the claim's answer and a
+	// heartbeat composed just before it may cross.
+	orphanGrace = 15 * time.Second
 )
 
 var (

@@ -345,6 +345,41 @@ func TestLeasesAndRetries(t *testing.T) {
 	})
 }
 
+// TestHeartbeatReleasesLostJobs: a job whose claim answer never reached the
+// agent (the server died while answering), or whose agent restarted, runs
+// again at the agent's next heartbeat rather than when its lease ends.
+func TestHeartbeatReleasesLostJobs(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		w := newWorld(t, db, clock)
+		w.register("WKSHP-A", "cy@example.com")
+		w.register("WKSHP-C", "dee@example.com")
+		lost := w.claim(wod.JobCreate)
+		kept := w.claim(wod.JobCreate)
+		beat := func() {
+			t.Helper()
+			if err := w.eng.Heartbeat(w.ctx, w.loc.ID, wod.AgentHeartbeat{Health: "ok", Running: []int64{kept.ID}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A heartbeat may cross the answer of a claim: a fresh claim stays.
+		beat()
+		w.noJob()
+		clock.Advance(20 * time.Second)
+		beat()
+		again := w.claim(wod.JobCreate)
+		if again.ID != lost.ID || again.Attempt != lost.Attempt+1 {
+			t.Fatalf("released job: %+v, want job %d again", again, lost.ID)
+		}
+		w.noJob() // the job the agent runs keeps its lease
+		w.report(kept, wod.AgentResult{OK: true, Password: "pw"})
+		w.report(again, wod.AgentResult{OK: true, Password: "pw"})
+		l, err := db.FindLocation(w.ctx, "local")
+		if err != nil || l.LastHeartbeat == nil || l.Health != "ok" {
+			t.Fatalf("location after heartbeats: %+v, %v", l, err)
+		}
+	})
+}
+
 func TestOperatorActions(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)

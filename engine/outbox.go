@@ -40,14 +40,23 @@ type Dispatcher struct {
 	MaxAttempts int
 	// Wake, when set, is waited on besides the timer (the engine's notify).
 	Wake func() <-chan struct{}
+	// SendTimeout bounds one delivery to the transport (default 20s).
+	SendTimeout time.Duration
 }
 
-// mailLease outlasts a send (sendTimeout) so that a mail is never sent by two
-// dispatchers at once, yet a dispatcher that died is replaced quickly.
-const (
-	mailLease   = 30 * time.Second
-	sendTimeout = 20 * time.Second
-)
+// DefaultSendTimeout bounds a delivery when the dispatcher is given none.
+const DefaultSendTimeout = 20 * time.Second
+
+func (d *Dispatcher) sendTimeout() time.Duration {
+	if d.SendTimeout > 0 {
+		return d.SendTimeout
+	}
+	return DefaultSendTimeout
+}
+
+// lease outlasts a send so that a mail is never sent by two dispatchers at
+// once, yet one that died (a crash mid-send) is replaced soon after.
+func (d *Dispatcher) lease() time.Duration { return d.sendTimeout() + 5*time.Second }
 
 // Run sends due mails until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -83,7 +92,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) SendDue(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		ms, err := d.Store.ClaimMails(ctx, mailLease, 20)
+		ms, err := d.Store.ClaimMails(ctx, d.lease(), 20)
 		if err != nil {
 			return total, err
 		}
@@ -117,7 +126,7 @@ func (d *Dispatcher) send(ctx context.Context, m *wod.Mail) {
 		msg.Text = strings.ReplaceAll(msg.Text, PasswordPlaceholder, pw)
 		msg.HTML = strings.ReplaceAll(msg.HTML, PasswordPlaceholder, html.EscapeString(pw))
 	}
-	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	sctx, cancel := context.WithTimeout(ctx, d.sendTimeout())
 	defer cancel()
 	d.finish(ctx, m, d.Transport.Send(sctx, msg))
 }

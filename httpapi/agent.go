@@ -76,11 +76,9 @@ func (s *Server) registerAgents() {
 	register(s, huma.Operation{OperationID: "agent-heartbeat", Method: http.MethodPost, Path: APIPrefix + "/agent/heartbeat",
 		Summary: "Say the agent is alive", Tags: tags, DefaultStatus: http.StatusNoContent},
 		roleAgent, func(ctx context.Context, in *struct {
-			Body struct {
-				Health string `json:"health,omitempty" maxLength:"10000" doc:"The host's health, free text or JSON"`
-			}
+			Body wod.AgentHeartbeat
 		}) (*empty, error) {
-			return &empty{}, s.Agents.Heartbeat(ctx, agentLocation(ctx).ID, in.Body.Health)
+			return &empty{}, s.Agents.Heartbeat(ctx, agentLocation(ctx).ID, in.Body)
 		})
 	register(s, huma.Operation{OperationID: "agent-seats", Method: http.MethodGet, Path: APIPrefix + "/agent/seats",
 		Summary: "Seats in use", Tags: tags,

@@ -529,7 +529,7 @@ func TestAgentProtocolAndActions(t *testing.T) {
 		if err := ag.Report(ctx, job.ID, wod.AgentResult{Attempt: job.Attempt, OK: true, Password: "Pass-Word-9"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := ag.Heartbeat(ctx, `{"load":0.5}`); err != nil {
+		if err := ag.Heartbeat(ctx, wod.AgentHeartbeat{Health: `{"load":0.5}`}); err != nil {
 			t.Fatal(err)
 		}
 		if l := e.do("GET", "/api/v1/locations/local", e.mod, nil); l.body["last_heartbeat"] == nil || l.body["health"] != `{"load":0.5}` {
@@ -590,7 +590,7 @@ func TestAgentProtocolAndActions(t *testing.T) {
 		}
 		// A new token replaces the old one.
 		e.do("POST", "/api/v1/locations/local/agent-token", e.admin, nil)
-		if err := ag.Heartbeat(ctx, ""); wod.ErrorCode(err) != wod.EUNAUTHORIZED {
+		if err := ag.Heartbeat(ctx, wod.AgentHeartbeat{}); wod.ErrorCode(err) != wod.EUNAUTHORIZED {
 			t.Fatalf("old agent token: %v", err)
 		}
 	})

@@ -121,9 +121,48 @@ func (db *DB) FindLocationByAgentToken(ctx context.Context, hash []byte) (l *wod
 }
 
 // Heartbeat records that a location's agent is alive.
-func (db *DB) Heartbeat(ctx context.Context, locationID int64, health string) error {
-	return db.transact(ctx, func(tx *Tx) error {
-		_, err := tx.exec(`UPDATE locations SET last_heartbeat = $1, health = $2 WHERE id = $3`, tx.now, health, locationID)
-		return err
+//
+// The location's agent jobs leased before claimedBefore that the agent
+// does not list as running are released (their lease ends now) and
+// returned: their claim's answer was lost, or the agent restarted.
+func (db *DB) Heartbeat(ctx context.Context, locationID int64, health string, running []int64,
+	claimedBefore time.Time) (released []*wod.Job, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(`UPDATE locations SET last_heartbeat = $1, health = $2 WHERE id = $3`, tx.now, health, locationID); err != nil {
+			return err
+		}
+		var w where
+		w.add("state = 'running'")
+		w.add("location_id = ?", locationID)
+		w.add("kind IN ('create', 'cleanup', 'reset', 'purge')")
+		w.add("lease_until > ?", tx.now)
+		w.add("updated_at < ?", claimedBefore.UTC())
+		if len(running) > 0 {
+			args := make([]any, len(running))
+			for i, id := range running {
+				args[i] = id
+			}
+			w.add("NOT "+inList("id", len(running)), args...)
+		}
+		n := len(w.args)
+		rows, err := tx.query(fmt.Sprintf(`UPDATE jobs SET lease_until = $%d, last_error = $%d, updated_at = $%d`, n+1, n+2, n+3)+
+			w.String()+` RETURNING `+jobColumns,
+			append(w.args, tx.now.Add(-time.Millisecond), "released: the agent no longer ran it (lost claim or agent restart)", tx.now)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				return err
+			}
+			released = append(released, j)
+		}
+		return rows.Err()
 	})
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat of location %d: %w", locationID, err)
+	}
+	return released, nil
 }

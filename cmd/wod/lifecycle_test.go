@@ -201,7 +201,7 @@ func runAgent(t *testing.T, ctx context.Context, base, token string, op *operato
 
 func serverArgs(dsn, data string, smtp *smtptest.Server) []string {
 	return []string{"--db", dsn, "--data", data, "--smtp-host", smtp.Host, "--smtp-port", fmt.Sprint(smtp.Port),
-		"--smtp-security", "none", "--mail-from", "wod@acme.test", "--provision-timeout", "60s", "--remind-before", "3s",
+		"--smtp-security", "none", "--smtp-timeout", "2s", "--mail-from", "wod@acme.test", "--provision-timeout", "60s", "--remind-before", "3s",
 		"--registration-rate", "0", "--brand-name", "Acme"}
 }
 
@@ -249,7 +249,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			admin := setup(t, dsn, data)
 			p := startPlatform(t, serverArgs(dsn, data, smtp)...)
 			p.admin = admin
-			agentToken := p.prepare("8s", 5)
+			agentToken := p.prepare("12s", 5)
 			op := &operator{counts: map[string]int{}, delay: 300 * time.Millisecond, started: make(chan *wod.AgentJob, 10)}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -262,13 +262,13 @@ func TestCrashAtEveryStep(t *testing.T) {
 			// In the middle of create: the agent's report finds the server down.
 			<-op.started
 			p.restart()
-			p.waitState(id, wod.StateReady, 20*time.Second)
+			p.waitState(id, wod.StateReady, 40*time.Second)
 			p.restart() // ready, credentials possibly not sent yet
-			p.waitState(id, wod.StateExpiring, 20*time.Second)
+			p.waitState(id, wod.StateExpiring, 40*time.Second)
 			p.restart() // reminded
-			p.waitState(id, wod.StateEnding, 20*time.Second)
+			p.waitState(id, wod.StateEnding, 40*time.Second)
 			p.restart() // cleanup scheduled
-			final := p.waitState(id, wod.StateDone, 20*time.Second)
+			final := p.waitState(id, wod.StateDone, 40*time.Second)
 			p.restart() // done, goodbye possibly not sent yet
 
 			if final["completion"].(float64) != 50 {
