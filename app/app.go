@@ -144,8 +144,12 @@ func (a *App) Build() error {
 			return a.ImportContent(ctx, a.Config.Content, "")
 		}
 	}
-	pages := &web.Pages{Registrations: a.DB, Workshops: a.DB, Locations: a.DB, Registrar: a.Engine, Keys: a.Keys,
-		Clock: a.Clock, Logger: a.Logger, Brand: mc.BrandName}
+	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine,
+		Announcements: a.DB, Badges: a.DB, Seats: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB,
+		Events: a.DB, Import: api.Import, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,
+			Support: mc.Support, Links: brandLinks(mc)},
+		Announcement: mc.Announcement}
 	a.handler = logRequests(a.Logger, api.Handler(pages.Register))
 	return nil
 }
@@ -350,3 +354,15 @@ func (r *statusRecorder) WriteHeader(code int) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// brandLinks are the footer links of the pages.
+func brandLinks(mc config.Mail) []web.Link {
+	var links []web.Link
+	for _, l := range []web.Link{{Label: "Community", URL: mc.BrandSlack}, {Label: "X", URL: mc.BrandX},
+		{Label: "Feedback", URL: mc.FeedbackURL}} {
+		if strings.HasPrefix(l.URL, "https://") || strings.HasPrefix(l.URL, "http://") {
+			links = append(links, l)
+		}
+	}
+	return links
+}

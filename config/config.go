@@ -84,6 +84,9 @@ type Mail struct {
 	BrandX      string // --brand-x
 	Support     string // --support-email
 	FeedbackURL string // --feedback-url
+	BrandColor  string // --brand-color: the pages' accent colour, #rrggbb
+	// Announcement is a standing banner on every page (and in the hub).
+	Announcement string // --announcement
 }
 
 // EnvPrefix starts every environment variable of wod.
@@ -139,6 +142,8 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&m.BrandLogo, "brand-logo", "", "absolute URL of the logo shown in mails")
 	fs.StringVar(&m.BrandSlack, "brand-slack", "", "community (Slack) link shown in mails")
 	fs.StringVar(&m.BrandX, "brand-x", "", "X (Twitter) link shown in mails")
+	fs.StringVar(&m.BrandColor, "brand-color", "#01a982", "accent colour of the pages, #rrggbb")
+	fs.StringVar(&m.Announcement, "announcement", "", "banner shown on every page (operators add more in the admin pages)")
 	fs.StringVar(&m.Support, "support-email", "", "address participants may write to (default: the sender)")
 	fs.StringVar(&m.FeedbackURL, "feedback-url", "", "survey link in the goodbye mail")
 }
@@ -333,6 +338,9 @@ func (c *Config) finish() error {
 
 func (m *Mail) finish(publicURL string) []error {
 	var errs []error
+	if !validColor(m.BrandColor) {
+		errs = append(errs, fmt.Errorf("--brand-color %q must be a colour like #01a982", m.BrandColor))
+	}
 	if m.SMTPTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--smtp-timeout %s must be positive", m.SMTPTimeout))
 	}
@@ -362,4 +370,17 @@ func (m *Mail) finish(publicURL string) []error {
 		m.Support = m.From
 	}
 	return errs
+}
+
+// validColor accepts #rrggbb, the one form the pages' stylesheet takes.
+func validColor(c string) bool {
+	if len(c) != 7 || c[0] != '#' {
+		return false
+	}
+	for _, r := range strings.ToLower(c[1:]) {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }

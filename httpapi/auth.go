@@ -158,7 +158,9 @@ func (s *Server) Login(ctx context.Context, username, password string) (*wod.Use
 
 // SessionCookieFor builds the cookie that carries a session.
 func (s *Server) SessionCookieFor(token string, expires time.Time) *http.Cookie {
-	return &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: expires, HttpOnly: true,
+	// Max-Age rather than Expires: the browser counts from receipt, so a
+	// client whose clock is off keeps the session as long as we do.
+	return &http.Cookie{Name: SessionCookie, Value: token, Path: "/", MaxAge: max(int(expires.Sub(s.Clock.Now())/time.Second), 1), HttpOnly: true,
 		Secure: strings.HasPrefix(s.PublicURL, "https://"), SameSite: http.SameSiteLaxMode}
 }
 

@@ -1,154 +1,249 @@
-// Package web serves wod's pages. For now: the participant's status page,
-// reached from the signed link in every mail, with the credentials once
-// ready and the "end now" button. The catalogue and the admin pages come
-// with the web UI.
+// Package web serves wod's pages: the participants' portal (catalogue,
+// registration, the status page behind the signed link in every mail) and
+// the operators' admin pages. They are rendered on the server with
+// html/template and work without JavaScript; a little vendored script only
+// improves them (live status, countdown, confirmations).
 package web
 
 import (
 	"context"
 	"embed"
+	"errors"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/secret"
 )
 
-//go:embed templates/*.html
-var templates embed.FS
+//go:embed templates assets
+var files embed.FS
+
+// Gate is what the pages need of the API server's guards, shared so that
+// there is one login throttle, one session store and one registration rate
+// limit whichever door a caller uses.
+type Gate interface {
+	// Login checks a password with throttling by user name and address and
+	// returns a new session secret.
+	Login(ctx context.Context, username, password string) (*wod.User, string, time.Time, error)
+	SessionCookieFor(token string, expires time.Time) *http.Cookie
+	SessionCaller(ctx context.Context, token string) (*wod.Caller, error)
+	Logout(ctx context.Context, token string) error
+	AllowRegistration(ctx context.Context) (bool, time.Duration)
+	ClientAddress(ctx context.Context) string
+}
 
 // Locations finds a location's hub.
 type Locations interface {
 	FindLocation(ctx context.Context, name string) (*wod.Location, error)
+	FindLocations(ctx context.Context) ([]*wod.Location, error)
 }
 
-// Pages serves the participant pages.
+// Badges counts what a participant has finished, for the badge on the
+// status page.
+type Badges interface {
+	FinishedWorkshops(ctx context.Context, email string) (int, error)
+}
+
+// Pages serves the portal and the admin pages.
 type Pages struct {
-	Registrations wod.RegistrationService
 	Workshops     wod.WorkshopService
+	Registrations wod.RegistrationService
 	Locations     Locations
 	Registrar     wod.Registrar
-	Keys          *secret.Keys
-	Clock         wod.Clock
-	Logger        *slog.Logger
-	// Brand is the organiser's name, as in the mails.
-	Brand string
+	Announcements wod.AnnouncementService
+	Badges        Badges
+	Seats         wod.SeatService
+	Jobs          wod.JobService
+	Mails         wod.MailService
+	Users         wod.UserService
+	Tokens        wod.TokenService
+	Events        wod.EventService
+	Stats         wod.StatsService
+	// Import re-reads the configured content directories (nil: none set).
+	Import func(ctx context.Context) ([]wod.ImportResult, error)
+	Gate   Gate
+	Keys   *secret.Keys
+	Clock  wod.Clock
+	Logger *slog.Logger
 
-	tmpl *template.Template
+	Brand Branding
+	// Announcement is a standing banner from configuration, shown above
+	// the operators' announcements.
+	Announcement string
+
+	tmpl map[string]*template.Template
 }
+
+// Branding is how the organiser's pages look.
+type Branding struct {
+	// Name is the organiser (the original's BRANDINGWOD), e.g. "HPE Developer".
+	Name string
+	// Logo is the URL of a logo image.
+	Logo string
+	// Color is the accent colour, #rrggbb.
+	Color string
+	// URL is the organiser's site.
+	URL string
+	// Support is the address participants may write to.
+	Support string
+	// Links are shown in the footer (community, social, privacy…).
+	Links []Link
+}
+
+// Link is a labelled URL.
+type Link struct{ Label, URL string }
 
 // Register adds the pages to mux.
 func (p *Pages) Register(mux *http.ServeMux) {
-	p.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-		"utc": func(t *time.Time) string {
-			if t == nil {
-				return ""
-			}
-			return t.UTC().Format("Mon 2 Jan 15:04 UTC")
-		},
-		"iso": func(t *time.Time) string {
-			if t == nil {
-				return ""
-			}
-			return t.UTC().Format(time.RFC3339)
-		},
-	}).ParseFS(templates, "templates/*.html"))
-	mux.HandleFunc("GET /status/{token}", p.status)
-	mux.HandleFunc("GET /status/{token}/end", p.confirmEnd)
-	mux.HandleFunc("POST /status/{token}/end", p.end)
+	p.tmpl = mustParse()
+	assets, _ := fs.Sub(files, "assets")
+	static := http.FileServerFS(assets)
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", cacheFor(time.Hour, static)))
+	mux.HandleFunc("GET /assets/brand.css", p.brandCSS)
+	p.registerPortal(mux)
+	p.registerStatus(mux)
+	p.registerAdmin(mux)
 }
 
-type statusPage struct {
-	Brand, Token, Title, Workshop, Username, Password, LoginURL, LaunchURL, Message string
-	State                                                                           wod.RegistrationState
-	EndsAt, ReadyAt                                                                 *time.Time
-	Completion                                                                      *int
-	Live, Running                                                                   bool
+// view is what every page template gets.
+type view struct {
+	Brand         Branding
+	Title         string
+	Announcements []*wod.Announcement
+	// Caller is the operator on admin pages.
+	Caller *wod.Caller
+	CSRF   string
+	// Section is the admin menu entry to highlight.
+	Section string
+	Flash   string
+	Now     time.Time
+	Data    any
 }
 
-func (p *Pages) load(w http.ResponseWriter, r *http.Request) (*wod.Registration, *statusPage, bool) {
-	token := r.PathValue("token")
-	id, ok := p.Keys.ParseStatusToken(token)
-	if !ok {
-		p.render(w, http.StatusNotFound, "notfound.html", statusPage{Brand: p.Brand})
-		return nil, nil, false
+func (p *Pages) view(ctx context.Context, title string, data any) *view {
+	v := &view{Brand: p.Brand, Title: title, Now: p.Clock.Now(), Data: data}
+	if p.Announcement != "" {
+		v.Announcements = append(v.Announcements, &wod.Announcement{Message: p.Announcement, Level: "info"})
 	}
-	reg, err := p.Registrations.FindRegistration(r.Context(), id)
-	if err != nil {
-		p.fail(w, r, err)
-		return nil, nil, false
-	}
-	ws, err := p.Workshops.FindWorkshop(r.Context(), reg.Workshop)
-	if err != nil {
-		p.fail(w, r, err)
-		return nil, nil, false
-	}
-	page := &statusPage{Brand: p.Brand, Token: token, Title: ws.Title, Workshop: ws.Slug, State: reg.State,
-		EndsAt: reg.EndsAt, ReadyAt: reg.ReadyAt, Completion: reg.Completion, Live: reg.State.Live(),
-		Running: reg.State == wod.StateReady || reg.State == wod.StateExpiring}
-	if page.Running {
-		page.Username = reg.Username
-		if len(reg.PasswordEnc) > 0 {
-			if page.Password, err = p.Keys.Decrypt(reg.PasswordEnc); err != nil {
-				p.fail(w, r, err)
-				return nil, nil, false
-			}
+	if p.Announcements != nil {
+		now := p.Clock.Now()
+		as, err := p.Announcements.FindAnnouncements(ctx, &now)
+		if err != nil {
+			p.Logger.WarnContext(ctx, "announcements", "error", err)
 		}
-		if l, err := p.Locations.FindLocation(r.Context(), reg.Location); err == nil && l.HubURL != "" {
-			page.LoginURL = l.HubURL + "/hub/login"
-			page.LaunchURL = page.LoginURL + "?next=/hub/user/" + reg.Username + "/"
-		}
+		v.Announcements = append(v.Announcements, as...)
 	}
-	return reg, page, true
+	return v
 }
 
-func (p *Pages) status(w http.ResponseWriter, r *http.Request) {
-	if _, page, ok := p.load(w, r); ok {
-		// The page shows a password: keep it out of caches and referrers.
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		p.render(w, http.StatusOK, "status.html", page)
-	}
+// render writes a page: the layout around the page's "content".
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
+	p.execute(w, r, status, page, "layout", v)
 }
 
-func (p *Pages) confirmEnd(w http.ResponseWriter, r *http.Request) {
-	if _, page, ok := p.load(w, r); ok {
-		w.Header().Set("Cache-Control", "no-store")
-		p.render(w, http.StatusOK, "end.html", page)
-	}
-}
-
-// end is a POST behind a confirmation page: a link in a mail is followed by
-// scanners and previewers, which must not end anybody's session.
-func (p *Pages) end(w http.ResponseWriter, r *http.Request) {
-	reg, _, ok := p.load(w, r)
+// execute writes one named template of a page (a fragment for live updates).
+func (p *Pages) execute(w http.ResponseWriter, r *http.Request, status int, page, name string, v *view) {
+	t, ok := p.tmpl[page]
 	if !ok {
+		p.Logger.ErrorContext(r.Context(), "no such page template", "page", page)
+		http.Error(w, "page not found", http.StatusInternalServerError)
 		return
 	}
-	if reg.State.Live() {
-		if _, err := p.Registrar.EndNow(r.Context(), reg.ID, "participant"); err != nil && wod.ErrorCode(err) != wod.ECONFLICT {
-			p.fail(w, r, err)
-			return
-		}
-	}
-	http.Redirect(w, r, "/status/"+r.PathValue("token"), http.StatusSeeOther)
-}
-
-func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if wod.ErrorCode(err) == wod.ENOTFOUND {
-		p.render(w, http.StatusNotFound, "notfound.html", statusPage{Brand: p.Brand})
+	var buf strings.Builder
+	if err := t.ExecuteTemplate(&buf, name, v); err != nil {
+		p.Logger.ErrorContext(r.Context(), "render page", "page", page, "error", err)
+		http.Error(w, "Something went wrong on our side; please try again in a moment.", http.StatusInternalServerError)
 		return
 	}
-	p.Logger.ErrorContext(r.Context(), "status page", "error", err)
-	http.Error(w, "Something went wrong on our side; please try again in a moment.", http.StatusInternalServerError)
-}
-
-func (p *Pages) render(w http.ResponseWriter, status int, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	if h.Get("Referrer-Policy") == "" {
+		h.Set("Referrer-Policy", "same-origin")
+	}
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "+
+		"script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	w.WriteHeader(status)
-	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
-		p.Logger.Error("render page", "page", name, "error", err)
+	w.Write([]byte(buf.String()))
+}
+
+// fail shows an error page fitting err: not found, or our fault.
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var v *view
+	switch wod.ErrorCode(err) {
+	case wod.ENOTFOUND:
+		v = p.view(r.Context(), "Not found", wod.ErrorMessage(err))
+		p.render(w, r, http.StatusNotFound, "portal/notfound.html", v)
+		return
+	case wod.EFORBIDDEN:
+		v = p.view(r.Context(), "Not allowed", wod.ErrorMessage(err))
+		p.render(w, r, http.StatusForbidden, "portal/notfound.html", v)
+		return
 	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	p.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "error", err)
+	v = p.view(r.Context(), "Something went wrong", "Something went wrong on our side; please try again in a moment.")
+	p.render(w, r, http.StatusInternalServerError, "portal/notfound.html", v)
+}
+
+func (p *Pages) notFound(w http.ResponseWriter, r *http.Request, msg string) {
+	p.fail(w, r, wod.Errorf(wod.ENOTFOUND, "%s", msg))
+}
+
+// brandCSS carries the accent colour: the pages allow no inline style.
+func (p *Pages) brandCSS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "max-age=300")
+	color := p.Brand.Color
+	if !validColor(color) {
+		color = DefaultColor
+	}
+	w.Write([]byte(":root{--brand:" + color + "}\n"))
+}
+
+// DefaultColor is the accent colour when the configuration names none.
+const DefaultColor = "#01a982"
+
+func validColor(c string) bool {
+	if len(c) != 7 || c[0] != '#' {
+		return false
+	}
+	for _, r := range c[1:] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age="+itoa(int(d/time.Second)))
+		h.ServeHTTP(w, r)
+	})
+}
+
+func mustParse() map[string]*template.Template {
+	base := template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/layout.html"))
+	out := map[string]*template.Template{}
+	for _, dir := range []string{"portal", "admin"} {
+		pages, err := fs.Glob(files, "templates/"+dir+"/*.html")
+		if err != nil {
+			panic(err)
+		}
+		for _, page := range pages {
+			t := template.Must(template.Must(base.Clone()).ParseFS(files, page))
+			out[dir+"/"+path.Base(page)] = t
+		}
+	}
+	return out
 }

@@ -1,0 +1,67 @@
+package wod
+
+import (
+	"context"
+	"time"
+)
+
+// Dashboard is the operators' overview of the platform right now.
+type Dashboard struct {
+	// ByState counts registrations by state; the finished states (done,
+	// failed) count only the last 24 hours.
+	ByState map[RegistrationState]int
+	// Workshops are the seats of each workshop, free and taken.
+	Workshops []WorkshopLoad
+	// Locations carry their agents' last heartbeat and health.
+	Locations []*Location
+	// FailingJobs are jobs that failed for good, or are being retried.
+	FailingJobs []*Job
+	// GuardEvents are the process guard's latest kills.
+	GuardEvents []*Event
+}
+
+// WorkshopLoad is how a workshop's seats are used.
+type WorkshopLoad struct {
+	Slug     string `json:"slug"`
+	Title    string `json:"title"`
+	Location string `json:"location"`
+	Active   bool   `json:"active"`
+	Capacity int    `json:"capacity"`
+	// Free is how many more registrations the workshop can take now.
+	Free int `json:"free"`
+	// Taken seats belong to a live or ending registration; Dirty ones wait
+	// for a reset.
+	Taken int `json:"taken"`
+	Dirty int `json:"dirty"`
+}
+
+// WorkshopStats is what participants made of a workshop over a period.
+type WorkshopStats struct {
+	Slug          string `json:"slug"`
+	Title         string `json:"title"`
+	Registrations int    `json:"registrations"`
+	Finished      int    `json:"finished"`
+	Failed        int    `json:"failed"`
+	// AverageCompletion over the finished registrations, nil if none.
+	AverageCompletion *float64 `json:"average_completion,omitempty"`
+	// Completion[i] counts finished registrations whose completion % lies
+	// in [10i, 10i+10); the last bucket includes 100.
+	Completion [10]int `json:"completion"`
+}
+
+// DayCount is how many registrations were made on one (UTC) day.
+type DayCount struct {
+	Day           time.Time `json:"day"`
+	Registrations int       `json:"registrations"`
+}
+
+// StatsService answers the operators' aggregate questions without loading
+// every registration.
+type StatsService interface {
+	Dashboard(ctx context.Context) (*Dashboard, error)
+	// WorkshopStats covers registrations made since the time.
+	WorkshopStats(ctx context.Context, since time.Time) ([]WorkshopStats, error)
+	// RegistrationsPerDay counts registrations per UTC day since the time,
+	// for one workshop or (nil) all.
+	RegistrationsPerDay(ctx context.Context, since time.Time, workshop *string) ([]DayCount, error)
+}

@@ -1,0 +1,44 @@
+// wod.js: optional improvements. Every page works without it.
+(function () {
+  "use strict";
+
+  // Countdowns: <time data-countdown datetime="…"> shows the time left.
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-countdown]").forEach(function (el) {
+      var left = Math.max(0, Math.floor((Date.parse(el.getAttribute("datetime")) - now) / 1000));
+      var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+      el.textContent = (h ? h + " h " : "") + (h || m ? m + " min " : "") + s + " s left";
+    });
+  }
+
+  // Live regions: [data-live=URL] is refreshed from URL (an HTML fragment)
+  // every few seconds until the fragment says it is final.
+  function live(el) {
+    var url = el.getAttribute("data-live");
+    var every = parseInt(el.getAttribute("data-live-every") || "3000", 10);
+    function refresh() {
+      if (document.hidden) { return setTimeout(refresh, every); }
+      fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+        .then(function (html) {
+          if (html !== el.innerHTML) { el.innerHTML = html; tick(); }
+          if (!el.querySelector("[data-final]")) { setTimeout(refresh, every); }
+        })
+        .catch(function () { setTimeout(refresh, every * 2); });
+    }
+    if (!el.querySelector("[data-final]")) { setTimeout(refresh, every); }
+  }
+
+  // Forms with data-confirm ask before they act.
+  document.addEventListener("submit", function (e) {
+    var msg = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) { e.preventDefault(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    setInterval(tick, 1000);
+    document.querySelectorAll("[data-live]").forEach(live);
+  });
+})();

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+func (p *Pages) registerStatus(mux *http.ServeMux) {
+	mux.HandleFunc("GET /status/{token}", p.status)
+	mux.HandleFunc("GET /status/{token}/live", p.statusLive)
+	mux.HandleFunc("GET /status/{token}/end", p.confirmEnd)
+	mux.HandleFunc("POST /status/{token}/end", p.end)
+}
+
+// statusData is what the participant's status page shows.
+type statusData struct {
+	Token, Title, Workshop, Username, Password, LoginURL, LaunchURL string
+	State                                                           wod.RegistrationState
+	EndsAt, ReadyAt                                                 *time.Time
+	Completion                                                      *int
+	// Live: the registration still belongs to the participant; Running:
+	// the environment is theirs to use now; Final: nothing will change.
+	Live, Running, Final bool
+	// Finished counts the participant's finished workshops; Badge is the
+	// level that earned, if any.
+	Finished int
+	Badge    *wod.Badge
+	Next     *wod.Badge
+}
+
+func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registration, *statusData, bool) {
+	token := r.PathValue("token")
+	id, ok := p.Keys.ParseStatusToken(token)
+	if !ok {
+		p.notFound(w, r, "This status link is not valid. Use the link in the e-mail we sent you.")
+		return nil, nil, false
+	}
+	reg, err := p.Registrations.FindRegistration(r.Context(), id)
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, nil, false
+	}
+	ws, err := p.Workshops.FindWorkshop(r.Context(), reg.Workshop)
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, nil, false
+	}
+	d := &statusData{Token: token, Title: ws.Title, Workshop: ws.Slug, State: reg.State, EndsAt: reg.EndsAt,
+		ReadyAt: reg.ReadyAt, Completion: reg.Completion, Live: reg.State.Live(),
+		Running: reg.State == wod.StateReady || reg.State == wod.StateExpiring,
+		Final:   reg.State == wod.StateDone || reg.State == wod.StateFailed}
+	if d.Running {
+		d.Username = reg.Username
+		if len(reg.PasswordEnc) > 0 {
+			if d.Password, err = p.Keys.Decrypt(reg.PasswordEnc); err != nil {
+				p.fail(w, r, err)
+				return nil, nil, false
+			}
+		}
+		if l, err := p.Locations.FindLocation(r.Context(), reg.Location); err == nil && l.HubURL != "" {
+			d.LoginURL = l.HubURL + "/hub/login"
+			d.LaunchURL = d.LoginURL + "?next=" + url.QueryEscape("/hub/user/"+reg.Username+"/")
+		}
+	}
+	if reg.State == wod.StateDone && p.Badges != nil {
+		if d.Finished, err = p.Badges.FinishedWorkshops(r.Context(), reg.Email); err != nil {
+			p.fail(w, r, err)
+			return nil, nil, false
+		}
+		d.Badge = wod.BadgeFor(d.Finished)
+		for i := range wod.Badges {
+			if wod.Badges[i].Workshops > d.Finished {
+				d.Next = &wod.Badges[i]
+				break
+			}
+		}
+	}
+	// The page may show a password: keep it out of caches and referrers.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	return reg, d, true
+}
+
+func (p *Pages) status(w http.ResponseWriter, r *http.Request) {
+	if _, d, ok := p.loadStatus(w, r); ok {
+		p.render(w, r, http.StatusOK, "portal/status.html", p.view(r.Context(), d.Title, d))
+	}
+}
+
+// statusLive is the changing part of the status page, which the page's
+// script fetches every few seconds.
+func (p *Pages) statusLive(w http.ResponseWriter, r *http.Request) {
+	if _, d, ok := p.loadStatus(w, r); ok {
+		p.execute(w, r, http.StatusOK, "portal/status.html", "status-body", p.view(r.Context(), d.Title, d))
+	}
+}
+
+func (p *Pages) confirmEnd(w http.ResponseWriter, r *http.Request) {
+	if _, d, ok := p.loadStatus(w, r); ok {
+		p.render(w, r, http.StatusOK, "portal/end.html", p.view(r.Context(), "End "+d.Title+"?", d))
+	}
+}
+
+// end is a POST behind a confirmation page: a link in a mail is followed by
+// scanners and previewers, which must not end anybody's session.
+func (p *Pages) end(w http.ResponseWriter, r *http.Request) {
+	reg, _, ok := p.loadStatus(w, r)
+	if !ok {
+		return
+	}
+	if reg.State.Live() {
+		if _, err := p.Registrar.EndNow(r.Context(), reg.ID, "participant"); err != nil && wod.ErrorCode(err) != wod.ECONFLICT {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	http.Redirect(w, r, "/status/"+r.PathValue("token"), http.StatusSeeOther)
+}
