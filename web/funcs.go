@@ -80,7 +80,7 @@ func hours(d wod.Duration) string {
 	case std%time.Hour == 0:
 		return fmt.Sprintf("%d h", int(std.Hours()))
 	}
-	return fmt.Sprintf("%d h %d min", int(std.Hours()), int((std%time.Hour).Minutes()))
+	return fmt.Sprintf("%d h %d min", int(std.Hours()), int((std % time.Hour).Minutes()))
 }
 
 // since says how long ago t was, coarsely.
