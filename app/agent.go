@@ -57,7 +57,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		}
 		parts.Hub = &jupyterhub.Managed{Dir: filepath.Join(a.Config.Data, "hub"), Bind: ac.HubAddr,
 			HubPort: ports[0], ProxyAPIPort: ports[1], StudentGroup: agent.DefaultGroup,
-			Logger: a.Logger.With("component", "jupyterhub")}
+			Announcement: a.Config.Mail.Announcement, Logger: a.Logger.With("component", "jupyterhub")}
 		hub, err = parts.Hub.Start(ctx)
 		if err != nil {
 			return nil, err

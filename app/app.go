@@ -109,7 +109,7 @@ func (a *App) Build() error {
 	var transport mail.Transport = mail.Keep{}
 	if mc.SMTPHost != "" {
 		smtp, err := mail.NewSMTP(mail.SMTPConfig{Host: mc.SMTPHost, Port: mc.SMTPPort, Security: mc.SMTPSecurity,
-			Username: mc.SMTPUsername, Password: mc.SMTPPassword, Timeout: 20 * time.Second})
+			Username: mc.SMTPUsername, Password: mc.SMTPPassword, Timeout: mc.SMTPTimeout})
 		if err != nil {
 			return err
 		}
@@ -193,6 +193,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Wait()
 	return err
 }
+
+// Handler is the server's HTTP handler (API and pages), once built.
+func (a *App) Handler() http.Handler { return a.handler }
 
 // Listen opens the configured address.
 func (a *App) Listen() (net.Listener, error) {

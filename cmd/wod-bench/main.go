@@ -55,7 +55,7 @@ func main() {
 	conc := flag.Int("concurrency", 16, "concurrent registrations")
 	timers := flag.Int("timers", 10000, "timers to fire")
 	spread := flag.Duration("spread", 10*time.Second, "timers fall due over this window")
-	mode := flag.String("mode", "control", "control (engine and store), render (content deployment) or hub (a real JupyterHub, as root)")
+	mode := flag.String("mode", "control", "control (engine and store), pages (web pages with -registrations in the database), render (content deployment) or hub (a real JupyterHub, as root)")
 	simultaneous := flag.String("simultaneous", "1,100", "hub mode: registrations booked at once, per round")
 	prestart := flag.Bool("prestart", true, "hub mode: start each student's server as part of ready")
 	flag.Parse()
@@ -63,6 +63,11 @@ func main() {
 	switch *mode {
 	case "control":
 		err = run(*dsn, *regs, *conc, *timers, *spread)
+	case "pages":
+		var res *pagesResult
+		if res, err = benchPages(context.Background(), *dsn, *regs, 200); err == nil {
+			err = printJSON(res)
+		}
 	case "render":
 		var res *renderResult
 		if res, err = benchRender(200); err == nil {
