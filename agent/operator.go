@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -44,9 +45,16 @@ type HubOperator struct {
 	// PreStart starts the student's notebook server once the seat is
 	// ready, so that the first login is instant.
 	PreStart bool
+	// PreStarts bounds the pre-starts running at once (default 4): a burst
+	// of registrations must not become a burst of spawns that starves the
+	// machine until the hub's spawn timeouts fail them all.
+	PreStarts int
 	// StateDir holds the hooks' variable files while a create runs.
 	StateDir string
 	Logger   *slog.Logger
+
+	preStartOnce  sync.Once
+	preStartSlots chan struct{}
 }
 
 var _ Operator = (*HubOperator)(nil)
@@ -140,9 +148,31 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 }
 
 func (o *HubOperator) preStart(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	o.preStartOnce.Do(func() {
+		n := o.PreStarts
+		if n <= 0 {
+			n = 4
+		}
+		o.preStartSlots = make(chan struct{}, n)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := o.Hub.StartServer(ctx, name); err != nil && o.Logger != nil {
+	select {
+	case o.preStartSlots <- struct{}{}:
+		defer func() { <-o.preStartSlots }()
+	case <-ctx.Done():
+		return
+	}
+	var err error
+	for attempt := range 2 { // a spawn that timed out under load gets one more go
+		if err = o.Hub.StartServer(ctx, name); err == nil {
+			return
+		}
+		if attempt == 0 {
+			time.Sleep(5 * time.Second)
+		}
+	}
+	if o.Logger != nil {
 		// Not fatal: the hub starts the server at the student's login.
 		o.Logger.Warn("pre-start of a student's server failed", "student", name, "error", err)
 	}
