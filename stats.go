@@ -14,8 +14,10 @@ type Dashboard struct {
 	Workshops []WorkshopLoad
 	// Locations carry their agents' last heartbeat and health.
 	Locations []*Location
-	// FailingJobs are jobs that failed for good, or are being retried.
-	FailingJobs []*Job
+	// FailingJobs are jobs that failed for good, or are being retried, the
+	// latest first; FailingJobsTotal counts them all when the list is cut.
+	FailingJobs      []*Job
+	FailingJobsTotal int
 	// GuardEvents are the process guard's latest kills.
 	GuardEvents []*Event
 }
@@ -62,6 +64,7 @@ type StatsService interface {
 	// WorkshopStats covers registrations made since the time.
 	WorkshopStats(ctx context.Context, since time.Time) ([]WorkshopStats, error)
 	// RegistrationsPerDay counts registrations per UTC day since the time,
-	// for one workshop or (nil) all.
+	// for one workshop or (nil) all: one entry for every day from the day
+	// of since to today, the days without registrations included.
 	RegistrationsPerDay(ctx context.Context, since time.Time, workshop *string) ([]DayCount, error)
 }

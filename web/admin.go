@@ -22,6 +22,12 @@ func (p *Pages) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/login", p.loginForm)
 	mux.HandleFunc("POST /admin/login", p.login)
 	mux.HandleFunc("POST /admin/logout", p.admin(wod.RoleModerator, p.logout))
+	p.registerAdminPeople(mux)
+	p.registerAdminAnnouncements(mux)
+	p.registerAdminWorkshops(mux)
+	p.registerAdminRegistrations(mux)
+	p.registerAdminMails(mux)
+	p.registerDashboard(mux)
 	mux.HandleFunc("GET /admin/{rest...}", p.admin(wod.RoleModerator, func(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 		v := p.adminView(w, r, a, "", "Not found", "There is no such admin page.")
 		p.render(w, r, http.StatusNotFound, "portal/notfound.html", v)

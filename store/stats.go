@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+var _ wod.StatsService = (*DB)(nil)
+
+// Dashboard limits: the page shows the latest, not the history.
+const (
+	dashboardFailingJobs = 50
+	dashboardGuardEvents = 20
+)
+
+// failingJobSQL selects the jobs an operator should look at: given up, or
+// being retried (a second attempt, or an error left by the last one).
+const failingJobSQL = `state = 'failed' OR (state IN ('queued', 'running') AND (attempts > 1 OR last_error <> ''))`
+
+// Dashboard reads the operators' overview in one transaction, so that its
+// numbers agree with each other.
+func (db *DB) Dashboard(ctx context.Context) (d *wod.Dashboard, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		d = &wod.Dashboard{}
+		for _, step := range []func(*Tx, *wod.Dashboard) error{
+			dashboardStates, dashboardWorkshops, dashboardLocations, dashboardJobs, dashboardGuard,
+		} {
+			if err := step(tx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	return d, nil
+}
+
+func dashboardStates(tx *Tx, d *wod.Dashboard) error {
+	d.ByState = map[wod.RegistrationState]int{}
+	for _, s := range []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
+		wod.StateDone, wod.StateFailed} {
+		d.ByState[s] = 0
+	}
+	// A finished registration is last updated by the step that finished it.
+	rows, err := tx.query(`SELECT state, COUNT(*) FROM registrations
+		WHERE state IN `+holdingSQL+` OR updated_at >= $1 GROUP BY state`, tx.now.Add(-24*time.Hour))
+	if err != nil {
+		return fmt.Errorf("registrations by state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s wod.RegistrationState
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return fmt.Errorf("registrations by state: %w", err)
+		}
+		d.ByState[s] = n
+	}
+	return rows.Err()
+}
+
+func dashboardWorkshops(tx *Tx, d *wod.Dashboard) error {
+	// Free is derived as in the catalogue (scanWorkshop): bounded both by
+	// the capacity left and by the free seats of the range, which
+	// workshops with overlapping ranges share.
+	rows, err := tx.query(`SELECT w.slug, w.title, l.name, w.active, w.capacity,
+		(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.state IN ` + holdingSQL + `),
+		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'free'
+			AND s.number BETWEEN w.seat_min AND w.seat_max),
+		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'dirty'
+			AND s.number BETWEEN w.seat_min AND w.seat_max)
+		FROM ` + workshopFrom + ` ORDER BY w.priority, w.slug`)
+	if err != nil {
+		return fmt.Errorf("workshop seats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l wod.WorkshopLoad
+		var free int
+		if err := rows.Scan(&l.Slug, &l.Title, &l.Location, &l.Active, &l.Capacity, &l.Taken, &free, &l.Dirty); err != nil {
+			return fmt.Errorf("workshop seats: %w", err)
+		}
+		l.Free = max(0, min(l.Capacity-l.Taken, free))
+		d.Workshops = append(d.Workshops, l)
+	}
+	return rows.Err()
+}
+
+func dashboardLocations(tx *Tx, d *wod.Dashboard) error {
+	rows, err := tx.query(`SELECT ` + locationColumns + ` FROM locations ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("locations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l, err := scanLocation(rows)
+		if err != nil {
+			return fmt.Errorf("locations: %w", err)
+		}
+		d.Locations = append(d.Locations, l)
+	}
+	return rows.Err()
+}
+
+func dashboardJobs(tx *Tx, d *wod.Dashboard) error {
+	if err := tx.queryRow(`SELECT COUNT(*) FROM jobs WHERE ` + failingJobSQL).Scan(&d.FailingJobsTotal); err != nil {
+		return fmt.Errorf("count failing jobs: %w", err)
+	}
+	rows, err := tx.query(`SELECT `+jobColumns+` FROM jobs WHERE `+failingJobSQL+
+		` ORDER BY updated_at DESC, id DESC LIMIT $1`, dashboardFailingJobs)
+	if err != nil {
+		return fmt.Errorf("failing jobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return fmt.Errorf("failing jobs: %w", err)
+		}
+		d.FailingJobs = append(d.FailingJobs, j)
+	}
+	return rows.Err()
+}
+
+func dashboardGuard(tx *Tx, d *wod.Dashboard) error {
+	rows, err := tx.query(`SELECT id, at, actor, kind, subject, detail FROM events WHERE kind LIKE 'guard.%'
+		ORDER BY id DESC LIMIT $1`, dashboardGuardEvents)
+	if err != nil {
+		return fmt.Errorf("guard events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e wod.Event
+		if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Kind, &e.Subject, &e.Detail); err != nil {
+			return fmt.Errorf("guard events: %w", err)
+		}
+		e.At = e.At.UTC()
+		d.GuardEvents = append(d.GuardEvents, &e)
+	}
+	return rows.Err()
+}
+
+// completionBucketSQL puts a completion % in its tenth; 100 (and anything
+// out of range, which the agent never reports) stays in the end buckets.
+const completionBucketSQL = `CASE WHEN r.completion >= 90 THEN 9 WHEN r.completion < 0 THEN 0 ELSE r.completion / 10 END`
+
+// WorkshopStats lists every workshop, by slug, with what became of the
+// registrations made since the time.
+func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.WorkshopStats, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		// The period goes in the join, not a WHERE, so that a workshop
+		// without registrations still has its row of zeros.
+		rows, err := tx.query(`SELECT w.id, w.slug, w.title, COUNT(r.id),
+			COUNT(CASE WHEN r.state = 'done' THEN 1 END), COUNT(CASE WHEN r.state = 'failed' THEN 1 END),
+			COALESCE(SUM(CASE WHEN r.state = 'done' THEN r.completion END), 0),
+			COUNT(CASE WHEN r.state = 'done' THEN r.completion END)
+			FROM workshops w LEFT JOIN registrations r ON r.workshop_id = w.id AND r.created_at >= $1
+			GROUP BY w.id, w.slug, w.title ORDER BY w.slug`, since.UTC())
+		if err != nil {
+			return fmt.Errorf("per workshop: %w", err)
+		}
+		defer rows.Close()
+		index := map[int64]int{}
+		for rows.Next() {
+			var id, sum, measured int64
+			var s wod.WorkshopStats
+			if err := rows.Scan(&id, &s.Slug, &s.Title, &s.Registrations, &s.Finished, &s.Failed, &sum, &measured); err != nil {
+				return fmt.Errorf("per workshop: %w", err)
+			}
+			if measured > 0 {
+				avg := float64(sum) / float64(measured)
+				s.AverageCompletion = &avg
+			}
+			index[id] = len(out)
+			out = append(out, s)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("per workshop: %w", err)
+		}
+		rows.Close()
+
+		rows, err = tx.query(`SELECT r.workshop_id, `+completionBucketSQL+`, COUNT(*) FROM registrations r
+			WHERE r.state = 'done' AND r.completion IS NOT NULL AND r.created_at >= $1 GROUP BY 1, 2`, since.UTC())
+		if err != nil {
+			return fmt.Errorf("completion histogram: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var bucket, n int
+			if err := rows.Scan(&id, &bucket, &n); err != nil {
+				return fmt.Errorf("completion histogram: %w", err)
+			}
+			if i, ok := index[id]; ok && bucket >= 0 && bucket < len(out[i].Completion) {
+				out[i].Completion[bucket] = n
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workshop stats: %w", err)
+	}
+	return out, nil
+}
+
+// RegistrationsPerDay counts the registrations of every UTC day from the
+// day of since to today, days without any included.
+func (db *DB) RegistrationsPerDay(ctx context.Context, since time.Time, workshop *string) (out []wod.DayCount, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		var w where
+		w.add("r.created_at >= ?", since.UTC())
+		if workshop != nil {
+			var id int64
+			err := tx.queryRow(`SELECT id FROM workshops WHERE slug = $1`, *workshop).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				return wod.Errorf(wod.ENOTFOUND, "workshop %s not found", *workshop)
+			}
+			if err != nil {
+				return err
+			}
+			w.add("r.workshop_id = ?", id)
+		}
+		// Both render the UTC day as text: SQLite's date() converts the
+		// stored offset to UTC, PostgreSQL's session time zone may not be UTC.
+		day := `date(r.created_at)`
+		if tx.db.dialect == Postgres {
+			day = `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+		}
+		rows, err := tx.query(`SELECT `+day+`, COUNT(*) FROM registrations r`+w.String()+` GROUP BY 1`, w.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		counts := map[string]int{}
+		for rows.Next() {
+			var d string
+			var n int
+			if err := rows.Scan(&d, &n); err != nil {
+				return err
+			}
+			counts[d] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		first := since.UTC().Truncate(24 * time.Hour)
+		for d := first; !d.After(tx.now); d = d.AddDate(0, 0, 1) {
+			out = append(out, wod.DayCount{Day: d, Registrations: counts[d.Format(time.DateOnly)]})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registrations per day: %w", err)
+	}
+	return out, nil
+}

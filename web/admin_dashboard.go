@@ -1,0 +1,111 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+// registerDashboard adds the operators' overview and the completion
+// statistics; moderators see them too, as they only read.
+func (p *Pages) registerDashboard(mux *http.ServeMux) {
+	dashboard := p.admin(wod.RoleModerator, p.dashboard)
+	mux.HandleFunc("GET /admin", dashboard)
+	mux.HandleFunc("GET /admin/{$}", dashboard)
+	mux.HandleFunc("GET /admin/stats", p.admin(wod.RoleModerator, p.stats))
+	mux.HandleFunc("GET /admin/stats.csv", p.admin(wod.RoleModerator, p.statsCSV))
+}
+
+// staleHeartbeat is when a silent agent deserves a warning: agents beat
+// far more often, so two minutes of silence is not a hiccup.
+const staleHeartbeat = 2 * time.Minute
+
+type dashboardData struct {
+	States           []stateTile
+	Workshops        []seatRow
+	Locations        []locationRow
+	FailingJobs      []jobRow
+	FailingJobsTotal int
+	GuardEvents      []*wod.Event
+}
+
+type stateTile struct {
+	State wod.RegistrationState
+	Count int
+	// Recent marks the finished states, counted over the last 24 hours.
+	Recent bool
+}
+
+type seatRow struct {
+	wod.WorkshopLoad
+	Bar seatBar
+}
+
+// seatBar is the geometry of a workshop's seat bar, in percent of its
+// width: SVG attributes, since the pages allow no inline style.
+type seatBar struct {
+	TakenW, DirtyX, DirtyW, FreeX, FreeW string
+	Label                                string
+}
+
+type locationRow struct {
+	*wod.Location
+	// Stale: no heartbeat yet, or none for staleHeartbeat.
+	Stale bool
+}
+
+type jobRow struct {
+	*wod.Job
+	Location string
+}
+
+func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminRequest) {
+	d, err := p.Stats.Dashboard(r.Context())
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	now := p.Clock.Now()
+	data := dashboardData{FailingJobsTotal: d.FailingJobsTotal, GuardEvents: d.GuardEvents}
+	for _, s := range []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
+		wod.StateDone, wod.StateFailed} {
+		data.States = append(data.States, stateTile{State: s, Count: d.ByState[s], Recent: !s.Live() && s != wod.StateEnding})
+	}
+	for _, l := range d.Workshops {
+		data.Workshops = append(data.Workshops, seatRow{WorkshopLoad: l, Bar: newSeatBar(l)})
+	}
+	names := map[int64]string{}
+	for _, l := range d.Locations {
+		names[l.ID] = l.Name
+		stale := l.LastHeartbeat == nil || now.Sub(*l.LastHeartbeat) > staleHeartbeat
+		data.Locations = append(data.Locations, locationRow{Location: l, Stale: stale})
+	}
+	for _, j := range d.FailingJobs {
+		row := jobRow{Job: j}
+		if j.LocationID != nil {
+			row.Location = names[*j.LocationID]
+		}
+		data.FailingJobs = append(data.FailingJobs, row)
+	}
+	p.render(w, r, http.StatusOK, "admin/dashboard.html", p.adminView(w, r, a, "dashboard", "Dashboard", data))
+}
+
+func newSeatBar(l wod.WorkshopLoad) seatBar {
+	total := max(l.Capacity, l.Taken+l.Dirty+l.Free, 1)
+	share := func(n int) float64 { return float64(n) * 100 / float64(total) }
+	taken, dirty, free := share(l.Taken), share(l.Dirty), share(l.Free)
+	return seatBar{
+		TakenW: svgNumber(taken),
+		DirtyX: svgNumber(taken), DirtyW: svgNumber(dirty),
+		FreeX: svgNumber(taken + dirty), FreeW: svgNumber(free),
+		Label: strconv.Itoa(l.Taken) + " taken, " + strconv.Itoa(l.Dirty) + " dirty, " + strconv.Itoa(l.Free) +
+			" free of a capacity of " + strconv.Itoa(l.Capacity),
+	}
+}
+
+// svgNumber writes a coordinate briefly: a tenth is finer than a pixel.
+func svgNumber(f float64) string {
+	return strconv.FormatFloat(f, 'f', 1, 64)
+}
