@@ -54,6 +54,7 @@ type Mail struct {
 
 // MailFilter narrows an outbox listing.
 type MailFilter struct {
+	ID             *int64
 	RegistrationID *int64
 	State          *MailState
 	Kind           *MailKind

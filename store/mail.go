@@ -49,6 +49,9 @@ func scanMail(row scanner) (*wod.Mail, error) {
 func (db *DB) FindMails(ctx context.Context, f wod.MailFilter) (ms []*wod.Mail, total int, err error) {
 	err = db.transact(ctx, func(tx *Tx) error {
 		var w where
+		if f.ID != nil {
+			w.add("id = ?", *f.ID)
+		}
 		if f.RegistrationID != nil {
 			w.add("registration_id = ?", *f.RegistrationID)
 		}

@@ -122,7 +122,8 @@ func (p *Pages) actionFailed(w http.ResponseWriter, r *http.Request, back string
 				msg += "; " + f.Field + " " + f.Message
 			}
 		}
-		p.done(w, r, back, "Not done: "+msg)
+		// The flash travels in a cookie, which browsers drop past ~4 KB.
+		p.done(w, r, back, truncate(1500, "Not done: "+msg))
 	default:
 		p.fail(w, r, err)
 	}

@@ -66,8 +66,7 @@ func (p *Pages) adminMail(w http.ResponseWriter, r *http.Request, a *adminReques
 		p.notFound(w, r, "There is no such mail.")
 		return
 	}
-	hint, _ := parseID(r.URL.Query().Get("registration"))
-	m, err := p.findMail(r.Context(), id, hint)
+	m, err := p.findMail(r.Context(), id)
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -75,34 +74,14 @@ func (p *Pages) adminMail(w http.ResponseWriter, r *http.Request, a *adminReques
 	p.render(w, r, http.StatusOK, "admin/mail.html", p.adminView(w, r, a, "mails", fmt.Sprintf("Mail %d", m.ID), m))
 }
 
-// findMail looks a mail up by id. MailFilter cannot name one mail, so it
-// first looks among the registration's mails when the link names it (one
-// per kind at most), then pages through the outbox, newest first, until it
-// is past the id.
-func (p *Pages) findMail(ctx context.Context, id, registration int64) (*wod.Mail, error) {
-	if registration > 0 {
-		ms, _, err := p.Mails.FindMails(ctx, wod.MailFilter{RegistrationID: &registration})
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			if m.ID == id {
-				return m, nil
-			}
-		}
+// findMail looks a mail up by id.
+func (p *Pages) findMail(ctx context.Context, id int64) (*wod.Mail, error) {
+	ms, _, err := p.Mails.FindMails(ctx, wod.MailFilter{ID: &id, Page: wod.Page{Limit: 1}})
+	if err != nil {
+		return nil, err
 	}
-	for offset := 0; ; offset += wod.MaxLimit {
-		ms, _, err := p.Mails.FindMails(ctx, wod.MailFilter{Page: wod.Page{Offset: offset, Limit: wod.MaxLimit}})
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			if m.ID == id {
-				return m, nil
-			}
-		}
-		if len(ms) < wod.MaxLimit || ms[len(ms)-1].ID < id {
-			return nil, wod.Errorf(wod.ENOTFOUND, "There is no mail %d in the outbox.", id)
-		}
+	if len(ms) == 0 {
+		return nil, wod.Errorf(wod.ENOTFOUND, "There is no mail %d in the outbox.", id)
 	}
+	return ms[0], nil
 }

@@ -190,7 +190,7 @@ func TestAdminWorkshops(t *testing.T) {
 		// but may not import, which is admin-only there too.
 		s.login("mod", "moderator password")
 		token := s.csrf("/admin/workshops")
-		if res, _ := s.post("/admin/workshops/import", url.Values{"csrf": {token}}); res.StatusCode != http.StatusForbidden {
+		if res, _ := s.post("/admin/import", url.Values{"csrf": {token}}); res.StatusCode != http.StatusForbidden {
 			t.Fatalf("moderator import: %d", res.StatusCode)
 		}
 		_, page := s.get("/admin/workshops")
@@ -213,7 +213,7 @@ func TestAdminWorkshops(t *testing.T) {
 
 		s.login("boss", "admin password 1")
 		token = s.csrf("/admin/workshops/WKSHP-A")
-		res, page = s.post("/admin/workshops/import", url.Values{"csrf": {token}})
+		res, page = s.post("/admin/import", url.Values{"csrf": {token}})
 		mustShow(t, "import without content", s.afterAction(res, page), "--content")
 
 		// The untouched form changes nothing.
@@ -361,7 +361,7 @@ func TestAdminOperationsNeedCSRF(t *testing.T) {
 		s.operator("boss", wod.RoleAdmin, "admin password 1")
 		s.login("boss", "admin password 1")
 		id := fmt.Sprint(r.ID)
-		for _, path := range []string{"/admin/workshops/import", "/admin/workshops/WKSHP-A",
+		for _, path := range []string{"/admin/import", "/admin/workshops/WKSHP-A",
 			"/admin/workshops/WKSHP-A/deactivate", "/admin/workshops/WKSHP-A/activate",
 			"/admin/workshops/WKSHP-A/clear-overrides", "/admin/registrations/" + id + "/end",
 			"/admin/registrations/" + id + "/extend", "/admin/registrations/" + id + "/resend",

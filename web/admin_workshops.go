@@ -20,7 +20,7 @@ const workshopEditRole = wod.RoleModerator
 func (p *Pages) registerAdminWorkshops(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/workshops", p.admin(wod.RoleModerator, p.adminWorkshops))
 	// Import is admin-only in the API too: it rewrites the whole catalogue.
-	mux.HandleFunc("POST /admin/workshops/import", p.admin(wod.RoleAdmin, p.importWorkshops))
+	mux.HandleFunc("POST /admin/import", p.admin(wod.RoleAdmin, p.importWorkshops))
 	mux.HandleFunc("GET /admin/workshops/{slug}", p.admin(wod.RoleModerator, p.editWorkshop))
 	mux.HandleFunc("POST /admin/workshops/{slug}", p.admin(workshopEditRole, p.updateWorkshop))
 	mux.HandleFunc("POST /admin/workshops/{slug}/activate", p.admin(workshopEditRole, p.setWorkshopActive(true)))
