@@ -159,7 +159,7 @@ func TestStatusPageLifeAndEndNow(t *testing.T) {
 		}
 		_, frag = s.get("/status/" + tok + "/live")
 		if !strings.Contains(frag, "data-final") || !strings.Contains(frag, "<strong>40 %</strong>") ||
-			!strings.Contains(frag, "3 earn the Apprentice badge") {
+			!strings.Contains(frag, "finish 3 to earn the Apprentice badge") {
 			t.Fatalf("done fragment: %s", frag)
 		}
 	})
