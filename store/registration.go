@@ -217,7 +217,7 @@ func (db *DB) FindRegistrations(ctx context.Context, f wod.RegistrationFilter) (
 			w.add("r.state = ?", *f.State)
 		}
 		if f.Workshop != nil {
-			w.add("w.slug = ?", *f.Workshop)
+			w.add("r.workshop_id IN (SELECT id FROM workshops WHERE slug = ?)", *f.Workshop)
 		}
 		if f.Email != nil {
 			w.add("r.email = ?", *f.Email)
@@ -226,7 +226,8 @@ func (db *DB) FindRegistrations(ctx context.Context, f wod.RegistrationFilter) (
 			pat := "%" + escapeLike(*f.Search) + "%"
 			w.add(`(LOWER(r.name) LIKE LOWER(?) ESCAPE '\' OR r.email LIKE LOWER(?) ESCAPE '\' OR LOWER(r.company) LIKE LOWER(?) ESCAPE '\')`, pat, pat, pat)
 		}
-		if total, err = count(tx, registrationFrom, &w); err != nil {
+		// Every condition is on r alone: the count needs no join.
+		if total, err = count(tx, "registrations r", &w); err != nil {
 			return err
 		}
 		rows, err := tx.query(`SELECT `+registrationColumns+` FROM `+registrationFrom+w.String()+

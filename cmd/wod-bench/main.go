@@ -58,6 +58,7 @@ func main() {
 	mode := flag.String("mode", "control", "control (engine and store), pages (web pages with -registrations in the database), render (content deployment) or hub (a real JupyterHub, as root)")
 	simultaneous := flag.String("simultaneous", "1,100", "hub mode: registrations booked at once, per round")
 	prestart := flag.Bool("prestart", true, "hub mode: start each student's server as part of ready")
+	cpuprofile := flag.String("cpuprofile", "", "pages mode: write a CPU profile of the page timings to this file")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -65,7 +66,7 @@ func main() {
 		err = run(*dsn, *regs, *conc, *timers, *spread)
 	case "pages":
 		var res *pagesResult
-		if res, err = benchPages(context.Background(), *dsn, *regs, 200); err == nil {
+		if res, err = benchPages(context.Background(), *dsn, *regs, 200, *cpuprofile); err == nil {
 			err = printJSON(res)
 		}
 	case "render":

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -45,12 +47,19 @@ type pageTiming struct {
 // benchPages builds the real server (app.Build: API, pages, engine) on a
 // database holding n registrations in every state, then times each page
 // through the HTTP handler, without the network.
-func benchPages(ctx context.Context, dsn string, n, iterations int) (*pagesResult, error) {
-	data, err := os.MkdirTemp("", "wod-bench-pages")
-	if err != nil {
+func benchPages(ctx context.Context, dsn string, n, iterations int, cpuprofile string) (*pagesResult, error) {
+	// A database named with -db may be timed again without seeding; its
+	// keys must then survive the run, so they live beside it.
+	data := filepath.Join(os.TempDir(), "wod-bench-pages-keys")
+	if dsn == "" {
+		var err error
+		if data, err = os.MkdirTemp("", "wod-bench-pages"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(data)
+	} else if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(data)
 	cfg := &config.Config{}
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	cfg.Register(fs)
@@ -88,8 +97,12 @@ func benchPages(ctx context.Context, dsn string, n, iterations int) (*pagesResul
 	}
 
 	// An operator's session, as the login form would create it.
-	admin := &wod.User{Username: "bench", Email: "bench@bench.test", Role: wod.RoleAdmin, PasswordHash: "unused"}
-	if err := a.DB.CreateUser(ctx, admin); err != nil {
+	admin, err := a.DB.FindUserByName(ctx, "bench")
+	if wod.ErrorCode(err) == wod.ENOTFOUND {
+		admin = &wod.User{Username: "bench", Email: "bench@bench.test", Role: wod.RoleAdmin, PasswordHash: "unused"}
+		err = a.DB.CreateUser(ctx, admin)
+	}
+	if err != nil {
 		return nil, err
 	}
 	session, _, hash := secret.NewToken()
@@ -114,6 +127,17 @@ func benchPages(ctx context.Context, dsn string, n, iterations int) (*pagesResul
 		"/admin/announcements",
 	}
 	h := a.Handler()
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, page := range pages {
 		t := pageTiming{Page: page}
 		var ds []time.Duration
@@ -142,6 +166,16 @@ func benchPages(ctx context.Context, dsn string, n, iterations int) (*pagesResul
 // done with a completion, some fail, the last ones stay live. It returns a
 // live one.
 func seedRegistrations(ctx context.Context, a *app.App, n int) (*wod.Registration, error) {
+	if _, err := a.DB.FindLocation(ctx, "bench"); err == nil {
+		// Seeded by an earlier run on this database (-db): time the pages
+		// again without booking another n.
+		ready := wod.StateReady
+		rs, _, err := a.DB.FindRegistrations(ctx, wod.RegistrationFilter{State: &ready, Page: wod.Page{Limit: 1}})
+		if err != nil || len(rs) == 0 {
+			return nil, fmt.Errorf("the database was seeded before but holds no live registration (%v)", err)
+		}
+		return rs[0], nil
+	}
 	loc := &wod.Location{Name: "bench", HubURL: "http://hub.bench.test", Students: 1000}
 	if err := a.DB.CreateLocation(ctx, loc); err != nil {
 		return nil, err
