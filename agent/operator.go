@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -55,6 +56,10 @@ type HubOperator struct {
 
 	preStartOnce  sync.Once
 	preStartSlots chan struct{}
+	// creating counts the creates under way: pre-starts wait for a burst of
+	// them to pass, since credentials matter more than warm servers (a spawn
+	// costs the CPU and hub time the next participant's create needs).
+	creating atomic.Int32
 }
 
 var _ Operator = (*HubOperator)(nil)
@@ -82,6 +87,8 @@ func mode(j *wod.AgentJob) string { return content.Mode(j.SessionType) }
 // create prepares a seat from scratch: a clean home, a new password, the
 // rendered workshop, the hub user and, optionally, a running server.
 func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
+	o.creating.Add(1)
+	defer o.creating.Add(-1)
 	var out strings.Builder
 	a, err := o.Host.EnsureAccount(ctx, j.StudentNumber)
 	if err != nil {
@@ -165,6 +172,13 @@ func (o *HubOperator) preStart(name string) {
 	}
 	var err error
 	for attempt := range 2 { // a spawn that timed out under load gets one more go
+		for o.creating.Load() > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
 		if err = o.Hub.StartServer(ctx, name); err == nil {
 			return
 		}

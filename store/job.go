@@ -63,19 +63,8 @@ func (db *DB) FindJobs(ctx context.Context, f wod.JobFilter) (js []*wod.Job, tot
 		if total, err = count(tx, "jobs", &w); err != nil {
 			return err
 		}
-		rows, err := tx.query(`SELECT `+jobColumns+` FROM jobs`+w.String()+` ORDER BY run_at DESC, id DESC`+w.page(f.Page), w.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
-				return err
-			}
-			js = append(js, j)
-		}
-		return rows.Err()
+		js, err = queryJobs(tx, `SELECT `+jobColumns+` FROM jobs`+w.String()+` ORDER BY run_at DESC, id DESC`+w.page(f.Page), w.args...)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find jobs: %w", err)
@@ -98,4 +87,23 @@ func (db *DB) ScheduleJobs(ctx context.Context, js []*wod.Job) error {
 		return fmt.Errorf("schedule jobs: %w", err)
 	}
 	return nil
+}
+
+// queryJobs runs a query that returns job rows (a SELECT, or an UPDATE …
+// RETURNING jobColumns) and scans them.
+func queryJobs(tx *Tx, query string, args ...any) ([]*wod.Job, error) {
+	rows, err := tx.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var js []*wod.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		js = append(js, j)
+	}
+	return js, rows.Err()
 }

@@ -231,21 +231,10 @@ func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *in
 		}
 		n := len(w.args)
 		args := append(w.args, limit, worker, tx.now.Add(lease), tx.now)
-		rows, err := tx.query(fmt.Sprintf(`UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d,
+		js, err = queryJobs(tx, fmt.Sprintf(`UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d,
 			lease_until = $%d, updated_at = $%d WHERE id IN (SELECT j.id FROM jobs j%s ORDER BY j.run_at, j.id LIMIT $%d%s)
 			RETURNING `+jobColumns, n+2, n+3, n+4, w.String(), n+1, lock), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
-				return err
-			}
-			js = append(js, j)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)

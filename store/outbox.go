@@ -145,21 +145,10 @@ func (db *DB) Heartbeat(ctx context.Context, locationID int64, health string, ru
 			w.add("NOT "+inList("id", len(running)), args...)
 		}
 		n := len(w.args)
-		rows, err := tx.query(fmt.Sprintf(`UPDATE jobs SET lease_until = $%d, last_error = $%d, updated_at = $%d`, n+1, n+2, n+3)+
+		released, err = queryJobs(tx, fmt.Sprintf(`UPDATE jobs SET lease_until = $%d, last_error = $%d, updated_at = $%d`, n+1, n+2, n+3)+
 			w.String()+` RETURNING `+jobColumns,
 			append(w.args, tx.now.Add(-time.Millisecond), "released: the agent no longer ran it (lost claim or agent restart)", tx.now)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
-				return err
-			}
-			released = append(released, j)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat of location %d: %w", locationID, err)
