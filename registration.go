@@ -180,6 +180,10 @@ type Registrar interface {
 	Extend(ctx context.Context, id int64, by time.Duration, actor string) (*Registration, error)
 	// Resend sends the credentials of a running registration again.
 	Resend(ctx context.Context, id int64, actor string) error
+	// ResendLink sends a participant who lost the mail their status link
+	// again (with the credentials once ready), if the address holds a live
+	// registration; the same answer either way, so it reveals nothing.
+	ResendLink(ctx context.Context, email string) error
 	// Purge takes a registration's seat back at once.
 	Purge(ctx context.Context, id int64, actor string) (*Registration, error)
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -73,6 +74,58 @@ func (e *Engine) Resend(ctx context.Context, id int64, actor string) error {
 	}
 	e.notify()
 	return e.Store.RecordEvent(ctx, &wod.Event{Actor: actor, Kind: "registration.resend", Subject: subject(r)})
+}
+
+// resendLinkEvery is how often a participant may have their link sent
+// again: enough for a lost mail, too little to flood someone's inbox.
+const resendLinkEvery = 10 * time.Minute
+
+// ResendLink sends the status link of the address's live registration again:
+// the credentials mail once it is ready, the welcome mail before. A mail on
+// its way, or sent within resendLinkEvery, is not sent again.
+func (e *Engine) ResendLink(ctx context.Context, email string) error {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if !wod.ValidEmail(email) {
+		var v wod.Validation
+		v.Add("email", "is not a valid e-mail address")
+		return v.Err("the address is not valid")
+	}
+	rs, _, err := e.Store.FindRegistrations(ctx, wod.RegistrationFilter{Email: &email, Page: wod.Page{Limit: 20}})
+	if err != nil {
+		return err
+	}
+	var r *wod.Registration
+	for _, x := range rs {
+		if x.State.Live() {
+			r = x
+			break
+		}
+	}
+	if r == nil {
+		return nil
+	}
+	kind := wod.MailWelcome
+	if r.State == wod.StateReady || r.State == wod.StateExpiring {
+		kind = wod.MailCredentials
+	}
+	ms, _, err := e.Store.FindMails(ctx, wod.MailFilter{RegistrationID: &r.ID, Kind: &kind, Page: wod.Page{Limit: 1}})
+	if err != nil || len(ms) == 0 {
+		return err
+	}
+	m := ms[0]
+	if m.State == wod.MailQueued || m.State == wod.MailSending ||
+		(m.SentAt != nil && e.now().Sub(*m.SentAt) < resendLinkEvery) {
+		return nil
+	}
+	if err := e.Store.RequeueMail(ctx, r.ID, kind); err != nil {
+		if wod.ErrorCode(err) == wod.ECONFLICT {
+			return nil // being sent right now
+		}
+		return err
+	}
+	e.notify()
+	return e.Store.RecordEvent(ctx, &wod.Event{Actor: "participant", Kind: "registration.resend_link",
+		Subject: subject(r), Detail: string(kind)})
 }
 
 // Purge takes a registration's seat back at once, whatever its state: the

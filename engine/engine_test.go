@@ -553,3 +553,56 @@ func TestOutboxRetriesAndKeeps(t *testing.T) {
 		}
 	})
 }
+
+// TestResendLink: a participant who lost the mail gets the link again, at
+// most every ten minutes, the credentials once ready; an unknown address
+// gets the same silent answer.
+func TestResendLink(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		w := newWorld(t, db, clock)
+		send := func() int {
+			t.Helper()
+			n, err := w.disp.SendDue(w.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		w.register("WKSHP-A", "cy@example.com")
+		if n := send(); n != 1 {
+			t.Fatalf("welcome: %d mails", n)
+		}
+		if err := w.eng.ResendLink(w.ctx, " Cy@Example.com "); err != nil {
+			t.Fatal(err)
+		}
+		if n := send(); n != 0 {
+			t.Fatalf("resent within ten minutes: %d mails", n)
+		}
+		clock.Advance(11 * time.Minute)
+		if err := w.eng.ResendLink(w.ctx, "cy@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if n := send(); n != 1 {
+			t.Fatalf("resend of the welcome: %d mails", n)
+		}
+		j := w.claim(wod.JobCreate)
+		w.report(j, wod.AgentResult{OK: true, Password: "pw-cy"})
+		send()
+		clock.Advance(11 * time.Minute)
+		before := len(w.out.kinds())
+		if err := w.eng.ResendLink(w.ctx, "cy@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		send()
+		sent := w.out.kinds()
+		if len(sent) != before+1 || !strings.Contains(sent[len(sent)-1], "credentials") {
+			t.Fatalf("after ready, the credentials go again: %q", sent)
+		}
+		if err := w.eng.ResendLink(w.ctx, "nobody@example.com"); err != nil {
+			t.Fatalf("unknown address: %v", err)
+		}
+		if err := w.eng.ResendLink(w.ctx, "not an address"); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("bad address: %v", err)
+		}
+	})
+}

@@ -132,6 +132,8 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 		public := map[string]bool{
 			"POST /api/v1/registrations": true, // participants register without an account
 			"POST /api/v1/login":         true, // the way to get a session
+			// a participant who lost the mail asks for their link again
+			"POST /api/v1/registrations/resend-link": true,
 			// the participant's "end now", through the signed link
 			"POST /api/v1/status/{token}/end": true,
 		}
@@ -592,6 +594,19 @@ func TestAgentProtocolAndActions(t *testing.T) {
 		e.do("POST", "/api/v1/locations/local/agent-token", e.admin, nil)
 		if err := ag.Heartbeat(ctx, wod.AgentHeartbeat{}); wod.ErrorCode(err) != wod.EUNAUTHORIZED {
 			t.Fatalf("old agent token: %v", err)
+		}
+	})
+}
+
+func TestResendLinkRoute(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		e := newEnv(t, db, clock, 0)
+		if r := e.do("POST", "/api/v1/registrations/resend-link", "", map[string]string{"email": "someone@example.com"}); r.status != 202 {
+			t.Fatalf("resend-link: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", "/api/v1/registrations/resend-link", "", map[string]string{"email": "nope"}); r.status != 422 ||
+			!strings.Contains(string(r.raw), "email") {
+			t.Fatalf("bad address: %d %s", r.status, r.raw)
 		}
 	})
 }

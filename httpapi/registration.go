@@ -157,6 +157,23 @@ func (s *Server) registerRegistrations() {
 			return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
 				StatusURL: s.statusURL(r.ID)}}, nil
 		})
+	register(s, huma.Operation{OperationID: "resend-link", Method: http.MethodPost, Path: APIPrefix + "/registrations/resend-link",
+		Summary: "Send my status link again", Tags: tags, DefaultStatus: http.StatusAccepted,
+		Errors: []int{http.StatusUnprocessableEntity, http.StatusTooManyRequests},
+		Description: "For a participant who lost the mail: if the address holds a running registration, its status " +
+			"link (with the credentials once ready) is sent to that address again, at most every ten minutes. " +
+			"The answer is the same whether or not it holds one."},
+		"", func(ctx context.Context, in *struct {
+			Body struct {
+				Email string `json:"email" maxLength:"254" doc:"The address the registration was made with"`
+			}
+		}) (*empty, error) {
+			if ok, wait := s.limiter.allow(ClientIP(ctx)); !ok {
+				return nil, &wod.Error{Code: wod.ERATELIMITED, RetryAfter: wait,
+					Message: "too many requests from your address; please wait a minute"}
+			}
+			return &empty{}, s.Registrar.ResendLink(ctx, in.Body.Email)
+		})
 	actions := []struct{ name, summary, desc string }{
 		{"end", "End a registration now", "Ends a live registration: its environment is measured and wiped."},
 		{"resend", "Resend the credentials", "Queues the credentials mail of a running registration again."},

@@ -50,7 +50,8 @@ func (db *DB) FinishMail(ctx context.Context, id int64, state wod.MailState, las
 			next = retryAt.UTC()
 		}
 		var sent sql.NullTime
-		if state == wod.MailSent {
+		// Kept mail went to the outbox-only transport: that is its delivery.
+		if state == wod.MailSent || state == wod.MailKept {
 			sent = sql.NullTime{Time: tx.now, Valid: true}
 		}
 		_, err := tx.exec(`UPDATE mails SET state = $1, last_error = $2, next_attempt_at = $3, sent_at = $4,

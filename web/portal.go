@@ -77,6 +77,8 @@ type regForm struct {
 	Problem string
 	// Code is the refusal's code (already_registered, full, rate_limited).
 	Code string
+	// Resend offers to send the status link again (already registered).
+	Resend bool
 }
 
 type workshopData struct {
@@ -149,6 +151,7 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) {
 			f.Problem += " (until " + utc(e.EndsAt) + ")"
 		}
 		f.Problem += ". Use the link in the e-mail we sent you to reach it, or end it there to take another workshop."
+		f.Resend = true
 	case wod.EFULL:
 		f.Problem = "Sorry, this workshop is full right now. Seats come back as sessions end: please try again later, or pick another workshop."
 	case wod.EINVALID:

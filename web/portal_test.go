@@ -164,3 +164,40 @@ func TestStatusPageLifeAndEndNow(t *testing.T) {
 		}
 	})
 }
+
+func TestResendLinkPage(t *testing.T) {
+	forEach(t, func(t *testing.T, s *site) {
+		s.workshop("WKSHP-A", "Workshop A", 1, 2)
+		form := url.Values{"name": {"Ann"}, "email": {"ann@example.com"}}
+		if res, _ := s.post("/workshops/WKSHP-A/register", form); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("register: %d", res.StatusCode)
+		}
+		// Registering again offers to send the link again.
+		res, page := s.post("/workshops/WKSHP-A/register", form)
+		if res.StatusCode != http.StatusConflict || !strings.Contains(page, `action="/resend-link"`) ||
+			!strings.Contains(page, `name="email" value="ann@example.com"`) {
+			t.Fatalf("already registered without the resend offer: %d\n%s", res.StatusCode, page)
+		}
+		if code, page := s.get("/resend-link?email=ann@example.com"); code != 200 || !strings.Contains(page, `value="ann@example.com"`) {
+			t.Fatalf("resend form: %d", code)
+		}
+		// Known and unknown addresses get the same answer.
+		_, known := s.post("/resend-link", url.Values{"email": {"ann@example.com"}})
+		_, unknown := s.post("/resend-link", url.Values{"email": {"zed@example.com"}})
+		if !strings.Contains(known, `id="resent"`) || !strings.Contains(unknown, `id="resent"`) ||
+			strings.ReplaceAll(known, "ann@example.com", "X") != strings.ReplaceAll(unknown, "zed@example.com", "X") {
+			t.Fatalf("the answers differ:\n%s\n---\n%s", known, unknown)
+		}
+		res, page = s.post("/resend-link", url.Values{"email": {"nope"}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `id="problem"`) {
+			t.Fatalf("bad address: %d", res.StatusCode)
+		}
+		// The welcome mail went out once at registration: the resend waits
+		// ten minutes, then requeues it.
+		kind := wod.MailWelcome
+		ms, _, err := s.db.FindMails(s.ctx, wod.MailFilter{Kind: &kind})
+		if err != nil || len(ms) != 1 || ms[0].State != wod.MailQueued {
+			t.Fatalf("welcome mail: %+v %v", ms, err)
+		}
+	})
+}

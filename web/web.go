@@ -108,6 +108,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /assets/brand.css", p.brandCSS)
 	p.registerPortal(mux)
 	p.registerStatus(mux)
+	p.registerResend(mux)
 	p.registerAdmin(mux)
 }
 
