@@ -243,6 +243,33 @@ func TestBrowser(t *testing.T) {
 	phone.checkMark()
 	phone.shot("11-status-done")
 
+	// The rest of the admin pages, each with its screenshot: they render in
+	// the browser without a script error or a refused inline style.
+	for i, pg := range []struct{ path, h1, name string }{
+		{"/admin/workshops", "Workshops", "workshops"},
+		{"/admin/workshops/WKSHP-Short", "WKSHP-Short", "workshop-edit"},
+		{fmt.Sprintf("/admin/registrations/%d", ann), "Registration", "registration"},
+		{"/admin/mails", "Mail outbox", "mails"},
+		{"/admin/stats", "Statistics", "statistics"},
+		{"/admin/users", "Users and tokens", "users"},
+		{"/admin/announcements", "Announcements", "announcements"},
+	} {
+		desk.navigate(p.base + pg.path)
+		desk.waitVisible("h1")
+		if h1 := desk.text("h1"); !strings.Contains(h1, pg.h1) {
+			t.Errorf("%s: heading %q, want %q", pg.path, h1, pg.h1)
+		}
+		desk.shot(fmt.Sprintf("%02d-admin-%s", 13+i, pg.name))
+	}
+	// A participant who lost the mail asks for the link again.
+	phone.navigate(p.base + "/resend-link")
+	phone.fill("#email", "ann@example.com")
+	if status := phone.submit(`form[action="/resend-link"] button[type=submit]`); status != 200 {
+		t.Fatalf("resend link: status %d", status)
+	}
+	phone.waitVisible("#resent")
+	phone.shot("20-resend-link")
+
 	// Throttling: after five free failures the sixth locks the user name
 	// and the address; then even the right password is refused for a while.
 	desk.navigate(p.base + "/admin/login")
