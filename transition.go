@@ -87,8 +87,10 @@ type AgentResult struct {
 type AgentHeartbeat struct {
 	// Health describes the host, free text or JSON.
 	Health string `json:"health,omitempty" maxLength:"10000" doc:"The host's health, free text or JSON"`
-	// Running lists the jobs the agent is working on (or reporting).
-	Running []int64 `json:"running" maxItems:"1000" doc:"IDs of the jobs the agent is running or reporting; the location's other leased jobs are released"`
+	// Running lists the jobs the agent is working on (or reporting). Nil
+	// (an agent from before this field) releases nothing; empty releases
+	// every job the location's agent holds.
+	Running []int64 `json:"running" required:"false" maxItems:"1000" doc:"IDs of the jobs the agent is running or reporting; the location's other leased jobs are released. Omit it and none is."`
 }
 
 // AgentService is the server's side of the agent protocol. Agents reach it

@@ -365,6 +365,11 @@ func TestHeartbeatReleasesLostJobs(t *testing.T) {
 		beat()
 		w.noJob()
 		clock.Advance(20 * time.Second)
+		// An agent that does not say what it runs releases nothing.
+		if err := w.eng.Heartbeat(w.ctx, w.loc.ID, wod.AgentHeartbeat{Health: "old agent"}); err != nil {
+			t.Fatal(err)
+		}
+		w.noJob()
 		beat()
 		again := w.claim(wod.JobCreate)
 		if again.ID != lost.ID || again.Attempt != lost.Attempt+1 {

@@ -125,12 +125,16 @@ func (db *DB) FindLocationByAgentToken(ctx context.Context, hash []byte) (l *wod
 //
 // The location's agent jobs leased before claimedBefore that the agent
 // does not list as running are released (their lease ends now) and
-// returned: their claim's answer was lost, or the agent restarted.
+// returned: their claim's answer was lost, or the agent restarted. A nil
+// running list (an agent that does not say) releases nothing.
 func (db *DB) Heartbeat(ctx context.Context, locationID int64, health string, running []int64,
 	claimedBefore time.Time) (released []*wod.Job, err error) {
 	err = db.transact(ctx, func(tx *Tx) error {
 		if _, err := tx.exec(`UPDATE locations SET last_heartbeat = $1, health = $2 WHERE id = $3`, tx.now, health, locationID); err != nil {
 			return err
+		}
+		if running == nil {
+			return nil
 		}
 		var w where
 		w.add("state = 'running'")
