@@ -150,7 +150,7 @@ func (a *App) Build() error {
 		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,
 			Support: mc.Support, Links: brandLinks(mc)},
 		Announcement: mc.Announcement}
-	a.handler = logRequests(a.Logger, api.Handler(pages.Register))
+	a.handler = logRequests(a.Logger, httpapi.Compress(api.Handler(pages.Register)))
 	return nil
 }
 
