@@ -13,21 +13,25 @@
   }
 
   // Live regions: [data-live=URL] is refreshed from URL (an HTML fragment)
-  // every few seconds until the fragment says it is final.
+  // until the fragment says it is final ([data-final]); the fragment says
+  // when to look again ([data-next], in ms).
   function live(el) {
     var url = el.getAttribute("data-live");
-    var every = parseInt(el.getAttribute("data-live-every") || "3000", 10);
+    function every() {
+      var next = el.querySelector("[data-next]");
+      return next ? parseInt(next.getAttribute("data-next"), 10) || 3000 : 3000;
+    }
     function refresh() {
-      if (document.hidden) { return setTimeout(refresh, every); }
+      if (document.hidden) { return setTimeout(refresh, every()); }
       fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin", cache: "no-store" })
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
         .then(function (html) {
           if (html !== el.innerHTML) { el.innerHTML = html; tick(); }
-          if (!el.querySelector("[data-final]")) { setTimeout(refresh, every); }
+          if (!el.querySelector("[data-final]")) { setTimeout(refresh, every()); }
         })
-        .catch(function () { setTimeout(refresh, every * 2); });
+        .catch(function () { setTimeout(refresh, every() * 2); });
     }
-    if (!el.querySelector("[data-final]")) { setTimeout(refresh, every); }
+    if (!el.querySelector("[data-final]")) { setTimeout(refresh, every()); }
   }
 
   // Forms with data-confirm ask before they act.
