@@ -12,7 +12,7 @@ import (
 // FindAnnouncements lists announcements, newest first; with currentAt, only
 // those showing at that time.
 func (db *DB) FindAnnouncements(ctx context.Context, currentAt *time.Time) (as []*wod.Announcement, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		var w where
 		if currentAt != nil {
 			w.add("(starts_at IS NULL OR starts_at <= ?)", currentAt.UTC())

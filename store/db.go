@@ -43,7 +43,12 @@ var migrations embed.FS
 
 // DB is wod's store. It implements the domain's service interfaces.
 type DB struct {
-	sql     *sql.DB
+	sql *sql.DB
+	// ro reads SQLite beside the one writing connection: in WAL mode
+	// readers never wait for the writer, so a thousand status pages and an
+	// operator's statistics do not queue behind bookings. Nil on
+	// PostgreSQL, whose pool serves both.
+	ro      *sql.DB
 	dialect Dialect
 	clock   wod.Clock
 }
@@ -87,6 +92,11 @@ func Open(ctx context.Context, dsn string, clock wod.Clock) (*DB, error) {
 		// One connection: SQLite has one writer anyway, and this makes every
 		// transaction, seat allocation included, strictly serial.
 		db.sql.SetMaxOpenConns(1)
+		if db.ro, err = sql.Open("sqlite", sqliteReadDSN(path)); err != nil {
+			db.sql.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		db.ro.SetMaxOpenConns(4)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db.dialect = Postgres
 		db.sql, err = sql.Open("pgx", dsn)
@@ -128,6 +138,21 @@ func sqliteDSN(path string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
+// sqliteReadDSN is the readers' DSN: deferred transactions that take no
+// lock, and query_only so that a write routed here by mistake fails loudly
+// instead of racing the writer.
+func sqliteReadDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "mmap_size(268435456)")
+	q.Add("_pragma", "cache_size(-32768)")
+	q.Add("_pragma", "temp_store(memory)")
+	q.Add("_pragma", "query_only(1)")
+	q.Set("_time_format", "sqlite")
+	q.Set("_txlock", "deferred")
+	return "file:" + path + "?" + q.Encode()
+}
+
 // RedactDSN hides the password of a DSN, for messages and logs.
 func RedactDSN(dsn string) string {
 	u, err := url.Parse(dsn)
@@ -144,7 +169,12 @@ func RedactDSN(dsn string) string {
 func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the connections.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	if db.ro != nil {
+		db.ro.Close()
+	}
+	return db.sql.Close()
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
@@ -220,9 +250,22 @@ func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
 // transact runs fn in a transaction and commits it, retrying when the
 // database reports a serialization failure, a deadlock or a busy file.
 func (db *DB) transact(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.transactOn(ctx, db.sql, fn)
+}
+
+// read runs fn in a transaction that only reads: on SQLite beside the
+// writer, on PostgreSQL in the one pool.
+func (db *DB) read(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.ro == nil {
+		return db.transact(ctx, fn)
+	}
+	return db.transactOn(ctx, db.ro, fn)
+}
+
+func (db *DB) transactOn(ctx context.Context, pool *sql.DB, fn func(tx *Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = db.transactOnce(ctx, fn)
+		err = db.transactOnce(ctx, pool, fn)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -235,8 +278,8 @@ func (db *DB) transact(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
-func (db *DB) transactOnce(ctx context.Context, fn func(tx *Tx) error) error {
-	stx, err := db.sql.BeginTx(ctx, nil)
+func (db *DB) transactOnce(ctx context.Context, pool *sql.DB, fn func(tx *Tx) error) error {
+	stx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

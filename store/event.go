@@ -26,7 +26,7 @@ func recordEvent(tx *Tx, e *wod.Event) error {
 
 // FindEvents lists events, newest first.
 func (db *DB) FindEvents(ctx context.Context, f wod.EventFilter) (es []*wod.Event, total int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		var w where
 		if f.Kind != nil {
 			w.add("kind = ?", *f.Kind)

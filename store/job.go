@@ -49,7 +49,7 @@ func scanJob(row scanner) (*wod.Job, error) {
 
 // FindJobs lists jobs, the next due first.
 func (db *DB) FindJobs(ctx context.Context, f wod.JobFilter) (js []*wod.Job, total int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		var w where
 		if f.State != nil {
 			w.add("state = ?", *f.State)

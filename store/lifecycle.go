@@ -246,7 +246,7 @@ func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *in
 // NextJobAt returns when the next job of the kinds falls due (a queued one's
 // time, or a running one's lease end), and false when there is none.
 func (db *DB) NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (next time.Time, ok bool, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		for _, q := range []struct{ state, col string }{{"queued", "run_at"}, {"running", "lease_until"}} {
 			var w where
 			w.add("state = ?", q.state)
@@ -276,7 +276,7 @@ func (db *DB) NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *in
 
 // FindJob returns one job.
 func (db *DB) FindJob(ctx context.Context, id int64) (j *wod.Job, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		j, err = scanJob(tx.queryRow(`SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return wod.Errorf(wod.ENOTFOUND, "job %d not found", id)
@@ -288,7 +288,7 @@ func (db *DB) FindJob(ctx context.Context, id int64) (j *wod.Job, err error) {
 
 // FinishedWorkshops counts the distinct workshops the address has finished.
 func (db *DB) FinishedWorkshops(ctx context.Context, email string) (n int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		return tx.queryRow(`SELECT COUNT(DISTINCT workshop_id) FROM registrations WHERE email = $1 AND state = 'done'`,
 			email).Scan(&n)
 	})
@@ -297,7 +297,7 @@ func (db *DB) FinishedWorkshops(ctx context.Context, email string) (n int, err e
 
 // BadgeLevel returns the highest badge level the address has earned, or 0.
 func (db *DB) BadgeLevel(ctx context.Context, email string) (level int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		return tx.queryRow(`SELECT COALESCE(MAX(level), 0) FROM badges_earned WHERE email = $1`, email).Scan(&level)
 	})
 	return level, err

@@ -25,7 +25,7 @@ func scanLocation(row scanner) (*wod.Location, error) {
 
 // FindLocations lists all locations by name.
 func (db *DB) FindLocations(ctx context.Context) (ls []*wod.Location, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(`SELECT ` + locationColumns + ` FROM locations ORDER BY name`)
 		if err != nil {
 			return err
@@ -48,7 +48,7 @@ func (db *DB) FindLocations(ctx context.Context) (ls []*wod.Location, err error)
 
 // FindLocation returns the named location.
 func (db *DB) FindLocation(ctx context.Context, name string) (l *wod.Location, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		l, err = findLocation(tx, name)
 		return err
 	})

@@ -47,7 +47,7 @@ func scanMail(row scanner) (*wod.Mail, error) {
 
 // FindMails lists the outbox, newest first.
 func (db *DB) FindMails(ctx context.Context, f wod.MailFilter) (ms []*wod.Mail, total int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		var w where
 		if f.ID != nil {
 			w.add("id = ?", *f.ID)

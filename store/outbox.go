@@ -86,7 +86,7 @@ func (db *DB) RequeueMail(ctx context.Context, registrationID int64, kind wod.Ma
 
 // NextMailAt returns when the next mail falls due, and false if none.
 func (db *DB) NextMailAt(ctx context.Context) (next time.Time, ok bool, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		for _, q := range []string{
 			`SELECT next_attempt_at FROM mails WHERE state = 'queued' ORDER BY next_attempt_at LIMIT 1`,
 			`SELECT lease_until FROM mails WHERE state = 'sending' ORDER BY lease_until LIMIT 1`,

@@ -161,7 +161,7 @@ func alreadyRegistered(tx *Tx, email string) error {
 
 // FindRegistration returns one registration.
 func (db *DB) FindRegistration(ctx context.Context, id int64) (r *wod.Registration, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		r, err = findRegistration(tx, id)
 		return err
 	})
@@ -211,7 +211,7 @@ func (db *DB) MarkReady(ctx context.Context, id int64, passwordEnc []byte) (r *w
 
 // FindRegistrations lists registrations, newest first.
 func (db *DB) FindRegistrations(ctx context.Context, f wod.RegistrationFilter) (rs []*wod.Registration, total int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		var w where
 		if f.State != nil {
 			w.add("r.state = ?", *f.State)

@@ -10,7 +10,7 @@ import (
 
 // FindSeats lists seats by location and number.
 func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Seat, total int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		var w where
 		if f.LocationID != nil {
 			w.add("s.location_id = ?", *f.LocationID)
@@ -51,7 +51,7 @@ func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Sea
 // HeldSeats lists the numbers of the location's seats that belong to a
 // registration.
 func (db *DB) HeldSeats(ctx context.Context, locationID int64) (held []int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(`SELECT number FROM seats WHERE location_id = $1 AND state <> 'free' ORDER BY number`, locationID)
 		if err != nil {
 			return err

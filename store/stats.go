@@ -25,7 +25,7 @@ const failingJobSQL = `state = 'failed' OR (state IN ('queued', 'running') AND (
 // Dashboard reads the operators' overview in one transaction, so that its
 // numbers agree with each other.
 func (db *DB) Dashboard(ctx context.Context) (d *wod.Dashboard, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		d = &wod.Dashboard{}
 		for _, step := range []func(*Tx, *wod.Dashboard) error{
 			dashboardStates, dashboardWorkshops, dashboardLocations, dashboardJobs, dashboardGuard,
@@ -154,7 +154,7 @@ const completionBucketSQL = `CASE WHEN r.completion >= 90 THEN 9 WHEN r.completi
 // WorkshopStats lists every workshop, by slug, with what became of the
 // registrations made since the time.
 func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.WorkshopStats, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		// The period goes in the join, not a WHERE, so that a workshop
 		// without registrations still has its row of zeros.
 		rows, err := tx.query(`SELECT w.id, w.slug, w.title, COUNT(r.id),
@@ -213,7 +213,7 @@ func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.Wor
 // RegistrationsPerDay counts the registrations of every UTC day from the
 // day of since to today, days without any included.
 func (db *DB) RegistrationsPerDay(ctx context.Context, since time.Time, workshop *string) (out []wod.DayCount, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		var w where
 		w.add("r.created_at >= ?", since.UTC())
 		if workshop != nil {

@@ -24,7 +24,7 @@ func scanToken(row scanner) (*wod.Token, error) {
 
 // FindTokens lists API tokens, newest first.
 func (db *DB) FindTokens(ctx context.Context) (ts []*wod.Token, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(`SELECT ` + tokenColumns + ` FROM tokens ORDER BY id DESC`)
 		if err != nil {
 			return err

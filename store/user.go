@@ -25,7 +25,7 @@ func scanUser(row scanner) (*wod.User, error) {
 
 // FindUsers lists operators by name.
 func (db *DB) FindUsers(ctx context.Context) (us []*wod.User, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(`SELECT ` + userColumns + ` FROM users ORDER BY username`)
 		if err != nil {
 			return err

@@ -44,7 +44,7 @@ func scanWorkshop(row scanner) (*wod.Workshop, error) {
 
 // FindWorkshops lists workshops by priority, then slug.
 func (db *DB) FindWorkshops(ctx context.Context, f wod.WorkshopFilter) (ws []*wod.Workshop, n int, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		ws, n, err = findWorkshops(tx, f)
 		if err != nil {
 			return err
@@ -125,7 +125,7 @@ func markPopular(tx *Tx, ws []*wod.Workshop) error {
 // FindWorkshop returns the workshop with the slug. Popularity is a
 // property of the catalogue and is only marked by FindWorkshops.
 func (db *DB) FindWorkshop(ctx context.Context, slug string) (w *wod.Workshop, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	err = db.read(ctx, func(tx *Tx) error {
 		w, err = findWorkshop(tx, slug)
 		return err
 	})
