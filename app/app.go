@@ -145,7 +145,7 @@ func (a *App) Build() error {
 		}
 	}
 	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine,
-		Announcements: a.DB, Badges: a.DB, Seats: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Stats: a.DB,
+		Announcements: a.DB, Badges: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Stats: a.DB,
 		Events: a.DB, Import: api.Import, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,
 			Support: mc.Support, Links: brandLinks(mc)},

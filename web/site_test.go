@@ -59,7 +59,7 @@ func newSite(t *testing.T, db *store.DB, clock *storetest.Clock) *site {
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",
 		RegistrationRate: 0}
 	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Announcements: db, Stats: db,
-		Badges: db, Seats: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Gate: api, Keys: keys,
+		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Gate: api, Keys: keys,
 		Clock: clock, Logger: logger, Brand: web.Branding{Name: "Acme", Color: "#123456", Support: "help@acme.test"},
 		Announcement: "Conference day: all workshops are open"}
 	srv := httptest.NewServer(api.Handler(pages.Register))

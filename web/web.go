@@ -58,7 +58,6 @@ type Pages struct {
 	Registrar     wod.Registrar
 	Announcements wod.AnnouncementService
 	Badges        Badges
-	Seats         wod.SeatService
 	Jobs          wod.JobService
 	Mails         wod.MailService
 	Users         wod.UserService
