@@ -118,14 +118,31 @@ func Open(ctx context.Context, dsn string, clock wod.Clock) (*DB, error) {
 	return db, nil
 }
 
-// sqliteDSN builds the driver DSN in code: the pragmas run verbatim, so none
-// of it comes from configuration.
+// sqliteDSN builds the writer's DSN in code: the pragmas run verbatim, so
+// none of it comes from configuration. Its transactions take the write
+// lock at once (immediate), so that a booking never fails half-way on an
+// upgrade from read to write.
 func sqliteDSN(path string) string {
+	return sqliteDSNWith(path, "immediate", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)")
+}
+
+// sqliteReadDSN is the readers' DSN: deferred transactions that take no
+// lock, and query_only so that a write routed here by mistake fails loudly
+// instead of racing the writer.
+func sqliteReadDSN(path string) string {
+	return sqliteDSNWith(path, "deferred", "query_only(1)")
+}
+
+// sqliteDSNWith adds the pragmas both kinds of connection share to the
+// given ones.
+func sqliteDSNWith(path, txlock string, pragmas ...string) string {
 	q := url.Values{}
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
+	// First, so that the pragmas after it (journal_mode) wait for a lock
+	// rather than fail.
 	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
 	// Reads through a memory map rather than a pread per page, and a page
 	// cache that holds the hot tables (registrations, seats, workshops)
 	// instead of the default 2 MB: listings over 10 000 registrations
@@ -134,22 +151,7 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "cache_size(-32768)")
 	q.Add("_pragma", "temp_store(memory)")
 	q.Set("_time_format", "sqlite")
-	q.Set("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
-}
-
-// sqliteReadDSN is the readers' DSN: deferred transactions that take no
-// lock, and query_only so that a write routed here by mistake fails loudly
-// instead of racing the writer.
-func sqliteReadDSN(path string) string {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "mmap_size(268435456)")
-	q.Add("_pragma", "cache_size(-32768)")
-	q.Add("_pragma", "temp_store(memory)")
-	q.Add("_pragma", "query_only(1)")
-	q.Set("_time_format", "sqlite")
-	q.Set("_txlock", "deferred")
+	q.Set("_txlock", txlock)
 	return "file:" + path + "?" + q.Encode()
 }
 
