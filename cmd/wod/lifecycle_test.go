@@ -247,9 +247,12 @@ func TestCrashAtEveryStep(t *testing.T) {
 			dsn := storetest.DSN(t, d)
 			smtp := smtptest.Start(t)
 			admin := setup(t, dsn, data)
-			p := startPlatform(t, serverArgs(dsn, data, smtp)...)
+			// The reminder goes out 12 s before the end: longer than a mail's
+			// lease (--smtp-timeout + 5 s), so that a reminder caught in flight
+			// by a kill is sent again before the end makes it moot.
+			p := startPlatform(t, append(serverArgs(dsn, data, smtp), "--remind-before", "12s")...)
 			p.admin = admin
-			agentToken := p.prepare("12s", 5)
+			agentToken := p.prepare("24s", 5)
 			op := &operator{counts: map[string]int{}, delay: 300 * time.Millisecond, started: make(chan *wod.AgentJob, 10)}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -274,7 +277,12 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if final["completion"].(float64) != 50 {
 				t.Fatalf("completion %v", final["completion"])
 			}
-			smtp.Wait(t, 4, 45*time.Second)
+			// Count distinct Message-IDs: a mail in flight at a kill may
+			// arrive twice, and its retry waits for the lease to end.
+			smtp.WaitFor(t, "4 distinct mails to ann", 45*time.Second, func([]*smtptest.Message) bool {
+				_, ids := mailsTo(smtp, "ann@example.com")
+				return len(ids) >= 4
+			})
 			time.Sleep(2 * time.Second) // anything sent twice would arrive by now
 			subjects, ids := mailsTo(smtp, "ann@example.com")
 			if len(ids) != 4 {

@@ -6,6 +6,7 @@ package smtptest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -43,7 +44,7 @@ type Server struct {
 // Start runs a server until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{arrived: make(chan struct{}, 1000)}
+	s := &Server{arrived: make(chan struct{}, 1)}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	s.srv.Domain = "smtptest.localhost"
 	s.srv.AllowInsecureAuth = true
@@ -76,20 +77,26 @@ func (s *Server) Messages() []*Message {
 // Wait blocks until n messages have arrived in all, or the timeout.
 func (s *Server) Wait(t testing.TB, n int, timeout time.Duration) []*Message {
 	t.Helper()
+	return s.WaitFor(t, fmt.Sprintf("%d mails", n), timeout, func(ms []*Message) bool { return len(ms) >= n })
+}
+
+// WaitFor blocks until done holds for what arrived, or fails the test after
+// the timeout naming what it waited for.
+func (s *Server) WaitFor(t testing.TB, what string, timeout time.Duration, done func([]*Message) bool) []*Message {
+	t.Helper()
 	deadline := time.After(timeout)
 	for {
-		if ms := s.Messages(); len(ms) >= n {
+		if ms := s.Messages(); done(ms) {
 			return ms
 		}
 		select {
 		case <-s.arrived:
 		case <-deadline:
-			ms := s.Messages()
 			var subjects []string
-			for _, m := range ms {
+			for _, m := range s.Messages() {
 				subjects = append(subjects, m.Subject)
 			}
-			t.Fatalf("%d of %d mails arrived within %s: %q", len(ms), n, timeout, subjects)
+			t.Fatalf("no %s within %s; arrived: %q", what, timeout, subjects)
 		}
 	}
 }
@@ -132,7 +139,10 @@ func (x *session) Data(r io.Reader) error {
 	x.s.mu.Lock()
 	x.s.messages = append(x.s.messages, m)
 	x.s.mu.Unlock()
-	x.s.arrived <- struct{}{}
+	select { // a signal, not a count: waiters re-read the messages
+	case x.s.arrived <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
