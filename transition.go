@@ -53,19 +53,20 @@ type JobCompletion struct {
 
 // AgentJob is what an agent receives when it claims a job.
 type AgentJob struct {
-	ID             int64       `json:"id"`
-	Kind           JobKind     `json:"kind"`
-	Attempt        int         `json:"attempt" doc:"Fences the report: send it back unchanged"`
-	LeaseUntil     time.Time   `json:"lease_until" doc:"Report before then, or the job goes to another attempt"`
-	RegistrationID int64       `json:"registration_id"`
-	Workshop       string      `json:"workshop"`
-	SessionType    SessionType `json:"session_type"`
-	Reset          bool        `json:"reset" doc:"The workshop keeps seats dirty for a reset"`
-	StudentNumber  int         `json:"student_number"`
-	SeatMin        int         `json:"seat_min" doc:"First seat of the workshop's range, for per-seat ports"`
-	StudentID      int         `json:"student_id" doc:"Global: location base + number"`
-	Username       string      `json:"username"`
-	Participant    string      `json:"participant,omitempty"`
+	ID             int64         `json:"id"`
+	Kind           JobKind       `json:"kind"`
+	Attempt        int           `json:"attempt" doc:"Fences the report: send it back unchanged"`
+	LeaseUntil     time.Time     `json:"lease_until" doc:"Report before then, or the job goes to another attempt"`
+	RegistrationID int64         `json:"registration_id"`
+	Workshop       string        `json:"workshop"`
+	SessionType    SessionType   `json:"session_type"`
+	Reset          bool          `json:"reset" doc:"The workshop keeps seats dirty for a reset"`
+	StudentNumber  int           `json:"student_number"`
+	SeatMin        int           `json:"seat_min" doc:"First seat of the workshop's range, for per-seat ports"`
+	Appliance      ApplianceMode `json:"appliance,omitempty" doc:"Whether the workshop drives one appliance (mono) or one per seat (multi)"`
+	StudentID      int           `json:"student_id" doc:"Global: location base + number"`
+	Username       string        `json:"username"`
+	Participant    string        `json:"participant,omitempty"`
 }
 
 // AgentResult is what an agent reports for a job.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -84,7 +85,11 @@ func (h *Hooks) Run(ctx context.Context, stage string, env HookEnv) (string, err
 			"WOD_VARS_FILE=" + env.VarsFile,
 			"WODRTARGET=" + env.Appliance,
 		}
-		// A hook that forks a daemon must not keep the agent waiting.
+		// A hook runs in a process group of its own: past its timeout the
+		// whole group goes (a hung ssh or docker below the shell included),
+		// and a daemon it forked cannot keep the agent waiting long.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.WaitDelay = 5 * time.Second
 		fmt.Fprintf(&out, "# %s\n", script)
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -84,11 +84,30 @@ func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error)
 
 func mode(j *wod.AgentJob) string { return content.Mode(j.SessionType) }
 
+// hookEnv describes the seat to the cleanup and reset hooks. The
+// appliance's address was checked at create; should the configuration have
+// lost it since, the hooks run without it rather than leave the seat
+// stuck, and say so.
+func (o *HubOperator) hookEnv(j *wod.AgentJob, a Account) HookEnv {
+	target, err := content.ApplianceTarget(o.Vars, j.Workshop, j.Appliance, j.StudentNumber, j.SeatMin)
+	if err != nil && o.Logger != nil {
+		o.Logger.Warn("hooks run without the appliance's address", "workshop", j.Workshop, "error", err)
+	}
+	return HookEnv{Workshop: j.Workshop, Student: j.StudentNumber, Username: a.Name, Home: a.Home, Mode: mode(j),
+		Appliance: target}
+}
+
 // create prepares a seat from scratch: a clean home, a new password, the
 // rendered workshop, the hub user and, optionally, a running server.
 func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	o.creating.Add(1)
 	defer o.creating.Add(-1)
+	// Before touching the seat: an appliance workshop without its
+	// appliance's address cannot be set up.
+	target, err := content.ApplianceTarget(o.Vars, j.Workshop, j.Appliance, j.StudentNumber, j.SeatMin)
+	if err != nil {
+		return Outcome{}, err
+	}
 	var out strings.Builder
 	a, err := o.Host.EnsureAccount(ctx, j.StudentNumber)
 	if err != nil {
@@ -113,7 +132,7 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	}
 	defer os.Remove(varsFile)
 	env := HookEnv{Workshop: j.Workshop, Student: j.StudentNumber, Username: a.Name, Home: a.Home, Password: password,
-		Mode: mode(j), VarsFile: varsFile}
+		Mode: mode(j), VarsFile: varsFile, Appliance: target}
 	hookOut, err := o.Hooks.Run(ctx, StageCreate, env)
 	out.WriteString(hookOut)
 	if err != nil {
@@ -126,7 +145,7 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	// Defaults, configuration, the seat's ports, the hooks' variables and
 	// the seat's own values, in rising precedence.
 	vars, err := content.BuildVars(o.Vars, hookVars, content.Student{Number: j.StudentNumber, Password: password,
-		Session: j.SessionType, Workshop: j.Workshop, SeatMin: j.SeatMin})
+		Session: j.SessionType, Workshop: j.Workshop, SeatMin: j.SeatMin, Appliance: target})
 	if err != nil {
 		return Outcome{Output: out.String()}, err
 	}
@@ -197,8 +216,7 @@ func (o *HubOperator) preStart(name string) {
 // workshop keeps it for a reset.
 func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	a := o.Host.Account(j.StudentNumber)
-	out, err := o.Hooks.Run(ctx, StageCleanup, HookEnv{Workshop: j.Workshop, Student: j.StudentNumber, Username: a.Name,
-		Home: a.Home, Mode: mode(j)})
+	out, err := o.Hooks.Run(ctx, StageCleanup, o.hookEnv(j, a))
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
@@ -220,8 +238,7 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 // reset runs the workshop's reset script (appliances) and frees the seat.
 func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	a := o.Host.Account(j.StudentNumber)
-	out, err := o.Hooks.Run(ctx, StageReset, HookEnv{Workshop: j.Workshop, Student: j.StudentNumber, Username: a.Name,
-		Home: a.Home, Mode: mode(j)})
+	out, err := o.Hooks.Run(ctx, StageReset, o.hookEnv(j, a))
 	if err != nil {
 		return Outcome{Output: out}, err
 	}

@@ -85,6 +85,11 @@ func plural(n int, noun string) string {
 // Files are read through an os.Root, and symbolic links are skipped, as
 // Deploy does. The error is for a folder that cannot be read.
 func Check(dir string, vars Vars) (Report, error) {
+	return check(dir, vars, "")
+}
+
+// check is Check with the sample student's appliance address, if any.
+func check(dir string, vars Vars, appliance string) (Report, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return Report{}, fmt.Errorf("content: check %s: %w", dir, err)
@@ -104,7 +109,7 @@ func Check(dir string, vars Vars) (Report, error) {
 	var c checker
 	for _, mode := range []wod.SessionType{wod.SessionWorkshop, wod.SessionChallenge} {
 		base, err := BuildVars(vars, nil, Student{Number: 1, Password: SamplePassword, Session: mode,
-			Workshop: rep.Workshop, SeatMin: 1})
+			Workshop: rep.Workshop, SeatMin: 1, Appliance: appliance})
 		if err != nil {
 			return rep, err
 		}
@@ -131,8 +136,32 @@ func CheckWorkshop(w *wod.Workshop, vars Vars) (Report, error) {
 	if w.ContentDir == "" || !wod.ValidSlug(w.Slug) {
 		return Report{Workshop: w.Slug}, fmt.Errorf("content: check: workshop %q has no content folder", w.Slug)
 	}
-	return Check(filepath.Join(w.ContentDir, w.Slug), vars)
+	// The sample student sits on the first seat; the last seat is checked
+	// too: a multi-appliance range must fit its network.
+	appliance, err := ApplianceTarget(vars, w.Slug, w.Appliance, w.SeatMin, w.SeatMin)
+	if err == nil {
+		_, err = ApplianceTarget(vars, w.Slug, w.Appliance, max(w.SeatMax, w.SeatMin), w.SeatMin)
+	}
+	if err != nil {
+		// Reported once, below, not again by every file that uses it.
+		appliance = sampleAppliance
+	}
+	rep, cerr := check(filepath.Join(w.ContentDir, w.Slug), vars, appliance)
+	if cerr != nil {
+		return rep, cerr
+	}
+	if err != nil {
+		rep.Problems = append(rep.Problems, Problem{
+			TemplateError: TemplateError{File: path.Join(w.Slug, "wod.yml"), Kind: KindConfig, Name: ApplianceKey(w.Slug),
+				Message: strings.TrimPrefix(err.Error(), "content: ")},
+			Modes: []string{ModeWorkshop, ModeChallenge}})
+	}
+	return rep, nil
 }
+
+// sampleAppliance stands in for an appliance address the configuration
+// lacks while the files are checked (an address reserved for documentation).
+const sampleAppliance = "192.0.2.1"
 
 // templatedFiles lists the files Deploy would render, in lexical order.
 func templatedFiles(fsys fs.FS) ([]string, error) {

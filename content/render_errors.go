@@ -26,6 +26,9 @@ const (
 	KindRender ErrorKind = "render"
 	// KindJSON: a rendered notebook is not valid JSON.
 	KindJSON ErrorKind = "json"
+	// KindConfig: a variable the workshop's settings need (an appliance's
+	// address) is missing or wrong.
+	KindConfig ErrorKind = "config"
 )
 
 // TemplateError is a problem with one file of a workshop. Its Error text is

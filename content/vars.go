@@ -76,6 +76,9 @@ type Student struct {
 	// SeatMin is the first seat of the workshop's range (wod.Workshop
 	// SeatMin), for the per-seat ports; 0 computes none.
 	SeatMin int
+	// Appliance is the address of the student's appliance (ApplianceTarget):
+	// WODRTARGET, unset when empty.
+	Appliance string
 }
 
 // portBase matches a per-workshop base port of the configuration, such as
@@ -96,7 +99,7 @@ var portBase = regexp.MustCompile(`^([A-Z][A-Z0-9_]*PORT[0-9]*)-(.+)$`)
 //     where create scripts put HTTPPORT, SPARKTOK…): a hook that writes a
 //     port of its own is what the original's notebook would show;
 //  5. the student's own values, which nothing overrides: STDID, PASSSTU,
-//     MODEWS and WORKSHOP.
+//     MODEWS, WORKSHOP and, for an appliance workshop, WODRTARGET.
 //
 // STDID is a string, as the original passes it with `-e STDID=n`.
 func BuildVars(config, hook Vars, s Student) (Vars, error) {
@@ -124,6 +127,9 @@ func BuildVars(config, hook Vars, s Student) (Vars, error) {
 	v["PASSSTU"] = s.Password
 	v["MODEWS"] = Mode(s.Session)
 	v["WORKSHOP"] = s.Workshop
+	if s.Appliance != "" {
+		v["WODRTARGET"] = s.Appliance
+	}
 	return v, nil
 }
 

@@ -84,7 +84,11 @@ func newWorld(t *testing.T, db *store.DB, clock *storetest.Clock) *world {
 		{Slug: "WKSHP-B", Title: "Workshop B", Duration: wod.Duration(2 * time.Hour), Capacity: 3, SeatMin: 4, SeatMax: 6, Reset: true},
 		{Slug: "WKSHP-C", Title: "Workshop C", Duration: wod.Duration(2 * time.Hour), Capacity: 3, SeatMin: 7, SeatMax: 9},
 	} {
-		ws.LocationID, ws.Active, ws.Appliance, ws.SessionType = w.loc.ID, true, wod.ApplianceNone, wod.SessionWorkshop
+		ws.LocationID, ws.Active, ws.SessionType = w.loc.ID, true, wod.SessionWorkshop
+		ws.Appliance = wod.ApplianceNone
+		if ws.Slug == "WKSHP-C" {
+			ws.Appliance = wod.ApplianceMulti
+		}
 		if err := db.CreateWorkshop(ctx, ws); err != nil {
 			t.Fatal(err)
 		}
@@ -477,6 +481,21 @@ func TestResetWorkshopKeepsSeatDirty(t *testing.T) {
 		w.report(job, wod.AgentResult{OK: true})
 		if w.seat(r) != wod.SeatFree {
 			t.Fatalf("after reset: %s", w.seat(r))
+		}
+	})
+}
+
+// TestAgentJobDescribesTheSeat: the agent learns from the job all it needs
+// to set the seat up, the appliance and the workshop's first seat included.
+func TestAgentJobDescribesTheSeat(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		w := newWorld(t, db, clock)
+		r := w.register("WKSHP-C", "hal@example.com")
+		j := w.claim(wod.JobCreate)
+		if j.RegistrationID != r.ID || j.Workshop != "WKSHP-C" || j.StudentNumber != r.StudentNumber || j.SeatMin != 7 ||
+			j.Appliance != wod.ApplianceMulti || j.Username != r.Username || j.Participant != "Ann Smith" ||
+			j.SessionType != wod.SessionWorkshop || j.StudentID != w.loc.BaseStudentID+r.StudentNumber {
+			t.Fatalf("create job %+v for registration %+v", j, r)
 		}
 	})
 }

@@ -3,8 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -205,9 +209,9 @@ func workshopCmd(e *env) *cobra.Command {
 			a := &app.App{Config: &e.cfg, Logger: app.NewLogger(&e.cfg, e.stderr)}
 			bad := 0
 			for _, dir := range args {
-				rep, err := content.Check(dir, a.NotebookVars())
+				rep, err := testWorkshop(dir, a.NotebookVars())
 				if err != nil {
-					return err
+					return explain(err)
 				}
 				fmt.Fprint(e.stdout, rep.String())
 				if !strings.HasSuffix(rep.String(), "\n") {
@@ -223,6 +227,29 @@ func workshopCmd(e *env) *cobra.Command {
 	}
 	cmd.AddCommand(imp, list, test)
 	return cmd
+}
+
+// testWorkshop checks a workshop folder, and its wod.yml when it has one
+// (an appliance workshop needs its appliance's address).
+func testWorkshop(dir string, vars content.Vars) (content.Report, error) {
+	yml := filepath.Join(dir, "wod.yml")
+	data, err := os.ReadFile(yml)
+	if errors.Is(err, fs.ErrNotExist) {
+		return content.Check(dir, vars)
+	}
+	if err != nil {
+		return content.Report{}, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return content.Report{}, err
+	}
+	w, err := content.ParseWorkshop(yml, filepath.Base(abs), data)
+	if err != nil {
+		return content.Report{}, err
+	}
+	w.ContentDir = filepath.Dir(abs)
+	return content.CheckWorkshop(w, vars)
 }
 
 func importAndReport(ctx context.Context, a *app.App, dirs []string, location string) ([]wod.ImportResult, error) {

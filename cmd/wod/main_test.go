@@ -201,6 +201,23 @@ func TestContentCheck(t *testing.T) {
 	if code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(dir, "WKSHP-Tpl"), "--var", "HTTPPORT=8888"}, common...)...); code != 0 {
 		t.Fatalf("workshop test with the variable: %d %q", code, out)
 	}
+	// An appliance workshop needs its appliance's address, read from wod.yml.
+	other := t.TempDir()
+	writeWorkshop(t, other, "WKSHP-Lab", "name: Lab\nrange: [5,7]\nmultiappliance: true\n")
+	os.WriteFile(filepath.Join(other, "WKSHP-Lab", "1-Lab.ipynb"), []byte(strings.Replace(nb, "{{ HTTPPORT }}", "on {{ WODRTARGET }}", 1)), 0o644)
+	code, out, _ = runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Lab")}, common...)...)
+	if code == 0 || !strings.Contains(out, "WKSHP-Lab/wod.yml") || !strings.Contains(out, "IP-WKSHP-Lab is not set") ||
+		strings.Contains(out, "undefined") {
+		t.Fatalf("workshop test of an appliance workshop without its address: %d %q", code, out)
+	}
+	if code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Lab"), "--var", "IP-WKSHP-Lab=10.0.0.10"}, common...)...); code != 0 {
+		t.Fatalf("workshop test with the appliance's address: %d %q", code, out)
+	}
+	writeWorkshop(t, other, "WKSHP-Bad", "name: Bad\nrange: [9,1]\n")
+	if code, _, errOut := runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Bad")}, common...)...); code == 0 ||
+		!strings.Contains(errOut, "WKSHP-Bad/wod.yml") || !strings.Contains(errOut, "range") {
+		t.Fatalf("workshop test of a bad wod.yml: %d %q", code, errOut)
+	}
 	// wod up --agent=false creates the location; stop it at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
