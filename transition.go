@@ -64,6 +64,7 @@ type AgentJob struct {
 	StudentNumber  int           `json:"student_number"`
 	SeatMin        int           `json:"seat_min" doc:"First seat of the workshop's range, for per-seat ports"`
 	Appliance      ApplianceMode `json:"appliance,omitempty" doc:"Whether the workshop drives one appliance (mono) or one per seat (multi)"`
+	Compile        []string      `json:"compile,omitempty" doc:"Scripts of the content's scripts folder to compile into the student's home"`
 	StudentID      int           `json:"student_id" doc:"Global: location base + number"`
 	Username       string        `json:"username"`
 	Participant    string        `json:"participant,omitempty"`

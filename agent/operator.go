@@ -41,6 +41,8 @@ type HubOperator struct {
 	Hub       Hub
 	Workshops Workshops
 	Hooks     *Hooks
+	// Compiler builds the scripts a workshop lists under `compile:`.
+	Compiler *Compiler
 	// Vars are the configured notebook variables (branding, appliances…).
 	Vars content.Vars
 	// PreStart starts the student's notebook server once the seat is
@@ -159,6 +161,17 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	}
 	if err := o.Host.Own(a); err != nil {
 		return Outcome{Output: out.String()}, err
+	}
+	if len(j.Compile) > 0 {
+		// After Own: the executables stay root's (see Compiler).
+		if o.Compiler == nil {
+			return Outcome{Output: out.String()}, fmt.Errorf("%s compiles scripts but this agent has no compiler", j.Workshop)
+		}
+		compileOut, err := o.Compiler.Compile(ctx, j.Workshop, j.Compile, vars, a.Home)
+		out.WriteString(compileOut)
+		if err != nil {
+			return Outcome{Output: out.String()}, err
+		}
 	}
 	if err := o.Hub.EnsureUser(ctx, a.Name); err != nil {
 		return Outcome{Output: out.String()}, err

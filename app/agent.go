@@ -64,9 +64,11 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		}
 	}
 	host := &agent.Host{Root: ac.StudentRoot, UIDBase: ac.UIDBase, GIDBase: ac.UIDBase, Group: agent.DefaultGroup}
+	renderer := content.NewRenderer()
 	op := &agent.HubOperator{Host: host, Hub: hub,
-		Workshops: &agent.ContentWorkshops{Dirs: contentDirs, Renderer: content.NewRenderer()},
+		Workshops: &agent.ContentWorkshops{Dirs: contentDirs, Renderer: renderer},
 		Hooks:     &agent.Hooks{Dirs: contentDirs, Timeout: ac.HookTimeout},
+		Compiler:  &agent.Compiler{Dirs: contentDirs, Renderer: renderer, Timeout: ac.HookTimeout},
 		Vars:      a.NotebookVars(), PreStart: ac.PreStart, StateDir: filepath.Join(a.Config.Data, "agent"),
 		Logger: a.Logger.With("component", "agent")}
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
