@@ -66,10 +66,7 @@ func (c *Compiler) Compile(ctx context.Context, workshop string, names []string,
 }
 
 func (c *Compiler) compile(ctx context.Context, shc, workshop, name string, vars content.Vars, tmp string, home *os.Root, out *bytes.Buffer) error {
-	if name != filepath.Base(name) || name == "." || name == ".." {
-		return fmt.Errorf("%s: compile: %q is not a script name", workshop, name)
-	}
-	script, err := c.find(name)
+	script, err := content.ScriptPath(c.Dirs, name)
 	if err != nil {
 		return fmt.Errorf("%s: compile: %w", workshop, err)
 	}
@@ -125,16 +122,4 @@ func (c *Compiler) compile(ctx context.Context, shc, workshop, name string, vars
 		return err
 	}
 	return f.Close()
-}
-
-// find returns the path of scripts/<name> in the last content directory
-// that has it.
-func (c *Compiler) find(name string) (string, error) {
-	for i := len(c.Dirs) - 1; i >= 0; i-- {
-		p := filepath.Join(c.Dirs[i], "scripts", name)
-		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("script %q is in none of the content directories' scripts folders %v", name, c.Dirs)
 }

@@ -213,7 +213,7 @@ func (a *App) ImportContent(ctx context.Context, dirs []string, location string)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.CheckContent(ws, a.Config.Agent.ContentCheck == "strict"); err != nil {
+	if err := a.CheckContent(ws, dirs, a.Config.Agent.ContentCheck == "strict"); err != nil {
 		return nil, err
 	}
 	loc, err := a.importLocation(ctx, location)
@@ -230,10 +230,10 @@ func (a *App) ImportContent(ctx context.Context, dirs []string, location string)
 // and refuses them (strict) or logs the report: an undefined variable or a
 // notebook that is not JSON is found here, not by a participant waiting for
 // an apology.
-func (a *App) CheckContent(ws []*wod.Workshop, strict bool) error {
+func (a *App) CheckContent(ws []*wod.Workshop, dirs []string, strict bool) error {
 	var fields []wod.FieldError
 	for _, w := range ws {
-		rep, err := content.CheckWorkshop(w, a.NotebookVars())
+		rep, err := content.CheckWorkshop(w, a.NotebookVars(), dirs)
 		if err != nil {
 			return err
 		}

@@ -76,7 +76,7 @@ func TestCheckWorkshopAppliance(t *testing.T) {
 	os.WriteFile(filepath.Join(ws, "1-Lab.ipynb"), []byte(nb), 0o644)
 	w := &wod.Workshop{Slug: "WKSHP-Multi", ContentDir: dir, SeatMin: 11, SeatMax: 30, Appliance: wod.ApplianceMulti}
 
-	rep, err := CheckWorkshop(w, Vars{})
+	rep, err := CheckWorkshop(w, Vars{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +91,39 @@ func TestCheckWorkshopAppliance(t *testing.T) {
 	}
 
 	// The range's last seat must fit: 20 seats from .240 do not.
-	rep, _ = CheckWorkshop(w, Vars{"IP-WKSHP-Multi": "10.1.1.240"})
+	rep, _ = CheckWorkshop(w, Vars{"IP-WKSHP-Multi": "10.1.1.240"}, nil)
 	if rep.OK() || !strings.Contains(rep.String(), "past .254") {
 		t.Fatalf("a range past .254 passed:\n%s", rep)
 	}
-	rep, _ = CheckWorkshop(w, Vars{"IP-WKSHP-Multi": "10.1.1.100"})
+	rep, _ = CheckWorkshop(w, Vars{"IP-WKSHP-Multi": "10.1.1.100"}, nil)
 	if !rep.OK() {
 		t.Fatalf("a valid appliance workshop failed:\n%s", rep)
+	}
+}
+
+// TestCheckWorkshopCompile: the scripts a workshop compiles are found and
+// rendered at import, in the content directories the agent will use.
+func TestCheckWorkshopCompile(t *testing.T) {
+	public, private := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(public, "WKSHP-Cloud"), 0o755)
+	os.MkdirAll(filepath.Join(public, "scripts"), 0o755)
+	os.MkdirAll(filepath.Join(private, "scripts"), 0o755)
+	os.WriteFile(filepath.Join(public, "scripts", "login.sh"), []byte("#!/bin/sh\necho {{ CLOUD_TOKEN }}\n"), 0o644)
+	os.WriteFile(filepath.Join(private, "scripts", "login.sh"), []byte("#!/bin/sh\necho student{{ STDID }}\n"), 0o644)
+	w := &wod.Workshop{Slug: "WKSHP-Cloud", ContentDir: public, SeatMin: 1, SeatMax: 5, Compile: []string{"login.sh", "gone.sh"}}
+
+	rep, err := CheckWorkshop(w, nil, []string{public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := rep.String()
+	if len(rep.Problems) != 2 || !strings.Contains(text, `scripts/login.sh:2:`) || !strings.Contains(text, `undefined variable "CLOUD_TOKEN"`) ||
+		!strings.Contains(text, `WKSHP-Cloud/wod.yml: compile: script "gone.sh" is in none of the scripts folders`) {
+		t.Fatalf("public only:\n%s", text)
+	}
+	// The private overlay's script wins, as on the agent.
+	rep, _ = CheckWorkshop(w, nil, []string{public, private})
+	if len(rep.Problems) != 1 || !strings.Contains(rep.String(), `"gone.sh"`) {
+		t.Fatalf("with the private overlay:\n%s", rep)
 	}
 }

@@ -85,11 +85,19 @@ func plural(n int, noun string) string {
 // Files are read through an os.Root, and symbolic links are skipped, as
 // Deploy does. The error is for a folder that cannot be read.
 func Check(dir string, vars Vars) (Report, error) {
-	return check(dir, vars, "")
+	return check(dir, vars, "", nil)
 }
 
-// check is Check with the sample student's appliance address, if any.
-func check(dir string, vars Vars, appliance string) (Report, error) {
+// script is a file of a content directory's scripts folder, rendered for
+// the student as the workshop's files are.
+type script struct {
+	name string // as reported: scripts/<name>
+	text []byte
+}
+
+// check is Check with the sample student's appliance address, if any, and
+// the scripts the workshop compiles.
+func check(dir string, vars Vars, appliance string, scripts []script) (Report, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return Report{}, fmt.Errorf("content: check %s: %w", dir, err)
@@ -120,6 +128,12 @@ func check(dir string, vars Vars, appliance string) (Report, error) {
 			}
 			c.file(r, path.Join(rep.Workshop, f), text, base, Mode(mode))
 		}
+		for _, s := range scripts {
+			c.file(r, s.name, s.text, base, Mode(mode))
+		}
+	}
+	for _, s := range scripts {
+		rep.Files = append(rep.Files, s.name)
 	}
 	slices.SortStableFunc(c.problems, func(a, b Problem) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
@@ -132,9 +146,30 @@ func check(dir string, vars Vars, appliance string) (Report, error) {
 // w.ContentDir/w.Slug. The import calls it for every loaded workshop and
 // shows the reports; a report that is not OK means a participant's
 // deployment would fail (an undefined variable) or give a broken notebook.
-func CheckWorkshop(w *wod.Workshop, vars Vars) (Report, error) {
+// Beyond Check, it checks what the workshop's settings need: the appliance's
+// address, and the scripts it compiles, looked up in the scripts folders of
+// contentDirs (the agent's content directories, public first; none means
+// w.ContentDir) and rendered as the agent would.
+func CheckWorkshop(w *wod.Workshop, vars Vars, contentDirs []string) (Report, error) {
 	if w.ContentDir == "" || !wod.ValidSlug(w.Slug) {
 		return Report{Workshop: w.Slug}, fmt.Errorf("content: check: workshop %q has no content folder", w.Slug)
+	}
+	if len(contentDirs) == 0 {
+		contentDirs = []string{w.ContentDir}
+	}
+	var scripts []script
+	var missing []error
+	for _, name := range w.Compile {
+		p, err := ScriptPath(contentDirs, name)
+		var text []byte
+		if err == nil {
+			text, err = os.ReadFile(p)
+		}
+		if err != nil {
+			missing = append(missing, err)
+			continue
+		}
+		scripts = append(scripts, script{name: path.Join("scripts", name), text: text})
 	}
 	// The sample student sits on the first seat; the last seat is checked
 	// too: a multi-appliance range must fit its network.
@@ -146,17 +181,39 @@ func CheckWorkshop(w *wod.Workshop, vars Vars) (Report, error) {
 		// Reported once, below, not again by every file that uses it.
 		appliance = sampleAppliance
 	}
-	rep, cerr := check(filepath.Join(w.ContentDir, w.Slug), vars, appliance)
+	rep, cerr := check(filepath.Join(w.ContentDir, w.Slug), vars, appliance, scripts)
 	if cerr != nil {
 		return rep, cerr
 	}
+	yml := path.Join(w.Slug, "wod.yml")
+	for _, err := range missing {
+		rep.Problems = append(rep.Problems, Problem{
+			TemplateError: TemplateError{File: yml, Kind: KindConfig, Name: "compile", Message: "compile: " + err.Error()},
+			Modes:         []string{ModeWorkshop, ModeChallenge}})
+	}
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{
-			TemplateError: TemplateError{File: path.Join(w.Slug, "wod.yml"), Kind: KindConfig, Name: ApplianceKey(w.Slug),
+			TemplateError: TemplateError{File: yml, Kind: KindConfig, Name: ApplianceKey(w.Slug),
 				Message: strings.TrimPrefix(err.Error(), "content: ")},
 			Modes: []string{ModeWorkshop, ModeChallenge}})
 	}
 	return rep, nil
+}
+
+// ScriptPath returns the path of scripts/<name> in the last of the content
+// directories that has it (a private overlay wins), as the agent looks up the
+// scripts a workshop compiles.
+func ScriptPath(contentDirs []string, name string) (string, error) {
+	if name != filepath.Base(name) || name == "." || name == ".." {
+		return "", fmt.Errorf("%q is not a script name", name)
+	}
+	for i := len(contentDirs) - 1; i >= 0; i-- {
+		p := filepath.Join(contentDirs[i], "scripts", name)
+		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("script %q is in none of the scripts folders of %s", name, strings.Join(contentDirs, ", "))
 }
 
 // sampleAppliance stands in for an appliance address the configuration

@@ -69,7 +69,7 @@ func TestCheckWorkshopSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, w := range ws {
-		rep, err := CheckWorkshop(w, nil)
+		rep, err := CheckWorkshop(w, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -209,7 +209,7 @@ func workshopCmd(e *env) *cobra.Command {
 			a := &app.App{Config: &e.cfg, Logger: app.NewLogger(&e.cfg, e.stderr)}
 			bad := 0
 			for _, dir := range args {
-				rep, err := testWorkshop(dir, a.NotebookVars())
+				rep, err := testWorkshop(dir, a.NotebookVars(), e.cfg.Content)
 				if err != nil {
 					return explain(err)
 				}
@@ -230,8 +230,10 @@ func workshopCmd(e *env) *cobra.Command {
 }
 
 // testWorkshop checks a workshop folder, and its wod.yml when it has one
-// (an appliance workshop needs its appliance's address).
-func testWorkshop(dir string, vars content.Vars) (content.Report, error) {
+// (an appliance workshop needs its appliance's address, the scripts it
+// compiles are looked up in the folder's content directory, then in the
+// configured ones).
+func testWorkshop(dir string, vars content.Vars, contentDirs []string) (content.Report, error) {
 	yml := filepath.Join(dir, "wod.yml")
 	data, err := os.ReadFile(yml)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -249,7 +251,8 @@ func testWorkshop(dir string, vars content.Vars) (content.Report, error) {
 		return content.Report{}, err
 	}
 	w.ContentDir = filepath.Dir(abs)
-	return content.CheckWorkshop(w, vars)
+	dirs := append([]string{w.ContentDir}, contentDirs...)
+	return content.CheckWorkshop(w, vars, dirs)
 }
 
 func importAndReport(ctx context.Context, a *app.App, dirs []string, location string) ([]wod.ImportResult, error) {
