@@ -57,10 +57,47 @@ type DayCount struct {
 	Registrations int       `json:"registrations"`
 }
 
+// Gauges are the platform's counts right now, for monitoring (/metrics):
+// cheap aggregates, read on every scrape.
+type Gauges struct {
+	// Registrations counts every registration by state, history included.
+	Registrations map[RegistrationState]int
+	// Seats counts each location's seats by state.
+	Seats []SeatCount
+	// Workshops are the seats of each workshop, free and taken.
+	Workshops []WorkshopLoad
+	// Jobs counts the jobs not finished (queued, running) and those that
+	// failed for good, by kind.
+	Jobs []JobCount
+	// Mails counts the outbox by state.
+	Mails map[MailState]int
+	// OldestDueJob and OldestDueMail are when the oldest queued job and mail
+	// that are due now were due (nil when nothing waits): a backlog.
+	OldestDueJob, OldestDueMail *time.Time
+	// Locations carry their agents' last heartbeat and health.
+	Locations []*Location
+}
+
+// SeatCount is how many seats of a location are in a state.
+type SeatCount struct {
+	Location string
+	State    SeatState
+	Count    int
+}
+
+// JobCount is how many jobs of a kind are in a state.
+type JobCount struct {
+	Kind  JobKind
+	State JobState
+	Count int
+}
+
 // StatsService answers the operators' aggregate questions without loading
 // every registration.
 type StatsService interface {
 	Dashboard(ctx context.Context) (*Dashboard, error)
+	// Gauges reads the monitoring counts in one consistent snapshot.
+	Gauges(ctx context.Context) (*Gauges, error)
 	// WorkshopStats covers registrations made since the time.
 	WorkshopStats(ctx context.Context, since time.Time) ([]WorkshopStats, error)
 	// RegistrationsPerDay counts registrations per UTC day since the time,
