@@ -24,6 +24,7 @@ import (
 	"github.com/wod-dev/wod/engine"
 	"github.com/wod-dev/wod/httpapi"
 	"github.com/wod-dev/wod/mail"
+	"github.com/wod-dev/wod/metrics"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/web"
@@ -44,6 +45,7 @@ type App struct {
 
 	Engine     *engine.Engine
 	Dispatcher *engine.Dispatcher
+	Metrics    *metrics.Metrics
 	handler    http.Handler
 }
 
@@ -130,8 +132,10 @@ func (a *App) Build() error {
 		AlertTo:          mc.AlertTo,
 		Worker:           fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
+	a.Metrics = metrics.New(a.DB, a.Clock, Version, a.Logger)
+	a.Engine.Observer = a.Metrics
 	a.Dispatcher = &engine.Dispatcher{Store: a.DB, Transport: transport, Keys: a.Keys, Clock: a.Clock,
-		Logger: a.Logger, From: mc.From, Wake: a.Engine.Notified, SendTimeout: mc.SMTPTimeout}
+		Logger: a.Logger, From: mc.From, Wake: a.Engine.Notified, SendTimeout: mc.SMTPTimeout, Observer: a.Metrics}
 	api := &httpapi.Server{
 		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine,
 		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
@@ -150,7 +154,11 @@ func (a *App) Build() error {
 		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,
 			Support: mc.Support, Links: brandLinks(mc)},
 		Announcement: mc.Announcement}
-	a.handler = logRequests(a.Logger, httpapi.Compress(api.Handler(pages.Register)))
+	// /metrics on the main address is for operators (a Prometheus scrape
+	// with a bearer token); --metrics-addr serves it openly elsewhere.
+	mountMetrics := func(mux *http.ServeMux) { mux.Handle("GET /metrics", api.RequireOperator(a.Metrics.Handler())) }
+	a.handler = a.Metrics.Instrument(logRequests(a.Logger, httpapi.Compress(api.Handler(pages.Register, mountMetrics))),
+		httpapi.WithRoute)
 	return nil
 }
 
@@ -161,6 +169,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		if err := a.Build(); err != nil {
 			return err
 		}
+	}
+	if a.Config.MetricsAddr != "" {
+		msrv, err := a.serveMetrics()
+		if err != nil {
+			return err
+		}
+		defer msrv.Close()
 	}
 	srv := &http.Server{
 		Handler:           a.handler,
@@ -192,6 +207,25 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// serveMetrics serves /metrics alone, openly, on --metrics-addr.
+func (a *App) serveMetrics() (*http.Server, error) {
+	ln, err := net.Listen("tcp", a.Config.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			a.Logger.Error("metrics server", "error", err)
+		}
+	}()
+	a.Logger.Info("serving metrics", "addr", ln.Addr().String())
+	return srv, nil
 }
 
 // Handler is the server's HTTP handler (API and pages), once built.

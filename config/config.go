@@ -23,10 +23,14 @@ import (
 type Config struct {
 	File string // --config: the YAML file, if any
 
-	DB      string   // --db: sqlite:PATH or postgres://…
-	Data    string   // --data: SQLite file, keys, state
-	Addr    string   // --addr: listen address
-	Content []string // --content: content directories, public first, private overlays after
+	DB   string // --db: sqlite:PATH or postgres://…
+	Data string // --data: SQLite file, keys, state
+	Addr string // --addr: listen address
+	// MetricsAddr serves /metrics without authentication, for a Prometheus
+	// on a private network (--metrics-addr; empty: only the token-guarded
+	// /metrics of --addr).
+	MetricsAddr string
+	Content     []string // --content: content directories, public first, private overlays after
 
 	PublicURL        string        // --public-url: how people reach the server
 	HubURL           string        // --hub-url: the local hub's public URL (wod up)
@@ -98,6 +102,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DB, "db", "", "database: sqlite:PATH (default sqlite:<data>/wod.db) or postgres://user@host/db")
 	fs.StringVar(&c.Data, "data", DefaultDataDir(), "directory for the SQLite file, keys and state")
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address of the web server")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "also serve /metrics without authentication on this address (a private one, e.g. 127.0.0.1:9464)")
 	fs.StringSliceVar(&c.Content, "content", nil, "content directory (repeatable: public first, private overlays after)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL people reach the server at (default http://<addr>)")
 	fs.StringVar(&c.HubURL, "hub-url", "", "public URL of the local JupyterHub (wod up; default http://<host>:8000)")
@@ -273,6 +278,13 @@ func (c *Config) finish() error {
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q must be host:port, such as 127.0.0.1:8080 or :8080", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q must be host:port, such as 127.0.0.1:9464", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q is --addr: give it an address of its own", c.MetricsAddr))
+		}
 	}
 	if c.PublicURL == "" {
 		if host == "" || host == "0.0.0.0" || host == "::" {

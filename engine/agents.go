@@ -147,6 +147,7 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 		return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer yours (it is %s, attempt %d)", jobID, res.Attempt, j.State, j.Attempts)
 	}
 	defer e.notify()
+	observer(e.Observer).JobReported(j.Kind, res.OK, time.Duration(res.Seconds*float64(time.Second)))
 	if !res.OK {
 		e.Logger.WarnContext(ctx, "agent job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "error", res.Error)
 		e.retry(ctx, j, res.Error, res.Output)

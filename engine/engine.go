@@ -83,9 +83,9 @@ type Engine struct {
 	AlertTo []string
 	// Worker names this process in job leases.
 	Worker string
-	// OnFire, when set, hears of every timer fired and how late it was
+	// Observer, when set, hears of registrations, timers and agent reports
 	// (metrics, benchmarks).
-	OnFire func(kind wod.JobKind, late time.Duration)
+	Observer Observer
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake every waiter
@@ -137,7 +137,8 @@ func (e *Engine) Notified() <-chan struct{} {
 // Register validates the request, applies the address policy and books a
 // seat; in the same transaction it schedules the agent's create job, the
 // watchdog and the welcome mail.
-func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (*wod.Registration, error) {
+func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *wod.Registration, err error) {
+	defer func() { observer(e.Observer).Registered(err) }()
 	req.Normalize()
 	w, err := e.check(ctx, req)
 	if err != nil {

@@ -42,6 +42,8 @@ type Dispatcher struct {
 	Wake func() <-chan struct{}
 	// SendTimeout bounds one delivery to the transport (default 20s).
 	SendTimeout time.Duration
+	// Observer, when set, hears the outcome of every delivery attempt.
+	Observer Observer
 }
 
 // DefaultSendTimeout bounds a delivery when the dispatcher is given none.
@@ -166,6 +168,7 @@ func (d *Dispatcher) finish(ctx context.Context, m *wod.Mail, err error) {
 }
 
 func (d *Dispatcher) finishAs(ctx context.Context, m *wod.Mail, state wod.MailState, msg string, retryAt *time.Time) {
+	observer(d.Observer).MailFinished(m.Kind, state)
 	if err := d.Store.FinishMail(ctx, m.ID, state, msg, retryAt); err != nil {
 		d.Logger.ErrorContext(ctx, "record mail outcome", "mail", m.ID, "error", err)
 	}

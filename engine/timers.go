@@ -62,9 +62,7 @@ func (e *Engine) runTimer(ctx context.Context, j *wod.Job) {
 		e.giveUp(ctx, j, "gave up after "+fmt.Sprint(j.MaxAttempts)+" attempts: "+j.LastError)
 		return
 	}
-	if e.OnFire != nil {
-		e.OnFire(j.Kind, e.now().Sub(j.RunAt))
-	}
+	observer(e.Observer).TimerFired(j.Kind, e.now().Sub(j.RunAt))
 	err := e.fire(ctx, j)
 	if err == nil {
 		return

@@ -125,7 +125,29 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 		w.Write([]byte(`{"status":403,"code":"forbidden","message":"cross-origin request refused: ` +
 			`use a bearer token, or the pages of this server"}` + "\n"))
 	}))
-	return s.withClientIP(cop.Handler(mux))
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		RecordRoute(r)
+	})
+	return s.withClientIP(cop.Handler(routed))
+}
+
+type routeKey struct{}
+
+// WithRoute returns a context in which the handler records the pattern of
+// the route that served the request ("GET /api/v1/workshops/{slug}"), and
+// a function that reads it once the handler returned: "" when no route
+// matched. Metrics label requests by it, never by their path.
+func WithRoute(ctx context.Context) (context.Context, func() string) {
+	p := new(string)
+	return context.WithValue(ctx, routeKey{}, p), func() string { return *p }
+}
+
+// RecordRoute records the pattern a ServeMux routed r by, for WithRoute.
+func RecordRoute(r *http.Request) {
+	if p, ok := r.Context().Value(routeKey{}).(*string); ok {
+		*p = r.Pattern
+	}
 }
 
 // register adds an operation that needs role (or none, for a public one) and

@@ -19,7 +19,9 @@ func (db *DB) Gauges(ctx context.Context) (g *wod.Gauges, err error) {
 		g = &wod.Gauges{Registrations: map[wod.RegistrationState]int{}, Mails: map[wod.MailState]int{}}
 		d := &wod.Dashboard{}
 		for _, step := range []func() error{
-			func() error { return countBy(tx, `SELECT state, COUNT(*) FROM registrations GROUP BY state`, g.Registrations) },
+			func() error {
+				return countBy(tx, `SELECT state, COUNT(*) FROM registrations GROUP BY state`, g.Registrations)
+			},
 			func() error { return countBy(tx, `SELECT state, COUNT(*) FROM mails GROUP BY state`, g.Mails) },
 			func() error { return gaugeSeats(tx, g) },
 			func() error { return gaugeJobs(tx, g) },

@@ -128,11 +128,11 @@ func run(dsn string, regs, conc, timers int, spread time.Duration) error {
 	eng := &engine.Engine{Store: db, Policy: emailpolicy.New(nil, nil), Composer: renderer, Keys: keys,
 		Clock: wod.SystemClock{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PublicURL: "http://bench.test",
 		ProvisionTimeout: time.Hour, RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "bench",
-		OnFire: func(_ wod.JobKind, d time.Duration) {
+		Observer: lateness(func(d time.Duration) {
 			lateMu.Lock()
 			late = append(late, d)
 			lateMu.Unlock()
-		}}
+		})}
 	loc := &wod.Location{Name: "bench", HubURL: "http://hub.bench.test", Students: wod.MaxStudentsPerLocation}
 	if err := db.CreateLocation(ctx, loc); err != nil {
 		return err
@@ -244,3 +244,11 @@ func liveHeap() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
 }
+
+// lateness observes how late each timer fires.
+type lateness func(time.Duration)
+
+func (l lateness) Registered(error)                             {}
+func (l lateness) TimerFired(_ wod.JobKind, late time.Duration) { l(late) }
+func (l lateness) JobReported(wod.JobKind, bool, time.Duration) {}
+func (l lateness) MailFinished(wod.MailKind, wod.MailState)     {}
