@@ -63,6 +63,8 @@ type Job struct {
 	Output    string    `json:"output,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// DismissedAt is when an operator marked the failed job as dealt with.
+	DismissedAt *time.Time `json:"dismissed_at,omitempty"`
 }
 
 // DefaultMaxAttempts is how often a job is tried before operators are told.
@@ -76,7 +78,11 @@ type JobFilter struct {
 	Page
 }
 
-// JobService reads jobs. The engine owns their transitions.
+// JobService reads jobs. The engine owns their transitions; operators
+// only dismiss the failures they have dealt with.
 type JobService interface {
 	FindJobs(ctx context.Context, filter JobFilter) ([]*Job, int, error)
+	// DismissJobs marks a failed job (or, with id 0, every failed job) as
+	// dealt with, and returns how many it dismissed.
+	DismissJobs(ctx context.Context, id int64) (int, error)
 }

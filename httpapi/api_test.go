@@ -610,3 +610,56 @@ func TestResendLinkRoute(t *testing.T) {
 		}
 	})
 }
+
+func TestDismissJobs(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		e := newEnv(t, db, clock, 0)
+		ctx := context.Background()
+		loc := e.workshop.LocationID
+		var failed []int64
+		for range 2 {
+			j := &wod.Job{Kind: wod.JobReset, LocationID: &loc, RunAt: clock.Now(), MaxAttempts: 1}
+			if err := db.ScheduleJobs(ctx, []*wod.Job{j}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &loc, "test", time.Minute, 1)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("claim: %v %v", got, err)
+			}
+			if err := db.FailJob(ctx, got[0].ID, got[0].Attempts, "hub down", "", nil); err != nil {
+				t.Fatal(err)
+			}
+			failed = append(failed, j.ID)
+		}
+		waiting := &wod.Job{Kind: wod.JobReset, LocationID: &loc, RunAt: clock.Now().Add(time.Hour)}
+		if err := db.ScheduleJobs(ctx, []*wod.Job{waiting}); err != nil {
+			t.Fatal(err)
+		}
+
+		one := fmt.Sprintf("/api/v1/jobs/%d/dismiss", failed[0])
+		if r := e.do("POST", one, "", nil); r.status != 401 {
+			t.Fatalf("anonymous dismiss: %d", r.status)
+		}
+		if r := e.do("POST", one, e.mod, nil); r.status != 200 || r.body["dismissed"].(float64) != 1 {
+			t.Fatalf("dismiss: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", fmt.Sprintf("/api/v1/jobs/%d/dismiss", waiting.ID), e.mod, nil); r.status != 409 {
+			t.Fatalf("dismiss a waiting job: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", "/api/v1/jobs/424242/dismiss", e.mod, nil); r.status != 404 {
+			t.Fatalf("dismiss no job: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", "/api/v1/jobs/dismiss", e.mod, nil); r.status != 200 || r.body["dismissed"].(float64) != 1 {
+			t.Fatalf("dismiss all: %d %s", r.status, r.raw)
+		}
+		r := e.do("GET", "/api/v1/jobs?state=failed", e.mod, nil)
+		for _, j := range r.body["items"].([]any) {
+			if j.(map[string]any)["dismissed_at"] == nil {
+				t.Fatalf("a failed job not dismissed: %s", r.raw)
+			}
+		}
+		if r := e.do("GET", "/api/v1/events?kind=job.dismissed", e.mod, nil); r.status != 200 || r.body["total"].(float64) != 2 {
+			t.Fatalf("audit: %d %s", r.status, r.raw)
+		}
+	})
+}

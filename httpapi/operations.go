@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -63,6 +64,35 @@ func (s *Server) registerOperations() {
 			}
 			return newList(js, n), nil
 		})
+	register(s, huma.Operation{OperationID: "dismiss-job", Method: http.MethodPost, Path: APIPrefix + "/jobs/{id}/dismiss",
+		Summary: "Dismiss a failed job", Tags: []string{"Operations"},
+		Description: "Marks a job that failed for good as dealt with: the dashboard no longer lists it; the job keeps " +
+			"its state and error. Only failed jobs can be dismissed (409 otherwise)."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			ID int64 `path:"id"`
+		}) (*dismissed, error) {
+			n, err := s.Jobs.DismissJobs(ctx, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				s.audit(ctx, "job.dismissed", fmt.Sprintf("job:%d", in.ID), "")
+			}
+			return newDismissed(n), nil
+		})
+	register(s, huma.Operation{OperationID: "dismiss-failed-jobs", Method: http.MethodPost, Path: APIPrefix + "/jobs/dismiss",
+		Summary: "Dismiss every failed job", Tags: []string{"Operations"},
+		Description: "Marks every job that failed for good, and is not dismissed yet, as dealt with."},
+		wod.RoleModerator, func(ctx context.Context, _ *struct{}) (*dismissed, error) {
+			n, err := s.Jobs.DismissJobs(ctx, 0)
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				s.audit(ctx, "job.dismissed", "jobs", fmt.Sprintf("%d failed jobs", n))
+			}
+			return newDismissed(n), nil
+		})
 	register(s, huma.Operation{OperationID: "list-mails", Method: http.MethodGet, Path: APIPrefix + "/mails",
 		Summary: "List the mail outbox", Tags: []string{"Operations"},
 		Description: "Every mail the platform sends or keeps: kind, recipient, subject, state and text body, newest first."},
@@ -111,4 +141,16 @@ func (s *Server) registerOperations() {
 			}
 			return newList(es, n), nil
 		})
+}
+
+type dismissed struct {
+	Body struct {
+		Dismissed int `json:"dismissed" doc:"How many failed jobs were dismissed now"`
+	}
+}
+
+func newDismissed(n int) *dismissed {
+	d := &dismissed{}
+	d.Body.Dismissed = n
+	return d
 }

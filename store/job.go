@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/wod-dev/wod"
@@ -30,18 +31,19 @@ func insertJob(tx *Tx, j *wod.Job) error {
 }
 
 const jobColumns = `id, kind, registration_id, location_id, state, run_at, attempts, max_attempts, lease_until,
-	leased_by, last_error, args, result, output, created_at, updated_at`
+	leased_by, last_error, args, result, output, created_at, updated_at, dismissed_at`
 
 func scanJob(row scanner) (*wod.Job, error) {
 	var j wod.Job
 	var reg, loc sql.NullInt64
-	var lease sql.NullTime
+	var lease, dismissed sql.NullTime
 	var args, result string
 	if err := row.Scan(&j.ID, &j.Kind, &reg, &loc, &j.State, &j.RunAt, &j.Attempts, &j.MaxAttempts, &lease,
-		&j.LeasedBy, &j.LastError, &args, &result, &j.Output, &j.CreatedAt, &j.UpdatedAt); err != nil {
+		&j.LeasedBy, &j.LastError, &args, &result, &j.Output, &j.CreatedAt, &j.UpdatedAt, &dismissed); err != nil {
 		return nil, err
 	}
 	j.RegistrationID, j.LocationID, j.LeaseUntil = int64Ptr(reg), int64Ptr(loc), timePtr(lease)
+	j.DismissedAt = timePtr(dismissed)
 	j.Args, j.Result = []byte(args), []byte(result)
 	j.RunAt, j.CreatedAt, j.UpdatedAt = j.RunAt.UTC(), j.CreatedAt.UTC(), j.UpdatedAt.UTC()
 	return &j, nil
@@ -70,6 +72,44 @@ func (db *DB) FindJobs(ctx context.Context, f wod.JobFilter) (js []*wod.Job, tot
 		return nil, 0, fmt.Errorf("find jobs: %w", err)
 	}
 	return js, total, nil
+}
+
+// DismissJobs marks failed jobs as dealt with, so that the dashboard no
+// longer lists them: one job, or (id 0) every failed job not dismissed yet.
+// It returns how many it dismissed; a job that exists but has not failed is
+// ECONFLICT, one that does not exist ENOTFOUND.
+func (db *DB) DismissJobs(ctx context.Context, id int64) (n int, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		if id == 0 {
+			res, err := tx.exec(`UPDATE jobs SET dismissed_at = $1 WHERE state = 'failed' AND dismissed_at IS NULL`, tx.now)
+			if err != nil {
+				return err
+			}
+			affected, err := res.RowsAffected()
+			n = int(affected)
+			return err
+		}
+		var state wod.JobState
+		if err := tx.queryRow(`SELECT state FROM jobs WHERE id = $1`, id).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.ENOTFOUND, "no job %d", id)
+		} else if err != nil {
+			return err
+		}
+		if state != wod.JobFailed {
+			return wod.Errorf(wod.ECONFLICT, "job %d is %s: only failed jobs are dismissed", id, state)
+		}
+		res, err := tx.exec(`UPDATE jobs SET dismissed_at = $1 WHERE id = $2 AND dismissed_at IS NULL`, tx.now, id)
+		if err != nil {
+			return err
+		}
+		affected, err := res.RowsAffected()
+		n = int(affected)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("dismiss jobs: %w", err)
+	}
+	return n, nil
 }
 
 // ScheduleJobs inserts jobs that belong to no registration (maintenance,

@@ -154,7 +154,8 @@ func scheduleJob(tx *Tx, j *wod.Job) error {
 		created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $7)
 		ON CONFLICT (registration_id, kind) WHERE registration_id IS NOT NULL DO UPDATE SET state = 'queued',
 		run_at = excluded.run_at, attempts = 0, max_attempts = excluded.max_attempts, lease_until = NULL,
-		leased_by = '', last_error = '', args = excluded.args, updated_at = excluded.updated_at RETURNING id`,
+		leased_by = '', last_error = '', args = excluded.args, dismissed_at = NULL, updated_at = excluded.updated_at
+		RETURNING id`,
 		j.Kind, *j.RegistrationID, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, args, tx.now).Scan(&j.ID)
 }
 

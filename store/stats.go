@@ -18,9 +18,10 @@ const (
 	dashboardGuardEvents = 20
 )
 
-// failingJobSQL selects the jobs an operator should look at: given up, or
-// being retried (a second attempt, or an error left by the last one).
-const failingJobSQL = `state = 'failed' OR (state IN ('queued', 'running') AND (attempts > 1 OR last_error <> ''))`
+// failingJobSQL selects the jobs an operator should look at: given up (and
+// not dismissed), or being retried (a second attempt, or an error left by
+// the last one).
+const failingJobSQL = `(state = 'failed' AND dismissed_at IS NULL) OR (state IN ('queued', 'running') AND (attempts > 1 OR last_error <> ''))`
 
 // Dashboard reads the operators' overview in one transaction, so that its
 // numbers agree with each other.
@@ -130,7 +131,7 @@ func dashboardJobs(tx *Tx, d *wod.Dashboard) error {
 }
 
 func dashboardGuard(tx *Tx, d *wod.Dashboard) error {
-	rows, err := tx.query(`SELECT id, at, actor, kind, subject, detail FROM events WHERE kind LIKE 'guard.%'
+	rows, err := tx.query(`SELECT id, at, actor, kind, subject, detail FROM events WHERE kind >= 'guard.' AND kind < 'guard/'
 		ORDER BY id DESC LIMIT $1`, dashboardGuardEvents)
 	if err != nil {
 		return fmt.Errorf("guard events: %w", err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,6 +17,34 @@ func (p *Pages) registerDashboard(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/{$}", dashboard)
 	mux.HandleFunc("GET /admin/stats", p.admin(wod.RoleModerator, p.stats))
 	mux.HandleFunc("GET /admin/stats.csv", p.admin(wod.RoleModerator, p.statsCSV))
+	mux.HandleFunc("POST /admin/jobs/{id}/dismiss", p.admin(wod.RoleModerator, p.dismissJobs))
+	mux.HandleFunc("POST /admin/jobs/dismiss", p.admin(wod.RoleModerator, p.dismissJobs))
+}
+
+// dismissJobs marks a failed job (or every one) as dealt with: it leaves
+// the dashboard, keeping its state and error in the job listings.
+func (p *Pages) dismissJobs(w http.ResponseWriter, r *http.Request, a *adminRequest) {
+	var id int64
+	if raw := r.PathValue("id"); raw != "" {
+		var ok bool
+		if id, ok = parseID(raw); !ok {
+			p.notFound(w, r, "There is no such job.")
+			return
+		}
+	}
+	n, err := p.Jobs.DismissJobs(r.Context(), id)
+	if err != nil {
+		p.actionFailed(w, r, "/admin", err)
+		return
+	}
+	subject, msg := "jobs", fmt.Sprintf("%d failed jobs dismissed.", n)
+	if id != 0 {
+		subject, msg = "job:"+strconv.FormatInt(id, 10), fmt.Sprintf("Job %d dismissed.", id)
+	}
+	if n > 0 {
+		p.audit(r, a, "job.dismissed", subject, "")
+	}
+	p.done(w, r, "/admin#jobs-h", msg)
 }
 
 // staleHeartbeat is when a silent agent deserves a warning: agents beat
@@ -23,6 +52,7 @@ func (p *Pages) registerDashboard(mux *http.ServeMux) {
 const staleHeartbeat = 2 * time.Minute
 
 type dashboardData struct {
+	CSRF             string
 	States           []stateTile
 	Workshops        []seatRow
 	Locations        []locationRow
@@ -68,7 +98,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 		return
 	}
 	now := p.Clock.Now()
-	data := dashboardData{FailingJobsTotal: d.FailingJobsTotal, GuardEvents: d.GuardEvents}
+	data := dashboardData{CSRF: a.CSRF, FailingJobsTotal: d.FailingJobsTotal, GuardEvents: d.GuardEvents}
 	for _, s := range []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
 		wod.StateDone, wod.StateFailed} {
 		data.States = append(data.States, stateTile{State: s, Count: d.ByState[s], Recent: !s.Live() && s != wod.StateEnding})

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -121,6 +122,38 @@ func TestDashboardPage(t *testing.T) {
 		}
 		if code, again := s.get("/admin/"); code != http.StatusOK || !strings.Contains(again, `<span class="n">1</span> ready`) {
 			t.Fatalf("/admin/: %d", code)
+		}
+
+		// A job that failed for good can be dismissed once dealt with; one
+		// being retried cannot.
+		gaveUp := &wod.Job{Kind: wod.JobReset, LocationID: &s.loc.ID, RunAt: s.clock.Now(), MaxAttempts: 1}
+		if err := s.db.ScheduleJobs(s.ctx, []*wod.Job{gaveUp}); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.db.ClaimJobs(s.ctx, []wod.JobKind{wod.JobReset}, &s.loc.ID, "test", time.Minute, 1)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim reset: %v %v", claimed, err)
+		}
+		if err := s.db.FailJob(s.ctx, gaveUp.ID, claimed[0].Attempts, "reset-WKSHP-X.sh: exit 1", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		_, page = s.get("/admin")
+		dismissForm := fmt.Sprintf(`action="/admin/jobs/%d/dismiss"`, gaveUp.ID)
+		wantIn(t, "dashboard with a failed job", page, dismissForm, "reset-WKSHP-X.sh: exit 1", `action="/admin/jobs/dismiss"`)
+		if strings.Count(page, `">Dismiss</button>`) != 1 {
+			t.Fatalf("a job being retried offers a dismissal:\n%s", page)
+		}
+		if res, _ := s.post(fmt.Sprintf("/admin/jobs/%d/dismiss", gaveUp.ID), url.Values{}); res.StatusCode != http.StatusForbidden {
+			t.Fatalf("dismiss without the CSRF token: %d", res.StatusCode)
+		}
+		res, _ := s.post(fmt.Sprintf("/admin/jobs/%d/dismiss", gaveUp.ID), url.Values{"csrf": {s.csrf("/admin")}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("dismiss: %d", res.StatusCode)
+		}
+		_, page = s.get("/admin")
+		wantIn(t, "dashboard after the dismissal", page, fmt.Sprintf("Job %d dismissed.", gaveUp.ID), "useradd: &lt;exit 9&gt;")
+		if strings.Contains(page, dismissForm) || strings.Contains(page, "reset-WKSHP-X.sh") {
+			t.Fatalf("the dismissed job is still listed:\n%s", page)
 		}
 
 		// A day later the finished one has left the tiles.
