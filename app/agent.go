@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,14 +48,12 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 			return nil, err
 		}
 	} else {
-		// The hub's API and the proxy's API listen on loopback only; free
-		// ports chosen at each start keep them clear of anything else.
-		ports, err := freePorts(2)
-		if err != nil {
-			return nil, err
-		}
+		// The hub's API and the proxy's API listen on loopback, on free
+		// ports picked once and kept; the students' servers outlive a
+		// restart of the agent (an upgrade mid-event keeps their kernels)
+		// and call the next hub there.
 		parts.Hub = &jupyterhub.Managed{Dir: filepath.Join(a.Config.Data, "hub"), Bind: ac.HubAddr,
-			HubPort: ports[0], ProxyAPIPort: ports[1], StudentGroup: agent.DefaultGroup,
+			KeepServers: true, StudentGroup: agent.DefaultGroup,
 			Announcement: a.Config.Mail.Announcement, Logger: a.Logger.With("component", "jupyterhub")}
 		hub, err = parts.Hub.Start(ctx)
 		if err != nil {
@@ -115,24 +112,4 @@ func (a *App) NotebookVars() content.Vars {
 // AgentFor returns the in-process agent's view of this server, for wod up.
 func (a *App) AgentFor(l *wod.Location) *agent.Local {
 	return &agent.Local{Service: a.Engine, LocationID: l.ID, Name: fmt.Sprintf("agent@%s", l.Name)}
-}
-
-// freePorts returns n loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

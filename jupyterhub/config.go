@@ -18,6 +18,7 @@ type hubConfig struct {
 	BindURL          string // public URL the proxy listens on, with the base URL path
 	HubPort          int
 	ProxyAPIPort     int
+	KeepServers      bool
 	DBPath           string
 	CookieSecretPath string
 	PIDPath          string
@@ -87,7 +88,12 @@ func (h hubConfig) render() (string, error) {
 	line("c.JupyterHub.tornado_settings = {%s: {%s: %s}}", pyStr("cookie_options"), pyStr("expires_days"), days)
 	line("c.JupyterHub.shutdown_on_logout = True")
 	line("c.JupyterHub.redirect_to_server = True")
-	line("c.JupyterHub.cleanup_servers = True")
+	if h.KeepServers {
+		line("# Servers outlive a stop of the hub; the next hub takes them over.")
+		line("c.JupyterHub.cleanup_servers = False")
+	} else {
+		line("c.JupyterHub.cleanup_servers = True")
+	}
 	line("c.JupyterHub.cleanup_proxy = True")
 	if h.Announcement != "" {
 		// 3.0's page.html renders the announcement with `| safe`; the

@@ -71,6 +71,12 @@ func TestConfigRendersEveryValueQuoted(t *testing.T) {
 			t.Errorf("announcement escaped its literal: %q", l)
 		}
 	}
+	keep := testHubConfig()
+	keep.KeepServers = true
+	if text, err := keep.render(); err != nil || !strings.Contains(text, "c.JupyterHub.cleanup_servers = False\n") ||
+		strings.Contains(text, "cleanup_servers = True") {
+		t.Errorf("KeepServers: %v\n%s", err, text)
+	}
 	if _, err := (&hubConfig{CookieMaxAgeDays: nanFloat()}).render(); err == nil {
 		t.Error("NaN cookie age accepted")
 	}

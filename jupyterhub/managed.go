@@ -30,6 +30,7 @@ const (
 	tokenFile        = "wod-agent.token"
 	hubPIDFile       = "jupyterhub.pid"
 	proxyPIDFile     = "jupyterhub-proxy.pid"
+	portsFile        = "ports" // the hub API and proxy API ports picked, kept for the next start
 )
 
 // Supervision timings.
@@ -62,11 +63,18 @@ type Managed struct {
 	Dir string
 	// Bind is the public address of the proxy, e.g. "0.0.0.0:8000".
 	Bind string
-	// HubPort is the hub's API port on 127.0.0.1 (default 8081).
+	// HubPort is the hub's API port on 127.0.0.1. 0 picks a free port at
+	// the first start and keeps it (in Dir) for the next ones: the students'
+	// servers that outlive a hub (KeepServers, a crash) call its API there.
 	HubPort int
-	// ProxyAPIPort is configurable-http-proxy's API port on 127.0.0.1
-	// (default 8001).
+	// ProxyAPIPort is configurable-http-proxy's API port on 127.0.0.1; 0
+	// is picked and kept as HubPort is.
 	ProxyAPIPort int
+	// KeepServers leaves the students' servers running when the hub stops
+	// (the agent restarting, an upgrade): the next hub takes them over from
+	// its database, and participants keep their kernels. Without it a stop
+	// ends every server.
+	KeepServers bool
 	// BaseURL is the hub's URL prefix (default "/").
 	BaseURL string
 	// DefaultURL is where a student's server opens: "" means "/lab" when
@@ -144,6 +152,10 @@ func (m *Managed) startLocked(ctx context.Context) (*Client, error) {
 	} else if pid > 0 {
 		log.Warn("stopped a leftover configurable-http-proxy from an earlier run", "pid", pid)
 	}
+	// After the leftovers are gone: their ports are the ones to keep.
+	if err := m.pickPorts(s); err != nil {
+		return nil, err
+	}
 	for _, p := range []struct{ addr, role string }{
 		{s.bind, "the hub's public address (proxy)"},
 		{net.JoinHostPort("127.0.0.1", strconv.Itoa(s.hubPort)), "the hub API"},
@@ -193,18 +205,12 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		hubPort: m.HubPort, proxyAPIPort: m.ProxyAPIPort,
 		startTimeout: m.StartTimeout, stopTime: m.StopTimeout,
 	}
-	if s.hubPort == 0 {
-		s.hubPort = 8081
-	}
-	if s.proxyAPIPort == 0 {
-		s.proxyAPIPort = 8001
-	}
 	for _, p := range []int{s.hubPort, s.proxyAPIPort} {
-		if p < 1 || p > 65535 {
+		if p < 0 || p > 65535 {
 			return nil, fmt.Errorf("jupyterhub: port %d out of range", p)
 		}
 	}
-	if s.hubPort == s.proxyAPIPort {
+	if s.hubPort != 0 && s.hubPort == s.proxyAPIPort {
 		return nil, fmt.Errorf("jupyterhub: hub port and proxy API port are both %d", s.hubPort)
 	}
 	if s.startTimeout <= 0 {
@@ -310,6 +316,7 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		SingleUserCmd:    singleUser,
 		CookieMaxAgeDays: days,
 		Announcement:     m.Announcement,
+		KeepServers:      m.KeepServers,
 	}
 	return s, nil
 }

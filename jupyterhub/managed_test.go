@@ -82,6 +82,7 @@ func TestManagedHub(t *testing.T) {
 		HubPort:      ports[1],
 		ProxyAPIPort: ports[2],
 		StudentGroup: group,
+		KeepServers:  true,
 		Announcement: `Welcome <b>'students'</b>`,
 		Logger:       logger,
 		StopTimeout:  10 * time.Second,
@@ -277,6 +278,30 @@ func TestManagedHub(t *testing.T) {
 		}
 	}
 
+	// A stop of the hub (the agent restarting) leaves the server running;
+	// the next hub, on the same ports, takes it over.
+	stopRun()
+	if err := <-runDone; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(pidsOfUID(uid)) == 0 {
+		t.Fatal("the student's server stopped with the hub")
+	}
+	nextCtx, stopNext := context.WithCancel(context.Background())
+	stopRun, runDone = stopNext, make(chan error, 1) // for the cleanup
+	runCtx = nextCtx
+	if c, err = m.Start(ctx); err != nil {
+		t.Fatalf("Start again: %v", err)
+	}
+	go func() { runDone <- m.Run(runCtx) }()
+	if u, err := c.User(ctx, student); err != nil || !u.Servers[""].Ready {
+		t.Fatalf("server after a restart of the hub: %+v, %v", u, err)
+	}
+	res = mustLogin(ctx, t, base, student, "right-Pass-1")
+	if res.status != http.StatusFound || !strings.Contains(res.location, "/user/"+student+"/") {
+		t.Errorf("login after a restart of the hub: %d, location %q", res.status, res.location)
+	}
+
 	if err := c.StopServer(ctx, student); err != nil {
 		t.Fatalf("StopServer: %v", err)
 	}
@@ -459,6 +484,14 @@ func runStdin(t *testing.T, stdin, name string, args ...string) {
 // killUID kills the processes whose real uid is uid (the test's own
 // accounts), one pid at a time, so that userdel can proceed.
 func killUID(uid int) {
+	for _, pid := range pidsOfUID(uid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// pidsOfUID lists the processes whose real uid is uid.
+func pidsOfUID(uid int) []int {
+	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -471,10 +504,11 @@ func killUID(uid int) {
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Uid:" && f[1] == strconv.Itoa(uid) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				pids = append(pids, pid)
 			}
 		}
 	}
+	return pids
 }
 
 // syncBuffer is a goroutine-safe log sink.

@@ -103,8 +103,9 @@ func (m *Managed) waitUp(ctx context.Context, c *Client, p *hubProc) error {
 
 // Run supervises the hub until ctx ends: if it dies it is restarted, after a
 // backoff that grows while it keeps dying (1 s doubling to 30 s). When ctx
-// ends, the hub gets SIGTERM (it stops the students' servers and its proxy),
-// then SIGKILL after StopTimeout, and a proxy left behind is stopped too.
+// ends, the hub gets SIGTERM (it stops its proxy and, unless KeepServers,
+// the students' servers), then SIGKILL after StopTimeout, and a proxy left
+// behind is stopped too.
 // Run starts the hub itself if Start was not called.
 func (m *Managed) Run(ctx context.Context) error {
 	m.mu.Lock()
