@@ -12,7 +12,6 @@
 package content
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,34 +38,50 @@ const MetaFile = "wod.yml"
 // the importer's working directory). Folders not starting with FolderPrefix are
 // ignored; a workshop folder without wod.yml is an error.
 //
-// Every wod.yml is checked, shadowed ones included, and every problem of every
-// file is reported in one EINVALID *wod.Error whose Fields name the file, the
-// key and the problem. When any file is bad, Load returns no workshop at all,
-// so that an import is all or nothing. I/O failures other than a missing file
-// are returned as they are, wrapped. The result is sorted by slug.
+// Every wod.yml that is used is checked, and every problem of every file is
+// reported in one EINVALID *wod.Error whose Fields name the file, the key and
+// the problem. When any file is bad, Load returns no workshop at all, so that
+// an import is all or nothing. A file an overlay shadows is not used, so its
+// problems do not count: an overlay is how an operator fixes a public
+// workshop they do not control. I/O failures other than a missing file are
+// returned as they are, wrapped. The result is sorted by slug.
 func Load(dirs []string) ([]*wod.Workshop, error) {
 	var p problems
-	bySlug := make(map[string]*wod.Workshop)
+	bySlug := make(map[string]folder)
 	for _, dir := range dirs {
-		ws, err := loadDir(dir, &p)
+		folders, err := loadDir(dir, &p)
 		if err != nil {
 			return nil, err
 		}
-		for _, w := range ws {
-			bySlug[w.Slug] = w // a later directory overrides an earlier one
+		for _, f := range folders {
+			bySlug[f.slug] = f // a later directory overrides an earlier one
+		}
+	}
+	ws := make([]*wod.Workshop, 0, len(bySlug))
+	for _, slug := range slices.Sorted(maps.Keys(bySlug)) {
+		f := bySlug[slug]
+		p.fields = append(p.fields, f.problems.fields...)
+		if f.workshop != nil {
+			ws = append(ws, f.workshop)
 		}
 	}
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return slices.SortedFunc(maps.Values(bySlug), func(a, b *wod.Workshop) int {
-		return cmp.Compare(a.Slug, b.Slug)
-	}), nil
+	return ws, nil
+}
+
+// folder is one workshop folder of a content directory: its workshop, or
+// the problems of its wod.yml.
+type folder struct {
+	slug     string
+	workshop *wod.Workshop
+	problems problems
 }
 
 // loadDir parses the workshop folders of one content directory, recording
-// content problems in p and returning I/O failures.
-func loadDir(dir string, p *problems) ([]*wod.Workshop, error) {
+// the directory's own problems in p and returning I/O failures.
+func loadDir(dir string, p *problems) ([]folder, error) {
 	dir = filepath.Clean(dir)
 	info, err := os.Stat(dir)
 	switch {
@@ -87,32 +102,34 @@ func loadDir(dir string, p *problems) ([]*wod.Workshop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("content: reading the content directory: %w", err)
 	}
-	var ws []*wod.Workshop
+	var folders []folder
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), FolderPrefix) {
 			continue
 		}
-		folder := filepath.Join(dir, e.Name())
-		if ok, err := isDir(folder, e); err != nil {
+		dirPath := filepath.Join(dir, e.Name())
+		if ok, err := isDir(dirPath, e); err != nil {
 			return nil, fmt.Errorf("content: %w", err)
 		} else if !ok {
 			continue // a file such as WKSHP-notes.txt is not a workshop folder
 		}
-		path := filepath.Join(folder, MetaFile)
+		f := folder{slug: e.Name()}
+		path := filepath.Join(dirPath, MetaFile)
 		data, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			p.add(folder, "", "has no %s", MetaFile)
-			continue
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			f.problems.add(dirPath, "", "has no %s", MetaFile)
+		case err != nil:
 			return nil, fmt.Errorf("content: %w", err)
+		default:
+			if w := parseWorkshop(path, e.Name(), data, &f.problems); w != nil {
+				w.ContentDir = abs
+				f.workshop = w
+			}
 		}
-		if w := parseWorkshop(path, e.Name(), data, p); w != nil {
-			w.ContentDir = abs
-			ws = append(ws, w)
-		}
+		folders = append(folders, f)
 	}
-	return ws, nil
+	return folders, nil
 }
 
 // isDir reports whether the entry is a directory, following a symbolic link

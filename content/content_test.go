@@ -138,10 +138,10 @@ func TestLoadProblems(t *testing.T) {
 			path := writeFile(t, dir, "WKSHP-API101/wod.yml", "name: a\n  range: [1,6]\n")
 			return []string{dir}, path, "", "line 2"
 		}},
-		{"bad file shadowed by the overlay", func(t *testing.T, dir string) ([]string, string, string, string) {
+		{"bad overlay of a good file", func(t *testing.T, dir string) ([]string, string, string, string) {
 			public, private := filepath.Join(dir, "public"), filepath.Join(dir, "private")
-			path := writeFile(t, public, "WKSHP-API101/wod.yml", withKey(api101, "active", "active: yes"))
-			writeFile(t, private, "WKSHP-API101/wod.yml", api101)
+			writeFile(t, public, "WKSHP-API101/wod.yml", api101)
+			path := writeFile(t, private, "WKSHP-API101/wod.yml", withKey(api101, "active", "active: yes"))
 			return []string{public, private}, path, "active", "true or false"
 		}},
 	}
@@ -156,6 +156,28 @@ func TestLoadProblems(t *testing.T) {
 			}
 			checkProblem(t, err, path, key, word)
 		})
+	}
+}
+
+// TestLoadOverlayFixesABadFile: a public workshop's broken wod.yml, which
+// the operator may not control, is fixed by the private overlay's.
+func TestLoadOverlayFixesABadFile(t *testing.T) {
+	public, private := t.TempDir(), t.TempDir()
+	writeFile(t, public, "WKSHP-API101/wod.yml", withKey(api101, "active", "active: yes"))
+	writeFile(t, public, "WKSHP-NoMeta/notes.md", "no wod.yml here")
+	writeFile(t, private, "WKSHP-API101/wod.yml", api101)
+	writeFile(t, private, "WKSHP-NoMeta/wod.yml", api101)
+	ws, err := Load([]string{public, private})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if slugs(ws) != "WKSHP-API101,WKSHP-NoMeta" {
+		t.Fatalf("workshops %s", slugs(ws))
+	}
+	for _, w := range ws {
+		if abs, _ := filepath.Abs(private); w.ContentDir != abs {
+			t.Errorf("%s comes from %s, want the overlay %s", w.Slug, w.ContentDir, abs)
+		}
 	}
 }
 
