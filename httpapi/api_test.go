@@ -616,21 +616,8 @@ func TestDismissJobs(t *testing.T) {
 		e := newEnv(t, db, clock, 0)
 		ctx := context.Background()
 		loc := e.workshop.LocationID
-		var failed []int64
-		for range 2 {
-			j := &wod.Job{Kind: wod.JobReset, LocationID: &loc, RunAt: clock.Now(), MaxAttempts: 1}
-			if err := db.ScheduleJobs(ctx, []*wod.Job{j}); err != nil {
-				t.Fatal(err)
-			}
-			got, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &loc, "test", time.Minute, 1)
-			if err != nil || len(got) != 1 {
-				t.Fatalf("claim: %v %v", got, err)
-			}
-			if err := db.FailJob(ctx, got[0].ID, got[0].Attempts, "hub down", "", nil); err != nil {
-				t.Fatal(err)
-			}
-			failed = append(failed, j.ID)
-		}
+		failed := []int64{storetest.FailedJob(t, db, wod.JobReset, loc, "hub down").ID,
+			storetest.FailedJob(t, db, wod.JobReset, loc, "hub down").ID}
 		waiting := &wod.Job{Kind: wod.JobReset, LocationID: &loc, RunAt: clock.Now().Add(time.Hour)}
 		if err := db.ScheduleJobs(ctx, []*wod.Job{waiting}); err != nil {
 			t.Fatal(err)

@@ -32,17 +32,7 @@ func TestGauges(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		failed := &wod.Job{Kind: wod.JobReset, LocationID: &l.ID, RunAt: due, MaxAttempts: 1}
-		if err := db.ScheduleJobs(ctx, []*wod.Job{failed}); err != nil {
-			t.Fatal(err)
-		}
-		got, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &l.ID, "test", time.Minute, 10)
-		if err != nil || len(got) != 1 {
-			t.Fatalf("claim: %v %v", got, err)
-		}
-		if err := db.FailJob(ctx, got[0].ID, got[0].Attempts, "disk full", "", nil); err != nil {
-			t.Fatal(err)
-		}
+		storetest.FailedJob(t, db, wod.JobReset, l.ID, "disk full")
 		if _, err := db.Heartbeat(ctx, l.ID, "ok", nil, clock.Now()); err != nil {
 			t.Fatal(err)
 		}

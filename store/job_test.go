@@ -17,23 +17,9 @@ func TestDismissJobs(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, a := fixture(t, db, 10, 1, 10, 10)
-		failJob := func(kind wod.JobKind) *wod.Job {
-			t.Helper()
-			j := &wod.Job{Kind: kind, LocationID: &l.ID, RunAt: clock.Now(), MaxAttempts: 1}
-			if err := db.ScheduleJobs(ctx, []*wod.Job{j}); err != nil {
-				t.Fatal(err)
-			}
-			got, err := db.ClaimJobs(ctx, []wod.JobKind{kind}, &l.ID, "test", time.Minute, 10)
-			if err != nil || len(got) != 1 {
-				t.Fatalf("claim: %v %v", got, err)
-			}
-			if err := db.FailJob(ctx, j.ID, got[0].Attempts, "hub down", "", nil); err != nil {
-				t.Fatal(err)
-			}
-			return j
-		}
-		first, second := failJob(wod.JobReset), failJob(wod.JobReset)
-		failJob(wod.JobPurge)
+		first := storetest.FailedJob(t, db, wod.JobReset, l.ID, "hub down")
+		second := storetest.FailedJob(t, db, wod.JobReset, l.ID, "hub down")
+		storetest.FailedJob(t, db, wod.JobPurge, l.ID, "hub down")
 		waiting := &wod.Job{Kind: wod.JobReset, LocationID: &l.ID, RunAt: clock.Now().Add(time.Hour)}
 		if err := db.ScheduleJobs(ctx, []*wod.Job{waiting}); err != nil {
 			t.Fatal(err)

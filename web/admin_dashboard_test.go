@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/store/storetest"
 )
 
 // statsFinish takes a pending registration straight to a final state with
@@ -126,17 +127,7 @@ func TestDashboardPage(t *testing.T) {
 
 		// A job that failed for good can be dismissed once dealt with; one
 		// being retried cannot.
-		gaveUp := &wod.Job{Kind: wod.JobReset, LocationID: &s.loc.ID, RunAt: s.clock.Now(), MaxAttempts: 1}
-		if err := s.db.ScheduleJobs(s.ctx, []*wod.Job{gaveUp}); err != nil {
-			t.Fatal(err)
-		}
-		claimed, err := s.db.ClaimJobs(s.ctx, []wod.JobKind{wod.JobReset}, &s.loc.ID, "test", time.Minute, 1)
-		if err != nil || len(claimed) != 1 {
-			t.Fatalf("claim reset: %v %v", claimed, err)
-		}
-		if err := s.db.FailJob(s.ctx, gaveUp.ID, claimed[0].Attempts, "reset-WKSHP-X.sh: exit 1", "", nil); err != nil {
-			t.Fatal(err)
-		}
+		gaveUp := storetest.FailedJob(t, s.db, wod.JobReset, s.loc.ID, "reset-WKSHP-X.sh: exit 1")
 		_, page = s.get("/admin")
 		dismissForm := fmt.Sprintf(`action="/admin/jobs/%d/dismiss"`, gaveUp.ID)
 		wantIn(t, "dashboard with a failed job", page, dismissForm, "reset-WKSHP-X.sh: exit 1", `action="/admin/jobs/dismiss"`)
