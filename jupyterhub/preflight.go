@@ -19,7 +19,7 @@ import (
 )
 
 // installHint is the advice when the hub cannot be found.
-const installHint = "install it with apt-get install jupyterhub, or point the agent at an existing hub with --hub-url and --hub-token"
+const installHint = "install it with apt-get install jupyterhub, or point the agent at an existing hub with --hub-api and --hub-token"
 
 // checkPortFree fails if addr cannot be listened on, naming the port and its
 // role, because "address already in use" from deep inside the hub's log is a
@@ -189,3 +189,43 @@ func childEnv(extra []string) []string {
 	}
 	return append(env, extra...)
 }
+
+// Installation is what the managed mode would run on this machine.
+type Installation struct {
+	Hub, Version, SingleUser, Proxy string
+	// Lab: the students' servers can serve JupyterLab (/lab).
+	Lab bool
+}
+
+// CheckInstallation finds the programs the managed mode runs (jupyterhub,
+// jupyterhub-singleuser, configurable-http-proxy) and asks the hub its
+// version, for `wod check`. The error says what is missing and how to get
+// it.
+func CheckInstallation(ctx context.Context) (*Installation, error) {
+	hub, err := exec.LookPath("jupyterhub")
+	if err != nil {
+		return nil, fmt.Errorf("jupyterhub is not installed: %s", installHint)
+	}
+	in := &Installation{Hub: hub, SingleUser: singleUserCommand(hub)}
+	if in.SingleUser == "" {
+		return in, fmt.Errorf("jupyterhub-singleuser is not installed next to %s: the students' servers cannot start", hub)
+	}
+	if in.Proxy, err = exec.LookPath("configurable-http-proxy"); err != nil {
+		return in, errors.New("configurable-http-proxy is not installed: the hub cannot route to the servers " +
+			"(apt-get install node-configurable-http-proxy, a dependency of Debian's jupyterhub)")
+	}
+	vctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(vctx, hub, "--version")
+	cmd.Env = childEnv(nil)
+	out, err := cmd.Output()
+	if err != nil {
+		return in, fmt.Errorf("%s --version: %w", hub, err)
+	}
+	in.Version = strings.TrimSpace(string(out))
+	in.Lab = hasJupyterLab(ctx, in.SingleUser)
+	return in, nil
+}
+
+// CheckAddr says whether the hub's public address can be listened on.
+func CheckAddr(addr string) error { return checkPortFree(addr, "the hub's public address") }

@@ -177,6 +177,28 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	return classify(fmt.Errorf("smtp %s: %w", s.addr(), err))
 }
 
+// Verify connects to the relay as Send would (TLS or STARTTLS, the
+// greeting, authentication) and quits without sending anything: `wod check`
+// finds a wrong port, certificate or password before a participant waits
+// for a mail.
+func (s *SMTP) Verify(ctx context.Context) error {
+	var watched []*ctxConn
+	defer func() {
+		for _, c := range watched {
+			c.release()
+			_ = c.Close()
+		}
+	}()
+	client, err := gomail.NewClient(s.cfg.Host, s.options(s.dialer(ctx, &watched))...)
+	if err != nil {
+		return fmt.Errorf("smtp %s: %w", s.addr(), err)
+	}
+	if err := client.DialWithContext(ctx); err != nil {
+		return fmt.Errorf("smtp %s: %w", s.addr(), err)
+	}
+	return client.Close()
+}
+
 // dialer connects, ties the connection to ctx (go-mail only uses a context
 // to dial, not for the commands that follow) and records it in watched for
 // Send to release. In "tls" mode it also makes the TLS handshake, since

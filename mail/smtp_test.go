@@ -364,3 +364,34 @@ func TestKeep(t *testing.T) {
 		t.Fatalf("Keep.Send = %v", err)
 	}
 }
+
+// TestSMTPVerify: the relay is reached, secured and logged in to, and
+// nothing is sent; a wrong password or a closed port is an error.
+func TestSMTPVerify(t *testing.T) {
+	ts := startServer(t, serverOptions{mode: "starttls", user: testUser, pass: testPassword})
+	cfg := SMTPConfig{Host: ts.host, Port: ts.port, Security: SecurityStartTLS, HELO: "wod.test",
+		Timeout: 5 * time.Second, InsecureSkipVerify: true, Username: testUser, Password: testPassword}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := newTestSMTP(t, cfg).Verify(ctx); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if n := len(ts.messages()); n != 0 {
+		t.Fatalf("Verify sent %d messages", n)
+	}
+	bad := cfg
+	bad.Password = "wrong"
+	if err := newTestSMTP(t, bad).Verify(ctx); err == nil {
+		t.Fatal("Verify with a wrong password succeeded")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := cfg
+	closed.Port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if err := newTestSMTP(t, closed).Verify(ctx); err == nil || !strings.Contains(err.Error(), fmt.Sprint(closed.Port)) {
+		t.Fatalf("Verify on a closed port: %v", err)
+	}
+}

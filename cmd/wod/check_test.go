@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wod-dev/wod/mail/smtptest"
+)
+
+// TestCheck: wod check reports each check, changes nothing, and fails on
+// what would stop the role.
+func TestCheck(t *testing.T) {
+	data := t.TempDir()
+	common := []string{"--data", data, "--log-level", "error"}
+	check := func(args ...string) (int, string) {
+		t.Helper()
+		code, out, errOut := runWod(t, "", append(append([]string{"check"}, args...), common...)...)
+		return code, out + errOut
+	}
+	line := func(out, status, name, detail string) bool {
+		for _, l := range strings.Split(out, "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 2 && f[0] == status && strings.HasPrefix(strings.TrimSpace(l[len(f[0]):]), name) && strings.Contains(l, detail) {
+				return true
+			}
+		}
+		return false
+	}
+
+	code, out := check("--role", "server")
+	if code != 0 || !line(out, "ok", "database", "created at the first start") || !line(out, "warn", "smtp", "outbox") {
+		t.Fatalf("fresh server check: %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "wod.db")); err == nil {
+		t.Fatal("wod check created the database")
+	}
+
+	if code, _, errOut := runWod(t, "", append([]string{"migrate"}, common...)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	smtp := smtptest.Start(t)
+	code, out = check("--role", "server", "--smtp-host", smtp.Host, "--smtp-port", fmt.Sprint(smtp.Port), "--smtp-security", "none")
+	if code != 0 || !line(out, "ok", "database", "schema current") || !line(out, "ok", "smtp", smtp.Host) {
+		t.Fatalf("server check with a relay: %d\n%s", code, out)
+	}
+	if n := len(smtp.Messages()); n != 0 {
+		t.Fatalf("wod check sent %d mails", n)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	code, out = check("--role", "server", "--smtp-host", "127.0.0.1", "--smtp-port", fmt.Sprint(closed), "--smtp-security", "none")
+	if code == 0 || !line(out, "FAIL", "smtp", fmt.Sprint(closed)) || !strings.Contains(out, "1 checks failed") {
+		t.Fatalf("server check with no relay: %d\n%s", code, out)
+	}
+
+	// A key others can read (as a careless copy leaves it).
+	key := filepath.Join(data, "signing.key")
+	os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), 0o644)
+	code, out = check("--role", "server")
+	if code == 0 || !line(out, "FAIL", "keys", "others can read it") {
+		t.Fatalf("server check with a readable key: %d\n%s", code, out)
+	}
+	os.Remove(key)
+
+	// The agent's server, unreachable.
+	code, out = check("--role", "agent", "--server", fmt.Sprintf("http://127.0.0.1:%d", closed), "--agent-token", "t0ken")
+	if code == 0 || !line(out, "FAIL", "server", fmt.Sprint(closed)) {
+		t.Fatalf("agent check with no server: %d\n%s", code, out)
+	}
+	if strings.Contains(out, "t0ken") {
+		t.Fatal("the agent token is in the output")
+	}
+
+	// Content that would not render fails the check.
+	dir := t.TempDir()
+	writeWorkshop(t, dir, "WKSHP-Tpl", "name: Tpl\nrange: [1,3]\n")
+	os.WriteFile(filepath.Join(dir, "WKSHP-Tpl", "1-Lab.ipynb"), []byte(`{"cells":[],"metadata":{"x":"{{ NOPE }}"},"nbformat":4,"nbformat_minor":4}`), 0o644)
+	code, out = check("--role", "server", "--content", dir)
+	if code == 0 || !line(out, "FAIL", "content", "WKSHP-Tpl") || !strings.Contains(out, `undefined variable "NOPE"`) {
+		t.Fatalf("server check with bad content: %d\n%s", code, out)
+	}
+
+	if code, out := check("--role", "cluster"); code == 0 || !strings.Contains(out, "want up, server or agent") {
+		t.Fatalf("unknown role: %d %s", code, out)
+	}
+}
