@@ -152,19 +152,11 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	if err != nil {
 		return permanent(fmt.Errorf("mail to %q: %w", m.To, err))
 	}
-	var watched []*ctxConn
-	defer func() {
-		// go-mail leaves the connection open when the handshake, STARTTLS
-		// or AUTH fails; whatever happened, it is of no more use.
-		for _, c := range watched {
-			c.release()
-			_ = c.Close()
-		}
-	}()
-	client, err := gomail.NewClient(s.cfg.Host, s.options(s.dialer(ctx, &watched))...)
+	client, done, err := s.client(ctx)
 	if err != nil {
-		return fmt.Errorf("smtp %s: %w", s.addr(), err)
+		return err
 	}
+	defer done()
 	err = client.DialAndSendWithContext(ctx, msg)
 	if err == nil || msg.IsDelivered() {
 		// The server took the message; a failure after that (RSET, QUIT)
@@ -182,21 +174,34 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 // finds a wrong port, certificate or password before a participant waits
 // for a mail.
 func (s *SMTP) Verify(ctx context.Context) error {
-	var watched []*ctxConn
-	defer func() {
-		for _, c := range watched {
-			c.release()
-			_ = c.Close()
-		}
-	}()
-	client, err := gomail.NewClient(s.cfg.Host, s.options(s.dialer(ctx, &watched))...)
+	client, done, err := s.client(ctx)
 	if err != nil {
-		return fmt.Errorf("smtp %s: %w", s.addr(), err)
+		return err
 	}
+	defer done()
 	if err := client.DialWithContext(ctx); err != nil {
 		return fmt.Errorf("smtp %s: %w", s.addr(), err)
 	}
 	return client.Close()
+}
+
+// client returns a go-mail client for one delivery, and the function that
+// closes whatever connection it opened: go-mail leaves the connection open
+// when the handshake, STARTTLS or AUTH fails, and whatever happened, it is
+// of no more use.
+func (s *SMTP) client(ctx context.Context) (*gomail.Client, func(), error) {
+	var watched []*ctxConn
+	done := func() {
+		for _, c := range watched {
+			c.release()
+			_ = c.Close()
+		}
+	}
+	client, err := gomail.NewClient(s.cfg.Host, s.options(s.dialer(ctx, &watched))...)
+	if err != nil {
+		return nil, done, fmt.Errorf("smtp %s: %w", s.addr(), err)
+	}
+	return client, done, nil
 }
 
 // dialer connects, ties the connection to ctx (go-mail only uses a context
