@@ -188,6 +188,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Engine.Run(ctx) })
 	wg.Go(func() { a.Dispatcher.Run(ctx) })
+	if a.Config.Retention > 0 {
+		h := &engine.Housekeeper{Store: a.DB, Clock: a.Clock, Logger: a.Logger, Retention: a.Config.Retention}
+		wg.Go(func() { h.Run(ctx) })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Logger.Info("serving", "addr", ln.Addr().String(), "url", a.Config.PublicURL, "version", Version)

@@ -41,6 +41,7 @@ type Config struct {
 	SessionTTL       time.Duration // --session-ttl
 	ProvisionTimeout time.Duration // --provision-timeout
 	RemindBefore     time.Duration // --remind-before
+	Retention        time.Duration // --retention: history older than this is pruned (0 keeps it all)
 
 	LogLevel  string // --log-level
 	LogFormat string // --log-format
@@ -114,6 +115,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long an operator's login lasts")
 	fs.DurationVar(&c.ProvisionTimeout, "provision-timeout", 10*time.Minute, "how long a registration may take to become ready before it is purged")
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
+	fs.DurationVar(&c.Retention, "retention", 180*24*time.Hour, "prune mail bodies, finished jobs and audit events older than this (0: keep everything)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 
@@ -278,6 +280,9 @@ func (c *Config) finish() error {
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q must be host:port, such as 127.0.0.1:8080 or :8080", c.Addr))
+	}
+	if c.Retention != 0 && c.Retention < 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--retention %s: at least 168h (a week), or 0 to keep everything", c.Retention))
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

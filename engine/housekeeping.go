@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+// Housekeeper prunes the history older than Retention, every Every
+// (default an hour), so that a platform that runs for years keeps a
+// database of the size of its recent months: the bodies of old mails (a
+// credentials mail is tens of kilobytes of HTML), finished jobs, old audit
+// events. Several servers on one database may all run one: pruning twice
+// prunes nothing more.
+type Housekeeper struct {
+	Store     wod.HousekeepingService
+	Clock     wod.Clock
+	Logger    *slog.Logger
+	Retention time.Duration
+	Every     time.Duration
+}
+
+// Run prunes at once, then every Every, until ctx ends.
+func (h *Housekeeper) Run(ctx context.Context) {
+	every := h.Every
+	if every <= 0 {
+		every = time.Hour
+	}
+	for {
+		h.PruneNow(ctx)
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PruneNow prunes once and logs what went.
+func (h *Housekeeper) PruneNow(ctx context.Context) wod.Pruned {
+	before := h.Clock.Now().Add(-h.Retention)
+	p, err := h.Store.Prune(ctx, before)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		h.Logger.WarnContext(ctx, "housekeeping", "error", err)
+	case p.Total() > 0:
+		h.Logger.InfoContext(ctx, "pruned history", "before", before.Format(time.RFC3339), "mail_bodies", p.MailBodies,
+			"jobs", p.Jobs, "events", p.Events, "login_failures", p.LoginFailures)
+	}
+	return p
+}

@@ -1,0 +1,28 @@
+package wod
+
+import (
+	"context"
+	"time"
+)
+
+// Pruned counts what housekeeping removed from the history.
+type Pruned struct {
+	// MailBodies are the texts of sent, kept or failed mails emptied (the
+	// outbox row stays, for the audit and so that no mail goes twice).
+	MailBodies int `json:"mail_bodies"`
+	// Jobs are finished jobs deleted.
+	Jobs int `json:"jobs"`
+	// Events are audit events deleted.
+	Events int `json:"events"`
+	// LoginFailures are stale login-throttle records deleted.
+	LoginFailures int `json:"login_failures"`
+}
+
+// Total is how many rows were touched.
+func (p Pruned) Total() int { return p.MailBodies + p.Jobs + p.Events + p.LoginFailures }
+
+// HousekeepingService prunes history older than a time: mail bodies,
+// finished jobs, audit events. Registrations are kept (statistics, badges).
+type HousekeepingService interface {
+	Prune(ctx context.Context, before time.Time) (Pruned, error)
+}
