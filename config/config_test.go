@@ -82,6 +82,9 @@ func TestBadConfiguration(t *testing.T) {
 		{"bad addr", []string{"--addr", "nope"}, nil, "", []string{"--addr"}},
 		{"bad level", []string{"--log-level", "loud"}, nil, "", []string{"--log-level"}},
 		{"missing file", []string{"--config", "/nonexistent/wod.yaml"}, nil, "", []string{"does not exist"}},
+		{"short retention", []string{"--retention", "1h"}, nil, "", []string{"--retention", "168h"}},
+		{"bad metrics addr", []string{"--metrics-addr", "9464"}, nil, "", []string{"--metrics-addr"}},
+		{"metrics on the main addr", []string{"--metrics-addr", "127.0.0.1:8080"}, nil, "", []string{"--metrics-addr", "own"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.args, tc.env, tc.file)
