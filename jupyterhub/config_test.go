@@ -183,7 +183,7 @@ func TestStartRefusesTakenPortsAndMissingHub(t *testing.T) {
 
 	m = &Managed{Dir: t.TempDir(), Bind: "127.0.0.1:8000", Command: "wod-no-such-jupyterhub"}
 	_, err = m.Start(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "apt-get install jupyterhub") || !strings.Contains(err.Error(), "--hub-url") {
+	if err == nil || !strings.Contains(err.Error(), "apt-get install jupyterhub") || !strings.Contains(err.Error(), "--hub-api") {
 		t.Fatalf("Start without jupyterhub: %v", err)
 	}
 }
