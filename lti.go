@@ -1,0 +1,81 @@
+package wod
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// LTIPlatform is a learning platform (Moodle, Canvas, …) registered to
+// launch workshops with LTI 1.3: the learner clicks an activity in their
+// course and lands, already registered, on the workshop's status page.
+type LTIPlatform struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name" doc:"The operators' name for it, e.g. moodle-cs101"`
+	// Issuer and ClientID identify the platform and wod's registration in
+	// it, as the platform shows them.
+	Issuer   string `json:"issuer" doc:"The platform's issuer (iss), e.g. https://moodle.example.edu"`
+	ClientID string `json:"client_id" doc:"The client id the platform gave wod"`
+	// DeploymentIDs, when set, are the only deployments accepted.
+	DeploymentIDs []string  `json:"deployment_ids,omitempty" doc:"Accepted deployment ids; empty accepts any"`
+	AuthURL       string    `json:"auth_url" doc:"The platform's OIDC authorisation endpoint, e.g. https://moodle.example.edu/mod/lti/auth.php"`
+	JWKSURL       string    `json:"jwks_url" doc:"The platform's public key set, e.g. https://moodle.example.edu/mod/lti/certs.php"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Validate checks the platform's fields.
+func (p *LTIPlatform) Validate() error {
+	var v Validation
+	v.Check(locationNamePattern.MatchString(p.Name), "name", "must be 1-63 lower-case letters, digits, dots or dashes")
+	v.Check(strings.TrimSpace(p.Issuer) != "" && len(p.Issuer) <= 500, "issuer", "must be the platform's issuer, as it sends it")
+	v.Check(strings.TrimSpace(p.ClientID) != "" && len(p.ClientID) <= 500, "client_id", "must be the client id the platform gave")
+	for _, f := range []struct{ name, value string }{{"auth_url", p.AuthURL}, {"jwks_url", p.JWKSURL}} {
+		u, err := url.Parse(f.value)
+		v.Check(err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.Fragment == "",
+			f.name, "must be an http or https URL")
+	}
+	for _, d := range p.DeploymentIDs {
+		v.Check(d != "" && !strings.Contains(d, ","), "deployment_ids", "must be non-empty ids without commas")
+	}
+	return v.Err("the LTI platform is not valid")
+}
+
+// AcceptsDeployment reports whether a launch from the deployment is
+// accepted.
+func (p *LTIPlatform) AcceptsDeployment(id string) bool {
+	if len(p.DeploymentIDs) == 0 {
+		return id != ""
+	}
+	for _, d := range p.DeploymentIDs {
+		if d == id {
+			return true
+		}
+	}
+	return false
+}
+
+// LTIState is what a launch's login step leaves for its second step: the
+// platform, the nonce the id_token must carry, and the requested target.
+type LTIState struct {
+	PlatformID int64
+	Nonce      string
+	Target     string
+	ExpiresAt  time.Time
+}
+
+// LTIService keeps the platforms and the launches' login states.
+type LTIService interface {
+	FindLTIPlatforms(ctx context.Context) ([]*LTIPlatform, error)
+	// FindLTIPlatform finds the platform by issuer, and client id unless
+	// it is empty (then the issuer must name one platform only).
+	FindLTIPlatform(ctx context.Context, issuer, clientID string) (*LTIPlatform, error)
+	FindLTIPlatformByID(ctx context.Context, id int64) (*LTIPlatform, error)
+	CreateLTIPlatform(ctx context.Context, p *LTIPlatform) error
+	DeleteLTIPlatform(ctx context.Context, id int64) error
+	// SaveLTIState keeps a state, under the hash of its secret.
+	SaveLTIState(ctx context.Context, hash []byte, s *LTIState) error
+	// TakeLTIState returns the state and deletes it: a state serves one
+	// launch. An unknown or expired one is ENOTFOUND.
+	TakeLTIState(ctx context.Context, hash []byte) (*LTIState, error)
+}

@@ -1,0 +1,55 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/store"
+	"github.com/wod-dev/wod/store/storetest"
+)
+
+func TestLTIPlatforms(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		moodle := &wod.LTIPlatform{Name: "moodle", Issuer: "https://lms.example", ClientID: "a",
+			DeploymentIDs: []string{"1", "2"}, AuthURL: "https://lms.example/auth", JWKSURL: "https://lms.example/jwks"}
+		if err := db.CreateLTIPlatform(ctx, moodle); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.FindLTIPlatform(ctx, "https://lms.example", "")
+		if err != nil || got.ID != moodle.ID || len(got.DeploymentIDs) != 2 || !got.AcceptsDeployment("2") || got.AcceptsDeployment("3") {
+			t.Fatalf("find by issuer: %+v %v", got, err)
+		}
+		same := *moodle
+		same.Name = "moodle-again"
+		if err := db.CreateLTIPlatform(ctx, &same); wod.ErrorCode(err) != wod.ECONFLICT {
+			t.Fatalf("same issuer and client: %v", err)
+		}
+		second := &wod.LTIPlatform{Name: "moodle-b", Issuer: "https://lms.example", ClientID: "b",
+			AuthURL: "https://lms.example/auth", JWKSURL: "https://lms.example/jwks"}
+		if err := db.CreateLTIPlatform(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.FindLTIPlatform(ctx, "https://lms.example", ""); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("ambiguous issuer: %v", err)
+		}
+		if got, err := db.FindLTIPlatform(ctx, "https://lms.example", "b"); err != nil || got.ID != second.ID || !got.AcceptsDeployment("any") {
+			t.Fatalf("find by client: %+v %v", got, err)
+		}
+		bad := &wod.LTIPlatform{Name: "Bad Name", Issuer: "", ClientID: "c", AuthURL: "ftp://x", JWKSURL: "https://x/jwks"}
+		if err := db.CreateLTIPlatform(ctx, bad); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("invalid platform: %v", err)
+		}
+		if err := db.DeleteLTIPlatform(ctx, second.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteLTIPlatform(ctx, second.ID); wod.ErrorCode(err) != wod.ENOTFOUND {
+			t.Fatalf("delete again: %v", err)
+		}
+		ps, err := db.FindLTIPlatforms(ctx)
+		if err != nil || len(ps) != 1 || ps[0].Name != "moodle" {
+			t.Fatalf("list: %v %v", ps, err)
+		}
+	})
+}
