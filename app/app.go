@@ -23,6 +23,7 @@ import (
 	"github.com/wod-dev/wod/emailpolicy"
 	"github.com/wod-dev/wod/engine"
 	"github.com/wod-dev/wod/httpapi"
+	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/metrics"
 	"github.com/wod-dev/wod/secret"
@@ -139,7 +140,7 @@ func (a *App) Build() error {
 	api := &httpapi.Server{
 		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine,
 		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
-		Events: a.DB, Announcements: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		Events: a.DB, Announcements: a.DB, LTI: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate,
 		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL,
 	}
@@ -153,7 +154,8 @@ func (a *App) Build() error {
 		Events: a.DB, Import: api.Import, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,
 			Support: mc.Support, Links: brandLinks(mc)},
-		Announcement: mc.Announcement}
+		Announcement: mc.Announcement,
+		LTI:          &lti.Tool{Platforms: a.DB, Clock: a.Clock, PublicURL: a.Config.PublicURL}}
 	// /metrics on the main address is for operators (a Prometheus scrape
 	// with a bearer token); --metrics-addr serves it openly elsewhere.
 	mountMetrics := func(mux *http.ServeMux) { mux.Handle("GET /metrics", api.RequireOperator(a.Metrics.Handler())) }

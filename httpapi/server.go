@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/secret"
 )
 
@@ -40,6 +41,7 @@ type Server struct {
 	Sessions      wod.SessionService
 	Events        wod.EventService
 	Announcements wod.AnnouncementService
+	LTI           wod.LTIService
 	Health        Health
 	Keys          *secret.Keys
 	Clock         wod.Clock
@@ -101,6 +103,7 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	s.registerOperations()
 	s.registerPeople()
 	s.registerAnnouncements()
+	s.registerLTI()
 	s.registerAgents()
 
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -119,6 +122,10 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	// (an organiser's own portal may post to it); it needs no credentials.
 	cop := http.NewCrossOriginProtection()
 	cop.AddInsecureBypassPattern("POST " + APIPrefix + "/registrations")
+	// A learning platform posts the LTI login and launch from its own site,
+	// by design; the launch's state and nonce guard them.
+	cop.AddInsecureBypassPattern("POST " + lti.LoginPath)
+	cop.AddInsecureBypassPattern("POST " + lti.LaunchPath)
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)

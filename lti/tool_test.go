@@ -9,6 +9,7 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/lti"
+	"github.com/wod-dev/wod/lti/ltitest"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/store/storetest"
 )
@@ -21,16 +22,16 @@ const (
 type fixture struct {
 	t     *testing.T
 	tool  *lti.Tool
-	plat  *platform
+	plat  *ltitest.Platform
 	clock *storetest.Clock
 	db    *store.DB
 }
 
 func newFixture(t *testing.T, db *store.DB, clock *storetest.Clock) *fixture {
 	t.Helper()
-	plat := newPlatform(t)
+	plat := ltitest.New(t)
 	if err := db.CreateLTIPlatform(context.Background(), &wod.LTIPlatform{Name: "moodle", Issuer: issuer, ClientID: clientID,
-		DeploymentIDs: []string{"dep-1"}, AuthURL: "https://moodle.uni.example/mod/lti/auth.php?x=1", JWKSURL: plat.jwksURL()}); err != nil {
+		DeploymentIDs: []string{"dep-1"}, AuthURL: "https://moodle.uni.example/mod/lti/auth.php?x=1", JWKSURL: plat.JWKSURL()}); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{t: t, plat: plat, clock: clock, db: db,
@@ -70,7 +71,7 @@ func TestLaunch(t *testing.T) {
 		ctx := context.Background()
 
 		state, nonce := f.login("http://wod.test/lti/launch")
-		token := f.plat.sign(launchClaims(issuer, clientID, nonce, clock.Now()))
+		token := f.plat.Sign(ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now()))
 		l, err := f.tool.Launch(ctx, token, state)
 		if err != nil {
 			t.Fatalf("launch: %v", err)
@@ -86,25 +87,25 @@ func TestLaunch(t *testing.T) {
 
 		// The workshop from the target link, and the name from its parts.
 		state, nonce = f.login("http://wod.test/lti/launch?workshop=WKSHP-Target")
-		c := launchClaims(issuer, clientID, nonce, clock.Now())
+		c := ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now())
 		delete(c, "https://purl.imsglobal.org/spec/lti/claim/custom")
 		delete(c, "name")
 		c["given_name"], c["family_name"] = "Bo", "Li"
 		c["https://purl.imsglobal.org/spec/lti/claim/target_link_uri"] = "http://wod.test/lti/launch?workshop=WKSHP-Target"
-		if l, err := f.tool.Launch(ctx, f.plat.sign(c), state); err != nil || l.Workshop != "WKSHP-Target" || l.Name != "Bo Li" {
+		if l, err := f.tool.Launch(ctx, f.plat.Sign(c), state); err != nil || l.Workshop != "WKSHP-Target" || l.Name != "Bo Li" {
 			t.Fatalf("launch by target link: %+v %v", l, err)
 		}
 
 		// The platform rotated its key: the set is fetched again.
-		before := f.plat.fetches.Load()
-		f.plat.rotate("key-2")
+		before := f.plat.Fetches.Load()
+		f.plat.Rotate("key-2")
 		clock.Advance(11 * time.Second) // the key set is refetched at most every 10 s
 		state, nonce = f.login("http://wod.test/lti/launch")
-		if _, err := f.tool.Launch(ctx, f.plat.sign(launchClaims(issuer, clientID, nonce, clock.Now())), state); err != nil {
+		if _, err := f.tool.Launch(ctx, f.plat.Sign(ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now())), state); err != nil {
 			t.Fatalf("launch after a key rotation: %v", err)
 		}
-		if f.plat.fetches.Load() != before+1 {
-			t.Fatalf("key set fetched %d times for the rotation, want once", f.plat.fetches.Load()-before)
+		if f.plat.Fetches.Load() != before+1 {
+			t.Fatalf("key set fetched %d times for the rotation, want once", f.plat.Fetches.Load()-before)
 		}
 	})
 }
@@ -113,59 +114,59 @@ func TestLaunchRefusals(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		f := newFixture(t, db, clock)
 		ctx := context.Background()
-		forger := newPlatform(t)
+		forger := ltitest.New(t)
 		for _, c := range []struct {
 			name   string
 			change func(c map[string]any, nonce string) (token string)
 			code   string
 			word   string
 		}{
-			{"signed by another key", func(c map[string]any, _ string) string { return forger.sign(c) }, wod.EUNAUTHORIZED, "verify"},
+			{"signed by another key", func(c map[string]any, _ string) string { return forger.Sign(c) }, wod.EUNAUTHORIZED, "verify"},
 			{"another audience", func(c map[string]any, _ string) string {
 				c["aud"] = "someone-else"
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EUNAUTHORIZED, "aud"},
 			{"another issuer", func(c map[string]any, _ string) string {
 				c["iss"] = "https://evil.example"
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EUNAUTHORIZED, "iss"},
 			{"expired", func(c map[string]any, _ string) string {
 				c["exp"] = clock.Now().Add(-5 * time.Minute).Unix()
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EUNAUTHORIZED, "exp"},
 			{"issued long ago", func(c map[string]any, _ string) string {
 				c["iat"] = clock.Now().Add(-time.Hour).Unix()
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EUNAUTHORIZED, "too old"},
 			{"another nonce", func(c map[string]any, _ string) string {
 				c["nonce"] = "not-the-one"
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EUNAUTHORIZED, "nonce"},
 			{"another deployment", func(c map[string]any, _ string) string {
 				c["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] = "dep-9"
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EUNAUTHORIZED, "dep-9"},
 			{"deep linking", func(c map[string]any, _ string) string {
 				c["https://purl.imsglobal.org/spec/lti/claim/message_type"] = "LtiDeepLinkingRequest"
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EINVALID, "resource links"},
 			{"LTI 1.1", func(c map[string]any, _ string) string {
 				c["https://purl.imsglobal.org/spec/lti/claim/version"] = "1.1"
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EINVALID, "version"},
 			{"no e-mail", func(c map[string]any, _ string) string {
 				delete(c, "email")
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EINVALID, "privacy"},
 			{"no workshop", func(c map[string]any, _ string) string {
 				delete(c, "https://purl.imsglobal.org/spec/lti/claim/custom")
-				return f.plat.sign(c)
+				return f.plat.Sign(c)
 			}, wod.EINVALID, "workshop=WKSHP-"},
 			{"not a JWT", func(map[string]any, string) string { return "garbage" }, wod.EUNAUTHORIZED, "verify"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				state, nonce := f.login("http://wod.test/lti/launch")
-				_, err := f.tool.Launch(ctx, c.change(launchClaims(issuer, clientID, nonce, clock.Now()), nonce), state)
+				_, err := f.tool.Launch(ctx, c.change(ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now()), nonce), state)
 				if wod.ErrorCode(err) != c.code || !strings.Contains(err.Error(), c.word) {
 					t.Fatalf("got %v (%s), want %s mentioning %q", err, wod.ErrorCode(err), c.code, c.word)
 				}
@@ -175,7 +176,7 @@ func TestLaunchRefusals(t *testing.T) {
 		// A state expires.
 		state, nonce := f.login("http://wod.test/lti/launch")
 		clock.Advance(11 * time.Minute)
-		if _, err := f.tool.Launch(ctx, f.plat.sign(launchClaims(issuer, clientID, nonce, clock.Now())), state); wod.ErrorCode(err) != wod.ENOTFOUND {
+		if _, err := f.tool.Launch(ctx, f.plat.Sign(ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now())), state); wod.ErrorCode(err) != wod.ENOTFOUND {
 			t.Fatalf("expired state: %v", err)
 		}
 		if _, err := f.tool.Launch(ctx, "x", "unknown-state"); wod.ErrorCode(err) != wod.ENOTFOUND {

@@ -17,6 +17,7 @@ import (
 	"github.com/wod-dev/wod/emailpolicy"
 	"github.com/wod-dev/wod/engine"
 	"github.com/wod-dev/wod/httpapi"
+	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
@@ -61,7 +62,8 @@ func newSite(t *testing.T, db *store.DB, clock *storetest.Clock) *site {
 	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Announcements: db, Stats: db,
 		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Gate: api, Keys: keys,
 		Clock: clock, Logger: logger, Brand: web.Branding{Name: "Acme", Color: "#123456", Support: "help@acme.test"},
-		Announcement: "Conference day: all workshops are open"}
+		Announcement: "Conference day: all workshops are open",
+		LTI:          &lti.Tool{Platforms: db, Clock: clock, PublicURL: "http://wod.test"}}
 	srv := httptest.NewServer(api.Handler(pages.Register))
 	t.Cleanup(srv.Close)
 	l := &wod.Location{Name: "local", HubURL: "http://hub.test", Students: 20}
@@ -98,6 +100,12 @@ func (s *site) do(method, path string, form url.Values) (*http.Response, string)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return s.send(req)
+}
+
+// send sends a prepared request with the site's client.
+func (s *site) send(req *http.Request) (*http.Response, string) {
+	s.t.Helper()
 	res, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/secret"
 )
 
@@ -67,6 +68,8 @@ type Pages struct {
 	// Import re-reads the configured content directories (nil: none set).
 	Import func(ctx context.Context) ([]wod.ImportResult, error)
 	Gate   Gate
+	// LTI launches workshops from learning platforms (nil: no LTI).
+	LTI    *lti.Tool
 	Keys   *secret.Keys
 	Clock  wod.Clock
 	Logger *slog.Logger
@@ -108,6 +111,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	p.registerPortal(mux)
 	p.registerStatus(mux)
 	p.registerResend(mux)
+	p.registerLTI(mux)
 	p.registerAdmin(mux)
 }
 

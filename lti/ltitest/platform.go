@@ -1,4 +1,7 @@
-package lti_test
+// Package ltitest is a learning platform for tests: it holds an RSA key,
+// serves its public half as a key set on loopback, and signs the id_tokens
+// of LTI 1.3 launches.
+package ltitest
 
 import (
 	"crypto/rand"
@@ -15,22 +18,23 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
-// platform is a learning platform for the tests: an RSA key whose public
-// half it serves as a key set on loopback, and the id_tokens it signs.
-type platform struct {
-	t       testing.TB
-	key     jwk.Key
-	kid     string
-	srv     *httptest.Server
-	fetches atomic.Int32
+// Platform signs launches and serves its key set.
+type Platform struct {
+	t   testing.TB
+	key jwk.Key
+	srv *httptest.Server
+	// Fetches counts the requests for the key set.
+	Fetches atomic.Int32
 }
 
-func newPlatform(t testing.TB) *platform {
+// New starts a platform whose key has the id "key-1"; it stops with the
+// test.
+func New(t testing.TB) *Platform {
 	t.Helper()
-	p := &platform{t: t}
-	p.rotate("key-1")
+	p := &Platform{t: t}
+	p.Rotate("key-1")
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.fetches.Add(1)
+		p.Fetches.Add(1)
 		pub, err := p.key.PublicKey()
 		if err != nil {
 			t.Error(err)
@@ -45,8 +49,8 @@ func newPlatform(t testing.TB) *platform {
 	return p
 }
 
-// rotate gives the platform a new key.
-func (p *platform) rotate(kid string) {
+// Rotate gives the platform a new key with the id kid.
+func (p *Platform) Rotate(kid string) {
 	raw, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		p.t.Fatal(err)
@@ -57,13 +61,14 @@ func (p *platform) rotate(kid string) {
 	}
 	key.Set(jwk.KeyIDKey, kid)
 	key.Set(jwk.AlgorithmKey, jwa.RS256())
-	p.key, p.kid = key, kid
+	p.key = key
 }
 
-func (p *platform) jwksURL() string { return p.srv.URL + "/jwks" }
+// JWKSURL is where the platform serves its public key set.
+func (p *Platform) JWKSURL() string { return p.srv.URL + "/jwks" }
 
-// sign makes an id_token with the claims.
-func (p *platform) sign(claims map[string]any) string {
+// Sign makes an id_token with the claims.
+func (p *Platform) Sign(claims map[string]any) string {
 	p.t.Helper()
 	tok := jwt.New()
 	for k, v := range claims {
@@ -78,8 +83,10 @@ func (p *platform) sign(claims map[string]any) string {
 	return string(b)
 }
 
-// launchClaims are a valid resource-link launch's claims.
-func launchClaims(issuer, clientID, nonce string, now time.Time) map[string]any {
+// LaunchClaims are the claims of a valid resource-link launch of the
+// workshop WKSHP-API101 by Ann Smith, ann@uni.example, from deployment
+// dep-1, issued now.
+func LaunchClaims(issuer, clientID, nonce string, now time.Time) map[string]any {
 	return map[string]any{
 		"iss":   issuer,
 		"aud":   clientID,

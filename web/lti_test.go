@@ -1,0 +1,141 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/lti/ltitest"
+)
+
+// TestLTILaunch drives a launch as a learning platform does: the login
+// initiation from the course, the platform's authorisation (here: the
+// test signs the id_token), the cross-site form post of the launch. The
+// learner lands registered on their status page; a second launch leads
+// back to the same registration.
+func TestLTILaunch(t *testing.T) {
+	forEach(t, func(t *testing.T, s *site) {
+		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
+		plat := ltitest.New(t)
+		const issuer, clientID = "https://moodle.uni.example", "wod-7"
+		if err := s.db.CreateLTIPlatform(s.ctx, &wod.LTIPlatform{Name: "moodle", Issuer: issuer, ClientID: clientID,
+			AuthURL: "https://moodle.uni.example/mod/lti/auth.php", JWKSURL: plat.JWKSURL()}); err != nil {
+			t.Fatal(err)
+		}
+		launch := func(change func(map[string]any)) (*http.Response, string) {
+			t.Helper()
+			q := url.Values{"iss": {issuer}, "login_hint": {"42"}, "target_link_uri": {"http://wod.test/lti/launch"}}
+			res, page := s.post("/lti/login", q)
+			if res.StatusCode != http.StatusFound {
+				t.Fatalf("login: %d %s", res.StatusCode, page)
+			}
+			to, _ := url.Parse(res.Header.Get("Location"))
+			if to.Host != "moodle.uni.example" || to.Query().Get("redirect_uri") != "http://wod.test/lti/launch" {
+				t.Fatalf("login redirect: %s", to)
+			}
+			c := ltitest.LaunchClaims(issuer, clientID, to.Query().Get("nonce"), s.clock.Now())
+			if change != nil {
+				change(c)
+			}
+			// A cross-site post, as the platform's page makes it.
+			req, _ := http.NewRequest("POST", s.url+"/lti/launch", strings.NewReader(url.Values{
+				"id_token": {plat.Sign(c)}, "state": {to.Query().Get("state")}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", "https://moodle.uni.example")
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			return s.send(req)
+		}
+
+		res, page := launch(nil)
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/status/") {
+			t.Fatalf("launch: %d %s\n%s", res.StatusCode, res.Header.Get("Location"), page)
+		}
+		status := res.Header.Get("Location")
+		regs, _, err := s.db.FindRegistrations(s.ctx, wod.RegistrationFilter{Page: wod.Page{Limit: 10}})
+		if err != nil || len(regs) != 1 || regs[0].Email != "ann@uni.example" || regs[0].Name != "Ann Smith" ||
+			regs[0].Company != "Intro to APIs" || regs[0].Workshop != "WKSHP-API101" {
+			t.Fatalf("registrations after the launch: %+v %v", regs, err)
+		}
+		if code, page := s.get(status); code != http.StatusOK || !strings.Contains(page, "APIs 101") {
+			t.Fatalf("status page: %d", code)
+		}
+
+		// The same learner again: back to the same registration.
+		if res, _ := launch(nil); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != status {
+			t.Fatalf("second launch: %d %s, want %s", res.StatusCode, res.Header.Get("Location"), status)
+		}
+
+		// A token for another tool is refused, with words for the learner.
+		res, page = launch(func(c map[string]any) { c["aud"] = "another-tool" })
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "could not be verified") {
+			t.Fatalf("forged launch: %d\n%s", res.StatusCode, page)
+		}
+		// A workshop that is full.
+		for i := range 2 {
+			s.registerFor("WKSHP-API101", "Other", "other"+string(rune('a'+i))+"@example.com", "")
+		}
+		res, page = launch(func(c map[string]any) { c["email"] = "late@uni.example" })
+		if res.StatusCode != http.StatusConflict || !strings.Contains(page, "full") {
+			t.Fatalf("launch into a full workshop: %d\n%s", res.StatusCode, page)
+		}
+		// A login from a platform nobody registered.
+		if res, page := s.get("/lti/login?iss=https://evil.example&login_hint=1&target_link_uri=x"); res != http.StatusNotFound {
+			t.Fatalf("unknown platform: %d %s", res, page)
+		}
+	})
+}
+
+// TestLTIAdminPage: admins register and remove platforms; the page says
+// what to enter on the platform's side; moderators are kept out.
+func TestLTIAdminPage(t *testing.T) {
+	forEach(t, func(t *testing.T, s *site) {
+		s.operator("boss", wod.RoleAdmin, "correct horse battery")
+		s.login("boss", "correct horse battery")
+		code, page := s.get("/admin/lti")
+		if code != http.StatusOK {
+			t.Fatalf("page: %d\n%s", code, page)
+		}
+		noInlineCode(t, "lti", page)
+		wantIn(t, "lti", page, `aria-current="page">Learning platforms`, "<code>http://wod.test/lti/login</code>",
+			"<code>http://wod.test/lti/launch</code>", "No platform yet.")
+
+		csrf := s.csrf("/admin/lti")
+		res, page := s.post("/admin/lti", url.Values{"csrf": {csrf}, "name": {"Bad Name"}, "issuer": {""},
+			"client_id": {"c"}, "auth_url": {"ftp://x"}, "jwks_url": {"https://lms.example/jwks"}})
+		if res.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("bad platform: %d", res.StatusCode)
+		}
+		wantIn(t, "bad platform", page, `id="name" name="name" type="text" value="Bad Name" aria-invalid="true"`,
+			`id="issuer-error"`, `id="auth_url-error"`)
+
+		res, _ = s.post("/admin/lti", url.Values{"csrf": {csrf}, "name": {"moodle"}, "issuer": {"https://lms.example"},
+			"client_id": {"c-1"}, "deployment_ids": {"1, 2"}, "auth_url": {"https://lms.example/auth"},
+			"jwks_url": {"https://lms.example/jwks"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("add platform: %d", res.StatusCode)
+		}
+		ps, err := s.db.FindLTIPlatforms(s.ctx)
+		if err != nil || len(ps) != 1 || len(ps[0].DeploymentIDs) != 2 || ps[0].DeploymentIDs[1] != "2" {
+			t.Fatalf("platforms: %+v %v", ps, err)
+		}
+		_, page = s.get("/admin/lti")
+		wantIn(t, "lti with a platform", page, "Platform moodle registered", "<code>c-1</code>", "<code>1</code>, <code>2</code>")
+
+		res, _ = s.post(fmt.Sprintf("/admin/lti/%d/delete", ps[0].ID), url.Values{"csrf": {csrf}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("delete: %d", res.StatusCode)
+		}
+		if ps, _ := s.db.FindLTIPlatforms(s.ctx); len(ps) != 0 {
+			t.Fatalf("platforms after delete: %+v", ps)
+		}
+
+		s.operator("mod", wod.RoleModerator, "correct horse battery")
+		s.login("mod", "correct horse battery")
+		if code, page := s.get("/admin/lti"); code != http.StatusForbidden || strings.Contains(page, "Learning platforms</a>") {
+			t.Fatalf("moderator: %d", code)
+		}
+	})
+}
