@@ -16,7 +16,9 @@ func (p *Pages) registerAdminLTI(mux *http.ServeMux) {
 	if p.LTI == nil {
 		return
 	}
-	admin := func(h func(http.ResponseWriter, *http.Request, *adminRequest)) http.HandlerFunc { return p.admin(wod.RoleAdmin, h) }
+	admin := func(h func(http.ResponseWriter, *http.Request, *adminRequest)) http.HandlerFunc {
+		return p.admin(wod.RoleAdmin, h)
+	}
 	mux.HandleFunc("GET /admin/lti", admin(p.ltiPlatforms))
 	mux.HandleFunc("POST /admin/lti", admin(p.addLTIPlatform))
 	mux.HandleFunc("POST /admin/lti/{id}/delete", admin(p.deleteLTIPlatform))
