@@ -20,6 +20,7 @@ const (
 	JobRemind   JobKind = "remind"   // timer: reminder mail before the end
 	JobExpire   JobKind = "expire"   // timer: the end of the session
 	JobWatchdog JobKind = "watchdog" // timer: not ready within the provision timeout
+	JobGrade    JobKind = "grade"    // server: report the completion to the learning platform's grade book
 )
 
 // AgentKind reports whether the kind runs on an agent.

@@ -18,10 +18,13 @@ type LTIPlatform struct {
 	Issuer   string `json:"issuer" doc:"The platform's issuer (iss), e.g. https://moodle.example.edu"`
 	ClientID string `json:"client_id" doc:"The client id the platform gave wod"`
 	// DeploymentIDs, when set, are the only deployments accepted.
-	DeploymentIDs []string  `json:"deployment_ids,omitempty" doc:"Accepted deployment ids; empty accepts any"`
-	AuthURL       string    `json:"auth_url" doc:"The platform's OIDC authorisation endpoint, e.g. https://moodle.example.edu/mod/lti/auth.php"`
-	JWKSURL       string    `json:"jwks_url" doc:"The platform's public key set, e.g. https://moodle.example.edu/mod/lti/certs.php"`
-	CreatedAt     time.Time `json:"created_at"`
+	DeploymentIDs []string `json:"deployment_ids,omitempty" doc:"Accepted deployment ids; empty accepts any"`
+	AuthURL       string   `json:"auth_url" doc:"The platform's OIDC authorisation endpoint, e.g. https://moodle.example.edu/mod/lti/auth.php"`
+	JWKSURL       string   `json:"jwks_url" doc:"The platform's public key set, e.g. https://moodle.example.edu/mod/lti/certs.php"`
+	// TokenURL is where wod gets an access token to post grades; empty,
+	// completions are not reported to the platform's gradebook.
+	TokenURL  string    `json:"token_url,omitempty" doc:"The platform's access token URL, for grades, e.g. https://moodle.example.edu/mod/lti/token.php"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Validate checks the platform's fields.
@@ -30,7 +33,11 @@ func (p *LTIPlatform) Validate() error {
 	v.Check(locationNamePattern.MatchString(p.Name), "name", "must be 1-63 lower-case letters, digits, dots or dashes")
 	v.Check(strings.TrimSpace(p.Issuer) != "" && len(p.Issuer) <= 500, "issuer", "must be the platform's issuer, as it sends it")
 	v.Check(strings.TrimSpace(p.ClientID) != "" && len(p.ClientID) <= 500, "client_id", "must be the client id the platform gave")
-	for _, f := range []struct{ name, value string }{{"auth_url", p.AuthURL}, {"jwks_url", p.JWKSURL}} {
+	urls := []struct{ name, value string }{{"auth_url", p.AuthURL}, {"jwks_url", p.JWKSURL}}
+	if p.TokenURL != "" {
+		urls = append(urls, struct{ name, value string }{"token_url", p.TokenURL})
+	}
+	for _, f := range urls {
 		u, err := url.Parse(f.value)
 		v.Check(err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.Fragment == "",
 			f.name, "must be an http or https URL")
@@ -64,7 +71,18 @@ type LTIState struct {
 	ExpiresAt  time.Time
 }
 
-// LTIService keeps the platforms and the launches' login states.
+// LTILaunch is where a launched registration reports its completion: the
+// activity's gradebook column (line item) at the platform, for the learner
+// it knows as Subject.
+type LTILaunch struct {
+	RegistrationID int64
+	PlatformID     int64
+	Subject        string
+	LineItem       string
+}
+
+// LTIService keeps the platforms, the launches' login states, and the
+// launched registrations' gradebooks.
 type LTIService interface {
 	FindLTIPlatforms(ctx context.Context) ([]*LTIPlatform, error)
 	// FindLTIPlatform finds the platform by issuer, and client id unless
@@ -78,4 +96,9 @@ type LTIService interface {
 	// TakeLTIState returns the state and deletes it: a state serves one
 	// launch. An unknown or expired one is ENOTFOUND.
 	TakeLTIState(ctx context.Context, hash []byte) (*LTIState, error)
+	// SaveLTILaunch records (or replaces) a registration's launch.
+	SaveLTILaunch(ctx context.Context, l *LTILaunch) error
+	// FindLTILaunch finds a registration's launch; ENOTFOUND if it was
+	// not launched from a platform.
+	FindLTILaunch(ctx context.Context, registrationID int64) (*LTILaunch, error)
 }

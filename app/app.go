@@ -133,6 +133,12 @@ func (a *App) Build() error {
 		AlertTo:          mc.AlertTo,
 		Worker:           fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
+	ltiKey, err := lti.LoadOrCreateKey(filepath.Join(a.Config.Data, lti.KeyFile))
+	if err != nil {
+		return err
+	}
+	tool := &lti.Tool{Platforms: a.DB, Clock: a.Clock, PublicURL: a.Config.PublicURL, Key: ltiKey}
+	a.Engine.Grades = tool
 	a.Metrics = metrics.New(a.DB, a.Clock, Version, a.Logger)
 	a.Engine.Observer = a.Metrics
 	a.Dispatcher = &engine.Dispatcher{Store: a.DB, Transport: transport, Keys: a.Keys, Clock: a.Clock,
@@ -155,7 +161,7 @@ func (a *App) Build() error {
 		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,
 			Support: mc.Support, Links: brandLinks(mc)},
 		Announcement: mc.Announcement,
-		LTI:          &lti.Tool{Platforms: a.DB, Clock: a.Clock, PublicURL: a.Config.PublicURL}}
+		LTI:          tool}
 	// /metrics on the main address is for operators (a Prometheus scrape
 	// with a bearer token); --metrics-addr serves it openly elsewhere.
 	mountMetrics := func(mux *http.ServeMux) { mux.Handle("GET /metrics", api.RequireOperator(a.Metrics.Handler())) }

@@ -20,6 +20,7 @@ import (
 	"github.com/wod-dev/wod/agent"
 	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/jupyterhub"
+	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
@@ -103,7 +104,7 @@ func (a *App) checkData(add addCheck) {
 	os.Remove(f.Name())
 	add("data", CheckOK, "%s is writable", dir)
 	a.checkDisk(add, "disk (data)", dir)
-	for _, name := range []string{secret.SigningKeyFile, secret.EncryptionKeyFile} {
+	for _, name := range []string{secret.SigningKeyFile, secret.EncryptionKeyFile, lti.KeyFile} {
 		info, err := os.Stat(filepath.Join(dir, name))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

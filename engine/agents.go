@@ -272,6 +272,15 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 		seat = wod.SeatDirty
 		jobs = append(jobs, &wod.Job{Kind: wod.JobReset, RunAt: e.now()})
 	}
+	if e.Grades != nil && res.Completion != nil {
+		wants, err := e.Grades.WantsGrade(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		if wants {
+			jobs = append(jobs, &wod.Job{Kind: wod.JobGrade, RunAt: e.now()})
+		}
+	}
 	_, err = e.Store.Transition(ctx, &wod.Transition{
 		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateEnding}, To: wod.StateDone,
 		Completion: res.Completion, Seat: &seat, Jobs: jobs, Mails: mails, Badge: badge, Done: done,

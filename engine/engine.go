@@ -48,6 +48,16 @@ type Store interface {
 	RecordEvent(ctx context.Context, e *wod.Event) error
 }
 
+// Grades reports completions to grade books. Reporting runs as a job, with
+// the timers' retries and backoff, so that a platform that is down loses
+// nothing.
+type Grades interface {
+	// WantsGrade reports whether the registration has a grade book.
+	WantsGrade(ctx context.Context, registrationID int64) (bool, error)
+	// ReportGrade posts the finished registration's completion.
+	ReportGrade(ctx context.Context, r *wod.Registration) error
+}
+
 // AddressPolicy decides which e-mail addresses may register.
 type AddressPolicy interface {
 	Check(addr string) error
@@ -86,6 +96,9 @@ type Engine struct {
 	// Observer, when set, hears of registrations, timers and agent reports
 	// (metrics, benchmarks).
 	Observer Observer
+	// Grades, when set, reports finished registrations' completion to
+	// where they came from (an LTI platform's grade book).
+	Grades Grades
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake every waiter
@@ -105,7 +118,7 @@ const (
 
 var (
 	agentKinds = []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobPurge}
-	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog}
+	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog, wod.JobGrade}
 )
 
 var _ wod.Registrar = (*Engine)(nil)

@@ -149,6 +149,14 @@ func (e *Engine) giveUp(ctx context.Context, j *wod.Job, msg string) {
 				_, err = e.Store.Transition(ctx, t)
 			}
 		}
+	case wod.JobGrade:
+		var alert *wod.Mail
+		alert, err = e.alert(ctx, r, fmt.Sprintf("The completion of registration %d (%s, %s) could not be posted to its learning platform's grade book: %s.",
+			r.ID, r.Workshop, r.Email, msg))
+		if err == nil && alert != nil {
+			_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
+				To: r.State, Mails: []*wod.Mail{alert}})
+		}
 	default:
 		var alert *wod.Mail
 		alert, err = e.alert(ctx, r, fmt.Sprintf("%s of seat %s (registration %d, %s) failed for good: %s.\nThe seat stays out of the pool; purge the registration from the admin UI to try again.",

@@ -114,6 +114,16 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 			return e.Store.SnoozeJob(ctx, j.ID, j.Attempts, *r.EndsAt)
 		}
 		return e.end(ctx, r, "time is up", "system", done)
+	case wod.JobGrade:
+		if e.Grades == nil || r.State != wod.StateDone || r.Completion == nil {
+			return e.Store.CompleteJob(ctx, done)
+		}
+		gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := e.Grades.ReportGrade(gctx, r); err != nil {
+			return err
+		}
+		return e.Store.CompleteJob(ctx, done)
 	}
 	return fmt.Errorf("job %d: %s is not a timer", j.ID, j.Kind)
 }

@@ -18,12 +18,14 @@ type ltiPlatformCreate struct {
 	DeploymentIDs []string `json:"deployment_ids,omitempty" doc:"Accepted deployment ids; empty accepts any"`
 	AuthURL       string   `json:"auth_url" doc:"The platform's OIDC authorisation endpoint"`
 	JWKSURL       string   `json:"jwks_url" doc:"The platform's public key set"`
+	TokenURL      string   `json:"token_url,omitempty" doc:"The platform's access token URL: set it to post completions to the grade book"`
 }
 
 // LTIToolConfig is what an operator enters in the learning platform.
 type LTIToolConfig struct {
 	LoginURL    string `json:"login_url" doc:"Initiate login URL"`
 	RedirectURL string `json:"redirect_url" doc:"Redirection URI (the launch)"`
+	JWKSURL     string `json:"jwks_url" doc:"Public keyset URL: the tool's key, for grade passback"`
 	TargetLink  string `json:"target_link_example" doc:"Tool / target link URL of an activity: name its workshop"`
 	CustomParam string `json:"custom_parameter_example" doc:"Or the activity's custom parameter"`
 }
@@ -51,7 +53,7 @@ func (s *Server) registerLTI() {
 			"learner arrives registered with the name and e-mail the platform shares."},
 		wod.RoleAdmin, func(ctx context.Context, in *struct{ Body ltiPlatformCreate }) (*body[*wod.LTIPlatform], error) {
 			p := &wod.LTIPlatform{Name: in.Body.Name, Issuer: in.Body.Issuer, ClientID: in.Body.ClientID,
-				DeploymentIDs: in.Body.DeploymentIDs, AuthURL: in.Body.AuthURL, JWKSURL: in.Body.JWKSURL}
+				DeploymentIDs: in.Body.DeploymentIDs, AuthURL: in.Body.AuthURL, JWKSURL: in.Body.JWKSURL, TokenURL: in.Body.TokenURL}
 			if err := s.LTI.CreateLTIPlatform(ctx, p); err != nil {
 				return nil, err
 			}
@@ -75,6 +77,7 @@ func ToolConfig(publicURL string) LTIToolConfig {
 	return LTIToolConfig{
 		LoginURL:    publicURL + lti.LoginPath,
 		RedirectURL: publicURL + lti.LaunchPath,
+		JWKSURL:     publicURL + lti.JWKSPath,
 		TargetLink:  publicURL + lti.LaunchPath + "?workshop=WKSHP-API101",
 		CustomParam: "workshop=WKSHP-API101",
 	}

@@ -42,7 +42,7 @@ func (s *Server) registerOperations() {
 		Description: "Agent operations and timers, the latest due first, with attempts, errors and results."},
 		wod.RoleModerator, func(ctx context.Context, in *struct {
 			State        string `query:"state" enum:"queued,running,done,failed,cancelled,"`
-			Kind         string `query:"kind" enum:"create,cleanup,reset,purge,remind,expire,watchdog,"`
+			Kind         string `query:"kind" enum:"create,cleanup,reset,purge,remind,expire,watchdog,grade,"`
 			Registration int64  `query:"registration"`
 			Paging
 		}) (*list[*wod.Job], error) {

@@ -14,6 +14,7 @@ package lti
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -21,7 +22,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -34,6 +37,7 @@ import (
 const (
 	LoginPath  = "/lti/login"
 	LaunchPath = "/lti/launch"
+	JWKSPath   = "/lti/jwks"
 )
 
 // Claim names of LTI 1.3.
@@ -63,8 +67,14 @@ type Tool struct {
 	HTTP *http.Client
 	// StateTTL is how long a login waits for its launch (default 10 min).
 	StateTTL time.Duration
+	// Key signs the tool's requests for grade-book tokens (LoadOrCreateKey);
+	// without it completions are not reported.
+	Key *rsa.PrivateKey
 
-	keys *keySets
+	keysOnce sync.Once
+	keys     *keySets
+	httpOnce sync.Once
+	http     *http.Client
 }
 
 // LoginRequest is a platform's login initiation (GET or POST form).
@@ -85,6 +95,9 @@ type Launch struct {
 	Name     string
 	Course   string // the course's title, or label
 	Workshop string
+	// LineItem is the activity's grade-book column, when the platform
+	// lets the tool post scores to it.
+	LineItem string
 }
 
 // Login answers a login initiation with the URL of the platform's
@@ -183,6 +196,9 @@ func (t *Tool) Launch(ctx context.Context, idToken, state string) (*Launch, erro
 			"set the tool's privacy settings to share it (wod registers learners by e-mail)", p.Name)
 	}
 	l := &Launch{Platform: p, Subject: c.Subject, Email: c.Email, Name: c.name(), Course: c.Context.Title}
+	if slices.Contains(c.Grades.Scope, scoreScope) {
+		l.LineItem = c.Grades.LineItem
+	}
 	if l.Course == "" {
 		l.Course = c.Context.Label
 	}
@@ -194,13 +210,7 @@ func (t *Tool) Launch(ctx context.Context, idToken, state string) (*Launch, erro
 }
 
 func (t *Tool) keySets() *keySets {
-	if t.keys == nil {
-		client := t.HTTP
-		if client == nil {
-			client = &http.Client{Timeout: 10 * time.Second}
-		}
-		t.keys = &keySets{client: client, now: t.Clock.Now}
-	}
+	t.keysOnce.Do(func() { t.keys = &keySets{client: t.client(), now: t.Clock.Now} })
 	return t.keys
 }
 
@@ -222,6 +232,10 @@ type claims struct {
 		Label string `json:"label"`
 		Title string `json:"title"`
 	} `json:"https://purl.imsglobal.org/spec/lti/claim/context"`
+	Grades struct {
+		Scope    []string `json:"scope"`
+		LineItem string   `json:"lineitem"`
+	} `json:"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"`
 }
 
 // readClaims decodes the payload of a token already verified.

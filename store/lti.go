@@ -12,12 +12,12 @@ import (
 
 var _ wod.LTIService = (*DB)(nil)
 
-const ltiPlatformColumns = `id, name, issuer, client_id, deployment_ids, auth_url, jwks_url, created_at`
+const ltiPlatformColumns = `id, name, issuer, client_id, deployment_ids, auth_url, jwks_url, token_url, created_at`
 
 func scanLTIPlatform(row scanner) (*wod.LTIPlatform, error) {
 	var p wod.LTIPlatform
 	var deployments string
-	if err := row.Scan(&p.ID, &p.Name, &p.Issuer, &p.ClientID, &deployments, &p.AuthURL, &p.JWKSURL, &p.CreatedAt); err != nil {
+	if err := row.Scan(&p.ID, &p.Name, &p.Issuer, &p.ClientID, &deployments, &p.AuthURL, &p.JWKSURL, &p.TokenURL, &p.CreatedAt); err != nil {
 		return nil, err
 	}
 	if deployments != "" {
@@ -111,9 +111,9 @@ func (db *DB) CreateLTIPlatform(ctx context.Context, p *wod.LTIPlatform) error {
 	}
 	err := db.transact(ctx, func(tx *Tx) error {
 		p.CreatedAt = tx.now
-		err := tx.queryRow(`INSERT INTO lti_platforms (name, issuer, client_id, deployment_ids, auth_url, jwks_url, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, p.Name, p.Issuer, p.ClientID,
-			strings.Join(p.DeploymentIDs, ","), p.AuthURL, p.JWKSURL, tx.now).Scan(&p.ID)
+		err := tx.queryRow(`INSERT INTO lti_platforms (name, issuer, client_id, deployment_ids, auth_url, jwks_url, token_url,
+			created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, p.Name, p.Issuer, p.ClientID,
+			strings.Join(p.DeploymentIDs, ","), p.AuthURL, p.JWKSURL, p.TokenURL, tx.now).Scan(&p.ID)
 		if isUniqueViolation(err, "") {
 			return wod.Errorf(wod.ECONFLICT, "an LTI platform named %s, or with this issuer and client id, exists already", p.Name)
 		}
@@ -180,4 +180,36 @@ func (db *DB) TakeLTIState(ctx context.Context, hash []byte) (s *wod.LTIState, e
 		return nil, fmt.Errorf("take LTI state: %w", err)
 	}
 	return s, nil
+}
+
+// SaveLTILaunch records where a registration reports its completion.
+func (db *DB) SaveLTILaunch(ctx context.Context, l *wod.LTILaunch) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		_, err := tx.exec(`INSERT INTO lti_launches (registration_id, platform_id, subject, lineitem, created_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (registration_id) DO UPDATE SET platform_id = excluded.platform_id,
+			subject = excluded.subject, lineitem = excluded.lineitem`, l.RegistrationID, l.PlatformID, l.Subject, l.LineItem, tx.now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save LTI launch: %w", err)
+	}
+	return nil
+}
+
+// FindLTILaunch finds a registration's launch.
+func (db *DB) FindLTILaunch(ctx context.Context, registrationID int64) (l *wod.LTILaunch, err error) {
+	err = db.read(ctx, func(tx *Tx) error {
+		var x wod.LTILaunch
+		err := tx.queryRow(`SELECT registration_id, platform_id, subject, lineitem FROM lti_launches WHERE registration_id = $1`,
+			registrationID).Scan(&x.RegistrationID, &x.PlatformID, &x.Subject, &x.LineItem)
+		if errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.ENOTFOUND, "registration %d was not launched from a learning platform", registrationID)
+		}
+		l = &x
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find LTI launch: %w", err)
+	}
+	return l, nil
 }

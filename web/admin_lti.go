@@ -27,17 +27,17 @@ func (p *Pages) registerAdminLTI(mux *http.ServeMux) {
 const ltiPage = "/admin/lti"
 
 type ltiForm struct {
-	Name, Issuer, ClientID, Deployments, AuthURL, JWKSURL string
-	Errors                                                map[string]string
+	Name, Issuer, ClientID, Deployments, AuthURL, JWKSURL, TokenURL string
+	Errors                                                          map[string]string
 }
 
 type ltiData struct {
 	CSRF      string
 	Platforms []*wod.LTIPlatform
-	// LoginURL and LaunchURL are what the platform's side needs.
-	LoginURL, LaunchURL string
-	Fields              []ltiField
-	Problem             bool
+	// LoginURL, LaunchURL and JWKSURL are what the platform's side needs.
+	LoginURL, LaunchURL, JWKSURL string
+	Fields                       []ltiField
+	Problem                      bool
 }
 
 // ltiField is one input of the registration form.
@@ -54,6 +54,7 @@ func (f ltiForm) fields() []ltiField {
 		{Name: "deployment_ids", Label: "Deployment ids", Type: "text", Hint: "optional, comma-separated: only these deployments may launch", Value: f.Deployments},
 		{Name: "auth_url", Label: "Authentication request URL", Type: "url", Hint: "e.g. https://moodle.example.edu/mod/lti/auth.php", Value: f.AuthURL},
 		{Name: "jwks_url", Label: "Public keyset URL", Type: "url", Hint: "e.g. https://moodle.example.edu/mod/lti/certs.php", Value: f.JWKSURL},
+		{Name: "token_url", Label: "Access token URL", Type: "url", Hint: "optional: to post completions to the grade book, e.g. https://moodle.example.edu/mod/lti/token.php", Value: f.TokenURL},
 	}
 	for i := range fs {
 		fs[i].Error = f.Errors[fs[i].Name]
@@ -72,7 +73,7 @@ func (p *Pages) renderLTI(w http.ResponseWriter, r *http.Request, a *adminReques
 		return
 	}
 	d := &ltiData{CSRF: a.CSRF, Platforms: ps, LoginURL: p.LTI.PublicURL + lti.LoginPath,
-		LaunchURL: p.LTI.PublicURL + lti.LaunchPath, Fields: f.fields(), Problem: len(f.Errors) > 0}
+		LaunchURL: p.LTI.PublicURL + lti.LaunchPath, JWKSURL: p.LTI.PublicURL + lti.JWKSPath, Fields: f.fields(), Problem: len(f.Errors) > 0}
 	title := "Learning platforms"
 	if len(f.Errors) > 0 {
 		title = "Please check the platform — " + title
@@ -83,8 +84,10 @@ func (p *Pages) renderLTI(w http.ResponseWriter, r *http.Request, a *adminReques
 func (p *Pages) addLTIPlatform(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	f := ltiForm{Name: strings.TrimSpace(r.PostFormValue("name")), Issuer: strings.TrimSpace(r.PostFormValue("issuer")),
 		ClientID: strings.TrimSpace(r.PostFormValue("client_id")), Deployments: strings.TrimSpace(r.PostFormValue("deployment_ids")),
-		AuthURL: strings.TrimSpace(r.PostFormValue("auth_url")), JWKSURL: strings.TrimSpace(r.PostFormValue("jwks_url"))}
-	pl := &wod.LTIPlatform{Name: f.Name, Issuer: f.Issuer, ClientID: f.ClientID, AuthURL: f.AuthURL, JWKSURL: f.JWKSURL}
+		AuthURL: strings.TrimSpace(r.PostFormValue("auth_url")), JWKSURL: strings.TrimSpace(r.PostFormValue("jwks_url")),
+		TokenURL: strings.TrimSpace(r.PostFormValue("token_url"))}
+	pl := &wod.LTIPlatform{Name: f.Name, Issuer: f.Issuer, ClientID: f.ClientID, AuthURL: f.AuthURL, JWKSURL: f.JWKSURL,
+		TokenURL: f.TokenURL}
 	for d := range strings.SplitSeq(f.Deployments, ",") {
 		if d = strings.TrimSpace(d); d != "" {
 			pl.DeploymentIDs = append(pl.DeploymentIDs, d)

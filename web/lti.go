@@ -19,6 +19,20 @@ func (p *Pages) registerLTI(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+lti.LoginPath, p.ltiLogin)
 	mux.HandleFunc("POST "+lti.LoginPath, p.ltiLogin)
 	mux.HandleFunc("POST "+lti.LaunchPath, p.ltiLaunch)
+	mux.HandleFunc("GET "+lti.JWKSPath, p.ltiJWKS)
+}
+
+// ltiJWKS serves the tool's public key, with which platforms check its
+// requests for grade-book tokens.
+func (p *Pages) ltiJWKS(w http.ResponseWriter, r *http.Request) {
+	b, err := p.LTI.JWKS()
+	if err != nil {
+		p.notFound(w, r, "This server reports no grades: it has no LTI key.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=3600")
+	w.Write(b)
 }
 
 // ltiLogin answers the platform's login initiation (query or form) with a
@@ -66,6 +80,13 @@ func (p *Pages) ltiLaunch(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p.ltiProblem(w, r, err)
 		return
+	}
+	if l.LineItem != "" {
+		// The completion goes to the activity's grade-book column at the end.
+		if err := p.LTI.Platforms.SaveLTILaunch(r.Context(), &wod.LTILaunch{RegistrationID: reg.ID,
+			PlatformID: l.Platform.ID, Subject: l.Subject, LineItem: l.LineItem}); err != nil {
+			p.Logger.ErrorContext(r.Context(), "LTI launch: keeping the grade book", "registration", reg.ID, "error", err)
+		}
 	}
 	p.Logger.InfoContext(r.Context(), "LTI launch", "platform", l.Platform.Name, "registration", reg.ID, "workshop", reg.Workshop)
 	http.Redirect(w, r, "/status/"+p.Keys.StatusToken(reg.ID), http.StatusSeeOther)

@@ -139,3 +139,52 @@ func TestLTIAdminPage(t *testing.T) {
 		}
 	})
 }
+
+// TestLTIGradePassback: a learner launched from an activity with a grade
+// book gets their completion posted there when the session ends, with a
+// token the platform hands out against wod's signed request, checked with
+// the key wod serves at /lti/jwks.
+func TestLTIGradePassback(t *testing.T) {
+	forEach(t, func(t *testing.T, s *site) {
+		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
+		plat := ltitest.New(t)
+		const issuer, clientID = "https://moodle.uni.example", "wod-7"
+		if err := s.db.CreateLTIPlatform(s.ctx, &wod.LTIPlatform{Name: "moodle", Issuer: issuer, ClientID: clientID,
+			AuthURL: "https://moodle.uni.example/mod/lti/auth.php", JWKSURL: plat.JWKSURL(), TokenURL: plat.TokenURL()}); err != nil {
+			t.Fatal(err)
+		}
+		plat.TrustTool(clientID, s.url+"/lti/jwks", s.clock.Now)
+
+		res, page := s.post("/lti/login", url.Values{"iss": {issuer}, "login_hint": {"42"}, "target_link_uri": {"http://wod.test/lti/launch"}})
+		if res.StatusCode != http.StatusFound {
+			t.Fatalf("login: %d %s", res.StatusCode, page)
+		}
+		to, _ := url.Parse(res.Header.Get("Location"))
+		c := ltitest.LaunchClaims(issuer, clientID, to.Query().Get("nonce"), s.clock.Now())
+		c[ltitest.GradeClaimName] = plat.GradeClaim()
+		res, page = s.post("/lti/launch", url.Values{"id_token": {plat.Sign(c)}, "state": {to.Query().Get("state")}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("launch: %d %s", res.StatusCode, page)
+		}
+
+		// The session runs and ends; the grade job reports the completion.
+		s.ready("s3cret")
+		regs, _, _ := s.db.FindRegistrations(s.ctx, wod.RegistrationFilter{Page: wod.Page{Limit: 1}})
+		if _, err := s.eng.EndNow(s.ctx, regs[0].ID, "participant"); err != nil {
+			t.Fatal(err)
+		}
+		s.cleaned(70)
+		if _, err := s.eng.RunDue(s.ctx); err != nil {
+			t.Fatal(err)
+		}
+		scores := plat.Scores()
+		if len(scores) != 1 || scores[0]["userId"] != "learner-42" || scores[0]["scoreGiven"] != 70.0 {
+			t.Fatalf("scores: %v", scores)
+		}
+		grade := wod.JobGrade
+		js, _, err := s.db.FindJobs(s.ctx, wod.JobFilter{Kind: &grade, Page: wod.Page{Limit: 5}})
+		if err != nil || len(js) != 1 || js[0].State != wod.JobDone {
+			t.Fatalf("grade job: %+v %v", js, err)
+		}
+	})
+}

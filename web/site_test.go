@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,11 +60,17 @@ func newSite(t *testing.T, db *store.DB, clock *storetest.Clock) *site {
 		AgentAuth: db, Jobs: db, Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db,
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",
 		RegistrationRate: 0}
+	ltiKey, err := lti.LoadOrCreateKey(filepath.Join(t.TempDir(), lti.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := &lti.Tool{Platforms: db, Clock: clock, PublicURL: "http://wod.test", Key: ltiKey}
+	eng.Grades = tool
 	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Announcements: db, Stats: db,
 		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Gate: api, Keys: keys,
 		Clock: clock, Logger: logger, Brand: web.Branding{Name: "Acme", Color: "#123456", Support: "help@acme.test"},
 		Announcement: "Conference day: all workshops are open",
-		LTI:          &lti.Tool{Platforms: db, Clock: clock, PublicURL: "http://wod.test"}}
+		LTI:          tool}
 	srv := httptest.NewServer(api.Handler(pages.Register))
 	t.Cleanup(srv.Close)
 	l := &wod.Location{Name: "local", HubURL: "http://hub.test", Students: 20}
@@ -160,6 +167,18 @@ func (s *site) csrf(path string) string {
 		s.t.Fatalf("no CSRF token on %s (%d): %s", path, code, page)
 	}
 	return m[1]
+}
+
+// cleaned makes the agent's cleanup job succeed with the completion.
+func (s *site) cleaned(completion int) {
+	s.t.Helper()
+	j, err := s.eng.ClaimJob(s.ctx, s.loc.ID, "agent", 0)
+	if err != nil || j == nil || j.Kind != wod.JobCleanup {
+		s.t.Fatalf("claim cleanup: %+v %v", j, err)
+	}
+	if err := s.eng.ReportJob(s.ctx, s.loc.ID, j.ID, "agent", wod.AgentResult{Attempt: j.Attempt, OK: true, Completion: &completion}); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // ready makes the agent's create job succeed for the registration.

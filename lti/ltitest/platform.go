@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,14 +20,26 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
-// Platform signs launches and serves its key set.
+// Platform signs launches, serves its key set, and keeps a grade book:
+// a token endpoint (client credentials with a JWT assertion, checked
+// against the tool's key set) and a line item that records scores.
 type Platform struct {
 	t   testing.TB
-	key jwk.Key
 	srv *httptest.Server
 	// Fetches counts the requests for the key set.
 	Fetches atomic.Int32
+
+	mu  sync.Mutex
+	key jwk.Key
+	// ToolJWKS is the tool's public key set, to check its token requests.
+	toolJWKS string
+	clientID string
+	scores   []map[string]any
+	now      func() time.Time
 }
+
+// The access token the grade book hands out.
+const accessToken = "grade-book-token"
 
 // New starts a platform whose key has the id "key-1"; it stops with the
 // test.
@@ -33,9 +47,12 @@ func New(t testing.TB) *Platform {
 	t.Helper()
 	p := &Platform{t: t}
 	p.Rotate("key-1")
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		p.Fetches.Add(1)
+		p.mu.Lock()
 		pub, err := p.key.PublicKey()
+		p.mu.Unlock()
 		if err != nil {
 			t.Error(err)
 			return
@@ -44,9 +61,89 @@ func New(t testing.TB) *Platform {
 		set.AddKey(pub)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(set)
-	}))
+	})
+	mux.HandleFunc("POST /token", p.token)
+	mux.HandleFunc("POST /lineitems/1/lineitem/scores", p.score)
+	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
 	return p
+}
+
+// TokenURL is the grade book's token endpoint.
+func (p *Platform) TokenURL() string { return p.srv.URL + "/token" }
+
+// LineItem is the activity's grade-book column (with a query, as Moodle's
+// are).
+func (p *Platform) LineItem() string { return p.srv.URL + "/lineitems/1/lineitem?type_id=2" }
+
+// TrustTool makes the token endpoint accept the tool registered as
+// clientID, whose public key set is served at jwksURL; now is the
+// platform's clock, which checks the assertion's times.
+func (p *Platform) TrustTool(clientID, jwksURL string, now func() time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clientID, p.toolJWKS, p.now = clientID, jwksURL, now
+}
+
+// Scores returns the scores posted so far.
+func (p *Platform) Scores() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]map[string]any(nil), p.scores...)
+}
+
+// token checks a client-credentials request as a platform does: the
+// assertion signed by the tool's key, issued by its client id, for this
+// endpoint, asking for the score scope.
+func (p *Platform) token(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	clientID, toolJWKS, now := p.clientID, p.toolJWKS, p.now
+	p.mu.Unlock()
+	fail := func(msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": msg})
+	}
+	if r.FormValue("grant_type") != "client_credentials" ||
+		r.FormValue("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" ||
+		!strings.Contains(r.FormValue("scope"), "https://purl.imsglobal.org/spec/lti-ags/scope/score") {
+		fail("not a client-credentials request for the score scope")
+		return
+	}
+	set, err := jwk.Fetch(r.Context(), toolJWKS)
+	if err != nil {
+		fail("the tool's key set: " + err.Error())
+		return
+	}
+	tok, err := jwt.Parse([]byte(r.FormValue("client_assertion")), jwt.WithKeySet(set),
+		jwt.WithIssuer(clientID), jwt.WithSubject(clientID), jwt.WithAudience(p.TokenURL()), jwt.WithClock(jwt.ClockFunc(now)))
+	if err != nil {
+		fail("the assertion: " + err.Error())
+		return
+	}
+	if _, ok := tok.JwtID(); !ok {
+		fail("the assertion has no jti")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"access_token": accessToken, "token_type": "Bearer", "expires_in": 3600})
+}
+
+func (p *Platform) score(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+accessToken || r.Header.Get("Content-Type") != "application/vnd.ims.lis.v1.score+json" ||
+		r.URL.Query().Get("type_id") != "2" {
+		http.Error(w, "unauthorized or not a score", http.StatusUnauthorized)
+		return
+	}
+	var score map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&score); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	p.mu.Lock()
+	p.scores = append(p.scores, score)
+	p.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // Rotate gives the platform a new key with the id kid.
@@ -61,7 +158,9 @@ func (p *Platform) Rotate(kid string) {
 	}
 	key.Set(jwk.KeyIDKey, kid)
 	key.Set(jwk.AlgorithmKey, jwa.RS256())
+	p.mu.Lock()
 	p.key = key
+	p.mu.Unlock()
 }
 
 // JWKSURL is where the platform serves its public key set.
@@ -76,7 +175,10 @@ func (p *Platform) Sign(claims map[string]any) string {
 			p.t.Fatalf("claim %s: %v", k, err)
 		}
 	}
-	b, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256(), p.key))
+	p.mu.Lock()
+	key := p.key
+	p.mu.Unlock()
+	b, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256(), key))
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -105,3 +207,15 @@ func LaunchClaims(issuer, clientID, nonce string, now time.Time) map[string]any 
 		"https://purl.imsglobal.org/spec/lti/claim/context":         map[string]any{"id": "c1", "label": "CS101", "title": "Intro to APIs"},
 	}
 }
+
+// GradeClaim is the claim of a launch whose activity lets the tool post
+// scores to LineItem; add it to LaunchClaims under GradeClaimName.
+func (p *Platform) GradeClaim() map[string]any {
+	return map[string]any{
+		"scope":    []string{"https://purl.imsglobal.org/spec/lti-ags/scope/lineitem", "https://purl.imsglobal.org/spec/lti-ags/scope/score"},
+		"lineitem": p.LineItem(),
+	}
+}
+
+// GradeClaimName is the name of the claim GradeClaim makes.
+const GradeClaimName = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"

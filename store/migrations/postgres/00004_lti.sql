@@ -1,6 +1,7 @@
 -- LTI 1.3: the learning platforms (Moodle, Canvas…) that launch wod's
--- workshops, and the login states between a launch's two requests (kept in
--- the database, so that any server replica can finish a launch).
+-- workshops, the login states between a launch's two requests (kept in the
+-- database, so that any server replica can finish a launch), and where the
+-- launched registrations report their completion.
 
 -- +goose Up
 CREATE TABLE lti_platforms (
@@ -11,6 +12,7 @@ CREATE TABLE lti_platforms (
     deployment_ids TEXT      NOT NULL DEFAULT '',
     auth_url       TEXT      NOT NULL,
     jwks_url       TEXT      NOT NULL,
+    token_url      TEXT      NOT NULL DEFAULT '',
     created_at     TIMESTAMPTZ NOT NULL,
     UNIQUE (issuer, client_id)
 );
@@ -24,6 +26,17 @@ CREATE TABLE lti_states (
 );
 CREATE INDEX lti_states_expires ON lti_states (expires_at);
 
+-- Where a launched registration's completion goes: the gradebook column
+-- (line item) of the activity, for the learner the platform knows as subject.
+CREATE TABLE lti_launches (
+    registration_id BIGINT   PRIMARY KEY REFERENCES registrations (id) ON DELETE CASCADE,
+    platform_id     BIGINT   NOT NULL REFERENCES lti_platforms (id) ON DELETE CASCADE,
+    subject         TEXT      NOT NULL,
+    lineitem        TEXT      NOT NULL DEFAULT '',
+    created_at      TIMESTAMPTZ NOT NULL
+);
+
 -- +goose Down
+DROP TABLE lti_launches;
 DROP TABLE lti_states;
 DROP TABLE lti_platforms;
