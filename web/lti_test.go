@@ -11,6 +11,51 @@ import (
 	"github.com/wod-dev/wod/lti/ltitest"
 )
 
+// Where the tests' learning platform says it is.
+const ltiIssuer, ltiClientID = "https://moodle.uni.example", "wod-7"
+
+// ltiPlatform registers a test platform (with a grade book when grades).
+func (s *site) ltiPlatform(grades bool) *ltitest.Platform {
+	s.t.Helper()
+	plat := ltitest.New(s.t)
+	p := &wod.LTIPlatform{Name: "moodle", Issuer: ltiIssuer, ClientID: ltiClientID,
+		AuthURL: "https://moodle.uni.example/mod/lti/auth.php", JWKSURL: plat.JWKSURL()}
+	if grades {
+		p.TokenURL = plat.TokenURL()
+		plat.TrustTool(ltiClientID, s.url+"/lti/jwks", s.clock.Now)
+	}
+	if err := s.db.CreateLTIPlatform(s.ctx, p); err != nil {
+		s.t.Fatal(err)
+	}
+	return plat
+}
+
+// ltiLaunch launches as the platform's course page does: the login
+// initiation, then the cross-site form post of the id_token with the
+// claims change makes to a valid launch's.
+func (s *site) ltiLaunch(plat *ltitest.Platform, change func(map[string]any)) (*http.Response, string) {
+	s.t.Helper()
+	q := url.Values{"iss": {ltiIssuer}, "login_hint": {"42"}, "target_link_uri": {"http://wod.test/lti/launch"}}
+	res, page := s.post("/lti/login", q)
+	if res.StatusCode != http.StatusFound {
+		s.t.Fatalf("login: %d %s", res.StatusCode, page)
+	}
+	to, _ := url.Parse(res.Header.Get("Location"))
+	if to.Host != "moodle.uni.example" || to.Query().Get("redirect_uri") != "http://wod.test/lti/launch" {
+		s.t.Fatalf("login redirect: %s", to)
+	}
+	c := ltitest.LaunchClaims(ltiIssuer, ltiClientID, to.Query().Get("nonce"), s.clock.Now())
+	if change != nil {
+		change(c)
+	}
+	req, _ := http.NewRequest("POST", s.url+"/lti/launch", strings.NewReader(url.Values{
+		"id_token": {plat.Sign(c)}, "state": {to.Query().Get("state")}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://moodle.uni.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	return s.send(req)
+}
+
 // TestLTILaunch drives a launch as a learning platform does: the login
 // initiation from the course, the platform's authorisation (here: the
 // test signs the id_token), the cross-site form post of the launch. The
@@ -19,35 +64,8 @@ import (
 func TestLTILaunch(t *testing.T) {
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
-		plat := ltitest.New(t)
-		const issuer, clientID = "https://moodle.uni.example", "wod-7"
-		if err := s.db.CreateLTIPlatform(s.ctx, &wod.LTIPlatform{Name: "moodle", Issuer: issuer, ClientID: clientID,
-			AuthURL: "https://moodle.uni.example/mod/lti/auth.php", JWKSURL: plat.JWKSURL()}); err != nil {
-			t.Fatal(err)
-		}
-		launch := func(change func(map[string]any)) (*http.Response, string) {
-			t.Helper()
-			q := url.Values{"iss": {issuer}, "login_hint": {"42"}, "target_link_uri": {"http://wod.test/lti/launch"}}
-			res, page := s.post("/lti/login", q)
-			if res.StatusCode != http.StatusFound {
-				t.Fatalf("login: %d %s", res.StatusCode, page)
-			}
-			to, _ := url.Parse(res.Header.Get("Location"))
-			if to.Host != "moodle.uni.example" || to.Query().Get("redirect_uri") != "http://wod.test/lti/launch" {
-				t.Fatalf("login redirect: %s", to)
-			}
-			c := ltitest.LaunchClaims(issuer, clientID, to.Query().Get("nonce"), s.clock.Now())
-			if change != nil {
-				change(c)
-			}
-			// A cross-site post, as the platform's page makes it.
-			req, _ := http.NewRequest("POST", s.url+"/lti/launch", strings.NewReader(url.Values{
-				"id_token": {plat.Sign(c)}, "state": {to.Query().Get("state")}}.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Origin", "https://moodle.uni.example")
-			req.Header.Set("Sec-Fetch-Site", "cross-site")
-			return s.send(req)
-		}
+		plat := s.ltiPlatform(false)
+		launch := func(change func(map[string]any)) (*http.Response, string) { return s.ltiLaunch(plat, change) }
 
 		res, page := launch(nil)
 		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/status/") {
@@ -147,22 +165,8 @@ func TestLTIAdminPage(t *testing.T) {
 func TestLTIGradePassback(t *testing.T) {
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
-		plat := ltitest.New(t)
-		const issuer, clientID = "https://moodle.uni.example", "wod-7"
-		if err := s.db.CreateLTIPlatform(s.ctx, &wod.LTIPlatform{Name: "moodle", Issuer: issuer, ClientID: clientID,
-			AuthURL: "https://moodle.uni.example/mod/lti/auth.php", JWKSURL: plat.JWKSURL(), TokenURL: plat.TokenURL()}); err != nil {
-			t.Fatal(err)
-		}
-		plat.TrustTool(clientID, s.url+"/lti/jwks", s.clock.Now)
-
-		res, page := s.post("/lti/login", url.Values{"iss": {issuer}, "login_hint": {"42"}, "target_link_uri": {"http://wod.test/lti/launch"}})
-		if res.StatusCode != http.StatusFound {
-			t.Fatalf("login: %d %s", res.StatusCode, page)
-		}
-		to, _ := url.Parse(res.Header.Get("Location"))
-		c := ltitest.LaunchClaims(issuer, clientID, to.Query().Get("nonce"), s.clock.Now())
-		c[ltitest.GradeClaimName] = plat.GradeClaim()
-		res, page = s.post("/lti/launch", url.Values{"id_token": {plat.Sign(c)}, "state": {to.Query().Get("state")}})
+		plat := s.ltiPlatform(true)
+		res, page := s.ltiLaunch(plat, func(c map[string]any) { c[ltitest.GradeClaimName] = plat.GradeClaim() })
 		if res.StatusCode != http.StatusSeeOther {
 			t.Fatalf("launch: %d %s", res.StatusCode, page)
 		}
