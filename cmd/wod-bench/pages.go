@@ -125,6 +125,8 @@ func benchPages(ctx context.Context, dsn string, n, iterations int, cpuprofile s
 		"/admin/stats.csv",
 		"/admin/users",
 		"/admin/announcements",
+		"/admin/lti",
+		"/metrics",
 	}
 	h := a.Handler()
 	if cpuprofile != "" {
