@@ -42,9 +42,10 @@ const (
 
 // Claim names of LTI 1.3.
 const (
-	claimPrefix      = "https://purl.imsglobal.org/spec/lti/claim/"
-	messageResource  = "LtiResourceLinkRequest"
-	supportedVersion = "1.3.0"
+	claimPrefix        = "https://purl.imsglobal.org/spec/lti/claim/"
+	messageResource    = "LtiResourceLinkRequest"
+	messageDeepLinking = "LtiDeepLinkingRequest"
+	supportedVersion   = "1.3.0"
 )
 
 // Defaults of a Tool.
@@ -98,6 +99,10 @@ type Launch struct {
 	// LineItem is the activity's grade-book column, when the platform
 	// lets the tool post scores to it.
 	LineItem string
+	// DeepLink is set when the platform asks for a workshop to add to the
+	// course (an instructor creating an activity), not to open one: the
+	// tool shows the catalogue and answers with DeepLinkResponse.
+	DeepLink *DeepLink
 }
 
 // Login answers a login initiation with the URL of the platform's
@@ -187,10 +192,13 @@ func (t *Tool) Launch(ctx context.Context, idToken, state string) (*Launch, erro
 		return nil, wod.Errorf(wod.EUNAUTHORIZED, "the launch from %s is meant for another tool (azp)", p.Name)
 	case c.Version != supportedVersion:
 		return nil, wod.Errorf(wod.EINVALID, "LTI version %q: wod speaks LTI %s", c.Version, supportedVersion)
-	case c.MessageType != messageResource:
-		return nil, wod.Errorf(wod.EINVALID, "LTI message %q: wod opens resource links (%s) only", c.MessageType, messageResource)
+	case c.MessageType != messageResource && c.MessageType != messageDeepLinking:
+		return nil, wod.Errorf(wod.EINVALID, "LTI message %q: wod opens resource links (%s) and picks workshops (%s)",
+			c.MessageType, messageResource, messageDeepLinking)
 	case !p.AcceptsDeployment(c.DeploymentID):
 		return nil, wod.Errorf(wod.EUNAUTHORIZED, "the deployment %q of %s is not accepted", c.DeploymentID, p.Name)
+	case c.MessageType == messageDeepLinking:
+		return t.deepLinking(ctx, p, c)
 	case c.Email == "":
 		return nil, wod.Errorf(wod.EINVALID, "%s did not send the learner's e-mail address: "+
 			"set the tool's privacy settings to share it (wod registers learners by e-mail)", p.Name)
@@ -236,6 +244,13 @@ type claims struct {
 		Scope    []string `json:"scope"`
 		LineItem string   `json:"lineitem"`
 	} `json:"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"`
+	Roles       []string `json:"https://purl.imsglobal.org/spec/lti/claim/roles"`
+	DeepLinking struct {
+		ReturnURL      string   `json:"deep_link_return_url"`
+		AcceptTypes    []string `json:"accept_types"`
+		AcceptMultiple bool     `json:"accept_multiple"`
+		Data           string   `json:"data"`
+	} `json:"https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"`
 }
 
 // readClaims decodes the payload of a token already verified.

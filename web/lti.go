@@ -20,6 +20,7 @@ func (p *Pages) registerLTI(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+lti.LoginPath, p.ltiLogin)
 	mux.HandleFunc("POST "+lti.LaunchPath, p.ltiLaunch)
 	mux.HandleFunc("GET "+lti.JWKSPath, p.ltiJWKS)
+	mux.HandleFunc("POST "+lti.DeepLinkPath, p.ltiDeepLink)
 }
 
 // ltiJWKS serves the tool's public key, with which platforms check its
@@ -66,6 +67,10 @@ func (p *Pages) ltiLaunch(w http.ResponseWriter, r *http.Request) {
 	l, err := p.LTI.Launch(r.Context(), r.PostForm.Get("id_token"), r.PostForm.Get("state"))
 	if err != nil {
 		p.ltiProblem(w, r, err)
+		return
+	}
+	if l.DeepLink != nil {
+		p.ltiPicker(w, r, l)
 		return
 	}
 	name := l.Name
@@ -118,7 +123,9 @@ func (p *Pages) ltiProblem(w http.ResponseWriter, r *http.Request, err error) {
 	status, title := http.StatusBadRequest, "This workshop could not be opened"
 	msg := e.Message
 	switch e.Code {
-	case wod.EUNAUTHORIZED, wod.EFORBIDDEN:
+	case wod.EFORBIDDEN:
+		status = http.StatusForbidden
+	case wod.EUNAUTHORIZED:
 		status = http.StatusUnauthorized
 		p.Logger.WarnContext(r.Context(), "LTI launch refused", "error", e.Message)
 		msg = "Your course's launch could not be verified. Start the activity again from your course; if it keeps failing, tell your teacher: " + e.Message

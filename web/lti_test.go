@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -189,6 +190,50 @@ func TestLTIGradePassback(t *testing.T) {
 		js, _, err := s.db.FindJobs(s.ctx, wod.JobFilter{Kind: &grade, Page: wod.Page{Limit: 5}})
 		if err != nil || len(js) != 1 || js[0].State != wod.JobDone {
 			t.Fatalf("grade job: %+v %v", js, err)
+		}
+	})
+}
+
+// TestLTIDeepLinking: an instructor adding an activity picks workshops from
+// the catalogue inside the platform's frame, and the page posts the signed
+// answer back to the platform.
+func TestLTIDeepLinking(t *testing.T) {
+	forEach(t, func(t *testing.T, s *site) {
+		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
+		s.workshop("WKSHP-Go", "Go <fast>", 4, 6)
+		plat := s.ltiPlatform(false)
+		const returnURL = "https://moodle.uni.example/mod/lti/contentitem_return.php?course=3"
+		res, page := s.ltiLaunch(plat, func(c map[string]any) { ltitest.DeepLinkingClaims(c, returnURL) })
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("deep-linking launch: %d\n%s", res.StatusCode, page)
+		}
+		noInlineCode(t, "picker", page)
+		wantIn(t, "picker", page, `action="/lti/deeplink"`, `type="checkbox" name="workshop" value="WKSHP-API101"`,
+			"Go &lt;fast&gt;", "Intro to APIs")
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors https://moodle.uni.example;") ||
+			res.Header.Get("X-Frame-Options") != "" {
+			t.Fatalf("the picker cannot be framed by the platform: %q", csp)
+		}
+		token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+		if token == nil {
+			t.Fatalf("no token in the picker:\n%s", page)
+		}
+		res, page = s.post("/lti/deeplink", url.Values{"token": {token[1]}, "workshop": {"WKSHP-API101", "WKSHP-Go"}})
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("pick: %d\n%s", res.StatusCode, page)
+		}
+		wantIn(t, "answer", page, `action="https://moodle.uni.example/mod/lti/contentitem_return.php?course=3"`,
+			`data-autosubmit`, `name="JWT" value="ey`)
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://moodle.uni.example") {
+			t.Fatalf("the answer cannot post to the platform: %q", csp)
+		}
+		if res, _ := s.post("/lti/deeplink", url.Values{"token": {token[1]}, "workshop": {"WKSHP-API101"}}); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("a second answer: %d", res.StatusCode)
+		}
+		// Ordinary pages still refuse to be framed.
+		if res, _ := s.do("GET", "/", nil); res.Header.Get("X-Frame-Options") != "DENY" ||
+			!strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Fatalf("catalogue headers: %v", res.Header)
 		}
 	})
 }

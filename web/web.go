@@ -168,14 +168,22 @@ func (p *Pages) execute(w http.ResponseWriter, r *http.Request, status int, page
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
 	if h.Get("Referrer-Policy") == "" {
 		h.Set("Referrer-Policy", "same-origin")
 	}
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "+
-		"script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	if h.Get("Content-Security-Policy") == "" { // a page may widen it (pagePolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", pagePolicy("'none'", "'self'"))
+	}
 	w.WriteHeader(status)
 	w.Write([]byte(buf.String()))
+}
+
+// pagePolicy is the pages' Content-Security-Policy, with who may frame them
+// and where their forms may post.
+func pagePolicy(frameAncestors, formAction string) string {
+	return "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; " +
+		"frame-ancestors " + frameAncestors + "; base-uri 'none'; form-action " + formAction
 }
 
 // fail shows an error page fitting err: not found, or our fault.

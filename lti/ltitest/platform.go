@@ -219,3 +219,18 @@ func (p *Platform) GradeClaim() map[string]any {
 
 // GradeClaimName is the name of the claim GradeClaim makes.
 const GradeClaimName = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+
+// DeepLinkingClaims turn launch claims c into an instructor's request to
+// add content to the course, answered at returnURL.
+func DeepLinkingClaims(c map[string]any, returnURL string) map[string]any {
+	c["https://purl.imsglobal.org/spec/lti/claim/message_type"] = "LtiDeepLinkingRequest"
+	c["https://purl.imsglobal.org/spec/lti/claim/roles"] = []string{"http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"}
+	c["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = map[string]any{
+		"deep_link_return_url": returnURL,
+		"accept_types":         []string{"link", "ltiResourceLink"},
+		"accept_multiple":      true,
+		"data":                 "opaque-42",
+	}
+	delete(c, "https://purl.imsglobal.org/spec/lti/claim/custom")
+	return c
+}

@@ -41,6 +41,8 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // An answer to post back to a learning platform goes by itself.
+    document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
     tick();
     setInterval(tick, 1000);
     document.querySelectorAll("[data-live]").forEach(live);
