@@ -253,6 +253,7 @@ func TestBrowser(t *testing.T) {
 		{"/admin/stats", "Statistics", "statistics"},
 		{"/admin/users", "Users and tokens", "users"},
 		{"/admin/announcements", "Announcements", "announcements"},
+		{"/admin/lti", "Learning platforms", "learning-platforms"},
 	} {
 		desk.navigate(p.base + pg.path)
 		desk.waitVisible("h1")
@@ -268,7 +269,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("resend link: status %d", status)
 	}
 	phone.waitVisible("#resent")
-	phone.shot("20-resend-link")
+	phone.shot("21-resend-link")
 
 	// Throttling: after five free failures the sixth locks the user name
 	// and the address; then even the right password is refused for a while.
