@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/agent"
@@ -173,6 +176,32 @@ func (a *App) checkDatabase(ctx context.Context, add addCheck) {
 		add("database", CheckWarn, "%s schema at version %d, this binary brings it to %d at start (or wod migrate)", db.Dialect(), cur, latest)
 	default:
 		add("database", CheckOK, "%s answers, schema current (version %d)", db.Dialect(), cur)
+		checkLTI(ctx, db, add)
+	}
+}
+
+// checkLTI fetches the key set of every registered learning platform: one
+// that does not answer refuses every launch from its courses.
+func checkLTI(ctx context.Context, db *store.DB, add addCheck) {
+	ps, err := db.FindLTIPlatforms(ctx)
+	if err != nil {
+		add("lti", CheckFail, "%v", err)
+		return
+	}
+	for _, p := range ps {
+		set, err := jwk.Fetch(ctx, p.JWKSURL, jwk.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}))
+		switch {
+		case err != nil:
+			add("lti", CheckFail, "%s: its key set at %s: %v", p.Name, p.JWKSURL, err)
+		case set.Len() == 0:
+			add("lti", CheckFail, "%s: its key set at %s holds no key", p.Name, p.JWKSURL)
+		default:
+			grades := "no grade book (no token URL)"
+			if p.TokenURL != "" {
+				grades = "grades to " + p.TokenURL
+			}
+			add("lti", CheckOK, "%s: %d key(s) at %s; %s", p.Name, set.Len(), p.JWKSURL, grades)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/lti/ltitest"
 	"github.com/wod-dev/wod/mail/smtptest"
+	"github.com/wod-dev/wod/store"
 )
 
 // TestCheck: wod check reports each check, changes nothing, and fails on
@@ -49,6 +53,30 @@ func TestCheck(t *testing.T) {
 	}
 	if n := len(smtp.Messages()); n != 0 {
 		t.Fatalf("wod check sent %d mails", n)
+	}
+
+	// Learning platforms: their key sets must answer.
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(data, "wod.db"), wod.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plat := ltitest.New(t)
+	defer db.Close()
+	gone := &wod.LTIPlatform{Name: "gone", Issuer: "https://gone.example", ClientID: "b", AuthURL: "https://gone.example/auth",
+		JWKSURL: "http://127.0.0.1:1/jwks"}
+	for _, p := range []*wod.LTIPlatform{gone,
+		{Name: "moodle", Issuer: "https://lms.example", ClientID: "a", AuthURL: "https://lms.example/auth", JWKSURL: plat.JWKSURL()},
+	} {
+		if err := db.CreateLTIPlatform(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out = check("--role", "server")
+	if code == 0 || !line(out, "ok", "lti", "moodle: 1 key(s)") || !line(out, "FAIL", "lti", "gone: its key set") {
+		t.Fatalf("server check with learning platforms: %d\n%s", code, out)
+	}
+	if err := db.DeleteLTIPlatform(context.Background(), gone.ID); err != nil {
+		t.Fatal(err)
 	}
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
