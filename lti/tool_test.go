@@ -146,8 +146,8 @@ func TestLaunchRefusals(t *testing.T) {
 				c["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] = "dep-9"
 				return f.plat.Sign(c)
 			}, wod.EUNAUTHORIZED, "dep-9"},
-			{"deep linking", func(c map[string]any, _ string) string {
-				c["https://purl.imsglobal.org/spec/lti/claim/message_type"] = "LtiDeepLinkingRequest"
+			{"a submission review", func(c map[string]any, _ string) string {
+				c["https://purl.imsglobal.org/spec/lti/claim/message_type"] = "LtiSubmissionReviewRequest"
 				return f.plat.Sign(c)
 			}, wod.EINVALID, "resource links"},
 			{"LTI 1.1", func(c map[string]any, _ string) string {
