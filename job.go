@@ -86,4 +86,8 @@ type JobService interface {
 	// DismissJobs marks a failed job (or, with id 0, every failed job) as
 	// dealt with, and returns how many it dismissed.
 	DismissJobs(ctx context.Context, id int64) (int, error)
+	// RetryJob queues a failed job again, due now, with its attempts
+	// reset (once the cause is fixed: the hub is back, the disk has room).
+	// A job whose purpose has passed meanwhile does nothing when it runs.
+	RetryJob(ctx context.Context, id int64) (*Job, error)
 }

@@ -636,16 +636,26 @@ func TestDismissJobs(t *testing.T) {
 		if r := e.do("POST", "/api/v1/jobs/424242/dismiss", e.mod, nil); r.status != 404 {
 			t.Fatalf("dismiss no job: %d %s", r.status, r.raw)
 		}
-		if r := e.do("POST", "/api/v1/jobs/dismiss", e.mod, nil); r.status != 200 || r.body["dismissed"].(float64) != 1 {
+		if r := e.do("POST", fmt.Sprintf("/api/v1/jobs/%d/retry", failed[1]), e.mod, nil); r.status != 200 ||
+			r.body["state"] != "queued" || r.body["attempts"].(float64) != 0 {
+			t.Fatalf("retry: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", fmt.Sprintf("/api/v1/jobs/%d/retry", failed[1]), e.mod, nil); r.status != 409 {
+			t.Fatalf("retry a queued job: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", "/api/v1/jobs/dismiss", e.mod, nil); r.status != 200 || r.body["dismissed"].(float64) != 0 {
 			t.Fatalf("dismiss all: %d %s", r.status, r.raw)
 		}
 		r := e.do("GET", "/api/v1/jobs?state=failed", e.mod, nil)
+		if r.body["total"].(float64) != 1 {
+			t.Fatalf("failed jobs left: %s", r.raw)
+		}
 		for _, j := range r.body["items"].([]any) {
 			if j.(map[string]any)["dismissed_at"] == nil {
 				t.Fatalf("a failed job not dismissed: %s", r.raw)
 			}
 		}
-		if r := e.do("GET", "/api/v1/events?kind=job.dismissed", e.mod, nil); r.status != 200 || r.body["total"].(float64) != 2 {
+		if r := e.do("GET", "/api/v1/events?kind=job.dismissed", e.mod, nil); r.status != 200 || r.body["total"].(float64) != 1 {
 			t.Fatalf("audit: %d %s", r.status, r.raw)
 		}
 	})

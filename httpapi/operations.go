@@ -80,6 +80,21 @@ func (s *Server) registerOperations() {
 			}
 			return newDismissed(n), nil
 		})
+	register(s, huma.Operation{OperationID: "retry-job", Method: http.MethodPost, Path: APIPrefix + "/jobs/{id}/retry",
+		Summary: "Retry a failed job", Tags: []string{"Operations"},
+		Description: "Queues a job that failed for good again, due now, with its attempts reset: once its cause is " +
+			"fixed (the hub is back, the disk has room). A job whose purpose has passed meanwhile does nothing. " +
+			"Only failed jobs can be retried (409 otherwise)."},
+		wod.RoleModerator, func(ctx context.Context, in *struct {
+			ID int64 `path:"id"`
+		}) (*body[*wod.Job], error) {
+			j, err := s.Jobs.RetryJob(ctx, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			s.audit(ctx, "job.retried", fmt.Sprintf("job:%d", in.ID), string(j.Kind))
+			return &body[*wod.Job]{j}, nil
+		})
 	register(s, huma.Operation{OperationID: "dismiss-failed-jobs", Method: http.MethodPost, Path: APIPrefix + "/jobs/dismiss",
 		Summary: "Dismiss every failed job", Tags: []string{"Operations"},
 		Description: "Marks every job that failed for good, and is not dismissed yet, as dealt with."},

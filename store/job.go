@@ -112,6 +112,32 @@ func (db *DB) DismissJobs(ctx context.Context, id int64) (n int, err error) {
 	return n, nil
 }
 
+// RetryJob queues a failed job again, due now, with fresh attempts.
+func (db *DB) RetryJob(ctx context.Context, id int64) (j *wod.Job, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		js, err := queryJobs(tx, `UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, lease_until = NULL,
+			leased_by = '', dismissed_at = NULL, updated_at = $1 WHERE id = $2 AND state = 'failed' RETURNING `+jobColumns, tx.now, id)
+		if err != nil {
+			return err
+		}
+		if len(js) == 1 {
+			j = js[0]
+			return nil
+		}
+		var state wod.JobState
+		if err := tx.queryRow(`SELECT state FROM jobs WHERE id = $1`, id).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.ENOTFOUND, "no job %d", id)
+		} else if err != nil {
+			return err
+		}
+		return wod.Errorf(wod.ECONFLICT, "job %d is %s: only failed jobs are retried", id, state)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retry job: %w", err)
+	}
+	return j, nil
+}
+
 // ScheduleJobs inserts jobs that belong to no registration (maintenance,
 // load tests), in one transaction.
 func (db *DB) ScheduleJobs(ctx context.Context, js []*wod.Job) error {

@@ -90,3 +90,31 @@ func TestDismissJobs(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryJob: a failed job goes back to the queue, due now, with fresh
+// attempts; other states are refused.
+func TestRetryJob(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l, _ := fixture(t, db, 10, 1, 10, 10)
+		failed := storetest.FailedJob(t, db, wod.JobReset, l.ID, "hub down")
+		if _, err := db.DismissJobs(ctx, failed.ID); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour)
+		j, err := db.RetryJob(ctx, failed.ID)
+		if err != nil || j.State != wod.JobQueued || j.Attempts != 0 || !j.RunAt.Equal(clock.Now()) || j.DismissedAt != nil {
+			t.Fatalf("retried: %+v %v", j, err)
+		}
+		got, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &l.ID, "test", time.Minute, 1)
+		if err != nil || len(got) != 1 || got[0].ID != failed.ID || got[0].Attempts != 1 {
+			t.Fatalf("claim the retried job: %+v %v", got, err)
+		}
+		if _, err := db.RetryJob(ctx, failed.ID); wod.ErrorCode(err) != wod.ECONFLICT {
+			t.Fatalf("retry a running job: %v", err)
+		}
+		if _, err := db.RetryJob(ctx, 424242); wod.ErrorCode(err) != wod.ENOTFOUND {
+			t.Fatalf("retry no job: %v", err)
+		}
+	})
+}

@@ -19,6 +19,23 @@ func (p *Pages) registerDashboard(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/stats.csv", p.admin(wod.RoleModerator, p.statsCSV))
 	mux.HandleFunc("POST /admin/jobs/{id}/dismiss", p.admin(wod.RoleModerator, p.dismissJobs))
 	mux.HandleFunc("POST /admin/jobs/dismiss", p.admin(wod.RoleModerator, p.dismissJobs))
+	mux.HandleFunc("POST /admin/jobs/{id}/retry", p.admin(wod.RoleModerator, p.retryJob))
+}
+
+// retryJob queues a failed job again, once its cause is fixed.
+func (p *Pages) retryJob(w http.ResponseWriter, r *http.Request, a *adminRequest) {
+	id, ok := parseID(r.PathValue("id"))
+	if !ok {
+		p.notFound(w, r, "There is no such job.")
+		return
+	}
+	j, err := p.Jobs.RetryJob(r.Context(), id)
+	if err != nil {
+		p.actionFailed(w, r, "/admin", err)
+		return
+	}
+	p.audit(r, a, "job.retried", "job:"+strconv.FormatInt(id, 10), string(j.Kind))
+	p.done(w, r, "/admin#jobs-h", fmt.Sprintf("Job %d (%s) is queued again.", id, j.Kind))
 }
 
 // dismissJobs marks a failed job (or every one) as dealt with: it leaves

@@ -147,6 +147,20 @@ func TestDashboardPage(t *testing.T) {
 			t.Fatalf("the dismissed job is still listed:\n%s", page)
 		}
 
+		// Another one is retried once its cause is fixed: queued again.
+		again := storetest.FailedJob(t, s.db, wod.JobReset, s.loc.ID, "hub down")
+		_, page = s.get("/admin")
+		wantIn(t, "dashboard with a job to retry", page, fmt.Sprintf(`action="/admin/jobs/%d/retry"`, again.ID))
+		res, _ = s.post(fmt.Sprintf("/admin/jobs/%d/retry", again.ID), url.Values{"csrf": {s.csrf("/admin")}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("retry: %d", res.StatusCode)
+		}
+		if j, err := s.db.FindJob(s.ctx, again.ID); err != nil || j.State != wod.JobQueued || j.Attempts != 0 {
+			t.Fatalf("retried job: %+v %v", j, err)
+		}
+		_, page = s.get("/admin")
+		wantIn(t, "dashboard after the retry", page, fmt.Sprintf("Job %d (reset) is queued again.", again.ID))
+
 		// A day later the finished one has left the tiles.
 		s.clock.Advance(25 * time.Hour)
 		s.login("mod", "correct horse battery") // the session has ended meanwhile
