@@ -10,40 +10,65 @@ import (
 
 var _ wod.HousekeepingService = (*DB)(nil)
 
-// Prune removes history older than before, in one transaction: the bodies
-// of mails that left the outbox (sent, kept or failed), finished jobs
+// pruneBatch bounds the rows one prune transaction touches: the first prune
+// of a long history must not hold SQLite's only writer (and registrations
+// with it) for seconds.
+const pruneBatch = 1000
+
+// Prune removes history older than before, a batch per transaction: the
+// bodies of mails that left the outbox (sent, kept or failed), finished jobs
 // (done or cancelled), audit events, and login-throttle records whose
 // window and lock are over. Each statement reads an index (mails and jobs
 // by state, events by time).
 func (db *DB) Prune(ctx context.Context, before time.Time) (p wod.Pruned, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
-		for _, step := range []struct {
-			n     *int
-			query string
-			args  []any
-		}{
-			{&p.MailBodies, `UPDATE mails SET text_body = '', html_body = ''
-				WHERE state IN ('sent', 'kept', 'failed') AND next_attempt_at < $1 AND created_at < $1
-				AND (text_body <> '' OR html_body <> '')`, []any{before}},
-			{&p.Jobs, `DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND run_at < $1 AND updated_at < $1`, []any{before}},
-			{&p.Events, `DELETE FROM events WHERE at < $1`, []any{before}},
-			{&p.LoginFailures, `DELETE FROM login_failures WHERE window_start < $1
-				AND (locked_until IS NULL OR locked_until < $2)`, []any{tx.now.Add(-24 * time.Hour), tx.now}},
-		} {
-			res, err := tx.exec(step.query, step.args...)
+	for _, step := range []struct {
+		n     *int
+		query string
+	}{
+		{&p.MailBodies, `UPDATE mails SET text_body = '', html_body = '' WHERE id IN (SELECT id FROM mails
+			WHERE state IN ('sent', 'kept', 'failed') AND next_attempt_at < $1 AND created_at < $1
+			AND (text_body <> '' OR html_body <> '') LIMIT $2)`},
+		{&p.Jobs, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs
+			WHERE state IN ('done', 'cancelled') AND run_at < $1 AND updated_at < $1 LIMIT $2)`},
+		{&p.Events, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 LIMIT $2)`},
+	} {
+		for {
+			n, err := db.pruneOnce(ctx, step.query, before)
 			if err != nil {
-				return err
+				return p, fmt.Errorf("prune: %w", err)
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
+			*step.n += n
+			if n < pruneBatch {
+				break
 			}
-			*step.n = int(n)
 		}
-		return nil
+	}
+	err = db.transact(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`DELETE FROM login_failures WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < $2)`,
+			tx.now.Add(-24*time.Hour), tx.now)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		p.LoginFailures = int(n)
+		return err
 	})
 	if err != nil {
-		return wod.Pruned{}, fmt.Errorf("prune: %w", err)
+		return p, fmt.Errorf("prune: %w", err)
 	}
 	return p, nil
+}
+
+// pruneOnce runs one batch of a prune statement in its own transaction.
+func (db *DB) pruneOnce(ctx context.Context, query string, before time.Time) (n int, err error) {
+	err = db.transact(ctx, func(tx *Tx) error {
+		res, err := tx.exec(query, before, pruneBatch)
+		if err != nil {
+			return err
+		}
+		affected, err := res.RowsAffected()
+		n = int(affected)
+		return err
+	})
+	return n, err
 }

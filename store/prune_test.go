@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -119,6 +120,28 @@ func TestPrune(t *testing.T) {
 		}
 		if r, err := db.FindRegistration(ctx, old.ID); err != nil || r.Email != "old@example.com" {
 			t.Fatalf("the registration went: %+v %v", r, err)
+		}
+	})
+}
+
+// TestPruneInBatches: a long history goes in several transactions, all of
+// it.
+func TestPruneInBatches(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		const n = 2500 // more than two batches
+		for i := range n {
+			if err := db.RecordEvent(ctx, &wod.Event{Actor: "agent:local", Kind: "guard.kill", Detail: fmt.Sprint(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock.Advance(time.Hour)
+		p, err := db.Prune(ctx, clock.Now())
+		if err != nil || p.Events != n {
+			t.Fatalf("pruned %+v %v, want %d events", p, err, n)
+		}
+		if _, left, err := db.FindEvents(ctx, wod.EventFilter{Page: wod.Page{Limit: 1}}); err != nil || left != 0 {
+			t.Fatalf("events left: %d %v", left, err)
 		}
 	})
 }
