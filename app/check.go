@@ -230,7 +230,11 @@ func (a *App) checkMail(ctx context.Context, add addCheck) {
 		add("smtp", CheckFail, "%v", err)
 		return
 	}
-	add("smtp", CheckOK, "%s accepts the connection%s", smtp, map[bool]string{true: " and the login", false: ""}[mc.SMTPUsername != ""])
+	what := "the connection"
+	if mc.SMTPUsername != "" {
+		what = "the connection and the login"
+	}
+	add("smtp", CheckOK, "%s accepts %s", smtp, what)
 }
 
 func (a *App) checkPublicURL(add addCheck) {
@@ -288,8 +292,8 @@ func (a *App) checkContent(add addCheck) {
 	if len(compile) > 0 {
 		missing := missingTools("shc", "cc")
 		if len(missing) > 0 {
-			add("compile", CheckFail, "%s compile scripts, but %s missing: apt-get install shc gcc",
-				strings.Join(compile, ", "), strings.Join(missing, " and ")+map[bool]string{true: " is", false: " are"}[len(missing) == 1])
+			add("compile", CheckFail, "%s compile scripts, but this machine lacks %s: apt-get install shc gcc",
+				strings.Join(compile, ", "), strings.Join(missing, " and "))
 		} else {
 			add("compile", CheckOK, "shc and a C compiler for %s", strings.Join(compile, ", "))
 		}

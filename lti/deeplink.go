@@ -37,6 +37,10 @@ type deepLinkState struct {
 	DeploymentID string `json:"deployment_id"`
 }
 
+// deepLinkNonce marks the states that carry a deep-linking request, which
+// only DeepLinkResponse takes (and a launch never does).
+const deepLinkNonce = "deep-link"
+
 // instructorRoles are the LTI roles that may add content to a course.
 var instructorRoles = []string{"#Instructor", "#ContentDeveloper", "#Administrator", "#TeachingAssistant"}
 
@@ -71,7 +75,7 @@ func (t *Tool) deepLinking(ctx context.Context, p *wod.LTIPlatform, c *claims) (
 		ttl = defaultStateTTL
 	}
 	// An instructor may browse the catalogue a while before picking.
-	if err := t.Platforms.SaveLTIState(ctx, hashState(token), &wod.LTIState{PlatformID: p.ID, Nonce: "deep-link",
+	if err := t.Platforms.SaveLTIState(ctx, hashState(token), &wod.LTIState{PlatformID: p.ID, Nonce: deepLinkNonce,
 		Target: string(target), ExpiresAt: t.Clock.Now().Add(3 * ttl)}); err != nil {
 		return nil, err
 	}
@@ -92,7 +96,7 @@ func (t *Tool) DeepLinkResponse(ctx context.Context, token string, picks []Pick)
 		return "", "", wod.Errorf(wod.EINVALID, "pick a workshop")
 	}
 	st, err := t.Platforms.TakeLTIState(ctx, hashState(token))
-	if err != nil || st.Nonce != "deep-link" {
+	if err != nil || st.Nonce != deepLinkNonce {
 		return "", "", wod.Errorf(wod.ENOTFOUND, "this choice has expired: add the activity again from the course")
 	}
 	var req deepLinkState

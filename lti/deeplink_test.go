@@ -73,6 +73,19 @@ func TestDeepLinking(t *testing.T) {
 			t.Fatalf("the token answered twice: %v", err)
 		}
 
+		// A deep-linking token is no launch's state, whatever nonce the
+		// browser made the platform sign.
+		state, nonce = f.login("http://wod.test/lti/launch")
+		c = ltitest.DeepLinkingClaims(ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now()), returnURL)
+		l, err = f.tool.Launch(ctx, f.plat.Sign(c), state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := ltitest.LaunchClaims(issuer, clientID, "deep-link", clock.Now())
+		if _, err := f.tool.Launch(ctx, f.plat.Sign(forged), l.DeepLink.Token); wod.ErrorCode(err) != wod.ENOTFOUND {
+			t.Fatalf("a deep-linking token used as a launch state: %v", err)
+		}
+
 		// Learners do not add content.
 		state, nonce = f.login("http://wod.test/lti/launch")
 		c = ltitest.DeepLinkingClaims(ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now()), returnURL)

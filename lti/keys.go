@@ -34,12 +34,17 @@ type cachedSet struct {
 	fetched time.Time
 }
 
-// get returns the key set at url, fresh enough to hold the key kid.
+// get returns the key set at url, fresh enough to hold the key kid. The
+// fetch runs without the lock, so that a slow platform holds up its own
+// launches only; a platform whose key set cannot be fetched keeps being
+// verified with the set it served last (a hiccup of its endpoint must not
+// refuse a class's launches).
 func (k *keySets) get(ctx context.Context, url, kid string) (jwk.Set, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	now := k.now()
-	if c, ok := k.sets[url]; ok {
+	k.mu.Lock()
+	c, cached := k.sets[url]
+	k.mu.Unlock()
+	if cached {
 		_, hasKid := c.set.LookupKeyID(kid)
 		age := now.Sub(c.fetched)
 		if age < keySetMaxAge && (kid == "" || hasKid || age < keySetMinRefill) {
@@ -48,8 +53,13 @@ func (k *keySets) get(ctx context.Context, url, kid string) (jwk.Set, error) {
 	}
 	set, err := jwk.Fetch(ctx, url, jwk.WithHTTPClient(k.client))
 	if err != nil {
+		if cached {
+			return c.set, nil
+		}
 		return nil, fmt.Errorf("the platform's key set at %s: %w", url, err)
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.sets == nil {
 		k.sets = map[string]cachedSet{}
 	}

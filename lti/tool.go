@@ -161,6 +161,9 @@ func (t *Tool) Launch(ctx context.Context, idToken, state string) (*Launch, erro
 	if err != nil {
 		return nil, err
 	}
+	if st.Nonce == deepLinkNonce {
+		return nil, wod.Errorf(wod.ENOTFOUND, "this launch is unknown: start it again from the course")
+	}
 	p, err := t.Platforms.FindLTIPlatformByID(ctx, st.PlatformID)
 	if err != nil {
 		return nil, err

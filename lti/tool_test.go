@@ -107,6 +107,21 @@ func TestLaunch(t *testing.T) {
 		if f.plat.Fetches.Load() != before+1 {
 			t.Fatalf("key set fetched %d times for the rotation, want once", f.plat.Fetches.Load()-before)
 		}
+
+		// Two hours later the platform's key set endpoint is down: launches
+		// go on with the set it served last.
+		clock.Advance(2 * time.Hour)
+		f.plat.BreakJWKS(true)
+		state, nonce = f.login("http://wod.test/lti/launch")
+		if _, err := f.tool.Launch(ctx, f.plat.Sign(ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now())), state); err != nil {
+			t.Fatalf("launch while the key set endpoint is down: %v", err)
+		}
+		// A tool that never fetched the set cannot verify anything then.
+		fresh := &lti.Tool{Platforms: db, Clock: clock, PublicURL: "http://wod.test"}
+		state, nonce = f.login("http://wod.test/lti/launch")
+		if _, err := fresh.Launch(ctx, f.plat.Sign(ltitest.LaunchClaims(issuer, clientID, nonce, clock.Now())), state); wod.ErrorCode(err) != wod.EUNAVAILABLE {
+			t.Fatalf("launch with no key set at all: %v", err)
+		}
 	})
 }
 

@@ -52,8 +52,8 @@ func (db *DB) Gauges(ctx context.Context) (g *wod.Gauges, err error) {
 }
 
 // countBy fills m from a query of (key, count) rows.
-func countBy[K ~string](tx *Tx, query string, m map[K]int) error {
-	rows, err := tx.query(query)
+func countBy[K ~string](tx *Tx, query string, m map[K]int, args ...any) error {
+	rows, err := tx.query(query, args...)
 	if err != nil {
 		return err
 	}

@@ -50,21 +50,11 @@ func dashboardStates(tx *Tx, d *wod.Dashboard) error {
 		d.ByState[s] = 0
 	}
 	// A finished registration is last updated by the step that finished it.
-	rows, err := tx.query(`SELECT state, COUNT(*) FROM registrations
-		WHERE state IN `+holdingSQL+` OR updated_at >= $1 GROUP BY state`, tx.now.Add(-24*time.Hour))
-	if err != nil {
+	if err := countBy(tx, `SELECT state, COUNT(*) FROM registrations WHERE state IN `+holdingSQL+
+		` OR updated_at >= $1 GROUP BY state`, d.ByState, tx.now.Add(-24*time.Hour)); err != nil {
 		return fmt.Errorf("registrations by state: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var s wod.RegistrationState
-		var n int
-		if err := rows.Scan(&s, &n); err != nil {
-			return fmt.Errorf("registrations by state: %w", err)
-		}
-		d.ByState[s] = n
-	}
-	return rows.Err()
+	return nil
 }
 
 func dashboardWorkshops(tx *Tx, d *wod.Dashboard) error {

@@ -36,6 +36,7 @@ type Platform struct {
 	clientID string
 	scores   []map[string]any
 	now      func() time.Time
+	broken   bool
 }
 
 // The access token the grade book hands out.
@@ -52,7 +53,12 @@ func New(t testing.TB) *Platform {
 		p.Fetches.Add(1)
 		p.mu.Lock()
 		pub, err := p.key.PublicKey()
+		broken := p.broken
 		p.mu.Unlock()
+		if broken {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			t.Error(err)
 			return
@@ -67,6 +73,13 @@ func New(t testing.TB) *Platform {
 	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
 	return p
+}
+
+// BreakJWKS makes the key set endpoint answer 503 (or again not).
+func (p *Platform) BreakJWKS(broken bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.broken = broken
 }
 
 // TokenURL is the grade book's token endpoint.
