@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -63,8 +64,8 @@ func (m *Managed) launch() (*hubProc, error) {
 	return p, nil
 }
 
-// waitUp polls the API until it answers to the agent's token, the process
-// exits, StartTimeout passes or ctx ends.
+// waitUp polls until the API answers to the agent's token and the proxy
+// routes the hub, the process exits, StartTimeout passes or ctx ends.
 func (m *Managed) waitUp(ctx context.Context, c *Client, p *hubProc) error {
 	ctx, cancel := context.WithTimeout(ctx, m.set.startTimeout)
 	defer cancel()
@@ -74,6 +75,7 @@ func (m *Managed) waitUp(ctx context.Context, c *Client, p *hubProc) error {
 	probe.HTTP = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 2 * time.Second}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	apiUp := false
 	for {
 		select {
 		case <-p.done:
@@ -85,20 +87,51 @@ func (m *Managed) waitUp(ctx context.Context, c *Client, p *hubProc) error {
 				m.set.startTimeout, ctx.Err(), strings.Join(p.out.lastLines(tailLines), "\n"))
 		case <-tick.C:
 		}
-		resp, err := probe.once(ctx, http.MethodGet, "/user", nil)
-		if err != nil {
-			continue // not listening yet
+		if !apiUp {
+			resp, err := probe.once(ctx, http.MethodGet, "/user", nil)
+			if err != nil {
+				continue // not listening yet
+			}
+			if resp.status == http.StatusForbidden || resp.status == http.StatusUnauthorized {
+				// Listening but the token is refused: the configuration did
+				// not load as written. Retrying will not help.
+				return fmt.Errorf("jupyterhub: the hub refuses the agent's service token (%d); last output:\n%s",
+					resp.status, strings.Join(p.out.lastLines(tailLines), "\n"))
+			}
+			if resp.status != http.StatusOK {
+				continue
+			}
+			apiUp = true
 		}
-		if resp.status == http.StatusOK {
+		// The API answers before the hub has routed itself on the proxy:
+		// until it has, a student's login meets a 404.
+		if m.proxyRoutesHub(ctx, probe.HTTP) {
 			return nil
 		}
-		if resp.status == http.StatusForbidden || resp.status == http.StatusUnauthorized {
-			// Listening but the token is refused: the configuration did
-			// not load as written. Retrying will not help.
-			return fmt.Errorf("jupyterhub: the hub refuses the agent's service token (%d); last output:\n%s",
-				resp.status, strings.Join(p.out.lastLines(tailLines), "\n"))
-		}
 	}
+}
+
+// proxyRoutesHub reports whether the hub's health check answers through the
+// proxy's public address, i.e. the proxy routes the hub.
+func (m *Managed) proxyRoutesHub(ctx context.Context, hc *http.Client) bool {
+	host, port, err := net.SplitHostPort(m.set.bind)
+	if err != nil {
+		return false
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	u := "http://" + net.JoinHostPort(host, port) + m.baseURL() + "hub/health"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
 }
 
 // Run supervises the hub until ctx ends: if it dies it is restarted, after a
