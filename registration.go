@@ -92,6 +92,10 @@ type RegistrationRequest struct {
 	Company  string
 	// ClientIP is used for rate limiting only.
 	ClientIP string
+	// GradeBook, for a learner launched from a learning platform, is where
+	// the completion goes at the end; it is recorded in the registration's
+	// own transaction (its RegistrationID is filled in by the store).
+	GradeBook *LTILaunch
 }
 
 // Normalize trims the request and lower-cases the e-mail address.

@@ -184,16 +184,18 @@ func (db *DB) TakeLTIState(ctx context.Context, hash []byte) (s *wod.LTIState, e
 
 // SaveLTILaunch records where a registration reports its completion.
 func (db *DB) SaveLTILaunch(ctx context.Context, l *wod.LTILaunch) error {
-	err := db.transact(ctx, func(tx *Tx) error {
-		_, err := tx.exec(`INSERT INTO lti_launches (registration_id, platform_id, subject, lineitem, created_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (registration_id) DO UPDATE SET platform_id = excluded.platform_id,
-			subject = excluded.subject, lineitem = excluded.lineitem`, l.RegistrationID, l.PlatformID, l.Subject, l.LineItem, tx.now)
-		return err
-	})
+	err := db.transact(ctx, func(tx *Tx) error { return saveLTILaunch(tx, l) })
 	if err != nil {
 		return fmt.Errorf("save LTI launch: %w", err)
 	}
 	return nil
+}
+
+func saveLTILaunch(tx *Tx, l *wod.LTILaunch) error {
+	_, err := tx.exec(`INSERT INTO lti_launches (registration_id, platform_id, subject, lineitem, created_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (registration_id) DO UPDATE SET platform_id = excluded.platform_id,
+		subject = excluded.subject, lineitem = excluded.lineitem`, l.RegistrationID, l.PlatformID, l.Subject, l.LineItem, tx.now)
+	return err
 }
 
 // FindLTILaunch finds a registration's launch.

@@ -53,3 +53,57 @@ func TestLTIPlatforms(t *testing.T) {
 		}
 	})
 }
+
+// A launched registration and its grade book are one transaction: a crash
+// can leave neither without the other. A later launch replaces the book.
+func TestLTILaunchWithRegistration(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 5, 1, 5, 5)
+		p := &wod.LTIPlatform{Name: "moodle", Issuer: "https://lms.example", ClientID: "a",
+			AuthURL: "https://lms.example/auth", JWKSURL: "https://lms.example/jwks"}
+		if err := db.CreateLTIPlatform(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		r, err := db.CreateRegistration(ctx, &wod.NewRegistration{Request: wod.RegistrationRequest{
+			Workshop: w.Slug, Name: "Ann", Email: "ann@example.org",
+			GradeBook: &wod.LTILaunch{PlatformID: p.ID, Subject: "u-1", LineItem: "https://lms.example/li/1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.FindLTILaunch(ctx, r.ID)
+		want := wod.LTILaunch{RegistrationID: r.ID, PlatformID: p.ID, Subject: "u-1", LineItem: "https://lms.example/li/1"}
+		if err != nil || *got != want {
+			t.Fatalf("launch after registering: %+v, %v; want %+v", got, err, want)
+		}
+		want.LineItem = "https://lms.example/li/2"
+		if err := db.SaveLTILaunch(ctx, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.FindLTILaunch(ctx, r.ID); err != nil || *got != want {
+			t.Fatalf("launch replaced: %+v, %v", got, err)
+		}
+
+		// A refused registration (already registered) records no book.
+		_, err = db.CreateRegistration(ctx, &wod.NewRegistration{Request: wod.RegistrationRequest{
+			Workshop: w.Slug, Name: "Ann", Email: "ann@example.org",
+			GradeBook: &wod.LTILaunch{PlatformID: p.ID, Subject: "u-1", LineItem: "https://lms.example/li/3"}}})
+		if wod.ErrorCode(err) != wod.EALREADYREGISTERED {
+			t.Fatalf("second registration: %v", err)
+		}
+		if got, err := db.FindLTILaunch(ctx, r.ID); err != nil || *got != want {
+			t.Fatalf("launch after a refused registration: %+v, %v", got, err)
+		}
+		// A grade book naming no platform fails the whole registration.
+		_, err = db.CreateRegistration(ctx, &wod.NewRegistration{Request: wod.RegistrationRequest{
+			Workshop: w.Slug, Name: "Bob", Email: "bob@example.org",
+			GradeBook: &wod.LTILaunch{PlatformID: p.ID + 100, Subject: "u-2", LineItem: "https://lms.example/li/1"}}})
+		if err == nil {
+			t.Fatal("registered with a grade book of an unknown platform")
+		}
+		email := "bob@example.org"
+		if regs, _, err := db.FindRegistrations(ctx, wod.RegistrationFilter{Email: &email}); err != nil || len(regs) != 0 {
+			t.Fatalf("half a registration left: %v, %v", regs, err)
+		}
+	})
+}

@@ -134,6 +134,13 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			return nil, err
 		}
 	}
+	if g := req.GradeBook; g != nil {
+		l := *g
+		l.RegistrationID = id
+		if err := saveLTILaunch(tx, &l); err != nil {
+			return nil, err
+		}
+	}
 	return findRegistration(tx, id)
 }
 

@@ -77,21 +77,26 @@ func (p *Pages) ltiLaunch(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name, _, _ = strings.Cut(l.Email, "@")
 	}
+	// The completion goes to the activity's grade-book column at the end.
+	var book *wod.LTILaunch
+	if l.LineItem != "" {
+		book = &wod.LTILaunch{PlatformID: l.Platform.ID, Subject: l.Subject, LineItem: l.LineItem}
+	}
 	reg, err := p.Registrar.Register(r.Context(), wod.RegistrationRequest{Workshop: l.Workshop, Name: truncateBytes(name, 200),
-		Email: l.Email, Company: truncateBytes(l.Course, 200), ClientIP: p.Gate.ClientAddress(r.Context())})
+		Email: l.Email, Company: truncateBytes(l.Course, 200), ClientIP: p.Gate.ClientAddress(r.Context()), GradeBook: book})
 	if wod.ErrorCode(err) == wod.EALREADYREGISTERED {
 		reg, err = p.liveRegistration(r, l.Email)
+		if err == nil && book != nil {
+			// Back to a live registration: the latest activity gets the grade.
+			book.RegistrationID = reg.ID
+			if err := p.LTI.Platforms.SaveLTILaunch(r.Context(), book); err != nil {
+				p.Logger.ErrorContext(r.Context(), "LTI launch: keeping the grade book", "registration", reg.ID, "error", err)
+			}
+		}
 	}
 	if err != nil {
 		p.ltiProblem(w, r, err)
 		return
-	}
-	if l.LineItem != "" {
-		// The completion goes to the activity's grade-book column at the end.
-		if err := p.LTI.Platforms.SaveLTILaunch(r.Context(), &wod.LTILaunch{RegistrationID: reg.ID,
-			PlatformID: l.Platform.ID, Subject: l.Subject, LineItem: l.LineItem}); err != nil {
-			p.Logger.ErrorContext(r.Context(), "LTI launch: keeping the grade book", "registration", reg.ID, "error", err)
-		}
 	}
 	p.Logger.InfoContext(r.Context(), "LTI launch", "platform", l.Platform.Name, "registration", reg.ID, "workshop", reg.Workshop)
 	http.Redirect(w, r, "/status/"+p.Keys.StatusToken(reg.ID), http.StatusSeeOther)
