@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/wod-dev/wod/agent"
 	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/jupyterhub"
+	"github.com/wod-dev/wod/legacy"
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/secret"
@@ -411,12 +413,16 @@ func (a *App) checkStudents(add addCheck) {
 // takes its token, with a call that changes nothing.
 func (a *App) checkServer(ctx context.Context, add addCheck) {
 	ac := a.Config.Agent
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if lc := ac.Legacy; lc.API != "" {
+		a.checkLegacy(ctx, add)
+		return
+	}
 	if ac.Server == "" || ac.Token == "" {
 		add("server", CheckFail, "wod agent needs --server and --agent-token (or WOD_SERVER and WOD_AGENT_TOKEN)")
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
 	c := &agent.Client{BaseURL: ac.Server, Token: ac.Token}
 	seats, err := c.HeldSeats(ctx)
 	if err != nil {
@@ -424,4 +430,49 @@ func (a *App) checkServer(ctx context.Context, add addCheck) {
 		return
 	}
 	add("server", CheckOK, "%s takes the agent token (%d seats in use at this location)", ac.Server, len(seats))
+}
+
+// checkLegacy proves that the original api-db takes the moderator's login
+// and that the command mails' address is free to listen on.
+func (a *App) checkLegacy(ctx context.Context, add addCheck) {
+	lc := a.Config.Agent.Legacy
+	api := &legacy.APIDB{URL: lc.API, User: lc.User, Password: lc.Password}
+	held, err := (&legacy.Bridge{API: api, BaseStudentID: lc.BaseStudentID, Students: lc.Students,
+		Spool: &legacy.Spool{Dir: filepath.Join(a.Config.Data, "legacy-mail")}}).HeldSeats(ctx)
+	if err != nil {
+		add("api-db", CheckFail, "%v", err)
+	} else {
+		add("api-db", CheckOK, "%s takes %s's login (%d of this backend's students assigned)", lc.API, lc.User, len(held))
+	}
+	if _, err := legacy.ParseNetworks(lc.Allow); err != nil {
+		add("command mails", CheckFail, "--legacy-mail-allow: %v", err)
+		return
+	}
+	ln, err := net.Listen("tcp", lc.MailAddr)
+	if err == nil {
+		ln.Close()
+		add("command mails", CheckOK, "%s is free; mails accepted from %s", lc.MailAddr, strings.Join(lc.Allow, ", "))
+		return
+	}
+	if greeting := smtpGreeting(ctx, lc.MailAddr); strings.HasPrefix(greeting, "220 ") {
+		add("command mails", CheckOK, "%s answers SMTP (the agent running?): %s", lc.MailAddr, greeting)
+		return
+	}
+	add("command mails", CheckFail, "cannot listen on %s: %v", lc.MailAddr, err)
+}
+
+// smtpGreeting reads the first line a server at addr says.
+func smtpGreeting(ctx context.Context, addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	c, err := (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line)
 }

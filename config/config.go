@@ -67,6 +67,24 @@ type Agent struct {
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
 	ContentCheck string // --content-check
+	// Legacy lets the original Workshops-on-Demand api-db drive this agent.
+	Legacy Legacy
+}
+
+// Legacy configures the intake of the original api-db's command mails
+// (wod agent --legacy-api): the agent then works for that api-db instead
+// of a wod server.
+type Legacy struct {
+	API           string   // --legacy-api: the api-db's API URL, e.g. https://apidb:8021/api
+	User          string   // --legacy-api-user (the original's WODAPIDBUSER)
+	Password      string   // --legacy-api-password (prefer WOD_LEGACY_API_PASSWORD or the file)
+	PasswordFile  string   // --legacy-api-password-file
+	MailAddr      string   // --legacy-mail-addr: where the command mails arrive (the original's WODPOSTPORT)
+	Allow         []string // --legacy-mail-allow: networks that may send them
+	Senders       []string // --legacy-mail-from: envelope senders accepted (empty: any)
+	BaseStudentID int      // --legacy-base-student-id: this backend's basestdid in the api-db
+	Students      int      // --legacy-students: this backend's student accounts (WODUSERMAX)
+	Location      string   // --legacy-location: this backend's name in the api-db
 }
 
 // Mail configures the outbox and its branding.
@@ -132,6 +150,18 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
 	fs.StringVar(&a.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
+
+	l := &a.Legacy
+	fs.StringVar(&l.API, "legacy-api", "", "URL of the original api-db's API (…/api): this agent then serves it, taking its command mails")
+	fs.StringVar(&l.User, "legacy-api-user", "moderator", "the api-db user with the moderator role (the original's WODAPIDBUSER)")
+	fs.StringVar(&l.Password, "legacy-api-password", "", "its password; prefer WOD_LEGACY_API_PASSWORD or --legacy-api-password-file")
+	fs.StringVar(&l.PasswordFile, "legacy-api-password-file", "", "file holding that password")
+	fs.StringVar(&l.MailAddr, "legacy-mail-addr", ":10025", "listen address for the api-db's command mails (the original's WODPOSTPORT)")
+	fs.StringSliceVar(&l.Allow, "legacy-mail-allow", []string{"127.0.0.0/8", "::1"}, "networks or addresses allowed to send command mails (the api-db's)")
+	fs.StringSliceVar(&l.Senders, "legacy-mail-from", nil, "envelope senders allowed to send command mails (the original's WODSENDER; empty: any from the allowed networks)")
+	fs.IntVar(&l.BaseStudentID, "legacy-base-student-id", 0, "this backend's basestdid in the api-db (studentN is the api-db's student basestdid+N)")
+	fs.IntVar(&l.Students, "legacy-students", 20, "student accounts of this backend (the original's WODUSERMAX)")
+	fs.StringVar(&l.Location, "legacy-location", "", "this backend's name in the api-db (its workshops' location), when a notebook is served by several")
 
 	m := &c.Mail
 	fs.StringVar(&m.SMTPHost, "smtp-host", "", "SMTP relay; empty keeps every mail in the outbox, readable by operators")
@@ -334,6 +364,7 @@ func (c *Config) finish() error {
 	if c.Agent.ContentCheck != "strict" && c.Agent.ContentCheck != "warn" {
 		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.Agent.ContentCheck))
 	}
+	errs = append(errs, c.Agent.Legacy.finish()...)
 	for _, v := range c.Agent.Vars {
 		if k, _, ok := strings.Cut(v, "="); !ok || strings.TrimSpace(k) == "" {
 			errs = append(errs, fmt.Errorf("--var %q must be KEY=VALUE", v))
@@ -351,6 +382,39 @@ func (c *Config) finish() error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	return nil
+}
+
+func (l *Legacy) finish() []error {
+	if l.API == "" {
+		return nil
+	}
+	var errs []error
+	if u, err := url.Parse(l.API); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--legacy-api %q must be an http(s) URL such as https://apidb.example:8021/api", l.API))
+	}
+	if l.PasswordFile != "" {
+		b, err := os.ReadFile(l.PasswordFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--legacy-api-password-file: %w", err))
+		}
+		l.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if l.User == "" || l.Password == "" {
+		errs = append(errs, fmt.Errorf("--legacy-api needs --legacy-api-user and its password (WOD_LEGACY_API_PASSWORD or --legacy-api-password-file)"))
+	}
+	if _, _, err := net.SplitHostPort(l.MailAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--legacy-mail-addr %q must be host:port, e.g. :10025", l.MailAddr))
+	}
+	if len(l.Allow) == 0 {
+		errs = append(errs, fmt.Errorf("--legacy-mail-allow must name the api-db's network: anyone reaching the port could run commands"))
+	}
+	if l.BaseStudentID < 0 {
+		errs = append(errs, fmt.Errorf("--legacy-base-student-id must not be negative"))
+	}
+	if l.Students < 1 || l.Students > 10000 {
+		errs = append(errs, fmt.Errorf("--legacy-students %d must be between 1 and 10000", l.Students))
+	}
+	return errs
 }
 
 func (m *Mail) finish(publicURL string) []error {

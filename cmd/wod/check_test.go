@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/legacy/apidbtest"
 	"github.com/wod-dev/wod/lti/ltitest"
 	"github.com/wod-dev/wod/mail/smtptest"
 	"github.com/wod-dev/wod/store"
@@ -106,6 +107,27 @@ func TestCheck(t *testing.T) {
 	}
 	if strings.Contains(out, "t0ken") {
 		t.Fatal("the agent token is in the output")
+	}
+
+	// The original api-db's backend: its login and the command mails' port.
+	api := apidbtest.New(t, nil, 0, 3)
+	api.SetAssigned(2, true)
+	mailAddr := freeAddr(t)
+	code, out = check("--role", "agent", "--legacy-api", api.URL, "--legacy-api-password", api.Password,
+		"--legacy-mail-addr", mailAddr)
+	if !line(out, "ok", "api-db", "1 of this backend's students assigned") || !line(out, "ok", "command mails", mailAddr+" is free") {
+		t.Fatalf("legacy agent check: %d\n%s", code, out)
+	}
+	if strings.Contains(out, api.Password) {
+		t.Fatal("the api-db password is in the output")
+	}
+	code, out = check("--role", "agent", "--legacy-api", api.URL, "--legacy-api-password", "wrong")
+	if code == 0 || !line(out, "FAIL", "api-db", "login as moderator: 401") {
+		t.Fatalf("legacy agent check with a wrong password: %d\n%s", code, out)
+	}
+	if code, out = check("--role", "agent", "--legacy-api", "ftp://apidb"); code == 0 || !strings.Contains(out, "must be an http(s) URL") ||
+		!strings.Contains(out, "needs --legacy-api-user and its password") {
+		t.Fatalf("legacy agent check, bad configuration: %d\n%s", code, out)
 	}
 
 	// Content that would not render fails the check.

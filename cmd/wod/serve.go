@@ -125,17 +125,24 @@ func agentCmd(e *env) *cobra.Command {
 			"the location (create, cleanup, reset, purge), manages the studentN accounts, renders the workshops\n" +
 			"from --content, drives the hub (a managed one on --hub-addr, or --hub-api with --hub-token) and\n" +
 			"guards the students' processes. It dials out to --server; the location's token comes from\n" +
-			"POST /api/v1/locations/{name}/agent-token (give it as WOD_AGENT_TOKEN).",
+			"POST /api/v1/locations/{name}/agent-token (give it as WOD_AGENT_TOKEN).\n\n" +
+			"With --legacy-api it works for the original Workshops-on-Demand api-db instead: it takes that\n" +
+			"api-db's command mails on --legacy-mail-addr and reports to its REST API, as the original backend did.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ac := e.cfg.Agent
-			if ac.Server == "" || ac.Token == "" {
+			switch {
+			case ac.Legacy.API != "" && ac.Server != "":
+				return fmt.Errorf("wod agent works for a wod server (--server) or for the original api-db (--legacy-api), not both")
+			case ac.Legacy.API == "" && (ac.Server == "" || ac.Token == ""):
 				return fmt.Errorf("wod agent needs --server and --agent-token (or WOD_SERVER and WOD_AGENT_TOKEN)")
-			}
-			if len(e.cfg.Content) == 0 {
+			case len(e.cfg.Content) == 0:
 				return fmt.Errorf("wod agent needs the content directories (--content), public first, to deploy workshops from")
 			}
 			a := &app.App{Config: &e.cfg, Logger: app.NewLogger(&e.cfg, e.stderr), Stderr: e.stderr}
+			if ac.Legacy.API != "" {
+				return a.RunLegacyAgent(cmd.Context(), e.cfg.Content)
+			}
 			client := &agent.Client{BaseURL: ac.Server, Token: ac.Token}
 			parts, err := a.BuildAgent(cmd.Context(), client, e.cfg.Content)
 			if err != nil {

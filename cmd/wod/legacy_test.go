@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/legacy"
+	"github.com/wod-dev/wod/legacy/apidbtest"
+)
+
+// The legacy test's seat: apart from the end-to-end test's (9001-9003)
+// and the agent tests' (9101-), with the same far uid base.
+const legacySeat = 9201
+
+// TestLegacyAgent puts `wod agent --legacy-api` where the original's
+// backend was: the original api-db's command mails, sent the way it sends
+// them, provision a real student on a real JupyterHub, and the api-db
+// hears back what the original backend would have told it.
+func TestLegacyAgent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the legacy agent test creates Unix accounts and runs a JupyterHub: run the tests as root (CI does)")
+	}
+	if _, err := exec.LookPath("jupyterhub"); err != nil {
+		t.Skip("jupyterhub is not installed (scripts/test installs it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	top, err := os.MkdirTemp("", "wod-legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(top, 0o755)
+	t.Cleanup(func() { os.RemoveAll(top) })
+	students := filepath.Join(top, "student")
+	t.Cleanup(func() { removeStudents(legacySeat, legacySeat) })
+	contentDir := t.TempDir()
+	if err := content.ExtractSample(contentDir); err != nil {
+		t.Fatal(err)
+	}
+
+	const base = 1000
+	api := apidbtest.New(t, []legacy.Workshop{{ID: 1, Name: "Welcome", Notebook: "WKSHP-Welcome101",
+		Location: "backend.test", Compile: "null", Range: []int{legacySeat, legacySeat + 2}}}, base, legacySeat+2)
+	pwFile := filepath.Join(t.TempDir(), "apidb-password")
+	os.WriteFile(pwFile, []byte(api.Password+"\n"), 0o600)
+
+	mailAddr, hubAddr := freeAddr(t), freeAddr(t)
+	hubURL := "http://" + hubAddr
+	logs := &strings.Builder{}
+	cmd := exec.Command(binary, "agent", "--legacy-api", api.URL, "--legacy-api-password-file", pwFile,
+		"--legacy-mail-addr", mailAddr, "--legacy-mail-from", "wod@example.org",
+		"--legacy-base-student-id", fmt.Sprint(base), "--legacy-students", fmt.Sprint(legacySeat+2),
+		"--content", contentDir, "--data", t.TempDir(), "--hub-addr", hubAddr, "--student-root", students,
+		"--uid-base", fmt.Sprint(e2eUIDBase), "--log-level", "info")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(40 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Log("agent log:\n" + logs.String())
+		}
+	})
+	for {
+		if c, err := net.Dial("tcp", mailAddr); err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the agent exited:\n%s", logs)
+		case <-ctx.Done():
+			t.Fatalf("the intake never listened:\n%s", logs)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	// The api-db assigns the seat at registration, then mails CREATE,
+	// exactly as it writes it.
+	api.SetAssigned(base+legacySeat, true)
+	rawCommand(t, mailAddr, fmt.Sprintf("Subject: CREATE %d 77 ann@example.org\nWKSHP-Welcome101\n.\n", legacySeat))
+	student := fmt.Sprintf("/api/student/%d", base+legacySeat)
+	put := waitPut(ctx, t, api, "/api/customer/77", "active")
+	if put["active"] != "true" {
+		t.Fatalf("customer after CREATE: %v", put)
+	}
+	password := waitPut(ctx, t, api, student, "password")["password"]
+	username := fmt.Sprintf("student%d", legacySeat)
+	s := newStudent(hubURL, username)
+	if ok, err := s.login(password); err != nil || !ok {
+		t.Fatalf("login with the password the api-db got: %v %v", ok, err)
+	}
+	if err := s.open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := s.notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(readme)
+	if !strings.Contains(string(raw), password) {
+		t.Fatalf("the notebook is not personalised: %s", raw)
+	}
+
+	// CLEANUP: measured, locked, wiped, reported.
+	rawCommand(t, mailAddr, fmt.Sprintf("Subject: CLEANUP %d 77\nWKSHP-Welcome101\n.\n", legacySeat))
+	waitPut(ctx, t, api, "/api/customer/77", "cleaned")
+	var completion string
+	for _, p := range api.Puts() {
+		if v, ok := p.Fields["completionPercentage"]; ok && p.Path == "/api/customer/77" {
+			completion = v
+		}
+	}
+	if completion != "0" {
+		t.Errorf("completion %q, want 0 (no cell run)", completion)
+	}
+	if assigned := waitPut(ctx, t, api, student, "assigned")["assigned"]; assigned != "false" {
+		t.Errorf("student after CLEANUP: assigned %q", assigned)
+	}
+	if ok, _ := newStudent(hubURL, username).login(password); ok {
+		t.Error("the old password still logs in")
+	}
+	if entries, err := os.ReadDir(filepath.Join(students, username)); err != nil || len(entries) != 0 {
+		t.Errorf("home not wiped: %v %v", entries, err)
+	}
+	if pids := uidProcesses(e2eUIDBase + legacySeat); len(pids) != 0 {
+		t.Errorf("processes of %s survive: %v", username, pids)
+	}
+}
+
+// rawCommand sends a command mail the way the original api-db does: all at
+// once, LF line ends, hanging up when the greeting arrives.
+func rawCommand(t *testing.T, addr, mail string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("HELO apidb.example.org\nMAIL FROM: wod@example.org\nRCPT TO: wod@backend.example.org\nDATA\n" + mail)); err != nil {
+		t.Fatal(err)
+	}
+	c.Read(make([]byte, 1))
+}
+
+// waitPut waits for a PUT to path that sets field, and returns its fields.
+func waitPut(ctx context.Context, t *testing.T, api *apidbtest.Server, path, field string) map[string]string {
+	t.Helper()
+	for {
+		for _, p := range api.Puts() {
+			if _, ok := p.Fields[field]; ok && p.Path == path {
+				return p.Fields
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no PUT %s with %s; the api-db got %v", path, field, api.Puts())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package legacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Intake is the SMTP server that takes the api-db's command mails (the
+// original's Postfix on port 10025 and its procmail recipes). Unlike the
+// original, it takes them only from the allowed networks and, when
+// Senders is set, from those senders; a mail it cannot read is refused
+// with the reason, and one it accepts is in the spool before it says so.
+type Intake struct {
+	Spool *Spool
+	// Allow lists the networks that may send commands.
+	Allow []netip.Prefix
+	// Senders, if not empty, are the envelope senders accepted (the
+	// original's WODSENDER), compared without case.
+	Senders []string
+	// Accepted is called after a mail's commands are spooled.
+	Accepted func()
+	// Domain is the name in the greeting.
+	Domain string
+	Logger *slog.Logger
+}
+
+// maxCommandMail bounds a command mail: a subject and a folder name.
+const maxCommandMail = 64 << 10
+
+// Serve answers on ln until ctx ends.
+func (in *Intake) Serve(ctx context.Context, ln net.Listener) error {
+	s := smtp.NewServer(&intakeBackend{in: in})
+	s.Domain = in.Domain
+	if s.Domain == "" {
+		s.Domain = "localhost"
+	}
+	s.ReadTimeout = time.Minute
+	s.WriteTimeout = time.Minute
+	s.MaxMessageBytes = maxCommandMail
+	s.MaxRecipients = 10
+	s.ErrorLog = discardLogger{}
+	go func() {
+		<-ctx.Done()
+		s.Close()
+	}()
+	err := s.Serve(eagerListener{ln})
+	if ctx.Err() != nil || errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+func (discardLogger) Println(...any)        {}
+
+type intakeBackend struct{ in *Intake }
+
+func (b *intakeBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	remote := c.Conn().RemoteAddr().String()
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil || !b.in.allowed(ap.Addr().Unmap()) {
+		b.in.logger().Warn("legacy command mail refused: sender's network is not allowed (--legacy-mail-allow)", "remote", remote)
+		return nil, &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "this address may not send commands"}
+	}
+	return &intakeSession{in: b.in, remote: remote}, nil
+}
+
+func (in *Intake) allowed(a netip.Addr) bool {
+	for _, p := range in.Allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (in *Intake) logger() *slog.Logger {
+	if in.Logger != nil {
+		return in.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+type intakeSession struct {
+	in     *Intake
+	remote string
+	from   string
+}
+
+func (s *intakeSession) Mail(from string, _ *smtp.MailOptions) error {
+	if len(s.in.Senders) > 0 && !containsFold(s.in.Senders, from) {
+		s.in.logger().Warn("legacy command mail refused: unknown sender (--legacy-mail-from)", "remote", s.remote, "from", from)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "this sender may not send commands"}
+	}
+	s.from = from
+	return nil
+}
+
+func (s *intakeSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+
+func (s *intakeSession) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	// The original ends its data with a bare "\n.\n" and hangs up: the
+	// reader, waiting for "\r\n.\r\n", meets the end of the connection
+	// (or its reset: the original closes with our greeting unread).
+	if err != nil && lfTerminated(data) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	cmds, err := ParseMessage(data)
+	if err != nil {
+		s.in.logger().Warn("legacy command mail refused", "remote", s.remote, "from", s.from, "error", err)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: oneLine(err.Error())}
+	}
+	entries := make([]*Entry, len(cmds))
+	now := time.Now().UTC()
+	for i, c := range cmds {
+		entries[i] = &Entry{Command: c, ReceivedAt: now, From: s.from, Remote: s.remote}
+	}
+	if err := s.in.Spool.Add(entries...); err != nil {
+		s.in.logger().Error("legacy command mail not kept", "error", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot keep the command now; try again"}
+	}
+	s.in.logger().Info("legacy command mail accepted", "remote", s.remote, "command", cmds[0].Verb,
+		"students", len(cmds), "student", cmds[0].Student, "customer", cmds[0].Customer, "notebook", cmds[0].Notebook)
+	if s.in.Accepted != nil {
+		s.in.Accepted()
+	}
+	return nil
+}
+
+func (s *intakeSession) Reset()        { s.from = "" }
+func (s *intakeSession) Logout() error { return nil }
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(strings.TrimSpace(x), s) {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// ParseNetworks reads CIDR prefixes or single addresses.
+func ParseNetworks(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a network (10.0.0.0/8) nor an address", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// eagerListener's connections read what the client sent before the
+// greeting. The original api-db writes its whole conversation at once and
+// closes the connection as soon as the greeting arrives, with the greeting
+// unread: the reset that follows may discard what the kernel still holds
+// for us. Reading it first keeps it. A client that waits for the greeting,
+// as SMTP wants, costs the wait of the first read.
+type eagerListener struct{ net.Listener }
+
+const eagerWait = 50 * time.Millisecond
+
+func (l eagerListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &eagerConn{Conn: c}, nil
+}
+
+type eagerConn struct {
+	net.Conn
+	early   []byte
+	greeted bool
+}
+
+func (c *eagerConn) Write(b []byte) (int, error) {
+	if !c.greeted {
+		c.greeted = true
+		c.readEarly()
+	}
+	return c.Conn.Write(b)
+}
+
+// readEarly takes what arrives within eagerWait, then whatever follows
+// without a pause.
+func (c *eagerConn) readEarly() {
+	buf := make([]byte, 4096)
+	wait := eagerWait
+	for len(c.early) < maxCommandMail {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(wait))
+		n, err := c.Conn.Read(buf)
+		c.early = append(c.early, buf[:n]...)
+		if err != nil || n == 0 {
+			break
+		}
+		wait = 5 * time.Millisecond
+	}
+	_ = c.Conn.SetReadDeadline(time.Time{})
+}
+
+func (c *eagerConn) Read(b []byte) (int, error) {
+	if len(c.early) > 0 {
+		n := copy(b, c.early)
+		c.early = c.early[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
