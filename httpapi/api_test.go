@@ -317,6 +317,12 @@ func TestRateLimit(t *testing.T) {
 		if last.body["code"] != "rate_limited" || last.header.Get("Retry-After") == "" {
 			t.Fatalf("429 answer: %s %v", last.raw, last.header)
 		}
+		// An operator registering for others is not limited: where an
+		// anonymous caller gets 429, the operator's request reaches the
+		// registration itself (here: that address is registered already).
+		if r := e.do("POST", "/api/v1/registrations", e.mod, registration("WKSHP-API101", "P", "r0@example.com")); r.status != 409 || r.body["code"] != "already_registered" {
+			t.Fatalf("operator's registration: %d %s", r.status, r.raw)
+		}
 		clock.Advance(time.Minute)
 		if r := e.do("POST", "/api/v1/registrations", "", registration("WKSHP-API101", "P", "later@example.com")); r.status != 201 {
 			t.Fatalf("after a minute: %d %s", r.status, r.raw)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/jupyterhub"
 )
 
 // e2eSeat is the seat the end-to-end test books: far above the seats of a
@@ -32,49 +33,9 @@ const (
 // checks what is left: the completion, a dead password, an empty home, no
 // process, a free seat.
 func TestEndToEnd(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the end-to-end test creates Unix accounts and runs a JupyterHub: run the tests as root (CI does)")
-	}
-	if _, err := exec.LookPath("jupyterhub"); err != nil {
-		t.Skip("jupyterhub is not installed (scripts/test installs it)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	data := t.TempDir()
-	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
-	top, err := os.MkdirTemp("", "wod-e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(top, 0o755)
-	t.Cleanup(func() { os.RemoveAll(top) })
-	students := filepath.Join(top, "student")
-	t.Cleanup(func() { removeStudents(e2eSeat, e2eSeat+2) })
-
-	// Content: the sample workshop, on seats 9001-9003.
-	contentDir := t.TempDir()
-	if err := content.ExtractSample(contentDir); err != nil {
-		t.Fatal(err)
-	}
-	yml := filepath.Join(contentDir, "WKSHP-Welcome101", "wod.yml")
-	b, _ := os.ReadFile(yml)
-	b = []byte(strings.Replace(string(b), "range: [1,20]", fmt.Sprintf("range: [%d,%d]", e2eSeat, e2eSeat+2), 1))
-	if !strings.Contains(string(b), fmt.Sprint(e2eSeat)) {
-		t.Fatalf("could not set the sample's range: %s", b)
-	}
-	os.WriteFile(yml, b, 0o644)
-
-	addr, hubAddr := freeAddr(t), freeAddr(t)
-	hubURL := "http://" + hubAddr
-	common := []string{"--data", data, "--log-level", "warn"}
-	if code, _, errOut := runWod(t, "", append([]string{"migrate"}, common...)...); code != 0 {
-		t.Fatal(errOut)
-	}
-	_, tok, _ := runWod(t, "", append([]string{"token", "create", "--role", "admin"}, common...)...)
-	p := &platform{t: t, addr: addr, base: "http://" + addr, admin: strings.TrimSpace(tok)}
-	p.args = append([]string{"--content", contentDir, "--students", fmt.Sprint(e2eSeat + 2), "--hub-addr", hubAddr,
-		"--hub-url", hubURL, "--student-root", students, "--uid-base", fmt.Sprint(e2eUIDBase)}, common...)
-	p.startUp()
+	p, hubURL, students := startRealPlatform(t, e2eSeat)
 	defer p.stop()
 
 	reg := p.api("POST", "/api/v1/registrations", map[string]any{"workshop": "WKSHP-Welcome101", "name": "Ann", "email": "ann@example.com"})
@@ -86,22 +47,22 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("ready registration: %v", r)
 	}
 
-	s := newStudent(hubURL, username)
-	if ok, err := s.login("not-" + password); err != nil || ok {
+	s := jupyterhub.NewParticipant(hubURL, username)
+	if ok, err := s.Login(ctx, "not-"+password); err != nil || ok {
 		t.Fatalf("a wrong password logged in: %v %v", ok, err)
 	}
-	if ok, err := s.login(password); err != nil || !ok {
+	if ok, err := s.Login(ctx, password); err != nil || !ok {
 		t.Fatalf("login with the registration's password: %v %v", ok, err)
 	}
-	if err := s.open(ctx); err != nil {
+	if err := s.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
 	const nbPath = "WKSHP-Welcome101/1-WKSHP-First-Steps.ipynb"
-	nb, err := s.notebook(ctx, nbPath)
+	nb, err := s.Notebook(ctx, nbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := s.notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
+	readme, err := s.Notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,13 +96,13 @@ func TestEndToEnd(t *testing.T) {
 		}
 		src = b.String()
 	}
-	count, printed, err := s.execute(ctx, fmt.Sprint(src))
+	count, printed, err := s.Execute(ctx, fmt.Sprint(src))
 	if err != nil || count < 1 {
 		t.Fatalf("execute %q: %d %q %v", src, count, printed, err)
 	}
 	first["execution_count"] = count
 	first["outputs"] = []any{map[string]any{"output_type": "stream", "name": "stdout", "text": printed}}
-	if err := s.saveNotebook(ctx, nbPath, nb); err != nil {
+	if err := s.SaveNotebook(ctx, nbPath, nb); err != nil {
 		t.Fatal(err)
 	}
 
@@ -151,7 +112,7 @@ func TestEndToEnd(t *testing.T) {
 	if want := 100 / total; int(done["completion"].(float64)) != want {
 		t.Fatalf("completion %v, want %d (1 of %d code cells)", done["completion"], want, total)
 	}
-	if ok, _ := newStudent(hubURL, username).login(password); ok {
+	if ok, _ := jupyterhub.NewParticipant(hubURL, username).Login(ctx, password); ok {
 		t.Fatal("the old password still logs in")
 	}
 	home := filepath.Join(students, username)
@@ -168,6 +129,55 @@ func TestEndToEnd(t *testing.T) {
 	if info, _ := os.Stat(home); info.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("home mode %v", info.Mode().Perm())
 	}
+}
+
+// startRealPlatform runs wod up with a real JupyterHub, as root, with the
+// sample workshop on seats first…first+2 (uids e2eUIDBase + N): it returns
+// the platform, the hub's URL and the students' root. The caller stops it;
+// the students' accounts are removed at the end of the test.
+func startRealPlatform(t *testing.T, first int) (*platform, string, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("this test creates Unix accounts and runs a JupyterHub: run the tests as root (CI does)")
+	}
+	if _, err := exec.LookPath("jupyterhub"); err != nil {
+		t.Skip("jupyterhub is not installed (scripts/test installs it)")
+	}
+	data := t.TempDir()
+	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
+	top, err := os.MkdirTemp("", "wod-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(top, 0o755)
+	t.Cleanup(func() { os.RemoveAll(top) })
+	students := filepath.Join(top, "student")
+	t.Cleanup(func() { removeStudents(first, first+2) })
+
+	contentDir := t.TempDir()
+	if err := content.ExtractSample(contentDir); err != nil {
+		t.Fatal(err)
+	}
+	yml := filepath.Join(contentDir, "WKSHP-Welcome101", "wod.yml")
+	b, _ := os.ReadFile(yml)
+	b = []byte(strings.Replace(string(b), "range: [1,20]", fmt.Sprintf("range: [%d,%d]", first, first+2), 1))
+	if !strings.Contains(string(b), fmt.Sprint(first)) {
+		t.Fatalf("could not set the sample's range: %s", b)
+	}
+	os.WriteFile(yml, b, 0o644)
+
+	addr, hubAddr := freeAddr(t), freeAddr(t)
+	hubURL := "http://" + hubAddr
+	common := []string{"--data", data, "--log-level", "warn"}
+	if code, _, errOut := runWod(t, "", append([]string{"migrate"}, common...)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	_, tok, _ := runWod(t, "", append([]string{"token", "create", "--role", "admin"}, common...)...)
+	p := &platform{t: t, addr: addr, base: "http://" + addr, admin: strings.TrimSpace(tok)}
+	p.args = append([]string{"--content", contentDir, "--students", fmt.Sprint(first + 2), "--hub-addr", hubAddr,
+		"--hub-url", hubURL, "--student-root", students, "--uid-base", fmt.Sprint(e2eUIDBase)}, common...)
+	p.startUp()
+	return p, hubURL, students
 }
 
 // startUp runs wod up (server, agent, managed hub) as a process.

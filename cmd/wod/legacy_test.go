@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/jupyterhub"
 	"github.com/wod-dev/wod/legacy"
 	"github.com/wod-dev/wod/legacy/apidbtest"
 )
@@ -105,14 +106,14 @@ func TestLegacyAgent(t *testing.T) {
 	}
 	password := waitPut(ctx, t, api, student, "password")["password"]
 	username := fmt.Sprintf("student%d", legacySeat)
-	s := newStudent(hubURL, username)
-	if ok, err := s.login(password); err != nil || !ok {
+	s := jupyterhub.NewParticipant(hubURL, username)
+	if ok, err := s.Login(ctx, password); err != nil || !ok {
 		t.Fatalf("login with the password the api-db got: %v %v", ok, err)
 	}
-	if err := s.open(ctx); err != nil {
+	if err := s.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	readme, err := s.notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
+	readme, err := s.Notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestLegacyAgent(t *testing.T) {
 	if assigned := waitPut(ctx, t, api, student, "assigned")["assigned"]; assigned != "false" {
 		t.Errorf("student after CLEANUP: assigned %q", assigned)
 	}
-	if ok, _ := newStudent(hubURL, username).login(password); ok {
+	if ok, _ := jupyterhub.NewParticipant(hubURL, username).Login(ctx, password); ok {
 		t.Error("the old password still logs in")
 	}
 	if entries, err := os.ReadDir(filepath.Join(students, username)); err != nil || len(entries) != 0 {
