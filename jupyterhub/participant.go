@@ -35,7 +35,19 @@ func NewParticipant(hub, name string) *Participant {
 	hub = strings.TrimSuffix(hub, "/")
 	jar, _ := cookiejar.New(nil)
 	return &Participant{Hub: hub, Name: name, jar: jar, userBase: hub + "/user/" + url.PathEscape(name),
-		client: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+		client: &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: browserAccept{}}}
+}
+
+// browserAccept sends the Accept header a browser sends when a request has
+// none: JupyterHub 3.0 answers 500 to a page request without one.
+type browserAccept struct{}
+
+func (browserAccept) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Accept") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 var xsrfField = regexp.MustCompile(`name="_xsrf"\s+value="([^"]+)"`)
@@ -130,6 +142,7 @@ func (p *Participant) API(ctx context.Context, method, path string, in, out any)
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
 	req.Header.Set("X-XSRFToken", p.xsrf())
 	res, err := p.client.Do(req)
 	if err != nil {
