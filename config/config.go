@@ -393,11 +393,10 @@ func (l *Legacy) finish() []error {
 		errs = append(errs, fmt.Errorf("--legacy-api %q must be an http(s) URL such as https://apidb.example:8021/api", l.API))
 	}
 	if l.PasswordFile != "" {
-		b, err := os.ReadFile(l.PasswordFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--legacy-api-password-file: %w", err))
+		var err error
+		if l.Password, err = readSecretFile("legacy-api-password-file", l.PasswordFile); err != nil {
+			errs = append(errs, err)
 		}
-		l.Password = strings.TrimRight(string(b), "\r\n")
 	}
 	if l.User == "" || l.Password == "" {
 		errs = append(errs, fmt.Errorf("--legacy-api needs --legacy-api-user and its password (WOD_LEGACY_API_PASSWORD or --legacy-api-password-file)"))
@@ -434,11 +433,10 @@ func (m *Mail) finish(publicURL string) []error {
 		errs = append(errs, fmt.Errorf("--smtp-port %d is not a port", m.SMTPPort))
 	}
 	if m.SMTPPasswordFile != "" {
-		b, err := os.ReadFile(m.SMTPPasswordFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--smtp-password-file: %w", err))
+		var err error
+		if m.SMTPPassword, err = readSecretFile("smtp-password-file", m.SMTPPasswordFile); err != nil {
+			errs = append(errs, err)
 		}
-		m.SMTPPassword = strings.TrimRight(string(b), "\r\n")
 	}
 	if m.From == "" {
 		host := "localhost"
@@ -451,6 +449,16 @@ func (m *Mail) finish(publicURL string) []error {
 		m.Support = m.From
 	}
 	return errs
+}
+
+// readSecretFile reads a password from the file a flag names, without the
+// line end an editor leaves.
+func readSecretFile(flag, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--%s: %w", flag, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // validColor accepts #rrggbb, the one form the pages' stylesheet takes.

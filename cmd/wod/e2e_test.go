@@ -137,23 +137,8 @@ func TestEndToEnd(t *testing.T) {
 // the students' accounts are removed at the end of the test.
 func startRealPlatform(t *testing.T, first int) (*platform, string, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("this test creates Unix accounts and runs a JupyterHub: run the tests as root (CI does)")
-	}
-	if _, err := exec.LookPath("jupyterhub"); err != nil {
-		t.Skip("jupyterhub is not installed (scripts/test installs it)")
-	}
+	students := realHost(t, first, first+2)
 	data := t.TempDir()
-	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
-	top, err := os.MkdirTemp("", "wod-e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(top, 0o755)
-	t.Cleanup(func() { os.RemoveAll(top) })
-	students := filepath.Join(top, "student")
-	t.Cleanup(func() { removeStudents(first, first+2) })
-
 	contentDir := t.TempDir()
 	if err := content.ExtractSample(contentDir); err != nil {
 		t.Fatal(err)
@@ -178,6 +163,28 @@ func startRealPlatform(t *testing.T, first int) (*platform, string, string) {
 		"--hub-url", hubURL, "--student-root", students, "--uid-base", fmt.Sprint(e2eUIDBase)}, common...)
 	p.startUp()
 	return p, hubURL, students
+}
+
+// realHost skips the test unless it runs as root with JupyterHub
+// installed, and returns a students' root that students first…last can
+// enter; their accounts are removed at the end of the test.
+func realHost(t *testing.T, first, last int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("this test creates Unix accounts and runs a JupyterHub: run the tests as root (CI does)")
+	}
+	if _, err := exec.LookPath("jupyterhub"); err != nil {
+		t.Skip("jupyterhub is not installed (scripts/test installs it)")
+	}
+	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
+	top, err := os.MkdirTemp("", "wod-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(top, 0o755)
+	t.Cleanup(func() { os.RemoveAll(top) })
+	t.Cleanup(func() { removeStudents(first, last) })
+	return filepath.Join(top, "student")
 }
 
 // startUp runs wod up (server, agent, managed hub) as a process.

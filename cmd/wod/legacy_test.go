@@ -28,22 +28,9 @@ const legacySeat = 9201
 // them, provision a real student on a real JupyterHub, and the api-db
 // hears back what the original backend would have told it.
 func TestLegacyAgent(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the legacy agent test creates Unix accounts and runs a JupyterHub: run the tests as root (CI does)")
-	}
-	if _, err := exec.LookPath("jupyterhub"); err != nil {
-		t.Skip("jupyterhub is not installed (scripts/test installs it)")
-	}
+	students := realHost(t, legacySeat, legacySeat)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	top, err := os.MkdirTemp("", "wod-legacy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(top, 0o755)
-	t.Cleanup(func() { os.RemoveAll(top) })
-	students := filepath.Join(top, "student")
-	t.Cleanup(func() { removeStudents(legacySeat, legacySeat) })
 	contentDir := t.TempDir()
 	if err := content.ExtractSample(contentDir); err != nil {
 		t.Fatal(err)
