@@ -186,7 +186,9 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // Local reaches an in-process server (wod up) through its AgentService.
 type Local struct {
-	Service    wod.AgentService
+	Service wod.AgentService
+	// Banners, if set, gives the announcements for the hub's pages.
+	Banners    wod.AnnouncementService
 	LocationID int64
 	Name       string
 }
@@ -216,6 +218,15 @@ func (l *Local) HeldSeats(ctx context.Context) ([]int, error) {
 }
 
 // Event implements GuardServer.
+// Announcements implements BannerSource.
+func (l *Local) Announcements(ctx context.Context) ([]*wod.Announcement, error) {
+	if l.Banners == nil {
+		return nil, nil
+	}
+	now := time.Now()
+	return l.Banners.FindAnnouncements(ctx, &now)
+}
+
 func (l *Local) Event(ctx context.Context, kind, detail string) error {
 	return l.Service.AgentEvent(ctx, l.LocationID, kind, detail)
 }

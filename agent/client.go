@@ -32,12 +32,16 @@ func (c *Client) do(ctx context.Context, path string, in, out any) (int, error) 
 	} else {
 		b = enc
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1/agent"+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1"+path, bytes.NewReader(b))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if strings.HasPrefix(path, "/agent/") {
+		// Only the agent protocol takes the agent token: the public routes
+		// refuse credentials that are not an operator's.
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -69,7 +73,7 @@ func (c *Client) do(ctx context.Context, path string, in, out any) (int, error) 
 // Claim implements Server: a long-poll for the next job.
 func (c *Client) Claim(ctx context.Context, wait time.Duration) (*wod.AgentJob, error) {
 	var job wod.AgentJob
-	status, err := c.do(ctx, "/claim", map[string]any{"wait_seconds": int(wait / time.Second)}, &job)
+	status, err := c.do(ctx, "/agent/claim", map[string]any{"wait_seconds": int(wait / time.Second)}, &job)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -81,7 +85,7 @@ func (c *Client) Claim(ctx context.Context, wait time.Duration) (*wod.AgentJob, 
 
 // Report implements Server.
 func (c *Client) Report(ctx context.Context, jobID int64, res wod.AgentResult) error {
-	if _, err := c.do(ctx, fmt.Sprintf("/jobs/%d/report", jobID), res, nil); err != nil {
+	if _, err := c.do(ctx, fmt.Sprintf("/agent/jobs/%d/report", jobID), res, nil); err != nil {
 		return fmt.Errorf("report job %d: %w", jobID, err)
 	}
 	return nil
@@ -89,7 +93,7 @@ func (c *Client) Report(ctx context.Context, jobID int64, res wod.AgentResult) e
 
 // Heartbeat implements Server.
 func (c *Client) Heartbeat(ctx context.Context, hb wod.AgentHeartbeat) error {
-	if _, err := c.do(ctx, "/heartbeat", hb, nil); err != nil {
+	if _, err := c.do(ctx, "/agent/heartbeat", hb, nil); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	return nil
@@ -100,15 +104,25 @@ func (c *Client) HeldSeats(ctx context.Context) ([]int, error) {
 	var out struct {
 		Held []int `json:"held"`
 	}
-	if _, err := c.do(ctx, "/seats", nil, &out); err != nil {
+	if _, err := c.do(ctx, "/agent/seats", nil, &out); err != nil {
 		return nil, fmt.Errorf("held seats: %w", err)
 	}
 	return out.Held, nil
 }
 
+// Announcements implements BannerSource: the banners showing now (a
+// public route).
+func (c *Client) Announcements(ctx context.Context) ([]*wod.Announcement, error) {
+	var out []*wod.Announcement
+	if _, err := c.do(ctx, "/announcements", nil, &out); err != nil {
+		return nil, fmt.Errorf("announcements: %w", err)
+	}
+	return out, nil
+}
+
 // Event implements GuardServer.
 func (c *Client) Event(ctx context.Context, kind, detail string) error {
-	if _, err := c.do(ctx, "/events", map[string]string{"kind": kind, "detail": detail}, nil); err != nil {
+	if _, err := c.do(ctx, "/agent/events", map[string]string{"kind": kind, "detail": detail}, nil); err != nil {
 		return fmt.Errorf("event: %w", err)
 	}
 	return nil

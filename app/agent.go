@@ -24,9 +24,10 @@ var ErrNotRoot = errors.New("the agent manages the students' Unix accounts and p
 
 // AgentParts are the pieces of a running agent.
 type AgentParts struct {
-	Runner *agent.Runner
-	Guard  *agent.Guard
-	Hub    *jupyterhub.Managed // nil with an external hub
+	Runner  *agent.Runner
+	Guard   *agent.Guard
+	Hub     *jupyterhub.Managed // nil with an external hub
+	Banners *agent.Banners      // the announcements on the managed hub's pages
 }
 
 // BuildAgent assembles the agent for the server it reaches (in-process or
@@ -71,6 +72,10 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
 		Students: wod.MaxStudentsPerLocation}
+	if src, ok := server.(agent.BannerSource); ok && parts.Hub != nil {
+		parts.Banners = &agent.Banners{Source: src, Static: a.Config.Mail.Announcement, Hub: parts.Hub,
+			Logger: a.Logger.With("component", "banners")}
+	}
 	return parts, nil
 }
 
@@ -82,6 +87,9 @@ func (p *AgentParts) Run(ctx context.Context) {
 	}
 	wg.Go(func() { p.Runner.Run(ctx) })
 	wg.Go(func() { p.Guard.Run(ctx) })
+	if p.Banners != nil {
+		wg.Go(func() { p.Banners.Run(ctx) })
+	}
 	wg.Wait()
 }
 
@@ -111,5 +119,5 @@ func (a *App) NotebookVars() content.Vars {
 
 // AgentFor returns the in-process agent's view of this server, for wod up.
 func (a *App) AgentFor(l *wod.Location) *agent.Local {
-	return &agent.Local{Service: a.Engine, LocationID: l.ID, Name: fmt.Sprintf("agent@%s", l.Name)}
+	return &agent.Local{Service: a.Engine, Banners: a.DB, LocationID: l.ID, Name: fmt.Sprintf("agent@%s", l.Name)}
 }

@@ -540,6 +540,13 @@ func TestAgentProtocolAndActions(t *testing.T) {
 		if err := ag.Heartbeat(ctx, wod.AgentHeartbeat{Health: `{"load":0.5}`}); err != nil {
 			t.Fatal(err)
 		}
+		// The announcements for the hub's pages, read with the agent's client.
+		if a := e.do("POST", "/api/v1/announcements", e.mod, map[string]any{"message": "Hub restart at noon", "level": "warning"}); a.status != 201 {
+			t.Fatalf("announcement: %d %s", a.status, a.raw)
+		}
+		if as, err := ag.Announcements(ctx); err != nil || len(as) != 1 || as[0].Message != "Hub restart at noon" || as[0].Level != "warning" {
+			t.Fatalf("announcements for the hub: %+v %v", as, err)
+		}
 		if l := e.do("GET", "/api/v1/locations/local", e.mod, nil); l.body["last_heartbeat"] == nil || l.body["health"] != `{"load":0.5}` {
 			t.Fatalf("heartbeat: %s", l.raw)
 		}

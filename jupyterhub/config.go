@@ -2,7 +2,6 @@ package jupyterhub
 
 import (
 	"fmt"
-	"html"
 	"strings"
 )
 
@@ -28,7 +27,7 @@ type hubConfig struct {
 	DefaultURL       string
 	SingleUserCmd    string // absolute path of jupyterhub-singleuser, or "" for the hub's default
 	CookieMaxAgeDays float64
-	Announcement     string // plain text
+	TemplateDir      string // the hub's own templates: the announcements
 }
 
 // render writes the configuration as Python source. Every value goes through
@@ -95,11 +94,9 @@ func (h hubConfig) render() (string, error) {
 		line("c.JupyterHub.cleanup_servers = True")
 	}
 	line("c.JupyterHub.cleanup_proxy = True")
-	if h.Announcement != "" {
-		// 3.0's page.html renders the announcement with `| safe`; the
-		// operator's text is shown as text, not HTML.
-		line("c.JupyterHub.template_vars = {%s: %s}", pyStr("announcement_login"), pyStr(html.EscapeString(h.Announcement)))
-	}
+	line("# The platform's announcements on every page, from a file the agent rewrites")
+	line("# as they change (page.html there includes it; Jinja reloads changed files).")
+	line("c.JupyterHub.template_paths = [%s]", pyStr(h.TemplateDir))
 	line("")
 	line("# The agent's identity: a service with a token and only the scopes it uses.")
 	line("c.JupyterHub.services = [{%s: %s, %s: %s}]",

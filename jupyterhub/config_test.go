@@ -29,7 +29,7 @@ func testHubConfig() hubConfig {
 		DefaultURL:       "/tree",
 		SingleUserCmd:    "/usr/bin/jupyterhub-singleuser",
 		CookieMaxAgeDays: 0.17,
-		Announcement:     "Maintenance at 5 o'clock\n'''); import os; os.system('touch /tmp/pwned'); ('<script>",
+		TemplateDir:      "/var/lib/wod/it's'''); import os; os.system('touch /tmp/pwned'); ('/templates",
 	}
 }
 
@@ -64,11 +64,11 @@ func TestConfigRendersEveryValueQuoted(t *testing.T) {
 	if !strings.Contains(text, "'scopes': ['admin:users', 'admin:servers', 'tokens', 'list:users', 'read:users']") {
 		t.Error("config lacks the agent's scopes")
 	}
-	// The hostile announcement stays inside one literal on one line (its
-	// value is checked by TestConfigLoadsInJupyterHubsPython).
+	// The hostile path stays inside one literal on one line (its value is
+	// checked by TestConfigLoadsInJupyterHubsPython).
 	for _, l := range strings.Split(text, "\n") {
-		if strings.Contains(l, "import os") && !strings.HasPrefix(l, "c.JupyterHub.template_vars = {'announcement_login': '") {
-			t.Errorf("announcement escaped its literal: %q", l)
+		if strings.Contains(l, "import os") && !strings.HasPrefix(l, "c.JupyterHub.template_paths = ['") {
+			t.Errorf("the template path escaped its literal: %q", l)
 		}
 	}
 	keep := testHubConfig()
@@ -89,7 +89,7 @@ func nanFloat() float64 {
 
 // TestConfigLoadsInJupyterHubsPython executes the generated file the way the
 // hub does (traitlets config loader) with the hub's own Python, and checks
-// the values it reads back, including a hostile announcement.
+// the values it reads back, including a hostile path.
 func TestConfigLoadsInJupyterHubsPython(t *testing.T) {
 	hub, err := exec.LookPath("jupyterhub")
 	if err != nil {
@@ -114,7 +114,7 @@ import json, sys
 from traitlets.config.loader import PyFileConfigLoader
 c = PyFileConfigLoader(sys.argv[1]).load_config()
 print(json.dumps({
-  "announcement": c.JupyterHub.template_vars["announcement_login"],
+  "templates": c.JupyterHub.template_paths,
   "groups": sorted(c.PAMAuthenticator.allowed_groups),
   "token": c.JupyterHub.services[0]["api_token"],
   "roles": c.JupyterHub.load_roles,
@@ -134,10 +134,10 @@ print(json.dumps({
 		t.Fatalf("loading the config: %v\n%s", err, stderr.String())
 	}
 	var got struct {
-		Announcement string   `json:"announcement"`
-		Groups       []string `json:"groups"`
-		Token        string   `json:"token"`
-		Roles        []struct {
+		Templates []string `json:"templates"`
+		Groups    []string `json:"groups"`
+		Token     string   `json:"token"`
+		Roles     []struct {
 			Name     string   `json:"name"`
 			Scopes   []string `json:"scopes"`
 			Services []string `json:"services"`
@@ -149,9 +149,8 @@ print(json.dumps({
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	wantAnn := "Maintenance at 5 o&#39;clock\n&#39;&#39;&#39;); import os; os.system(&#39;touch /tmp/pwned&#39;); (&#39;&lt;script&gt;"
-	if got.Announcement != wantAnn {
-		t.Errorf("announcement = %q, want %q", got.Announcement, wantAnn)
+	if len(got.Templates) != 1 || got.Templates[0] != cfg.TemplateDir {
+		t.Errorf("template_paths = %q, want [%q]", got.Templates, cfg.TemplateDir)
 	}
 	if len(got.Groups) != 1 || got.Groups[0] != "wod-students" || got.Token != cfg.ServiceToken || got.Days != 0.17 {
 		t.Errorf("read back %+v", got)

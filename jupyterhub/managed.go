@@ -85,7 +85,8 @@ type Managed struct {
 	// 4 h, like the original), a negative value means JupyterHub's
 	// default (14 days).
 	CookieMaxAgeDays float64
-	// Announcement is plain text shown on the hub's login page.
+	// Announcement is plain text shown on every page of the hub until
+	// SetBanners says otherwise.
 	Announcement string
 	// StudentGroup is the Unix group allowed to log in (default
 	// DefaultStudentGroup). Start creates it (as a system group) if missing.
@@ -105,7 +106,8 @@ type Managed struct {
 	set     *settings // resolved by the last Start
 	client  *Client
 	proc    *hubProc
-	running bool // Run is active
+	running bool   // Run is active
+	banners string // the banners file as last written
 }
 
 // settings are the Managed fields after defaults and validation, plus what
@@ -178,6 +180,11 @@ func (m *Managed) startLocked(ctx context.Context) (*Client, error) {
 	if err := writeFileAtomic(s.configPath, []byte(text), 0o600); err != nil {
 		return nil, err
 	}
+	banners := []Banner{{Text: m.Announcement, Warning: true}}
+	if err := writeTemplates(s.cfg.TemplateDir, banners); err != nil {
+		return nil, err
+	}
+	m.banners = renderBanners(banners)
 	m.set = s
 	c := &Client{
 		URL:   "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.hubPort)) + strings.TrimSuffix(m.baseURL(), "/"),
@@ -315,7 +322,7 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		DefaultURL:       defURL,
 		SingleUserCmd:    singleUser,
 		CookieMaxAgeDays: days,
-		Announcement:     m.Announcement,
+		TemplateDir:      filepath.Join(s.dir, templatesDir),
 		KeepServers:      m.KeepServers,
 	}
 	return s, nil

@@ -204,6 +204,17 @@ func TestManagedHub(t *testing.T) {
 	if !strings.Contains(res.body, "Welcome &lt;b&gt;&#39;students&#39;&lt;/b&gt;") {
 		t.Errorf("login page does not show the escaped announcement")
 	}
+	// The platform's announcements replace it on every page, without a
+	// restart; neither HTML nor Jinja in them is markup.
+	if err := m.SetBanners([]Banner{{Text: "Break at {{ 7*7 }}: <i>back</i> soon"}, {Text: "Hub restarts at 5", Warning: true}}); err != nil {
+		t.Fatal(err)
+	}
+	res = mustLogin(ctx, t, base, student, "wrong-password")
+	if !strings.Contains(res.body, `alert alert-info">Break at &#123;&#123; 7*7 &#125;&#125;: &lt;i&gt;back&lt;/i&gt; soon</div>`) ||
+		!strings.Contains(res.body, `alert alert-warning">Hub restarts at 5</div>`) || strings.Contains(res.body, "Welcome") ||
+		strings.Contains(res.body, "Break at 49") {
+		t.Errorf("login page after SetBanners:\n%s", res.body)
+	}
 	res = mustLogin(ctx, t, base, outsider, "right-Pass-2")
 	if res.status != http.StatusOK || res.cookie("jupyterhub-hub-login") {
 		t.Errorf("account outside the student group logged in: %d, location %q", res.status, res.location)

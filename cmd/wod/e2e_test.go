@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -37,6 +39,10 @@ func TestEndToEnd(t *testing.T) {
 	defer cancel()
 	p, hubURL, students := startRealPlatform(t, e2eSeat)
 	defer p.stop()
+
+	// An operator's announcement reaches the hub's pages too (the agent
+	// reads them every 30 s; checked at the end).
+	p.api("POST", "/api/v1/announcements", map[string]any{"message": "The hub restarts at noon", "level": "warning"})
 
 	reg := p.api("POST", "/api/v1/registrations", map[string]any{"workshop": "WKSHP-Welcome101", "name": "Ann", "email": "ann@example.com"})
 	id := int64(reg["id"].(float64))
@@ -128,6 +134,24 @@ func TestEndToEnd(t *testing.T) {
 	// Homes are private to their student.
 	if info, _ := os.Stat(home); info.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("home mode %v", info.Mode().Perm())
+	}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, hubURL+"/hub/login", nil)
+		req.Header.Set("Accept", "text/html")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(page), `alert-warning">The hub restarts at noon</div>`) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the announcement never reached the hub's login page:\n%s", page)
+		case <-time.After(time.Second):
+		}
 	}
 }
 
