@@ -65,6 +65,7 @@ type AgentJob struct {
 	SeatMin        int           `json:"seat_min" doc:"First seat of the workshop's range, for per-seat ports"`
 	Appliance      ApplianceMode `json:"appliance,omitempty" doc:"Whether the workshop drives one appliance (mono) or one per seat (multi)"`
 	Compile        []string      `json:"compile,omitempty" doc:"Scripts of the content's scripts folder to compile into the student's home"`
+	LDAP           bool          `json:"ldap,omitempty" doc:"The student's password goes to the LDAP directory too (the workshop's appliances log in against it)"`
 	StudentID      int           `json:"student_id" doc:"Global: location base + number"`
 	Username       string        `json:"username"`
 	Participant    string        `json:"participant,omitempty"`

@@ -34,6 +34,11 @@ type Workshops interface {
 	Completion(ctx context.Context, slug, home string) (int, error)
 }
 
+// Directory is an LDAP directory the students log in to appliances with.
+type Directory interface {
+	SetPassword(ctx context.Context, student int, password string) error
+}
+
 // HubOperator runs the four operations of DESIGN §4 on a JupyterHub host.
 // Each one is idempotent: run twice, it ends in the same state.
 type HubOperator struct {
@@ -52,6 +57,9 @@ type HubOperator struct {
 	// of registrations must not become a burst of spawns that starves the
 	// machine until the hub's spawn timeouts fail them all.
 	PreStarts int
+	// Directory, when set, gets the students' passwords of the workshops
+	// with `ldap: true`, whose appliances log them in against it.
+	Directory Directory
 	// StateDir holds the hooks' variable files while a create runs.
 	StateDir string
 	Logger   *slog.Logger
@@ -127,6 +135,14 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	password := secret.StudentPassword()
 	if err := o.Host.SetPassword(ctx, a, password); err != nil {
 		return Outcome{}, err
+	}
+	if j.LDAP {
+		if o.Directory == nil {
+			return Outcome{}, fmt.Errorf("workshop %s logs students in with LDAP (ldap: true), and this agent has no --ldap-url", j.Workshop)
+		}
+		if err := o.Directory.SetPassword(ctx, j.StudentNumber, password); err != nil {
+			return Outcome{}, err
+		}
 	}
 	varsFile, err := o.varsFile(j)
 	if err != nil {
@@ -237,7 +253,7 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
-	if err := o.lock(ctx, a); err != nil {
+	if err := o.lock(ctx, j, a); err != nil {
 		return Outcome{Output: out}, err
 	}
 	if !j.Reset {
@@ -255,7 +271,7 @@ func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, erro
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
-	if err := o.lock(ctx, a); err != nil {
+	if err := o.lock(ctx, j, a); err != nil {
 		return Outcome{Output: out}, err
 	}
 	return Outcome{Output: out}, o.Host.Wipe(a)
@@ -264,7 +280,7 @@ func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, erro
 // purge takes a seat back whatever state it is in.
 func (o *HubOperator) purge(ctx context.Context, j *wod.AgentJob) error {
 	a := o.Host.Account(j.StudentNumber)
-	if err := o.lock(ctx, a); err != nil {
+	if err := o.lock(ctx, j, a); err != nil {
 		return err
 	}
 	return o.Host.Wipe(a)
@@ -272,11 +288,18 @@ func (o *HubOperator) purge(ctx context.Context, j *wod.AgentJob) error {
 
 // lock ends every way into the account: the server stops, the password
 // becomes one nobody knows, the processes die.
-func (o *HubOperator) lock(ctx context.Context, a Account) error {
+func (o *HubOperator) lock(ctx context.Context, j *wod.AgentJob, a Account) error {
 	if err := o.stop(ctx, a); err != nil {
 		return err
 	}
-	return o.Host.SetPassword(ctx, a, secret.StudentPassword())
+	if err := o.Host.SetPassword(ctx, a, secret.StudentPassword()); err != nil {
+		return err
+	}
+	if j.LDAP && o.Directory != nil {
+		// The appliances' password goes too.
+		return o.Directory.SetPassword(ctx, j.StudentNumber, secret.StudentPassword())
+	}
+	return nil
 }
 
 // stop stops the student's server and kills whatever runs as them.

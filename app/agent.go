@@ -13,6 +13,7 @@ import (
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/agent"
 	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/directory"
 	"github.com/wod-dev/wod/jupyterhub"
 )
 
@@ -69,6 +70,13 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		Compiler:  &agent.Compiler{Dirs: contentDirs, Renderer: renderer, Timeout: ac.HookTimeout},
 		Vars:      a.NotebookVars(), PreStart: ac.PreStart, StateDir: filepath.Join(a.Config.Data, "agent"),
 		Logger: a.Logger.With("component", "agent")}
+	if ac.LDAPURL != "" {
+		d := a.Directory()
+		if err := d.Validate(); err != nil {
+			return nil, err
+		}
+		op.Directory = d
+	}
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
 		Students: wod.MaxStudentsPerLocation}
@@ -91,6 +99,12 @@ func (p *AgentParts) Run(ctx context.Context) {
 		wg.Go(func() { p.Banners.Run(ctx) })
 	}
 	wg.Wait()
+}
+
+// Directory is the LDAP directory of --ldap-url.
+func (a *App) Directory() *directory.Directory {
+	ac := a.Config.Agent
+	return &directory.Directory{URL: ac.LDAPURL, BindDN: ac.LDAPBindDN, Password: ac.LDAPPassword, UserDN: ac.LDAPUserDN}
 }
 
 // NotebookVars are the configured variables of the notebooks: the branding

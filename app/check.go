@@ -362,6 +362,16 @@ func (a *App) checkAgent(ctx context.Context, role string, add addCheck) {
 	}
 	a.checkStudents(add)
 	a.checkDisk(add, "disk (students)", ac.StudentRoot)
+	if ac.LDAPURL != "" {
+		d := a.Directory()
+		if err := d.Validate(); err != nil {
+			add("ldap", CheckFail, "%v", err)
+		} else if err := d.Check(ctx); err != nil {
+			add("ldap", CheckFail, "%v", err)
+		} else {
+			add("ldap", CheckOK, "%s takes %s's password; students are %s", ac.LDAPURL, ac.LDAPBindDN, d.DN(1))
+		}
+	}
 	if role == RoleAgent {
 		a.checkServer(ctx, add)
 	}

@@ -67,6 +67,12 @@ type Agent struct {
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
 	ContentCheck string // --content-check
+	// LDAP: the directory that gets the passwords of `ldap: true` workshops.
+	LDAPURL          string // --ldap-url
+	LDAPBindDN       string // --ldap-bind-dn
+	LDAPPassword     string // --ldap-password (prefer WOD_LDAP_PASSWORD or the file)
+	LDAPPasswordFile string // --ldap-password-file
+	LDAPUserDN       string // --ldap-user-dn, with {N}
 	// Legacy lets the original Workshops-on-Demand api-db drive this agent.
 	Legacy Legacy
 }
@@ -150,6 +156,12 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
 	fs.StringVar(&a.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
+
+	fs.StringVar(&a.LDAPURL, "ldap-url", "", "LDAP directory that gets the students' passwords of workshops with ldap: true (ldap:// or ldaps://)")
+	fs.StringVar(&a.LDAPBindDN, "ldap-bind-dn", "cn=Directory Manager", "the account that may change the students' passwords there")
+	fs.StringVar(&a.LDAPPassword, "ldap-password", "", "its password; prefer WOD_LDAP_PASSWORD or --ldap-password-file")
+	fs.StringVar(&a.LDAPPasswordFile, "ldap-password-file", "", "file holding that password")
+	fs.StringVar(&a.LDAPUserDN, "ldap-user-dn", "", "a student's entry, {N} for the number (e.g. uid=student{N},ou=People,dc=example,dc=org)")
 
 	l := &a.Legacy
 	fs.StringVar(&l.API, "legacy-api", "", "URL of the original api-db's API (…/api): this agent then serves it, taking its command mails")
@@ -365,6 +377,12 @@ func (c *Config) finish() error {
 		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.Agent.ContentCheck))
 	}
 	errs = append(errs, c.Agent.Legacy.finish()...)
+	if c.Agent.LDAPPasswordFile != "" {
+		var err error
+		if c.Agent.LDAPPassword, err = readSecretFile("ldap-password-file", c.Agent.LDAPPasswordFile); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, v := range c.Agent.Vars {
 		if k, _, ok := strings.Cut(v, "="); !ok || strings.TrimSpace(k) == "" {
 			errs = append(errs, fmt.Errorf("--var %q must be KEY=VALUE", v))

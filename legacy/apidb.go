@@ -38,6 +38,7 @@ type Workshop struct {
 	Notebook       string `json:"notebook"`
 	Location       string `json:"location"`
 	Reset          bool   `json:"reset"`
+	LDAP           bool   `json:"ldap"`
 	Compile        string `json:"compile"`
 	MonoAppliance  bool   `json:"monoappliance"`
 	MultiAppliance bool   `json:"multiappliance"`

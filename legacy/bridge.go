@@ -178,7 +178,7 @@ func (b *Bridge) job(ctx context.Context, e *Entry) (*wod.AgentJob, error) {
 	if err != nil {
 		return nil, err
 	}
-	job.Reset = w.Reset
+	job.Reset, job.LDAP = w.Reset, w.LDAP
 	if len(w.Range) == 2 {
 		job.SeatMin = w.Range[0]
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/directory/directorytest"
 	"github.com/wod-dev/wod/legacy/apidbtest"
 	"github.com/wod-dev/wod/lti/ltitest"
 	"github.com/wod-dev/wod/mail/smtptest"
@@ -128,6 +129,17 @@ func TestCheck(t *testing.T) {
 	if code, out = check("--role", "agent", "--legacy-api", "ftp://apidb"); code == 0 || !strings.Contains(out, "must be an http(s) URL") ||
 		!strings.Contains(out, "needs --legacy-api-user and its password") {
 		t.Fatalf("legacy agent check, bad configuration: %d\n%s", code, out)
+	}
+
+	// The LDAP directory of the workshops with ldap: true.
+	ldapURL, ldapPassword := directorytest.Start(t)
+	ldapArgs := []string{"--role", "agent", "--ldap-url", ldapURL, "--ldap-bind-dn", directorytest.Manager,
+		"--ldap-user-dn", "uid=student{N},ou=People," + directorytest.Suffix}
+	if _, out = check(append(ldapArgs, "--ldap-password", ldapPassword)...); !line(out, "ok", "ldap", "students are uid=student1,ou=People") {
+		t.Fatalf("ldap check: %s", out)
+	}
+	if code, out = check(append(ldapArgs, "--ldap-password", "wrong")...); code == 0 || !line(out, "FAIL", "ldap", "refuses the password") {
+		t.Fatalf("ldap check with a wrong password: %d %s", code, out)
 	}
 
 	// Content that would not render fails the check.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/directory/directorytest"
 	"github.com/wod-dev/wod/jupyterhub"
 )
 
@@ -37,8 +38,15 @@ const (
 func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	p, hubURL, students := startRealPlatform(t, e2eSeat)
+	// The workshop's appliances log students in with LDAP: the directory
+	// gets the password the participant got, and loses it at the end.
+	ldapURL, ldapPassword := directorytest.Start(t)
+	directorytest.AddStudent(t, ldapURL, ldapPassword, e2eSeat)
+	p, hubURL, students := startRealPlatform(t, e2eSeat, map[string]string{"ldap: false": "ldap: true"},
+		"--ldap-url", ldapURL, "--ldap-bind-dn", directorytest.Manager, "--ldap-password", ldapPassword,
+		"--ldap-user-dn", "uid=student{N},ou=People,"+directorytest.Suffix)
 	defer p.stop()
+	ldapDN := fmt.Sprintf("uid=student%d,ou=People,%s", e2eSeat, directorytest.Suffix)
 
 	// An operator's announcement reaches the hub's pages too (the agent
 	// reads them every 30 s; checked at the end).
@@ -53,6 +61,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("ready registration: %v", r)
 	}
 
+	if !directorytest.CanBind(t, ldapURL, ldapDN, password) {
+		t.Fatal("the directory does not take the participant's password")
+	}
 	s := jupyterhub.NewParticipant(hubURL, username)
 	if ok, err := s.Login(ctx, "not-"+password); err != nil || ok {
 		t.Fatalf("a wrong password logged in: %v %v", ok, err)
@@ -121,6 +132,9 @@ func TestEndToEnd(t *testing.T) {
 	if ok, _ := jupyterhub.NewParticipant(hubURL, username).Login(ctx, password); ok {
 		t.Fatal("the old password still logs in")
 	}
+	if directorytest.CanBind(t, ldapURL, ldapDN, password) {
+		t.Fatal("the old password still logs in to the directory")
+	}
 	home := filepath.Join(students, username)
 	if entries, err := os.ReadDir(home); err != nil || len(entries) != 0 {
 		t.Fatalf("home not wiped: %v %v", entries, err)
@@ -157,9 +171,10 @@ func TestEndToEnd(t *testing.T) {
 
 // startRealPlatform runs wod up with a real JupyterHub, as root, with the
 // sample workshop on seats first…first+2 (uids e2eUIDBase + N): it returns
-// the platform, the hub's URL and the students' root. The caller stops it;
+// the platform, the hub's URL and the students' root. edits replace text in
+// the sample's wod.yml; args go to wod up. The caller stops it;
 // the students' accounts are removed at the end of the test.
-func startRealPlatform(t *testing.T, first int) (*platform, string, string) {
+func startRealPlatform(t *testing.T, first int, edits map[string]string, args ...string) (*platform, string, string) {
 	t.Helper()
 	students := realHost(t, first, first+2)
 	data := t.TempDir()
@@ -169,9 +184,12 @@ func startRealPlatform(t *testing.T, first int) (*platform, string, string) {
 	}
 	yml := filepath.Join(contentDir, "WKSHP-Welcome101", "wod.yml")
 	b, _ := os.ReadFile(yml)
-	b = []byte(strings.Replace(string(b), "range: [1,20]", fmt.Sprintf("range: [%d,%d]", first, first+2), 1))
-	if !strings.Contains(string(b), fmt.Sprint(first)) {
-		t.Fatalf("could not set the sample's range: %s", b)
+	edits["range: [1,20]"] = fmt.Sprintf("range: [%d,%d]", first, first+2)
+	for from, to := range edits {
+		if !strings.Contains(string(b), from) {
+			t.Fatalf("the sample's wod.yml has no %q: %s", from, b)
+		}
+		b = []byte(strings.Replace(string(b), from, to, 1))
 	}
 	os.WriteFile(yml, b, 0o644)
 
@@ -184,7 +202,7 @@ func startRealPlatform(t *testing.T, first int) (*platform, string, string) {
 	_, tok, _ := runWod(t, "", append([]string{"token", "create", "--role", "admin"}, common...)...)
 	p := &platform{t: t, addr: addr, base: "http://" + addr, admin: strings.TrimSpace(tok)}
 	p.args = append([]string{"--content", contentDir, "--students", fmt.Sprint(first + 2), "--hub-addr", hubAddr,
-		"--hub-url", hubURL, "--student-root", students, "--uid-base", fmt.Sprint(e2eUIDBase)}, common...)
+		"--hub-url", hubURL, "--student-root", students, "--uid-base", fmt.Sprint(e2eUIDBase)}, append(args, common...)...)
 	p.startUp()
 	return p, hubURL, students
 }

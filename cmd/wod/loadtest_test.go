@@ -17,7 +17,7 @@ const loadtestSeat = 9301
 // workshop has three seats: three make it through every step, the fourth
 // is told the workshop is full, and every session is ended after.
 func TestLoadtest(t *testing.T) {
-	p, _, _ := startRealPlatform(t, loadtestSeat)
+	p, _, _ := startRealPlatform(t, loadtestSeat, map[string]string{})
 	defer p.stop()
 
 	code, out, errOut := runWod(t, "", "loadtest", "--server", p.base, "--token", p.admin, "--workshop", "WKSHP-Welcome101",
