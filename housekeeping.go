@@ -16,13 +16,17 @@ type Pruned struct {
 	Events int `json:"events"`
 	// LoginFailures are stale login-throttle records deleted.
 	LoginFailures int `json:"login_failures"`
+	// Notebooks are participants' notebooks past their retention, deleted.
+	Notebooks int `json:"notebooks"`
 }
 
 // Total is how many rows were touched.
-func (p Pruned) Total() int { return p.MailBodies + p.Jobs + p.Events + p.LoginFailures }
+func (p Pruned) Total() int { return p.MailBodies + p.Jobs + p.Events + p.LoginFailures + p.Notebooks }
 
 // HousekeepingService prunes history older than a time: mail bodies,
 // finished jobs, audit events. Registrations are kept (statistics, badges).
 type HousekeepingService interface {
 	Prune(ctx context.Context, before time.Time) (Pruned, error)
+	// PruneNotebooks deletes the participants' notebooks kept since before.
+	PruneNotebooks(ctx context.Context, before time.Time) (int, error)
 }

@@ -171,6 +171,17 @@ type RegistrationService interface {
 	// workshop's duration. ECONFLICT unless the registration is pending.
 	MarkReady(ctx context.Context, id int64, passwordEnc []byte) (*Registration, error)
 	FindRegistrations(ctx context.Context, filter RegistrationFilter) ([]*Registration, int, error)
+	// FindNotebooks returns the work a finished registration left, with
+	// its zip when withData; ENOTFOUND when there is none (or no more).
+	FindNotebooks(ctx context.Context, registrationID int64, withData bool) (*Notebooks, error)
+}
+
+// Notebooks is what a participant left in the workshop's folder, zipped by
+// the agent at cleanup and kept for download for a while.
+type Notebooks struct {
+	Size   int
+	KeptAt time.Time
+	Data   []byte // a zip; nil unless asked for
 }
 
 // Registrar takes participants' registrations (it checks the request and the

@@ -40,6 +40,8 @@ type Transition struct {
 	Done *JobCompletion
 	// Event goes to the audit trail.
 	Event *Event
+	// Notebooks keeps the participant's work (a zip) for download.
+	Notebooks []byte
 }
 
 // JobCompletion completes a running job. Attempt fences it: a worker whose lease
@@ -82,6 +84,9 @@ type AgentResult struct {
 	Completion *int `json:"completion,omitempty" minimum:"0" maximum:"100"`
 	// Output is what hooks printed, kept with the job.
 	Output string `json:"output,omitempty"`
+	// Notebooks, after cleanup, is the workshop's folder from the
+	// student's home as a zip, for the participant to download.
+	Notebooks []byte `json:"notebooks,omitempty" doc:"After cleanup: the workshop's folder of the student's home, zipped (base64), for the participant to download"`
 	// Seconds the operation took.
 	Seconds float64 `json:"seconds,omitempty"`
 }

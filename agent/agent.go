@@ -29,6 +29,8 @@ type Outcome struct {
 	Completion *int
 	// Output is what hooks printed, kept with the job for operators.
 	Output string
+	// Notebooks is the student's workshop folder, zipped (cleanup).
+	Notebooks []byte
 }
 
 // Server is the agent's view of the server.
@@ -152,7 +154,7 @@ func (r *Runner) runJob(ctx context.Context, job *wod.AgentJob) {
 	out, err := r.Operator.Run(opCtx, job)
 	cancel()
 	res := wod.AgentResult{Attempt: job.Attempt, OK: err == nil, Password: out.Password, Completion: out.Completion,
-		Output: out.Output, Seconds: time.Since(start).Seconds()}
+		Notebooks: out.Notebooks, Output: out.Output, Seconds: time.Since(start).Seconds()}
 	if err != nil {
 		res.Error = err.Error()
 		log.WarnContext(ctx, "job failed", "error", err, "seconds", res.Seconds)

@@ -32,6 +32,9 @@ type Workshops interface {
 	// Completion is the percentage of the workshop's code cells the
 	// student ran, read from their notebooks.
 	Completion(ctx context.Context, slug, home string) (int, error)
+	// Archive zips the workshop's folder as the student left it, for them
+	// to download after the end; nil when there is nothing.
+	Archive(ctx context.Context, slug, home string) ([]byte, error)
 }
 
 // Directory is an LDAP directory the students log in to appliances with.
@@ -253,6 +256,12 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
+	notebooks, err := o.Workshops.Archive(ctx, j.Workshop, a.Home)
+	if err != nil {
+		// The participant loses the download, not their seat's cleanup.
+		out += fmt.Sprintf("\nthe notebooks could not be kept: %v", err)
+		notebooks = nil
+	}
 	if err := o.lock(ctx, j, a); err != nil {
 		return Outcome{Output: out}, err
 	}
@@ -261,7 +270,7 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 			return Outcome{Output: out}, err
 		}
 	}
-	return Outcome{Completion: &completion, Output: out}, nil
+	return Outcome{Completion: &completion, Notebooks: notebooks, Output: out}, nil
 }
 
 // reset runs the workshop's reset script (appliances) and frees the seat.

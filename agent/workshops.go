@@ -58,6 +58,11 @@ func (c *ContentWorkshops) Deploy(_ context.Context, slug, home string, vars map
 	return err
 }
 
+// Archive zips <home>/<slug> as the student left it.
+func (c *ContentWorkshops) Archive(_ context.Context, slug, home string) ([]byte, error) {
+	return content.Archive(home, slug)
+}
+
 // Completion measures the workshop's notebooks in <home>/<slug>.
 func (c *ContentWorkshops) Completion(_ context.Context, slug, home string) (int, error) {
 	src, closeSrc, err := c.folder(slug)

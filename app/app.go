@@ -120,18 +120,19 @@ func (a *App) Build() error {
 	}
 	host, _ := os.Hostname()
 	a.Engine = &engine.Engine{
-		Store:            a.DB,
-		Policy:           emailpolicy.New(a.Config.DenyList, nil),
-		Composer:         renderer,
-		Keys:             a.Keys,
-		Clock:            a.Clock,
-		Logger:           a.Logger,
-		PublicURL:        a.Config.PublicURL,
-		ProvisionTimeout: a.Config.ProvisionTimeout,
-		RemindBefore:     a.Config.RemindBefore,
-		AgentLease:       engine.DefaultAgentLease,
-		AlertTo:          mc.AlertTo,
-		Worker:           fmt.Sprintf("%s:%d", host, os.Getpid()),
+		Store:             a.DB,
+		Policy:            emailpolicy.New(a.Config.DenyList, nil),
+		Composer:          renderer,
+		Keys:              a.Keys,
+		Clock:             a.Clock,
+		Logger:            a.Logger,
+		PublicURL:         a.Config.PublicURL,
+		ProvisionTimeout:  a.Config.ProvisionTimeout,
+		RemindBefore:      a.Config.RemindBefore,
+		NotebookRetention: a.Config.NotebookRetention,
+		AgentLease:        engine.DefaultAgentLease,
+		AlertTo:           mc.AlertTo,
+		Worker:            fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
 	ltiKey, err := lti.LoadOrCreateKey(filepath.Join(a.Config.Data, lti.KeyFile))
 	if err != nil {
@@ -160,8 +161,9 @@ func (a *App) Build() error {
 		Events: a.DB, Import: api.Import, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,
 			Support: mc.Support, Links: brandLinks(mc)},
-		Announcement: mc.Announcement,
-		LTI:          tool}
+		Announcement:      mc.Announcement,
+		NotebookRetention: a.Config.NotebookRetention,
+		LTI:               tool}
 	// /metrics on the main address is for operators (a Prometheus scrape
 	// with a bearer token); --metrics-addr serves it openly elsewhere.
 	mountMetrics := func(mux *http.ServeMux) { mux.Handle("GET /metrics", api.RequireOperator(a.Metrics.Handler())) }
@@ -196,8 +198,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Engine.Run(ctx) })
 	wg.Go(func() { a.Dispatcher.Run(ctx) })
-	if a.Config.Retention > 0 {
-		h := &engine.Housekeeper{Store: a.DB, Clock: a.Clock, Logger: a.Logger, Retention: a.Config.Retention}
+	if a.Config.Retention > 0 || a.Config.NotebookRetention > 0 {
+		h := &engine.Housekeeper{Store: a.DB, Clock: a.Clock, Logger: a.Logger, Retention: a.Config.Retention,
+			NotebookRetention: a.Config.NotebookRetention}
 		wg.Go(func() { h.Run(ctx) })
 	}
 	errc := make(chan error, 1)

@@ -42,6 +42,9 @@ type Config struct {
 	ProvisionTimeout time.Duration // --provision-timeout
 	RemindBefore     time.Duration // --remind-before
 	Retention        time.Duration // --retention: history older than this is pruned (0 keeps it all)
+	// NotebookRetention is how long participants can download the
+	// notebooks they left (--notebook-retention; 0 keeps none).
+	NotebookRetention time.Duration
 
 	LogLevel  string // --log-level
 	LogFormat string // --log-format
@@ -139,6 +142,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long an operator's login lasts")
 	fs.DurationVar(&c.ProvisionTimeout, "provision-timeout", 10*time.Minute, "how long a registration may take to become ready before it is purged")
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
+	fs.DurationVar(&c.NotebookRetention, "notebook-retention", 7*24*time.Hour, "how long participants can download the notebooks they left at the end (0: not kept)")
 	fs.DurationVar(&c.Retention, "retention", 180*24*time.Hour, "prune mail bodies, finished jobs and audit events older than this (0: keep everything)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
@@ -325,6 +329,9 @@ func (c *Config) finish() error {
 	}
 	if c.Retention != 0 && c.Retention < 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("--retention %s: at least 168h (a week), or 0 to keep everything", c.Retention))
+	}
+	if c.NotebookRetention < 0 {
+		errs = append(errs, fmt.Errorf("--notebook-retention must not be negative (0 keeps no notebooks)"))
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

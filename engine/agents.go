@@ -252,8 +252,15 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 		badge = b
 	}
 	r.Completion = res.Completion
+	var notebooks []byte
+	if len(res.Notebooks) > 0 && e.NotebookRetention > 0 {
+		notebooks = res.Notebooks
+	}
 	goodbye, err := e.compose(ctx, wod.MailGoodbye, r, w, func(d *mail.Data) {
 		d.Completion, d.Badge, d.Finished = res.Completion, badge, finished
+		if notebooks != nil {
+			d.NotebooksURL, d.NotebooksUntil = e.NotebooksURL(r.ID), e.now().Add(e.NotebookRetention)
+		}
 	})
 	if err != nil {
 		return err
@@ -284,6 +291,7 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 	_, err = e.Store.Transition(ctx, &wod.Transition{
 		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateEnding}, To: wod.StateDone,
 		Completion: res.Completion, Seat: &seat, Jobs: jobs, Mails: mails, Badge: badge, Done: done,
+		Notebooks: notebooks,
 	})
 	return err
 }

@@ -85,6 +85,9 @@ type Engine struct {
 	ProvisionTimeout time.Duration
 	// RemindBefore is when the reminder goes out, before the end.
 	RemindBefore time.Duration
+	// NotebookRetention is how long the participant's notebooks stay
+	// downloadable after the end (0: they are not kept).
+	NotebookRetention time.Duration
 	// AgentLease is how long an agent holds a job before it is given to
 	// another attempt.
 	AgentLease time.Duration
@@ -263,6 +266,12 @@ func HubURLs(hub, username string) (login, launch string) {
 // StatusURL is the participant's signed status link.
 func (e *Engine) StatusURL(id int64) string {
 	return e.PublicURL + "/status/" + e.Keys.StatusToken(id)
+}
+
+// NotebooksURL is the participant's signed link to the notebooks they
+// left, kept for NotebookRetention after the end.
+func (e *Engine) NotebooksURL(id int64) string {
+	return e.PublicURL + "/status/" + e.Keys.StatusToken(id) + "/notebooks.zip"
 }
 
 // EndNowURL is the participant's signed link to end the session early.

@@ -73,6 +73,7 @@ func newWorld(t *testing.T, db *store.DB, clock *storetest.Clock) *world {
 	w := &world{t: t, db: db, clock: clock, keys: keys, out: &outbox{}, ctx: ctx}
 	w.eng = &engine.Engine{Store: db, Policy: emailpolicy.New(nil, nil), Composer: renderer, Keys: keys, Clock: clock,
 		Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute, RemindBefore: time.Hour,
+		NotebookRetention: 7 * 24 * time.Hour,
 		AgentLease: time.Minute, Worker: "test"}
 	w.disp = &engine.Dispatcher{Store: db, Transport: w.out, Keys: keys, Clock: clock, Logger: logger, From: "wod@acme.test"}
 	w.loc = &wod.Location{Name: "local", HubURL: "http://hub.test", Students: 10}
@@ -227,14 +228,21 @@ func TestWholeLife(t *testing.T) {
 			t.Fatalf("at the end: %s", r.State)
 		}
 		job = w.claim(wod.JobCleanup)
-		w.report(job, wod.AgentResult{OK: true, Completion: pct(75)})
+		w.report(job, wod.AgentResult{OK: true, Completion: pct(75), Notebooks: []byte("PK zip")})
 		w.tick()
 		r = w.reg(r.ID)
 		if r.State != wod.StateDone || r.Completion == nil || *r.Completion != 75 || w.seat(r) != wod.SeatFree || r.SeatHeld {
 			t.Fatalf("after cleanup: %s completion %v seat %s", r.State, r.Completion, w.seat(r))
 		}
-		if len(w.out.sent) != 4 || !strings.Contains(w.out.sent[3].Text, "75") {
-			t.Fatalf("goodbye: %v", w.out.kinds())
+		// The participant's notebooks are kept, and the goodbye says where.
+		if n, err := db.FindNotebooks(w.ctx, r.ID, true); err != nil || string(n.Data) != "PK zip" {
+			t.Fatalf("notebooks: %+v %v", n, err)
+		}
+		link := w.eng.NotebooksURL(r.ID)
+		until := clock.Now().Add(7 * 24 * time.Hour).Format("Mon 2 Jan")
+		if len(w.out.sent) != 4 || !strings.Contains(w.out.sent[3].Text, "75") || !strings.Contains(w.out.sent[3].Text, link) ||
+			!strings.Contains(w.out.sent[3].Text, "until "+until) || !strings.Contains(w.out.sent[3].HTML, `href="`+link+`"`) {
+			t.Fatalf("goodbye: %v\n%s", w.out.kinds(), w.out.sent[len(w.out.sent)-1].Text)
 		}
 		w.noJob()
 		// Nothing is due any more, and nothing is sent twice.
@@ -481,6 +489,26 @@ func TestResetWorkshopKeepsSeatDirty(t *testing.T) {
 		w.report(job, wod.AgentResult{OK: true})
 		if w.seat(r) != wod.SeatFree {
 			t.Fatalf("after reset: %s", w.seat(r))
+		}
+	})
+}
+
+// TestNotebooksNotKept: with no notebook retention, what the agent sends
+// is dropped and the goodbye offers no download.
+func TestNotebooksNotKept(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		w := newWorld(t, db, clock)
+		w.eng.NotebookRetention = 0
+		r := w.register("WKSHP-A", "ida@example.com")
+		w.report(w.claim(wod.JobCreate), wod.AgentResult{OK: true, Password: "pw"})
+		w.eng.EndNow(w.ctx, r.ID, "participant")
+		w.report(w.claim(wod.JobCleanup), wod.AgentResult{OK: true, Completion: pct(10), Notebooks: []byte("PK zip")})
+		w.tick()
+		if _, err := db.FindNotebooks(w.ctx, r.ID, false); wod.ErrorCode(err) != wod.ENOTFOUND {
+			t.Fatalf("notebooks kept: %v", err)
+		}
+		if last := w.out.sent[len(w.out.sent)-1]; strings.Contains(last.Text, "notebooks.zip") {
+			t.Fatalf("goodbye offers a download: %s", last.Text)
 		}
 	})
 }

@@ -15,11 +15,15 @@ import (
 // events. Several servers on one database may all run one: pruning twice
 // prunes nothing more.
 type Housekeeper struct {
-	Store     wod.HousekeepingService
-	Clock     wod.Clock
-	Logger    *slog.Logger
+	Store  wod.HousekeepingService
+	Clock  wod.Clock
+	Logger *slog.Logger
+	// Retention of the history; 0 keeps it all.
 	Retention time.Duration
-	Every     time.Duration
+	// NotebookRetention is how long participants' notebooks are kept for
+	// download; 0 leaves them alone (the engine keeps none then).
+	NotebookRetention time.Duration
+	Every             time.Duration
 }
 
 // Run prunes at once, then every Every, until ctx ends.
@@ -42,14 +46,28 @@ func (h *Housekeeper) Run(ctx context.Context) {
 
 // PruneNow prunes once and logs what went.
 func (h *Housekeeper) PruneNow(ctx context.Context) wod.Pruned {
-	before := h.Clock.Now().Add(-h.Retention)
-	p, err := h.Store.Prune(ctx, before)
+	var p wod.Pruned
+	now := h.Clock.Now()
+	if h.NotebookRetention > 0 {
+		n, err := h.Store.PruneNotebooks(ctx, now.Add(-h.NotebookRetention))
+		if err != nil && ctx.Err() == nil {
+			h.Logger.WarnContext(ctx, "housekeeping", "error", err)
+		}
+		p.Notebooks = n
+	}
+	if h.Retention <= 0 {
+		return p
+	}
+	before := now.Add(-h.Retention)
+	history, err := h.Store.Prune(ctx, before)
+	history.Notebooks = p.Notebooks
+	p = history
 	switch {
 	case err != nil && ctx.Err() == nil:
 		h.Logger.WarnContext(ctx, "housekeeping", "error", err)
 	case p.Total() > 0:
 		h.Logger.InfoContext(ctx, "pruned history", "before", before.Format(time.RFC3339), "mail_bodies", p.MailBodies,
-			"jobs", p.Jobs, "events", p.Events, "login_failures", p.LoginFailures)
+			"jobs", p.Jobs, "events", p.Events, "login_failures", p.LoginFailures, "notebooks", p.Notebooks)
 	}
 	return p
 }

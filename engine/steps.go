@@ -178,6 +178,9 @@ func resultJSON(res wod.AgentResult) json.RawMessage {
 	if res.Completion != nil {
 		out["completion"] = *res.Completion
 	}
+	if len(res.Notebooks) > 0 {
+		out["notebooks_bytes"] = len(res.Notebooks)
+	}
 	b, _ := json.Marshal(out)
 	return b
 }

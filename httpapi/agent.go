@@ -64,8 +64,12 @@ func (s *Server) registerAgents() {
 		})
 	register(s, huma.Operation{OperationID: "agent-report", Method: http.MethodPost, Path: APIPrefix + "/agent/jobs/{id}/report",
 		Summary: "Report a job's result", Tags: tags, DefaultStatus: http.StatusNoContent,
-		Description: "Success with its outputs (the new password after create, the completion after cleanup), or " +
-			"failure with the error; a failure is retried with backoff. 409 when the lease was lost."},
+		// A cleanup carries the participant's notebooks, zipped (content.MaxArchive
+		// uncompressed at most, base64 in the JSON).
+		MaxBodyBytes: 32 << 20,
+		Description: "Success with its outputs (the new password after create, the completion and the " +
+			"participant's notebooks after cleanup), or failure with the error; a failure is retried with " +
+			"backoff. 409 when the lease was lost."},
 		roleAgent, func(ctx context.Context, in *struct {
 			IDParam
 			Body wod.AgentResult

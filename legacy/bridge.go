@@ -235,6 +235,7 @@ func (b *Bridge) Report(ctx context.Context, jobID int64, res wod.AgentResult) e
 		b.failed(ctx, e, res.Error, false)
 		return nil
 	}
+	res.Notebooks = nil // the api-db has no place for them
 	e.Result = &res
 	e.LastError = ""
 	if err := b.Spool.Save(e); err != nil {

@@ -62,10 +62,14 @@ type Data struct {
 	// Now is when the mail is composed; with EndsAt it gives the time left
 	// that the reminder announces (zero: the reminder says "soon").
 	Now        time.Time
-	Completion *int       // goodbye: percent of code cells run
-	Badge      *wod.Badge // badge mail, and goodbye when a badge was just earned
-	Finished   int        // badge mail: how many workshops finished
-	Alert      string     // operator alert: what happened (multi-line text)
+	Completion *int // goodbye: percent of code cells run
+	// NotebooksURL (goodbye) downloads the participant's notebooks until
+	// NotebooksUntil.
+	NotebooksURL   string
+	NotebooksUntil time.Time
+	Badge          *wod.Badge // badge mail, and goodbye when a badge was just earned
+	Finished       int        // badge mail: how many workshops finished
+	Alert          string     // operator alert: what happened (multi-line text)
 }
 
 // Kinds returns the kinds of mail the renderer knows, in lifecycle order.

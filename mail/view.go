@@ -24,6 +24,8 @@ type view struct {
 	DurationText string
 	// EndsAtText is EndsAt as "Mon 2 Jan 15:04 UTC", or empty.
 	EndsAtText string
+	// NotebooksUntilText is NotebooksUntil as "Mon 2 Jan", or empty.
+	NotebooksUntilText string
 	// Remaining is the time left until EndsAt, rounded ("one hour",
 	// "45 minutes"), or empty when unknown or over.
 	Remaining string
@@ -71,6 +73,9 @@ func (r *Renderer) view(d Data) view {
 		if !d.Now.IsZero() {
 			v.Remaining = humanDuration(roundRemaining(d.EndsAt.Sub(d.Now)))
 		}
+	}
+	if d.NotebooksURL != "" && !d.NotebooksUntil.IsZero() {
+		v.NotebooksUntilText = d.NotebooksUntil.UTC().Format("Mon 2 Jan")
 	}
 	for _, l := range strings.Split(d.Alert, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

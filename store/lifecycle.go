@@ -105,6 +105,13 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 			return nil, err
 		}
 	}
+	if t.Notebooks != nil {
+		if _, err := tx.exec(`INSERT INTO registration_notebooks (registration_id, data, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (registration_id) DO UPDATE SET data = excluded.data, created_at = excluded.created_at`,
+			t.RegistrationID, t.Notebooks, tx.now); err != nil {
+			return nil, err
+		}
+	}
 	if t.Event != nil {
 		if err := recordEvent(tx, t.Event); err != nil {
 			return nil, err

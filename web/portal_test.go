@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wod-dev/wod"
 )
@@ -154,13 +155,32 @@ func TestStatusPageLifeAndEndNow(t *testing.T) {
 			t.Fatalf("claim cleanup: %+v %v", j, err)
 		}
 		c := 40
-		if err := s.eng.ReportJob(s.ctx, s.loc.ID, j.ID, "agent", wod.AgentResult{Attempt: j.Attempt, OK: true, Completion: &c}); err != nil {
+		zip := []byte("PK\x03\x04 the participant's notebooks")
+		if err := s.eng.ReportJob(s.ctx, s.loc.ID, j.ID, "agent", wod.AgentResult{Attempt: j.Attempt, OK: true, Completion: &c,
+			Notebooks: zip}); err != nil {
 			t.Fatal(err)
 		}
 		_, frag = s.get("/status/" + tok + "/live")
 		if !strings.Contains(frag, "data-final") || !strings.Contains(frag, "<strong>40 %</strong>") ||
-			!strings.Contains(frag, "finish 3 to earn the Apprentice badge") {
+			!strings.Contains(frag, "finish 3 to earn the Apprentice badge") ||
+			!strings.Contains(frag, `href="/status/`+tok+`/notebooks.zip"`) {
 			t.Fatalf("done fragment: %s", frag)
+		}
+		// The notebooks download, while they are kept.
+		res, body := s.do(http.MethodGet, "/status/"+tok+"/notebooks.zip", nil)
+		if res.StatusCode != 200 || body != string(zip) || res.Header.Get("Content-Type") != "application/zip" ||
+			res.Header.Get("Content-Disposition") != `attachment; filename="WKSHP-A-notebooks.zip"` {
+			t.Fatalf("download: %d %v %q", res.StatusCode, res.Header, body)
+		}
+		if code, _ := s.get("/status/" + r.Username + ".forged/notebooks.zip"); code != 404 {
+			t.Fatalf("forged download link: %d", code)
+		}
+		s.clock.Advance(25 * time.Hour)
+		if code, page := s.get("/status/" + tok + "/notebooks.zip"); code != 404 || !strings.Contains(page, "no longer kept") {
+			t.Fatalf("download after its time: %d", code)
+		}
+		if _, frag = s.get("/status/" + tok + "/live"); strings.Contains(frag, "notebooks.zip") {
+			t.Fatalf("the page offers a download that is over: %s", frag)
 		}
 	})
 }

@@ -55,7 +55,7 @@ func newSite(t *testing.T, db *store.DB, clock *storetest.Clock) *site {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := &engine.Engine{Store: db, Policy: emailpolicy.New([]string{"spam.test"}, nil), Composer: renderer, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: time.Minute,
-		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test"}
+		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test", NotebookRetention: 24 * time.Hour}
 	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Agents: eng,
 		AgentAuth: db, Jobs: db, Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db,
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",
@@ -69,8 +69,9 @@ func newSite(t *testing.T, db *store.DB, clock *storetest.Clock) *site {
 	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Announcements: db, Stats: db,
 		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Gate: api, Keys: keys,
 		Clock: clock, Logger: logger, Brand: web.Branding{Name: "Acme", Color: "#123456", Support: "help@acme.test"},
-		Announcement: "Conference day: all workshops are open",
-		LTI:          tool}
+		Announcement:      "Conference day: all workshops are open",
+		NotebookRetention: 24 * time.Hour,
+		LTI:               tool}
 	srv := httptest.NewServer(api.Handler(pages.Register))
 	t.Cleanup(srv.Close)
 	l := &wod.Location{Name: "local", HubURL: "http://hub.test", Students: 20}

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -13,6 +15,7 @@ func (p *Pages) registerStatus(mux *http.ServeMux) {
 	mux.HandleFunc("GET /status/{token}/live", p.statusLive)
 	mux.HandleFunc("GET /status/{token}/end", p.confirmEnd)
 	mux.HandleFunc("POST /status/{token}/end", p.end)
+	mux.HandleFunc("GET /status/{token}/notebooks.zip", p.notebooks)
 }
 
 // statusData is what the participant's status page shows.
@@ -29,6 +32,12 @@ type statusData struct {
 	Finished int
 	Badge    *wod.Badge
 	Next     *wod.Badge
+	// NotebooksKB is the size of the notebooks kept for download until
+	// NotebooksUntil (0: none).
+	NotebooksKB    int
+	NotebooksUntil time.Time
+	// KeepsNotebooks: the platform keeps notebooks for download after the end.
+	KeepsNotebooks bool
 }
 
 func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registration, *statusData, bool) {
@@ -50,8 +59,9 @@ func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registr
 	}
 	d := &statusData{Token: token, Title: ws.Title, Workshop: ws.Slug, State: reg.State, EndsAt: reg.EndsAt,
 		ReadyAt: reg.ReadyAt, Completion: reg.Completion, Live: reg.State.Live(),
-		Running: reg.State == wod.StateReady || reg.State == wod.StateExpiring,
-		Final:   reg.State == wod.StateDone || reg.State == wod.StateFailed}
+		Running:        reg.State == wod.StateReady || reg.State == wod.StateExpiring,
+		Final:          reg.State == wod.StateDone || reg.State == wod.StateFailed,
+		KeepsNotebooks: p.NotebookRetention > 0}
 	if d.Running {
 		d.Username = reg.Username
 		if len(reg.PasswordEnc) > 0 {
@@ -63,6 +73,16 @@ func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registr
 		if l, err := p.Locations.FindLocation(r.Context(), reg.Location); err == nil && l.HubURL != "" {
 			d.LoginURL = l.HubURL + "/hub/login"
 			d.LaunchURL = d.LoginURL + "?next=" + url.QueryEscape("/hub/user/"+reg.Username+"/")
+		}
+	}
+	if reg.State == wod.StateDone {
+		if n, err := p.Registrations.FindNotebooks(r.Context(), reg.ID, false); err == nil {
+			if until := n.KeptAt.Add(p.NotebookRetention); until.After(p.Clock.Now()) {
+				d.NotebooksKB, d.NotebooksUntil = max(1, (n.Size+1023)/1024), until
+			}
+		} else if wod.ErrorCode(err) != wod.ENOTFOUND {
+			p.fail(w, r, err)
+			return nil, nil, false
 		}
 	}
 	if reg.State == wod.StateDone && p.Badges != nil {
@@ -88,6 +108,36 @@ func (p *Pages) status(w http.ResponseWriter, r *http.Request) {
 	if _, d, ok := p.loadStatus(w, r); ok {
 		p.render(w, r, http.StatusOK, "portal/status.html", p.view(r.Context(), d.Title, d))
 	}
+}
+
+// notebooks downloads what the participant left in the workshop's folder,
+// while it is kept.
+func (p *Pages) notebooks(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.Keys.ParseStatusToken(r.PathValue("token"))
+	if !ok {
+		p.notFound(w, r, "This link is not valid. Use the link in the e-mail we sent you.")
+		return
+	}
+	n, err := p.Registrations.FindNotebooks(r.Context(), id, true)
+	if wod.ErrorCode(err) == wod.ENOTFOUND || (err == nil && !n.KeptAt.Add(p.NotebookRetention).After(p.Clock.Now())) {
+		p.notFound(w, r, "Your notebooks are no longer kept: they are deleted some time after the end of the workshop.")
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	reg, err := p.Registrations.FindRegistration(r.Context(), id)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-notebooks.zip"`, reg.Workshop))
+	w.Header().Set("Content-Length", strconv.Itoa(len(n.Data)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Write(n.Data)
 }
 
 // statusLive is the changing part of the status page, which the page's

@@ -78,6 +78,9 @@ type Pages struct {
 	// Announcement is a standing banner from configuration, shown above
 	// the operators' announcements.
 	Announcement string
+	// NotebookRetention is how long participants may download the
+	// notebooks they left.
+	NotebookRetention time.Duration
 
 	tmpl map[string]*template.Template
 }

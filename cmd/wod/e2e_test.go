@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -126,6 +128,28 @@ func TestEndToEnd(t *testing.T) {
 	// The end: measured, wiped, locked, freed.
 	p.api("POST", fmt.Sprintf("/api/v1/registrations/%d/end", id), nil)
 	done := p.waitState(id, wod.StateDone, 90*time.Second)
+	// The participant takes their work home: the notebook as they saved it.
+	res, err := http.Get(done["status_url"].(string) + "/notebooks.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
+	if res.StatusCode != 200 || err != nil {
+		t.Fatalf("notebooks download: %d %v", res.StatusCode, err)
+	}
+	var saved map[string]any
+	for _, f := range zr.File {
+		if f.Name == nbPath {
+			rc, _ := f.Open()
+			json.NewDecoder(rc).Decode(&saved)
+			rc.Close()
+		}
+	}
+	if saved == nil || !strings.Contains(fmt.Sprint(saved["cells"]), printed) {
+		t.Fatalf("the downloaded notebook is not the one saved: %d files, %v", len(zr.File), saved != nil)
+	}
 	if want := 100 / total; int(done["completion"].(float64)) != want {
 		t.Fatalf("completion %v, want %d (1 of %d code cells)", done["completion"], want, total)
 	}
