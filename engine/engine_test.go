@@ -74,7 +74,7 @@ func newWorld(t *testing.T, db *store.DB, clock *storetest.Clock) *world {
 	w.eng = &engine.Engine{Store: db, Policy: emailpolicy.New(nil, nil), Composer: renderer, Keys: keys, Clock: clock,
 		Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute, RemindBefore: time.Hour,
 		NotebookRetention: 7 * 24 * time.Hour,
-		AgentLease: time.Minute, Worker: "test"}
+		AgentLease:        time.Minute, Worker: "test"}
 	w.disp = &engine.Dispatcher{Store: db, Transport: w.out, Keys: keys, Clock: clock, Logger: logger, From: "wod@acme.test"}
 	w.loc = &wod.Location{Name: "local", HubURL: "http://hub.test", Students: 10}
 	if err := db.CreateLocation(ctx, w.loc); err != nil {
