@@ -137,6 +137,26 @@ func TestAdminRegistrations(t *testing.T) {
 		if strings.Contains(page, "pw-of-ann-1") {
 			t.Fatal("the password is shown after the session ended")
 		}
+		// Once cleaned up, the notebooks she left are a download away.
+		var j *wod.AgentJob
+		var err error
+		for range 10 { // the others' creates come first
+			if j, err = s.eng.ClaimJob(s.ctx, s.loc.ID, "agent", 0); err != nil || j == nil || j.Kind == wod.JobCleanup {
+				break
+			}
+		}
+		if err != nil || j == nil || j.Kind != wod.JobCleanup || j.RegistrationID != ann.ID {
+			t.Fatalf("claim cleanup: %+v %v", j, err)
+		}
+		if err := s.eng.ReportJob(s.ctx, s.loc.ID, j.ID, "agent", wod.AgentResult{Attempt: j.Attempt, OK: true,
+			Notebooks: []byte("PK zip of ann")}); err != nil {
+			t.Fatal(err)
+		}
+		_, page = s.get(fmt.Sprintf("/admin/registrations/%d", ann.ID))
+		if !strings.Contains(page, `id="notebooks" href="/status/`+s.keys.StatusToken(ann.ID)+`/notebooks.zip"`) ||
+			!strings.Contains(page, "(13 bytes, zip; kept until") {
+			t.Fatalf("the registration page does not offer the notebooks:\n%s", page)
+		}
 
 		res, page = s.post(fmt.Sprintf("/admin/registrations/%d/purge", bob.ID), url.Values{"csrf": {token}})
 		mustShow(t, "the flash after purge", s.afterAction(res, page), "is being purged")

@@ -164,7 +164,10 @@ type registrationData struct {
 	// API shows it to moderators too.
 	Password  string
 	StatusURL string
-	Jobs      []*wod.Job
+	// Notebooks the participant left, kept until NotebooksUntil (nil: none).
+	Notebooks      *wod.Notebooks
+	NotebooksUntil time.Time
+	Jobs           []*wod.Job
 	Mails     []*wod.Mail
 	Back      string
 }
@@ -204,6 +207,14 @@ func (p *Pages) adminRegistration(w http.ResponseWriter, r *http.Request, a *adm
 			p.fail(w, r, err)
 			return
 		}
+	}
+	if n, err := p.Registrations.FindNotebooks(ctx, id, false); err == nil {
+		if until := n.KeptAt.Add(p.NotebookRetention); until.After(p.Clock.Now()) {
+			d.Notebooks, d.NotebooksUntil = n, until
+		}
+	} else if wod.ErrorCode(err) != wod.ENOTFOUND {
+		p.fail(w, r, err)
+		return
 	}
 	if d.Jobs, _, err = p.Jobs.FindJobs(ctx, wod.JobFilter{RegistrationID: &id, Page: wod.Page{Limit: wod.MaxLimit}}); err != nil {
 		p.fail(w, r, err)
