@@ -168,8 +168,8 @@ type registrationData struct {
 	Notebooks      *wod.Notebooks
 	NotebooksUntil time.Time
 	Jobs           []*wod.Job
-	Mails     []*wod.Mail
-	Back      string
+	Mails          []*wod.Mail
+	Back           string
 }
 
 func parseID(s string) (int64, bool) {
