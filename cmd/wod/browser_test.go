@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -261,6 +263,37 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%s: heading %q, want %q", pg.path, h1, pg.h1)
 		}
 		desk.shot(fmt.Sprintf("%02d-admin-%s", 13+i, pg.name))
+	}
+	// A token's secret is shown once; reloading that page does not create
+	// a second token.
+	desk.navigate(p.base + "/admin/users")
+	desk.fill("#token-name", "registration desk")
+	if status := desk.submit(`form[action="/admin/tokens"] button[type=submit]`); status != 201 {
+		t.Fatalf("create token: status %d", status)
+	}
+	desk.waitVisible("#new-token")
+	if loc := desk.location(); loc != p.base+"/admin/users" {
+		t.Errorf("after creating a token the address is %s", loc)
+	}
+	desk.do("reload", chromedp.Reload())
+	desk.waitVisible("h1")
+	req, _ := http.NewRequest(http.MethodGet, p.base+"/api/v1/tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+p.admin)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []struct{ Name string }
+	json.NewDecoder(res.Body).Decode(&tokens)
+	res.Body.Close()
+	named := 0
+	for _, tk := range tokens {
+		if tk.Name == "registration desk" {
+			named++
+		}
+	}
+	if named != 1 {
+		t.Errorf("%d tokens named \"registration desk\" after a reload, want 1", named)
 	}
 	// A participant who lost the mail asks for the link again.
 	phone.navigate(p.base + "/resend-link")

@@ -41,6 +41,12 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A page that answers a form with a secret shown once: a reload must
+    // load the plain page, not send the form again (a second token).
+    var once = document.querySelector("[data-replace-url]");
+    if (once && window.history && history.replaceState) {
+      history.replaceState(null, "", once.getAttribute("data-replace-url"));
+    }
     // An answer to post back to a learning platform goes by itself.
     document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
     tick();
