@@ -220,6 +220,7 @@ func (b *Bridge) workshop(ctx context.Context, notebook string) (*Workshop, erro
 // Report takes the outcome of a job: a failure is retried with backoff
 // up to MaxAttempts; a success goes to the api-db.
 func (b *Bridge) Report(ctx context.Context, jobID int64, res wod.AgentResult) error {
+	defer b.release(jobID)
 	e, err := b.Spool.Load(jobID)
 	if errors.Is(err, os.ErrNotExist) {
 		return wod.Errorf(wod.ENOTFOUND, "legacy command %d is no longer in the spool", jobID)
@@ -227,7 +228,6 @@ func (b *Bridge) Report(ctx context.Context, jobID int64, res wod.AgentResult) e
 	if err != nil {
 		return err
 	}
-	defer b.release(jobID)
 	if res.Attempt != e.Attempts || e.Result != nil {
 		return wod.Errorf(wod.ECONFLICT, "legacy command %d: attempt %d is not the current one", jobID, res.Attempt)
 	}
