@@ -39,6 +39,10 @@ type Options struct {
 	Code string
 	// EmailDomain of the participants' addresses.
 	EmailDomain string
+	// Think is how long a participant takes between getting credentials
+	// and logging in (reading the mail); pre-start warms the server
+	// meanwhile, as it does for real people.
+	Think time.Duration
 	// Poll is how often a registration's state is read (default 500 ms).
 	Poll time.Duration
 	// Timeout bounds one participant's whole run (default 10 min).
@@ -221,6 +225,13 @@ func (o *Options) participant(parent context.Context, c *api, run string, n int)
 		return fail(StageReady, fmt.Errorf("the ready registration has no credentials (login URL %q)", r.LoginURL))
 	}
 
+	if o.Think > 0 {
+		select {
+		case <-ctx.Done():
+			return fail(StageLogin, ctx.Err())
+		case <-time.After(o.Think):
+		}
+	}
 	p := jupyterhub.NewParticipant(hub, r.Username)
 	t0 = time.Now()
 	if ok, err := p.Login(ctx, r.Password); err != nil {

@@ -68,6 +68,7 @@ func loadtestCmd(e *env) *cobra.Command {
 	f.StringVar(&o.Code, "code", "import platform; print(sum(range(10**6)), platform.python_version())",
 		"Python run in each participant's kernel (empty: no kernel)")
 	f.StringVar(&o.EmailDomain, "email-domain", "example.org", "domain of the participants' addresses")
+	f.DurationVar(&o.Think, "think", 0, "how long a participant takes from credentials to logging in (reading the mail)")
 	f.DurationVar(&o.Poll, "poll", 500*time.Millisecond, "how often a registration's state is read")
 	f.DurationVar(&o.Timeout, "participant-timeout", 10*time.Minute, "how long one participant may take, start to end")
 	f.BoolVar(&o.Keep, "keep", false, "leave the sessions running instead of ending them")
