@@ -36,13 +36,14 @@ func (b *Banners) Run(ctx context.Context) {
 	if every <= 0 {
 		every = 30 * time.Second
 	}
-	failing := false
+	failing, writeFailing := false, false
 	for {
 		as, err := b.Source.Announcements(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
+			// Said once per outage, not every round.
 			if !failing && b.Logger != nil {
 				b.Logger.WarnContext(ctx, "reading the announcements for the hub's pages", "error", err)
 			}
@@ -53,9 +54,11 @@ func (b *Banners) Run(ctx context.Context) {
 			for _, a := range as {
 				banners = append(banners, jupyterhub.Banner{Text: a.Message, Warning: a.Level == "warning"})
 			}
-			if err := b.Hub.SetBanners(banners); err != nil && b.Logger != nil {
+			err := b.Hub.SetBanners(banners)
+			if err != nil && !writeFailing && b.Logger != nil {
 				b.Logger.ErrorContext(ctx, "showing the announcements on the hub's pages", "error", err)
 			}
+			writeFailing = err != nil
 		}
 		select {
 		case <-ctx.Done():
