@@ -58,7 +58,8 @@ type AgentJob struct {
 	ID             int64         `json:"id"`
 	Kind           JobKind       `json:"kind"`
 	Attempt        int           `json:"attempt" doc:"Fences the report: send it back unchanged"`
-	LeaseUntil     time.Time     `json:"lease_until" doc:"Report before then, or the job goes to another attempt"`
+	LeaseUntil     time.Time     `json:"lease_until" doc:"Report before then, or the job goes to another attempt (the server's clock: agents use lease_seconds)"`
+	LeaseSeconds   int           `json:"lease_seconds,omitempty" doc:"How long the lease lasts from the claim: the agent's deadline, on its own clock"`
 	RegistrationID int64         `json:"registration_id"`
 	Workshop       string        `json:"workshop"`
 	SessionType    SessionType   `json:"session_type"`

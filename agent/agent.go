@@ -139,17 +139,31 @@ func (r *Runner) work(ctx context.Context) {
 		}
 		failures = 0
 		if job != nil {
-			r.runJob(ctx, job)
+			r.runJob(ctx, job, leaseDeadline(job, time.Now()))
 		}
 	}
 }
 
-// runJob runs one job within its lease and reports the result, retrying the
-// report while the server is unreachable and the lease lasts.
-func (r *Runner) runJob(ctx context.Context, job *wod.AgentJob) {
+// leaseDeadline is when the agent must have reported the job, on the
+// agent's own clock: the lease's duration from when the claim answered,
+// less a margin for the report. The server's lease_until is on the
+// server's clock; a hub host a few minutes ahead of it would start every
+// job already expired. Servers from before lease_seconds send only that.
+func leaseDeadline(job *wod.AgentJob, claimed time.Time) time.Time {
+	const margin = 5 * time.Second
+	if job.LeaseSeconds > 0 {
+		return claimed.Add(time.Duration(job.LeaseSeconds)*time.Second - margin)
+	}
+	return job.LeaseUntil.Add(-margin)
+}
+
+// runJob runs one job until deadline (see leaseDeadline) and reports the
+// result, retrying the report while the server is unreachable and the
+// lease lasts.
+func (r *Runner) runJob(ctx context.Context, job *wod.AgentJob, deadline time.Time) {
 	defer r.hold(job.ID)()
 	log := r.Logger.With("job", job.ID, "kind", job.Kind, "seat", job.Username, "registration", job.RegistrationID)
-	opCtx, cancel := context.WithDeadline(ctx, job.LeaseUntil.Add(-5*time.Second))
+	opCtx, cancel := context.WithDeadline(ctx, deadline)
 	start := time.Now()
 	out, err := r.Operator.Run(opCtx, job)
 	cancel()
@@ -169,7 +183,7 @@ func (r *Runner) runJob(ctx context.Context, job *wod.AgentJob) {
 			}
 			return
 		}
-		if ctx.Err() != nil || time.Now().After(job.LeaseUntil) {
+		if ctx.Err() != nil || time.Now().After(deadline) {
 			log.ErrorContext(ctx, "report lost; the job will run again", "error", err)
 			return
 		}

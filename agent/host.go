@@ -37,6 +37,9 @@ type Host struct {
 	Skel string
 	// Shell of the accounts (default /bin/bash).
 	Shell string
+	// TempDirs are where anyone may write, emptied of a student's files
+	// when their seat is locked (default DefaultTempDirs).
+	TempDirs []string
 }
 
 // Defaults of a Host.

@@ -184,3 +184,67 @@ func lookupGid(t *testing.T, name string) string {
 	}
 	return g.Gid
 }
+
+// TestRemoveTraces: what a student left in the shared directories goes,
+// links as links (never followed), files of the student inside another
+// student's world-writable folder too; other people's files and the
+// students' homes stay.
+func TestRemoveTraces(t *testing.T) {
+	h := testHost(t)
+	ctx := context.Background()
+	a, err := h.EnsureAccount(ctx, testSeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := h.EnsureAccount(ctx, testSeat+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(filepath.Dir(h.Root), "tmp")
+	os.MkdirAll(shared, 0o1777)
+	os.Chmod(shared, 0o1777)
+	h.TempDirs = []string{shared, filepath.Join(filepath.Dir(h.Root), "no-such-dir")}
+	victim := filepath.Join(filepath.Dir(h.Root), "victim")
+	os.WriteFile(victim, []byte("root's"), 0o644)
+	write := func(owner Account, name string) string {
+		p := filepath.Join(shared, name)
+		os.MkdirAll(filepath.Dir(p), 0o777)
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Lchown(p, owner.UID, owner.GID)
+		return p
+	}
+	mine := write(a, "planted")
+	os.Mkdir(filepath.Join(shared, "tree"), 0o755)
+	write(a, "tree/deep/file")
+	os.Lchown(filepath.Join(shared, "tree"), a.UID, a.GID)
+	// B's world-writable folder with A's file in it.
+	os.Mkdir(filepath.Join(shared, "open"), 0o777)
+	os.Chmod(filepath.Join(shared, "open"), 0o777)
+	os.Lchown(filepath.Join(shared, "open"), other.UID, other.GID)
+	inOpen := write(a, "open/mine")
+	theirs := write(other, "open/theirs")
+	link := filepath.Join(shared, "link")
+	os.Symlink(victim, link)
+	os.Lchown(link, a.UID, a.GID)
+	// A home under the shared directory is never walked as temporary files.
+	h.TempDirs = append(h.TempDirs, filepath.Dir(h.Root))
+	os.WriteFile(filepath.Join(a.Home, "notes"), []byte("kept for the wipe"), 0o644)
+	os.Lchown(filepath.Join(a.Home, "notes"), a.UID, a.GID)
+
+	removed, err := h.RemoveTraces(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{mine, filepath.Join(shared, "tree"), inOpen, link} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s survives (removed: %v)", p, removed)
+		}
+	}
+	for _, p := range []string{theirs, victim, filepath.Join(a.Home, "notes"), a.Home} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}

@@ -20,6 +20,10 @@ import (
 // Hub is what the operations need of JupyterHub.
 type Hub interface {
 	EnsureUser(ctx context.Context, name string) error
+	// DeleteUser removes the hub user with everything the hub issued to
+	// it: its login cookie's identity (JupyterHub's cookie_id), API and
+	// OAuth tokens. A user that does not exist is success.
+	DeleteUser(ctx context.Context, name string) error
 	StartServer(ctx context.Context, name string) error
 	StopServer(ctx context.Context, name string) error
 }
@@ -30,11 +34,13 @@ type Workshops interface {
 	// its name) with the variables, replacing what was there.
 	Deploy(ctx context.Context, slug, home string, vars map[string]any) error
 	// Completion is the percentage of the workshop's code cells the
-	// student ran, read from their notebooks.
-	Completion(ctx context.Context, slug, home string) (int, error)
+	// student ran, read from their notebooks: only the regular files that
+	// the student's uid owns.
+	Completion(ctx context.Context, slug, home string, uid int) (int, error)
 	// Archive zips the workshop's folder as the student left it, for them
-	// to download after the end; nil when there is nothing.
-	Archive(ctx context.Context, slug, home string) ([]byte, error)
+	// to download after the end; nil when there is nothing. Only the
+	// student's own regular files go in.
+	Archive(ctx context.Context, slug, home string, uid int) ([]byte, error)
 }
 
 // Directory is an LDAP directory the students log in to appliances with.
@@ -69,6 +75,10 @@ type HubOperator struct {
 
 	preStartOnce  sync.Once
 	preStartSlots chan struct{}
+	// preStarting cancels the pre-starts under way, per student: a lock
+	// must not see a server come up behind it.
+	preStartMu  sync.Mutex
+	preStarting map[string]*context.CancelFunc
 	// creating counts the creates under way: pre-starts wait for a burst of
 	// them to pass, since credentials matter more than warm servers (a spawn
 	// costs the CPU and hub time the next participant's create needs).
@@ -215,6 +225,24 @@ func (o *HubOperator) preStart(name string) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	mine := &cancel // its identity in the map
+	o.preStartMu.Lock()
+	if o.preStarting == nil {
+		o.preStarting = map[string]*context.CancelFunc{}
+	}
+	if previous := o.preStarting[name]; previous != nil {
+		(*previous)()
+	}
+	o.preStarting[name] = mine
+	o.preStartMu.Unlock()
+	defer func() {
+		o.preStartMu.Lock()
+		defer o.preStartMu.Unlock()
+		// Only its own entry: a later pre-start of the seat may have replaced it.
+		if o.preStarting[name] == mine {
+			delete(o.preStarting, name)
+		}
+	}()
 	select {
 	case o.preStartSlots <- struct{}{}:
 		defer func() { <-o.preStartSlots }()
@@ -243,27 +271,41 @@ func (o *HubOperator) preStart(name string) {
 	}
 }
 
-// cleanup measures the work and ends the session: the server stops, the
-// password changes, the processes go; the home is wiped unless the
-// workshop keeps it for a reset.
+// cancelPreStart stops a pre-start of the student's server still waiting
+// or under way.
+func (o *HubOperator) cancelPreStart(name string) {
+	o.preStartMu.Lock()
+	defer o.preStartMu.Unlock()
+	if cancel := o.preStarting[name]; cancel != nil {
+		(*cancel)()
+		delete(o.preStarting, name)
+	}
+}
+
+// cleanup ends the session and measures the work: the seat is locked
+// first (see lock), so that the hooks, the completion and the archive read
+// a home nobody can change any more. The home is wiped unless the workshop
+// keeps it for a reset.
 func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	a := o.Host.Account(j.StudentNumber)
+	locked, err := o.lock(ctx, j, a)
+	if err != nil {
+		return Outcome{Output: locked}, err
+	}
 	out, err := o.Hooks.Run(ctx, StageCleanup, o.hookEnv(j, a))
+	out = joinOutput(locked, out)
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
-	completion, err := o.Workshops.Completion(ctx, j.Workshop, a.Home)
+	completion, err := o.Workshops.Completion(ctx, j.Workshop, a.Home, a.UID)
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
-	notebooks, err := o.Workshops.Archive(ctx, j.Workshop, a.Home)
+	notebooks, err := o.Workshops.Archive(ctx, j.Workshop, a.Home, a.UID)
 	if err != nil {
 		// The participant loses the download, not their seat's cleanup.
 		out += fmt.Sprintf("\nthe notebooks could not be kept: %v", err)
 		notebooks = nil
-	}
-	if err := o.lock(ctx, j, a); err != nil {
-		return Outcome{Output: out}, err
 	}
 	if !j.Reset {
 		if err := o.Host.Wipe(a); err != nil {
@@ -276,11 +318,13 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 // reset runs the workshop's reset script (appliances) and frees the seat.
 func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	a := o.Host.Account(j.StudentNumber)
-	out, err := o.Hooks.Run(ctx, StageReset, o.hookEnv(j, a))
+	locked, err := o.lock(ctx, j, a)
 	if err != nil {
-		return Outcome{Output: out}, err
+		return Outcome{Output: locked}, err
 	}
-	if err := o.lock(ctx, j, a); err != nil {
+	out, err := o.Hooks.Run(ctx, StageReset, o.hookEnv(j, a))
+	out = joinOutput(locked, out)
+	if err != nil {
 		return Outcome{Output: out}, err
 	}
 	return Outcome{Output: out}, o.Host.Wipe(a)
@@ -289,26 +333,64 @@ func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, erro
 // purge takes a seat back whatever state it is in.
 func (o *HubOperator) purge(ctx context.Context, j *wod.AgentJob) error {
 	a := o.Host.Account(j.StudentNumber)
-	if err := o.lock(ctx, j, a); err != nil {
+	if _, err := o.lock(ctx, j, a); err != nil {
 		return err
 	}
 	return o.Host.Wipe(a)
 }
 
-// lock ends every way into the account: the server stops, the password
-// becomes one nobody knows, the processes die.
-func (o *HubOperator) lock(ctx context.Context, j *wod.AgentJob, a Account) error {
+// lock ends every way into the account, so that the next participant on
+// the seat inherits nothing of this one: the server stops, the hub user is
+// deleted and made again (a kept login cookie or an API token dies with
+// the old one: JupyterHub never rotates a user's cookie_id, and a PAM
+// password change ends no session), the password becomes one nobody
+// knows, the processes die, and what the uid left outside the home (cron
+// and at jobs, temporary files, IPC objects) goes. It returns what it
+// removed, for the job's output.
+func (o *HubOperator) lock(ctx context.Context, j *wod.AgentJob, a Account) (string, error) {
+	o.cancelPreStart(a.Name)
 	if err := o.stop(ctx, a); err != nil {
-		return err
+		return "", err
+	}
+	if err := o.Hub.DeleteUser(ctx, a.Name); err != nil {
+		return "", fmt.Errorf("delete the hub user %s: %w", a.Name, err)
 	}
 	if err := o.Host.SetPassword(ctx, a, secret.StudentPassword()); err != nil {
-		return err
+		return "", err
 	}
 	if j.LDAP && o.Directory != nil {
 		// The appliances' password goes too.
-		return o.Directory.SetPassword(ctx, j.StudentNumber, secret.StudentPassword())
+		if err := o.Directory.SetPassword(ctx, j.StudentNumber, secret.StudentPassword()); err != nil {
+			return "", err
+		}
 	}
-	return nil
+	// A cron job could have started between the kill and the removal of
+	// the crontab: kill, remove, kill again.
+	if _, err := o.Host.KillProcesses(ctx, a); err != nil {
+		return "", err
+	}
+	removed, err := o.Host.RemoveTraces(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	if _, err := o.Host.KillProcesses(ctx, a); err != nil {
+		return "", err
+	}
+	if err := o.Hub.EnsureUser(ctx, a.Name); err != nil {
+		return "", fmt.Errorf("hub user %s: %w", a.Name, err)
+	}
+	if len(removed) == 0 {
+		return "", nil
+	}
+	return "removed what " + a.Name + " left outside the home:\n  " + strings.Join(removed, "\n  "), nil
+}
+
+// joinOutput joins the outputs of two steps of an operation.
+func joinOutput(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "\n" + b
 }
 
 // stop stops the student's server and kills whatever runs as them.

@@ -58,13 +58,14 @@ func (c *ContentWorkshops) Deploy(_ context.Context, slug, home string, vars map
 	return err
 }
 
-// Archive zips <home>/<slug> as the student left it.
-func (c *ContentWorkshops) Archive(_ context.Context, slug, home string) ([]byte, error) {
-	return content.Archive(home, slug)
+// Archive zips <home>/<slug> as the student (uid) left it.
+func (c *ContentWorkshops) Archive(_ context.Context, slug, home string, uid int) ([]byte, error) {
+	return content.Archive(home, slug, uid)
 }
 
-// Completion measures the workshop's notebooks in <home>/<slug>.
-func (c *ContentWorkshops) Completion(_ context.Context, slug, home string) (int, error) {
+// Completion measures the workshop's notebooks in <home>/<slug>, reading
+// only the student's (uid) own files.
+func (c *ContentWorkshops) Completion(_ context.Context, slug, home string, uid int) (int, error) {
 	src, closeSrc, err := c.folder(slug)
 	if err != nil {
 		return 0, err
@@ -77,5 +78,5 @@ func (c *ContentWorkshops) Completion(_ context.Context, slug, home string) (int
 	if _, err := os.Stat(home); errors.Is(err, fs.ErrNotExist) {
 		return 0, nil // nothing left to measure: the home is gone
 	}
-	return content.Completion(home, nbs)
+	return content.Completion(home, nbs, uid)
 }

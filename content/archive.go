@@ -22,8 +22,11 @@ const MaxArchive = 16 << 20
 // is left out, never followed), no hidden files or folders (checkpoints,
 // caches), files in lexical order until MaxArchive; a file past it is left
 // out and listed in a SKIPPED.txt of the archive. Nil when there is nothing
-// to keep (no folder, no file). Files are read through an os.Root on home.
-func Archive(home, slug string) ([]byte, error) {
+// to keep (no folder, no file). The student prepared the folder: only
+// regular files owned by uid, reached without a link, are read, and never
+// with an open that could block (see openStudentFile); a root-owned file
+// moved into the folder (a compiled script holding credentials) stays out.
+func Archive(home, slug string, uid int) ([]byte, error) {
 	root, err := os.OpenRoot(home)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -54,19 +57,15 @@ func Archive(home, slug string) ([]byte, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if total+fi.Size() > MaxArchive {
-			skipped = append(skipped, fmt.Sprintf("%s (%d bytes)", name, fi.Size()))
-			return nil
-		}
-		f, err := fsys.Open(name)
+		f, fi, err := openStudentFile(root, name, uid)
 		if err != nil {
 			return nil
 		}
 		defer f.Close()
+		if total+fi.Size() > MaxArchive {
+			skipped = append(skipped, fmt.Sprintf("%s (%d bytes)", name, fi.Size()))
+			return nil
+		}
 		h := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: fi.ModTime()}
 		h.SetMode(0o644)
 		w, err := zw.CreateHeader(h)

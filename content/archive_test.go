@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -30,8 +31,19 @@ func TestArchive(t *testing.T) {
 	os.Symlink(outside, filepath.Join(ws, "link.txt"))
 	os.Symlink("/etc", filepath.Join(ws, "etc"))
 	os.WriteFile(filepath.Join(home, "other.txt"), []byte("not in the workshop"), 0o644)
+	// What the student prepared: a FIFO (reading it would block), a link
+	// inside the home, and a file of another owner moved into the folder
+	// (a root-owned compiled script holds credentials).
+	if err := syscall.Mkfifo(filepath.Join(ws, "pipe.ipynb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("1-Intro.ipynb", filepath.Join(ws, "inside-link.ipynb"))
+	os.WriteFile(filepath.Join(ws, "login.x"), []byte("secret credentials"), 0o711)
+	if err := os.Lchown(filepath.Join(ws, "login.x"), os.Getuid()+1, os.Getgid()); err != nil {
+		t.Skipf("cannot give a file away (not root?): %v", err)
+	}
 
-	b, err := Archive(home, "WKSHP-X")
+	b, err := Archive(home, "WKSHP-X", os.Getuid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,14 +69,14 @@ func TestArchive(t *testing.T) {
 		t.Errorf("contents: %q", contents)
 	}
 
-	if b, err := Archive(home, "WKSHP-None"); b != nil || err != nil {
+	if b, err := Archive(home, "WKSHP-None", os.Getuid()); b != nil || err != nil {
 		t.Errorf("no folder: %d bytes, %v", len(b), err)
 	}
-	if b, err := Archive(filepath.Join(home, "gone"), "WKSHP-X"); b != nil || err != nil {
+	if b, err := Archive(filepath.Join(home, "gone"), "WKSHP-X", os.Getuid()); b != nil || err != nil {
 		t.Errorf("no home: %d bytes, %v", len(b), err)
 	}
 	os.MkdirAll(filepath.Join(home, "WKSHP-Empty", ".ipynb_checkpoints"), 0o755)
-	if b, err := Archive(home, "WKSHP-Empty"); b != nil || err != nil {
+	if b, err := Archive(home, "WKSHP-Empty", os.Getuid()); b != nil || err != nil {
 		t.Errorf("empty folder: %d bytes, %v", len(b), err)
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"strings"
 )
 
@@ -44,10 +42,12 @@ func Notebooks(src fs.FS) []string {
 //
 // A notebook that is missing, unreadable, not JSON or larger than 64 MiB is
 // skipped, since the student may have deleted or broken it; a notebook
-// without code cells adds nothing. Files are opened through an os.Root on
-// home, so a notebook that is a symbolic link out of the home is skipped
-// too. The error is for a home that cannot be opened.
-func Completion(home string, notebooks []string) (percent int, err error) {
+// without code cells adds nothing. The student prepared the home: a
+// notebook is read only when it is a regular file owned by uid reached
+// without a symbolic link, and opened without blocking (see
+// openStudentFile); anything else is skipped. The error is for a home that
+// cannot be opened.
+func Completion(home string, notebooks []string, uid int) (percent int, err error) {
 	root, err := os.OpenRoot(home)
 	if err != nil {
 		return 0, fmt.Errorf("content: completion: %w", err)
@@ -55,7 +55,7 @@ func Completion(home string, notebooks []string) (percent int, err error) {
 	defer root.Close()
 	var code, executed int
 	for _, nb := range notebooks {
-		c, e, ok := countCells(root, nb)
+		c, e, ok := countCells(root, nb, uid)
 		if ok {
 			code += c
 			executed += e
@@ -78,16 +78,13 @@ type notebook struct {
 
 // countCells returns the code cells of one notebook and how many of them
 // ran; ok is false for a notebook to skip.
-func countCells(root *os.Root, name string) (code, executed int, ok bool) {
-	if !fs.ValidPath(path.Clean(name)) {
-		return 0, 0, false
-	}
-	f, err := root.Open(filepath.FromSlash(name))
+func countCells(root *os.Root, name string, uid int) (code, executed int, ok bool) {
+	f, info, err := openStudentFile(root, name, uid)
 	if err != nil {
 		return 0, 0, false
 	}
 	defer f.Close()
-	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() || info.Size() > maxNotebook {
+	if info.Size() > maxNotebook {
 		return 0, 0, false
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxNotebook+1))

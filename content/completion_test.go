@@ -2,9 +2,11 @@ package content
 
 import (
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"testing/fstest"
 )
@@ -47,6 +49,19 @@ func TestCompletion(t *testing.T) {
 		mustWrite(t, filepath.Join(home, ws, name), data)
 	}
 	mustSymlink(t, outside, filepath.Join(home, ws, "6-link.ipynb"))
+	// Inside the home, a link is still not the student's notebook: root
+	// does not follow what the student prepared.
+	mustSymlink(t, "1-lab.ipynb", filepath.Join(home, ws, "7-inside-link.ipynb"))
+	// A FIFO named like a notebook: opening it for reading the usual way
+	// blocks until someone writes, which nobody will.
+	if err := syscall.Mkfifo(filepath.Join(home, ws, "8-fifo.ipynb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A notebook of another owner (a root file the student moved in).
+	mustWrite(t, filepath.Join(home, ws, "9-other.ipynb"), nb(ran, ran, ran, ran))
+	if err := os.Lchown(filepath.Join(home, ws, "9-other.ipynb"), os.Getuid()+1, os.Getgid()); err != nil {
+		t.Skipf("cannot give a file away (not root?): %v", err)
+	}
 	in := func(names ...string) []string {
 		var out []string
 		for _, n := range names {
@@ -64,6 +79,9 @@ func TestCompletion(t *testing.T) {
 		{"no code cells adds nothing", in("1-lab.ipynb", "2-lab.ipynb", "3-text.ipynb"), 75},
 		{"an unparsable notebook is skipped", in("1-lab.ipynb", "4-broken.ipynb", "2-lab.ipynb"), 75},
 		{"a link out of the home is skipped", in("1-lab.ipynb", "2-lab.ipynb", "6-link.ipynb"), 75},
+		{"a link inside the home is skipped", in("1-lab.ipynb", "2-lab.ipynb", "7-inside-link.ipynb"), 75},
+		{"a FIFO is skipped, without blocking", in("1-lab.ipynb", "8-fifo.ipynb", "2-lab.ipynb"), 75},
+		{"a file of another owner is skipped", in("1-lab.ipynb", "9-other.ipynb", "2-lab.ipynb"), 75},
 		{"escaping names are skipped", []string{"../x.ipynb", "/etc/passwd", path.Join(ws, "1-lab.ipynb")}, 50},
 		{"rounded down", in("5-partial.ipynb"), 33},
 		{"no code cell at all", in("3-text.ipynb", "0-deleted.ipynb"), 0},
@@ -71,13 +89,13 @@ func TestCompletion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Completion(home, tt.notebooks)
+			got, err := Completion(home, tt.notebooks, os.Getuid())
 			if err != nil || got != tt.want {
 				t.Errorf("got %d, %v; want %d", got, err, tt.want)
 			}
 		})
 	}
-	if _, err := Completion(filepath.Join(home, "nobody"), in("1-lab.ipynb")); err == nil {
+	if _, err := Completion(filepath.Join(home, "nobody"), in("1-lab.ipynb"), os.Getuid()); err == nil {
 		t.Error("no error for a missing home")
 	}
 }

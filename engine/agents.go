@@ -53,7 +53,8 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 // agentJob describes a claimed job for the agent, or returns nil when the
 // job turned out to have nothing left to do.
 func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error) {
-	aj := &wod.AgentJob{ID: j.ID, Kind: j.Kind, Attempt: j.Attempts, LeaseUntil: *j.LeaseUntil}
+	aj := &wod.AgentJob{ID: j.ID, Kind: j.Kind, Attempt: j.Attempts, LeaseUntil: *j.LeaseUntil,
+		LeaseSeconds: int(e.AgentLease / time.Second)}
 	if j.RegistrationID == nil {
 		return aj, nil
 	}

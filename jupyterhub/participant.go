@@ -159,6 +159,38 @@ func (p *Participant) API(ctx context.Context, method, path string, in, out any)
 	return nil
 }
 
+// CreateToken makes an API token as a participant can, from their login
+// cookie (what the hub's /hub/token page does). Tokens a participant made
+// must die with their seat; the tests keep one to try.
+func (p *Participant) CreateToken(ctx context.Context) (string, error) {
+	path := "/hub/api/users/" + url.PathEscape(p.Name) + "/tokens"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.Hub+path,
+		strings.NewReader(`{"note":"participant token"}`))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	// 3.0 takes a cookie-authenticated API call only from its own pages.
+	req.Header.Set("Referer", p.Hub+"/hub/token")
+	res, err := p.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("POST %s: %s %s", path, res.Status, bytes.TrimSpace(b[:min(len(b), 300)]))
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil || out.Token == "" {
+		return "", fmt.Errorf("POST %s: no token in %q", path, b[:min(len(b), 300)])
+	}
+	return out.Token, nil
+}
+
 // Notebook reads a notebook through the contents API.
 func (p *Participant) Notebook(ctx context.Context, path string) (map[string]any, error) {
 	var out struct {

@@ -165,7 +165,8 @@ func (b *Bridge) job(ctx context.Context, e *Entry) (*wod.AgentJob, error) {
 	if lease <= 0 {
 		lease = 30 * time.Minute
 	}
-	job := &wod.AgentJob{ID: e.ID, Kind: c.Verb.Kind(), LeaseUntil: time.Now().Add(lease), RegistrationID: c.Customer,
+	job := &wod.AgentJob{ID: e.ID, Kind: c.Verb.Kind(), LeaseUntil: time.Now().Add(lease),
+		LeaseSeconds: int(lease / time.Second), RegistrationID: c.Customer,
 		Workshop: c.Workshop(), SessionType: c.SessionType(), StudentNumber: c.Student,
 		StudentID: b.BaseStudentID + c.Student, Username: wod.StudentUsername(c.Student)}
 	if c.Notebook == "" {

@@ -10,9 +10,10 @@ as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# apt_install PKG...: installs the packages that are missing.
+# apt_install [--no-install-recommends] PKG...: installs the packages that are missing.
 apt_install() {
-	local missing=()
+	local missing=() opts=()
+	if [ "${1:-}" = --no-install-recommends ]; then opts+=("$1"); shift; fi
 	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 	done
@@ -20,7 +21,7 @@ apt_install() {
 	command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} with your package manager"
 	say "installing ${missing[*]}"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${opts[@]}" "${missing[@]}" >/dev/null
 }
 
 go_ok() {
