@@ -1,8 +1,11 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,7 +37,7 @@ func TestSeatHandover(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	p, hubURL, _ := startRealPlatform(t, handoverSeat, map[string]string{})
+	p, hubURL, students := startRealPlatform(t, handoverSeat, map[string]string{})
 	defer p.stop()
 	const nbPath = "WKSHP-Welcome101/0-ReadMeFirst.ipynb"
 
@@ -75,9 +78,24 @@ func TestSeatHandover(t *testing.T) {
 		t.Fatal("the traces were not planted")
 	}
 
+	// And in the home, for the cleanup: a FIFO in place of a notebook
+	// (reading it the usual way blocks forever, and with it the cleanup and
+	// then every worker of the location), and a root-owned file holding
+	// credentials (as a compiled script does) moved into the workshop
+	// folder, for the archive to hand out.
+	home := filepath.Join(students, seat)
+	if err := os.WriteFile(filepath.Join(home, "login.x"), []byte("root's credentials"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	asStudent(t, seat, `cd ~/WKSHP-Welcome101 && rm 1-WKSHP-First-Steps.ipynb && mkfifo 1-WKSHP-First-Steps.ipynb && mv ~/login.x .`)
+
 	// A's session ends; B gets the same seat.
 	p.api("POST", fmt.Sprintf("/api/v1/registrations/%d/end", idA), nil)
-	p.waitState(idA, wod.StateDone, 90*time.Second)
+	doneA := p.waitState(idA, wod.StateDone, 90*time.Second)
+	if files := zipNames(ctx, t, doneA["status_url"].(string)+"/notebooks.zip"); strings.Contains(strings.Join(files, " "), "login.x") ||
+		!strings.Contains(strings.Join(files, " "), "0-ReadMeFirst.ipynb") {
+		t.Fatalf("A's notebooks zip holds %v: want A's notebook, not root's file", files)
+	}
 	regB := p.api("POST", "/api/v1/registrations", map[string]any{"workshop": "WKSHP-Welcome101", "name": "Bob", "email": "bob@example.com"})
 	idB := int64(regB["id"].(float64))
 	rB := p.waitState(idB, wod.StateReady, 90*time.Second)
@@ -153,6 +171,27 @@ func tokenGet(ctx context.Context, t *testing.T, url, token string) int {
 	}
 	res.Body.Close()
 	return res.StatusCode
+}
+
+// zipNames downloads a zip and lists its files.
+func zipNames(ctx context.Context, t *testing.T, url string) []string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if res.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("GET %s: %s %v", url, res.Status, err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	return names
 }
 
 func exists(p string) bool {
