@@ -15,7 +15,7 @@ import (
 // Guard watches the students' processes on the host, every minute, and
 // kills what does not belong: known crypto-miners, processes of a student
 // with no live registration, kernels older than a maximum age, and CPU hogs
-// (≥ 98 % of a core for 5 minutes) outside an allow-list. Every kill is
+// (≥ 98 % of a core for 5 minutes, by default) outside an allow-list. Every kill is
 // reported to the server, where operators see it.
 type Guard struct {
 	Host   *Host
@@ -28,8 +28,14 @@ type Guard struct {
 	// MaxKernelAge kills kernels older than this (default 4 h, the
 	// original's value).
 	MaxKernelAge time.Duration
-	// HogAllow lists process names a hog check spares (compilers, say).
+	// HogAllow lists process names the CPU-hog rule spares (compilers,
+	// say: --guard-hog-allow); names longer than the kernel's 15-character
+	// process name match on their first 15.
 	HogAllow []string
+	// HogShare is the share of one core a hog uses (default 0.98), for
+	// HogFor (default 5 min) before it is killed.
+	HogShare float64
+	HogFor   time.Duration
 	// Miners lists process names killed on sight.
 	Miners []string
 
@@ -49,9 +55,9 @@ var DefaultMiners = []string{"xmrig", "xmr-stak", "minerd", "cpuminer", "ethmine
 	"lolminer", "nanominer", "srbminer", "teamredminer", "ccminer", "bfgminer", "cgminer"}
 
 type cpuSample struct {
-	ticks   uint64 // utime + stime
-	at      time.Time
-	hotRuns int // consecutive intervals at ≥ 98 %
+	ticks  uint64 // utime + stime
+	at     time.Time
+	hotFor time.Duration // uninterrupted time at ≥ HogShare
 }
 
 // Run guards until ctx ends.
@@ -144,24 +150,42 @@ func (g *Guard) verdict(p studentProc, held []int, now time.Time) string {
 		return fmt.Sprintf("kernel older than %s", maxAge)
 	}
 	s := g.samples[p.pid]
-	if s == nil {
+	if s == nil || p.ticks < s.ticks { // new, or its pid taken by another process
 		g.samples[p.pid] = &cpuSample{ticks: p.ticks, at: now}
 		return ""
 	}
-	elapsed := now.Sub(s.at).Seconds()
+	hogShare, hogFor := g.HogShare, g.HogFor
+	if hogShare <= 0 {
+		hogShare = 0.98
+	}
+	if hogFor <= 0 {
+		hogFor = 5 * time.Minute
+	}
+	elapsed := now.Sub(s.at)
 	if elapsed > 0 {
-		share := float64(p.ticks-s.ticks) / clockTicks / elapsed
-		if share >= 0.98 {
-			s.hotRuns++
+		share := float64(p.ticks-s.ticks) / clockTicks / elapsed.Seconds()
+		if share >= hogShare {
+			s.hotFor += elapsed
 		} else {
-			s.hotRuns = 0
+			s.hotFor = 0
 		}
 	}
 	s.ticks, s.at = p.ticks, now
-	if s.hotRuns >= 5 && !slices.Contains(g.HogAllow, p.name) {
-		return "used a whole CPU for 5 minutes"
+	if s.hotFor >= hogFor && !hogAllowed(g.HogAllow, p.name) {
+		return fmt.Sprintf("used %.0f%% of a CPU for %s", hogShare*100, hogFor)
 	}
 	return ""
+}
+
+// hogAllowed tells whether name (a process's comm, at most 15
+// characters) is on the allow-list.
+func hogAllowed(allow []string, name string) bool {
+	for _, a := range allow {
+		if a = strings.TrimSpace(a); a != "" && a[:min(len(a), 15)] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // clockTicks is USER_HZ, 100 on every Linux the agent runs on.

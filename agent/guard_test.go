@@ -84,3 +84,141 @@ func TestGuard(t *testing.T) {
 		t.Fatalf("%d kills reported, want 2:\n%s", len(srv.events), events)
 	}
 }
+
+// runAs starts prog as the account with the command line argv, killed
+// when the test ends. The program is copied outside t.TempDir (whose 0700
+// parent the student could not traverse) under name, which becomes the
+// process's name.
+func runAs(t *testing.T, a Account, dir, prog, name string, argv ...string) *exec.Cmd {
+	t.Helper()
+	src, err := exec.LookPath(prog)
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := filepath.Join(dir, name)
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{Path: bin, Args: argv, Dir: "/"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.UID), Gid: uint32(a.GID)}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+func guardDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "wod-guard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	return dir
+}
+
+// exited reports when cmd's process has ended.
+func exited(cmd *exec.Cmd) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { cmd.Process.Wait(); close(done) }()
+	return done
+}
+
+// A student's busy loop is killed after HogFor of sweeps; the same loop
+// under an allowed name (a compiler's) is seen hot and spared.
+func TestGuardKillsCPUHogs(t *testing.T) {
+	h := testHost(t)
+	ctx := context.Background()
+	a, err := h.EnsureAccount(ctx, testSeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := guardDir(t)
+	loop := []string{"bash", "-c", "while :; do :; done"}
+	hog := runAs(t, a, dir, "bash", "bash", loop...)
+	compiler := runAs(t, a, dir, "bash", "cc1plus", loop...)
+	hogDone := exited(hog)
+
+	srv := &guardServer{held: []int{testSeat}}
+	// Two loops share this machine's cores with other work: a quarter of
+	// a core is hot enough to tell a loop from an idle process.
+	g := &Guard{Host: h, Server: srv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Students: testSeat + 3,
+		HogAllow: []string{"gcc", "cc1plus"}, HogShare: 0.25, HogFor: time.Second}
+	deadline := time.After(60 * time.Second)
+sweeps:
+	for {
+		if err := g.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-hogDone:
+			break sweeps
+		case <-deadline:
+			t.Fatalf("the busy loop was not killed; events: %q", srv.events)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	// One more sweep for the spared one to be judged hot again.
+	time.Sleep(300 * time.Millisecond)
+	if err := g.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if syscall.Kill(compiler.Process.Pid, 0) != nil {
+		t.Fatal("the guard killed a process on the allow-list")
+	}
+	if s := g.samples[compiler.Process.Pid]; s == nil || s.hotFor < g.HogFor {
+		t.Errorf("the allowed loop was not seen hot: %+v", s)
+	}
+	events := strings.Join(srv.events, "\n")
+	if len(srv.events) != 1 || !strings.Contains(events, "killed bash") || !strings.Contains(events, "25% of a CPU for 1s") {
+		t.Fatalf("events:\n%s", events)
+	}
+}
+
+// A kernel older than MaxKernelAge is killed; another process of the same
+// age is not.
+func TestGuardKillsOldKernels(t *testing.T) {
+	h := testHost(t)
+	ctx := context.Background()
+	a, err := h.EnsureAccount(ctx, testSeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := guardDir(t)
+	// sleep, with the command line of a kernel (argv[0] is free).
+	kernel := runAs(t, a, dir, "sleep", "python3", "python3 -m ipykernel_launcher -f /tmp/kernel-1.json", "300")
+	other := runAs(t, a, dir, "sleep", "sleep", "sleep", "300")
+	kernelDone := exited(kernel)
+
+	srv := &guardServer{held: []int{testSeat}}
+	g := &Guard{Host: h, Server: srv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Students: testSeat + 3,
+		MaxKernelAge: time.Hour}
+	if err := g.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.events) != 0 {
+		t.Fatalf("a young kernel was killed: %q", srv.events)
+	}
+	g.MaxKernelAge = time.Second
+	time.Sleep(1500 * time.Millisecond) // both older than a second
+	if err := g.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kernelDone:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the old kernel lives; events: %q", srv.events)
+	}
+	if syscall.Kill(other.Process.Pid, 0) != nil {
+		t.Fatal("the guard killed a process that is not a kernel")
+	}
+	if len(srv.events) != 1 || !strings.Contains(srv.events[0], "kernel older than 1s") {
+		t.Fatalf("events: %q", srv.events)
+	}
+}

@@ -79,7 +79,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	}
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
-		Students: wod.MaxStudentsPerLocation}
+		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow}
 	if src, ok := server.(agent.BannerSource); ok && parts.Hub != nil {
 		parts.Banners = &agent.Banners{Source: src, Static: a.Config.Mail.Announcement, Hub: parts.Hub,
 			Logger: a.Logger.With("component", "banners")}

@@ -2,12 +2,19 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/agent"
 	"github.com/wod-dev/wod/legacy"
 )
 
@@ -16,9 +23,9 @@ import (
 // agent's jobs, and their outcomes go to the api-db's REST API.
 func (a *App) RunLegacyAgent(ctx context.Context, contentDirs []string) error {
 	lc := a.Config.Agent.Legacy
-	allow, err := legacy.ParseNetworks(lc.Allow)
+	allow, senderUIDs, err := a.legacyIntakePolicy()
 	if err != nil {
-		return fmt.Errorf("--legacy-mail-allow: %w", err)
+		return err
 	}
 	spool := &legacy.Spool{Dir: filepath.Join(a.Config.Data, "legacy-mail")}
 	if err := spool.Open(); err != nil {
@@ -36,10 +43,10 @@ func (a *App) RunLegacyAgent(ctx context.Context, contentDirs []string) error {
 		return fmt.Errorf("--legacy-mail-addr: %w", err)
 	}
 	host, _ := os.Hostname()
-	intake := &legacy.Intake{Spool: spool, Allow: allow, Senders: lc.Senders, Accepted: bridge.Notify,
-		Domain: host, Logger: log}
+	intake := &legacy.Intake{Spool: spool, Allow: allow, SenderUIDs: senderUIDs, Senders: lc.Senders,
+		Accepted: bridge.Notify, Audit: bridge.Event, Domain: host, Logger: log}
 	log.Info("agent running for the original api-db", "api", lc.API, "mail", ln.Addr().String(),
-		"allow", lc.Allow, "spool", spool.Dir)
+		"allow", lc.Allow, "sender_uids", senderUIDs, "spool", spool.Dir)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -55,4 +62,49 @@ func (a *App) RunLegacyAgent(ctx context.Context, contentDirs []string) error {
 		return fmt.Errorf("legacy mail intake: %w", serveErr)
 	}
 	return nil
+}
+
+// legacyIntakePolicy reads who may send command mails and refuses a
+// configuration that would let students send them (legacy.CheckAllow,
+// legacy.CheckSenderUIDs), or a host where local senders cannot be told
+// apart.
+func (a *App) legacyIntakePolicy() ([]netip.Prefix, []int, error) {
+	lc := a.Config.Agent.Legacy
+	allow, err := legacy.ParseNetworks(lc.Allow)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--legacy-mail-allow: %w", err)
+	}
+	appliances := map[string]netip.Addr{}
+	for _, kv := range a.Config.Agent.Vars {
+		k, v, _ := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if ip, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil && strings.HasPrefix(k, "IP-") {
+			appliances[k] = ip
+		}
+	}
+	var uids []int
+	for _, name := range lc.SenderUsers {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		u, err := user.Lookup(name)
+		if err != nil {
+			u, err = user.LookupId(name)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("--legacy-mail-uids %q is no account of this host", name)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		uids = append(uids, uid)
+	}
+	err = errors.Join(legacy.CheckAllow(allow, appliances),
+		legacy.CheckSenderUIDs(uids, a.Config.Agent.UIDBase, wod.MaxStudentsPerLocation, agent.DefaultGroup))
+	if err != nil {
+		return nil, nil, fmt.Errorf("the command mail intake would take students' commands: %w", err)
+	}
+	if err := legacy.CheckPeerLookup(); err != nil {
+		return nil, nil, fmt.Errorf("the command mail intake cannot tell a student's connection from root's: %w", err)
+	}
+	return allow, uids, nil
 }

@@ -76,6 +76,9 @@ type Agent struct {
 	LDAPPassword     string // --ldap-password (prefer WOD_LDAP_PASSWORD or the file)
 	LDAPPasswordFile string // --ldap-password-file
 	LDAPUserDN       string // --ldap-user-dn, with {N}
+	// GuardHogAllow are the process names (comm) the guard's CPU-hog rule
+	// spares (--guard-hog-allow).
+	GuardHogAllow []string
 	// Legacy lets the original Workshops-on-Demand api-db drive this agent.
 	Legacy Legacy
 }
@@ -84,16 +87,20 @@ type Agent struct {
 // (wod agent --legacy-api): the agent then works for that api-db instead
 // of a wod server.
 type Legacy struct {
-	API           string   // --legacy-api: the api-db's API URL, e.g. https://apidb:8021/api
-	User          string   // --legacy-api-user (the original's WODAPIDBUSER)
-	Password      string   // --legacy-api-password (prefer WOD_LEGACY_API_PASSWORD or the file)
-	PasswordFile  string   // --legacy-api-password-file
-	MailAddr      string   // --legacy-mail-addr: where the command mails arrive (the original's WODPOSTPORT)
-	Allow         []string // --legacy-mail-allow: networks that may send them
-	Senders       []string // --legacy-mail-from: envelope senders accepted (empty: any)
-	BaseStudentID int      // --legacy-base-student-id: this backend's basestdid in the api-db
-	Students      int      // --legacy-students: this backend's student accounts (WODUSERMAX)
-	Location      string   // --legacy-location: this backend's name in the api-db
+	API          string   // --legacy-api: the api-db's API URL, e.g. https://apidb:8021/api
+	User         string   // --legacy-api-user (the original's WODAPIDBUSER)
+	Password     string   // --legacy-api-password (prefer WOD_LEGACY_API_PASSWORD or the file)
+	PasswordFile string   // --legacy-api-password-file
+	MailAddr     string   // --legacy-mail-addr: where the command mails arrive (the original's WODPOSTPORT)
+	Allow        []string // --legacy-mail-allow: networks that may send them
+	Senders      []string // --legacy-mail-from: envelope senders accepted (empty: any)
+	// SenderUsers are the local accounts, besides root, whose processes may
+	// send command mails (--legacy-mail-uids: names or uids; never a
+	// student's, whatever --legacy-mail-allow says).
+	SenderUsers   []string
+	BaseStudentID int    // --legacy-base-student-id: this backend's basestdid in the api-db
+	Students      int    // --legacy-students: this backend's student accounts (WODUSERMAX)
+	Location      string // --legacy-location: this backend's name in the api-db
 }
 
 // Mail configures the outbox and its branding.
@@ -120,6 +127,18 @@ type Mail struct {
 	// Announcement is a standing banner on every page (and in the hub).
 	Announcement string // --announcement
 }
+
+// DefaultGuardHogAllow are the programs a workshop legitimately keeps on
+// a whole core for minutes: compilers and their passes (gcc, cc1, cc1plus,
+// as, ld; go and its compile; rustc, cargo; javac and the JVM that runs
+// it, and java programs the Java workshops run), make driving them, and shc
+// compiling the workshops' scripts. Kernels are not here: a runaway cell is
+// the hog the rule is for, and kernels have their own age limit. The rule
+// matches the process name, which a student can choose (a program of their
+// own called gcc is spared too): the list spares honest compilers, it is
+// no defence; what bounds any process is its student's CPU limit.
+var DefaultGuardHogAllow = []string{"gcc", "cc1", "cc1plus", "as", "ld", "go", "compile", "rustc", "cargo",
+	"javac", "java", "make", "shc"}
 
 // EnvPrefix starts every environment variable of wod.
 const EnvPrefix = "WOD_"
@@ -159,6 +178,8 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
 	fs.StringVar(&a.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
+	fs.StringSliceVar(&a.GuardHogAllow, "guard-hog-allow", DefaultGuardHogAllow,
+		"process names the guard's CPU-hog rule spares (a whole core for 5 minutes); empty: none")
 	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 
 	fs.StringVar(&a.LDAPURL, "ldap-url", "", "LDAP directory that gets the students' passwords of workshops with ldap: true (ldap:// or ldaps://)")
@@ -174,6 +195,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&l.PasswordFile, "legacy-api-password-file", "", "file holding that password")
 	fs.StringVar(&l.MailAddr, "legacy-mail-addr", ":10025", "listen address for the api-db's command mails (the original's WODPOSTPORT)")
 	fs.StringSliceVar(&l.Allow, "legacy-mail-allow", []string{"127.0.0.0/8", "::1"}, "networks or addresses allowed to send command mails (the api-db's)")
+	fs.StringSliceVar(&l.SenderUsers, "legacy-mail-uids", nil, "local accounts (names or uids), besides root, whose processes may send command mails over this host's addresses (a relaying Postfix, say); never a student's")
 	fs.StringSliceVar(&l.Senders, "legacy-mail-from", nil, "envelope senders allowed to send command mails (the original's WODSENDER; empty: any from the allowed networks)")
 	fs.IntVar(&l.BaseStudentID, "legacy-base-student-id", 0, "this backend's basestdid in the api-db (studentN is the api-db's student basestdid+N)")
 	fs.IntVar(&l.Students, "legacy-students", 20, "student accounts of this backend (the original's WODUSERMAX)")

@@ -99,3 +99,14 @@ func TestBadConfiguration(t *testing.T) {
 		})
 	}
 }
+
+func TestGuardHogAllow(t *testing.T) {
+	c, err := parse(t, nil, nil, "")
+	if err != nil || !slices.Contains(c.Agent.GuardHogAllow, "cc1plus") || !slices.Contains(c.Agent.GuardHogAllow, "rustc") {
+		t.Fatalf("default: %v %v", c.Agent.GuardHogAllow, err)
+	}
+	c, err = parse(t, nil, nil, "guard-hog-allow: [gcc, julia]\nlegacy-mail-uids: [postfix]\n")
+	if err != nil || !slices.Equal(c.Agent.GuardHogAllow, []string{"gcc", "julia"}) || !slices.Equal(c.Agent.Legacy.SenderUsers, []string{"postfix"}) {
+		t.Fatalf("from the file: %v %v %v", c.Agent.GuardHogAllow, c.Agent.Legacy.SenderUsers, err)
+	}
+}

@@ -366,9 +366,10 @@ func (b *Bridge) HeldSeats(ctx context.Context) ([]int, error) {
 	return out, nil
 }
 
-// Event logs what the guard did: the api-db has no place for it.
+// Event logs what the guard did, or a command mail the intake refused:
+// the api-db has no place for it.
 func (b *Bridge) Event(ctx context.Context, kind, detail string) error {
-	b.logger().WarnContext(ctx, "guard", "kind", kind, "detail", detail)
+	b.logger().WarnContext(ctx, "audit event", "kind", kind, "detail", detail)
 	return nil
 }
 

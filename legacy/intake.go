@@ -16,13 +16,29 @@ import (
 
 // Intake is the SMTP server that takes the api-db's command mails (the
 // original's Postfix on port 10025 and its procmail recipes). Unlike the
-// original, it takes them only from the allowed networks and, when
+// original, it takes them only from the allowed networks, never from a
+// process of this host other than root's (and SenderUIDs'), and, when
 // Senders is set, from those senders; a mail it cannot read is refused
 // with the reason, and one it accepts is in the spool before it says so.
+//
+// Every participant has a shell on this host, so a connection from this
+// host is only as good as the process that made it: before the greeting,
+// while the sender still holds its socket, the intake looks its end up in
+// the kernel's socket tables (LocalPeer) and refuses any uid but root's and
+// SenderUIDs' — a student's above all, whatever address it connected from
+// (loopback, or one of the host's own). A local end it cannot identify is
+// refused too. A refusal is a 554 greeting, a log line and an Audit event.
 type Intake struct {
 	Spool *Spool
 	// Allow lists the networks that may send commands.
 	Allow []netip.Prefix
+	// SenderUIDs are the local accounts, besides root, whose processes may
+	// send commands (a Postfix of this host relaying to the intake, say).
+	// Never a student's: see CheckSenderUIDs.
+	SenderUIDs []int
+	// Audit, if set, is told of every refused connection (kind
+	// "legacy.refused"), besides the log.
+	Audit func(ctx context.Context, kind, detail string) error
 	// Senders, if not empty, are the envelope senders accepted (the
 	// original's WODSENDER), compared without case.
 	Senders []string
@@ -52,7 +68,7 @@ func (in *Intake) Serve(ctx context.Context, ln net.Listener) error {
 		<-ctx.Done()
 		s.Close()
 	}()
-	err := s.Serve(eagerListener{ln})
+	err := s.Serve(eagerListener{Listener: ln, admit: func(c net.Conn) error { return in.admit(ctx, c) }})
 	if ctx.Err() != nil || errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
@@ -66,15 +82,10 @@ func (discardLogger) Println(...any)        {}
 
 type intakeBackend struct{ in *Intake }
 
+// NewSession comes after the greeting, which only an admitted connection
+// gets (eagerConn).
 func (b *intakeBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	remote := c.Conn().RemoteAddr().String()
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil || !b.in.allowed(ap.Addr().Unmap()) {
-		b.in.logger().Warn("legacy command mail refused: sender's network is not allowed (--legacy-mail-allow)", "remote", remote)
-		return nil, &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
-			Message: "this address may not send commands"}
-	}
-	return &intakeSession{in: b.in, remote: remote}, nil
+	return &intakeSession{in: b.in, remote: c.Conn().RemoteAddr().String()}, nil
 }
 
 func (in *Intake) allowed(a netip.Addr) bool {
@@ -165,15 +176,20 @@ func ParseNetworks(list []string) ([]netip.Prefix, error) {
 		if s == "" {
 			continue
 		}
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
+		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("%q is neither a network (10.0.0.0/8) nor an address", s)
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is neither a network (10.0.0.0/8) nor an address", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		// Peers are compared in their IPv4 form: so are ::ffff:a.b.c.d
+		// networks.
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
 	}
 	return out, nil
 }
@@ -184,7 +200,12 @@ func ParseNetworks(list []string) ([]netip.Prefix, error) {
 // unread: the reset that follows may discard what the kernel still holds
 // for us. Reading it first keeps it. A client that waits for the greeting,
 // as SMTP wants, costs the wait of the first read.
-type eagerListener struct{ net.Listener }
+type eagerListener struct {
+	net.Listener
+	// admit decides, before the greeting, whether the connection may
+	// speak; its error is the reason it may not.
+	admit func(net.Conn) error
+}
 
 const eagerWait = 50 * time.Millisecond
 
@@ -193,18 +214,33 @@ func (l eagerListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &eagerConn{Conn: c}, nil
+	return &eagerConn{Conn: c, admit: l.admit}, nil
 }
 
 type eagerConn struct {
 	net.Conn
+	admit   func(net.Conn) error
 	early   []byte
 	greeted bool
 }
 
+// refusal is the greeting of a connection that may not send commands
+// (RFC 5321 §3.1: 554, no SMTP service here).
+const refusal = "554 5.7.1 this connection may not send commands\r\n"
+
 func (c *eagerConn) Write(b []byte) (int, error) {
 	if !c.greeted {
 		c.greeted = true
+		// Admission runs in the connection's own goroutine, so a slow
+		// look-up never holds up the other connections' accepts.
+		if c.admit != nil {
+			if err := c.admit(c.Conn); err != nil {
+				_ = c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				_, _ = io.WriteString(c.Conn, refusal)
+				c.Conn.Close()
+				return 0, err
+			}
+		}
 		c.readEarly()
 	}
 	return c.Conn.Write(b)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func TestLegacyAgent(t *testing.T) {
 
 	mailAddr, hubAddr := freeAddr(t), freeAddr(t)
 	hubURL := "http://" + hubAddr
-	logs := &strings.Builder{}
+	logs := &lockedLog{}
 	cmd := exec.Command(binary, "agent", "--legacy-api", api.URL, "--legacy-api-password-file", pwFile,
 		"--legacy-mail-addr", mailAddr, "--legacy-mail-from", "wod@example.org",
 		"--legacy-base-student-id", fmt.Sprint(base), "--legacy-students", fmt.Sprint(legacySeat+2),
@@ -109,6 +110,20 @@ func TestLegacyAgent(t *testing.T) {
 		t.Fatalf("the notebook is not personalised: %s", raw)
 	}
 
+	// The participant has a shell here: their PURGE over loopback, which
+	// --legacy-mail-allow admits by default, is refused and logged.
+	uid := e2eUIDBase + legacySeat
+	if out := commandAsUID(t, uid, mailAddr, fmt.Sprintf("Subject: PURGE %d 77\nWKSHP-Welcome101\n.\n", legacySeat)); !strings.HasPrefix(out, "554 ") {
+		t.Errorf("the student's PURGE was answered %q", out)
+	}
+	if !strings.Contains(logs.String(), `msg="legacy command mail refused"`) ||
+		!strings.Contains(logs.String(), fmt.Sprintf("uid=%d user=%s", uid, username)) {
+		t.Errorf("the refusal is not logged:\n%s", logs)
+	}
+	if ok, err := jupyterhub.NewParticipant(hubURL, username).Login(ctx, password); err != nil || !ok {
+		t.Fatalf("the seat did not survive the student's PURGE: %v %v", ok, err)
+	}
+
 	// CLEANUP: measured, locked, wiped, reported.
 	rawCommand(t, mailAddr, fmt.Sprintf("Subject: CLEANUP %d 77\nWKSHP-Welcome101\n.\n", legacySeat))
 	waitPut(ctx, t, api, "/api/customer/77", "cleaned")
@@ -148,6 +163,55 @@ func rawCommand(t *testing.T, addr, mail string) {
 		t.Fatal(err)
 	}
 	c.Read(make([]byte, 1))
+}
+
+// lockedLog is a process's output the test reads while it runs.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// commandAsUID sends a command mail as rawCommand does, from a process of
+// uid (a shell's /dev/tcp), and returns the answer.
+func commandAsUID(t *testing.T, uid int, addr, mail string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%s || exit 1\nprintf '%%s' \"$MAIL\" >&3\ncat <&3\n", host, port))
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "MAIL=HELO apidb.example.org\nMAIL FROM: wod@example.org\nRCPT TO: wod@backend.example.org\nDATA\n" + mail + "QUIT\n"}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	out, _ := cmd.CombinedOutput()
+	return string(out)
+}
+
+// An allow-list that would take the participants' commands stops the
+// agent before it listens.
+func TestLegacyAgentRefusesAllowListsThatAdmitStudents(t *testing.T) {
+	for _, args := range [][]string{
+		{"--legacy-mail-allow", "0.0.0.0/0"},
+		{"--legacy-mail-allow", "10.0.0.0/24", "--var", "IP-WKSHP-Docker101=10.0.0.20"},
+	} {
+		cmd := exec.Command(binary, append([]string{"agent", "--legacy-api", "http://127.0.0.1:1/api",
+			"--legacy-api-password", "x", "--content", t.TempDir(), "--data", t.TempDir(), "--legacy-mail-addr", freeAddr(t)}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "would take students' commands") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
 }
 
 // waitPut waits for a PUT to path that sets field, and returns its fields.
