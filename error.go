@@ -29,7 +29,9 @@ type Error struct {
 	Message string
 	// Fields holds per-field problems of an EINVALID error.
 	Fields []FieldError
-	// EndsAt tells an EALREADYREGISTERED caller when the live registration ends.
+	// EndsAt is when the live registration of an EALREADYREGISTERED error
+	// ends. The HTTP layer tells it to operators only: to anyone else it
+	// would say until when a stranger's address is in a workshop.
 	EndsAt *time.Time
 	// RetryAfter tells an ERATELIMITED caller when to come back.
 	RetryAfter time.Duration

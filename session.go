@@ -16,12 +16,26 @@ type SessionService interface {
 	FindSessionUser(ctx context.Context, hash []byte) (*User, error)
 	DeleteSession(ctx context.Context, hash []byte) error
 
-	// LoginLockedUntil returns when key (a user name or an address) may try
-	// again, or the zero time if it may now.
-	LoginLockedUntil(ctx context.Context, key string) (time.Time, error)
-	// RecordLoginFailure counts a failure for key and returns the lock it
-	// earned, growing exponentially after the first few failures.
-	RecordLoginFailure(ctx context.Context, key string) (time.Time, error)
-	// ClearLoginFailures forgets key's failures after a success.
-	ClearLoginFailures(ctx context.Context, key string) error
+	// ReserveLoginAttempt counts a login attempt against every limit's key
+	// before the password is checked, all in one transaction, so that
+	// attempts made at the same moment cannot all pass a throttle that
+	// only a finished failure would close. If any key is locked, nothing
+	// is counted and it returns when the last of those locks ends; the zero
+	// time means the attempt may go on. A success clears the keys
+	// (ClearLoginFailures): an attempt is a failure until it succeeds.
+	ReserveLoginAttempt(ctx context.Context, limits ...LoginLimit) (time.Time, error)
+	// ClearLoginFailures forgets the keys' attempts after a success.
+	ClearLoginFailures(ctx context.Context, keys ...string) error
+}
+
+// LoginLimit is the throttle of one key (an address, an address and a user
+// name…): Free attempts may run; the Free-th locks the key for FirstLock,
+// and each attempt after a lock ran out locks it twice as long as the
+// previous one, up to MaxLock. A key starts afresh once Window has passed
+// since its first counted attempt and since the end of its last lock.
+type LoginLimit struct {
+	Key                string
+	Free               int
+	FirstLock, MaxLock time.Duration
+	Window             time.Duration
 }

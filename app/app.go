@@ -149,7 +149,7 @@ func (a *App) Build() error {
 		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
 		Events: a.DB, Announcements: a.DB, LTI: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate,
-		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL,
+		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL, LoginConcurrency: a.Config.LoginConcurrency,
 	}
 	if len(a.Config.Content) > 0 {
 		api.Import = func(ctx context.Context) ([]wod.ImportResult, error) {

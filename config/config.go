@@ -39,6 +39,7 @@ type Config struct {
 	RegistrationRate int           // --registration-rate: per client address, per minute
 	TrustProxy       bool          // --trust-proxy
 	SessionTTL       time.Duration // --session-ttl
+	LoginConcurrency int           // --login-concurrency: password checks at once
 	ProvisionTimeout time.Duration // --provision-timeout
 	RemindBefore     time.Duration // --remind-before
 	Retention        time.Duration // --retention: history older than this is pruned (0 keeps it all)
@@ -159,6 +160,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.IntVar(&c.RegistrationRate, "registration-rate", 10, "registrations allowed per client address per minute (0: no limit)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a reverse proxy)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long an operator's login lasts")
+	fs.IntVar(&c.LoginConcurrency, "login-concurrency", 2, "operators' passwords checked at once (64 MiB each); more logins at that moment are answered 429")
 	fs.DurationVar(&c.ProvisionTimeout, "provision-timeout", 10*time.Minute, "how long a registration may take to become ready before it is purged")
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
 	fs.DurationVar(&c.NotebookRetention, "notebook-retention", 7*24*time.Hour, "how long participants can download the notebooks they left at the end (0: not kept)")
@@ -388,6 +390,9 @@ func (c *Config) finish() error {
 	}
 	if c.RegistrationRate < 0 {
 		errs = append(errs, fmt.Errorf("--registration-rate must not be negative"))
+	}
+	if c.LoginConcurrency < 1 || c.LoginConcurrency > 64 {
+		errs = append(errs, fmt.Errorf("--login-concurrency %d must be between 1 and 64 (each check takes 64 MiB)", c.LoginConcurrency))
 	}
 	for name, d := range map[string]time.Duration{"session-ttl": c.SessionTTL, "provision-timeout": c.ProvisionTimeout,
 		"remind-before": c.RemindBefore} {

@@ -212,10 +212,22 @@ func TestRegistrationAnswers(t *testing.T) {
 		statusAPI := "/api/v1/status/" + strings.TrimPrefix(statusURL, "http://wod.test/status/")
 		id := int64(r.body["id"].(float64))
 
-		// Already registered, with the time the running workshop ends.
+		// Already registered: a stranger who types the address hears so and
+		// is offered the lost-link route, which mails the link to the
+		// address; when the session ends is for operators (and the status
+		// link) only.
 		r = e.do("POST", "/api/v1/registrations", "", registration("WKSHP-API101", "Ann", "ann@example.com"))
-		if r.status != 409 || r.body["code"] != "already_registered" || r.body["ends_at"] == nil {
+		if r.status != 409 || r.body["code"] != "already_registered" ||
+			r.body["resend_link"] != "http://wod.test/api/v1/registrations/resend-link" ||
+			!strings.Contains(r.body["message"].(string), "/api/v1/registrations/resend-link") {
 			t.Fatalf("already registered: %d %s", r.status, r.raw)
+		}
+		if _, ok := r.body["ends_at"]; ok || strings.Contains(string(r.raw), "2026-11-23") {
+			t.Fatalf("an anonymous caller learns when the session ends: %s", r.raw)
+		}
+		r = e.do("POST", "/api/v1/registrations", e.mod, registration("WKSHP-API101", "Ann", "ann@example.com"))
+		if r.status != 409 || r.body["code"] != "already_registered" || r.body["ends_at"] != "2026-11-23T11:00:00Z" {
+			t.Fatalf("already registered, to an operator: %d %s", r.status, r.raw)
 		}
 		// Bad input: every problem at once, per field.
 		r = e.do("POST", "/api/v1/registrations", "", registration("WKSHP-Nope", "", "x@mailinator.com"))

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/login"
 	"github.com/wod-dev/wod/secret"
 )
 
@@ -108,52 +108,10 @@ func (s *Server) resolveCaller(ctx context.Context, authorization, cookies strin
 	return &wod.Caller{}, nil
 }
 
-// Login checks a person's password, with throttling by user name and by
-// client address, and returns a new session secret. The web UI uses it too.
-func (s *Server) Login(ctx context.Context, username, password string) (*wod.User, string, time.Time, error) {
-	keys := []string{"user:" + strings.ToLower(username), "ip:" + ClientIP(ctx)}
-	for _, k := range keys {
-		until, err := s.Sessions.LoginLockedUntil(ctx, k)
-		if err != nil {
-			return nil, "", time.Time{}, err
-		}
-		if !until.IsZero() {
-			return nil, "", time.Time{}, &wod.Error{Code: wod.ERATELIMITED, RetryAfter: until.Sub(s.Clock.Now()),
-				Message: fmt.Sprintf("too many failed logins; try again after %s", until.Format(time.RFC3339))}
-		}
-	}
-	u, err := s.Users.FindUserByName(ctx, username)
-	if err != nil && wod.ErrorCode(err) != wod.ENOTFOUND {
-		return nil, "", time.Time{}, err
-	}
-	hash := ""
-	if u != nil && !u.Disabled {
-		hash = u.PasswordHash
-	}
-	if !secret.CheckPassword(password, hash) {
-		for _, k := range keys {
-			if _, err := s.Sessions.RecordLoginFailure(ctx, k); err != nil {
-				return nil, "", time.Time{}, err
-			}
-		}
-		s.audit(ctx, "login.failed", "user:"+username, "from "+ClientIP(ctx))
-		return nil, "", time.Time{}, wod.Errorf(wod.EUNAUTHORIZED, "wrong user name or password")
-	}
-	for _, k := range keys {
-		if err := s.Sessions.ClearLoginFailures(ctx, k); err != nil {
-			return nil, "", time.Time{}, err
-		}
-	}
-	token, _, hashed := secret.NewToken()
-	expires := s.Clock.Now().Add(s.SessionTTL)
-	if err := s.Sessions.CreateSession(ctx, hashed, u.ID, expires); err != nil {
-		return nil, "", time.Time{}, err
-	}
-	if err := s.Users.TouchLogin(ctx, u.ID); err != nil {
-		return nil, "", time.Time{}, err
-	}
-	s.audit(ctx, "login", "user:"+u.Username, "from "+ClientIP(ctx))
-	return u, token, expires, nil
+// Login checks a person's password under the login guard's throttle and
+// returns a new session secret. The web UI uses it too.
+func (s *Server) Login(ctx context.Context, username, password string) (*login.Session, error) {
+	return s.logins.Login(ctx, ClientIP(ctx), username, password)
 }
 
 // SessionCookieFor builds the cookie that carries a session.
@@ -194,15 +152,18 @@ type logoutOutput struct {
 func (s *Server) registerSessions() {
 	register(s, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: APIPrefix + "/login",
 		Summary: "Log in", Tags: []string{"Sessions"},
+		Errors: []int{http.StatusUnauthorized, http.StatusTooManyRequests},
 		Description: "Checks an operator's password and sets the session cookie. Repeated failures lock the " +
-			"user name and the client address out for a growing time (429)."},
+			"client address, and the user name from that address, out for a growing time (429 with Retry-After); " +
+			"a login from elsewhere is not affected. Only a few passwords are checked at once: beyond them the " +
+			"answer is 429 with Retry-After: 1."},
 		"", func(ctx context.Context, in *loginInput) (*loginOutput, error) {
-			u, token, expires, err := s.Login(ctx, in.Body.Username, in.Body.Password)
+			sess, err := s.Login(ctx, in.Body.Username, in.Body.Password)
 			if err != nil {
 				return nil, err
 			}
-			out := &loginOutput{SetCookie: *s.SessionCookieFor(token, expires)}
-			out.Body.Username, out.Body.Role, out.Body.ExpiresAt = u.Username, u.Role, expires
+			out := &loginOutput{SetCookie: *s.SessionCookieFor(sess.Token, sess.ExpiresAt)}
+			out.Body.Username, out.Body.Role, out.Body.ExpiresAt = sess.User.Username, sess.User.Role, sess.ExpiresAt
 			return out, nil
 		})
 	register(s, huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: APIPrefix + "/logout",

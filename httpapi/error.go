@@ -65,7 +65,10 @@ type ErrorBody struct {
 	Code    string           `json:"code" doc:"Machine-readable code: invalid, not_found, conflict, already_registered, full, unauthorized, forbidden, rate_limited, unavailable, internal"`
 	Message string           `json:"message" doc:"What went wrong, fit to show to a person"`
 	Errors  []wod.FieldError `json:"errors,omitempty" doc:"Per-field problems of an invalid request"`
-	EndsAt  *time.Time       `json:"ends_at,omitempty" doc:"With already_registered: when the live registration ends"`
+	EndsAt  *time.Time       `json:"ends_at,omitempty" doc:"With already_registered, to operators only: when the live registration ends"`
+	// ResendLink is the lost-link route: the only way to the registration
+	// an anonymous caller is offered.
+	ResendLink string `json:"resend_link,omitempty" doc:"With already_registered: where to POST {\"email\": …} to have the registration's status link sent again to that address"`
 
 	retryAfter time.Duration
 }
@@ -133,8 +136,20 @@ func fieldName(location string) string {
 func (s *Server) apiError(ctx context.Context, err error) error {
 	var we *wod.Error
 	if errors.As(err, &we) {
-		return &ErrorBody{Status: StatusOf(we.Code), Code: we.Code, Message: we.Message, Errors: we.Fields,
+		body := &ErrorBody{Status: StatusOf(we.Code), Code: we.Code, Message: we.Message, Errors: we.Fields,
 			EndsAt: we.EndsAt, retryAfter: we.RetryAfter}
+		if we.Code == wod.EALREADYREGISTERED {
+			body.ResendLink = s.PublicURL + resendLinkPath
+			// Whoever types an address must not learn whether, and until
+			// when, its owner is in a workshop: that is for operators and
+			// for the holder of the status link, which the route sends.
+			if CallerFrom(ctx).Anonymous() {
+				body.EndsAt = nil
+				body.Message = "this e-mail address already has a workshop running; the link to it was sent to " +
+					"that address, and can be sent there again (POST " + resendLinkPath + ")"
+			}
+		}
+		return body
 	}
 	if errors.Is(err, context.Canceled) {
 		return &ErrorBody{Status: 499, Code: wod.EINTERNAL, Message: "request cancelled"}

@@ -55,6 +55,9 @@ type statusView struct {
 	LoginURL   string                `json:"login_url,omitempty"`
 }
 
+// resendLinkPath is the lost-link route, offered with already_registered.
+const resendLinkPath = APIPrefix + "/registrations/resend-link"
+
 func (s *Server) statusURL(id int64) string {
 	return s.PublicURL + "/status/" + s.Keys.StatusToken(id)
 }
@@ -96,8 +99,9 @@ func (s *Server) registerRegistrations() {
 	register(s, huma.Operation{OperationID: "create-registration", Method: http.MethodPost, Path: APIPrefix + "/registrations",
 		Summary: "Register for a workshop", Tags: tags, DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
-		Description: "Books a seat at once. 409 with code `already_registered` (and `ends_at`) when the " +
-			"address has a workshop running, or `full` when no seat is left; 422 with per-field errors for a bad " +
+		Description: "Books a seat at once. 409 with code `already_registered` when the address has a workshop " +
+			"running, with `resend_link`, the route that sends its status link again to that address (`ends_at`, " +
+			"when it ends, only to operators), or `full` when no seat is left; 422 with per-field errors for a bad " +
 			"or disposable address or an unknown workshop; 429 when the client registers too often (operators, " +
 			"with a token or a session, are not limited)."},
 		"", func(ctx context.Context, in *struct{ Body registrationRequest }) (*body[registrationCreated], error) {
@@ -162,7 +166,7 @@ func (s *Server) registerRegistrations() {
 			return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
 				StatusURL: s.statusURL(r.ID)}}, nil
 		})
-	register(s, huma.Operation{OperationID: "resend-link", Method: http.MethodPost, Path: APIPrefix + "/registrations/resend-link",
+	register(s, huma.Operation{OperationID: "resend-link", Method: http.MethodPost, Path: resendLinkPath,
 		Summary: "Send my status link again", Tags: tags, DefaultStatus: http.StatusAccepted,
 		Errors: []int{http.StatusUnprocessableEntity, http.StatusTooManyRequests},
 		Description: "For a participant who lost the mail: if the address holds a running registration, its status " +

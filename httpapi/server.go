@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/login"
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/secret"
 )
@@ -63,9 +64,13 @@ type Server struct {
 	TrustProxy bool
 	// SessionTTL is how long an operator's login lasts.
 	SessionTTL time.Duration
+	// LoginConcurrency bounds the password checks that run at once
+	// (login.DefaultConcurrency when zero).
+	LoginConcurrency int
 
 	api     huma.API
 	limiter *limiter
+	logins  *login.Guard
 }
 
 // APIPrefix is where the API lives.
@@ -78,6 +83,8 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 		s.SessionTTL = 12 * time.Hour
 	}
 	s.limiter = newLimiter(s.RegistrationRate, s.Clock)
+	s.logins = &login.Guard{Users: s.Users, Sessions: s.Sessions, Events: s.Events, Clock: s.Clock, Logger: s.Logger,
+		SessionTTL: s.SessionTTL, Concurrency: s.LoginConcurrency}
 
 	mux := http.NewServeMux()
 	cfg := huma.DefaultConfig("wod — Workshops-on-Demand API", s.Version)

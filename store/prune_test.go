@@ -62,7 +62,8 @@ func TestPrune(t *testing.T) {
 		if err := db.RecordEvent(ctx, &wod.Event{Actor: "ops", Kind: "login.failed", Subject: "user:ops"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.RecordLoginFailure(ctx, "ip:192.0.2.1"); err != nil {
+		if _, err := db.ReserveLoginAttempt(ctx, wod.LoginLimit{Key: "ip:192.0.2.1", Free: 5,
+			FirstLock: time.Minute, MaxLock: time.Hour, Window: 15 * time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 		clock.Advance(200 * 24 * time.Hour)

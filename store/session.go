@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -52,72 +54,88 @@ func (db *DB) DeleteSession(ctx context.Context, hash []byte) error {
 	})
 }
 
-// Login throttling: a key may fail freeLoginFailures times per window; each
-// failure after that locks it out for twice as long as the previous one.
-const (
-	freeLoginFailures = 5
-	loginWindow       = 15 * time.Minute
-	firstLock         = 30 * time.Second
-	maxLock           = time.Hour
-)
-
-// LoginLockedUntil returns when key may try again (zero if now).
-func (db *DB) LoginLockedUntil(ctx context.Context, key string) (until time.Time, err error) {
+// ReserveLoginAttempt counts an attempt against every limit's key unless
+// one of them is locked; see wod.SessionService.
+func (db *DB) ReserveLoginAttempt(ctx context.Context, limits ...wod.LoginLimit) (until time.Time, err error) {
+	// One order for every transaction: two that take the same keys must not
+	// wait for each other crosswise.
+	limits = slices.Clone(limits)
+	slices.SortFunc(limits, func(a, b wod.LoginLimit) int { return strings.Compare(a.Key, b.Key) })
+	type counter struct {
+		failures int
+		start    time.Time
+	}
 	err = db.transact(ctx, func(tx *Tx) error {
-		var locked sql.NullTime
-		err := tx.queryRow(`SELECT locked_until FROM login_failures WHERE key = $1`, key).Scan(&locked)
-		if errors.Is(err, sql.ErrNoRows) {
+		until = time.Time{}
+		counters := make([]counter, len(limits))
+		for i, l := range limits {
+			// The row exists before it is read, so that PostgreSQL's row lock
+			// serialises two first attempts too.
+			if _, err := tx.exec(`INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 0, $2)
+				ON CONFLICT (key) DO NOTHING`, l.Key, tx.now); err != nil {
+				return err
+			}
+			var c counter
+			var locked sql.NullTime
+			if err := tx.queryRow(`SELECT failures, window_start, locked_until FROM login_failures WHERE key = $1`+
+				tx.forUpdate(), l.Key).Scan(&c.failures, &c.start, &locked); err != nil {
+				return err
+			}
+			quietSince := c.start
+			if locked.Valid {
+				if locked.Time.After(tx.now) {
+					until = later(until, locked.Time.UTC())
+				}
+				quietSince = later(quietSince, locked.Time)
+			}
+			if tx.now.Sub(quietSince) > l.Window {
+				c = counter{start: tx.now}
+			}
+			counters[i] = c
+		}
+		if !until.IsZero() {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		if locked.Valid && locked.Time.After(tx.now) {
-			until = locked.Time.UTC()
+		for i, l := range limits {
+			c := counters[i]
+			c.failures++
+			var locked sql.NullTime
+			if c.failures >= l.Free {
+				d := l.FirstLock << min(c.failures-l.Free, 20)
+				locked = sql.NullTime{Time: tx.now.Add(min(d, l.MaxLock)), Valid: true}
+			}
+			if _, err := tx.exec(`UPDATE login_failures SET failures = $2, window_start = $3, locked_until = $4 WHERE key = $1`,
+				l.Key, c.failures, c.start, locked); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return time.Time{}, fmt.Errorf("login lock: %w", err)
+		return time.Time{}, fmt.Errorf("reserve login attempt: %w", err)
 	}
 	return until, nil
 }
 
-// RecordLoginFailure counts a failure and returns the lock it earned.
-func (db *DB) RecordLoginFailure(ctx context.Context, key string) (until time.Time, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
-		var failures int
-		var start time.Time
-		err := tx.queryRow(`SELECT failures, window_start FROM login_failures WHERE key = $1`+tx.forUpdate(), key).
-			Scan(&failures, &start)
-		switch {
-		case errors.Is(err, sql.ErrNoRows), err == nil && tx.now.Sub(start) > loginWindow && failures <= freeLoginFailures:
-			failures, start = 0, tx.now
-		case err != nil:
-			return err
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// ClearLoginFailures forgets the keys' attempts.
+func (db *DB) ClearLoginFailures(ctx context.Context, keys ...string) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		for _, k := range keys {
+			if _, err := tx.exec(`DELETE FROM login_failures WHERE key = $1`, k); err != nil {
+				return err
+			}
 		}
-		failures++
-		var locked sql.NullTime
-		if failures > freeLoginFailures {
-			d := firstLock << min(failures-freeLoginFailures-1, 10)
-			until = tx.now.Add(min(d, maxLock))
-			locked = sql.NullTime{Time: until, Valid: true}
-		}
-		_, err = tx.exec(`INSERT INTO login_failures (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start,
-			locked_until = excluded.locked_until`, key, failures, start, locked)
-		return err
+		return nil
 	})
 	if err != nil {
-		return time.Time{}, fmt.Errorf("record login failure: %w", err)
+		return fmt.Errorf("clear login failures: %w", err)
 	}
-	return until, nil
-}
-
-// ClearLoginFailures forgets a key's failures.
-func (db *DB) ClearLoginFailures(ctx context.Context, key string) error {
-	return db.transact(ctx, func(tx *Tx) error {
-		_, err := tx.exec(`DELETE FROM login_failures WHERE key = $1`, key)
-		return err
-	})
+	return nil
 }

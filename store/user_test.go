@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,34 +92,83 @@ func TestUsersTokensSessions(t *testing.T) {
 func TestLoginThrottle(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
-		var until time.Time
-		for i := range 5 {
-			u, err := db.RecordLoginFailure(ctx, "user:ada")
-			if err != nil || !u.IsZero() {
-				t.Fatalf("failure %d locked: %v %v", i, u, err)
+		ada := wod.LoginLimit{Key: "ada", Free: 5, FirstLock: 30 * time.Second, MaxLock: time.Hour, Window: 15 * time.Minute}
+		for i := range 4 {
+			if u, err := db.ReserveLoginAttempt(ctx, ada); err != nil || !u.IsZero() {
+				t.Fatalf("attempt %d refused: %v %v", i+1, u, err)
 			}
 		}
-		until, _ = db.RecordLoginFailure(ctx, "user:ada")
+		// The fifth attempt still runs, and locks the key behind it.
+		if u, err := db.ReserveLoginAttempt(ctx, ada); err != nil || !u.IsZero() {
+			t.Fatalf("fifth attempt refused: %v %v", u, err)
+		}
+		until, _ := db.ReserveLoginAttempt(ctx, ada)
 		if !until.Equal(clock.Now().Add(30 * time.Second)) {
-			t.Fatalf("sixth failure locks until %v", until)
+			t.Fatalf("sixth attempt: locked until %v, want 30 s", until)
 		}
-		until, _ = db.RecordLoginFailure(ctx, "user:ada")
-		if !until.Equal(clock.Now().Add(60 * time.Second)) {
-			t.Fatalf("seventh failure locks until %v (the lock doubles)", until)
+		// A refused attempt counts nothing: the lock does not grow.
+		if again, _ := db.ReserveLoginAttempt(ctx, ada); !again.Equal(until) {
+			t.Fatalf("a refused attempt moved the lock to %v", again)
 		}
-		if got, _ := db.LoginLockedUntil(ctx, "user:ada"); !got.Equal(until) {
-			t.Fatalf("locked until %v, want %v", got, until)
+		clock.Advance(31 * time.Second)
+		if u, _ := db.ReserveLoginAttempt(ctx, ada); !u.IsZero() {
+			t.Fatalf("still locked after the lock ran out: %v", u)
 		}
-		if got, _ := db.LoginLockedUntil(ctx, "user:bob"); !got.IsZero() {
-			t.Fatalf("other key locked: %v", got)
+		if u, _ := db.ReserveLoginAttempt(ctx, ada); !u.Equal(clock.Now().Add(time.Minute)) {
+			t.Fatalf("after the next failure: locked until %v, want twice as long", u)
 		}
-		clock.Advance(2 * time.Minute)
-		if got, _ := db.LoginLockedUntil(ctx, "user:ada"); !got.IsZero() {
-			t.Fatalf("still locked after the lock ran out: %v", got)
+		// A locked key stops the others of the attempt, which count nothing.
+		bob := ada
+		bob.Key = "bob"
+		if u, _ := db.ReserveLoginAttempt(ctx, bob, ada); u.IsZero() {
+			t.Fatal("an attempt with a locked key went on")
 		}
-		db.ClearLoginFailures(ctx, "user:ada")
-		if u, _ := db.RecordLoginFailure(ctx, "user:ada"); !u.IsZero() {
-			t.Fatalf("locked after clearing: %v", u)
+		for i := range 5 {
+			if u, _ := db.ReserveLoginAttempt(ctx, bob); !u.IsZero() {
+				t.Fatalf("bob's attempt %d refused: the refused attempt was counted", i+1)
+			}
+		}
+		// A success clears; a key quiet for the window starts afresh.
+		if err := db.ClearLoginFailures(ctx, "ada", "bob"); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if u, _ := db.ReserveLoginAttempt(ctx, ada); !u.IsZero() {
+				t.Fatalf("attempt %d after clearing refused", i+1)
+			}
+		}
+		clock.Advance(30*time.Second + 16*time.Minute)
+		if u, _ := db.ReserveLoginAttempt(ctx, ada); !u.IsZero() {
+			t.Fatalf("locked after a quiet window: %v", u)
+		}
+	})
+}
+
+// TestLoginAttemptsAtOnce: attempts made at the same moment are counted
+// before any of them is checked, so no more than the free ones get through.
+func TestLoginAttemptsAtOnce(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		limits := []wod.LoginLimit{
+			{Key: "ip:192.0.2.7", Free: 20, FirstLock: 30 * time.Second, MaxLock: time.Hour, Window: 15 * time.Minute},
+			{Key: "ip-user:192.0.2.7 admin", Free: 5, FirstLock: 30 * time.Second, MaxLock: time.Hour, Window: 15 * time.Minute},
+		}
+		var passed atomic.Int32
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				u, err := db.ReserveLoginAttempt(ctx, limits...)
+				if err != nil {
+					t.Error(err)
+				}
+				if u.IsZero() {
+					passed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := passed.Load(); n != 5 {
+			t.Fatalf("%d of 40 simultaneous attempts went on, want the 5 free ones", n)
 		}
 	})
 }

@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/login"
 )
 
 // The admin pages sit behind the operators' login session (the same
-// sessions and login throttle as the API). Every POST carries a CSRF token
+// sessions, and the same login guard, as the API). Every POST carries a CSRF token
 // bound to the session, on top of the cross-origin check that guards the
 // whole server.
 
@@ -146,7 +147,7 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	d := loginData{Username: strings.TrimSpace(r.PostFormValue("username")), Next: safeNext(r.PostFormValue("next"))}
-	_, token, expires, err := p.Gate.Login(r.Context(), d.Username, r.PostFormValue("password"))
+	sess, err := p.Gate.Login(r.Context(), d.Username, r.PostFormValue("password"))
 	if err != nil {
 		var e *wod.Error
 		switch {
@@ -157,13 +158,16 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 			wait := max(e.RetryAfter.Round(time.Second), time.Second)
 			w.Header().Set("Retry-After", itoa(int(wait/time.Second)))
 			d.Problem = "Too many failed logins. Try again in " + wait.String() + "."
+			if errors.Is(err, login.ErrBusy) {
+				d.Problem = "Too many logins are being checked at this moment. Please try again in a second."
+			}
 			p.renderLogin(w, r, http.StatusTooManyRequests, d)
 		default:
 			p.fail(w, r, err)
 		}
 		return
 	}
-	http.SetCookie(w, p.Gate.SessionCookieFor(token, expires))
+	http.SetCookie(w, p.Gate.SessionCookieFor(sess.Token, sess.ExpiresAt))
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 

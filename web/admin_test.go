@@ -1,9 +1,12 @@
 package web_test
 
 import (
+	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wod-dev/wod"
@@ -40,10 +43,40 @@ func TestAdminLoginThrottleAndCSRF(t *testing.T) {
 		if !throttled || !strings.Contains(page, "Too many failed logins") || res.Header.Get("Retry-After") == "" {
 			t.Fatalf("no throttling after repeated failures: %d %s", res.StatusCode, page)
 		}
-		// Even the right password waits out the lock.
+		// Even the right password waits out the lock, at this address.
 		res, _ = s.post("/admin/login", url.Values{"username": {"ops"}, "password": {"correct horse battery"}})
 		if res.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("locked login accepted: %d", res.StatusCode)
+		}
+		// The operator at another address is not locked out.
+		elsewhere := s.browserFrom("127.0.0.2")
+		elsewhere.login("ops", "correct horse battery")
+
+		// Logins from one address at the same moment: one password is
+		// checked, the others are told so at once.
+		flood := s.browserFrom("127.0.0.3")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		busy := 0
+		start := make(chan struct{})
+		for range 10 {
+			wg.Go(func() {
+				<-start
+				res, page := flood.post("/admin/login", url.Values{"username": {"ops"}, "password": {"nope"}})
+				mu.Lock()
+				defer mu.Unlock()
+				if res.StatusCode == http.StatusTooManyRequests {
+					if !strings.Contains(page, "Too many logins are being checked at this moment") || res.Header.Get("Retry-After") != "1" {
+						t.Errorf("busy answer: %v %s", res.Header, page)
+					}
+					busy++
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if busy == 0 {
+			t.Fatal("ten logins at once from one address were all checked")
 		}
 		s.clock.Advance(2 * 60 * 60 * 1e9)
 
@@ -70,4 +103,16 @@ func TestAdminLoginThrottleAndCSRF(t *testing.T) {
 			t.Fatalf("after logout: %d", res.StatusCode)
 		}
 	})
+}
+
+// browserFrom is a new browser whose connections come from ip, a loopback
+// address of its own: to the server, another client.
+func (s *site) browserFrom(ip string) *site {
+	s.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	o := *s
+	o.client = &http.Client{Jar: jar, Transport: &http.Transport{DialContext: d.DialContext},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &o
 }

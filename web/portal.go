@@ -146,11 +146,10 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusConflict
 	switch e.Code {
 	case wod.EALREADYREGISTERED:
-		f.Problem = "This e-mail address is already registered for a workshop that is still running"
-		if e.EndsAt != nil {
-			f.Problem += " (until " + utc(e.EndsAt) + ")"
-		}
-		f.Problem += ". Use the link in the e-mail we sent you to reach it, or end it there to take another workshop."
+		// Not when it ends: whoever types an address must not learn that.
+		// The link, which shows it, goes only to the address itself.
+		f.Problem = "This e-mail address is already registered for a workshop that is still running. " +
+			"Use the link in the e-mail we sent you to reach it, or end it there to take another workshop."
 		f.Resend = true
 	case wod.EFULL:
 		f.Problem = "Sorry, this workshop is full right now. Seats come back as sessions end: please try again later, or pick another workshop."

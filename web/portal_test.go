@@ -84,11 +84,17 @@ func TestRegistrationForm(t *testing.T) {
 			t.Fatalf("confirmation: %d\n%s", code, page)
 		}
 
-		// The same address again: "already registered", with the end time.
+		// The same address again: "already registered", with the way to
+		// have the link sent again, and not when the session ends (anyone
+		// may type the address).
 		res, page = s.post("/workshops/WKSHP-B/register", form("Ann", "ann@example.com"))
 		if res.StatusCode != http.StatusConflict || !strings.Contains(page, `data-code="already_registered"`) ||
-			!strings.Contains(page, "already registered") || strings.Contains(page, "full") {
+			!strings.Contains(page, "already registered") || strings.Contains(page, "full") ||
+			!strings.Contains(page, `action="/resend-link"`) || !strings.Contains(page, "Send my link again") {
 			t.Fatalf("already registered: %d\n%s", res.StatusCode, page)
+		}
+		if strings.Contains(page, "until") || strings.Contains(page, "UTC") {
+			t.Fatalf("the page tells a stranger when the session ends:\n%s", page)
 		}
 		// Someone else on the one-seat workshop: "full", not "already registered".
 		res, page = s.post("/workshops/WKSHP-A/register", form("Cy", "cy@example.com"))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/login"
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/secret"
 )
@@ -29,9 +30,9 @@ var files embed.FS
 // there is one login throttle, one session store and one registration rate
 // limit whichever door a caller uses.
 type Gate interface {
-	// Login checks a password with throttling by user name and address and
-	// returns a new session secret.
-	Login(ctx context.Context, username, password string) (*wod.User, string, time.Time, error)
+	// Login checks a password under the login guard (package login) and
+	// opens a session.
+	Login(ctx context.Context, username, password string) (*login.Session, error)
 	SessionCookieFor(token string, expires time.Time) *http.Cookie
 	SessionCaller(ctx context.Context, token string) (*wod.Caller, error)
 	Logout(ctx context.Context, token string) error
