@@ -71,9 +71,11 @@ type LTIState struct {
 	ExpiresAt  time.Time
 }
 
-// LTILaunch is where a launched registration reports its completion: the
-// activity's gradebook column (line item) at the platform, for the learner
-// it knows as Subject.
+// LTILaunch is who launched a registration from a learning platform and
+// where it reports its completion: the platform and the learner's id there
+// (Subject, the id_token's sub), by which a later launch finds the
+// registration again, and the activity's gradebook column (LineItem; empty
+// when the activity has no grade book).
 type LTILaunch struct {
 	RegistrationID int64
 	PlatformID     int64
@@ -101,4 +103,9 @@ type LTIService interface {
 	// FindLTILaunch finds a registration's launch; ENOTFOUND if it was
 	// not launched from a platform.
 	FindLTILaunch(ctx context.Context, registrationID int64) (*LTILaunch, error)
+	// FindLTIRegistration finds the live registration that the platform's
+	// learner subject launched; ENOTFOUND if they hold none. A returning
+	// learner is found this way and never by e-mail: the address is
+	// whatever the learner typed in their profile, at any platform.
+	FindLTIRegistration(ctx context.Context, platformID int64, subject string) (*Registration, error)
 }

@@ -92,10 +92,12 @@ type RegistrationRequest struct {
 	Company  string
 	// ClientIP is used for rate limiting only.
 	ClientIP string
-	// GradeBook, for a learner launched from a learning platform, is where
-	// the completion goes at the end; it is recorded in the registration's
-	// own transaction (its RegistrationID is filled in by the store).
-	GradeBook *LTILaunch
+	// Launch, for a learner launched from a learning platform, is the
+	// platform and the learner's id there (how their next launch finds
+	// this registration) and where the completion goes at the end; it is
+	// recorded in the registration's own transaction (its RegistrationID
+	// is filled in by the store).
+	Launch *LTILaunch
 }
 
 // Normalize trims the request and lower-cases the e-mail address.

@@ -202,6 +202,11 @@ func (t *Tool) Launch(ctx context.Context, idToken, state string) (*Launch, erro
 		return nil, wod.Errorf(wod.EUNAUTHORIZED, "the deployment %q of %s is not accepted", c.DeploymentID, p.Name)
 	case c.MessageType == messageDeepLinking:
 		return t.deepLinking(ctx, p, c)
+	case strings.TrimSpace(c.Subject) == "":
+		// The sub is how the learner's next launch finds their registration
+		// again; an anonymous launch could return to anyone's.
+		return nil, wod.Errorf(wod.EINVALID, "%s did not say who the learner is (no sub): "+
+			"wod opens workshops for known learners only", p.Name)
 	case c.Email == "":
 		return nil, wod.Errorf(wod.EINVALID, "%s did not send the learner's e-mail address: "+
 			"set the tool's privacy settings to share it (wod registers learners by e-mail)", p.Name)

@@ -169,6 +169,10 @@ func TestLaunchRefusals(t *testing.T) {
 				c["https://purl.imsglobal.org/spec/lti/claim/version"] = "1.1"
 				return f.plat.Sign(c)
 			}, wod.EINVALID, "version"},
+			{"anonymous (no sub)", func(c map[string]any, _ string) string {
+				delete(c, "sub")
+				return f.plat.Sign(c)
+			}, wod.EINVALID, "no sub"},
 			{"no e-mail", func(c map[string]any, _ string) string {
 				delete(c, "email")
 				return f.plat.Sign(c)

@@ -215,3 +215,22 @@ func (db *DB) FindLTILaunch(ctx context.Context, registrationID int64) (l *wod.L
 	}
 	return l, nil
 }
+
+// FindLTIRegistration finds the live registration the platform's learner
+// launched (the newest, should a race have left two).
+func (db *DB) FindLTIRegistration(ctx context.Context, platformID int64, subject string) (r *wod.Registration, err error) {
+	err = db.read(ctx, func(tx *Tx) error {
+		r, err = scanRegistration(tx.queryRow(`SELECT `+registrationColumns+` FROM `+registrationFrom+`
+			JOIN lti_launches lt ON lt.registration_id = r.id
+			WHERE lt.platform_id = $1 AND lt.subject = $2 AND r.state IN `+liveSQL+` ORDER BY r.id DESC LIMIT 1`,
+			platformID, subject))
+		if errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.ENOTFOUND, "the learner holds no live registration launched from this platform")
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find LTI registration: %w", err)
+	}
+	return r, nil
+}

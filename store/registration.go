@@ -134,7 +134,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			return nil, err
 		}
 	}
-	if g := req.GradeBook; g != nil {
+	if g := req.Launch; g != nil {
 		l := *g
 		l.RegistrationID = id
 		if err := saveLTILaunch(tx, &l); err != nil {

@@ -37,8 +37,17 @@ func (p *Pages) ltiJWKS(w http.ResponseWriter, r *http.Request) {
 }
 
 // ltiLogin answers the platform's login initiation (query or form) with a
-// redirect to its authorisation endpoint.
+// redirect to its authorisation endpoint. It is rate limited per client
+// address with the registrations' limit: each login leaves a state in the
+// database, and a launch needs one, so this also bounds the launches.
 func (p *Pages) ltiLogin(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := p.Gate.AllowRegistration(r.Context()); !ok {
+		secs := int(wait.Seconds()) + 1
+		w.Header().Set("Retry-After", itoa(secs))
+		p.ltiProblem(w, r, wod.Errorf(wod.ERATELIMITED, "Too many workshops were opened from your network just now. "+
+			"Start the activity again from your course in %d seconds.", secs))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		p.ltiProblem(w, r, wod.Errorf(wod.EINVALID, "the login request could not be read"))
@@ -56,8 +65,12 @@ func (p *Pages) ltiLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // ltiLaunch verifies the platform's id_token and registers the learner for
-// the activity's workshop, or, when they hold a live registration already,
-// leads them back to it: the platform vouches for who they are.
+// the activity's workshop, or, when the same learner of the same platform
+// (its sub) holds a live registration already, leads them back to it. The
+// e-mail address proves nothing: any learner can set theirs to anyone's at
+// some platform, so an address that holds a registration made elsewhere
+// (the portal, the API, another platform or another learner) gets what the
+// portal answers, "already registered", and never that registration.
 func (p *Pages) ltiLaunch(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
@@ -73,24 +86,26 @@ func (p *Pages) ltiLaunch(w http.ResponseWriter, r *http.Request) {
 		p.ltiPicker(w, r, l)
 		return
 	}
-	name := l.Name
-	if name == "" {
-		name, _, _ = strings.Cut(l.Email, "@")
-	}
-	// The completion goes to the activity's grade-book column at the end.
-	var book *wod.LTILaunch
-	if l.LineItem != "" {
-		book = &wod.LTILaunch{PlatformID: l.Platform.ID, Subject: l.Subject, LineItem: l.LineItem}
-	}
-	reg, err := p.Registrar.Register(r.Context(), wod.RegistrationRequest{Workshop: l.Workshop, Name: truncateBytes(name, 200),
-		Email: l.Email, Company: truncateBytes(l.Course, 200), ClientIP: p.Gate.ClientAddress(r.Context()), GradeBook: book})
-	if wod.ErrorCode(err) == wod.EALREADYREGISTERED {
-		reg, err = p.liveRegistration(r, l.Email)
-		if err == nil && book != nil {
-			// Back to a live registration: the latest activity gets the grade.
-			book.RegistrationID = reg.ID
-			if err := p.LTI.Platforms.SaveLTILaunch(r.Context(), book); err != nil {
-				p.Logger.ErrorContext(r.Context(), "LTI launch: keeping the grade book", "registration", reg.ID, "error", err)
+	ctx := r.Context()
+	reg, err := p.LTI.Platforms.FindLTIRegistration(ctx, l.Platform.ID, l.Subject)
+	switch {
+	case err == nil:
+		p.ltiReturn(r, l, reg)
+	case wod.ErrorCode(err) == wod.ENOTFOUND:
+		name := l.Name
+		if name == "" {
+			name, _, _ = strings.Cut(l.Email, "@")
+		}
+		reg, err = p.Registrar.Register(ctx, wod.RegistrationRequest{Workshop: l.Workshop, Name: truncateBytes(name, 200),
+			Email: l.Email, Company: truncateBytes(l.Course, 200), ClientIP: p.Gate.ClientAddress(ctx),
+			Launch: &wod.LTILaunch{PlatformID: l.Platform.ID, Subject: l.Subject, LineItem: l.LineItem}})
+		if wod.ErrorCode(err) == wod.EALREADYREGISTERED {
+			// The same learner's other launch may have registered since we
+			// looked (a double click); anyone else's registration stays theirs.
+			if reg, err = p.LTI.Platforms.FindLTIRegistration(ctx, l.Platform.ID, l.Subject); wod.ErrorCode(err) == wod.ENOTFOUND {
+				p.Logger.InfoContext(ctx, "LTI launch: the address is registered by someone else", "platform", l.Platform.Name)
+				p.ltiAlreadyRegistered(w, r, l.Email)
+				return
 			}
 		}
 	}
@@ -98,24 +113,33 @@ func (p *Pages) ltiLaunch(w http.ResponseWriter, r *http.Request) {
 		p.ltiProblem(w, r, err)
 		return
 	}
-	p.Logger.InfoContext(r.Context(), "LTI launch", "platform", l.Platform.Name, "registration", reg.ID, "workshop", reg.Workshop)
+	p.Logger.InfoContext(ctx, "LTI launch", "platform", l.Platform.Name, "registration", reg.ID, "workshop", reg.Workshop)
 	http.Redirect(w, r, "/status/"+p.Keys.StatusToken(reg.ID), http.StatusSeeOther)
 }
 
-// liveRegistration finds the registration the address holds now.
-func (p *Pages) liveRegistration(r *http.Request, email string) (*wod.Registration, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	regs, _, err := p.Registrations.FindRegistrations(r.Context(), wod.RegistrationFilter{Email: &email, Page: wod.Page{Limit: 20}})
-	if err != nil {
-		return nil, err
+// ltiReturn brings a learner back to their live registration: when the
+// activity has a grade book, the latest activity gets the grade.
+func (p *Pages) ltiReturn(r *http.Request, l *lti.Launch, reg *wod.Registration) {
+	if l.LineItem == "" {
+		return
 	}
-	for _, reg := range regs {
-		if reg.State.Live() {
-			return reg, nil
-		}
+	book := &wod.LTILaunch{RegistrationID: reg.ID, PlatformID: l.Platform.ID, Subject: l.Subject, LineItem: l.LineItem}
+	if err := p.LTI.Platforms.SaveLTILaunch(r.Context(), book); err != nil {
+		p.Logger.ErrorContext(r.Context(), "LTI launch: keeping the grade book", "registration", reg.ID, "error", err)
 	}
-	return nil, wod.Errorf(wod.ECONFLICT, "your previous session is just ending: start the activity again in a minute")
 }
+
+// ltiAlreadyRegistered answers a launch whose address holds a registration
+// that this learner did not launch: as the portal does, with the way to
+// have the link sent again to that address, and nothing of the
+// registration (no link, no end time).
+func (p *Pages) ltiAlreadyRegistered(w http.ResponseWriter, r *http.Request, email string) {
+	w.Header().Set("Cache-Control", "no-store")
+	p.render(w, r, http.StatusConflict, "portal/lti_registered.html", p.view(r.Context(),
+		"This address already has a workshop running", ltiRegisteredData{Email: email, Code: wod.EALREADYREGISTERED}))
+}
+
+type ltiRegisteredData struct{ Email, Code string }
 
 // ltiProblem shows why a launch did not go through, in words for the
 // learner, who can only go back to the course.
@@ -143,6 +167,8 @@ func (p *Pages) ltiProblem(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusConflict
 	case wod.EUNAVAILABLE:
 		status = http.StatusServiceUnavailable
+	case wod.ERATELIMITED:
+		status, title = http.StatusTooManyRequests, "Too many launches"
 	case wod.EINVALID:
 		if len(e.Fields) > 0 {
 			var parts []string

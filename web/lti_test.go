@@ -7,9 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/lti/ltitest"
+	"github.com/wod-dev/wod/store"
+	"github.com/wod-dev/wod/store/storetest"
 )
 
 // Where the tests' learning platform says it is.
@@ -18,9 +21,15 @@ const ltiIssuer, ltiClientID = "https://moodle.uni.example", "wod-7"
 // ltiPlatform registers a test platform (with a grade book when grades).
 func (s *site) ltiPlatform(grades bool) *ltitest.Platform {
 	s.t.Helper()
+	return s.ltiPlatformAt("moodle", ltiIssuer, grades)
+}
+
+// ltiPlatformAt registers a test platform called name with the issuer.
+func (s *site) ltiPlatformAt(name, issuer string, grades bool) *ltitest.Platform {
+	s.t.Helper()
 	plat := ltitest.New(s.t)
-	p := &wod.LTIPlatform{Name: "moodle", Issuer: ltiIssuer, ClientID: ltiClientID,
-		AuthURL: "https://moodle.uni.example/mod/lti/auth.php", JWKSURL: plat.JWKSURL()}
+	p := &wod.LTIPlatform{Name: name, Issuer: issuer, ClientID: ltiClientID,
+		AuthURL: issuer + "/mod/lti/auth.php", JWKSURL: plat.JWKSURL()}
 	if grades {
 		p.TokenURL = plat.TokenURL()
 		plat.TrustTool(ltiClientID, s.url+"/lti/jwks", s.clock.Now)
@@ -36,23 +45,29 @@ func (s *site) ltiPlatform(grades bool) *ltitest.Platform {
 // claims change makes to a valid launch's.
 func (s *site) ltiLaunch(plat *ltitest.Platform, change func(map[string]any)) (*http.Response, string) {
 	s.t.Helper()
-	q := url.Values{"iss": {ltiIssuer}, "login_hint": {"42"}, "target_link_uri": {"http://wod.test/lti/launch"}}
+	return s.ltiLaunchFrom(plat, ltiIssuer, change)
+}
+
+// ltiLaunchFrom launches from the platform registered with the issuer.
+func (s *site) ltiLaunchFrom(plat *ltitest.Platform, issuer string, change func(map[string]any)) (*http.Response, string) {
+	s.t.Helper()
+	q := url.Values{"iss": {issuer}, "login_hint": {"42"}, "target_link_uri": {"http://wod.test/lti/launch"}}
 	res, page := s.post("/lti/login", q)
 	if res.StatusCode != http.StatusFound {
 		s.t.Fatalf("login: %d %s", res.StatusCode, page)
 	}
 	to, _ := url.Parse(res.Header.Get("Location"))
-	if to.Host != "moodle.uni.example" || to.Query().Get("redirect_uri") != "http://wod.test/lti/launch" {
+	if "https://"+to.Host != issuer || to.Query().Get("redirect_uri") != "http://wod.test/lti/launch" {
 		s.t.Fatalf("login redirect: %s", to)
 	}
-	c := ltitest.LaunchClaims(ltiIssuer, ltiClientID, to.Query().Get("nonce"), s.clock.Now())
+	c := ltitest.LaunchClaims(issuer, ltiClientID, to.Query().Get("nonce"), s.clock.Now())
 	if change != nil {
 		change(c)
 	}
 	req, _ := http.NewRequest("POST", s.url+"/lti/launch", strings.NewReader(url.Values{
 		"id_token": {plat.Sign(c)}, "state": {to.Query().Get("state")}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", "https://moodle.uni.example")
+	req.Header.Set("Origin", issuer)
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	return s.send(req)
 }
@@ -96,7 +111,7 @@ func TestLTILaunch(t *testing.T) {
 		for i := range 2 {
 			s.registerFor("WKSHP-API101", "Other", "other"+string(rune('a'+i))+"@example.com", "")
 		}
-		res, page = launch(func(c map[string]any) { c["email"] = "late@uni.example" })
+		res, page = launch(func(c map[string]any) { c["sub"], c["email"] = "learner-43", "late@uni.example" })
 		if res.StatusCode != http.StatusConflict || !strings.Contains(page, "full") {
 			t.Fatalf("launch into a full workshop: %d\n%s", res.StatusCode, page)
 		}
@@ -234,6 +249,115 @@ func TestLTIDeepLinking(t *testing.T) {
 		if res, _ := s.do("GET", "/", nil); res.Header.Get("X-Frame-Options") != "DENY" ||
 			!strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 			t.Fatalf("catalogue headers: %v", res.Header)
+		}
+	})
+}
+
+// TestLTILaunchKeepsOthersRegistrations: an e-mail address proves nothing at
+// a launch (a learner sets their own at their platform), so a launch returns
+// only to the registration the same platform's same learner (sub) made. The
+// victim registered on the portal and is running; an attacker launching
+// with the victim's address, from the same platform or another, gets
+// "already registered" and the lost-link route, never the victim's status
+// link or credentials. The attacker's learner id at a second platform
+// matching a real learner's id changes nothing.
+func TestLTILaunchKeepsOthersRegistrations(t *testing.T) {
+	forEach(t, func(t *testing.T, s *site) {
+		s.workshop("WKSHP-API101", "APIs 101", 1, 5)
+		moodle := s.ltiPlatform(false)
+		const canvasIssuer = "https://canvas.other.example"
+		canvas := s.ltiPlatformAt("canvas", canvasIssuer, false)
+
+		res, page := s.post("/workshops/WKSHP-API101/register", url.Values{"name": {"Victim"}, "email": {"victim@corp.example"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the victim's registration: %d\n%s", res.StatusCode, page)
+		}
+		victimToken := strings.TrimPrefix(res.Header.Get("Location"), "/registered/")
+		s.ready("victim-s3cret")
+		if code, page := s.get("/status/" + victimToken); code != http.StatusOK || !strings.Contains(page, "victim-s3cret") {
+			t.Fatalf("the victim's status page: %d", code)
+		}
+
+		// A learner of moodle (learner-42) registers by launch.
+		res, page = s.ltiLaunch(moodle, nil)
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("learner-42's launch: %d\n%s", res.StatusCode, page)
+		}
+		learnerStatus := res.Header.Get("Location")
+
+		refused := func(what string, res *http.Response, page, email string) {
+			t.Helper()
+			if res.StatusCode != http.StatusConflict || res.Header.Get("Location") != "" {
+				t.Fatalf("%s: %d %s, want 409 and no redirect\n%s", what, res.StatusCode, res.Header.Get("Location"), page)
+			}
+			wantIn(t, what, page, "already has a workshop running", `data-code="already_registered"`,
+				`action="/resend-link"`, `name="email" value="`+email+`"`)
+			for _, leak := range []string{victimToken, "victim-s3cret", "/status/", strings.TrimPrefix(learnerStatus, "/status/")} {
+				if strings.Contains(page, leak) {
+					t.Fatalf("%s: the page shows %q\n%s", what, leak, page)
+				}
+			}
+		}
+		victimAddress := func(c map[string]any) { c["sub"], c["email"] = "attacker-7", "victim@corp.example" }
+		res, page = s.ltiLaunch(moodle, victimAddress)
+		refused("another learner with the portal registrant's address", res, page, "victim@corp.example")
+		res, page = s.ltiLaunchFrom(canvas, canvasIssuer, victimAddress)
+		refused("another platform's learner with the portal registrant's address", res, page, "victim@corp.example")
+
+		// learner-42's address, from another learner of moodle, and from a
+		// canvas learner who is also learner-42 there.
+		res, page = s.ltiLaunch(moodle, func(c map[string]any) { c["sub"] = "attacker-7" })
+		refused("another learner with a launched learner's address", res, page, "ann@uni.example")
+		res, page = s.ltiLaunchFrom(canvas, canvasIssuer, nil)
+		refused("the same sub at another platform", res, page, "ann@uni.example")
+
+		regs, _, err := s.db.FindRegistrations(s.ctx, wod.RegistrationFilter{Page: wod.Page{Limit: 10}})
+		if err != nil || len(regs) != 2 {
+			t.Fatalf("registrations after the refused launches: %+v %v", regs, err)
+		}
+
+		// learner-42 comes back, even with another address in their profile,
+		// to their own registration.
+		if res, page := s.ltiLaunch(moodle, nil); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != learnerStatus {
+			t.Fatalf("learner-42's second launch: %d %s, want %s\n%s", res.StatusCode, res.Header.Get("Location"), learnerStatus, page)
+		}
+		res, page = s.ltiLaunch(moodle, func(c map[string]any) { c["email"] = "ann.smith@uni.example" })
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != learnerStatus {
+			t.Fatalf("learner-42 with a new address: %d %s, want %s\n%s", res.StatusCode, res.Header.Get("Location"), learnerStatus, page)
+		}
+	})
+}
+
+// TestLTILoginRateLimit: the login initiation takes from the client
+// address's registration bucket, so a burst from one address is refused
+// with 429 before it fills the database with states.
+func TestLTILoginRateLimit(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		s := newSiteRate(t, db, clock, 3)
+		s.ltiPlatform(false)
+		q := url.Values{"iss": {ltiIssuer}, "login_hint": {"42"}, "target_link_uri": {"http://wod.test/lti/launch"}}
+		var found, limited int
+		for range 10 {
+			res, page := s.post("/lti/login", q)
+			switch res.StatusCode {
+			case http.StatusFound:
+				found++
+			case http.StatusTooManyRequests:
+				limited++
+				if res.Header.Get("Retry-After") == "" || !strings.Contains(page, "Too many") {
+					t.Fatalf("429 without Retry-After or words: %v\n%s", res.Header, page)
+				}
+			default:
+				t.Fatalf("login: %d\n%s", res.StatusCode, page)
+			}
+		}
+		if found != 3 || limited != 7 {
+			t.Fatalf("a burst of 10 logins: %d went through, %d refused; want 3 and 7", found, limited)
+		}
+		// The bucket refills with time.
+		clock.Advance(time.Minute)
+		if res, page := s.post("/lti/login", q); res.StatusCode != http.StatusFound {
+			t.Fatalf("a login a minute later: %d\n%s", res.StatusCode, page)
 		}
 	})
 }

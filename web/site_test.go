@@ -43,6 +43,13 @@ type site struct {
 
 func newSite(t *testing.T, db *store.DB, clock *storetest.Clock) *site {
 	t.Helper()
+	return newSiteRate(t, db, clock, 0)
+}
+
+// newSiteRate is newSite with the registrations' rate limit (per client
+// address, per minute; 0: none).
+func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registrationRate int) *site {
+	t.Helper()
 	ctx := context.Background()
 	keys, err := secret.LoadOrCreateKeys(t.TempDir())
 	if err != nil {
@@ -59,7 +66,7 @@ func newSite(t *testing.T, db *store.DB, clock *storetest.Clock) *site {
 	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Agents: eng,
 		AgentAuth: db, Jobs: db, Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db,
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",
-		RegistrationRate: 0}
+		RegistrationRate: registrationRate}
 	ltiKey, err := lti.LoadOrCreateKey(filepath.Join(t.TempDir(), lti.KeyFile))
 	if err != nil {
 		t.Fatal(err)
