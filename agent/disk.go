@@ -313,3 +313,25 @@ func (h *Host) removeHome(ctx context.Context, a Account) error {
 	}
 	return nil
 }
+
+// PlainHomes counts the homes under a btrfs root that are not subvolumes
+// yet (they become ones at their next wipe); 0 elsewhere.
+func PlainHomes(root string) int {
+	if ok, err := isBtrfs(root); err != nil || !ok {
+		return 0
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() || !studentHome.MatchString(e.Name()) {
+			continue
+		}
+		if sub, err := isSubvolume(filepath.Join(root, e.Name())); err == nil && !sub {
+			n++
+		}
+	}
+	return n
+}

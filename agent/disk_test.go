@@ -10,61 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/wod-dev/wod/agent/btrfstest"
 )
-
-// requireBtrfsEnv makes a missing btrfs a failure rather than a skip
-// (scripts/test sets it).
-const requireBtrfsEnv = "WOD_TEST_REQUIRE_BTRFS"
-
-// btrfsRoot mounts a fresh 300 MB btrfs image, in a loop device, and
-// returns a student root on it; the unmount, the loop device and the image
-// go when the test ends, whatever happened.
-func btrfsRoot(t *testing.T) string {
-	t.Helper()
-	skip := t.Skipf
-	if os.Getenv(requireBtrfsEnv) != "" {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("a btrfs student root is mounted: run the tests as root (CI does)")
-	}
-	for _, cmd := range []string{"mkfs.btrfs", "btrfs", "mount", "useradd", "chpasswd"} {
-		if _, err := exec.LookPath(cmd); err != nil {
-			skip("%s is not installed (apt-get install btrfs-progs)", cmd)
-		}
-	}
-	// Not under t.TempDir(): its 0700 parent would keep students out.
-	dir, err := os.MkdirTemp("", "wod-btrfs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	image, mnt := filepath.Join(dir, "image"), filepath.Join(dir, "mnt")
-	if err := os.WriteFile(image, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(image, 300<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.btrfs", "-q", image).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.btrfs: %v: %s", err, out)
-	}
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// A loop mount detaches its loop device at the unmount.
-	if out, err := exec.Command("mount", "-o", "loop", image, mnt).CombinedOutput(); err != nil {
-		skip("mount -o loop: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-			exec.Command("umount", "-l", mnt).Run()
-		}
-	})
-	return filepath.Join(mnt, "student")
-}
 
 // writeAs writes mib MiB into path as the student, with dd, and returns
 // its error output.
@@ -96,7 +44,7 @@ func runAs(t *testing.T, a Account, name string, args ...string) {
 // frozen, and deleted at the wipe, even read-only ones, without following
 // links out of the home.
 func TestDiskLimitBtrfs(t *testing.T) {
-	root := btrfsRoot(t)
+	root := filepath.Join(btrfstest.Mount(t), "student")
 	ctx := context.Background()
 	const limit = 20 << 20
 	h := &Host{Root: root, UIDBase: 50000, GIDBase: 50000, Group: "wodtest-students", DiskLimit: limit}
@@ -246,5 +194,44 @@ func assertFreshHome(t *testing.T, a Account) {
 	}
 	if entries, _ := os.ReadDir(a.Home); len(entries) != 0 {
 		t.Fatalf("%s's home is not empty: %v", a.Name, entries)
+	}
+}
+
+// TestDiskQuotaNone: a student root on a filesystem without quotas (tmpfs)
+// is reported as unlimited, with the reason and the way out; limits are
+// then no-ops, not failures, and a wipe still empties the home.
+func TestDiskQuotaNone(t *testing.T) {
+	h := testHost(t)
+	if err := os.MkdirAll(h.Root, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m,mode=0711", "wodtest", h.Root).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", h.Root).Run() })
+	ctx := context.Background()
+	q := DetectDiskQuota(ctx, h.Root)
+	if q.Kind != DiskQuotaNone || q.FSType != "tmpfs" || q.Mount != h.Root ||
+		!strings.Contains(q.String(), "no disk limit: the student root is on tmpfs") ||
+		!strings.Contains(q.String(), "put the student root on btrfs or enable quotas") {
+		t.Fatalf("tmpfs: %+v %q", q, q)
+	}
+	h.DiskLimit = 1 << 20
+	a, err := h.EnsureAccount(ctx, testSeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ApplyDiskLimit(ctx, a, 0); err != nil {
+		t.Fatalf("a limit where none can be set: %v", err)
+	}
+	os.WriteFile(filepath.Join(a.Home, "f"), []byte("x"), 0o644)
+	if err := h.Wipe(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(a.Home); len(entries) != 0 {
+		t.Fatalf("home not empty after the wipe: %v", entries)
+	}
+	if err := h.RemoveAccount(ctx, testSeat); err != nil {
+		t.Fatal(err)
 	}
 }
