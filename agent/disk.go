@@ -305,6 +305,12 @@ func (h *Host) removeHome(ctx context.Context, a Account) error {
 			if err := btrfsCLI(ctx, "subvolume", "delete", a.Home); err != nil {
 				return fmt.Errorf("remove the home of %s: %w", a.Name, err)
 			}
+			if h.quotaEnabled(ctx) {
+				// Kernels before 6.8 keep the qgroup of a deleted subvolume;
+				// the ones whose subvolume is gone by now go here. Best
+				// effort: a stale qgroup costs a row, not a limit.
+				_ = btrfsCLI(ctx, "qgroup", "clear-stale", h.root())
+			}
 			return nil
 		}
 	}
