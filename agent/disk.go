@@ -221,16 +221,28 @@ func (h *Host) limitSubvolume(ctx context.Context, a Account, bytes int64) error
 	if !sub {
 		return fmt.Errorf("disk limit of %s: %s is not a btrfs subvolume (it becomes one at the next wipe)", a.Name, a.Home)
 	}
-	if bytes <= 0 {
-		if !h.quotaEnabled(ctx) {
-			return nil // nothing limits it
+	home, err := os.Open(a.Home)
+	if err != nil {
+		return fmt.Errorf("disk limit of %s: %w", a.Name, err)
+	}
+	id, err := subvolumeID(home)
+	home.Close()
+	if err != nil {
+		return fmt.Errorf("disk limit of %s: %w", a.Name, err)
+	}
+	size := "none"
+	if bytes > 0 {
+		if err := h.enableQuota(ctx); err != nil {
+			return err
 		}
-		return btrfsCLI(ctx, "qgroup", "limit", "none", a.Home)
+		size = strconv.FormatInt(bytes, 10)
+	} else if !h.quotaEnabled(ctx) {
+		return nil // nothing limits it
 	}
-	if err := h.enableQuota(ctx); err != nil {
-		return err
-	}
-	if err := btrfsCLI(ctx, "qgroup", "limit", strconv.FormatInt(bytes, 10), a.Home); err != nil {
+	// By qgroup id through the student root: a change made through the
+	// home itself would be refused once the home is full.
+	qgroup := "0/" + strconv.FormatUint(id, 10)
+	if err := btrfsCLI(ctx, "qgroup", "limit", size, qgroup, h.root()); err != nil {
 		return fmt.Errorf("disk limit of %s: %w", a.Name, err)
 	}
 	return nil

@@ -104,6 +104,13 @@ func TestDiskLimitBtrfs(t *testing.T) {
 	if msg, err := writeAs(t, b, filepath.Join(b.Home, "mine"), 10); err != nil {
 		t.Fatalf("B cannot write while A is at the limit: %v %s", err, msg)
 	}
+	// A full home's limit can still be raised.
+	if err := h.ApplyDiskLimit(ctx, a, 30<<20); err != nil {
+		t.Fatalf("raise the limit of a full home: %v", err)
+	}
+	if msg, err := writeAs(t, a, filepath.Join(a.Home, "after-raise"), 5); err != nil {
+		t.Fatalf("A cannot write after the raise: %v %s", err, msg)
+	}
 
 	// The wipe deletes the subvolume and makes a fresh one: A writes again.
 	if err := h.Wipe(ctx, a); err != nil {
