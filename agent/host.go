@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +41,13 @@ type Host struct {
 	// TempDirs are where anyone may write, emptied of a student's files
 	// when their seat is locked (default DefaultTempDirs).
 	TempDirs []string
+	// DiskLimit is the bytes a student may keep in their home unless the
+	// workshop says otherwise (0: no limit). See ApplyDiskLimit.
+	DiskLimit int64
+
+	diskMu sync.Mutex
+	disk   *DiskQuota      // the student root's mechanism, found at first use
+	frozen map[uint64]bool // subvolumes made in homes, frozen (FreezeNestedSubvolumes)
 }
 
 // Defaults of a Host.
@@ -130,8 +138,8 @@ func (h *Host) EnsureAccount(ctx context.Context, n int) (Account, error) {
 			return a, err
 		}
 	}
-	if err := os.MkdirAll(a.Home, 0o700); err != nil {
-		return a, fmt.Errorf("home of %s: %w", a.Name, err)
+	if _, err := os.Lstat(a.Home); errors.Is(err, fs.ErrNotExist) {
+		return a, h.makeHome(ctx, a)
 	}
 	if err := os.Lchown(a.Home, a.UID, a.GID); err != nil {
 		return a, fmt.Errorf("home of %s: %w", a.Name, err)
@@ -224,9 +232,26 @@ func procUIDs(pid int) (ruid, euid int, ok bool) {
 	return ruid, euid, ok
 }
 
-// Wipe empties the home. It works inside an os.Root, so a symlink a student
+// Wipe empties the home. On btrfs the home subvolume is deleted, with any
+// subvolume the student made in it, and made anew: the disk usage starts
+// from zero. Elsewhere it works inside an os.Root, so a symlink a student
 // left behind is removed as a link, never followed out of the home.
-func (h *Host) Wipe(a Account) error {
+func (h *Host) Wipe(ctx context.Context, a Account) error {
+	if _, err := os.Lstat(a.Home); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if h.diskQuota(ctx).Kind == DiskQuotaBtrfs {
+		if err := h.removeHome(ctx, a); err != nil {
+			return fmt.Errorf("wipe %s: %w", a.Name, err)
+		}
+		return h.makeHome(ctx, a)
+	}
+	if ok, err := isBtrfs(a.Home); err == nil && ok {
+		// btrfs without its tools: the student's subvolumes still go.
+		if err := destroyNestedAt(a.Home); err != nil {
+			return fmt.Errorf("wipe %s: %w", a.Name, err)
+		}
+	}
 	root, err := os.OpenRoot(a.Home)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -366,5 +391,9 @@ func (h *Host) RemoveAccount(ctx context.Context, n int) error {
 	if _, err := user.LookupGroup(a.Name); err == nil {
 		run(ctx, nil, "groupdel", a.Name)
 	}
-	return os.RemoveAll(a.Home)
+	if h.diskQuota(ctx).Kind == DiskQuotaUser {
+		// The uid's limit would outlive the account.
+		h.setDiskLimit(ctx, a, 0)
+	}
+	return h.removeHome(ctx, a)
 }

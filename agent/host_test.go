@@ -106,7 +106,7 @@ func TestAccountLifecycle(t *testing.T) {
 	os.Symlink(outside, filepath.Join(a.Home, "link-out"))
 	os.MkdirAll(filepath.Join(a.Home, "work", "deep"), 0o755)
 	os.WriteFile(filepath.Join(a.Home, "work", "deep", "f"), []byte("x"), 0o644)
-	if err := h.Wipe(a); err != nil {
+	if err := h.Wipe(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(a.Home); len(entries) != 0 {

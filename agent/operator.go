@@ -139,7 +139,11 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	if err := o.stop(ctx, a); err != nil {
 		return Outcome{}, err
 	}
-	if err := o.Host.Wipe(a); err != nil {
+	if err := o.Host.Wipe(ctx, a); err != nil {
+		return Outcome{}, err
+	}
+	// The site's default for now (0); the workshop's own limit goes here.
+	if err := o.Host.ApplyDiskLimit(ctx, a, 0); err != nil {
 		return Outcome{}, err
 	}
 	if err := o.Host.Populate(a); err != nil {
@@ -308,7 +312,7 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 		notebooks = nil
 	}
 	if !j.Reset {
-		if err := o.Host.Wipe(a); err != nil {
+		if err := o.Host.Wipe(ctx, a); err != nil {
 			return Outcome{Output: out}, err
 		}
 	}
@@ -327,7 +331,7 @@ func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, erro
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
-	return Outcome{Output: out}, o.Host.Wipe(a)
+	return Outcome{Output: out}, o.Host.Wipe(ctx, a)
 }
 
 // purge takes a seat back whatever state it is in.
@@ -336,7 +340,7 @@ func (o *HubOperator) purge(ctx context.Context, j *wod.AgentJob) error {
 	if _, err := o.lock(ctx, j, a); err != nil {
 		return err
 	}
-	return o.Host.Wipe(a)
+	return o.Host.Wipe(ctx, a)
 }
 
 // lock ends every way into the account, so that the next participant on

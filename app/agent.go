@@ -27,6 +27,7 @@ var ErrNotRoot = errors.New("the agent manages the students' Unix accounts and p
 type AgentParts struct {
 	Runner  *agent.Runner
 	Guard   *agent.Guard
+	Disk    *agent.DiskGuard    // freezes the subvolumes students make in btrfs homes
 	Hub     *jupyterhub.Managed // nil with an external hub
 	Banners *agent.Banners      // the announcements on the managed hub's pages
 }
@@ -62,7 +63,13 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 			return nil, err
 		}
 	}
-	host := &agent.Host{Root: ac.StudentRoot, UIDBase: ac.UIDBase, GIDBase: ac.UIDBase, Group: agent.DefaultGroup}
+	host := &agent.Host{Root: ac.StudentRoot, UIDBase: ac.UIDBase, GIDBase: ac.UIDBase, Group: agent.DefaultGroup,
+		DiskLimit: int64(ac.StudentDisk)}
+	if q := host.DiskQuota(ctx); q.Kind == agent.DiskQuotaNone {
+		a.Logger.Warn("students' homes have no disk limit", "student_root", ac.StudentRoot, "why", q.String())
+	} else {
+		a.Logger.Info("students' disk limit", "student_root", ac.StudentRoot, "default", ac.StudentDisk.String(), "mechanism", q.String())
+	}
 	renderer := content.NewRenderer()
 	op := &agent.HubOperator{Host: host, Hub: hub,
 		Workshops: &agent.ContentWorkshops{Dirs: contentDirs, Renderer: renderer},
@@ -80,6 +87,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
 		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow}
+	parts.Disk = &agent.DiskGuard{Host: host, Server: server, Logger: a.Logger.With("component", "guard")}
 	if src, ok := server.(agent.BannerSource); ok && parts.Hub != nil {
 		parts.Banners = &agent.Banners{Source: src, Static: a.Config.Mail.Announcement, Hub: parts.Hub,
 			Logger: a.Logger.With("component", "banners")}
@@ -95,6 +103,9 @@ func (p *AgentParts) Run(ctx context.Context) {
 	}
 	wg.Go(func() { p.Runner.Run(ctx) })
 	wg.Go(func() { p.Guard.Run(ctx) })
+	if p.Disk != nil {
+		wg.Go(func() { p.Disk.Run(ctx) })
+	}
 	if p.Banners != nil {
 		wg.Go(func() { p.Banners.Run(ctx) })
 	}

@@ -362,6 +362,7 @@ func (a *App) checkAgent(ctx context.Context, role string, add addCheck) {
 	}
 	a.checkStudents(add)
 	a.checkDisk(add, "disk (students)", ac.StudentRoot)
+	a.checkDiskLimit(ctx, add)
 	if ac.LDAPURL != "" {
 		d := a.Directory()
 		if err := d.Validate(); err != nil {

@@ -67,6 +67,10 @@ type Agent struct {
 	HookTimeout time.Duration // --hook-timeout
 	Workers     int           // --agent-workers
 	Vars        []string      // --var KEY=VALUE: notebook variables (branding, appliance IPs…)
+	// StudentDisk is the disk space each student may keep in their home
+	// when the workshop does not say (0: no limit): a btrfs qgroup or a
+	// user quota, whichever the student root's filesystem has.
+	StudentDisk ByteSize // --student-disk
 	// ContentCheck is what an import does with content that would not
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
@@ -175,6 +179,8 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&a.HubAPI, "hub-api", "", "URL of an existing JupyterHub to use instead of a managed one")
 	fs.StringVar(&a.HubToken, "hub-token", "", "API token of that hub (prefer WOD_HUB_TOKEN)")
 	fs.StringVar(&a.StudentRoot, "student-root", "/student", "where the students' homes are")
+	a.StudentDisk = 2 << 30
+	fs.Var(&a.StudentDisk, "student-disk", "disk space of each student's home unless the workshop says (2G, 512M; 0: no limit): needs the student root on btrfs, or user quotas")
 	fs.IntVar(&a.UIDBase, "uid-base", 2000, "studentN gets uid and gid uid-base + N")
 	fs.BoolVar(&a.PreStart, "prestart", true, "start a student's notebook server when the seat is ready, so the first login is instant")
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")

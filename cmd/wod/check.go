@@ -18,7 +18,8 @@ func checkCmd(e *env) *cobra.Command {
 			"schema, the SMTP relay (it connects and logs in, it sends nothing), the public URL, the content\n" +
 			"(every workshop rendered for a sample student), and for the agent: root, the system tools, the\n" +
 			"JupyterHub installation or the external hub and its token, the student accounts' uid range, the\n" +
-			"student homes, free disk space and, for wod agent, the server and the agent token. Nothing is\n" +
+			"student homes, free disk space, the disk limit per student (btrfs subvolumes or user quotas) and,\n" +
+			"for wod agent, the server and the agent token. Nothing is\n" +
 			"created or migrated. Exit status 1 if a check fails: run it before an event.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/agent/btrfstest"
 	"github.com/wod-dev/wod/directory/directorytest"
 	"github.com/wod-dev/wod/legacy/apidbtest"
 	"github.com/wod-dev/wod/lti/ltitest"
@@ -153,5 +155,39 @@ func TestCheck(t *testing.T) {
 
 	if code, out := check("--role", "cluster"); code == 0 || !strings.Contains(out, "want up, server or agent") {
 		t.Fatalf("unknown role: %d %s", code, out)
+	}
+}
+
+// TestCheckDiskLimit: wod check says which disk limit applies to the
+// student root: a btrfs qgroup per home, or none with the way out.
+func TestCheckDiskLimit(t *testing.T) {
+	mnt := btrfstest.Mount(t)
+	common := []string{"check", "--role", "agent", "--data", t.TempDir(), "--log-level", "error", "--server", "http://127.0.0.1:1",
+		"--agent-token", "t"}
+	_, out, errOut := runWod(t, "", append(common, "--student-root", filepath.Join(mnt, "student"), "--student-disk", "1G")...)
+	if !strings.Contains(out+errOut, "disk limit") || !strings.Contains(out, "btrfs at "+mnt+": every home a subvolume") ||
+		!strings.Contains(out, "1G per student") {
+		t.Fatalf("btrfs student root:\n%s%s", out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "student")); err == nil {
+		t.Fatal("wod check created the student root")
+	}
+
+	tmpfs := filepath.Join(t.TempDir(), "tmpfs")
+	os.Mkdir(tmpfs, 0o755)
+	if o, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "wodtest", tmpfs).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, o)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", tmpfs).Run() })
+	_, out, errOut = runWod(t, "", append(common, "--student-root", filepath.Join(tmpfs, "student"))...)
+	found := false
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "warn") && strings.Contains(l, "disk limit") &&
+			strings.Contains(l, "no disk limit: the student root is on tmpfs") && strings.Contains(l, "put the student root on btrfs") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("tmpfs student root:\n%s%s", out, errOut)
 	}
 }
