@@ -85,11 +85,11 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-// runAs starts prog as the account with the command line argv, killed
+// startProcessAs starts prog as the account with the command line argv, killed
 // when the test ends. The program is copied outside t.TempDir (whose 0700
 // parent the student could not traverse) under name, which becomes the
 // process's name.
-func runAs(t *testing.T, a Account, dir, prog, name string, argv ...string) *exec.Cmd {
+func startProcessAs(t *testing.T, a Account, dir, prog, name string, argv ...string) *exec.Cmd {
 	t.Helper()
 	src, err := exec.LookPath(prog)
 	if err != nil {
@@ -141,8 +141,8 @@ func TestGuardKillsCPUHogs(t *testing.T) {
 	}
 	dir := guardDir(t)
 	loop := []string{"bash", "-c", "while :; do :; done"}
-	hog := runAs(t, a, dir, "bash", "bash", loop...)
-	compiler := runAs(t, a, dir, "bash", "cc1plus", loop...)
+	hog := startProcessAs(t, a, dir, "bash", "bash", loop...)
+	compiler := startProcessAs(t, a, dir, "bash", "cc1plus", loop...)
 	hogDone := exited(hog)
 
 	srv := &guardServer{held: []int{testSeat}}
@@ -192,8 +192,8 @@ func TestGuardKillsOldKernels(t *testing.T) {
 	}
 	dir := guardDir(t)
 	// sleep, with the command line of a kernel (argv[0] is free).
-	kernel := runAs(t, a, dir, "sleep", "python3", "python3 -m ipykernel_launcher -f /tmp/kernel-1.json", "300")
-	other := runAs(t, a, dir, "sleep", "sleep", "sleep", "300")
+	kernel := startProcessAs(t, a, dir, "sleep", "python3", "python3 -m ipykernel_launcher -f /tmp/kernel-1.json", "300")
+	other := startProcessAs(t, a, dir, "sleep", "sleep", "sleep", "300")
 	kernelDone := exited(kernel)
 
 	srv := &guardServer{held: []int{testSeat}}
