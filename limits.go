@@ -161,3 +161,41 @@ func (s *Size) Set(v string) error {
 
 // Type names the flag's value in help texts.
 func (s *Size) Type() string { return "size" }
+
+// ParseLimits reads limits as String writes them: "memory 2G, cpus 1,
+// tasks 512, disk 5G", any of them, in any order; "" and "no limits" set
+// none.
+func ParseLimits(s string) (Limits, error) {
+	var l Limits
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "no limits") {
+		return l, nil
+	}
+	for part := range strings.SplitSeq(s, ",") {
+		key, value, _ := strings.Cut(strings.TrimSpace(part), " ")
+		value = strings.TrimSpace(value)
+		var err error
+		switch strings.ToLower(key) {
+		case "memory":
+			l.Memory, err = ParseSize(value)
+		case "disk":
+			l.Disk, err = ParseSize(value)
+		case "cpus":
+			l.CPUs, err = strconv.ParseFloat(value, 64)
+			if err != nil || math.IsNaN(l.CPUs) || math.IsInf(l.CPUs, 0) {
+				err = fmt.Errorf("%q is not a number of cores such as 1 or 0.5", value)
+			}
+		case "tasks":
+			l.Tasks, err = strconv.Atoi(value)
+			if err != nil {
+				err = fmt.Errorf("%q is not a whole number", value)
+			}
+		default:
+			err = fmt.Errorf("%q is not one of memory, cpus, tasks and disk", key)
+		}
+		if err != nil {
+			return Limits{}, fmt.Errorf("%s: %w (write them as memory 2G, cpus 1, tasks 512, disk 5G)", strings.TrimSpace(part), err)
+		}
+	}
+	return l, nil
+}

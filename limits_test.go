@@ -80,3 +80,19 @@ func TestWorkshopLimitsAreOverridable(t *testing.T) {
 		t.Errorf("re-import: changed %v kept %v limits %+v; want the operator's limits kept", changed, kept, w.Limits)
 	}
 }
+
+func TestParseLimits(t *testing.T) {
+	all := wod.Limits{Memory: 2 << 30, CPUs: 0.5, Tasks: 512, Disk: 5 << 30}
+	for in, want := range map[string]wod.Limits{
+		"": {}, "no limits": {}, all.String(): all, "tasks 100,memory 1536M": {Tasks: 100, Memory: 1536 << 20},
+	} {
+		if got, err := wod.ParseLimits(in); err != nil || got != want {
+			t.Errorf("ParseLimits(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"memory", "memory lots", "cpus x", "tasks 1.5", "swap 1G", "memory 2G cpus 1"} {
+		if _, err := wod.ParseLimits(in); err == nil || !strings.Contains(err.Error(), "memory 2G, cpus 1") {
+			t.Errorf("ParseLimits(%q) = %v, want an error with an example", in, err)
+		}
+	}
+}
