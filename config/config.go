@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wod-dev/wod"
 )
 
 // Config is the whole configuration of every role.
@@ -66,6 +68,10 @@ type Agent struct {
 	HookTimeout time.Duration // --hook-timeout
 	Workers     int           // --agent-workers
 	Vars        []string      // --var KEY=VALUE: notebook variables (branding, appliance IPs…)
+	// StudentLimits are the site's defaults of what one student may use
+	// (--student-memory, --student-cpus, --student-tasks, --student-disk);
+	// a workshop's own value (wod.yml) wins. 0 is no limit.
+	StudentLimits wod.Limits
 	// ContentCheck is what an import does with content that would not
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
@@ -121,6 +127,12 @@ type Mail struct {
 	Announcement string // --announcement
 }
 
+// DefaultStudentLimits are what one student may use unless the site or the
+// workshop says otherwise: Callysto's 2 GB, one core, and room for a
+// notebook server, kernels and their tools but not a fork bomb. No disk
+// quota: it needs a filesystem that has them (wod check says).
+func DefaultStudentLimits() wod.Limits { return wod.Limits{Memory: 2 << 30, CPUs: 1, Tasks: 512} }
+
 // EnvPrefix starts every environment variable of wod.
 const EnvPrefix = "WOD_"
 
@@ -159,6 +171,15 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
 	fs.StringVar(&a.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
+	a.StudentLimits = DefaultStudentLimits()
+	fs.Var((*wod.Size)(&a.StudentLimits.Memory), "student-memory",
+		"memory of one student's processes together, unless the workshop's wod.yml says (memory:); K, M, G, T are powers of 1024; 0: no limit")
+	fs.Float64Var(&a.StudentLimits.CPUs, "student-cpus", a.StudentLimits.CPUs,
+		"cores' worth of CPU time of one student, unless the workshop's wod.yml says (cpus:); 0.5 is half a core; 0: no limit")
+	fs.IntVar(&a.StudentLimits.Tasks, "student-tasks", a.StudentLimits.Tasks,
+		"processes and threads of one student at once, unless the workshop's wod.yml says (tasks:); 0: no limit")
+	fs.Var((*wod.Size)(&a.StudentLimits.Disk), "student-disk",
+		"disk quota of one student's home, unless the workshop's wod.yml says (disk:); 0: no quota")
 	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 
 	fs.StringVar(&a.LDAPURL, "ldap-url", "", "LDAP directory that gets the students' passwords of workshops with ldap: true (ldap:// or ldaps://)")
@@ -379,6 +400,14 @@ func (c *Config) finish() error {
 	}
 	if !filepath.IsAbs(c.Agent.StudentRoot) || filepath.Clean(c.Agent.StudentRoot) == "/" {
 		errs = append(errs, fmt.Errorf("--student-root %q must be an absolute directory other than /", c.Agent.StudentRoot))
+	}
+	var limits wod.Validation
+	c.Agent.StudentLimits.Validate(&limits, "student-")
+	var invalid *wod.Error
+	if err := limits.Err("limits"); errors.As(err, &invalid) {
+		for _, f := range invalid.Fields {
+			errs = append(errs, fmt.Errorf("--%s: %s", f.Field, f.Message))
+		}
 	}
 	if c.Agent.ContentCheck != "strict" && c.Agent.ContentCheck != "warn" {
 		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.Agent.ContentCheck))
