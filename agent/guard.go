@@ -10,6 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/cgroup"
 )
 
 // Guard watches the students' processes on the host, every minute, and
@@ -32,6 +35,10 @@ type Guard struct {
 	HogAllow []string
 	// Miners lists process names killed on sight.
 	Miners []string
+	// Cgroups, when set, holds every student's processes in their cgroup
+	// (guard_cgroups.go); Limits are the site's, for a group it remakes.
+	Cgroups *cgroup.Manager
+	Limits  wod.Limits
 
 	samples map[int]*cpuSample // per pid
 }
@@ -95,6 +102,7 @@ func (g *Guard) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	g.sweepCgroups(ctx, procs, held)
 	seen := map[int]bool{}
 	var kills []Kill
 	now := time.Now()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/cgroup"
 	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/secret"
 )
@@ -63,6 +64,10 @@ type HubOperator struct {
 	// Directory, when set, gets the students' passwords of the workshops
 	// with `ldap: true`, whose appliances log them in against it.
 	Directory Directory
+	// Cgroups, when set, confines each student to a cgroup of their own
+	// (limits.go); Limits are the site's defaults of a workshop's limits.
+	Cgroups *cgroup.Manager
+	Limits  wod.Limits
 	// StateDir holds the hooks' variable files while a create runs.
 	StateDir string
 	Logger   *slog.Logger
@@ -127,6 +132,9 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 		return Outcome{}, err
 	}
 	if err := o.stop(ctx, a); err != nil {
+		return Outcome{}, err
+	}
+	if err := o.confine(j, a); err != nil {
 		return Outcome{}, err
 	}
 	if err := o.Host.Wipe(a); err != nil {
@@ -321,8 +329,10 @@ func (o *HubOperator) stop(ctx context.Context, a Account) error {
 	if err := o.Hub.StopServer(ctx, a.Name); err != nil {
 		return fmt.Errorf("stop the server of %s: %w", a.Name, err)
 	}
-	_, err := o.Host.KillProcesses(ctx, a)
-	return err
+	if _, err := o.Host.KillProcesses(ctx, a); err != nil {
+		return err
+	}
+	return o.release(ctx, a)
 }
 
 func (o *HubOperator) varsFile(j *wod.AgentJob) (string, error) {

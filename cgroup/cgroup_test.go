@@ -278,6 +278,24 @@ func TestHostHierarchy(t *testing.T) {
 			t.Errorf("pids.max is not max")
 		}
 	})
+
+	t.Run("ensure", func(t *testing.T) {
+		if created, err := m.Ensure(name, limits); err != nil || created {
+			t.Fatalf("Ensure of an existing group: created %v, %v", created, err)
+		}
+		if h.Has(Memory) && m.MemoryLimit(name) != 0 {
+			t.Errorf("Ensure changed the limits of an existing group")
+		}
+		if err := m.Empty(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if created, err := m.Ensure(name, limits); err != nil || !created {
+			t.Fatalf("Ensure of a missing group: created %v, %v", created, err)
+		}
+		if h.Has(Memory) && m.MemoryLimit(name) != 64<<20 {
+			t.Errorf("Ensure made a group without the limits")
+		}
+	})
 }
 
 // TestUnifiedHierarchy runs placement and kill on a cgroup2 mount of its

@@ -111,9 +111,25 @@ func (m *Manager) Setup() error {
 // limit). Limits of a controller the host lacks are not enforced (wod
 // check says so).
 func (m *Manager) Apply(name string, l wod.Limits) error {
+	_, err := m.apply(name, l, false)
+	return err
+}
+
+// Ensure creates the student's group with the limits when it does not
+// exist (after a reboot) and leaves an existing one as it is; it reports
+// whether it created it.
+func (m *Manager) Ensure(name string, l wod.Limits) (bool, error) {
+	return m.apply(name, l, true)
+}
+
+// apply holds the lock throughout, so that an Ensure racing an Apply can
+// never write its limits over the ones Apply just set.
+func (m *Manager) apply(name string, l wod.Limits, onlyNew bool) (bool, error) {
 	if err := checkName(name); err != nil {
-		return err
+		return false, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	created := false
 	for _, dir := range m.groupDirs(name) {
 		err := os.Mkdir(dir, 0o755)
@@ -122,30 +138,31 @@ func (m *Manager) Apply(name string, l wod.Limits) error {
 			created = true
 		case errors.Is(err, fs.ErrExist):
 		default:
-			return fmt.Errorf("cgroups: creating the group of %s: %w", name, err)
+			return false, fmt.Errorf("cgroups: creating the group of %s: %w", name, err)
 		}
+	}
+	if onlyNew && !created {
+		return false, nil
 	}
 	for _, f := range m.limitFiles(name, l) {
 		if err := write(f.path, f.value); err != nil {
-			return fmt.Errorf("cgroups: limits of %s: %w", name, err)
+			return created, fmt.Errorf("cgroups: limits of %s: %w", name, err)
 		}
 	}
 	// Events from before (a group that outlived its last holder) are
 	// not this holder's.
 	c, err := m.counters(name)
 	if err != nil {
-		return err
+		return created, err
 	}
 	if created {
 		c = Counters{}
 	}
-	m.mu.Lock()
 	if m.seen == nil {
 		m.seen = map[string]Counters{}
 	}
 	m.seen[name] = c
-	m.mu.Unlock()
-	return nil
+	return created, nil
 }
 
 // Exists reports whether the student's group is there (in every
