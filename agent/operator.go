@@ -329,10 +329,14 @@ func (o *HubOperator) stop(ctx context.Context, a Account) error {
 	if err := o.Hub.StopServer(ctx, a.Name); err != nil {
 		return fmt.Errorf("stop the server of %s: %w", a.Name, err)
 	}
-	if _, err := o.Host.KillProcesses(ctx, a); err != nil {
+	// The cgroup first: it holds a fork bomb's every process, bounded by the
+	// task limit, which a kill by uid can chase for long; the uid then
+	// catches what escaped the group.
+	if err := o.release(ctx, a); err != nil {
 		return err
 	}
-	return o.release(ctx, a)
+	_, err := o.Host.KillProcesses(ctx, a)
+	return err
 }
 
 func (o *HubOperator) varsFile(j *wod.AgentJob) (string, error) {

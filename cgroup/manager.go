@@ -409,8 +409,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// counters reads the group's event counters; zero where the host lacks
-// the controller or the group does not exist.
+// Totals reads the group's event counters since it was made; zero where
+// the host lacks the controller or the group does not exist.
+func (m *Manager) Totals(name string) (Counters, error) {
+	if err := checkName(name); err != nil {
+		return Counters{}, err
+	}
+	return m.counters(name)
+}
+
 func (m *Manager) counters(name string) (Counters, error) {
 	var c Counters
 	var err error
