@@ -60,14 +60,14 @@ func (l Limits) IsZero() bool { return l == Limits{} }
 // Validate checks each set limit; field names are prefix + memory, cpus,
 // tasks or disk.
 func (l Limits) Validate(v *Validation, prefix string) {
-	v.Check(l.Memory == 0 || l.Memory >= MinMemoryLimit, prefix+"memory",
+	v.Check(l.Memory <= 0 || l.Memory >= MinMemoryLimit, prefix+"memory",
 		"%s is too little to run a notebook server: at least %s, such as 2G", FormatSize(l.Memory), FormatSize(MinMemoryLimit))
-	v.Check(l.CPUs == 0 || l.CPUs >= MinCPUsLimit && l.CPUs <= MaxCPUsLimit && !math.IsNaN(l.CPUs), prefix+"cpus",
+	v.Check(l.CPUs <= 0 || l.CPUs >= MinCPUsLimit && l.CPUs <= MaxCPUsLimit && !math.IsNaN(l.CPUs), prefix+"cpus",
 		"%v is not a number of cores between %v and %v, such as 1 or 0.5", l.CPUs, MinCPUsLimit, MaxCPUsLimit)
-	v.Check(l.Tasks == 0 || l.Tasks >= MinTasksLimit && l.Tasks <= MaxTasksLimit, prefix+"tasks",
+	v.Check(l.Tasks <= 0 || l.Tasks >= MinTasksLimit && l.Tasks <= MaxTasksLimit, prefix+"tasks",
 		"%d is not a number of processes and threads between %d and %d (a notebook server and a kernel use about 30), such as 512",
 		l.Tasks, MinTasksLimit, MaxTasksLimit)
-	v.Check(l.Disk == 0 || l.Disk >= MinDiskLimit, prefix+"disk",
+	v.Check(l.Disk <= 0 || l.Disk >= MinDiskLimit, prefix+"disk",
 		"%s is too little for a home with notebooks: at least %s, such as 5G", FormatSize(l.Disk), FormatSize(MinDiskLimit))
 	v.Check(l.Memory >= 0, prefix+"memory", "must not be negative")
 	v.Check(l.CPUs >= 0, prefix+"cpus", "must not be negative")
