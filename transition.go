@@ -72,6 +72,9 @@ type AgentJob struct {
 	StudentID      int           `json:"student_id" doc:"Global: location base + number"`
 	Username       string        `json:"username"`
 	Participant    string        `json:"participant,omitempty"`
+	// Limits are the workshop's own; the agent fills the unset ones with
+	// its site defaults.
+	Limits Limits `json:"limits,omitzero" doc:"The workshop's limits per student; unset ones are the agent's defaults"`
 }
 
 // AgentResult is what an agent reports for a job.

@@ -62,6 +62,9 @@ type Workshop struct {
 	ReplayID      int           `json:"replay_id"`
 	ReplayLink    string        `json:"replay_link"`
 	Prerequisite  string        `json:"prerequisite"`
+	// Limits are what each student of the workshop may use (wod.yml's
+	// memory, cpus, tasks and disk); unset ones are the site's defaults.
+	Limits Limits `json:"limits"`
 
 	// ContentDir is where the workshop's folder was imported from.
 	ContentDir string `json:"content_dir"`
@@ -100,6 +103,7 @@ func (w *Workshop) Validate() error {
 		"appliance", "must be none, mono or multi")
 	v.Check(w.SessionType == SessionWorkshop || w.SessionType == SessionChallenge,
 		"session_type", "must be workshop or challenge")
+	w.Limits.Validate(&v, "limits.")
 	return v.Err("the workshop is not valid")
 }
 
@@ -109,7 +113,7 @@ var WorkshopFields = []string{
 	"title", "description", "categories", "duration", "capacity", "seat_min", "seat_max",
 	"active", "beta", "priority", "reset", "ldap", "varpass", "compile", "appliance",
 	"session_type", "presenter", "presenter_role", "avatar", "image", "badge_image",
-	"replay_id", "replay_link", "prerequisite",
+	"replay_id", "replay_link", "prerequisite", "limits",
 }
 
 // WorkshopFilter narrows a workshop listing. Nil fields do not filter.
@@ -149,6 +153,7 @@ type WorkshopUpdate struct {
 	ReplayID      *int
 	ReplayLink    *string
 	Prerequisite  *string
+	Limits        *Limits
 	// ClearOverrides lets the content win again on the next import.
 	ClearOverrides bool
 }

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/cgroup"
 )
 
 // Guard watches the students' processes on the host, every minute, and
@@ -38,6 +41,10 @@ type Guard struct {
 	HogFor   time.Duration
 	// Miners lists process names killed on sight.
 	Miners []string
+	// Cgroups, when set, holds every student's processes in their cgroup
+	// (guard_cgroups.go); Limits are the site's, for a group it remakes.
+	Cgroups *cgroup.Manager
+	Limits  wod.Limits
 
 	samples map[int]*cpuSample // per pid
 }
@@ -101,6 +108,7 @@ func (g *Guard) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	g.sweepCgroups(ctx, procs, held)
 	seen := map[int]bool{}
 	var kills []Kill
 	now := time.Now()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/cgroup"
 	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/secret"
 )
@@ -69,6 +70,10 @@ type HubOperator struct {
 	// Directory, when set, gets the students' passwords of the workshops
 	// with `ldap: true`, whose appliances log them in against it.
 	Directory Directory
+	// Cgroups, when set, confines each student to a cgroup of their own
+	// (limits.go); Limits are the site's defaults of a workshop's limits.
+	Cgroups *cgroup.Manager
+	Limits  wod.Limits
 	// StateDir holds the hooks' variable files while a create runs.
 	StateDir string
 	Logger   *slog.Logger
@@ -139,11 +144,14 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	if err := o.stop(ctx, a); err != nil {
 		return Outcome{}, err
 	}
+	if err := o.confine(j, a); err != nil {
+		return Outcome{}, err
+	}
 	if err := o.Host.Wipe(ctx, a); err != nil {
 		return Outcome{}, err
 	}
-	// The site's default for now (0); the workshop's own limit goes here.
-	if err := o.Host.ApplyDiskLimit(ctx, a, 0); err != nil {
+	// The workshop's own limit, else the site's (Host.DiskLimit).
+	if err := o.Host.ApplyDiskLimit(ctx, a, j.Limits.Disk); err != nil {
 		return Outcome{}, err
 	}
 	if err := o.Host.Populate(a); err != nil {
@@ -406,6 +414,12 @@ func (o *HubOperator) stop(ctx context.Context, a Account) error {
 	}
 	if err := o.Hub.StopServer(ctx, a.Name); err != nil {
 		return fmt.Errorf("stop the server of %s: %w", a.Name, err)
+	}
+	// The cgroup first: it holds a fork bomb's every process, bounded by the
+	// task limit, which a kill by uid can chase for long; the uid then
+	// catches what escaped the group.
+	if err := o.release(ctx, a); err != nil {
+		return err
 	}
 	_, err := o.Host.KillProcesses(ctx, a)
 	return err

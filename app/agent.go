@@ -12,6 +12,7 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/agent"
+	"github.com/wod-dev/wod/cgroup"
 	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/directory"
 	"github.com/wod-dev/wod/jupyterhub"
@@ -43,6 +44,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	}
 	ac := a.Config.Agent
 	parts := &AgentParts{}
+	cgroups := a.studentCgroups()
 	var hub *jupyterhub.Client
 	var err error
 	if ac.HubAPI != "" {
@@ -58,17 +60,20 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		parts.Hub = &jupyterhub.Managed{Dir: filepath.Join(a.Config.Data, "hub"), Bind: ac.HubAddr,
 			KeepServers: true, StudentGroup: agent.DefaultGroup,
 			Announcement: a.Config.Mail.Announcement, Logger: a.Logger.With("component", "jupyterhub")}
+		if cgroups != nil {
+			parts.Hub.CgroupDirs = cgroups.Dirs()
+		}
 		hub, err = parts.Hub.Start(ctx)
 		if err != nil {
 			return nil, err
 		}
 	}
 	host := &agent.Host{Root: ac.StudentRoot, UIDBase: ac.UIDBase, GIDBase: ac.UIDBase, Group: agent.DefaultGroup,
-		DiskLimit: int64(ac.StudentDisk)}
+		DiskLimit: ac.StudentLimits.Disk}
 	if q := host.DiskQuota(ctx); q.Kind == agent.DiskQuotaNone {
 		a.Logger.Warn("students' homes have no disk limit", "student_root", ac.StudentRoot, "why", q.String())
 	} else {
-		a.Logger.Info("students' disk limit", "student_root", ac.StudentRoot, "default", ac.StudentDisk.String(), "mechanism", q.String())
+		a.Logger.Info("students' disk limit", "student_root", ac.StudentRoot, "default", wod.FormatSize(ac.StudentLimits.Disk), "mechanism", q.String())
 	}
 	renderer := content.NewRenderer()
 	op := &agent.HubOperator{Host: host, Hub: hub,
@@ -76,7 +81,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		Hooks:     &agent.Hooks{Dirs: contentDirs, Timeout: ac.HookTimeout},
 		Compiler:  &agent.Compiler{Dirs: contentDirs, Renderer: renderer, Timeout: ac.HookTimeout},
 		Vars:      a.NotebookVars(), PreStart: ac.PreStart, StateDir: filepath.Join(a.Config.Data, "agent"),
-		Logger: a.Logger.With("component", "agent")}
+		Cgroups: cgroups, Limits: ac.StudentLimits, Logger: a.Logger.With("component", "agent")}
 	if ac.LDAPURL != "" {
 		d := a.Directory()
 		if err := d.Validate(); err != nil {
@@ -86,13 +91,40 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	}
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
-		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow}
+		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow, Cgroups: cgroups, Limits: ac.StudentLimits}
 	parts.Disk = &agent.DiskGuard{Host: host, Server: server, Logger: a.Logger.With("component", "guard")}
 	if src, ok := server.(agent.BannerSource); ok && parts.Hub != nil {
 		parts.Banners = &agent.Banners{Source: src, Static: a.Config.Mail.Announcement, Hub: parts.Hub,
 			Logger: a.Logger.With("component", "banners")}
 	}
 	return parts, nil
+}
+
+// studentCgroups sets up the students' cgroups (wod/studentN), or says
+// in the log why the students run without memory, CPU and task limits.
+func (a *App) studentCgroups() *cgroup.Manager {
+	log := a.Logger.With("component", "agent")
+	h, err := cgroup.Detect()
+	if err != nil {
+		log.Warn("students run WITHOUT memory, CPU and task limits", "error", err)
+		return nil
+	}
+	m := &cgroup.Manager{Hierarchy: h}
+	if err := m.Setup(); err != nil {
+		log.Warn("students run WITHOUT memory, CPU and task limits", "hierarchy", h.String(), "error", err)
+		return nil
+	}
+	if missing := h.Missing(); len(missing) > 0 {
+		log.Warn("some student limits are not enforced: the host lacks their cgroup controllers",
+			"missing", strings.Join(missing, ", "), "hierarchy", h.String())
+	}
+	log.Info("students run in cgroups of their own", "hierarchy", h.String(),
+		"default_limits", a.Config.Agent.StudentLimits.String())
+	if a.Config.Agent.HubAPI != "" {
+		log.Warn("with an existing hub (--hub-api) the students' servers start outside their cgroups; " +
+			"the process guard moves them in within a minute")
+	}
+	return m
 }
 
 // Run runs the agent's parts until ctx ends.

@@ -361,6 +361,7 @@ func (a *App) checkAgent(ctx context.Context, role string, add addCheck) {
 		}
 	}
 	a.checkStudents(add)
+	a.checkCgroups(add)
 	a.checkDisk(add, "disk (students)", ac.StudentRoot)
 	a.checkDiskLimit(ctx, add)
 	if ac.LDAPURL != "" {

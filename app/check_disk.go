@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/agent"
 )
 
@@ -15,11 +16,11 @@ func (a *App) checkDiskLimit(ctx context.Context, add addCheck) {
 		root = agent.DefaultStudentRoot
 	}
 	q := agent.DetectDiskQuota(ctx, root)
-	limit := ac.StudentDisk.String()
+	limit := wod.FormatSize(ac.StudentLimits.Disk)
 	switch {
-	case ac.StudentDisk == 0 && q.Kind == agent.DiskQuotaNone:
+	case ac.StudentLimits.Disk == 0 && q.Kind == agent.DiskQuotaNone:
 		add("disk limit", CheckSkip, "--student-disk 0, and the student root could not limit homes anyway: %s", q.Why)
-	case ac.StudentDisk == 0:
+	case ac.StudentLimits.Disk == 0:
 		add("disk limit", CheckSkip, "--student-disk 0: homes are not limited unless a workshop says; available: %s", q)
 	case q.Kind == agent.DiskQuotaNone:
 		add("disk limit", CheckWarn, "%s", q)

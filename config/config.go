@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wod-dev/wod"
 )
 
 // Config is the whole configuration of every role.
@@ -67,10 +69,10 @@ type Agent struct {
 	HookTimeout time.Duration // --hook-timeout
 	Workers     int           // --agent-workers
 	Vars        []string      // --var KEY=VALUE: notebook variables (branding, appliance IPs…)
-	// StudentDisk is the disk space each student may keep in their home
-	// when the workshop does not say (0: no limit): a btrfs qgroup or a
-	// user quota, whichever the student root's filesystem has.
-	StudentDisk ByteSize // --student-disk
+	// StudentLimits are the site's defaults of what one student may use
+	// (--student-memory, --student-cpus, --student-tasks, --student-disk);
+	// a workshop's own value (wod.yml) wins. 0 is no limit.
+	StudentLimits wod.Limits
 	// ContentCheck is what an import does with content that would not
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
@@ -144,6 +146,11 @@ type Mail struct {
 // no defence; what bounds any process is its student's CPU limit.
 var DefaultGuardHogAllow = []string{"gcc", "cc1", "cc1plus", "as", "ld", "go", "compile", "rustc", "cargo",
 	"javac", "java", "make", "shc"}
+// DefaultStudentLimits are what one student may use unless the site or the
+// workshop says otherwise: Callysto's 2 GB, one core, and room for a
+// notebook server, kernels and their tools but not a fork bomb. No disk
+// quota: it needs a filesystem that has them (wod check says).
+func DefaultStudentLimits() wod.Limits { return wod.Limits{Memory: 2 << 30, CPUs: 1, Tasks: 512} }
 
 // EnvPrefix starts every environment variable of wod.
 const EnvPrefix = "WOD_"
@@ -179,8 +186,6 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&a.HubAPI, "hub-api", "", "URL of an existing JupyterHub to use instead of a managed one")
 	fs.StringVar(&a.HubToken, "hub-token", "", "API token of that hub (prefer WOD_HUB_TOKEN)")
 	fs.StringVar(&a.StudentRoot, "student-root", "/student", "where the students' homes are")
-	a.StudentDisk = 2 << 30
-	fs.Var(&a.StudentDisk, "student-disk", "disk space of each student's home unless the workshop says (2G, 512M; 0: no limit): needs the student root on btrfs, or user quotas")
 	fs.IntVar(&a.UIDBase, "uid-base", 2000, "studentN gets uid and gid uid-base + N")
 	fs.BoolVar(&a.PreStart, "prestart", true, "start a student's notebook server when the seat is ready, so the first login is instant")
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
@@ -188,6 +193,15 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&a.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	fs.StringSliceVar(&a.GuardHogAllow, "guard-hog-allow", DefaultGuardHogAllow,
 		"process names the guard's CPU-hog rule spares (a whole core for 5 minutes); empty: none")
+	a.StudentLimits = DefaultStudentLimits()
+	fs.Var((*wod.Size)(&a.StudentLimits.Memory), "student-memory",
+		"memory of one student's processes together, unless the workshop's wod.yml says (memory:); K, M, G, T are powers of 1024; 0: no limit")
+	fs.Float64Var(&a.StudentLimits.CPUs, "student-cpus", a.StudentLimits.CPUs,
+		"cores' worth of CPU time of one student, unless the workshop's wod.yml says (cpus:); 0.5 is half a core; 0: no limit")
+	fs.IntVar(&a.StudentLimits.Tasks, "student-tasks", a.StudentLimits.Tasks,
+		"processes and threads of one student at once, unless the workshop's wod.yml says (tasks:); 0: no limit")
+	fs.Var((*wod.Size)(&a.StudentLimits.Disk), "student-disk",
+		"disk quota of one student's home, unless the workshop's wod.yml says (disk:); 0: no quota")
 	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 
 	fs.StringVar(&a.LDAPURL, "ldap-url", "", "LDAP directory that gets the students' passwords of workshops with ldap: true (ldap:// or ldaps://)")
@@ -412,6 +426,14 @@ func (c *Config) finish() error {
 	}
 	if !filepath.IsAbs(c.Agent.StudentRoot) || filepath.Clean(c.Agent.StudentRoot) == "/" {
 		errs = append(errs, fmt.Errorf("--student-root %q must be an absolute directory other than /", c.Agent.StudentRoot))
+	}
+	var limits wod.Validation
+	c.Agent.StudentLimits.Validate(&limits, "student-")
+	var invalid *wod.Error
+	if err := limits.Err("limits"); errors.As(err, &invalid) {
+		for _, f := range invalid.Fields {
+			errs = append(errs, fmt.Errorf("--%s: %s", f.Field, f.Message))
+		}
 	}
 	if c.Agent.ContentCheck != "strict" && c.Agent.ContentCheck != "warn" {
 		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.Agent.ContentCheck))

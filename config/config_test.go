@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/wod-dev/wod"
 )
 
 func parse(t *testing.T, args []string, env map[string]string, file string) (*Config, error) {
@@ -84,6 +86,10 @@ func TestBadConfiguration(t *testing.T) {
 		{"missing file", []string{"--config", "/nonexistent/wod.yaml"}, nil, "", []string{"does not exist"}},
 		{"short retention", []string{"--retention", "1h"}, nil, "", []string{"--retention", "168h"}},
 		{"bad metrics addr", []string{"--metrics-addr", "9464"}, nil, "", []string{"--metrics-addr"}},
+		{"bad size", []string{"--student-memory", "2GG"}, nil, "", []string{"student-memory", "not a size"}},
+		{"tiny memory", nil, nil, "student-memory: 2\n", []string{"--student-memory", "too little"}},
+		{"tiny tasks", []string{"--student-tasks", "3"}, nil, "", []string{"--student-tasks", "between"}},
+		{"negative cpus", nil, map[string]string{"WOD_STUDENT_CPUS": "-1"}, "", []string{"--student-cpus"}},
 		{"metrics on the main addr", []string{"--metrics-addr", "127.0.0.1:8080"}, nil, "", []string{"--metrics-addr", "own"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,5 +114,20 @@ func TestGuardHogAllow(t *testing.T) {
 	c, err = parse(t, nil, nil, "guard-hog-allow: [gcc, julia]\nlegacy-mail-uids: [postfix]\n")
 	if err != nil || !slices.Equal(c.Agent.GuardHogAllow, []string{"gcc", "julia"}) || !slices.Equal(c.Agent.Legacy.SenderUsers, []string{"postfix"}) {
 		t.Fatalf("from the file: %v %v %v", c.Agent.GuardHogAllow, c.Agent.Legacy.SenderUsers, err)
+	}
+}
+
+func TestStudentLimits(t *testing.T) {
+	c, err := parse(t, nil, nil, "")
+	if err != nil || c.Agent.StudentLimits != DefaultStudentLimits() || c.Agent.StudentLimits.Memory != 2<<30 {
+		t.Fatalf("defaults: %+v %v", c.Agent.StudentLimits, err)
+	}
+	c, err = parse(t, []string{"--student-disk", "5G", "--student-tasks", "0"},
+		map[string]string{"WOD_STUDENT_CPUS": "0.5"}, "student-memory: 1536M\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (wod.Limits{Memory: 1536 << 20, CPUs: 0.5, Disk: 5 << 30}); c.Agent.StudentLimits != want {
+		t.Fatalf("limits %+v, want %+v", c.Agent.StudentLimits, want)
 	}
 }

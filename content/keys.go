@@ -28,6 +28,8 @@ func ymlKey(field string) string {
 		return "replayLink"
 	case "prerequisite":
 		return "preRequisite"
+	case "limits.memory", "limits.cpus", "limits.tasks", "limits.disk":
+		return strings.TrimPrefix(field, "limits.")
 	}
 	return field
 }
@@ -38,6 +40,7 @@ func ymlKeys() []string {
 		"name", "description", "active", "capacity", "priority", "range", "reset", "ldap", "replayId",
 		"varpass", "compile", "workshopImg", "badgeImg", "beta", "category", "duration", "presenter",
 		"role", "avatar", "replayLink", "preRequisite", "monoappliance", "multiappliance", "sessionType",
+		"memory", "cpus", "tasks", "disk",
 	}
 }
 

@@ -3,6 +3,7 @@ package content
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -163,6 +164,14 @@ func (d *ymlDecoder) set(key string, n *yaml.Node) {
 		d.multi = d.bool(key, n)
 	case "sessionType":
 		w.SessionType = d.sessionType(key, n)
+	case "memory":
+		w.Limits.Memory = d.size(key, n)
+	case "disk":
+		w.Limits.Disk = d.size(key, n)
+	case "cpus":
+		w.Limits.CPUs = d.cpus(key, n)
+	case "tasks":
+		w.Limits.Tasks = d.int(key, n)
 	case "notebook", "location", "alternateLocation", "sessionId":
 		// The original's seeder writes these into its table, so copies of
 		// its rows carry them; here the folder names the workshop and the
@@ -248,6 +257,45 @@ func (d *ymlDecoder) int(key string, n *yaml.Node) int {
 		}
 	}
 	d.fail(key, "must be a whole number, not %s", show(n))
+	return 0
+}
+
+// size reads a size such as 2G or 512M, or a number of bytes (see
+// wod.ParseSize); null is unset (the site's default).
+func (d *ymlDecoder) size(key string, n *yaml.Node) int64 {
+	if isNull(n) {
+		return 0
+	}
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!int", "!!str":
+			v, err := wod.ParseSize(n.Value)
+			if err == nil {
+				return v
+			}
+			d.fail(key, "%v", err)
+			return 0
+		}
+	}
+	d.fail(key, "must be a size such as 512M or 2G (K, M, G, T are powers of 1024), not %s", show(n))
+	return 0
+}
+
+// cpus reads a number of cores, whole or not (1, 0.5, "1.5"); null is
+// unset (the site's default).
+func (d *ymlDecoder) cpus(key string, n *yaml.Node) float64 {
+	if isNull(n) {
+		return 0
+	}
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!int", "!!float", "!!str":
+			if v, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				return v
+			}
+		}
+	}
+	d.fail(key, "must be a number of cores such as 1 or 0.5, not %s", show(n))
 	return 0
 }
 

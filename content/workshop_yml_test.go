@@ -169,6 +169,16 @@ func TestParseWorkshopForms(t *testing.T) {
 		{"seeder keys are ignored", "notebook",
 			"notebook: WKSHP-Other\nlocation: be.example.com\nalternateLocation: []\nsessionId: 3",
 			func(w *wod.Workshop) bool { return w.Slug == "WKSHP-API101" && w.Location == "" }},
+		{"limits", "memory", "memory: 2G\ncpus: 1.5\ntasks: 512\ndisk: 5GiB",
+			func(w *wod.Workshop) bool {
+				return w.Limits == wod.Limits{Memory: 2 << 30, CPUs: 1.5, Tasks: 512, Disk: 5 << 30}
+			}},
+		{"limits as numbers and text", "memory", "memory: 1073741824\ncpus: '2'\ntasks: '64'",
+			func(w *wod.Workshop) bool { return w.Limits == wod.Limits{Memory: 1 << 30, CPUs: 2, Tasks: 64} }},
+		{"null limits are the site's", "memory", "memory:\ncpus: null\ndisk:",
+			func(w *wod.Workshop) bool { return w.Limits.IsZero() }},
+		{"no limits are the site's", "memory", "",
+			func(w *wod.Workshop) bool { return w.Limits.IsZero() }},
 		{"alias", "replayLink", "replayLink: &d 'Same'\npreRequisite: *d",
 			func(w *wod.Workshop) bool { return w.Prerequisite == "Same" && w.ReplayLink == "Same" }},
 	}
@@ -228,6 +238,17 @@ func TestParseWorkshopProblems(t *testing.T) {
 		{"session type", "sessionType", "sessionType: webinar", "sessionType", "not a session type"},
 		{"unknown key", "replayId", "replayid: 11", "replayid", "not a wod.yml key"},
 		{"typo suggestion", "presenter", "presentr: 'Didier'", "presentr", `did you mean "presenter"`},
+		{"memory without unit", "memory", "memory: 2", "memory", "too little"},
+		{"memory typo", "memory", "memory: 2GG", "memory", "not a size"},
+		{"memory negative", "memory", "memory: -1G", "memory", "not a size"},
+		{"memory list", "memory", "memory: [2G]", "memory", "must be a size"},
+		{"disk tiny", "disk", "disk: 1M", "disk", "too little"},
+		{"cpus text", "cpus", "cpus: all", "cpus", "number of cores"},
+		{"cpus zero point", "cpus", "cpus: 0.001", "cpus", "between"},
+		{"cpus too many", "cpus", "cpus: 10000", "cpus", "between"},
+		{"tasks fraction", "tasks", "tasks: 1.5", "tasks", "whole number"},
+		{"tasks too few", "tasks", "tasks: 4", "tasks", "between"},
+		{"limit typo", "memroy", "memroy: 2G", "memroy", `did you mean "memory"`},
 		{"key twice", "beta", "beta: false\nbeta: true", "beta", "twice"},
 	}
 	for _, tt := range tests {

@@ -82,7 +82,8 @@ func newWorld(t *testing.T, db *store.DB, clock *storetest.Clock) *world {
 	}
 	for _, ws := range []*wod.Workshop{
 		{Slug: "WKSHP-A", Title: "Workshop A", Duration: wod.Duration(2 * time.Hour), Capacity: 3, SeatMin: 1, SeatMax: 3},
-		{Slug: "WKSHP-B", Title: "Workshop B", Duration: wod.Duration(2 * time.Hour), Capacity: 3, SeatMin: 4, SeatMax: 6, Reset: true},
+		{Slug: "WKSHP-B", Title: "Workshop B", Duration: wod.Duration(2 * time.Hour), Capacity: 3, SeatMin: 4, SeatMax: 6, Reset: true,
+			Limits: wod.Limits{Memory: 1 << 30, Tasks: 128}},
 		{Slug: "WKSHP-C", Title: "Workshop C", Duration: wod.Duration(2 * time.Hour), Capacity: 3, SeatMin: 7, SeatMax: 9},
 	} {
 		ws.LocationID, ws.Active, ws.SessionType = w.loc.ID, true, wod.SessionWorkshop
@@ -470,7 +471,11 @@ func TestResetWorkshopKeepsSeatDirty(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		r := w.register("WKSHP-B", "fay@example.com")
-		w.report(w.claim(wod.JobCreate), wod.AgentResult{OK: true, Password: "pw"})
+		create := w.claim(wod.JobCreate)
+		if create.Limits != (wod.Limits{Memory: 1 << 30, Tasks: 128}) {
+			t.Fatalf("the create job carries limits %+v, not the workshop's", create.Limits)
+		}
+		w.report(create, wod.AgentResult{OK: true, Password: "pw"})
 		w.eng.EndNow(w.ctx, r.ID, "participant")
 		w.report(w.claim(wod.JobCleanup), wod.AgentResult{OK: true, Completion: pct(10)})
 		r = w.reg(r.ID)

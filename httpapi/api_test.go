@@ -424,6 +424,14 @@ func TestOperatorCRUD(t *testing.T) {
 		if r := e.do("PATCH", "/api/v1/workshops/WKSHP-GIT101", e.mod, map[string]any{"seat_max": 99}); r.status != 422 {
 			t.Fatalf("range beyond location: %d %s", r.status, r.raw)
 		}
+		r = e.do("PATCH", "/api/v1/workshops/WKSHP-GIT101", e.mod, map[string]any{"limits": map[string]any{"memory": 2 << 30, "tasks": 256}})
+		if limits := fmt.Sprint(r.body["limits"]); r.status != 200 || limits != "map[memory:2.147483648e+09 tasks:256]" {
+			t.Fatalf("patch limits: %d %s", r.status, r.raw)
+		}
+		if r := e.do("PATCH", "/api/v1/workshops/WKSHP-GIT101", e.mod, map[string]any{"limits": map[string]any{"tasks": 3}}); r.status != 422 ||
+			!strings.Contains(string(r.raw), "limits.tasks") {
+			t.Fatalf("3 tasks: %d %s", r.status, r.raw)
+		}
 		if r := e.do("GET", "/api/v1/workshops?all=true", "", nil); r.status != 401 {
 			t.Fatalf("all=true anonymously: %d", r.status)
 		}

@@ -13,31 +13,32 @@ import (
 // WorkshopSettable holds the settable fields of a workshop; absent fields are
 // left alone.
 type WorkshopSettable struct {
-	Title         *string   `json:"title,omitempty" maxLength:"200"`
-	Description   *string   `json:"description,omitempty" maxLength:"20000"`
-	Categories    *[]string `json:"categories,omitempty" maxItems:"20"`
-	Duration      *string   `json:"duration,omitempty" doc:"A number of hours (\"4\") or a duration such as \"2h30m\" or \"90s\"" example:"2h"`
-	Capacity      *int      `json:"capacity,omitempty" minimum:"0" doc:"Most seats held at once"`
-	SeatMin       *int      `json:"seat_min,omitempty" minimum:"1" doc:"First local student number of the seat range"`
-	SeatMax       *int      `json:"seat_max,omitempty" minimum:"1" doc:"Last local student number of the seat range"`
-	Location      *string   `json:"location,omitempty" doc:"Location name (default: the only location)"`
-	Active        *bool     `json:"active,omitempty" doc:"Shown in the catalogue and open for registration"`
-	Beta          *bool     `json:"beta,omitempty"`
-	Priority      *int      `json:"priority,omitempty" doc:"Catalogue order, ascending"`
-	Reset         *bool     `json:"reset,omitempty" doc:"Keep seats dirty after cleanup until a reset job has run"`
-	LDAP          *bool     `json:"ldap,omitempty"`
-	VarPass       *bool     `json:"varpass,omitempty"`
-	Compile       *[]string `json:"compile,omitempty" doc:"Scripts to compile at deployment"`
-	Appliance     *string   `json:"appliance,omitempty" enum:"none,mono,multi"`
-	SessionType   *string   `json:"session_type,omitempty" enum:"workshop,challenge"`
-	Presenter     *string   `json:"presenter,omitempty"`
-	PresenterRole *string   `json:"presenter_role,omitempty"`
-	Avatar        *string   `json:"avatar,omitempty"`
-	Image         *string   `json:"image,omitempty"`
-	BadgeImage    *string   `json:"badge_image,omitempty"`
-	ReplayID      *int      `json:"replay_id,omitempty"`
-	ReplayLink    *string   `json:"replay_link,omitempty"`
-	Prerequisite  *string   `json:"prerequisite,omitempty"`
+	Title         *string     `json:"title,omitempty" maxLength:"200"`
+	Description   *string     `json:"description,omitempty" maxLength:"20000"`
+	Categories    *[]string   `json:"categories,omitempty" maxItems:"20"`
+	Duration      *string     `json:"duration,omitempty" doc:"A number of hours (\"4\") or a duration such as \"2h30m\" or \"90s\"" example:"2h"`
+	Capacity      *int        `json:"capacity,omitempty" minimum:"0" doc:"Most seats held at once"`
+	SeatMin       *int        `json:"seat_min,omitempty" minimum:"1" doc:"First local student number of the seat range"`
+	SeatMax       *int        `json:"seat_max,omitempty" minimum:"1" doc:"Last local student number of the seat range"`
+	Location      *string     `json:"location,omitempty" doc:"Location name (default: the only location)"`
+	Active        *bool       `json:"active,omitempty" doc:"Shown in the catalogue and open for registration"`
+	Beta          *bool       `json:"beta,omitempty"`
+	Priority      *int        `json:"priority,omitempty" doc:"Catalogue order, ascending"`
+	Reset         *bool       `json:"reset,omitempty" doc:"Keep seats dirty after cleanup until a reset job has run"`
+	LDAP          *bool       `json:"ldap,omitempty"`
+	VarPass       *bool       `json:"varpass,omitempty"`
+	Compile       *[]string   `json:"compile,omitempty" doc:"Scripts to compile at deployment"`
+	Appliance     *string     `json:"appliance,omitempty" enum:"none,mono,multi"`
+	SessionType   *string     `json:"session_type,omitempty" enum:"workshop,challenge"`
+	Presenter     *string     `json:"presenter,omitempty"`
+	PresenterRole *string     `json:"presenter_role,omitempty"`
+	Avatar        *string     `json:"avatar,omitempty"`
+	Image         *string     `json:"image,omitempty"`
+	BadgeImage    *string     `json:"badge_image,omitempty"`
+	ReplayID      *int        `json:"replay_id,omitempty"`
+	ReplayLink    *string     `json:"replay_link,omitempty"`
+	Prerequisite  *string     `json:"prerequisite,omitempty"`
+	Limits        *wod.Limits `json:"limits,omitempty" doc:"What each student may use; replaces all four (an absent or 0 one is the agent's default)"`
 }
 
 // update turns the fields into a domain update, resolving the location.
@@ -46,7 +47,8 @@ func (s *Server) update(ctx context.Context, f *WorkshopSettable) (wod.WorkshopU
 		Capacity: f.Capacity, SeatMin: f.SeatMin, SeatMax: f.SeatMax, Active: f.Active, Beta: f.Beta,
 		Priority: f.Priority, Reset: f.Reset, LDAP: f.LDAP, VarPass: f.VarPass, Compile: f.Compile,
 		Presenter: f.Presenter, PresenterRole: f.PresenterRole, Avatar: f.Avatar, Image: f.Image,
-		BadgeImage: f.BadgeImage, ReplayID: f.ReplayID, ReplayLink: f.ReplayLink, Prerequisite: f.Prerequisite}
+		BadgeImage: f.BadgeImage, ReplayID: f.ReplayID, ReplayLink: f.ReplayLink, Prerequisite: f.Prerequisite,
+		Limits: f.Limits}
 	if f.Duration != nil {
 		d, err := wod.ParseDuration(*f.Duration)
 		if err != nil {

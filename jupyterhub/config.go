@@ -27,7 +27,8 @@ type hubConfig struct {
 	DefaultURL       string
 	SingleUserCmd    string // absolute path of jupyterhub-singleuser, or "" for the hub's default
 	CookieMaxAgeDays float64
-	TemplateDir      string // the hub's own templates: the announcements
+	TemplateDir      string   // the hub's own templates: the announcements
+	CgroupDirs       []string // where the students' cgroups are (see renderSpawner); none: no placement
 }
 
 // render writes the configuration as Python source. Every value goes through
@@ -59,7 +60,7 @@ func (h hubConfig) render() (string, error) {
 	line("        return ThreadPoolExecutor(%d, thread_name_prefix=%s)", pamThreads, pyStr("pam"))
 	line("")
 	line("c.JupyterHub.authenticator_class = WodPAMAuthenticator")
-	line("c.JupyterHub.spawner_class = %s", pyStr("jupyterhub.spawner.LocalProcessSpawner"))
+	h.renderSpawner(line)
 	line("# Who may log in. In 3.0 an empty allowed_users lets ANY Unix account with a")
 	line("# password in (root included). allowed_users cannot grow at runtime, so the")
 	line("# allow-list is a Unix group that the agent puts every student account in;")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -250,5 +251,102 @@ func TestStartValidatesSettings(t *testing.T) {
 		if validGroupName(name) != ok {
 			t.Errorf("validGroupName(%q) = %v", name, !ok)
 		}
+	}
+}
+
+// TestCgroupSpawner runs the generated spawner's preexec_fn in a real
+// Popen with the hub's Python: the child writes its own pid into the
+// group's cgroup.procs of each directory (regular files here) before it
+// execs, and a missing group fails the spawn before any fork.
+func TestCgroupSpawner(t *testing.T) {
+	cfg := testHubConfig()
+	text, err := cfg.render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "c.JupyterHub.spawner_class = 'jupyterhub.spawner.LocalProcessSpawner'\n") {
+		t.Fatal("without cgroup directories the hub does not use the plain LocalProcessSpawner")
+	}
+	hub, err := exec.LookPath("jupyterhub")
+	if err != nil {
+		t.Skip("jupyterhub not installed")
+	}
+	py := shebang(hub)
+	if py == "" {
+		t.Skip("cannot tell which Python runs jupyterhub")
+	}
+	dir := t.TempDir()
+	hostile := filepath.Join(dir, "it's'); import os; os.system('touch /tmp/pwned'); ('")
+	memory, pids := filepath.Join(dir, "memory", "wod"), filepath.Join(hostile, "wod")
+	cfg.CgroupDirs = []string{memory, pids}
+	if text, err = cfg.render(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "jupyterhub_config.py")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import json, subprocess, sys
+from traitlets.config.loader import PyFileConfigLoader
+c = PyFileConfigLoader(sys.argv[1]).load_config()
+spawner = c.JupyterHub.spawner_class.__new__(c.JupyterHub.spawner_class)
+out = {"class": c.JupyterHub.spawner_class.__mro__[1].__name__}
+try:
+    spawner.make_preexec_fn(sys.argv[2])
+except RuntimeError as e:
+    out["missing"] = str(e)
+try:
+    spawner.make_preexec_fn("../etc")
+except RuntimeError as e:
+    out["traversal"] = str(e)
+for d in json.loads(sys.argv[3]):
+    import os
+    os.makedirs(os.path.join(d, sys.argv[2]))
+    open(os.path.join(d, sys.argv[2], "cgroup.procs"), "w").close()
+p = subprocess.Popen(["true"], preexec_fn=spawner.make_preexec_fn(sys.argv[2]))
+p.wait()
+out["pid"] = p.pid
+print(json.dumps(out))
+`
+	dirs, _ := json.Marshal(cfg.CgroupDirs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-c", script, path, me.Username, string(dirs))
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Class, Missing, Traversal string
+		PID                       int
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got.Class != "LocalProcessSpawner" {
+		t.Errorf("the spawner subclasses %s", got.Class)
+	}
+	if !strings.Contains(got.Missing, "does not exist") || !strings.Contains(got.Missing, "not spawned") {
+		t.Errorf("a missing group: %q", got.Missing)
+	}
+	if !strings.Contains(got.Traversal, "cannot name a cgroup") {
+		t.Errorf("a name that is a path: %q", got.Traversal)
+	}
+	for _, d := range cfg.CgroupDirs {
+		b, err := os.ReadFile(filepath.Join(d, me.Username, "cgroup.procs"))
+		if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(got.PID) {
+			t.Errorf("%s/cgroup.procs holds %q (%v), want the child's pid %d", d, b, err, got.PID)
+		}
+	}
+	if _, err := os.Stat("/tmp/pwned"); err == nil {
+		t.Error("the hostile path ran code")
 	}
 }

@@ -91,6 +91,12 @@ type Managed struct {
 	// StudentGroup is the Unix group allowed to log in (default
 	// DefaultStudentGroup). Start creates it (as a system group) if missing.
 	StudentGroup string
+	// CgroupDirs are the directories of the students' cgroups
+	// (cgroup.Manager.Dirs): each student's server joins
+	// <dir>/<student>/cgroup.procs of every one before it drops to the
+	// student's uid, and is not started when it cannot. Empty: servers
+	// run where the hub runs.
+	CgroupDirs []string
 	// Logger receives the agent's messages about the hub and the hub's own
 	// output line by line. nil discards.
 	Logger *slog.Logger
@@ -324,6 +330,10 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		CookieMaxAgeDays: days,
 		TemplateDir:      filepath.Join(s.dir, templatesDir),
 		KeepServers:      m.KeepServers,
+		CgroupDirs:       m.CgroupDirs,
+	}
+	if err := validCgroupDirs(m.CgroupDirs); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -225,3 +225,43 @@ func TestLocations(t *testing.T) {
 		}
 	})
 }
+
+func TestWorkshopLimits(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l := &wod.Location{Name: "local", Students: 50}
+		if err := db.CreateLocation(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		content := func(limits wod.Limits) []*wod.Workshop {
+			return []*wod.Workshop{{Slug: "WKSHP-L", Title: "L", Duration: wod.Duration(time.Hour), Capacity: 5,
+				SeatMin: 1, SeatMax: 5, LocationID: l.ID, Appliance: wod.ApplianceNone,
+				SessionType: wod.SessionWorkshop, Limits: limits}}
+		}
+		fromContent := wod.Limits{Memory: 2 << 30, CPUs: 1.5, Tasks: 512, Disk: 5 << 30}
+		if _, err := db.ImportWorkshops(ctx, content(fromContent)); err != nil {
+			t.Fatal(err)
+		}
+		w, err := db.FindWorkshop(ctx, "WKSHP-L")
+		if err != nil || w.Limits != fromContent {
+			t.Fatalf("round trip: %+v %v, want %+v", w.Limits, err, fromContent)
+		}
+		// The operator gives the workshop more memory and no disk quota of its own.
+		byOperator := wod.Limits{Memory: 4 << 30, CPUs: 1.5, Tasks: 512}
+		if w, err = db.UpdateWorkshop(ctx, "WKSHP-L", wod.WorkshopUpdate{Limits: &byOperator}); err != nil ||
+			w.Limits != byOperator || !slices.Equal(w.Overrides, []string{"limits"}) {
+			t.Fatalf("update: %+v overrides %v %v", w.Limits, w.Overrides, err)
+		}
+		res, err := db.ImportWorkshops(ctx, content(wod.Limits{Memory: 1 << 30}))
+		if err != nil || !slices.Equal(res[0].Kept, []string{"limits"}) {
+			t.Fatalf("re-import: %+v %v", res, err)
+		}
+		if w, _ = db.FindWorkshop(ctx, "WKSHP-L"); w.Limits != byOperator {
+			t.Fatalf("the re-import replaced the operator's limits: %+v", w.Limits)
+		}
+		tiny := wod.Limits{Memory: 1 << 20}
+		if _, err := db.UpdateWorkshop(ctx, "WKSHP-L", wod.WorkshopUpdate{Limits: &tiny}); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("1M of memory: %v, want invalid", err)
+		}
+	})
+}

@@ -196,7 +196,8 @@ func untouchedWorkshopForm(token string) url.Values {
 		"location": {"local"}, "active": {"false", "true"}, "beta": {"false"}, "priority": {"0"},
 		"presenter": {"Grace Hopper"}, "presenter_role": {""}, "avatar": {""}, "image": {""}, "badge_image": {""},
 		"reset": {"false"}, "ldap": {"false"}, "varpass": {"false"}, "compile": {""}, "appliance": {"none"},
-		"session_type": {"workshop"}, "replay_id": {"0"}, "replay_link": {""}, "prerequisite": {""}}
+		"session_type": {"workshop"}, "replay_id": {"0"}, "replay_link": {""}, "prerequisite": {""},
+		"limits": {""}}
 }
 
 func TestAdminWorkshops(t *testing.T) {
@@ -267,7 +268,31 @@ func TestAdminWorkshops(t *testing.T) {
 			t.Fatalf("bad input was saved: %+v", w)
 		}
 
+		// Limits: one field, read and checked as a whole.
 		form = untouchedWorkshopForm(token)
+		form.Set("limits", "memory 2M, tasks lots")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		mustShow(t, "unreadable limits", page, `id="f-limits-error"`, "not a whole number", `value="memory 2M, tasks lots"`)
+		form.Set("limits", "memory 2M")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		if res.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("2M of memory: %d", res.StatusCode)
+		}
+		mustShow(t, "too little memory", page, `id="f-limits-error"`, "memory: 2M is too little")
+		form.Set("limits", "memory 3G, cpus 0.5")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		mustShow(t, "the flash after setting limits", s.afterAction(res, page), "Saved WKSHP-A: limits")
+		if w, _ := s.db.FindWorkshop(s.ctx, "WKSHP-A"); w.Limits != (wod.Limits{Memory: 3 << 30, CPUs: 0.5}) ||
+			!slices.Equal(w.Overrides, []string{"limits"}) {
+			t.Fatalf("limits saved as %+v, overrides %v", w.Limits, w.Overrides)
+		}
+		_, page = s.get("/admin/workshops/WKSHP-A")
+		mustShow(t, "the limits in the form", page, `value="memory 3G, cpus 0.5"`)
+		res, page = s.post("/admin/workshops/WKSHP-A/clear-overrides", url.Values{"csrf": {token}})
+		s.afterAction(res, page)
+
+		form = untouchedWorkshopForm(token)
+		form.Set("limits", "memory 3G, cpus 0.5")
 		form.Set("title", "Workshop A, revised")
 		form.Set("duration", "90m")
 		form["beta"] = []string{"false", "true"}

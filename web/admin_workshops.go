@@ -184,6 +184,8 @@ var workshopInputs = []workshopField{
 	{Name: "replay_id", Label: "Replay id", Type: "number"},
 	{Name: "replay_link", Label: "Replay link", Type: "text"},
 	{Name: "prerequisite", Label: "Prerequisite", Type: "textarea"},
+	{Name: "limits", Label: "Limits per student", Type: "text",
+		Help: "e.g. memory 2G, cpus 1, tasks 512, disk 5G (K, M, G, T are powers of 1024); any left out is the agent's default"},
 }
 
 // workshopValues is a workshop as the form shows it.
@@ -197,8 +199,17 @@ func workshopValues(w *wod.Workshop) map[string]string {
 		"avatar": w.Avatar, "image": w.Image, "badge_image": w.BadgeImage, "reset": b(w.Reset), "ldap": b(w.LDAP),
 		"varpass": b(w.VarPass), "compile": strings.Join(w.Compile, ", "), "appliance": string(w.Appliance),
 		"session_type": string(w.SessionType), "replay_id": strconv.Itoa(w.ReplayID), "replay_link": w.ReplayLink,
-		"prerequisite": w.Prerequisite,
+		"prerequisite": w.Prerequisite, "limits": limitsValue(w.Limits),
 	}
+}
+
+// limitsValue shows limits in the form; none set is an empty field (the
+// agent's defaults apply), not "no limits".
+func limitsValue(l wod.Limits) string {
+	if l.IsZero() {
+		return ""
+	}
+	return l.String()
 }
 
 func (p *Pages) editWorkshop(w http.ResponseWriter, r *http.Request, a *adminRequest) {
@@ -279,7 +290,10 @@ func (p *Pages) updateWorkshop(w http.ResponseWriter, r *http.Request, a *adminR
 		}
 		problem := "Nothing was saved: " + we.Message + "."
 		for _, f := range we.Fields {
-			if _, ok := e.values[f.Field]; ok {
+			if limit, ok := strings.CutPrefix(f.Field, "limits."); ok {
+				// One form field holds the four limits.
+				e.errs["limits"] = strings.TrimPrefix(e.errs["limits"]+"; ", "; ") + limit + ": " + f.Message
+			} else if _, ok := e.values[f.Field]; ok {
 				e.errs[f.Field] = f.Message
 			} else {
 				problem += " " + f.Field + " " + f.Message + "."
@@ -392,6 +406,15 @@ func (e *workshopEdit) parse(w *wod.Workshop) wod.WorkshopUpdate {
 			e.errs["duration"] = err.Error()
 		case d != w.Duration:
 			u.Duration = &d
+		}
+	}
+	if v, ok := e.changed("limits", limitsValue(w.Limits)); ok {
+		l, err := wod.ParseLimits(v)
+		switch {
+		case err != nil:
+			e.errs["limits"] = err.Error()
+		case l != w.Limits:
+			u.Limits = &l
 		}
 	}
 	if v, ok := e.changed("appliance", string(w.Appliance)); ok {

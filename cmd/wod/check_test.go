@@ -111,6 +111,10 @@ func TestCheck(t *testing.T) {
 	if strings.Contains(out, "t0ken") {
 		t.Fatal("the agent token is in the output")
 	}
+	// This test machine's memory, cpu and pids are v1 hierarchies.
+	if os.Geteuid() == 0 && !line(out, "ok", "student limits", "cgroup v1 (memory at") && !line(out, "ok", "student limits", "cgroup v2") {
+		t.Fatalf("agent check does not say which cgroup hierarchy holds the limits:\n%s", out)
+	}
 
 	// The original api-db's backend: its login and the command mails' port.
 	api := apidbtest.New(t, nil, 0, 3)
