@@ -56,7 +56,11 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		// and call the next hub there.
 		parts.Hub = &jupyterhub.Managed{Dir: filepath.Join(a.Config.Data, "hub"), Bind: ac.HubAddr,
 			KeepServers: true, StudentGroup: agent.DefaultGroup,
-			Announcement: a.Config.Mail.Announcement, Logger: a.Logger.With("component", "jupyterhub")}
+			Announcement: a.Config.Mail.Announcement, Logger: a.Logger.With("component", "jupyterhub"),
+			LoginThrottle: jupyterhub.LoginThrottle{DelayAfter: never(ac.HubLoginDelayAfter),
+				BlockAfter: never(ac.HubLoginBlockAfter), BlockFor: ac.HubLoginBlockFor, Exempt: ac.HubLoginExempt},
+			// Failed and refused logins join the audit trail, as guard kills do.
+			Audit: server.Event}
 		hub, err = parts.Hub.Start(ctx)
 		if err != nil {
 			return nil, err
@@ -85,6 +89,15 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 			Logger: a.Logger.With("component", "banners")}
 	}
 	return parts, nil
+}
+
+// never maps a flag's 0 ("never") to the hub's negative "never" (its 0 is
+// the default).
+func never(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Run runs the agent's parts until ctx ends.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -66,6 +67,11 @@ type Agent struct {
 	HookTimeout time.Duration // --hook-timeout
 	Workers     int           // --agent-workers
 	Vars        []string      // --var KEY=VALUE: notebook variables (branding, appliance IPs…)
+	// The managed hub's throttle of failed logins, per client address.
+	HubLoginDelayAfter int           // --hub-login-delay-after (0: never)
+	HubLoginBlockAfter int           // --hub-login-block-after (0: never)
+	HubLoginBlockFor   time.Duration // --hub-login-block-for
+	HubLoginExempt     []string      // --hub-login-exempt: networks never throttled
 	// ContentCheck is what an import does with content that would not
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
@@ -159,6 +165,10 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
 	fs.StringVar(&a.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
+	fs.IntVar(&a.HubLoginDelayAfter, "hub-login-delay-after", 5, "failed logins from one address after which each further hub login waits, 1 s doubling up to 30 s (0: never)")
+	fs.IntVar(&a.HubLoginBlockAfter, "hub-login-block-after", 10, "failed logins from one address after which it is refused at the hub's login for --hub-login-block-for (0: never)")
+	fs.DurationVar(&a.HubLoginBlockFor, "hub-login-block-for", 15*time.Minute, "how long a refused address waits, and how far back failed hub logins count")
+	fs.StringSliceVar(&a.HubLoginExempt, "hub-login-exempt", nil, "networks or addresses whose hub logins are never throttled (e.g. a classroom behind one NAT address)")
 	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 
 	fs.StringVar(&a.LDAPURL, "ldap-url", "", "LDAP directory that gets the students' passwords of workshops with ldap: true (ldap:// or ldaps://)")
@@ -379,6 +389,19 @@ func (c *Config) finish() error {
 	}
 	if !filepath.IsAbs(c.Agent.StudentRoot) || filepath.Clean(c.Agent.StudentRoot) == "/" {
 		errs = append(errs, fmt.Errorf("--student-root %q must be an absolute directory other than /", c.Agent.StudentRoot))
+	}
+	if c.Agent.HubLoginDelayAfter < 0 || c.Agent.HubLoginBlockAfter < 0 {
+		errs = append(errs, errors.New("--hub-login-delay-after and --hub-login-block-after must not be negative (0: never)"))
+	}
+	if c.Agent.HubLoginBlockFor < time.Second {
+		errs = append(errs, fmt.Errorf("--hub-login-block-for %s: at least 1s", c.Agent.HubLoginBlockFor))
+	}
+	for _, n := range c.Agent.HubLoginExempt {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			if _, err := netip.ParseAddr(n); err != nil {
+				errs = append(errs, fmt.Errorf("--hub-login-exempt %q: want a network such as 10.1.0.0/16 or an address", n))
+			}
+		}
 	}
 	if c.Agent.ContentCheck != "strict" && c.Agent.ContentCheck != "warn" {
 		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.Agent.ContentCheck))

@@ -31,8 +31,10 @@ const (
 	maxAuditKeys = 1000
 	// maxAuditQueue bounds the events waiting for delivery.
 	maxAuditQueue = 1000
-	// maxAuditUsers is how many distinct user names a summary names.
-	maxAuditUsers = 5
+	// maxAuditUsers is how many distinct user names a summary names;
+	// maxAuditOthers how many more it counts.
+	maxAuditUsers  = 5
+	maxAuditOthers = 100
 	// otherAddresses stands for the addresses beyond maxAuditKeys.
 	otherAddresses = "other addresses"
 	// auditTimeout bounds one delivery to the server.
@@ -61,7 +63,7 @@ type auditBucket struct {
 	next     time.Time // no event before then
 	count    int
 	users    []string
-	more     int // distinct users beyond maxAuditUsers (roughly)
+	others   map[string]bool // distinct names beyond users, up to maxAuditOthers
 	failures int
 	seconds  float64
 }
@@ -139,10 +141,13 @@ func (a *loginAudit) add(rec loginRecord, now time.Time) error {
 	b.failures = max(b.failures, rec.Failures)
 	b.seconds = max(b.seconds, rec.Seconds)
 	if u := clip(rec.User, 64); !slices.Contains(b.users, u) {
-		if len(b.users) < maxAuditUsers {
+		switch {
+		case len(b.users) < maxAuditUsers:
 			b.users = append(b.users, u)
-		} else {
-			b.more++
+		case b.others == nil:
+			b.others = map[string]bool{u: true}
+		case len(b.others) < maxAuditOthers:
+			b.others[u] = true
 		}
 	}
 	if !now.Before(b.next) {
@@ -203,8 +208,12 @@ func auditDetail(k auditKey, b *auditBucket) string {
 		users[i] = fmt.Sprintf("%q", u)
 	}
 	names := strings.Join(users, ", ")
-	if b.more > 0 {
-		names += fmt.Sprintf(" and %d more", b.more)
+	more := len(b.others)
+	switch {
+	case more >= maxAuditOthers:
+		names += fmt.Sprintf(" and %d+ more", more)
+	case more > 0:
+		names += fmt.Sprintf(" and %d more", more)
 	}
 	plural := func(n int, one, many string) string {
 		if n == 1 {
@@ -212,7 +221,7 @@ func auditDetail(k auditKey, b *auditBucket) string {
 		}
 		return many
 	}
-	who := plural(len(b.users)+b.more, "user ", "users ") + names
+	who := plural(len(b.users)+more, "user ", "users ") + names
 	switch k.kind {
 	case EventLoginBlocked:
 		d := time.Duration(b.seconds * float64(time.Second)).Round(time.Second)
