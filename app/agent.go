@@ -59,7 +59,11 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		// and call the next hub there.
 		parts.Hub = &jupyterhub.Managed{Dir: filepath.Join(a.Config.Data, "hub"), Bind: ac.HubAddr,
 			KeepServers: true, StudentGroup: agent.DefaultGroup,
-			Announcement: a.Config.Mail.Announcement, Logger: a.Logger.With("component", "jupyterhub")}
+			Announcement: a.Config.Mail.Announcement, Logger: a.Logger.With("component", "jupyterhub"),
+			LoginThrottle: jupyterhub.LoginThrottle{DelayAfter: never(ac.HubLoginDelayAfter),
+				BlockAfter: never(ac.HubLoginBlockAfter), BlockFor: ac.HubLoginBlockFor, Exempt: ac.HubLoginExempt},
+			// Failed and refused logins join the audit trail, as guard kills do.
+			Audit: server.Event}
 		if cgroups != nil {
 			parts.Hub.CgroupDirs = cgroups.Dirs()
 		}
@@ -125,6 +129,15 @@ func (a *App) studentCgroups() *cgroup.Manager {
 			"the process guard moves them in within a minute")
 	}
 	return m
+}
+
+// never maps a flag's 0 ("never") to the hub's negative "never" (its 0 is
+// the default).
+func never(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Run runs the agent's parts until ctx ends.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -73,6 +74,11 @@ type Agent struct {
 	// (--student-memory, --student-cpus, --student-tasks, --student-disk);
 	// a workshop's own value (wod.yml) wins. 0 is no limit.
 	StudentLimits wod.Limits
+	// The managed hub's throttle of failed logins, per client address.
+	HubLoginDelayAfter int           // --hub-login-delay-after (0: never)
+	HubLoginBlockAfter int           // --hub-login-block-after (0: never)
+	HubLoginBlockFor   time.Duration // --hub-login-block-for
+	HubLoginExempt     []string      // --hub-login-exempt: networks never throttled
 	// ContentCheck is what an import does with content that would not
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
@@ -146,6 +152,7 @@ type Mail struct {
 // no defence; what bounds any process is its student's CPU limit.
 var DefaultGuardHogAllow = []string{"gcc", "cc1", "cc1plus", "as", "ld", "go", "compile", "rustc", "cargo",
 	"javac", "java", "make", "shc"}
+
 // DefaultStudentLimits are what one student may use unless the site or the
 // workshop says otherwise: Callysto's 2 GB, one core, and room for a
 // notebook server, kernels and their tools but not a fork bomb. No disk
@@ -202,6 +209,10 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 		"processes and threads of one student at once, unless the workshop's wod.yml says (tasks:); 0: no limit")
 	fs.Var((*wod.Size)(&a.StudentLimits.Disk), "student-disk",
 		"disk quota of one student's home, unless the workshop's wod.yml says (disk:); 0: no quota")
+	fs.IntVar(&a.HubLoginDelayAfter, "hub-login-delay-after", 5, "failed logins from one address after which each further hub login waits, 1 s doubling up to 30 s (0: never)")
+	fs.IntVar(&a.HubLoginBlockAfter, "hub-login-block-after", 10, "failed logins from one address after which it is refused at the hub's login for --hub-login-block-for (0: never)")
+	fs.DurationVar(&a.HubLoginBlockFor, "hub-login-block-for", 15*time.Minute, "how long a refused address waits, and how far back failed hub logins count")
+	fs.StringSliceVar(&a.HubLoginExempt, "hub-login-exempt", nil, "networks or addresses whose hub logins are never throttled (e.g. a classroom behind one NAT address)")
 	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 
 	fs.StringVar(&a.LDAPURL, "ldap-url", "", "LDAP directory that gets the students' passwords of workshops with ldap: true (ldap:// or ldaps://)")
@@ -433,6 +444,19 @@ func (c *Config) finish() error {
 	if err := limits.Err("limits"); errors.As(err, &invalid) {
 		for _, f := range invalid.Fields {
 			errs = append(errs, fmt.Errorf("--%s: %s", f.Field, f.Message))
+		}
+	}
+	if c.Agent.HubLoginDelayAfter < 0 || c.Agent.HubLoginBlockAfter < 0 {
+		errs = append(errs, errors.New("--hub-login-delay-after and --hub-login-block-after must not be negative (0: never)"))
+	}
+	if c.Agent.HubLoginBlockFor < time.Second {
+		errs = append(errs, fmt.Errorf("--hub-login-block-for %s: at least 1s", c.Agent.HubLoginBlockFor))
+	}
+	for _, n := range c.Agent.HubLoginExempt {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			if _, err := netip.ParseAddr(n); err != nil {
+				errs = append(errs, fmt.Errorf("--hub-login-exempt %q: want a network such as 10.1.0.0/16 or an address", n))
+			}
 		}
 	}
 	if c.Agent.ContentCheck != "strict" && c.Agent.ContentCheck != "warn" {

@@ -29,6 +29,7 @@ type hubConfig struct {
 	CookieMaxAgeDays float64
 	TemplateDir      string   // the hub's own templates: the announcements
 	CgroupDirs       []string // where the students' cgroups are (see renderSpawner); none: no placement
+	Throttle         loginThrottle
 }
 
 // render writes the configuration as Python source. Every value goes through
@@ -54,11 +55,15 @@ func (h hubConfig) render() (string, error) {
 	line("from traitlets import default")
 	line("from jupyterhub.auth import PAMAuthenticator")
 	line("")
+	if err := h.Throttle.renderModule(line); err != nil {
+		return "", fmt.Errorf("login throttle: %w", err)
+	}
 	line("class WodPAMAuthenticator(PAMAuthenticator):")
 	line("    @default(%s)", pyStr("executor"))
 	line("    def _wod_executor(self):")
 	line("        return ThreadPoolExecutor(%d, thread_name_prefix=%s)", pamThreads, pyStr("pam"))
 	line("")
+	h.Throttle.renderMethods(line)
 	line("c.JupyterHub.authenticator_class = WodPAMAuthenticator")
 	h.renderSpawner(line)
 	line("# Who may log in. In 3.0 an empty allowed_users lets ANY Unix account with a")

@@ -107,6 +107,17 @@ type Managed struct {
 	// StopTimeout is the grace between SIGTERM and SIGKILL (default 20 s);
 	// on SIGTERM the hub stops every student's server first.
 	StopTimeout time.Duration
+	// LoginThrottle slows and then refuses an address whose logins keep
+	// failing; the zero value has the defaults.
+	LoginThrottle LoginThrottle
+	// Audit receives the throttle's events (EventLoginFailed…), rate
+	// limited: per kind and address one at once, then a summary with a
+	// count at most every minute. Run delivers them; nil only logs them.
+	// The agent passes its server's Event.
+	Audit func(ctx context.Context, kind, detail string) error
+
+	auditEvery time.Duration // the rate limit of Audit (tests shorten it)
+	audit      *loginAudit
 
 	mu      sync.Mutex
 	set     *settings // resolved by the last Start
@@ -192,6 +203,9 @@ func (m *Managed) startLocked(ctx context.Context) (*Client, error) {
 	}
 	m.banners = renderBanners(banners)
 	m.set = s
+	if m.audit == nil {
+		m.audit = newLoginAudit(m.auditEvery)
+	}
 	c := &Client{
 		URL:   "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.hubPort)) + strings.TrimSuffix(m.baseURL(), "/"),
 		Token: s.cfg.ServiceToken,
@@ -315,6 +329,10 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 			defURL = "/lab"
 		}
 	}
+	throttle, err := m.LoginThrottle.resolve()
+	if err != nil {
+		return nil, err
+	}
 	s.cfg = hubConfig{
 		BindURL:          "http://" + s.bind + base,
 		HubPort:          s.hubPort,
@@ -331,6 +349,7 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		TemplateDir:      filepath.Join(s.dir, templatesDir),
 		KeepServers:      m.KeepServers,
 		CgroupDirs:       m.CgroupDirs,
+		Throttle:         throttle,
 	}
 	if err := validCgroupDirs(m.CgroupDirs); err != nil {
 		return nil, err

@@ -35,10 +35,20 @@ func (m *Managed) launch() (*hubProc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jupyterhub: %w", err)
 	}
+	// The login throttle's audit records come on a pipe of their own: the
+	// output pipe above is shared with every student's server, whose
+	// owner could write anything there.
+	ar, aw, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("jupyterhub: %w", err)
+	}
 	cmd := exec.Command(s.command, "-f", s.configPath)
 	cmd.Dir = s.dir
-	cmd.Env = childEnv(nil)
+	cmd.Env = childEnv([]string{fmt.Sprintf("WOD_AUDIT_FD=%d", auditFD)})
 	cmd.Stdout, cmd.Stderr = w, w
+	cmd.ExtraFiles = []*os.File{aw} // fd 3 = auditFD
 	// Own process group: a Ctrl-C meant for the agent must not reach the hub
 	// behind the supervisor's back; Run decides when the hub stops.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -46,15 +56,23 @@ func (m *Managed) launch() (*hubProc, error) {
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
+		ar.Close()
+		aw.Close()
 		return nil, fmt.Errorf("jupyterhub: starting %s: %w", s.command, err)
 	}
 	w.Close()
+	aw.Close()
 	p.started = time.Now()
-	p.readers.Add(1)
+	p.readers.Add(2)
 	go func() {
 		defer p.readers.Done()
 		defer r.Close()
 		p.out.copy(r)
+	}()
+	go func() {
+		defer p.readers.Done()
+		defer ar.Close()
+		m.audit.read(ar, m.logger())
 	}()
 	go func() {
 		p.err = cmd.Wait()
@@ -154,8 +172,18 @@ func (m *Managed) Run(ctx context.Context) error {
 	}
 	m.running = true
 	p := m.proc
+	audit := m.audit
 	m.mu.Unlock()
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		audit.deliver(auditCtx, m.Audit, m.logger())
+	}()
 	defer func() {
+		// After the hub has stopped: its last records go out too.
+		stopAudit()
+		<-auditDone
 		m.mu.Lock()
 		m.running = false
 		m.mu.Unlock()

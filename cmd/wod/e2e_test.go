@@ -191,6 +191,23 @@ func TestEndToEnd(t *testing.T) {
 		case <-time.After(time.Second):
 		}
 	}
+	// The wrong passwords at the hub's login joined the audit trail, by
+	// user name, without the password.
+	for {
+		events := p.api("GET", "/api/v1/events?kind=hub.login_failed", nil)
+		raw, _ := json.Marshal(events)
+		if strings.Contains(string(raw), password) {
+			t.Fatalf("a password in the audit trail: %s", raw)
+		}
+		if items, _ := events["items"].([]any); len(items) > 0 && strings.Contains(string(raw), username) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no hub.login_failed event: %s", raw)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // startRealPlatform runs wod up with a real JupyterHub, as root, with the
