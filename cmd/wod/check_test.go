@@ -183,7 +183,7 @@ func TestCheckDiskLimit(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v: %s", err, o)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", tmpfs).Run() })
-	_, out, errOut = runWod(t, "", append(common, "--student-root", filepath.Join(tmpfs, "student"))...)
+	_, out, errOut = runWod(t, "", append(common, "--student-root", filepath.Join(tmpfs, "student"), "--student-disk", "1G")...)
 	found := false
 	for _, l := range strings.Split(out, "\n") {
 		if strings.HasPrefix(l, "warn") && strings.Contains(l, "disk limit") &&
