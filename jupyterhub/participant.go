@@ -246,8 +246,13 @@ func (p *Participant) Execute(ctx context.Context, code string) (int, string, er
 	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
 		return 0, "", err
 	}
+	// The request is over when the reply (shell) has come and the kernel
+	// is idle again (iopub): the two travel on different sockets, so a
+	// cell's last output may arrive after its reply.
 	var printed strings.Builder
-	for {
+	var reply error
+	count, replied, idle := 0, false, false
+	for !replied || !idle {
 		_, data, err := ws.Read(ctx)
 		if err != nil {
 			return 0, printed.String(), err
@@ -267,14 +272,21 @@ func (p *Participant) Execute(ctx context.Context, code string) (int, string, er
 		switch m.Header.MsgType {
 		case "stream":
 			printed.WriteString(fmt.Sprint(m.Content["text"]))
+		case "status":
+			idle = idle || m.Content["execution_state"] == "idle"
 		case "execute_reply":
+			replied = true
 			if m.Content["status"] != "ok" {
-				return 0, printed.String(), fmt.Errorf("%w: %v %v", ErrExecution, m.Content["ename"], m.Content["evalue"])
+				reply = fmt.Errorf("%w: %v %v", ErrExecution, m.Content["ename"], m.Content["evalue"])
 			}
 			n, _ := m.Content["execution_count"].(float64)
-			return int(n), printed.String(), nil
+			count = int(n)
 		}
 	}
+	if reply != nil {
+		return 0, printed.String(), reply
+	}
+	return count, printed.String(), nil
 }
 
 // ErrExecution is code that raised in the kernel.
