@@ -141,8 +141,15 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := o.stop(ctx, a); err != nil {
-		return Outcome{}, err
+	// A seat starts from a lock too, not only ends with one: the seat may
+	// have been freed by a wod from before the hub user was re-made at
+	// every lock, or by hand, and must not let its last holder in.
+	locked, err := o.lock(ctx, j, a)
+	if err != nil {
+		return Outcome{Output: locked}, err
+	}
+	if locked != "" {
+		out.WriteString(locked + "\n")
 	}
 	if err := o.confine(j, a); err != nil {
 		return Outcome{}, err

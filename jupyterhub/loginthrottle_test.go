@@ -3,7 +3,6 @@ package jupyterhub
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -27,26 +26,10 @@ import (
 // the right password too, while the same student logs in from another
 // address; the events arrive, rate limited, without a password in them.
 func TestHubLoginThrottle(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the managed hub authenticates with PAM")
-	}
-	if _, err := exec.LookPath("jupyterhub"); err != nil {
-		t.Skip("jupyterhub is not installed (apt-get install jupyterhub)")
-	}
-	for _, tool := range []string{"useradd", "userdel", "groupadd", "groupdel", "chpasswd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	requireHubHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("WOD_TEST_HUB_LOG") != "" {
-			t.Logf("hub and agent log:\n%s", logs.String())
-		}
-	})
+	logger, logs := hubTestLogger(t)
 
 	uid := freeUIDPair(t, 63000, 63999)
 	group, student := fmt.Sprintf("wodt-g%d", uid), fmt.Sprintf("wodt%d", uid)
@@ -55,14 +38,7 @@ func TestHubLoginThrottle(t *testing.T) {
 		killUID(uid)
 		run(t, "userdel", student)
 	})
-	homes, err := os.MkdirTemp("", "wodjh-homes-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(homes) })
-	if err := os.Chmod(homes, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	homes := testHomes(t)
 
 	var mu sync.Mutex
 	var events []AuditEvent

@@ -27,27 +27,11 @@ import (
 // REST client against it, PAM login through the proxy with a real Unix
 // account, and supervision after a SIGKILL.
 func TestManagedHub(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the managed hub authenticates with PAM and spawns servers as Unix users")
-	}
-	if _, err := exec.LookPath("jupyterhub"); err != nil {
-		t.Skip("jupyterhub is not installed (apt-get install jupyterhub)")
-	}
-	for _, tool := range []string{"useradd", "userdel", "groupadd", "groupdel", "chpasswd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	requireHubHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("WOD_TEST_HUB_LOG") != "" {
-			t.Logf("hub and agent log:\n%s", logs.String())
-		}
-	})
+	logger, logs := hubTestLogger(t)
 
 	// Accounts and group that cannot collide with real ones. Cleanups run
 	// last-registered-first: the hub stops before the accounts go, and the
@@ -65,15 +49,7 @@ func TestManagedHub(t *testing.T) {
 			run(t, "userdel", u.name)
 		})
 	}
-	homes, err := os.MkdirTemp("", "wodjh-homes-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(homes) })
-	// Students must traverse to their home; MkdirTemp makes it 0700.
-	if err := os.Chmod(homes, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	homes := testHomes(t)
 
 	ports := freePorts(t, 3)
 	m := &Managed{
@@ -538,4 +514,50 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// requireHubHost skips the test unless it can run a real managed hub with
+// real Unix accounts: root, Debian's jupyterhub and the account tools.
+func requireHubHost(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the managed hub authenticates with PAM and spawns servers as Unix users")
+	}
+	if _, err := exec.LookPath("jupyterhub"); err != nil {
+		t.Skip("jupyterhub is not installed (apt-get install jupyterhub)")
+	}
+	for _, tool := range []string{"useradd", "userdel", "groupadd", "groupdel", "chpasswd"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+}
+
+// hubTestLogger logs the hub and the agent into a buffer shown when the
+// test fails (or always, with WOD_TEST_HUB_LOG set).
+func hubTestLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("WOD_TEST_HUB_LOG") != "" {
+			t.Logf("hub and agent log:\n%s", logs.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), logs
+}
+
+// testHomes is a folder for the test students' homes, removed at the end.
+// Not under t.TempDir(): students must traverse to their home, and
+// MkdirTemp makes it 0700.
+func testHomes(t *testing.T) string {
+	t.Helper()
+	homes, err := os.MkdirTemp("", "wodjh-homes-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(homes) })
+	if err := os.Chmod(homes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return homes
 }
