@@ -228,6 +228,23 @@ type eagerConn struct {
 // (RFC 5321 §3.1: 554, no SMTP service here).
 const refusal = "554 5.7.1 this connection may not send commands\r\n"
 
+// closeAfterRefusal closes a refused connection so that its client reads
+// the refusal: a sender that writes its whole mail at once (as the
+// original's api-db does) may still be writing, and closing a socket with
+// unread data makes the kernel answer with a reset, which loses the 554 on
+// the client's side. The write side closes first; what the client still
+// sends is read and dropped for a moment.
+func closeAfterRefusal(conn net.Conn) {
+	defer conn.Close()
+	tcp, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	_ = tcp.CloseWrite()
+	_ = tcp.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, _ = io.Copy(io.Discard, io.LimitReader(tcp, 1<<16))
+}
+
 func (c *eagerConn) Write(b []byte) (int, error) {
 	if !c.greeted {
 		c.greeted = true
@@ -237,7 +254,7 @@ func (c *eagerConn) Write(b []byte) (int, error) {
 			if err := c.admit(c.Conn); err != nil {
 				_ = c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				_, _ = io.WriteString(c.Conn, refusal)
-				c.Conn.Close()
+				closeAfterRefusal(c.Conn)
 				return 0, err
 			}
 		}
