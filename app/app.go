@@ -26,6 +26,7 @@ import (
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/metrics"
+	"github.com/wod-dev/wod/operator"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/web"
@@ -144,8 +145,10 @@ func (a *App) Build() error {
 	a.Engine.Observer = a.Metrics
 	a.Dispatcher = &engine.Dispatcher{Store: a.DB, Transport: transport, Keys: a.Keys, Clock: a.Clock,
 		Logger: a.Logger, From: mc.From, Wake: a.Engine.Notified, SendTimeout: mc.SMTPTimeout, Observer: a.Metrics}
+	ops := &operator.Service{Users: a.DB, Tokens: a.DB, Announcements: a.DB, Workshops: a.DB, Locations: a.DB,
+		LTI: a.DB, Jobs: a.DB, Events: a.DB, Clock: a.Clock, Logger: a.Logger}
 	api := &httpapi.Server{
-		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine,
+		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine, Operator: ops,
 		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
 		Events: a.DB, Announcements: a.DB, LTI: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate,
@@ -156,7 +159,7 @@ func (a *App) Build() error {
 			return a.ImportContent(ctx, a.Config.Content, "")
 		}
 	}
-	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine,
+	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine, Operator: ops,
 		Announcements: a.DB, Badges: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Stats: a.DB,
 		Events: a.DB, Import: api.Import, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,

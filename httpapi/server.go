@@ -17,6 +17,7 @@ import (
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/login"
 	"github.com/wod-dev/wod/lti"
+	"github.com/wod-dev/wod/operator"
 	"github.com/wod-dev/wod/secret"
 )
 
@@ -33,6 +34,8 @@ type Server struct {
 	Seats         wod.SeatService
 	Registrations wod.RegistrationService
 	Registrar     wod.Registrar
+	// Operator carries out the operators' actions; the handlers adapt it.
+	Operator      *operator.Service
 	Agents        wod.AgentService
 	AgentAuth     AgentAuth
 	Jobs          wod.JobService

@@ -20,6 +20,7 @@ import (
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/login"
 	"github.com/wod-dev/wod/lti"
+	"github.com/wod-dev/wod/operator"
 	"github.com/wod-dev/wod/secret"
 )
 
@@ -58,6 +59,8 @@ type Pages struct {
 	Registrations wod.RegistrationService
 	Locations     Locations
 	Registrar     wod.Registrar
+	// Operator carries out the operators' actions; the admin pages adapt it.
+	Operator      *operator.Service
 	Announcements wod.AnnouncementService
 	Badges        Badges
 	Jobs          wod.JobService
