@@ -19,6 +19,7 @@ import (
 	"github.com/wod-dev/wod/engine"
 	"github.com/wod-dev/wod/httpapi"
 	"github.com/wod-dev/wod/mail"
+	"github.com/wod-dev/wod/operator"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/store/storetest"
@@ -51,7 +52,9 @@ func newEnv(t *testing.T, db *store.DB, clock *storetest.Clock, rate int) *env {
 	eng := &engine.Engine{Store: db, Policy: emailpolicy.New([]string{"@denied.example"}, nil), Composer: renderer,
 		Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test"}
-	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db,
+	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
+		Events: db, Clock: clock, Logger: logger}
+	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db, Operator: ops,
 		Agents: eng, AgentAuth: db, LTI: db,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test", RegistrationRate: rate}

@@ -20,6 +20,7 @@ import (
 	"github.com/wod-dev/wod/httpapi"
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
+	"github.com/wod-dev/wod/operator"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/store/storetest"
@@ -63,7 +64,9 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 	eng := &engine.Engine{Store: db, Policy: emailpolicy.New([]string{"spam.test"}, nil), Composer: renderer, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test", NotebookRetention: 24 * time.Hour}
-	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Agents: eng,
+	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
+		Events: db, Clock: clock, Logger: logger}
+	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Agents: eng, Operator: ops,
 		AgentAuth: db, Jobs: db, Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db,
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",
 		RegistrationRate: registrationRate}
@@ -73,7 +76,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 	}
 	tool := &lti.Tool{Platforms: db, Clock: clock, PublicURL: "http://wod.test", Key: ltiKey}
 	eng.Grades = tool
-	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Announcements: db, Stats: db,
+	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Operator: ops, Announcements: db, Stats: db,
 		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Gate: api, Keys: keys,
 		Clock: clock, Logger: logger, Brand: web.Branding{Name: "Acme", Color: "#123456", Support: "help@acme.test"},
 		Announcement:      "Conference day: all workshops are open",
