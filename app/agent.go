@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -17,12 +16,6 @@ import (
 	"github.com/wod-dev/wod/directory"
 	"github.com/wod-dev/wod/jupyterhub"
 )
-
-// ErrNotRoot explains why the agent needs root.
-var ErrNotRoot = errors.New("the agent manages the students' Unix accounts and passwords (JupyterHub logs them in " +
-	"through PAM), so it runs as root: use sudo (sudo scripts/up). To keep this machine unprivileged, run " +
-	"`wod server` here and `wod agent` as root on the JupyterHub host, or point that agent at an existing hub " +
-	"with --hub-api and --hub-token")
 
 // AgentParts are the pieces of a running agent.
 type AgentParts struct {
@@ -40,7 +33,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	agent.GuardServer
 }, contentDirs []string) (*AgentParts, error) {
 	if os.Geteuid() != 0 {
-		return nil, ErrNotRoot
+		return nil, agent.ErrNotRoot
 	}
 	ac := a.Config.Agent
 	parts := &AgentParts{}
@@ -59,7 +52,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		// and call the next hub there.
 		parts.Hub = &jupyterhub.Managed{Dir: filepath.Join(a.Config.Data, "hub"), Bind: ac.HubAddr,
 			KeepServers: true, StudentGroup: agent.DefaultGroup,
-			Announcement: a.Config.Mail.Announcement, Logger: a.Logger.With("component", "jupyterhub"),
+			Announcement: a.Config.Announcement, Logger: a.Logger.With("component", "jupyterhub"),
 			LoginThrottle: jupyterhub.LoginThrottle{DelayAfter: never(ac.HubLoginDelayAfter),
 				BlockAfter: never(ac.HubLoginBlockAfter), BlockFor: ac.HubLoginBlockFor, Exempt: ac.HubLoginExempt},
 			// Failed and refused logins join the audit trail, as guard kills do.
@@ -98,7 +91,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow, Cgroups: cgroups, Limits: ac.StudentLimits}
 	parts.Disk = &agent.DiskGuard{Host: host, Server: server, Logger: a.Logger.With("component", "guard")}
 	if src, ok := server.(agent.BannerSource); ok && parts.Hub != nil {
-		parts.Banners = &agent.Banners{Source: src, Static: a.Config.Mail.Announcement, Hub: parts.Hub,
+		parts.Banners = &agent.Banners{Source: src, Static: a.Config.Announcement, Hub: parts.Hub,
 			Logger: a.Logger.With("component", "banners")}
 	}
 	return parts, nil
@@ -167,20 +160,20 @@ func (a *App) Directory() *directory.Directory {
 // and links of the configuration, the hub's host name, then every --var.
 func (a *App) NotebookVars() content.Vars {
 	v := content.Vars{}
-	mc := a.Config.Mail
-	if mc.BrandName != "" {
-		v["BRANDING"], v["BRANDINGWOD"] = mc.BrandName, mc.BrandName
+	bc := a.Config.Branding
+	if bc.Name != "" {
+		v["BRANDING"], v["BRANDINGWOD"] = bc.Name, bc.Name
 	}
-	if mc.BrandURL != "" {
-		v["BRANDINGURL"] = mc.BrandURL
+	if bc.URL != "" {
+		v["BRANDINGURL"] = bc.URL
 	}
-	if mc.FeedbackURL != "" {
-		v["SURVEYURL"], v["SURVEYCHALURL"] = mc.FeedbackURL, mc.FeedbackURL
+	if bc.FeedbackURL != "" {
+		v["SURVEYURL"], v["SURVEYCHALURL"] = bc.FeedbackURL, bc.FeedbackURL
 	}
 	if u, err := url.Parse(a.Config.HubURL); err == nil && u.Hostname() != "" {
 		v["WODBEEXTFQDN"], v["WODBEFQDN"] = u.Hostname(), u.Hostname()
 	}
-	for _, kv := range a.Config.Agent.Vars {
+	for _, kv := range a.Config.NotebookVars {
 		k, val, _ := strings.Cut(kv, "=")
 		v[strings.TrimSpace(k)] = val
 	}

@@ -103,10 +103,10 @@ func (a *App) Close() {
 // Build assembles the server role: the lifecycle engine, the outbox
 // dispatcher and the HTTP handler.
 func (a *App) Build() error {
-	mc := a.Config.Mail
-	renderer, err := mail.NewRenderer(mail.Branding{Name: mc.BrandName, URL: mc.BrandURL, LogoURL: mc.BrandLogo,
-		Slack: mc.BrandSlack, X: mc.BrandX, From: mc.From, Support: mc.Support, PortalURL: a.Config.PublicURL + "/",
-		FeedbackURL: mc.FeedbackURL}, mc.Templates)
+	mc, bc := a.Config.Mail, a.Config.Branding
+	renderer, err := mail.NewRenderer(mail.Branding{Name: bc.Name, URL: bc.URL, LogoURL: bc.Logo,
+		Slack: bc.Slack, X: bc.X, From: mc.From, Support: bc.Support, PortalURL: a.Config.PublicURL + "/",
+		FeedbackURL: bc.FeedbackURL}, mc.Templates)
 	if err != nil {
 		return err
 	}
@@ -162,9 +162,9 @@ func (a *App) Build() error {
 	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine, Operator: ops,
 		Announcements: a.DB, Badges: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Stats: a.DB,
 		Events: a.DB, Import: api.Import, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
-		Brand: web.Branding{Name: mc.BrandName, Logo: mc.BrandLogo, Color: mc.BrandColor, URL: mc.BrandURL,
-			Support: mc.Support, Links: brandLinks(mc)},
-		Announcement:      mc.Announcement,
+		Brand: web.Branding{Name: bc.Name, Logo: bc.Logo, Color: bc.Color, URL: bc.URL,
+			Support: bc.Support, Links: brandLinks(bc)},
+		Announcement:      a.Config.Announcement,
 		NotebookRetention: a.Config.NotebookRetention,
 		LTI:               tool}
 	// /metrics on the main address is for operators (a Prometheus scrape
@@ -265,7 +265,7 @@ func (a *App) ImportContent(ctx context.Context, dirs []string, location string)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.CheckContent(ws, dirs, a.Config.Agent.ContentCheck == "strict"); err != nil {
+	if err := a.CheckContent(ws, dirs, a.Config.ContentCheck == "strict"); err != nil {
 		return nil, err
 	}
 	loc, err := a.importLocation(ctx, location)
@@ -411,10 +411,10 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // brandLinks are the footer links of the pages.
-func brandLinks(mc config.Mail) []web.Link {
+func brandLinks(bc config.Branding) []web.Link {
 	var links []web.Link
-	for _, l := range []web.Link{{Label: "Community", URL: mc.BrandSlack}, {Label: "X", URL: mc.BrandX},
-		{Label: "Feedback", URL: mc.FeedbackURL}} {
+	for _, l := range []web.Link{{Label: "Community", URL: bc.Slack}, {Label: "X", URL: bc.X},
+		{Label: "Feedback", URL: bc.FeedbackURL}} {
 		if strings.HasPrefix(l.URL, "https://") || strings.HasPrefix(l.URL, "http://") {
 			links = append(links, l)
 		}

@@ -75,7 +75,7 @@ func (a *App) legacyIntakePolicy() ([]netip.Prefix, []int, error) {
 		return nil, nil, fmt.Errorf("--legacy-mail-allow: %w", err)
 	}
 	appliances := map[string]netip.Addr{}
-	for _, kv := range a.Config.Agent.Vars {
+	for _, kv := range a.Config.NotebookVars {
 		k, v, _ := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
 		if ip, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil && strings.HasPrefix(k, "IP-") {

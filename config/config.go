@@ -22,6 +22,14 @@ import (
 	"github.com/wod-dev/wod"
 )
 
+// The roles the binary runs as a service, which `wod check` checks and
+// `wod install` sets up.
+const (
+	RoleUp     = "up"     // all-in-one: server and agent in one process
+	RoleServer = "server" // the control plane
+	RoleAgent  = "agent"  // the agent of one JupyterHub host
+)
+
 // Config is the whole configuration of every role.
 type Config struct {
 	File string // --config: the YAML file, if any
@@ -34,6 +42,14 @@ type Config struct {
 	// /metrics of --addr).
 	MetricsAddr string
 	Content     []string // --content: content directories, public first, private overlays after
+	// ContentCheck is what an import does with content that would not
+	// render (an undefined variable, a notebook that is not JSON):
+	// "strict" refuses it, "warn" imports it and logs the report.
+	ContentCheck string // --content-check
+	// NotebookVars are the notebooks' variables, KEY=VALUE (branding,
+	// appliance IPs…): the agent renders with them, the server's import
+	// checks the content with them (--var).
+	NotebookVars []string
 
 	PublicURL        string        // --public-url: how people reach the server
 	HubURL           string        // --hub-url: the local hub's public URL (wod up)
@@ -50,11 +66,16 @@ type Config struct {
 	// notebooks they left (--notebook-retention; 0 keeps none).
 	NotebookRetention time.Duration
 
+	// Announcement is a standing banner on every page and on the managed
+	// hub's pages (--announcement).
+	Announcement string
+
 	LogLevel  string // --log-level
 	LogFormat string // --log-format
 
-	Mail  Mail
-	Agent Agent
+	Branding Branding
+	Mail     Mail
+	Agent    Agent
 }
 
 // Agent configures the agent of a location (wod agent, and wod up's own).
@@ -69,7 +90,6 @@ type Agent struct {
 	PreStart    bool          // --prestart
 	HookTimeout time.Duration // --hook-timeout
 	Workers     int           // --agent-workers
-	Vars        []string      // --var KEY=VALUE: notebook variables (branding, appliance IPs…)
 	// StudentLimits are the site's defaults of what one student may use
 	// (--student-memory, --student-cpus, --student-tasks, --student-disk);
 	// a workshop's own value (wod.yml) wins. 0 is no limit.
@@ -79,10 +99,6 @@ type Agent struct {
 	HubLoginBlockAfter int           // --hub-login-block-after (0: never)
 	HubLoginBlockFor   time.Duration // --hub-login-block-for
 	HubLoginExempt     []string      // --hub-login-exempt: networks never throttled
-	// ContentCheck is what an import does with content that would not
-	// render (an undefined variable, a notebook that is not JSON):
-	// "strict" refuses it, "warn" imports it and logs the report.
-	ContentCheck string // --content-check
 	// LDAP: the directory that gets the passwords of `ldap: true` workshops.
 	LDAPURL          string // --ldap-url
 	LDAPBindDN       string // --ldap-bind-dn
@@ -116,7 +132,7 @@ type Legacy struct {
 	Location      string // --legacy-location: this backend's name in the api-db
 }
 
-// Mail configures the outbox and its branding.
+// Mail configures the outbox and its delivery.
 type Mail struct {
 	SMTPHost         string        // --smtp-host: empty keeps mail in the outbox (visible to operators)
 	SMTPPort         int           // --smtp-port
@@ -128,17 +144,19 @@ type Mail struct {
 	From             string        // --mail-from
 	AlertTo          []string      // --alert-to: operators' addresses (default: admins' addresses)
 	Templates        string        // --mail-templates: directory of template overrides
+}
 
-	BrandName   string // --brand-name (the original's BRANDINGWOD)
-	BrandURL    string // --brand-url
-	BrandLogo   string // --brand-logo
-	BrandSlack  string // --brand-slack
-	BrandX      string // --brand-x
-	Support     string // --support-email
-	FeedbackURL string // --feedback-url
-	BrandColor  string // --brand-color: the pages' accent colour, #rrggbb
-	// Announcement is a standing banner on every page (and in the hub).
-	Announcement string // --announcement
+// Branding is how the organiser presents itself to participants: in the
+// mails, on the pages and in the notebooks' variables.
+type Branding struct {
+	Name        string // --brand-name (the original's BRANDINGWOD)
+	URL         string // --brand-url: the organiser's web site
+	Logo        string // --brand-logo: absolute URL of the logo
+	Color       string // --brand-color: the pages' accent colour, #rrggbb
+	Slack       string // --brand-slack: community link
+	X           string // --brand-x: X (Twitter) link
+	Support     string // --support-email (default: the mails' sender)
+	FeedbackURL string // --feedback-url: the survey of the goodbye mail and the notebooks
 }
 
 // DefaultGuardHogAllow are the programs a workshop legitimately keeps on
@@ -170,6 +188,8 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address of the web server")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "also serve /metrics without authentication on this address (a private one, e.g. 127.0.0.1:9464)")
 	fs.StringSliceVar(&c.Content, "content", nil, "content directory (repeatable: public first, private overlays after)")
+	fs.StringVar(&c.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
+	fs.StringArrayVar(&c.NotebookVars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL people reach the server at (default http://<addr>)")
 	fs.StringVar(&c.HubURL, "hub-url", "", "public URL of the local JupyterHub (wod up; default http://<host>:8000)")
 	fs.IntVar(&c.Students, "students", 100, "student accounts (seats) of the local location (wod up)")
@@ -197,7 +217,6 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.PreStart, "prestart", true, "start a student's notebook server when the seat is ready, so the first login is instant")
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
-	fs.StringVar(&a.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	fs.StringSliceVar(&a.GuardHogAllow, "guard-hog-allow", DefaultGuardHogAllow,
 		"process names the guard's CPU-hog rule spares (a whole core for 5 minutes); empty: none")
 	a.StudentLimits = DefaultStudentLimits()
@@ -213,7 +232,6 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.IntVar(&a.HubLoginBlockAfter, "hub-login-block-after", 10, "failed logins from one address after which it is refused at the hub's login for --hub-login-block-for (0: never)")
 	fs.DurationVar(&a.HubLoginBlockFor, "hub-login-block-for", 15*time.Minute, "how long a refused address waits, and how far back failed hub logins count")
 	fs.StringSliceVar(&a.HubLoginExempt, "hub-login-exempt", nil, "networks or addresses whose hub logins are never throttled (e.g. a classroom behind one NAT address)")
-	fs.StringArrayVar(&a.Vars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 
 	fs.StringVar(&a.LDAPURL, "ldap-url", "", "LDAP directory that gets the students' passwords of workshops with ldap: true (ldap:// or ldaps://)")
 	fs.StringVar(&a.LDAPBindDN, "ldap-bind-dn", "cn=Directory Manager", "the account that may change the students' passwords there")
@@ -245,15 +263,17 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&m.From, "mail-from", "", "sender of every mail (default wod@<public host>)")
 	fs.StringSliceVar(&m.AlertTo, "alert-to", nil, "operators' addresses for alerts (default: the admins' addresses)")
 	fs.StringVar(&m.Templates, "mail-templates", "", "directory of mail template overrides")
-	fs.StringVar(&m.BrandName, "brand-name", "WoD Developer", "organiser's name in mails and pages (the original's BRANDINGWOD)")
-	fs.StringVar(&m.BrandURL, "brand-url", "", "organiser's web site")
-	fs.StringVar(&m.BrandLogo, "brand-logo", "", "absolute URL of the logo shown in mails")
-	fs.StringVar(&m.BrandSlack, "brand-slack", "", "community (Slack) link shown in mails")
-	fs.StringVar(&m.BrandX, "brand-x", "", "X (Twitter) link shown in mails")
-	fs.StringVar(&m.BrandColor, "brand-color", "#01a982", "accent colour of the pages, #rrggbb")
-	fs.StringVar(&m.Announcement, "announcement", "", "banner shown on every page (operators add more in the admin pages)")
-	fs.StringVar(&m.Support, "support-email", "", "address participants may write to (default: the sender)")
-	fs.StringVar(&m.FeedbackURL, "feedback-url", "", "survey link in the goodbye mail")
+
+	b := &c.Branding
+	fs.StringVar(&b.Name, "brand-name", "WoD Developer", "organiser's name in mails and pages (the original's BRANDINGWOD)")
+	fs.StringVar(&b.URL, "brand-url", "", "organiser's web site")
+	fs.StringVar(&b.Logo, "brand-logo", "", "absolute URL of the logo shown in mails")
+	fs.StringVar(&b.Slack, "brand-slack", "", "community (Slack) link shown in mails")
+	fs.StringVar(&b.X, "brand-x", "", "X (Twitter) link shown in mails")
+	fs.StringVar(&b.Color, "brand-color", "#01a982", "accent colour of the pages, #rrggbb")
+	fs.StringVar(&c.Announcement, "announcement", "", "banner shown on every page (operators add more in the admin pages)")
+	fs.StringVar(&b.Support, "support-email", "", "address participants may write to (default: the sender)")
+	fs.StringVar(&b.FeedbackURL, "feedback-url", "", "survey link in the goodbye mail")
 }
 
 // DefaultDataDir is /var/lib/wod for root and ~/.local/share/wod otherwise.
@@ -431,7 +451,11 @@ func (c *Config) finish() error {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}
 	}
+	errs = append(errs, c.Branding.check()...)
 	errs = append(errs, c.Mail.finish(c.PublicURL)...)
+	if c.Branding.Support == "" {
+		c.Branding.Support = c.Mail.From // participants write to the sender
+	}
 	if c.Agent.UIDBase < 1000 || c.Agent.UIDBase > 1<<30 {
 		errs = append(errs, fmt.Errorf("--uid-base %d must be at least 1000 (below are system accounts)", c.Agent.UIDBase))
 	}
@@ -459,8 +483,8 @@ func (c *Config) finish() error {
 			}
 		}
 	}
-	if c.Agent.ContentCheck != "strict" && c.Agent.ContentCheck != "warn" {
-		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.Agent.ContentCheck))
+	if c.ContentCheck != "strict" && c.ContentCheck != "warn" {
+		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.ContentCheck))
 	}
 	errs = append(errs, c.Agent.Legacy.finish()...)
 	if c.Agent.LDAPPasswordFile != "" {
@@ -469,7 +493,7 @@ func (c *Config) finish() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, v := range c.Agent.Vars {
+	for _, v := range c.NotebookVars {
 		if k, _, ok := strings.Cut(v, "="); !ok || strings.TrimSpace(k) == "" {
 			errs = append(errs, fmt.Errorf("--var %q must be KEY=VALUE", v))
 		}
@@ -522,9 +546,6 @@ func (l *Legacy) finish() []error {
 
 func (m *Mail) finish(publicURL string) []error {
 	var errs []error
-	if !validColor(m.BrandColor) {
-		errs = append(errs, fmt.Errorf("--brand-color %q must be a colour like #01a982", m.BrandColor))
-	}
 	if m.SMTPTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--smtp-timeout %s must be positive", m.SMTPTimeout))
 	}
@@ -549,10 +570,14 @@ func (m *Mail) finish(publicURL string) []error {
 		}
 		m.From = "wod@" + host
 	}
-	if m.Support == "" {
-		m.Support = m.From
-	}
 	return errs
+}
+
+func (b *Branding) check() []error {
+	if !validColor(b.Color) {
+		return []error{fmt.Errorf("--brand-color %q must be a colour like #01a982", b.Color)}
+	}
+	return nil
 }
 
 // readSecretFile reads a password from the file a flag names, without the

@@ -131,3 +131,68 @@ func TestStudentLimits(t *testing.T) {
 		t.Fatalf("limits %+v, want %+v", c.Agent.StudentLimits, want)
 	}
 }
+
+// TestSectionsKeepTheirKeys: the settings moved to the sections named for
+// what they hold (Branding, the content beside --content, the banner) are
+// still set by the same flags, WOD_* variables and file keys, so that a
+// configuration written by an earlier wod install still loads.
+func TestSectionsKeepTheirKeys(t *testing.T) {
+	file := "brand-name: Acme\nbrand-url: https://acme.example\nbrand-logo: https://acme.example/logo.png\n" +
+		"brand-color: '#123abc'\nbrand-slack: https://slack.acme.example\nbrand-x: https://x.com/acme\n" +
+		"feedback-url: https://survey.acme.example\nannouncement: Maintenance at noon\n" +
+		"content-check: warn\nvar: [IP-WKSHP-A=10.0.0.1, HTTPPORT=8888]\nmail-from: wod@acme.example\n"
+	c, err := parse(t, nil, nil, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Branding{Name: "Acme", URL: "https://acme.example", Logo: "https://acme.example/logo.png", Color: "#123abc",
+		Slack: "https://slack.acme.example", X: "https://x.com/acme", Support: "wod@acme.example",
+		FeedbackURL: "https://survey.acme.example"}
+	if c.Branding != want {
+		t.Fatalf("branding from the file:\n got %+v\nwant %+v", c.Branding, want)
+	}
+	if c.Announcement != "Maintenance at noon" || c.ContentCheck != "warn" ||
+		!slices.Equal(c.NotebookVars, []string{"IP-WKSHP-A=10.0.0.1", "HTTPPORT=8888"}) {
+		t.Fatalf("from the file: announcement %q content check %q vars %v", c.Announcement, c.ContentCheck, c.NotebookVars)
+	}
+
+	env := map[string]string{"WOD_BRAND_NAME": "Env Corp", "WOD_BRAND_COLOR": "#abcdef", "WOD_SUPPORT_EMAIL": "help@env.example",
+		"WOD_ANNOUNCEMENT": "From the environment", "WOD_CONTENT_CHECK": "warn", "WOD_VAR": "K=V",
+		"WOD_FEEDBACK_URL": "https://survey.env.example"}
+	c, err = parse(t, nil, env, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Branding.Name != "Env Corp" || c.Branding.Color != "#abcdef" || c.Branding.Support != "help@env.example" ||
+		c.Branding.FeedbackURL != "https://survey.env.example" || c.Announcement != "From the environment" ||
+		c.ContentCheck != "warn" || !slices.Equal(c.NotebookVars, []string{"K=V"}) {
+		t.Fatalf("from the environment: %+v announcement %q content check %q vars %v", c.Branding, c.Announcement,
+			c.ContentCheck, c.NotebookVars)
+	}
+
+	c, err = parse(t, []string{"--brand-x", "https://x.com/flag", "--var", "A=1", "--var", "B=2", "--content-check", "strict",
+		"--announcement", "flag"}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Branding.X != "https://x.com/flag" || !slices.Equal(c.NotebookVars, []string{"A=1", "B=2"}) ||
+		c.ContentCheck != "strict" || c.Announcement != "flag" {
+		t.Fatalf("from the flags: %+v vars %v content check %q announcement %q", c.Branding, c.NotebookVars, c.ContentCheck, c.Announcement)
+	}
+
+	// The defaults: the sender answers participants, the accent colour is
+	// wod's, imports are strict.
+	c, err = parse(t, []string{"--public-url", "https://wod.example"}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Branding.Support != "wod@wod.example" || c.Branding.Color != "#01a982" || c.Branding.Name != "WoD Developer" ||
+		c.ContentCheck != "strict" {
+		t.Fatalf("defaults: %+v content check %q", c.Branding, c.ContentCheck)
+	}
+	for _, args := range [][]string{{"--brand-color", "red"}, {"--content-check", "lax"}, {"--var", "NOEQUALS"}} {
+		if _, err := parse(t, args, nil, ""); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

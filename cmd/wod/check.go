@@ -7,10 +7,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/config"
+	"github.com/wod-dev/wod/preflight"
 )
 
 func checkCmd(e *env) *cobra.Command {
-	role := app.RoleUp
+	role := config.RoleUp
 	cmd := &cobra.Command{
 		Use:   "check [--role up|server|agent]",
 		Short: "Check that this machine and configuration can run a role, changing nothing",
@@ -24,7 +26,7 @@ func checkCmd(e *env) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch role {
-			case app.RoleUp, app.RoleServer, app.RoleAgent:
+			case config.RoleUp, config.RoleServer, config.RoleAgent:
 			default:
 				return fmt.Errorf("--role %q: want up, server or agent", role)
 			}
@@ -36,7 +38,7 @@ func checkCmd(e *env) *cobra.Command {
 				for _, l := range lines[1:] {
 					fmt.Fprintf(e.stdout, "%24s%s\n", "", l)
 				}
-				if c.Status == app.CheckFail {
+				if c.Status == preflight.Fail {
 					failed++
 				}
 			}

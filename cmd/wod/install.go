@@ -7,11 +7,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/config"
+	"github.com/wod-dev/wod/install"
 )
 
 func installCmd(e *env) *cobra.Command {
-	in := &app.Install{Role: app.RoleUp, Bin: "/usr/local/bin/wod", Start: true}
+	in := &install.Service{Role: config.RoleUp, Bin: "/usr/local/bin/wod", Start: true}
 	cmd := &cobra.Command{
 		Use:   "install [--role up|server|agent] [flags of the role]",
 		Short: "Set this machine up to run a role as a systemd service",
@@ -22,7 +23,7 @@ func installCmd(e *env) *cobra.Command {
 			"Example: sudo wod install --role server --db postgres://wod@db/wod --public-url https://wod.example.com",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if in.Role == app.RoleAgent && (e.cfg.Agent.Server == "" || e.cfg.Agent.Token == "") {
+			if in.Role == config.RoleAgent && (e.cfg.Agent.Server == "" || e.cfg.Agent.Token == "") {
 				return fmt.Errorf("install --role agent needs --server and --agent-token (or WOD_SERVER and WOD_AGENT_TOKEN)")
 			}
 			exe, err := os.Executable()

@@ -55,7 +55,7 @@ func upCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if withAgent && os.Geteuid() != 0 {
-				return fmt.Errorf("wod up: %w (or run wod up --agent=false for the server alone)", app.ErrNotRoot)
+				return fmt.Errorf("wod up: %w (or run wod up --agent=false for the server alone)", agent.ErrNotRoot)
 			}
 			a, err := e.openServer(ctx)
 			if err != nil {

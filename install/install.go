@@ -1,4 +1,7 @@
-package app
+// Package install sets a machine up to run one of wod's roles as a systemd
+// service: the binary, a configuration file with the settings given to
+// `wod install`, the unit, and for the server its unprivileged user.
+package install
 
 import (
 	"bytes"
@@ -16,12 +19,14 @@ import (
 	"text/template"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wod-dev/wod/config"
 )
 
-// Install describes how to set this machine up to run a role as a systemd
+// Service describes how to set this machine up to run a role as a systemd
 // service: the binary, a configuration file with the settings given to
 // `wod install`, and the unit.
-type Install struct {
+type Service struct {
 	Role string // up, server or agent
 	// Settings are the configuration file's keys (flag names) and values:
 	// a string, or a list for a repeatable flag.
@@ -48,20 +53,20 @@ const (
 )
 
 // ConfigPath is the configuration file of the role's service.
-func (in *Install) ConfigPath() string { return filepath.Join(configDir, in.Role+".yml") }
+func (in *Service) ConfigPath() string { return filepath.Join(configDir, in.Role+".yml") }
 
 // UnitName is the role's systemd unit.
-func (in *Install) UnitName() string { return "wod-" + in.Role + ".service" }
+func (in *Service) UnitName() string { return "wod-" + in.Role + ".service" }
 
 // root reports whether the role runs as root: the agent manages Unix
 // accounts; the server alone runs as the unprivileged wod user.
-func (in *Install) root() bool { return in.Role != RoleServer }
+func (in *Service) root() bool { return in.Role != config.RoleServer }
 
 // Run writes the files and, unless DestDir is set, creates the service user,
 // gives it the data directory, and starts the service if asked.
-func (in *Install) Run(ctx context.Context) error {
+func (in *Service) Run(ctx context.Context) error {
 	switch in.Role {
-	case RoleUp, RoleServer, RoleAgent:
+	case config.RoleUp, config.RoleServer, config.RoleAgent:
 	default:
 		return fmt.Errorf("install: role %q: want up, server or agent", in.Role)
 	}
@@ -134,7 +139,7 @@ func (in *Install) Run(ctx context.Context) error {
 }
 
 // configFile renders the settings as the YAML file --config reads.
-func (in *Install) configFile() ([]byte, error) {
+func (in *Service) configFile() ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# wod %s: written by wod install. Keys are the flags of `wod %s --help`;\n", in.Role, in.Role)
 	b.WriteString("# WOD_* environment variables and flags override them.\n")
@@ -176,7 +181,7 @@ ReadWritePaths={{.Data}}
 WantedBy=multi-user.target
 `))
 
-func (in *Install) unit() ([]byte, error) {
+func (in *Service) unit() ([]byte, error) {
 	var b bytes.Buffer
 	err := unitTemplate.Execute(&b, map[string]any{"Role": in.Role, "Bin": in.Bin, "Config": in.ConfigPath(),
 		"Root": in.root(), "User": serviceUser, "Data": in.Data})
@@ -187,7 +192,7 @@ func (in *Install) unit() ([]byte, error) {
 }
 
 // installBinary copies the running executable to Bin, unless it is there.
-func (in *Install) installBinary() error {
+func (in *Service) installBinary() error {
 	dst := in.dest(in.Bin)
 	if same(in.Binary, dst) {
 		return nil
@@ -200,7 +205,7 @@ func (in *Install) installBinary() error {
 }
 
 // write writes a file (under DestDir) atomically, creating its directory.
-func (in *Install) write(path string, data []byte, mode os.FileMode) error {
+func (in *Service) write(path string, data []byte, mode os.FileMode) error {
 	path = in.dest(path)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("install: %w", err)
@@ -228,7 +233,7 @@ func (in *Install) write(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-func (in *Install) dest(path string) string {
+func (in *Service) dest(path string) string {
 	if in.DestDir == "" {
 		return path
 	}
