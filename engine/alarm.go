@@ -22,7 +22,7 @@ const maxSleep = time.Second
 // Set it before the loop looks for work, then Wait: a signal sent while
 // the loop looked still wakes it.
 type alarm struct {
-	clock wod.Clock // nil: the wall clock, with its monotonic reading
+	clock wod.Clock       // nil: the wall clock, with its monotonic reading
 	woken <-chan struct{} // nil: nothing wakes it early
 }
 
