@@ -338,7 +338,7 @@ func (a *App) checkAgent(ctx context.Context, role string, add addCheck) {
 		add("system tools", CheckOK, "useradd, usermod, userdel, groupadd, chpasswd")
 	}
 	if ac.HubAPI != "" {
-		if _, err := jupyterhub.NewExternal(ac.HubAPI, ac.HubToken); err != nil {
+		if _, err := jupyterhub.NewExternal(ctx, ac.HubAPI, ac.HubToken); err != nil {
 			add("jupyterhub", CheckFail, "%v", err)
 		} else {
 			add("jupyterhub", CheckOK, "the hub at %s accepts the token, with the scopes the agent needs", ac.HubAPI)
