@@ -33,6 +33,17 @@ type Outcome struct {
 	Notebooks []byte
 }
 
+// A BackgroundOperator has work that outlives the job that asked for it
+// (HubOperator's pre-starts of the students' servers). The Runner runs
+// RunBackground beside its workers, on its own context, and waits for it
+// before its Run returns: nothing the agent started survives its shutdown.
+type BackgroundOperator interface {
+	Operator
+	// RunBackground does the background work until ctx ends, and returns
+	// once all of it has stopped. It runs once at a time.
+	RunBackground(ctx context.Context)
+}
+
 // Server is the agent's view of the server.
 type Server interface {
 	Claim(ctx context.Context, wait time.Duration) (*wod.AgentJob, error)
@@ -65,6 +76,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		workers = 4
 	}
 	var wg sync.WaitGroup
+	if b, ok := r.Operator.(BackgroundOperator); ok {
+		wg.Go(func() { b.RunBackground(ctx) })
+	}
 	wg.Go(func() { r.heartbeats(ctx) })
 	for range workers {
 		wg.Go(func() { r.work(ctx) })

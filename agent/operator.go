@@ -8,9 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/cgroup"
@@ -61,7 +58,8 @@ type HubOperator struct {
 	// Vars are the configured notebook variables (branding, appliances…).
 	Vars content.Vars
 	// PreStart starts the student's notebook server once the seat is
-	// ready, so that the first login is instant.
+	// ready, so that the first login is instant. The pre-starts run in
+	// RunBackground (prestart.go), which the Runner runs.
 	PreStart bool
 	// PreStarts bounds the pre-starts running at once (default 4): a burst
 	// of registrations must not become a burst of spawns that starves the
@@ -78,19 +76,13 @@ type HubOperator struct {
 	StateDir string
 	Logger   *slog.Logger
 
-	preStartOnce  sync.Once
-	preStartSlots chan struct{}
-	// preStarting cancels the pre-starts under way, per student: a lock
-	// must not see a server come up behind it.
-	preStartMu  sync.Mutex
-	preStarting map[string]*context.CancelFunc
+	pre preStarts
 	// creating counts the creates under way: pre-starts wait for a burst of
-	// them to pass, since credentials matter more than warm servers (a spawn
-	// costs the CPU and hub time the next participant's create needs).
-	creating atomic.Int32
+	// them to pass (busy).
+	creating busy
 }
 
-var _ Operator = (*HubOperator)(nil)
+var _ BackgroundOperator = (*HubOperator)(nil)
 
 // Run performs one job.
 func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
@@ -128,8 +120,7 @@ func (o *HubOperator) hookEnv(j *wod.AgentJob, a Account) HookEnv {
 // create prepares a seat from scratch: a clean home, a new password, the
 // rendered workshop, the hub user and, optionally, a running server.
 func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
-	o.creating.Add(1)
-	defer o.creating.Add(-1)
+	defer o.creating.begin()()
 	// Before touching the seat: an appliance workshop without its
 	// appliance's address cannot be set up.
 	target, err := content.ApplianceTarget(o.Vars, j.Workshop, j.Appliance, j.StudentNumber, j.SeatMin)
@@ -229,76 +220,9 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 		// it is running by the time the participant logs in. Waiting for it
 		// would hold a burst of registrations behind a burst of spawns
 		// (docs/benchmarks.md: 100 at once, 5 s instead of 66 s).
-		go o.preStart(a.Name)
+		o.askPreStart(a.Name)
 	}
 	return Outcome{Password: password, Output: out.String()}, nil
-}
-
-func (o *HubOperator) preStart(name string) {
-	o.preStartOnce.Do(func() {
-		n := o.PreStarts
-		if n <= 0 {
-			n = 4
-		}
-		o.preStartSlots = make(chan struct{}, n)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	mine := &cancel // its identity in the map
-	o.preStartMu.Lock()
-	if o.preStarting == nil {
-		o.preStarting = map[string]*context.CancelFunc{}
-	}
-	if previous := o.preStarting[name]; previous != nil {
-		(*previous)()
-	}
-	o.preStarting[name] = mine
-	o.preStartMu.Unlock()
-	defer func() {
-		o.preStartMu.Lock()
-		defer o.preStartMu.Unlock()
-		// Only its own entry: a later pre-start of the seat may have replaced it.
-		if o.preStarting[name] == mine {
-			delete(o.preStarting, name)
-		}
-	}()
-	select {
-	case o.preStartSlots <- struct{}{}:
-		defer func() { <-o.preStartSlots }()
-	case <-ctx.Done():
-		return
-	}
-	var err error
-	for attempt := range 2 { // a spawn that timed out under load gets one more go
-		for o.creating.Load() > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-		if err = o.Hub.StartServer(ctx, name); err == nil {
-			return
-		}
-		if attempt == 0 {
-			time.Sleep(5 * time.Second)
-		}
-	}
-	if o.Logger != nil {
-		// Not fatal: the hub starts the server at the student's login.
-		o.Logger.Warn("pre-start of a student's server failed", "student", name, "error", err)
-	}
-}
-
-// cancelPreStart stops a pre-start of the student's server still waiting
-// or under way.
-func (o *HubOperator) cancelPreStart(name string) {
-	o.preStartMu.Lock()
-	defer o.preStartMu.Unlock()
-	if cancel := o.preStarting[name]; cancel != nil {
-		(*cancel)()
-		delete(o.preStarting, name)
-	}
 }
 
 // cleanup ends the session and measures the work: the seat is locked

@@ -41,7 +41,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	var hub *jupyterhub.Client
 	var err error
 	if ac.HubAPI != "" {
-		hub, err = jupyterhub.NewExternal(ac.HubAPI, ac.HubToken)
+		hub, err = jupyterhub.NewExternal(ctx, ac.HubAPI, ac.HubToken)
 		if err != nil {
 			return nil, err
 		}

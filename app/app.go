@@ -184,11 +184,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	if a.Config.MetricsAddr != "" {
-		msrv, err := a.serveMetrics()
+		stopMetrics, err := a.serveMetrics()
 		if err != nil {
 			return err
 		}
-		defer msrv.Close()
+		defer stopMetrics()
 	}
 	srv := &http.Server{
 		Handler:           a.handler,
@@ -227,8 +227,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// serveMetrics serves /metrics alone, openly, on --metrics-addr.
-func (a *App) serveMetrics() (*http.Server, error) {
+// serveMetrics serves /metrics alone, openly, on --metrics-addr, until
+// the returned stop, which returns once the server has.
+func (a *App) serveMetrics() (stop func(), err error) {
 	ln, err := net.Listen("tcp", a.Config.MetricsAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
@@ -237,13 +238,15 @@ func (a *App) serveMetrics() (*http.Server, error) {
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			a.Logger.Error("metrics server", "error", err)
 		}
 	}()
 	a.Logger.Info("serving metrics", "addr", ln.Addr().String())
-	return srv, nil
+	return func() { srv.Close(); <-done }, nil
 }
 
 // Handler is the server's HTTP handler (API and pages), once built.

@@ -14,7 +14,9 @@ import (
 func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, wait time.Duration) (*wod.AgentJob, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		wake := e.Notified()
+		// The long-poll's deadline is the agent's wait on the wall clock,
+		// not a due time of the engine's clock.
+		alarm := setAlarm(nil, e.Notified)
 		jobs, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
 		if err != nil {
 			return nil, err
@@ -32,21 +34,14 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 			}
 			continue
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
+		if !time.Now().Before(deadline) {
 			return nil, nil
 		}
-		// Poll at least every second: a job may be scheduled by another
-		// server replica, which cannot wake us.
-		t := time.NewTimer(min(left, time.Second))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-wake:
-		case <-t.C:
+		// The alarm looks again at least every second: a job may be
+		// scheduled by another server replica, which cannot wake us.
+		if err := alarm.Wait(ctx, deadline); err != nil {
+			return nil, err
 		}
-		t.Stop()
 	}
 }
 

@@ -63,10 +63,7 @@ func (d *Dispatcher) lease() time.Duration { return d.sendTimeout() + 5*time.Sec
 // Run sends due mails until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	for {
-		var wake <-chan struct{}
-		if d.Wake != nil {
-			wake = d.Wake()
-		}
+		alarm := setAlarm(d.Clock, d.Wake)
 		n, err := d.SendDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.Logger.ErrorContext(ctx, "outbox", "error", err)
@@ -74,19 +71,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
-		wait := time.Second
+		var due time.Time
 		if next, ok, err := d.Store.NextMailAt(ctx); err == nil && ok {
-			wait = min(wait, max(next.Sub(d.Clock.Now()), 0))
+			due = next
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if alarm.Wait(ctx, due) != nil {
 			return nil
-		case <-wake:
-		case <-t.C:
 		}
-		t.Stop()
 	}
 }
 

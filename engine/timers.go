@@ -13,7 +13,7 @@ import (
 // another server replica fire on time too) and reads only due rows.
 func (e *Engine) Run(ctx context.Context) error {
 	for {
-		wake := e.Notified()
+		alarm := setAlarm(e.Clock, e.Notified)
 		n, err := e.RunDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			e.Logger.ErrorContext(ctx, "timers", "error", err)
@@ -21,19 +21,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
-		wait := time.Second
+		var due time.Time
 		if next, ok, err := e.Store.NextJobAt(ctx, timerKinds, nil); err == nil && ok {
-			wait = min(wait, max(next.Sub(e.now()), 0))
+			due = next
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if alarm.Wait(ctx, due) != nil {
 			return nil
-		case <-wake:
-		case <-t.C:
 		}
-		t.Stop()
 	}
 }
 

@@ -38,30 +38,7 @@ func (s *Server) registerAgents() {
 		Description: "Long-poll: waits up to `wait_seconds` for an operation (create, cleanup, reset, purge) due at " +
 			"the agent's location, and leases it. 204 when none came. Report before `lease_until`, or the job goes " +
 			"to another attempt.", Responses: map[string]*huma.Response{"204": {Description: "No job came"}}},
-		roleAgent, func(ctx context.Context, in *struct {
-			Body struct {
-				WaitSeconds int `json:"wait_seconds,omitempty" minimum:"0" maximum:"60"`
-			}
-		}) (*struct {
-			Status int
-			Body   *wod.AgentJob
-		}, error) {
-			l := agentLocation(ctx)
-			job, err := s.Agents.ClaimJob(ctx, l.ID, "agent@"+l.Name, time.Duration(in.Body.WaitSeconds)*time.Second)
-			if err != nil {
-				return nil, err
-			}
-			if job == nil {
-				return &struct {
-					Status int
-					Body   *wod.AgentJob
-				}{Status: http.StatusNoContent}, nil
-			}
-			return &struct {
-				Status int
-				Body   *wod.AgentJob
-			}{Status: http.StatusOK, Body: job}, nil
-		})
+		roleAgent, s.claimJob)
 	register(s, huma.Operation{OperationID: "agent-report", Method: http.MethodPost, Path: APIPrefix + "/agent/jobs/{id}/report",
 		Summary: "Report a job's result", Tags: tags, DefaultStatus: http.StatusNoContent,
 		// A cleanup carries the participant's notebooks, zipped (content.MaxArchive
@@ -70,63 +47,121 @@ func (s *Server) registerAgents() {
 		Description: "Success with its outputs (the new password after create, the completion and the " +
 			"participant's notebooks after cleanup), or failure with the error; a failure is retried with " +
 			"backoff. 409 when the lease was lost."},
-		roleAgent, func(ctx context.Context, in *struct {
-			IDParam
-			Body wod.AgentResult
-		}) (*empty, error) {
-			l := agentLocation(ctx)
-			return &empty{}, s.Agents.ReportJob(ctx, l.ID, in.ID, "agent@"+l.Name, in.Body)
-		})
+		roleAgent, s.reportJob)
 	register(s, huma.Operation{OperationID: "agent-heartbeat", Method: http.MethodPost, Path: APIPrefix + "/agent/heartbeat",
 		Summary: "Say the agent is alive", Tags: tags, DefaultStatus: http.StatusNoContent},
-		roleAgent, func(ctx context.Context, in *struct {
-			Body wod.AgentHeartbeat
-		}) (*empty, error) {
-			return &empty{}, s.Agents.Heartbeat(ctx, agentLocation(ctx).ID, in.Body)
-		})
+		roleAgent, s.heartbeat)
 	register(s, huma.Operation{OperationID: "agent-seats", Method: http.MethodGet, Path: APIPrefix + "/agent/seats",
 		Summary: "Seats in use", Tags: tags,
 		Description: "The student numbers of the location that belong to a registration; the process guard spares only them."},
-		roleAgent, func(ctx context.Context, _ *struct{}) (*body[struct {
-			Held []int `json:"held"`
-		}], error) {
-			held, err := s.Agents.HeldSeats(ctx, agentLocation(ctx).ID)
-			if err != nil {
-				return nil, err
-			}
-			out := &body[struct {
-				Held []int `json:"held"`
-			}]{}
-			out.Body.Held = held
-			return out, nil
-		})
+		roleAgent, s.heldSeats)
 	register(s, huma.Operation{OperationID: "agent-event", Method: http.MethodPost, Path: APIPrefix + "/agent/events",
 		Summary: "Report what the agent did", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Description: "Something the agent did on its own, such as a process the guard killed; it joins the audit trail."},
-		roleAgent, func(ctx context.Context, in *struct {
-			Body struct {
-				Kind   string `json:"kind" pattern:"^[a-z][a-z0-9_.-]{0,63}$" doc:"e.g. guard.kill"`
-				Detail string `json:"detail" maxLength:"2000"`
-			}
-		}) (*empty, error) {
-			return &empty{}, s.Agents.AgentEvent(ctx, agentLocation(ctx).ID, in.Body.Kind, in.Body.Detail)
-		})
+		roleAgent, s.agentEvent)
 	register(s, huma.Operation{OperationID: "create-agent-token", Method: http.MethodPost,
 		Path: APIPrefix + "/locations/{name}/agent-token", Summary: "Issue the location's agent token", Tags: []string{"Locations"},
 		DefaultStatus: http.StatusCreated,
 		Description:   "A new token for the location's agent, shown once; the previous one stops working."},
-		wod.RoleAdmin, func(ctx context.Context, in *NameParam) (*body[struct {
-			Token string `json:"token"`
-		}], error) {
-			tok, _, hash := secret.NewToken()
-			if err := s.AgentAuth.SetLocationAgentToken(ctx, in.Name, hash); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "location.agent_token", "location:"+in.Name, "")
-			out := &body[struct {
-				Token string `json:"token"`
-			}]{}
-			out.Body.Token = tok
-			return out, nil
-		})
+		wod.RoleAdmin, s.createAgentToken)
+}
+
+// agentName names the calling agent in job leases.
+func agentName(l *wod.Location) string { return "agent@" + l.Name }
+
+// claimJobInput is an alias, as are the other inputs and outputs with an
+// anonymous body: huma names an anonymous body's schema after the
+// operation ("Agent-claimRequest") unless the type around it has a name,
+// and the API's document keeps its names.
+type claimJobInput = struct {
+	Body struct {
+		WaitSeconds int `json:"wait_seconds,omitempty" minimum:"0" maximum:"60"`
+	}
+}
+
+type claimJobOutput struct {
+	Status int
+	Body   *wod.AgentJob
+}
+
+// claimJob is agent-claim: the next job of the agent's location, waiting
+// for one up to wait_seconds; 204 when none came.
+func (s *Server) claimJob(ctx context.Context, in *claimJobInput) (*claimJobOutput, error) {
+	l := agentLocation(ctx)
+	job, err := s.Agents.ClaimJob(ctx, l.ID, agentName(l), time.Duration(in.Body.WaitSeconds)*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if job == nil {
+		return &claimJobOutput{Status: http.StatusNoContent}, nil
+	}
+	return &claimJobOutput{Status: http.StatusOK, Body: job}, nil
+}
+
+type reportJobInput struct {
+	IDParam
+	Body wod.AgentResult
+}
+
+// reportJob is agent-report: a claimed job's result.
+func (s *Server) reportJob(ctx context.Context, in *reportJobInput) (*empty, error) {
+	l := agentLocation(ctx)
+	return &empty{}, s.Agents.ReportJob(ctx, l.ID, in.ID, agentName(l), in.Body)
+}
+
+type heartbeatInput struct {
+	Body wod.AgentHeartbeat
+}
+
+// heartbeat is agent-heartbeat: the agent is alive, with the jobs it runs.
+func (s *Server) heartbeat(ctx context.Context, in *heartbeatInput) (*empty, error) {
+	return &empty{}, s.Agents.Heartbeat(ctx, agentLocation(ctx).ID, in.Body)
+}
+
+// heldSeatsOutput is an alias (see claimJobInput).
+type heldSeatsOutput = body[struct {
+	Held []int `json:"held"`
+}]
+
+// heldSeats is agent-seats: the location's seats that belong to a
+// registration.
+func (s *Server) heldSeats(ctx context.Context, _ *struct{}) (*heldSeatsOutput, error) {
+	held, err := s.Agents.HeldSeats(ctx, agentLocation(ctx).ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &heldSeatsOutput{}
+	out.Body.Held = held
+	return out, nil
+}
+
+type agentEventInput = struct {
+	Body struct {
+		Kind   string `json:"kind" pattern:"^[a-z][a-z0-9_.-]{0,63}$" doc:"e.g. guard.kill"`
+		Detail string `json:"detail" maxLength:"2000"`
+	}
+}
+
+// agentEvent is agent-event: something the agent did on its own, for the
+// audit trail.
+func (s *Server) agentEvent(ctx context.Context, in *agentEventInput) (*empty, error) {
+	return &empty{}, s.Agents.AgentEvent(ctx, agentLocation(ctx).ID, in.Body.Kind, in.Body.Detail)
+}
+
+// agentTokenOutput is an alias (see claimJobInput).
+type agentTokenOutput = body[struct {
+	Token string `json:"token"`
+}]
+
+// createAgentToken is create-agent-token: a new token for the location's
+// agent, which replaces the previous one.
+func (s *Server) createAgentToken(ctx context.Context, in *NameParam) (*agentTokenOutput, error) {
+	tok, _, hash := secret.NewToken()
+	if err := s.AgentAuth.SetLocationAgentToken(ctx, in.Name, hash); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "location.agent_token", "location:"+in.Name, "")
+	out := &agentTokenOutput{}
+	out.Body.Token = tok
+	return out, nil
 }

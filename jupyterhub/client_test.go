@@ -521,7 +521,7 @@ func TestNewExternal(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := NewExternal(srv.URL+"/jh/hub/api/", " good ")
+	c, err := NewExternal(t.Context(), srv.URL+"/jh/hub/api/", " good ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,12 +536,30 @@ func TestNewExternal(t *testing.T) {
 		{srv.URL + "/jh", "weak", "lacks the scopes admin:users"},
 		{srv.URL + "/nothere", "good", "no JupyterHub answers"},
 	} {
-		_, err := NewExternal(tc.url, tc.token)
+		_, err := NewExternal(t.Context(), tc.url, tc.token)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewExternal(%q, %q) = %v, want %q", tc.url, tc.token, err, tc.want)
 		}
 		if err != nil && tc.token != "" && strings.Contains(err.Error(), "token "+tc.token) {
 			t.Errorf("error shows the token: %v", err)
 		}
+	}
+}
+
+// TestNewExternalEndsWithContext: the checks stop with the caller's
+// context, not only after externalCheckTimeout.
+func TestNewExternalEndsWithContext(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // a hub that never answers
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := NewExternal(ctx, srv.URL, "good"); err == nil {
+		t.Fatal("NewExternal of a silent hub succeeded")
+	}
+	if took := time.Since(start); took > externalCheckTimeout/2 {
+		t.Errorf("NewExternal returned %v after its context ended", took-100*time.Millisecond)
 	}
 }

@@ -25,7 +25,8 @@ const externalCheckTimeout = 15 * time.Second
 // NewExternal returns a Client for a hub the operator runs (external mode),
 // after checking that hubURL is an http(s) URL, that a JupyterHub answers
 // there, and that token is accepted and carries the scopes the agent needs.
-func NewExternal(hubURL, token string) (*Client, error) {
+// The checks end with ctx, and after externalCheckTimeout at most.
+func NewExternal(ctx context.Context, hubURL, token string) (*Client, error) {
 	u, err := url.Parse(hubURL)
 	if err != nil {
 		return nil, fmt.Errorf("jupyterhub: hub URL %q: %w", hubURL, err)
@@ -45,7 +46,7 @@ func NewExternal(hubURL, token string) (*Client, error) {
 	}
 	c := &Client{URL: strings.TrimRight(u.String(), "/"), Token: token}
 
-	ctx, cancel := context.WithTimeout(context.Background(), externalCheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, externalCheckTimeout)
 	defer cancel()
 	if _, err := c.Version(ctx); err != nil {
 		return nil, fmt.Errorf("jupyterhub: no JupyterHub answers at %s: %w", c.URL, err)

@@ -138,26 +138,23 @@ func (c *Client) waitReady(ctx context.Context, name string) error {
 
 // waitStopped waits until the default server of name is no longer active.
 func (c *Client) waitStopped(ctx context.Context, name string) error {
-	p := c.newPoller()
-	for {
-		u, err := c.User(ctx, name)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("jupyterhub: waiting for the server of %s to stop: %w", name, err)
-		}
-		if s, active := u.Servers[""]; !active || (!s.Ready && s.Pending == "") {
-			return nil
-		}
-		if err := p.wait(ctx); err != nil {
-			return fmt.Errorf("jupyterhub: waiting for the server of %s to stop: %w", name, err)
-		}
-	}
+	return c.waitServer(ctx, name, "stop", func(s Server, active bool) bool {
+		return !active || (!s.Ready && s.Pending == "")
+	})
 }
 
 // waitSettled waits until the default server of name is not pending.
 func (c *Client) waitSettled(ctx context.Context, name string) error {
+	return c.waitServer(ctx, name, "settle", func(s Server, active bool) bool {
+		return !active || s.Pending == ""
+	})
+}
+
+// waitServer polls the user model until done holds of the default server
+// of name (active: the user has one), the user is gone, or ctx ends. The
+// hub offers no event for a stop or the end of a pending state, hence the
+// poll; what says the server does what is for the error.
+func (c *Client) waitServer(ctx context.Context, name, does string, done func(s Server, active bool) bool) error {
 	p := c.newPoller()
 	for {
 		u, err := c.User(ctx, name)
@@ -165,13 +162,14 @@ func (c *Client) waitSettled(ctx context.Context, name string) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("jupyterhub: waiting for the server of %s to settle: %w", name, err)
+			return fmt.Errorf("jupyterhub: waiting for the server of %s to %s: %w", name, does, err)
 		}
-		if s, active := u.Servers[""]; !active || s.Pending == "" {
+		s, active := u.Servers[""]
+		if done(s, active) {
 			return nil
 		}
 		if err := p.wait(ctx); err != nil {
-			return fmt.Errorf("jupyterhub: waiting for the server of %s to settle: %w", name, err)
+			return fmt.Errorf("jupyterhub: waiting for the server of %s to %s: %w", name, does, err)
 		}
 	}
 }

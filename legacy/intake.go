@@ -63,11 +63,10 @@ func (in *Intake) Serve(ctx context.Context, ln net.Listener) error {
 	s.WriteTimeout = time.Minute
 	s.MaxMessageBytes = maxCommandMail
 	s.MaxRecipients = 10
-	s.ErrorLog = discardLogger{}
-	go func() {
-		<-ctx.Done()
-		s.Close()
-	}()
+	s.ErrorLog = smtpErrorLog{in.logger()}
+	// Closed when ctx ends; the callback goes when Serve returns first.
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
 	err := s.Serve(eagerListener{Listener: ln, admit: func(c net.Conn) error { return in.admit(ctx, c) }})
 	if ctx.Err() != nil || errors.Is(err, smtp.ErrServerClosed) {
 		return nil
@@ -75,10 +74,17 @@ func (in *Intake) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-type discardLogger struct{}
+// smtpErrorLog takes the SMTP server's own error log (failed accepts, a
+// connection's error, a handler's panic) into the intake's.
+type smtpErrorLog struct{ log *slog.Logger }
 
-func (discardLogger) Printf(string, ...any) {}
-func (discardLogger) Println(...any)        {}
+func (l smtpErrorLog) Printf(format string, v ...any) {
+	l.log.Warn("legacy mail intake: "+strings.TrimRight(fmt.Sprintf(format, v...), "\n"), "src", "smtp")
+}
+
+func (l smtpErrorLog) Println(v ...any) {
+	l.log.Warn("legacy mail intake: "+strings.TrimRight(fmt.Sprintln(v...), "\n"), "src", "smtp")
+}
 
 type intakeBackend struct{ in *Intake }
 

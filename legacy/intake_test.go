@@ -3,6 +3,7 @@ package legacy_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -163,5 +164,47 @@ func TestParseNetworks(t *testing.T) {
 	}
 	if _, err := legacy.ParseNetworks([]string{"backend.example"}); err == nil {
 		t.Fatal("a host name is not a network")
+	}
+}
+
+// recordsTo is a slog handler that sends every record to a channel.
+type recordsTo chan slog.Record
+
+func (h recordsTo) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordsTo) Handle(_ context.Context, r slog.Record) error {
+	h <- r.Clone()
+	return nil
+}
+func (h recordsTo) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordsTo) WithGroup(string) slog.Handler      { return h }
+
+// The SMTP server's own error log goes to the intake's logger: a
+// connection that ends with a reset mid-conversation is a warning there.
+func TestIntakeLogsTheServersErrors(t *testing.T) {
+	records := make(recordsTo, 16)
+	addr := startIntake(t, &legacy.Intake{Spool: newSpool(t), Allow: loopback(), Logger: slog.New(records)})
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Read(make([]byte, 512)); err != nil { // the greeting
+		t.Fatal(err)
+	}
+	conn.(*net.TCPConn).SetLinger(0) // close with a reset
+	conn.Close()
+
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case r := <-records:
+			if r.Level == slog.LevelWarn && strings.Contains(r.Message, "legacy mail intake: error handling 127.0.0.1:") &&
+				strings.Contains(r.Message, "reset") {
+				return
+			}
+			t.Logf("other record: %s %s", r.Level, r.Message)
+		case <-timeout:
+			t.Fatal("no warning of the reset connection in the intake's log")
+		}
 	}
 }

@@ -30,7 +30,7 @@ func (c *Checker) checkAgent(ctx context.Context, role string, add addCheck) {
 		add("system tools", OK, "useradd, usermod, userdel, groupadd, chpasswd")
 	}
 	if ac.HubAPI != "" {
-		if _, err := jupyterhub.NewExternal(ac.HubAPI, ac.HubToken); err != nil {
+		if _, err := jupyterhub.NewExternal(ctx, ac.HubAPI, ac.HubToken); err != nil {
 			add("jupyterhub", Fail, "%v", err)
 		} else {
 			add("jupyterhub", OK, "the hub at %s accepts the token, with the scopes the agent needs", ac.HubAPI)

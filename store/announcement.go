@@ -18,22 +18,17 @@ func (db *DB) FindAnnouncements(ctx context.Context, currentAt *time.Time) (as [
 			w.add("(starts_at IS NULL OR starts_at <= ?)", currentAt.UTC())
 			w.add("(ends_at IS NULL OR ends_at > ?)", currentAt.UTC())
 		}
-		rows, err := tx.query(`SELECT id, message, level, starts_at, ends_at, created_at FROM announcements`+
-			w.String()+` ORDER BY id DESC`, w.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		as, err = queryAll(tx, func(row scanner) (*wod.Announcement, error) {
 			var a wod.Announcement
 			var starts, ends sql.NullTime
-			if err := rows.Scan(&a.ID, &a.Message, &a.Level, &starts, &ends, &a.CreatedAt); err != nil {
-				return err
+			if err := row.Scan(&a.ID, &a.Message, &a.Level, &starts, &ends, &a.CreatedAt); err != nil {
+				return nil, err
 			}
 			a.StartsAt, a.EndsAt, a.CreatedAt = timePtr(starts), timePtr(ends), a.CreatedAt.UTC()
-			as = append(as, &a)
-		}
-		return rows.Err()
+			return &a, nil
+		}, `SELECT id, message, level, starts_at, ends_at, created_at FROM announcements`+
+			w.String()+` ORDER BY id DESC`, w.args...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find announcements: %w", err)

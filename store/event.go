@@ -24,6 +24,18 @@ func recordEvent(tx *Tx, e *wod.Event) error {
 		e.At.UTC(), e.Actor, e.Kind, e.Subject, e.Detail).Scan(&e.ID)
 }
 
+// eventColumns are the columns scanEvent reads.
+const eventColumns = `id, at, actor, kind, subject, detail`
+
+func scanEvent(row scanner) (*wod.Event, error) {
+	var e wod.Event
+	if err := row.Scan(&e.ID, &e.At, &e.Actor, &e.Kind, &e.Subject, &e.Detail); err != nil {
+		return nil, err
+	}
+	e.At = e.At.UTC()
+	return &e, nil
+}
+
 // FindEvents lists events, newest first.
 func (db *DB) FindEvents(ctx context.Context, f wod.EventFilter) (es []*wod.Event, total int, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
@@ -37,21 +49,9 @@ func (db *DB) FindEvents(ctx context.Context, f wod.EventFilter) (es []*wod.Even
 		if total, err = count(tx, "events", &w); err != nil {
 			return err
 		}
-		rows, err := tx.query(`SELECT id, at, actor, kind, subject, detail FROM events`+w.String()+
+		es, err = queryAll(tx, scanEvent, `SELECT `+eventColumns+` FROM events`+w.String()+
 			` ORDER BY id DESC`+w.page(f.Page), w.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e wod.Event
-			if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Kind, &e.Subject, &e.Detail); err != nil {
-				return err
-			}
-			e.At = e.At.UTC()
-			es = append(es, &e)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find events: %w", err)

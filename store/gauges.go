@@ -53,55 +53,44 @@ func (db *DB) Gauges(ctx context.Context) (g *wod.Gauges, err error) {
 
 // countBy fills m from a query of (key, count) rows.
 func countBy[K ~string](tx *Tx, query string, m map[K]int, args ...any) error {
-	rows, err := tx.query(query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return queryEach(tx, func(row scanner) error {
 		var k K
 		var n int
-		if err := rows.Scan(&k, &n); err != nil {
+		if err := row.Scan(&k, &n); err != nil {
 			return err
 		}
 		m[k] = n
-	}
-	return rows.Err()
+		return nil
+	}, query, args...)
 }
 
 func gaugeSeats(tx *Tx, g *wod.Gauges) error {
-	rows, err := tx.query(`SELECT l.name, s.state, COUNT(*) FROM seats s JOIN locations l ON l.id = s.location_id
+	seats, err := queryAll(tx, func(row scanner) (wod.SeatCount, error) {
+		var c wod.SeatCount
+		err := row.Scan(&c.Location, &c.State, &c.Count)
+		return c, err
+	}, `SELECT l.name, s.state, COUNT(*) FROM seats s JOIN locations l ON l.id = s.location_id
 		GROUP BY l.name, s.state ORDER BY l.name, s.state`)
 	if err != nil {
 		return fmt.Errorf("seats: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var c wod.SeatCount
-		if err := rows.Scan(&c.Location, &c.State, &c.Count); err != nil {
-			return fmt.Errorf("seats: %w", err)
-		}
-		g.Seats = append(g.Seats, c)
-	}
-	return rows.Err()
+	g.Seats = append(g.Seats, seats...)
+	return nil
 }
 
 func gaugeJobs(tx *Tx, g *wod.Gauges) error {
 	// Done and cancelled jobs are history: they only grow.
-	rows, err := tx.query(`SELECT kind, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running', 'failed')
+	jobs, err := queryAll(tx, func(row scanner) (wod.JobCount, error) {
+		var c wod.JobCount
+		err := row.Scan(&c.Kind, &c.State, &c.Count)
+		return c, err
+	}, `SELECT kind, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running', 'failed')
 		GROUP BY kind, state ORDER BY kind, state`)
 	if err != nil {
 		return fmt.Errorf("jobs: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var c wod.JobCount
-		if err := rows.Scan(&c.Kind, &c.State, &c.Count); err != nil {
-			return fmt.Errorf("jobs: %w", err)
-		}
-		g.Jobs = append(g.Jobs, c)
-	}
-	return rows.Err()
+	g.Jobs = append(g.Jobs, jobs...)
+	return nil
 }
 
 // oldest runs a query for the first due time (ORDER BY … LIMIT 1 rather

@@ -158,18 +158,5 @@ func (db *DB) ScheduleJobs(ctx context.Context, js []*wod.Job) error {
 // queryJobs runs a query that returns job rows (a SELECT, or an UPDATE …
 // RETURNING jobColumns) and scans them.
 func queryJobs(tx *Tx, query string, args ...any) ([]*wod.Job, error) {
-	rows, err := tx.query(query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var js []*wod.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		js = append(js, j)
-	}
-	return js, rows.Err()
+	return queryAll(tx, scanJob, query, args...)
 }

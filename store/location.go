@@ -26,19 +26,8 @@ func scanLocation(row scanner) (*wod.Location, error) {
 // FindLocations lists all locations by name.
 func (db *DB) FindLocations(ctx context.Context) (ls []*wod.Location, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`SELECT ` + locationColumns + ` FROM locations ORDER BY name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			l, err := scanLocation(rows)
-			if err != nil {
-				return err
-			}
-			ls = append(ls, l)
-		}
-		return rows.Err()
+		ls, err = queryAll(tx, scanLocation, `SELECT `+locationColumns+` FROM locations ORDER BY name`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find locations: %w", err)

@@ -30,19 +30,8 @@ func scanLTIPlatform(row scanner) (*wod.LTIPlatform, error) {
 // FindLTIPlatforms lists the platforms by name.
 func (db *DB) FindLTIPlatforms(ctx context.Context) (ps []*wod.LTIPlatform, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`SELECT ` + ltiPlatformColumns + ` FROM lti_platforms ORDER BY name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			p, err := scanLTIPlatform(rows)
-			if err != nil {
-				return err
-			}
-			ps = append(ps, p)
-		}
-		return rows.Err()
+		ps, err = queryAll(tx, scanLTIPlatform, `SELECT `+ltiPlatformColumns+` FROM lti_platforms ORDER BY name`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find LTI platforms: %w", err)
@@ -58,20 +47,8 @@ func (db *DB) FindLTIPlatform(ctx context.Context, issuer, clientID string) (p *
 		if clientID != "" {
 			q, args = q+` AND client_id = $2`, append(args, clientID)
 		}
-		rows, err := tx.query(q+` ORDER BY id LIMIT 2`, args...)
+		found, err := queryAll(tx, scanLTIPlatform, q+` ORDER BY id LIMIT 2`, args...)
 		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var found []*wod.LTIPlatform
-		for rows.Next() {
-			p, err := scanLTIPlatform(rows)
-			if err != nil {
-				return err
-			}
-			found = append(found, p)
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		switch len(found) {

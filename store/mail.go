@@ -64,19 +64,8 @@ func (db *DB) FindMails(ctx context.Context, f wod.MailFilter) (ms []*wod.Mail, 
 		if total, err = count(tx, "mails", &w); err != nil {
 			return err
 		}
-		rows, err := tx.query(`SELECT `+mailColumns+` FROM mails`+w.String()+` ORDER BY id DESC`+w.page(f.Page), w.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMail(rows)
-			if err != nil {
-				return err
-			}
-			ms = append(ms, m)
-		}
-		return rows.Err()
+		ms, err = queryAll(tx, scanMail, `SELECT `+mailColumns+` FROM mails`+w.String()+` ORDER BY id DESC`+w.page(f.Page), w.args...)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find mails: %w", err)

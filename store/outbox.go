@@ -18,22 +18,12 @@ func (db *DB) ClaimMails(ctx context.Context, lease time.Duration, limit int) (m
 		if tx.db.dialect == Postgres {
 			lock = " FOR UPDATE SKIP LOCKED"
 		}
-		rows, err := tx.query(`UPDATE mails SET state = 'sending', attempts = attempts + 1, lease_until = $1
+		var err error
+		ms, err = queryAll(tx, scanMail, `UPDATE mails SET state = 'sending', attempts = attempts + 1, lease_until = $1
 			WHERE id IN (SELECT id FROM mails WHERE (state = 'queued' AND next_attempt_at <= $2)
 				OR (state = 'sending' AND lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3`+lock+`)
 			RETURNING `+mailColumns, tx.now.Add(lease), tx.now, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMail(rows)
-			if err != nil {
-				return err
-			}
-			ms = append(ms, m)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim mails: %w", err)

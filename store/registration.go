@@ -237,20 +237,9 @@ func (db *DB) FindRegistrations(ctx context.Context, f wod.RegistrationFilter) (
 		if total, err = count(tx, "registrations r", &w); err != nil {
 			return err
 		}
-		rows, err := tx.query(`SELECT `+registrationColumns+` FROM `+registrationFrom+w.String()+
+		rs, err = queryAll(tx, scanRegistration, `SELECT `+registrationColumns+` FROM `+registrationFrom+w.String()+
 			` ORDER BY r.id DESC`+w.page(f.Page), w.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			r, err := scanRegistration(rows)
-			if err != nil {
-				return err
-			}
-			rs = append(rs, r)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find registrations: %w", err)

@@ -22,25 +22,20 @@ func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Sea
 		if total, err = count(tx, from, &w); err != nil {
 			return err
 		}
-		rows, err := tx.query(`SELECT s.id, s.location_id, l.name, l.base_student_id, s.number, s.state, s.registration_id
-			FROM `+from+w.String()+` ORDER BY l.name, s.number`+w.page(f.Page), w.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		seats, err = queryAll(tx, func(row scanner) (*wod.Seat, error) {
 			var s wod.Seat
 			var base int
 			var reg sql.NullInt64
-			if err := rows.Scan(&s.ID, &s.LocationID, &s.Location, &base, &s.Number, &s.State, &reg); err != nil {
-				return err
+			if err := row.Scan(&s.ID, &s.LocationID, &s.Location, &base, &s.Number, &s.State, &reg); err != nil {
+				return nil, err
 			}
 			s.StudentID = base + s.Number
 			s.Username = wod.StudentUsername(s.Number)
 			s.RegistrationID = int64Ptr(reg)
-			seats = append(seats, &s)
-		}
-		return rows.Err()
+			return &s, nil
+		}, `SELECT s.id, s.location_id, l.name, l.base_student_id, s.number, s.state, s.registration_id
+			FROM `+from+w.String()+` ORDER BY l.name, s.number`+w.page(f.Page), w.args...)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find seats: %w", err)
@@ -52,19 +47,9 @@ func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Sea
 // registration.
 func (db *DB) HeldSeats(ctx context.Context, locationID int64) (held []int, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`SELECT number FROM seats WHERE location_id = $1 AND state <> 'free' ORDER BY number`, locationID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var n int
-			if err := rows.Scan(&n); err != nil {
-				return err
-			}
-			held = append(held, n)
-		}
-		return rows.Err()
+		var err error
+		held, err = queryAll(tx, scanOne[int], `SELECT number FROM seats WHERE location_id = $1 AND state <> 'free' ORDER BY number`, locationID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("held seats: %w", err)

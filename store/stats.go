@@ -61,81 +61,58 @@ func dashboardWorkshops(tx *Tx, d *wod.Dashboard) error {
 	// Free is derived as in the catalogue (scanWorkshop): bounded both by
 	// the capacity left and by the free seats of the range, which
 	// workshops with overlapping ranges share.
-	rows, err := tx.query(`SELECT w.slug, w.title, l.name, w.active, w.capacity,
-		(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.state IN ` + holdingSQL + `),
+	loads, err := queryAll(tx, func(row scanner) (wod.WorkshopLoad, error) {
+		var l wod.WorkshopLoad
+		var free int
+		if err := row.Scan(&l.Slug, &l.Title, &l.Location, &l.Active, &l.Capacity, &l.Taken, &free, &l.Dirty); err != nil {
+			return l, err
+		}
+		l.Free = max(0, min(l.Capacity-l.Taken, free))
+		return l, nil
+	}, `SELECT w.slug, w.title, l.name, w.active, w.capacity,
+		(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.state IN `+holdingSQL+`),
 		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'free'
 			AND s.number BETWEEN w.seat_min AND w.seat_max),
 		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'dirty'
 			AND s.number BETWEEN w.seat_min AND w.seat_max)
-		FROM ` + workshopFrom + ` ORDER BY w.priority, w.slug`)
+		FROM `+workshopFrom+` ORDER BY w.priority, w.slug`)
 	if err != nil {
 		return fmt.Errorf("workshop seats: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var l wod.WorkshopLoad
-		var free int
-		if err := rows.Scan(&l.Slug, &l.Title, &l.Location, &l.Active, &l.Capacity, &l.Taken, &free, &l.Dirty); err != nil {
-			return fmt.Errorf("workshop seats: %w", err)
-		}
-		l.Free = max(0, min(l.Capacity-l.Taken, free))
-		d.Workshops = append(d.Workshops, l)
-	}
-	return rows.Err()
+	d.Workshops = append(d.Workshops, loads...)
+	return nil
 }
 
 func dashboardLocations(tx *Tx, d *wod.Dashboard) error {
-	rows, err := tx.query(`SELECT ` + locationColumns + ` FROM locations ORDER BY name`)
+	ls, err := queryAll(tx, scanLocation, `SELECT `+locationColumns+` FROM locations ORDER BY name`)
 	if err != nil {
 		return fmt.Errorf("locations: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		l, err := scanLocation(rows)
-		if err != nil {
-			return fmt.Errorf("locations: %w", err)
-		}
-		d.Locations = append(d.Locations, l)
-	}
-	return rows.Err()
+	d.Locations = append(d.Locations, ls...)
+	return nil
 }
 
 func dashboardJobs(tx *Tx, d *wod.Dashboard) error {
 	if err := tx.queryRow(`SELECT COUNT(*) FROM jobs WHERE ` + failingJobSQL).Scan(&d.FailingJobsTotal); err != nil {
 		return fmt.Errorf("count failing jobs: %w", err)
 	}
-	rows, err := tx.query(`SELECT `+jobColumns+` FROM jobs WHERE `+failingJobSQL+
+	js, err := queryJobs(tx, `SELECT `+jobColumns+` FROM jobs WHERE `+failingJobSQL+
 		` ORDER BY updated_at DESC, id DESC LIMIT $1`, dashboardFailingJobs)
 	if err != nil {
 		return fmt.Errorf("failing jobs: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return fmt.Errorf("failing jobs: %w", err)
-		}
-		d.FailingJobs = append(d.FailingJobs, j)
-	}
-	return rows.Err()
+	d.FailingJobs = append(d.FailingJobs, js...)
+	return nil
 }
 
 func dashboardGuard(tx *Tx, d *wod.Dashboard) error {
-	rows, err := tx.query(`SELECT id, at, actor, kind, subject, detail FROM events WHERE kind >= 'guard.' AND kind < 'guard/'
+	es, err := queryAll(tx, scanEvent, `SELECT `+eventColumns+` FROM events WHERE kind >= 'guard.' AND kind < 'guard/'
 		ORDER BY id DESC LIMIT $1`, dashboardGuardEvents)
 	if err != nil {
 		return fmt.Errorf("guard events: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e wod.Event
-		if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Kind, &e.Subject, &e.Detail); err != nil {
-			return fmt.Errorf("guard events: %w", err)
-		}
-		e.At = e.At.UTC()
-		d.GuardEvents = append(d.GuardEvents, &e)
-	}
-	return rows.Err()
+	d.GuardEvents = append(d.GuardEvents, es...)
+	return nil
 }
 
 // completionBucketSQL puts a completion % in its tenth; 100 (and anything
@@ -148,7 +125,21 @@ func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.Wor
 	err = db.read(ctx, func(tx *Tx) error {
 		// The period goes in the join, not a WHERE, so that a workshop
 		// without registrations still has its row of zeros.
-		rows, err := tx.query(`SELECT w.id, w.slug, w.title, COUNT(r.id),
+		index := map[int64]int{}
+		err := queryEach(tx, func(row scanner) error {
+			var id, sum, measured int64
+			var s wod.WorkshopStats
+			if err := row.Scan(&id, &s.Slug, &s.Title, &s.Registrations, &s.Finished, &s.Failed, &sum, &measured); err != nil {
+				return err
+			}
+			if measured > 0 {
+				avg := float64(sum) / float64(measured)
+				s.AverageCompletion = &avg
+			}
+			index[id] = len(out)
+			out = append(out, s)
+			return nil
+		}, `SELECT w.id, w.slug, w.title, COUNT(r.id),
 			COUNT(CASE WHEN r.state = 'done' THEN 1 END), COUNT(CASE WHEN r.state = 'failed' THEN 1 END),
 			COALESCE(SUM(CASE WHEN r.state = 'done' THEN r.completion END), 0),
 			COUNT(CASE WHEN r.state = 'done' THEN r.completion END)
@@ -157,43 +148,23 @@ func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.Wor
 		if err != nil {
 			return fmt.Errorf("per workshop: %w", err)
 		}
-		defer rows.Close()
-		index := map[int64]int{}
-		for rows.Next() {
-			var id, sum, measured int64
-			var s wod.WorkshopStats
-			if err := rows.Scan(&id, &s.Slug, &s.Title, &s.Registrations, &s.Finished, &s.Failed, &sum, &measured); err != nil {
-				return fmt.Errorf("per workshop: %w", err)
-			}
-			if measured > 0 {
-				avg := float64(sum) / float64(measured)
-				s.AverageCompletion = &avg
-			}
-			index[id] = len(out)
-			out = append(out, s)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("per workshop: %w", err)
-		}
-		rows.Close()
 
-		rows, err = tx.query(`SELECT r.workshop_id, `+completionBucketSQL+`, COUNT(*) FROM registrations r
-			WHERE r.state = 'done' AND r.completion IS NOT NULL AND r.created_at >= $1 GROUP BY 1, 2`, since.UTC())
-		if err != nil {
-			return fmt.Errorf("completion histogram: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
+		err = queryEach(tx, func(row scanner) error {
 			var id int64
 			var bucket, n int
-			if err := rows.Scan(&id, &bucket, &n); err != nil {
-				return fmt.Errorf("completion histogram: %w", err)
+			if err := row.Scan(&id, &bucket, &n); err != nil {
+				return err
 			}
 			if i, ok := index[id]; ok && bucket >= 0 && bucket < len(out[i].Completion) {
 				out[i].Completion[bucket] = n
 			}
+			return nil
+		}, `SELECT r.workshop_id, `+completionBucketSQL+`, COUNT(*) FROM registrations r
+			WHERE r.state = 'done' AND r.completion IS NOT NULL AND r.created_at >= $1 GROUP BY 1, 2`, since.UTC())
+		if err != nil {
+			return fmt.Errorf("completion histogram: %w", err)
 		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("workshop stats: %w", err)
@@ -224,21 +195,8 @@ func (db *DB) RegistrationsPerDay(ctx context.Context, since time.Time, workshop
 		if tx.db.dialect == Postgres {
 			day = `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
 		}
-		rows, err := tx.query(`SELECT `+day+`, COUNT(*) FROM registrations r`+w.String()+` GROUP BY 1`, w.args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
 		counts := map[string]int{}
-		for rows.Next() {
-			var d string
-			var n int
-			if err := rows.Scan(&d, &n); err != nil {
-				return err
-			}
-			counts[d] = n
-		}
-		if err := rows.Err(); err != nil {
+		if err := countBy(tx, `SELECT `+day+`, COUNT(*) FROM registrations r`+w.String()+` GROUP BY 1`, counts, w.args...); err != nil {
 			return err
 		}
 		first := since.UTC().Truncate(24 * time.Hour)

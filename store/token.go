@@ -25,19 +25,9 @@ func scanToken(row scanner) (*wod.Token, error) {
 // FindTokens lists API tokens, newest first.
 func (db *DB) FindTokens(ctx context.Context) (ts []*wod.Token, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`SELECT ` + tokenColumns + ` FROM tokens ORDER BY id DESC`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t, err := scanToken(rows)
-			if err != nil {
-				return err
-			}
-			ts = append(ts, t)
-		}
-		return rows.Err()
+		var err error
+		ts, err = queryAll(tx, scanToken, `SELECT `+tokenColumns+` FROM tokens ORDER BY id DESC`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find tokens: %w", err)

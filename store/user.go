@@ -26,19 +26,9 @@ func scanUser(row scanner) (*wod.User, error) {
 // FindUsers lists operators by name.
 func (db *DB) FindUsers(ctx context.Context) (us []*wod.User, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`SELECT ` + userColumns + ` FROM users ORDER BY username`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				return err
-			}
-			us = append(us, u)
-		}
-		return rows.Err()
+		var err error
+		us, err = queryAll(tx, scanUser, `SELECT `+userColumns+` FROM users ORDER BY username`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find users: %w", err)

@@ -78,21 +78,12 @@ func findWorkshops(tx *Tx, f wod.WorkshopFilter) ([]*wod.Workshop, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := tx.query(`SELECT `+workshopColumns+` FROM `+workshopFrom+w.String()+
+	ws, err := queryAll(tx, scanWorkshop, `SELECT `+workshopColumns+` FROM `+workshopFrom+w.String()+
 		` ORDER BY w.priority, w.slug`+w.page(f.Page), w.args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var ws []*wod.Workshop
-	for rows.Next() {
-		ws1, err := scanWorkshop(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		ws = append(ws, ws1)
-	}
-	return ws, total, rows.Err()
+	return ws, total, nil
 }
 
 // PopularCount is how many workshops carry the "popular" mark: those with
@@ -103,24 +94,19 @@ func markPopular(tx *Tx, ws []*wod.Workshop) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	rows, err := tx.query(`SELECT workshop_id FROM registrations GROUP BY workshop_id
+	ids, err := queryAll(tx, scanOne[int64], `SELECT workshop_id FROM registrations GROUP BY workshop_id
 		ORDER BY COUNT(DISTINCT email) DESC, workshop_id LIMIT $1`, PopularCount)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	popular := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
+	for _, id := range ids {
 		popular[id] = true
 	}
 	for _, w := range ws {
 		w.Popular = popular[w.ID]
 	}
-	return rows.Err()
+	return nil
 }
 
 // FindWorkshop returns the workshop with the slug. Popularity is a

@@ -193,7 +193,11 @@ func run(dsn string, regs, conc, timers int, spread time.Duration) error {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	go eng.Run(runCtx)
+	engineDone := make(chan struct{})
+	go func() {
+		defer close(engineDone)
+		eng.Run(runCtx)
+	}()
 	deadline := due.Add(spread + 60*time.Second)
 	for time.Now().Before(deadline) {
 		lateMu.Lock()
@@ -205,6 +209,7 @@ func run(dsn string, regs, conc, timers int, spread time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
+	<-engineDone
 	lateMu.Lock()
 	defer lateMu.Unlock()
 	if len(late) < timers {

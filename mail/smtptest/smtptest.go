@@ -53,8 +53,15 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.srv.Serve(ln)
-	t.Cleanup(func() { s.srv.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		s.srv.Close()
+		<-done
+	})
 	a := ln.Addr().(*net.TCPAddr)
 	s.Addr, s.Host, s.Port = a.String(), a.IP.String(), a.Port
 	return s

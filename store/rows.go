@@ -1,0 +1,43 @@
+package store
+
+// queryEach runs query and hands every row to each, in order: the one loop
+// over a query's rows, which closes them and reports the error that ended
+// the iteration (rows.Err) as well as the query's and each's.
+func queryEach(tx *Tx, each func(row scanner) error, query string, args ...any) error {
+	rows, err := tx.query(query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// queryAll runs query and returns every row as scan reads it; nil when
+// there is none.
+func queryAll[T any](tx *Tx, scan func(row scanner) (T, error), query string, args ...any) ([]T, error) {
+	var all []T
+	err := queryEach(tx, func(row scanner) error {
+		v, err := scan(row)
+		if err != nil {
+			return err
+		}
+		all = append(all, v)
+		return nil
+	}, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// scanOne reads a row of one column.
+func scanOne[T any](row scanner) (T, error) {
+	var v T
+	err := row.Scan(&v)
+	return v, err
+}
