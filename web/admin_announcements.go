@@ -111,13 +111,7 @@ func (p *Pages) addAnnouncement(w http.ResponseWriter, r *http.Request, a *admin
 	}
 	// The times the form could not read and the service's problems are
 	// shown together.
-	if fe, bad := fieldErrors(p.Operator.ValidateAnnouncement(x)); bad {
-		for k, v := range fe {
-			if _, seen := errs[k]; !seen {
-				errs[k] = v
-			}
-		}
-	}
+	addFieldErrors(errs, p.Operator.ValidateAnnouncement(x))
 	if len(errs) > 0 {
 		f.Errors = errs
 		p.renderAnnouncements(w, r, a, http.StatusUnprocessableEntity, f)

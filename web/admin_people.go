@@ -130,6 +130,17 @@ func fieldErrors(err error) (map[string]string, bool) {
 	return m, true
 }
 
+// addFieldErrors adds the per-field problems of err to errs, keeping what
+// the form itself found first, so that a form shows every problem at once.
+func addFieldErrors(errs map[string]string, err error) {
+	fe, _ := fieldErrors(err)
+	for k, v := range fe {
+		if _, seen := errs[k]; !seen {
+			errs[k] = v
+		}
+	}
+}
+
 func (p *Pages) addUser(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	f := userForm{Username: strings.TrimSpace(r.PostFormValue("username")),
 		Email: strings.TrimSpace(r.PostFormValue("email")), Role: r.PostFormValue("role")}
@@ -249,13 +260,7 @@ func (p *Pages) createToken(w http.ResponseWriter, r *http.Request, a *adminRequ
 		}
 	}
 	// The form's problems and the service's are shown together.
-	if fe, bad := fieldErrors(p.Operator.ValidateToken(spec)); bad {
-		for k, v := range fe {
-			if _, seen := f.Errors[k]; !seen {
-				f.Errors[k] = v
-			}
-		}
-	}
+	addFieldErrors(f.Errors, p.Operator.ValidateToken(spec))
 	if len(f.Errors) > 0 {
 		p.renderUsers(w, r, a, http.StatusUnprocessableEntity, &usersData{Token: f})
 		return
