@@ -145,8 +145,7 @@ func (a *App) Build() error {
 	a.Engine.Observer = a.Metrics
 	a.Dispatcher = &engine.Dispatcher{Store: a.DB, Transport: transport, Keys: a.Keys, Clock: a.Clock,
 		Logger: a.Logger, From: mc.From, Wake: a.Engine.Notified, SendTimeout: mc.SMTPTimeout, Observer: a.Metrics}
-	ops := &operator.Service{Users: a.DB, Tokens: a.DB, Announcements: a.DB, Workshops: a.DB, Locations: a.DB,
-		LTI: a.DB, Jobs: a.DB, Events: a.DB, Clock: a.Clock, Logger: a.Logger}
+	ops := a.Operator()
 	api := &httpapi.Server{
 		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine, Operator: ops,
 		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
@@ -348,31 +347,17 @@ func (a *App) EnsureLocalLocation(ctx context.Context) (*wod.Location, error) {
 	return l, nil
 }
 
-// InitialAdminFile holds the generated password of the first admin, 0600,
-// so that it never passes through a log.
-const InitialAdminFile = "initial-admin-password"
+// Operator is the operators' use cases over the store; the server's API
+// and pages adapt it, and so do the operator commands.
+func (a *App) Operator() *operator.Service {
+	return &operator.Service{Users: a.DB, Tokens: a.DB, Announcements: a.DB, Workshops: a.DB, Locations: a.DB,
+		LTI: a.DB, Jobs: a.DB, Events: a.DB, Clock: a.Clock, Logger: a.Logger}
+}
 
-// EnsureAdmin creates the user "admin" with a generated password when there
-// is no user at all, and returns the path of the file holding the password.
+// EnsureAdmin creates the first admin when there is no user (see
+// operator.Service.EnsureAdmin), with the password in the data directory.
 func (a *App) EnsureAdmin(ctx context.Context) (string, error) {
-	us, err := a.DB.FindUsers(ctx)
-	if err != nil || len(us) > 0 {
-		return "", err
-	}
-	pw := secret.StudentPassword() + secret.StudentPassword()
-	hash, err := secret.HashPassword(pw)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(a.Config.Data, InitialAdminFile)
-	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write initial admin password: %w", err)
-	}
-	if err := a.DB.CreateUser(ctx, &wod.User{Username: "admin", Role: wod.RoleAdmin, PasswordHash: hash}); err != nil {
-		os.Remove(path)
-		return "", err
-	}
-	return path, nil
+	return a.Operator().EnsureAdmin(ctx, a.Config.Data)
 }
 
 // logRequests logs each request at debug level, and server errors at warn.

@@ -73,11 +73,9 @@ func newEnv(t *testing.T, db *store.DB, clock *storetest.Clock, rate int) *env {
 		t.Fatal(err)
 	}
 	for role, dst := range map[wod.Role]*string{wod.RoleAdmin: &e.admin, wod.RoleModerator: &e.mod} {
-		tok, secretTok, err := httpapi.NewToken(clock, string(role), role, "", "test")
+		_, secretTok, err := ops.CreateToken(ctx, &wod.Caller{Name: "test", Role: wod.RoleAdmin},
+			operator.TokenSpec{Name: string(role), Role: role})
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.CreateToken(ctx, tok); err != nil {
 			t.Fatal(err)
 		}
 		*dst = secretTok

@@ -149,6 +149,10 @@ type logoutOutput struct {
 	SetCookie http.Cookie `header:"Set-Cookie"`
 }
 
+type logoutInput struct {
+	Session string `cookie:"wod_session"`
+}
+
 func (s *Server) registerSessions() {
 	register(s, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: APIPrefix + "/login",
 		Summary: "Log in", Tags: []string{"Sessions"},
@@ -157,36 +161,40 @@ func (s *Server) registerSessions() {
 			"client address, and the user name from that address, out for a growing time (429 with Retry-After); " +
 			"a login from elsewhere is not affected. Only a few passwords are checked at once: beyond them the " +
 			"answer is 429 with Retry-After: 1."},
-		"", func(ctx context.Context, in *loginInput) (*loginOutput, error) {
-			sess, err := s.Login(ctx, in.Body.Username, in.Body.Password)
-			if err != nil {
-				return nil, err
-			}
-			out := &loginOutput{SetCookie: *s.SessionCookieFor(sess.Token, sess.ExpiresAt)}
-			out.Body.Username, out.Body.Role, out.Body.ExpiresAt = sess.User.Username, sess.User.Role, sess.ExpiresAt
-			return out, nil
-		})
+		"", s.logIn)
 	register(s, huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: APIPrefix + "/logout",
 		Summary: "Log out", Tags: []string{"Sessions"}, DefaultStatus: http.StatusNoContent,
 		Description: "Ends the session of the cookie, if any, and clears the cookie."},
-		wod.RoleModerator, func(ctx context.Context, in *struct {
-			Session string `cookie:"wod_session"`
-		}) (*logoutOutput, error) {
-			if in.Session != "" {
-				if err := s.Sessions.DeleteSession(ctx, secret.HashToken(in.Session)); err != nil {
-					return nil, err
-				}
-			}
-			return &logoutOutput{SetCookie: http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true}}, nil
-		})
+		wod.RoleModerator, s.logOut)
 	register(s, huma.Operation{OperationID: "me", Method: http.MethodGet, Path: APIPrefix + "/me",
 		Summary: "Who am I", Tags: []string{"Sessions"}},
-		wod.RoleModerator, func(ctx context.Context, _ *struct{}) (*meOutput, error) {
-			c := CallerFrom(ctx)
-			out := &meOutput{}
-			out.Body.Name, out.Body.Role = c.Name, c.Role
-			return out, nil
-		})
+		wod.RoleModerator, s.whoAmI)
+}
+
+func (s *Server) logIn(ctx context.Context, in *loginInput) (*loginOutput, error) {
+	sess, err := s.Login(ctx, in.Body.Username, in.Body.Password)
+	if err != nil {
+		return nil, err
+	}
+	out := &loginOutput{SetCookie: *s.SessionCookieFor(sess.Token, sess.ExpiresAt)}
+	out.Body.Username, out.Body.Role, out.Body.ExpiresAt = sess.User.Username, sess.User.Role, sess.ExpiresAt
+	return out, nil
+}
+
+func (s *Server) logOut(ctx context.Context, in *logoutInput) (*logoutOutput, error) {
+	if in.Session != "" {
+		if err := s.Sessions.DeleteSession(ctx, secret.HashToken(in.Session)); err != nil {
+			return nil, err
+		}
+	}
+	return &logoutOutput{SetCookie: http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true}}, nil
+}
+
+func (s *Server) whoAmI(ctx context.Context, _ *struct{}) (*meOutput, error) {
+	c := CallerFrom(ctx)
+	out := &meOutput{}
+	out.Body.Name, out.Body.Role = c.Name, c.Role
+	return out, nil
 }
 
 // audit records an event; a failure to record is logged, not fatal to the

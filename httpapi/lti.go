@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -30,45 +29,53 @@ type LTIToolConfig struct {
 	CustomParam string `json:"custom_parameter_example" doc:"Or the activity's custom parameter"`
 }
 
+type createLTIPlatformInput struct{ Body ltiPlatformCreate }
+
 func (s *Server) registerLTI() {
 	tags := []string{"LTI"}
 	register(s, huma.Operation{OperationID: "get-lti-tool", Method: http.MethodGet, Path: APIPrefix + "/lti/tool",
 		Summary: "The tool's LTI 1.3 configuration", Tags: tags,
 		Description: "The URLs to enter when registering wod as an LTI 1.3 tool in a learning platform."},
-		wod.RoleModerator, func(ctx context.Context, _ *struct{}) (*body[LTIToolConfig], error) {
-			return &body[LTIToolConfig]{ToolConfig(s.PublicURL)}, nil
-		})
+		wod.RoleModerator, s.getLTITool)
 	register(s, huma.Operation{OperationID: "list-lti-platforms", Method: http.MethodGet, Path: APIPrefix + "/lti/platforms",
 		Summary: "List the learning platforms", Tags: tags},
-		wod.RoleModerator, func(ctx context.Context, _ *struct{}) (*body[[]*wod.LTIPlatform], error) {
-			ps, err := s.LTI.FindLTIPlatforms(ctx)
-			if ps == nil {
-				ps = []*wod.LTIPlatform{}
-			}
-			return &body[[]*wod.LTIPlatform]{ps}, err
-		})
+		wod.RoleModerator, s.listLTIPlatforms)
 	register(s, huma.Operation{OperationID: "create-lti-platform", Method: http.MethodPost, Path: APIPrefix + "/lti/platforms",
 		Summary: "Register a learning platform", Tags: tags, DefaultStatus: http.StatusCreated,
 		Description: "Lets the platform launch workshops with LTI 1.3: a course activity opens a workshop, and the " +
 			"learner arrives registered with the name and e-mail the platform shares."},
-		wod.RoleAdmin, func(ctx context.Context, in *struct{ Body ltiPlatformCreate }) (*body[*wod.LTIPlatform], error) {
-			p := &wod.LTIPlatform{Name: in.Body.Name, Issuer: in.Body.Issuer, ClientID: in.Body.ClientID,
-				DeploymentIDs: in.Body.DeploymentIDs, AuthURL: in.Body.AuthURL, JWKSURL: in.Body.JWKSURL, TokenURL: in.Body.TokenURL}
-			if err := s.LTI.CreateLTIPlatform(ctx, p); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "lti.platform.create", "lti:"+p.Name, p.Issuer)
-			return &body[*wod.LTIPlatform]{p}, nil
-		})
+		wod.RoleAdmin, s.createLTIPlatform)
 	register(s, huma.Operation{OperationID: "delete-lti-platform", Method: http.MethodDelete, Path: APIPrefix + "/lti/platforms/{id}",
 		Summary: "Remove a learning platform", Tags: tags, DefaultStatus: http.StatusNoContent},
-		wod.RoleAdmin, func(ctx context.Context, in *IDParam) (*empty, error) {
-			if err := s.LTI.DeleteLTIPlatform(ctx, in.ID); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "lti.platform.delete", "lti:"+strconv.FormatInt(in.ID, 10), "")
-			return &empty{}, nil
-		})
+		wod.RoleAdmin, s.deleteLTIPlatform)
+}
+
+func (s *Server) getLTITool(context.Context, *struct{}) (*body[LTIToolConfig], error) {
+	return &body[LTIToolConfig]{ToolConfig(s.PublicURL)}, nil
+}
+
+func (s *Server) listLTIPlatforms(ctx context.Context, _ *struct{}) (*body[[]*wod.LTIPlatform], error) {
+	ps, err := s.LTI.FindLTIPlatforms(ctx)
+	if ps == nil {
+		ps = []*wod.LTIPlatform{}
+	}
+	return &body[[]*wod.LTIPlatform]{ps}, err
+}
+
+func (s *Server) createLTIPlatform(ctx context.Context, in *createLTIPlatformInput) (*body[*wod.LTIPlatform], error) {
+	p := &wod.LTIPlatform{Name: in.Body.Name, Issuer: in.Body.Issuer, ClientID: in.Body.ClientID,
+		DeploymentIDs: in.Body.DeploymentIDs, AuthURL: in.Body.AuthURL, JWKSURL: in.Body.JWKSURL, TokenURL: in.Body.TokenURL}
+	if err := s.Operator.CreateLTIPlatform(ctx, CallerFrom(ctx), p); err != nil {
+		return nil, err
+	}
+	return &body[*wod.LTIPlatform]{p}, nil
+}
+
+func (s *Server) deleteLTIPlatform(ctx context.Context, in *IDParam) (*empty, error) {
+	if err := s.Operator.DeleteLTIPlatform(ctx, CallerFrom(ctx), in.ID); err != nil {
+		return nil, err
+	}
+	return &empty{}, nil
 }
 
 // ToolConfig is the tool's side of an LTI registration, for the server at

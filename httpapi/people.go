@@ -3,13 +3,11 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/wod-dev/wod"
-	"github.com/wod-dev/wod/secret"
+	"github.com/wod-dev/wod/operator"
 )
 
 type userCreate struct {
@@ -47,125 +45,96 @@ type IDParam struct {
 	ID int64 `path:"id"`
 }
 
-func checkPassword(p string) error {
-	if len(p) < wod.MinPasswordLength {
-		return invalid("password", "must be at least %d characters", wod.MinPasswordLength)
-	}
-	return nil
+type createUserInput struct{ Body userCreate }
+
+type updateUserInput struct {
+	IDParam
+	Body userPatch
 }
+
+type createTokenInput struct{ Body tokenCreate }
 
 func (s *Server) registerPeople() {
 	s.registerSessions()
 	tags := []string{"Users and tokens"}
 	register(s, huma.Operation{OperationID: "list-users", Method: http.MethodGet, Path: APIPrefix + "/users",
 		Summary: "List operators", Tags: tags},
-		wod.RoleAdmin, func(ctx context.Context, _ *struct{}) (*body[[]*wod.User], error) {
-			us, err := s.Users.FindUsers(ctx)
-			if us == nil {
-				us = []*wod.User{}
-			}
-			return &body[[]*wod.User]{us}, err
-		})
+		wod.RoleAdmin, s.listUsers)
 	register(s, huma.Operation{OperationID: "create-user", Method: http.MethodPost, Path: APIPrefix + "/users",
 		Summary: "Add an operator", Tags: tags, DefaultStatus: http.StatusCreated},
-		wod.RoleAdmin, func(ctx context.Context, in *struct{ Body userCreate }) (*body[userCreated], error) {
-			pw, generated := in.Body.Password, ""
-			if pw == "" {
-				pw = secret.StudentPassword() + secret.StudentPassword()
-				generated = pw
-			} else if err := checkPassword(pw); err != nil {
-				return nil, err
-			}
-			hash, err := secret.HashPassword(pw)
-			if err != nil {
-				return nil, err
-			}
-			u := &wod.User{Username: in.Body.Username, Email: in.Body.Email, Role: in.Body.Role, PasswordHash: hash}
-			if err := s.Users.CreateUser(ctx, u); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "user.create", "user:"+u.Username, "role "+string(u.Role))
-			return &body[userCreated]{userCreated{User: u, Password: generated}}, nil
-		})
+		wod.RoleAdmin, s.createUser)
 	register(s, huma.Operation{OperationID: "update-user", Method: http.MethodPatch, Path: APIPrefix + "/users/{id}",
 		Summary: "Change an operator", Tags: tags,
 		Description: "The last enabled admin can be neither demoted nor disabled."},
-		wod.RoleAdmin, func(ctx context.Context, in *struct {
-			IDParam
-			Body userPatch
-		}) (*body[*wod.User], error) {
-			upd := wod.UserUpdate{Email: in.Body.Email, Role: in.Body.Role, Disabled: in.Body.Disabled}
-			if in.Body.Password != nil {
-				if err := checkPassword(*in.Body.Password); err != nil {
-					return nil, err
-				}
-				hash, err := secret.HashPassword(*in.Body.Password)
-				if err != nil {
-					return nil, err
-				}
-				upd.PasswordHash = &hash
-			}
-			u, err := s.Users.UpdateUser(ctx, in.ID, upd)
-			if err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "user.update", "user:"+u.Username, "")
-			return &body[*wod.User]{u}, nil
-		})
+		wod.RoleAdmin, s.updateUser)
 	register(s, huma.Operation{OperationID: "delete-user", Method: http.MethodDelete, Path: APIPrefix + "/users/{id}",
 		Summary: "Remove an operator", Tags: tags, DefaultStatus: http.StatusNoContent},
-		wod.RoleAdmin, func(ctx context.Context, in *IDParam) (*empty, error) {
-			if err := s.Users.DeleteUser(ctx, in.ID); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "user.delete", "user:"+strconv.FormatInt(in.ID, 10), "")
-			return &empty{}, nil
-		})
+		wod.RoleAdmin, s.deleteUser)
 	register(s, huma.Operation{OperationID: "list-tokens", Method: http.MethodGet, Path: APIPrefix + "/tokens",
 		Summary: "List API tokens", Tags: tags, Description: "Their names, roles and prefixes; never the secrets."},
-		wod.RoleAdmin, func(ctx context.Context, _ *struct{}) (*body[[]*wod.Token], error) {
-			ts, err := s.Tokens.FindTokens(ctx)
-			if ts == nil {
-				ts = []*wod.Token{}
-			}
-			return &body[[]*wod.Token]{ts}, err
-		})
+		wod.RoleAdmin, s.listTokens)
 	register(s, huma.Operation{OperationID: "create-token", Method: http.MethodPost, Path: APIPrefix + "/tokens",
 		Summary: "Create an API token", Tags: tags, DefaultStatus: http.StatusCreated,
 		Description: "The token is in the answer, once; only its hash is kept."},
-		wod.RoleAdmin, func(ctx context.Context, in *struct{ Body tokenCreate }) (*body[tokenCreated], error) {
-			t, secretToken, err := NewToken(s.Clock, in.Body.Name, in.Body.Role, in.Body.ExpiresIn, CallerFrom(ctx).Name)
-			if err != nil {
-				return nil, err
-			}
-			if err := s.Tokens.CreateToken(ctx, t); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "token.create", "token:"+strconv.FormatInt(t.ID, 10), t.Name+" ("+string(t.Role)+")")
-			return &body[tokenCreated]{tokenCreated{Token: t, Secret: secretToken}}, nil
-		})
+		wod.RoleAdmin, s.createToken)
 	register(s, huma.Operation{OperationID: "delete-token", Method: http.MethodDelete, Path: APIPrefix + "/tokens/{id}",
 		Summary: "Revoke an API token", Tags: tags, DefaultStatus: http.StatusNoContent},
-		wod.RoleAdmin, func(ctx context.Context, in *IDParam) (*empty, error) {
-			if err := s.Tokens.DeleteToken(ctx, in.ID); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "token.delete", "token:"+strconv.FormatInt(in.ID, 10), "")
-			return &empty{}, nil
-		})
+		wod.RoleAdmin, s.deleteToken)
 }
 
-// NewToken makes a token record and its secret; the CLI uses it too.
-func NewToken(clock wod.Clock, name string, role wod.Role, expiresIn, createdBy string) (*wod.Token, string, error) {
-	tok, prefix, hash := secret.NewToken()
-	t := &wod.Token{Name: name, Role: role, Prefix: prefix, Hash: hash, CreatedBy: createdBy}
-	if expiresIn != "" {
-		d, err := time.ParseDuration(expiresIn)
-		if err != nil || d <= 0 {
-			return nil, "", invalid("expires_in", "must be a positive duration such as 720h")
-		}
-		exp := clock.Now().Add(d)
-		t.ExpiresAt = &exp
+func (s *Server) listUsers(ctx context.Context, _ *struct{}) (*body[[]*wod.User], error) {
+	us, err := s.Users.FindUsers(ctx)
+	if us == nil {
+		us = []*wod.User{}
 	}
-	return t, tok, nil
+	return &body[[]*wod.User]{us}, err
+}
+
+func (s *Server) createUser(ctx context.Context, in *createUserInput) (*body[userCreated], error) {
+	u, generated, err := s.Operator.CreateUser(ctx, CallerFrom(ctx), operator.NewUser{Username: in.Body.Username,
+		Email: in.Body.Email, Role: in.Body.Role, Password: in.Body.Password})
+	if err != nil {
+		return nil, err
+	}
+	return &body[userCreated]{userCreated{User: u, Password: generated}}, nil
+}
+
+func (s *Server) updateUser(ctx context.Context, in *updateUserInput) (*body[*wod.User], error) {
+	u, err := s.Operator.UpdateUser(ctx, CallerFrom(ctx), in.ID, operator.UserChange{Email: in.Body.Email,
+		Role: in.Body.Role, Disabled: in.Body.Disabled, Password: in.Body.Password})
+	if err != nil {
+		return nil, err
+	}
+	return &body[*wod.User]{u}, nil
+}
+
+func (s *Server) deleteUser(ctx context.Context, in *IDParam) (*empty, error) {
+	if _, err := s.Operator.DeleteUser(ctx, CallerFrom(ctx), in.ID); err != nil {
+		return nil, err
+	}
+	return &empty{}, nil
+}
+
+func (s *Server) listTokens(ctx context.Context, _ *struct{}) (*body[[]*wod.Token], error) {
+	ts, err := s.Tokens.FindTokens(ctx)
+	if ts == nil {
+		ts = []*wod.Token{}
+	}
+	return &body[[]*wod.Token]{ts}, err
+}
+
+func (s *Server) createToken(ctx context.Context, in *createTokenInput) (*body[tokenCreated], error) {
+	t, secret, err := s.Operator.CreateToken(ctx, CallerFrom(ctx), operator.TokenSpec{Name: in.Body.Name,
+		Role: in.Body.Role, ExpiresIn: in.Body.ExpiresIn})
+	if err != nil {
+		return nil, err
+	}
+	return &body[tokenCreated]{tokenCreated{Token: t, Secret: secret}}, nil
+}
+
+func (s *Server) deleteToken(ctx context.Context, in *IDParam) (*empty, error) {
+	if err := s.Operator.DeleteToken(ctx, CallerFrom(ctx), in.ID); err != nil {
+		return nil, err
+	}
+	return &empty{}, nil
 }

@@ -2,15 +2,13 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
 )
 
-// Announcements are part of running the day, so moderators may post them,
-// as in the API.
+// Announcements are part of running the day, so moderators may post them.
 
 func (p *Pages) registerAdminAnnouncements(mux *http.ServeMux) {
 	mod := func(h func(http.ResponseWriter, *http.Request, *adminRequest)) http.HandlerFunc {
@@ -110,24 +108,16 @@ func (p *Pages) addAnnouncement(w http.ResponseWriter, r *http.Request, a *admin
 	}
 	if x.EndsAt, ok = parseUTC(f.EndsAt); !ok {
 		errs["ends_at"] = "is not a date and time"
-	} else if x.EndsAt != nil && !x.EndsAt.After(p.Clock.Now()) {
-		// Nobody would ever see it; most likely the time was typed in
-		// local time rather than UTC.
-		errs["ends_at"] = "is already past (times are UTC)"
 	}
-	if fe, bad := fieldErrors(x.Validate()); bad {
-		for k, v := range fe {
-			if _, seen := errs[k]; !seen {
-				errs[k] = v
-			}
-		}
-	}
+	// The times the form could not read and the service's problems are
+	// shown together.
+	addFieldErrors(errs, p.Operator.ValidateAnnouncement(x))
 	if len(errs) > 0 {
 		f.Errors = errs
 		p.renderAnnouncements(w, r, a, http.StatusUnprocessableEntity, f)
 		return
 	}
-	if err := p.Announcements.CreateAnnouncement(r.Context(), x); err != nil {
+	if err := p.Operator.CreateAnnouncement(r.Context(), a.Caller, x); err != nil {
 		if fe, bad := fieldErrors(err); bad {
 			f.Errors = fe
 			p.renderAnnouncements(w, r, a, http.StatusUnprocessableEntity, f)
@@ -136,7 +126,6 @@ func (p *Pages) addAnnouncement(w http.ResponseWriter, r *http.Request, a *admin
 		p.fail(w, r, err)
 		return
 	}
-	p.audit(r, a, "announcement.create", "announcement:"+strconv.FormatInt(x.ID, 10), "")
 	msg := "Announcement posted: it shows on every page now."
 	if x.StartsAt != nil && x.StartsAt.After(p.Clock.Now()) {
 		msg = "Announcement scheduled: it shows from " + utc(x.StartsAt) + "."
@@ -147,12 +136,11 @@ func (p *Pages) addAnnouncement(w http.ResponseWriter, r *http.Request, a *admin
 func (p *Pages) deleteAnnouncement(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	id, err := pathID(r)
 	if err == nil {
-		err = p.Announcements.DeleteAnnouncement(r.Context(), id)
+		err = p.Operator.DeleteAnnouncement(r.Context(), a.Caller, id)
 	}
 	if err != nil {
 		p.actionFailed(w, r, announcementsPage, err)
 		return
 	}
-	p.audit(r, a, "announcement.delete", "announcement:"+strconv.FormatInt(id, 10), "")
 	p.done(w, r, announcementsPage, "Announcement removed.")
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/wod-dev/wod"
@@ -93,7 +92,7 @@ func (p *Pages) addLTIPlatform(w http.ResponseWriter, r *http.Request, a *adminR
 			pl.DeploymentIDs = append(pl.DeploymentIDs, d)
 		}
 	}
-	if err := p.LTI.Platforms.CreateLTIPlatform(r.Context(), pl); err != nil {
+	if err := p.Operator.CreateLTIPlatform(r.Context(), a.Caller, pl); err != nil {
 		if fe, bad := fieldErrors(err); bad {
 			f.Errors = fe
 			p.renderLTI(w, r, a, http.StatusUnprocessableEntity, f)
@@ -107,19 +106,17 @@ func (p *Pages) addLTIPlatform(w http.ResponseWriter, r *http.Request, a *adminR
 		p.fail(w, r, err)
 		return
 	}
-	p.audit(r, a, "lti.platform.create", "lti:"+pl.Name, pl.Issuer)
 	p.done(w, r, ltiPage, "Platform "+pl.Name+" registered: its courses can launch workshops now.")
 }
 
 func (p *Pages) deleteLTIPlatform(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	id, err := pathID(r)
 	if err == nil {
-		err = p.LTI.Platforms.DeleteLTIPlatform(r.Context(), id)
+		err = p.Operator.DeleteLTIPlatform(r.Context(), a.Caller, id)
 	}
 	if err != nil {
 		p.actionFailed(w, r, ltiPage, err)
 		return
 	}
-	p.audit(r, a, "lti.platform.delete", "lti:"+strconv.FormatInt(id, 10), "")
 	p.done(w, r, ltiPage, "Platform removed: its launches are refused from now on.")
 }

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
-	"github.com/wod-dev/wod/secret"
+	"github.com/wod-dev/wod/operator"
 )
 
-// Operators and API tokens are for admins only, as in the API: whoever
-// manages them holds every key to the platform.
+// Operators and API tokens are for admins only: whoever manages them holds
+// every key to the platform. The operator service validates, acts and
+// audits; these handlers read the forms and show the outcome.
 //
 // Generated passwords and token secrets are written into the page that
 // answers the POST and nowhere else: not in a flash cookie, a URL or a log.
@@ -129,42 +130,23 @@ func fieldErrors(err error) (map[string]string, bool) {
 	return m, true
 }
 
-// generatePassword makes an operator's password: two student passwords,
-// as the API and the CLI do, so about 140 bits without look-alikes.
-func generatePassword() string { return secret.StudentPassword() + secret.StudentPassword() }
-
-// maxPasswordLength matches the API's limit; argon2 on megabytes of input
-// would be an easy way to burn the server's CPU.
-const maxPasswordLength = 1024
+// addFieldErrors adds the per-field problems of err to errs, keeping what
+// the form itself found first, so that a form shows every problem at once.
+func addFieldErrors(errs map[string]string, err error) {
+	fe, _ := fieldErrors(err)
+	for k, v := range fe {
+		if _, seen := errs[k]; !seen {
+			errs[k] = v
+		}
+	}
+}
 
 func (p *Pages) addUser(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	f := userForm{Username: strings.TrimSpace(r.PostFormValue("username")),
 		Email: strings.TrimSpace(r.PostFormValue("email")), Role: r.PostFormValue("role")}
-	u := &wod.User{Username: f.Username, Email: f.Email, Role: wod.Role(f.Role)}
-	f.Errors, _ = fieldErrors(u.Validate())
-	if f.Errors == nil {
-		f.Errors = map[string]string{}
-	}
-	pw, generated := r.PostFormValue("password"), false
-	switch {
-	case pw == "":
-		pw, generated = generatePassword(), true
-	case len(pw) < wod.MinPasswordLength:
-		f.Errors["password"] = fmt.Sprintf("must be at least %d characters", wod.MinPasswordLength)
-	case len(pw) > maxPasswordLength:
-		f.Errors["password"] = fmt.Sprintf("must be at most %d characters", maxPasswordLength)
-	}
-	if len(f.Errors) > 0 {
-		p.renderUsers(w, r, a, http.StatusUnprocessableEntity, &usersData{User: f})
-		return
-	}
-	hash, err := secret.HashPassword(pw)
+	u, pw, err := p.Operator.CreateUser(r.Context(), a.Caller, operator.NewUser{Username: f.Username, Email: f.Email,
+		Role: wod.Role(f.Role), Password: r.PostFormValue("password")})
 	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	u.PasswordHash = hash
-	if err := p.Users.CreateUser(r.Context(), u); err != nil {
 		if errs, ok := fieldErrors(err); ok {
 			f.Errors = errs
 			p.renderUsers(w, r, a, http.StatusUnprocessableEntity, &usersData{User: f})
@@ -178,8 +160,7 @@ func (p *Pages) addUser(w http.ResponseWriter, r *http.Request, a *adminRequest)
 		p.fail(w, r, err)
 		return
 	}
-	p.audit(r, a, "user.create", "user:"+u.Username, "role "+string(u.Role))
-	if !generated {
+	if pw == "" {
 		p.done(w, r, usersPage, "User "+u.Username+" added as "+string(u.Role)+".")
 		return
 	}
@@ -195,63 +176,54 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// updateUser applies upd to the user of the path and audits it as the API
-// does; the store keeps the last enabled admin.
-func (p *Pages) updateUser(w http.ResponseWriter, r *http.Request, a *adminRequest, upd wod.UserUpdate, detail string) (*wod.User, bool) {
+// updateUser applies ch to the user of the path.
+func (p *Pages) updateUser(w http.ResponseWriter, r *http.Request, a *adminRequest, ch operator.UserChange) (*wod.User, bool) {
 	id, err := pathID(r)
-	if err == nil {
-		if upd.Disabled != nil && *upd.Disabled && id == a.Caller.UserID {
-			err = wod.Errorf(wod.ECONFLICT, "you cannot disable yourself; another admin can")
-		}
-	}
 	var u *wod.User
 	if err == nil {
-		u, err = p.Users.UpdateUser(r.Context(), id, upd)
+		u, err = p.Operator.UpdateUser(r.Context(), a.Caller, id, ch)
 	}
 	if err != nil {
 		p.actionFailed(w, r, usersPage, err)
 		return nil, false
 	}
-	p.audit(r, a, "user.update", "user:"+u.Username, detail)
 	return u, true
 }
 
 func (p *Pages) changeUserRole(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	role := wod.Role(r.PostFormValue("role"))
-	if !role.Valid() {
-		p.actionFailed(w, r, usersPage, wod.Errorf(wod.EINVALID, "the role must be admin or moderator"))
-		return
-	}
-	if u, ok := p.updateUser(w, r, a, wod.UserUpdate{Role: &role}, "role "+string(role)); ok {
+	if u, ok := p.updateUser(w, r, a, operator.UserChange{Role: &role}); ok {
 		p.done(w, r, usersPage, u.Username+" is now "+string(role)+".")
 	}
 }
 
 func (p *Pages) disableUser(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	yes := true
-	if u, ok := p.updateUser(w, r, a, wod.UserUpdate{Disabled: &yes}, "disabled"); ok {
+	if u, ok := p.updateUser(w, r, a, operator.UserChange{Disabled: &yes}); ok {
 		p.done(w, r, usersPage, u.Username+" is disabled and logged out.")
 	}
 }
 
 func (p *Pages) enableUser(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	no := false
-	if u, ok := p.updateUser(w, r, a, wod.UserUpdate{Disabled: &no}, "enabled"); ok {
+	if u, ok := p.updateUser(w, r, a, operator.UserChange{Disabled: &no}); ok {
 		p.done(w, r, usersPage, u.Username+" is enabled again.")
 	}
 }
 
-// resetPassword sets a generated password, which ends the user's sessions
-// (the store does that with any new password).
+// resetPassword sets a generated password, shown once, which ends the
+// user's sessions.
 func (p *Pages) resetPassword(w http.ResponseWriter, r *http.Request, a *adminRequest) {
-	pw := generatePassword()
-	hash, err := secret.HashPassword(pw)
-	if err != nil {
-		p.fail(w, r, err)
-		return
+	id, err := pathID(r)
+	var (
+		u  *wod.User
+		pw string
+	)
+	if err == nil {
+		u, pw, err = p.Operator.ResetPassword(r.Context(), a.Caller, id)
 	}
-	u, ok := p.updateUser(w, r, a, wod.UserUpdate{PasswordHash: &hash}, "password reset")
-	if !ok {
+	if err != nil {
+		p.actionFailed(w, r, usersPage, err)
 		return
 	}
 	p.renderUsers(w, r, a, http.StatusOK, &usersData{NewPassword: pw, PasswordFor: u.Username})
@@ -259,21 +231,14 @@ func (p *Pages) resetPassword(w http.ResponseWriter, r *http.Request, a *adminRe
 
 func (p *Pages) deleteUser(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	id, err := pathID(r)
-	if err == nil && id == a.Caller.UserID {
-		err = wod.Errorf(wod.ECONFLICT, "you cannot remove yourself; another admin can")
-	}
 	var u *wod.User
 	if err == nil {
-		u, err = p.Users.FindUser(r.Context(), id)
-	}
-	if err == nil {
-		err = p.Users.DeleteUser(r.Context(), id)
+		u, err = p.Operator.DeleteUser(r.Context(), a.Caller, id)
 	}
 	if err != nil {
 		p.actionFailed(w, r, usersPage, err)
 		return
 	}
-	p.audit(r, a, "user.delete", "user:"+u.Username, "")
 	p.done(w, r, usersPage, "User "+u.Username+" removed.")
 }
 
@@ -284,57 +249,42 @@ const maxTokenDays = 3650
 func (p *Pages) createToken(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	f := tokenForm{Name: strings.TrimSpace(r.PostFormValue("name")), Role: r.PostFormValue("role"),
 		ExpiresDays: strings.TrimSpace(r.PostFormValue("expires_days")), Errors: map[string]string{}}
-	// A nameless token cannot be told apart in the list when the time
-	// comes to revoke it.
-	if f.Name == "" {
-		f.Errors["name"] = "is required: say what the token is for"
-	} else if len(f.Name) > 100 {
-		f.Errors["name"] = "is longer than 100 characters"
-	}
-	role := wod.Role(f.Role)
-	if !role.Valid() {
-		f.Errors["role"] = "must be admin or moderator"
-	}
-	days := 0
+	spec := operator.TokenSpec{Name: f.Name, Role: wod.Role(f.Role)}
+	// The form counts the lifetime in days; the service takes a duration.
 	if f.ExpiresDays != "" {
 		n, err := strconv.Atoi(f.ExpiresDays)
 		if err != nil || n < 1 || n > maxTokenDays {
 			f.Errors["expires_days"] = fmt.Sprintf("must be a whole number of days from 1 to %d, or empty", maxTokenDays)
+		} else {
+			spec.ExpiresIn = (time.Duration(n) * 24 * time.Hour).String()
 		}
-		days = n
 	}
+	// The form's problems and the service's are shown together.
+	addFieldErrors(f.Errors, p.Operator.ValidateToken(spec))
 	if len(f.Errors) > 0 {
 		p.renderUsers(w, r, a, http.StatusUnprocessableEntity, &usersData{Token: f})
 		return
 	}
-	tok, prefix, hash := secret.NewToken()
-	t := &wod.Token{Name: f.Name, Role: role, Prefix: prefix, Hash: hash, CreatedBy: a.Caller.Name}
-	if days > 0 {
-		exp := p.Clock.Now().Add(time.Duration(days) * 24 * time.Hour)
-		t.ExpiresAt = &exp
-	}
-	if err := p.Tokens.CreateToken(r.Context(), t); err != nil {
-		if errs, ok := fieldErrors(err); ok {
-			f.Errors = errs
+	t, tok, err := p.Operator.CreateToken(r.Context(), a.Caller, spec)
+	if err != nil {
+		if f.Errors, _ = fieldErrors(err); f.Errors != nil {
 			p.renderUsers(w, r, a, http.StatusUnprocessableEntity, &usersData{Token: f})
 			return
 		}
 		p.fail(w, r, err)
 		return
 	}
-	p.audit(r, a, "token.create", "token:"+strconv.FormatInt(t.ID, 10), t.Name+" ("+string(t.Role)+")")
 	p.renderUsers(w, r, a, http.StatusCreated, &usersData{NewToken: tok, TokenName: t.Name})
 }
 
 func (p *Pages) deleteToken(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	id, err := pathID(r)
 	if err == nil {
-		err = p.Tokens.DeleteToken(r.Context(), id)
+		err = p.Operator.DeleteToken(r.Context(), a.Caller, id)
 	}
 	if err != nil {
 		p.actionFailed(w, r, usersPage, err)
 		return
 	}
-	p.audit(r, a, "token.delete", "token:"+strconv.FormatInt(id, 10), "")
 	p.done(w, r, usersPage, "Token revoked: it no longer opens the API.")
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/app"
 	"github.com/wod-dev/wod/content"
-	"github.com/wod-dev/wod/httpapi"
-	"github.com/wod-dev/wod/secret"
+	// Aliased: the package's tests have a type named operator.
+	ops "github.com/wod-dev/wod/operator"
 )
 
 func migrateCmd(e *env) *cobra.Command {
@@ -41,6 +41,10 @@ func migrateCmd(e *env) *cobra.Command {
 	}
 }
 
+// cliCaller is who acts from the command line, in the audit trail and as
+// the creator of tokens.
+var cliCaller = &wod.Caller{Name: "cli", Role: wod.RoleAdmin}
+
 func userCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage operators (admin UI and API users)"}
 	var role string
@@ -51,15 +55,7 @@ func userCmd(e *env) *cobra.Command {
 			"terminal; otherwise one is generated and printed, once.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := wod.Role(role)
-			if !r.Valid() {
-				return fmt.Errorf("--role must be admin or moderator")
-			}
-			pw, generated, err := readPassword(e.stdin)
-			if err != nil {
-				return err
-			}
-			hash, err := secret.HashPassword(pw)
+			pw, err := readPassword(e.stdin)
 			if err != nil {
 				return err
 			}
@@ -68,13 +64,13 @@ func userCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			u := &wod.User{Username: args[0], Role: r, PasswordHash: hash}
-			if err := a.DB.CreateUser(cmd.Context(), u); err != nil {
+			u, generated, err := a.Operator().CreateUser(cmd.Context(), cliCaller,
+				ops.NewUser{Username: args[0], Role: wod.Role(role), Password: pw})
+			if err != nil {
 				return explain(err)
 			}
-			record(cmd.Context(), a, "user.create", "user:"+u.Username, "role "+role)
-			if generated {
-				fmt.Fprintf(e.stdout, "user %s (%s) created; password: %s\n", u.Username, u.Role, pw)
+			if generated != "" {
+				fmt.Fprintf(e.stdout, "user %s (%s) created; password: %s\n", u.Username, u.Role, generated)
 			} else {
 				fmt.Fprintf(e.stdout, "user %s (%s) created\n", u.Username, u.Role)
 			}
@@ -87,22 +83,17 @@ func userCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// readPassword takes the first line of stdin when it is piped, or generates
-// a password when stdin is a terminal or empty.
-func readPassword(stdin io.Reader) (pw string, generated bool, err error) {
-	if !isTerminal(stdin) && stdin != nil {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && err != io.EOF {
-			return "", false, fmt.Errorf("read password: %w", err)
-		}
-		if pw = strings.TrimRight(line, "\r\n"); pw != "" {
-			if len(pw) < wod.MinPasswordLength {
-				return "", false, fmt.Errorf("the password must be at least %d characters", wod.MinPasswordLength)
-			}
-			return pw, false, nil
-		}
+// readPassword takes the first line of stdin when it is piped; "" when
+// stdin is a terminal or empty, for the service to generate one.
+func readPassword(stdin io.Reader) (string, error) {
+	if isTerminal(stdin) || stdin == nil {
+		return "", nil
 	}
-	return secret.StudentPassword() + secret.StudentPassword(), true, nil
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func tokenCmd(e *env) *cobra.Command {
@@ -113,23 +104,16 @@ func tokenCmd(e *env) *cobra.Command {
 		Short: "Create an API bearer token and print it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r := wod.Role(role)
-			if !r.Valid() {
-				return fmt.Errorf("--role must be admin or moderator")
-			}
 			a, err := e.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			t, tok, err := httpapi.NewToken(wod.SystemClock{}, name, r, expires, "cli")
+			_, tok, err := a.Operator().CreateToken(cmd.Context(), cliCaller,
+				ops.TokenSpec{Name: name, Role: wod.Role(role), ExpiresIn: expires})
 			if err != nil {
 				return explain(err)
 			}
-			if err := a.DB.CreateToken(cmd.Context(), t); err != nil {
-				return explain(err)
-			}
-			record(cmd.Context(), a, "token.create", fmt.Sprintf("token:%d", t.ID), t.Name+" ("+role+")")
 			fmt.Fprintln(e.stdout, tok)
 			return nil
 		},
@@ -283,10 +267,4 @@ func explain(err error) error {
 		}
 	}
 	return fmt.Errorf("%s", b.String())
-}
-
-func record(ctx context.Context, a *app.App, kind, subject, detail string) {
-	if err := a.DB.RecordEvent(ctx, &wod.Event{Actor: "cli", Kind: kind, Subject: subject, Detail: detail}); err != nil {
-		a.Logger.Warn("record audit event", "error", err)
-	}
 }
