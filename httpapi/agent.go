@@ -8,7 +8,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/wod-dev/wod"
-	"github.com/wod-dev/wod/secret"
 )
 
 // AgentAuth finds the location an agent token belongs to.
@@ -115,18 +114,5 @@ func (s *Server) registerAgents() {
 		Path: APIPrefix + "/locations/{name}/agent-token", Summary: "Issue the location's agent token", Tags: []string{"Locations"},
 		DefaultStatus: http.StatusCreated,
 		Description:   "A new token for the location's agent, shown once; the previous one stops working."},
-		wod.RoleAdmin, func(ctx context.Context, in *NameParam) (*body[struct {
-			Token string `json:"token"`
-		}], error) {
-			tok, _, hash := secret.NewToken()
-			if err := s.AgentAuth.SetLocationAgentToken(ctx, in.Name, hash); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "location.agent_token", "location:"+in.Name, "")
-			out := &body[struct {
-				Token string `json:"token"`
-			}]{}
-			out.Body.Token = tok
-			return out, nil
-		})
+		wod.RoleAdmin, s.createAgentToken)
 }
