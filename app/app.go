@@ -19,14 +19,12 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/config"
-	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/emailpolicy"
 	"github.com/wod-dev/wod/engine"
 	"github.com/wod-dev/wod/httpapi"
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/metrics"
-	"github.com/wod-dev/wod/operator"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/web"
@@ -153,14 +151,9 @@ func (a *App) Build() error {
 		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate,
 		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL, LoginConcurrency: a.Config.LoginConcurrency,
 	}
-	if len(a.Config.Content) > 0 {
-		api.Import = func(ctx context.Context) ([]wod.ImportResult, error) {
-			return a.ImportContent(ctx, a.Config.Content, "")
-		}
-	}
 	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine, Operator: ops,
 		Announcements: a.DB, Badges: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Stats: a.DB,
-		Events: a.DB, Import: api.Import, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		Events: a.DB, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		Brand: web.Branding{Name: bc.Name, Logo: bc.Logo, Color: bc.Color, URL: bc.URL,
 			Support: bc.Support, Links: brandLinks(bc)},
 		Announcement:      a.Config.Announcement,
@@ -258,100 +251,6 @@ func (a *App) Listen() (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w (choose another with --addr)", a.Config.Addr, err)
 	}
 	return ln, nil
-}
-
-// ImportContent loads the content directories and imports their workshops,
-// all or none. New workshops go to the named location, or to the only one.
-func (a *App) ImportContent(ctx context.Context, dirs []string, location string) ([]wod.ImportResult, error) {
-	ws, err := content.Load(dirs)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.CheckContent(ws, dirs, a.Config.ContentCheck == "strict"); err != nil {
-		return nil, err
-	}
-	loc, err := a.importLocation(ctx, location)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range ws {
-		w.LocationID = loc.ID
-	}
-	return a.DB.ImportWorkshops(ctx, ws)
-}
-
-// CheckContent renders every workshop for a sample student, in both modes,
-// and refuses them (strict) or logs the report: an undefined variable or a
-// notebook that is not JSON is found here, not by a participant waiting for
-// an apology.
-func (a *App) CheckContent(ws []*wod.Workshop, dirs []string, strict bool) error {
-	var fields []wod.FieldError
-	for _, w := range ws {
-		rep, err := content.CheckWorkshop(w, a.NotebookVars(), dirs)
-		if err != nil {
-			return err
-		}
-		for _, p := range rep.Problems {
-			fields = append(fields, wod.FieldError{Field: w.Slug, Message: p.String()})
-		}
-		if !rep.OK() && !strict {
-			a.Logger.Warn("content would not render", "workshop", w.Slug, "report", rep.String())
-		}
-	}
-	if len(fields) > 0 && strict {
-		return &wod.Error{Code: wod.EINVALID, Fields: fields, Message: "content would not render for a student " +
-			"(give the missing variables with --var KEY=VALUE, or import anyway with --content-check warn)"}
-	}
-	return nil
-}
-
-func (a *App) importLocation(ctx context.Context, name string) (*wod.Location, error) {
-	if name != "" {
-		return a.DB.FindLocation(ctx, name)
-	}
-	ls, err := a.DB.FindLocations(ctx)
-	if err != nil {
-		return nil, err
-	}
-	switch len(ls) {
-	case 0:
-		return nil, wod.Errorf(wod.EINVALID, "there is no location yet to put workshops at: run wod up once "+
-			"(it creates the location %q) or add one with POST /api/v1/locations", LocalLocation)
-	case 1:
-		return ls[0], nil
-	}
-	return nil, wod.Errorf(wod.EINVALID, "there are %d locations; say which one new workshops go to with --location", len(ls))
-}
-
-// LocalLocation is the location wod up manages on its own machine.
-const LocalLocation = "local"
-
-// EnsureLocalLocation creates the all-in-one location, or updates its hub
-// URL and seats to the configuration.
-func (a *App) EnsureLocalLocation(ctx context.Context) (*wod.Location, error) {
-	l, err := a.DB.FindLocation(ctx, LocalLocation)
-	if wod.ErrorCode(err) == wod.ENOTFOUND {
-		l = &wod.Location{Name: LocalLocation, HubURL: a.Config.HubURL, Students: a.Config.Students}
-		if err := a.DB.CreateLocation(ctx, l); err != nil {
-			return nil, err
-		}
-		a.Logger.Info("created the local location", "students", l.Students, "hub", l.HubURL)
-		return l, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if l.HubURL != a.Config.HubURL || l.Students != a.Config.Students {
-		return a.DB.UpdateLocation(ctx, LocalLocation, wod.LocationUpdate{HubURL: &a.Config.HubURL, Students: &a.Config.Students})
-	}
-	return l, nil
-}
-
-// Operator is the operators' use cases over the store; the server's API
-// and pages adapt it, and so do the operator commands.
-func (a *App) Operator() *operator.Service {
-	return &operator.Service{Users: a.DB, Tokens: a.DB, Announcements: a.DB, Workshops: a.DB, Locations: a.DB,
-		LTI: a.DB, Jobs: a.DB, Events: a.DB, Clock: a.Clock, Logger: a.Logger}
 }
 
 // EnsureAdmin creates the first admin when there is no user (see

@@ -8,7 +8,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/wod-dev/wod"
-	"github.com/wod-dev/wod/secret"
 )
 
 // AgentAuth finds the location an agent token belongs to.
@@ -146,22 +145,4 @@ type agentEventInput = struct {
 // audit trail.
 func (s *Server) agentEvent(ctx context.Context, in *agentEventInput) (*empty, error) {
 	return &empty{}, s.Agents.AgentEvent(ctx, agentLocation(ctx).ID, in.Body.Kind, in.Body.Detail)
-}
-
-// agentTokenOutput is an alias (see claimJobInput).
-type agentTokenOutput = body[struct {
-	Token string `json:"token"`
-}]
-
-// createAgentToken is create-agent-token: a new token for the location's
-// agent, which replaces the previous one.
-func (s *Server) createAgentToken(ctx context.Context, in *NameParam) (*agentTokenOutput, error) {
-	tok, _, hash := secret.NewToken()
-	if err := s.AgentAuth.SetLocationAgentToken(ctx, in.Name, hash); err != nil {
-		return nil, err
-	}
-	s.audit(ctx, "location.agent_token", "location:"+in.Name, "")
-	out := &agentTokenOutput{}
-	out.Body.Token = tok
-	return out, nil
 }

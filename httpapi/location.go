@@ -27,58 +27,88 @@ type NameParam struct {
 	Name string `path:"name" maxLength:"63"`
 }
 
+type createLocationInput struct{ Body locationCreate }
+
+type updateLocationInput struct {
+	NameParam
+	Body locationPatch
+}
+
+// agentToken is a location's new agent token, shown once.
+type agentToken struct {
+	Body struct {
+		Token string `json:"token"`
+	}
+}
+
 func (s *Server) registerLocations() {
 	tags := []string{"Locations"}
 	register(s, huma.Operation{OperationID: "list-locations", Method: http.MethodGet, Path: APIPrefix + "/locations",
 		Summary: "List locations", Tags: tags, Description: "JupyterHub hosts, with their agents' last heartbeat."},
-		wod.RoleModerator, func(ctx context.Context, _ *struct{}) (*body[[]*wod.Location], error) {
-			ls, err := s.Locations.FindLocations(ctx)
-			if ls == nil {
-				ls = []*wod.Location{}
-			}
-			return &body[[]*wod.Location]{ls}, err
-		})
+		wod.RoleModerator, s.listLocations)
 	register(s, huma.Operation{OperationID: "get-location", Method: http.MethodGet, Path: APIPrefix + "/locations/{name}",
 		Summary: "Get a location", Tags: tags},
-		wod.RoleModerator, func(ctx context.Context, in *NameParam) (*body[*wod.Location], error) {
-			l, err := s.Locations.FindLocation(ctx, in.Name)
-			return &body[*wod.Location]{l}, err
-		})
+		wod.RoleModerator, s.getLocation)
 	register(s, huma.Operation{OperationID: "create-location", Method: http.MethodPost, Path: APIPrefix + "/locations",
 		Summary: "Add a location", Tags: tags, DefaultStatus: http.StatusCreated,
 		Description: "Adds a JupyterHub host with its seats, all free."},
-		wod.RoleAdmin, func(ctx context.Context, in *struct{ Body locationCreate }) (*body[*wod.Location], error) {
-			l := &wod.Location{Name: in.Body.Name, HubURL: in.Body.HubURL, BaseStudentID: in.Body.BaseStudentID,
-				Students: in.Body.Students}
-			if err := s.Locations.CreateLocation(ctx, l); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "location.create", "location:"+l.Name, "")
-			return &body[*wod.Location]{l}, nil
-		})
+		wod.RoleAdmin, s.createLocation)
 	register(s, huma.Operation{OperationID: "update-location", Method: http.MethodPatch, Path: APIPrefix + "/locations/{name}",
 		Summary: "Change a location", Tags: tags,
 		Description: "Growing `students` adds free seats; shrinking is refused while a seat or a workshop's range is above the new count."},
-		wod.RoleAdmin, func(ctx context.Context, in *struct {
-			NameParam
-			Body locationPatch
-		}) (*body[*wod.Location], error) {
-			l, err := s.Locations.UpdateLocation(ctx, in.Name, wod.LocationUpdate{HubURL: in.Body.HubURL,
-				BaseStudentID: in.Body.BaseStudentID, Students: in.Body.Students})
-			if err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "location.update", "location:"+l.Name, "")
-			return &body[*wod.Location]{l}, nil
-		})
+		wod.RoleAdmin, s.updateLocation)
 	register(s, huma.Operation{OperationID: "delete-location", Method: http.MethodDelete, Path: APIPrefix + "/locations/{name}",
 		Summary: "Remove a location", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Description: "Only a location that no workshop uses and that has no history."},
-		wod.RoleAdmin, func(ctx context.Context, in *NameParam) (*empty, error) {
-			if err := s.Locations.DeleteLocation(ctx, in.Name); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "location.delete", "location:"+in.Name, "")
-			return &empty{}, nil
-		})
+		wod.RoleAdmin, s.deleteLocation)
+}
+
+func (s *Server) listLocations(ctx context.Context, _ *struct{}) (*body[[]*wod.Location], error) {
+	ls, err := s.Locations.FindLocations(ctx)
+	if ls == nil {
+		ls = []*wod.Location{}
+	}
+	return &body[[]*wod.Location]{ls}, err
+}
+
+func (s *Server) getLocation(ctx context.Context, in *NameParam) (*body[*wod.Location], error) {
+	l, err := s.Locations.FindLocation(ctx, in.Name)
+	return &body[*wod.Location]{l}, err
+}
+
+func (s *Server) createLocation(ctx context.Context, in *createLocationInput) (*body[*wod.Location], error) {
+	l := &wod.Location{Name: in.Body.Name, HubURL: in.Body.HubURL, BaseStudentID: in.Body.BaseStudentID,
+		Students: in.Body.Students}
+	if err := s.Operator.CreateLocation(ctx, CallerFrom(ctx), l); err != nil {
+		return nil, err
+	}
+	return &body[*wod.Location]{l}, nil
+}
+
+func (s *Server) updateLocation(ctx context.Context, in *updateLocationInput) (*body[*wod.Location], error) {
+	l, err := s.Operator.UpdateLocation(ctx, CallerFrom(ctx), in.Name, wod.LocationUpdate{HubURL: in.Body.HubURL,
+		BaseStudentID: in.Body.BaseStudentID, Students: in.Body.Students})
+	if err != nil {
+		return nil, err
+	}
+	return &body[*wod.Location]{l}, nil
+}
+
+func (s *Server) deleteLocation(ctx context.Context, in *NameParam) (*empty, error) {
+	if err := s.Operator.DeleteLocation(ctx, CallerFrom(ctx), in.Name); err != nil {
+		return nil, err
+	}
+	return &empty{}, nil
+}
+
+// createAgentToken is registered with the agent protocol (registerAgents),
+// which the token opens.
+func (s *Server) createAgentToken(ctx context.Context, in *NameParam) (*agentToken, error) {
+	tok, err := s.Operator.IssueAgentToken(ctx, CallerFrom(ctx), in.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := &agentToken{}
+	out.Body.Token = tok
+	return out, nil
 }

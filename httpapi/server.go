@@ -51,9 +51,6 @@ type Server struct {
 	Clock         wod.Clock
 	Logger        *slog.Logger
 
-	// Import re-reads the configured content directories into the catalogue.
-	Import func(ctx context.Context) ([]wod.ImportResult, error)
-
 	// PublicURL is the base URL participants and operators reach the server
 	// at, for links (status pages); no trailing slash.
 	PublicURL string

@@ -3,11 +3,11 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/operator"
 )
 
 // WorkshopSettable holds the settable fields of a workshop; absent fields are
@@ -41,18 +41,20 @@ type WorkshopSettable struct {
 	Limits        *wod.Limits `json:"limits,omitempty" doc:"What each student may use; replaces all four (an absent or 0 one is the agent's default)"`
 }
 
-// update turns the fields into a domain update, resolving the location.
-func (s *Server) update(ctx context.Context, f *WorkshopSettable) (wod.WorkshopUpdate, error) {
+// change turns the fields into the operator's change; the operator
+// service resolves the location.
+func (f *WorkshopSettable) change() (operator.WorkshopChange, error) {
 	u := wod.WorkshopUpdate{Title: f.Title, Description: f.Description, Categories: f.Categories,
 		Capacity: f.Capacity, SeatMin: f.SeatMin, SeatMax: f.SeatMax, Active: f.Active, Beta: f.Beta,
 		Priority: f.Priority, Reset: f.Reset, LDAP: f.LDAP, VarPass: f.VarPass, Compile: f.Compile,
 		Presenter: f.Presenter, PresenterRole: f.PresenterRole, Avatar: f.Avatar, Image: f.Image,
 		BadgeImage: f.BadgeImage, ReplayID: f.ReplayID, ReplayLink: f.ReplayLink, Prerequisite: f.Prerequisite,
 		Limits: f.Limits}
+	c := operator.WorkshopChange{Location: f.Location}
 	if f.Duration != nil {
 		d, err := wod.ParseDuration(*f.Duration)
 		if err != nil {
-			return u, invalid("duration", "%v", err)
+			return c, invalid("duration", "%v", err)
 		}
 		u.Duration = &d
 	}
@@ -64,17 +66,8 @@ func (s *Server) update(ctx context.Context, f *WorkshopSettable) (wod.WorkshopU
 		t := wod.SessionType(*f.SessionType)
 		u.SessionType = &t
 	}
-	if f.Location != nil {
-		l, err := s.Locations.FindLocation(ctx, *f.Location)
-		if wod.ErrorCode(err) == wod.ENOTFOUND {
-			return u, invalid("location", "no location is called %q", *f.Location)
-		}
-		if err != nil {
-			return u, err
-		}
-		u.LocationID = &l.ID
-	}
-	return u, nil
+	c.WorkshopUpdate = u
+	return c, nil
 }
 
 type workshopCreate struct {
@@ -92,132 +85,114 @@ type SlugParam struct {
 	Slug string `path:"slug" maxLength:"100"`
 }
 
+type listWorkshopsInput struct {
+	All      bool   `query:"all" doc:"Include inactive workshops (operators only)"`
+	Category string `query:"category" doc:"Only workshops in this category (case-insensitive)"`
+	Paging
+}
+
+type createWorkshopInput struct{ Body workshopCreate }
+
+type updateWorkshopInput struct {
+	SlugParam
+	Body workshopPatch
+}
+
 func (s *Server) registerWorkshops() {
 	tags := []string{"Workshops"}
 	register(s, huma.Operation{OperationID: "list-workshops", Method: http.MethodGet, Path: APIPrefix + "/workshops",
 		Summary: "List workshops", Tags: tags,
 		Description: "The catalogue: active workshops by priority, each with its free seats (`seats_free`) and " +
 			"whether it is among the most popular. Operators may ask for inactive ones too with `all=true`."},
-		"", func(ctx context.Context, in *struct {
-			All      bool   `query:"all" doc:"Include inactive workshops (operators only)"`
-			Category string `query:"category" doc:"Only workshops in this category (case-insensitive)"`
-			Paging
-		}) (*list[*wod.Workshop], error) {
-			f := wod.WorkshopFilter{Page: in.page()}
-			if !in.All {
-				yes := true
-				f.Active = &yes
-			} else if CallerFrom(ctx).Anonymous() {
-				return nil, wod.Errorf(wod.EUNAUTHORIZED, "all=true is for operators; authenticate first")
-			}
-			if in.Category != "" {
-				f.Category = &in.Category
-			}
-			ws, n, err := s.Workshops.FindWorkshops(ctx, f)
-			if err != nil {
-				return nil, err
-			}
-			return newList(ws, n), nil
-		})
+		"", s.listWorkshops)
 	register(s, huma.Operation{OperationID: "get-workshop", Method: http.MethodGet, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Get a workshop", Tags: tags, Description: "An inactive workshop is visible to operators only."},
-		"", func(ctx context.Context, in *SlugParam) (*body[*wod.Workshop], error) {
-			w, err := s.Workshops.FindWorkshop(ctx, in.Slug)
-			if err != nil {
-				return nil, err
-			}
-			if !w.Active && CallerFrom(ctx).Anonymous() {
-				return nil, notFound("workshop %s not found", in.Slug)
-			}
-			return &body[*wod.Workshop]{w}, nil
-		})
+		"", s.getWorkshop)
 	register(s, huma.Operation{OperationID: "create-workshop", Method: http.MethodPost, Path: APIPrefix + "/workshops",
 		Summary: "Create a workshop", Tags: tags, DefaultStatus: http.StatusCreated,
 		Description: "Usually workshops come from content (`wod workshop import`); this creates one by hand."},
-		wod.RoleAdmin, func(ctx context.Context, in *struct{ Body workshopCreate }) (*body[*wod.Workshop], error) {
-			w := &wod.Workshop{Slug: in.Body.Slug, Duration: wod.Duration(4 * 3600e9), Appliance: wod.ApplianceNone,
-				SessionType: wod.SessionWorkshop, SeatMin: 1, SeatMax: 1}
-			upd, err := s.update(ctx, &in.Body.WorkshopSettable)
-			if err != nil {
-				return nil, err
-			}
-			if upd.LocationID == nil {
-				id, err := s.onlyLocation(ctx)
-				if err != nil {
-					return nil, err
-				}
-				upd.LocationID = &id
-			}
-			w.Apply(upd)
-			if upd.Capacity == nil {
-				w.Capacity = w.SeatMax - w.SeatMin + 1
-			}
-			if err := s.Workshops.CreateWorkshop(ctx, w); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "workshop.create", "workshop:"+w.Slug, "")
-			w, err = s.Workshops.FindWorkshop(ctx, w.Slug)
-			if err != nil {
-				return nil, err
-			}
-			return &body[*wod.Workshop]{w}, nil
-		})
+		operator.CatalogueChangeRole, s.createWorkshop)
 	register(s, huma.Operation{OperationID: "update-workshop", Method: http.MethodPatch, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Change a workshop", Tags: tags,
 		Description: "Sets the given fields and records them as operator overrides: a later content import " +
 			"leaves them alone (see `overrides`)."},
-		wod.RoleModerator, func(ctx context.Context, in *struct {
-			SlugParam
-			Body workshopPatch
-		}) (*body[*wod.Workshop], error) {
-			upd, err := s.update(ctx, &in.Body.WorkshopSettable)
-			if err != nil {
-				return nil, err
-			}
-			upd.ClearOverrides = in.Body.ClearOverrides
-			w, err := s.Workshops.UpdateWorkshop(ctx, in.Slug, upd)
-			if err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "workshop.update", "workshop:"+w.Slug, strings.Join(upd.UpdatedFields(), ","))
-			return &body[*wod.Workshop]{w}, nil
-		})
+		operator.WorkshopEditRole, s.updateWorkshop)
 	register(s, huma.Operation{OperationID: "delete-workshop", Method: http.MethodDelete, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Delete a workshop", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Description: "Only a workshop nobody ever registered for; deactivate the others."},
-		wod.RoleAdmin, func(ctx context.Context, in *SlugParam) (*empty, error) {
-			if err := s.Workshops.DeleteWorkshop(ctx, in.Slug); err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "workshop.delete", "workshop:"+in.Slug, "")
-			return &empty{}, nil
-		})
+		operator.CatalogueChangeRole, s.deleteWorkshop)
 	register(s, huma.Operation{OperationID: "import-workshops", Method: http.MethodPost, Path: APIPrefix + "/workshops/import",
 		Summary: "Import content", Tags: tags,
 		Description: "Re-reads the server's content directories (`--content`) and creates or updates their " +
 			"workshops, all or nothing. Fields changed by operators are kept."},
-		wod.RoleAdmin, func(ctx context.Context, _ *struct{}) (*body[[]wod.ImportResult], error) {
-			if s.Import == nil {
-				return nil, wod.Errorf(wod.EINVALID, "this server has no content directories configured (--content)")
-			}
-			res, err := s.Import(ctx)
-			if err != nil {
-				return nil, err
-			}
-			s.audit(ctx, "workshop.import", "content", "")
-			return &body[[]wod.ImportResult]{res}, nil
-		})
+		operator.CatalogueChangeRole, s.importWorkshops)
 }
 
-// onlyLocation returns the id of the single location, for requests that
-// name none.
-func (s *Server) onlyLocation(ctx context.Context) (int64, error) {
-	ls, err := s.Locations.FindLocations(ctx)
+func (s *Server) listWorkshops(ctx context.Context, in *listWorkshopsInput) (*list[*wod.Workshop], error) {
+	f := wod.WorkshopFilter{Page: in.page()}
+	if !in.All {
+		yes := true
+		f.Active = &yes
+	} else if CallerFrom(ctx).Anonymous() {
+		return nil, wod.Errorf(wod.EUNAUTHORIZED, "all=true is for operators; authenticate first")
+	}
+	if in.Category != "" {
+		f.Category = &in.Category
+	}
+	ws, n, err := s.Workshops.FindWorkshops(ctx, f)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	if len(ls) != 1 {
-		return 0, invalid("location", "there are %d locations; name one", len(ls))
+	return newList(ws, n), nil
+}
+
+func (s *Server) getWorkshop(ctx context.Context, in *SlugParam) (*body[*wod.Workshop], error) {
+	w, err := s.Workshops.FindWorkshop(ctx, in.Slug)
+	if err != nil {
+		return nil, err
 	}
-	return ls[0].ID, nil
+	if !w.Active && CallerFrom(ctx).Anonymous() {
+		return nil, notFound("workshop %s not found", in.Slug)
+	}
+	return &body[*wod.Workshop]{w}, nil
+}
+
+func (s *Server) createWorkshop(ctx context.Context, in *createWorkshopInput) (*body[*wod.Workshop], error) {
+	c, err := in.Body.change()
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.Operator.CreateWorkshop(ctx, CallerFrom(ctx), in.Body.Slug, c)
+	if err != nil {
+		return nil, err
+	}
+	return &body[*wod.Workshop]{w}, nil
+}
+
+func (s *Server) updateWorkshop(ctx context.Context, in *updateWorkshopInput) (*body[*wod.Workshop], error) {
+	c, err := in.Body.change()
+	if err != nil {
+		return nil, err
+	}
+	c.ClearOverrides = in.Body.ClearOverrides
+	w, err := s.Operator.UpdateWorkshop(ctx, CallerFrom(ctx), in.Slug, c)
+	if err != nil {
+		return nil, err
+	}
+	return &body[*wod.Workshop]{w}, nil
+}
+
+func (s *Server) deleteWorkshop(ctx context.Context, in *SlugParam) (*empty, error) {
+	if err := s.Operator.DeleteWorkshop(ctx, CallerFrom(ctx), in.Slug); err != nil {
+		return nil, err
+	}
+	return &empty{}, nil
+}
+
+func (s *Server) importWorkshops(ctx context.Context, _ *struct{}) (*body[[]wod.ImportResult], error) {
+	res, err := s.Operator.ReimportContent(ctx, CallerFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return &body[[]wod.ImportResult]{res}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/content"
 )
 
 // Service is the operators' use cases over the store. Every method takes the
@@ -30,6 +31,18 @@ type Service struct {
 	Events        wod.EventService
 	Clock         wod.Clock
 	Logger        *slog.Logger
+
+	// AgentTokens keeps the locations' agent tokens (IssueAgentToken).
+	AgentTokens AgentTokens
+	// ContentDirs are the server's content directories (--content), which
+	// ReimportContent reads; none means the server has nothing to import.
+	ContentDirs []string
+	// ContentVars are the notebooks' variables a content import renders
+	// every workshop with before it accepts the content.
+	ContentVars content.Vars
+	// StrictContent refuses content that would not render for a student;
+	// otherwise an import logs the problems and goes on.
+	StrictContent bool
 }
 
 // audit records what the caller did. The action has happened by then, so a

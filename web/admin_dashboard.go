@@ -17,8 +17,8 @@ func (p *Pages) registerDashboard(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/{$}", dashboard)
 	mux.HandleFunc("GET /admin/stats", p.admin(wod.RoleModerator, p.stats))
 	mux.HandleFunc("GET /admin/stats.csv", p.admin(wod.RoleModerator, p.statsCSV))
-	mux.HandleFunc("POST /admin/jobs/{id}/dismiss", p.admin(wod.RoleModerator, p.dismissJobs))
-	mux.HandleFunc("POST /admin/jobs/dismiss", p.admin(wod.RoleModerator, p.dismissJobs))
+	mux.HandleFunc("POST /admin/jobs/{id}/dismiss", p.admin(wod.RoleModerator, p.dismissJob))
+	mux.HandleFunc("POST /admin/jobs/dismiss", p.admin(wod.RoleModerator, p.dismissFailedJobs))
 	mux.HandleFunc("POST /admin/jobs/{id}/retry", p.admin(wod.RoleModerator, p.retryJob))
 }
 
@@ -29,39 +29,37 @@ func (p *Pages) retryJob(w http.ResponseWriter, r *http.Request, a *adminRequest
 		p.notFound(w, r, "There is no such job.")
 		return
 	}
-	j, err := p.Jobs.RetryJob(r.Context(), id)
+	j, err := p.Operator.RetryJob(r.Context(), a.Caller, id)
 	if err != nil {
 		p.actionFailed(w, r, "/admin", err)
 		return
 	}
-	p.audit(r, a, "job.retried", "job:"+strconv.FormatInt(id, 10), string(j.Kind))
 	p.done(w, r, "/admin#jobs-h", fmt.Sprintf("Job %d (%s) is queued again.", id, j.Kind))
 }
 
-// dismissJobs marks a failed job (or every one) as dealt with: it leaves
-// the dashboard, keeping its state and error in the job listings.
-func (p *Pages) dismissJobs(w http.ResponseWriter, r *http.Request, a *adminRequest) {
-	var id int64
-	if raw := r.PathValue("id"); raw != "" {
-		var ok bool
-		if id, ok = parseID(raw); !ok {
-			p.notFound(w, r, "There is no such job.")
-			return
-		}
+// dismissJob marks a failed job as dealt with: it leaves the dashboard,
+// keeping its state and error in the job listings.
+func (p *Pages) dismissJob(w http.ResponseWriter, r *http.Request, a *adminRequest) {
+	id, ok := parseID(r.PathValue("id"))
+	if !ok {
+		p.notFound(w, r, "There is no such job.")
+		return
 	}
-	n, err := p.Jobs.DismissJobs(r.Context(), id)
+	if _, err := p.Operator.DismissJob(r.Context(), a.Caller, id); err != nil {
+		p.actionFailed(w, r, "/admin", err)
+		return
+	}
+	p.done(w, r, "/admin#jobs-h", fmt.Sprintf("Job %d dismissed.", id))
+}
+
+// dismissFailedJobs dismisses every failed job the dashboard lists.
+func (p *Pages) dismissFailedJobs(w http.ResponseWriter, r *http.Request, a *adminRequest) {
+	n, err := p.Operator.DismissFailedJobs(r.Context(), a.Caller)
 	if err != nil {
 		p.actionFailed(w, r, "/admin", err)
 		return
 	}
-	subject, msg := "jobs", fmt.Sprintf("%d failed jobs dismissed.", n)
-	if id != 0 {
-		subject, msg = "job:"+strconv.FormatInt(id, 10), fmt.Sprintf("Job %d dismissed.", id)
-	}
-	if n > 0 {
-		p.audit(r, a, "job.dismissed", subject, "")
-	}
-	p.done(w, r, "/admin#jobs-h", msg)
+	p.done(w, r, "/admin#jobs-h", fmt.Sprintf("%d failed jobs dismissed.", n))
 }
 
 // staleHeartbeat is when a silent agent deserves a warning: agents beat

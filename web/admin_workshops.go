@@ -10,22 +10,17 @@ import (
 	"strings"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/operator"
 )
-
-// workshopEditRole may change workshops. It is the API's role for
-// PATCH /workshops/{slug}: moderators run the day, which includes opening
-// and closing workshops, so the pages must not be stricter than the API.
-const workshopEditRole = wod.RoleModerator
 
 func (p *Pages) registerAdminWorkshops(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/workshops", p.admin(wod.RoleModerator, p.adminWorkshops))
-	// Import is admin-only in the API too: it rewrites the whole catalogue.
-	mux.HandleFunc("POST /admin/import", p.admin(wod.RoleAdmin, p.importWorkshops))
+	mux.HandleFunc("POST /admin/import", p.admin(operator.CatalogueChangeRole, p.importWorkshops))
 	mux.HandleFunc("GET /admin/workshops/{slug}", p.admin(wod.RoleModerator, p.editWorkshop))
-	mux.HandleFunc("POST /admin/workshops/{slug}", p.admin(workshopEditRole, p.updateWorkshop))
-	mux.HandleFunc("POST /admin/workshops/{slug}/activate", p.admin(workshopEditRole, p.setWorkshopActive(true)))
-	mux.HandleFunc("POST /admin/workshops/{slug}/deactivate", p.admin(workshopEditRole, p.setWorkshopActive(false)))
-	mux.HandleFunc("POST /admin/workshops/{slug}/clear-overrides", p.admin(workshopEditRole, p.clearOverrides))
+	mux.HandleFunc("POST /admin/workshops/{slug}", p.admin(operator.WorkshopEditRole, p.updateWorkshop))
+	mux.HandleFunc("POST /admin/workshops/{slug}/activate", p.admin(operator.WorkshopEditRole, p.setWorkshopActive(true)))
+	mux.HandleFunc("POST /admin/workshops/{slug}/deactivate", p.admin(operator.WorkshopEditRole, p.setWorkshopActive(false)))
+	mux.HandleFunc("POST /admin/workshops/{slug}/clear-overrides", p.admin(operator.WorkshopEditRole, p.clearOverrides))
 }
 
 type workshopsData struct {
@@ -42,21 +37,18 @@ func (p *Pages) adminWorkshops(w http.ResponseWriter, r *http.Request, a *adminR
 		p.fail(w, r, err)
 		return
 	}
-	d := &workshopsData{Workshops: ws, CanEdit: a.Caller.Role.Allows(workshopEditRole),
-		CanImport: a.Caller.Role.Allows(wod.RoleAdmin), HasContent: p.Import != nil}
+	d := &workshopsData{Workshops: ws, CanEdit: a.Caller.Role.Allows(operator.WorkshopEditRole),
+		CanImport: a.Caller.Role.Allows(operator.CatalogueChangeRole), HasContent: p.Operator.HasContent()}
 	p.render(w, r, http.StatusOK, "admin/workshops.html", p.adminView(w, r, a, "workshops", "Workshops", d))
 }
 
 func (p *Pages) setWorkshopActive(active bool) func(http.ResponseWriter, *http.Request, *adminRequest) {
 	return func(w http.ResponseWriter, r *http.Request, a *adminRequest) {
-		slug := r.PathValue("slug")
-		upd := wod.WorkshopUpdate{Active: &active}
-		ws, err := p.Workshops.UpdateWorkshop(r.Context(), slug, upd)
+		ws, err := p.Operator.SetWorkshopActive(r.Context(), a.Caller, r.PathValue("slug"), active)
 		if err != nil {
 			p.actionFailed(w, r, "/admin/workshops", err)
 			return
 		}
-		p.audit(r, a, "workshop.update", "workshop:"+ws.Slug, strings.Join(upd.UpdatedFields(), ","))
 		msg := ws.Slug + " is open for registration again."
 		if !active {
 			msg = ws.Slug + " is closed: it no longer shows in the catalogue. Running sessions go on."
@@ -67,12 +59,12 @@ func (p *Pages) setWorkshopActive(active bool) func(http.ResponseWriter, *http.R
 
 func (p *Pages) clearOverrides(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	slug := r.PathValue("slug")
-	ws, err := p.Workshops.UpdateWorkshop(r.Context(), slug, wod.WorkshopUpdate{ClearOverrides: true})
+	ws, err := p.Operator.UpdateWorkshop(r.Context(), a.Caller, slug,
+		operator.WorkshopChange{WorkshopUpdate: wod.WorkshopUpdate{ClearOverrides: true}})
 	if err != nil {
 		p.actionFailed(w, r, "/admin/workshops/"+url.PathEscape(slug), err)
 		return
 	}
-	p.audit(r, a, "workshop.update", "workshop:"+ws.Slug, "clear overrides")
 	p.done(w, r, "/admin/workshops/"+url.PathEscape(ws.Slug),
 		"The next content import sets every field of "+ws.Slug+" again.")
 }
@@ -82,12 +74,12 @@ func (p *Pages) clearOverrides(w http.ResponseWriter, r *http.Request, a *adminR
 const importFlashRunes = 1500
 
 func (p *Pages) importWorkshops(w http.ResponseWriter, r *http.Request, a *adminRequest) {
-	if p.Import == nil {
+	if !p.Operator.HasContent() {
 		p.done(w, r, "/admin/workshops", "Not done: this server has no content directory. "+
 			"Start it with --content DIR to import workshops from there.")
 		return
 	}
-	res, err := p.Import(r.Context())
+	res, err := p.Operator.ReimportContent(r.Context(), a.Caller)
 	if err != nil {
 		var e *wod.Error
 		if errors.As(err, &e) && e.Code == wod.EINVALID {
@@ -103,7 +95,6 @@ func (p *Pages) importWorkshops(w http.ResponseWriter, r *http.Request, a *admin
 		p.actionFailed(w, r, "/admin/workshops", err)
 		return
 	}
-	p.audit(r, a, "workshop.import", "content", "")
 	p.done(w, r, "/admin/workshops", truncate(importFlashRunes, importSummary(res)))
 }
 
@@ -232,7 +223,7 @@ func (p *Pages) renderWorkshopForm(w http.ResponseWriter, r *http.Request, a *ad
 		p.fail(w, r, err)
 		return
 	}
-	d := &workshopFormData{W: ws, Problem: problem, CanEdit: a.Caller.Role.Allows(workshopEditRole)}
+	d := &workshopFormData{W: ws, Problem: problem, CanEdit: a.Caller.Role.Allows(operator.WorkshopEditRole)}
 	for _, f := range workshopInputs {
 		f.Value, f.Error = values[f.Name], errs[f.Name]
 		f.Overridden = slices.Contains(ws.Overrides, f.Name)
@@ -258,55 +249,55 @@ func (p *Pages) updateWorkshop(w http.ResponseWriter, r *http.Request, a *adminR
 		return
 	}
 	e := &workshopEdit{form: r.PostForm, values: workshopValues(ws), errs: map[string]string{}}
-	upd := e.parse(ws)
+	c := operator.WorkshopChange{WorkshopUpdate: e.parse(ws)}
 	if loc, ok := e.changed("location", ws.Location); ok {
-		l, err := p.Locations.FindLocation(r.Context(), loc)
-		switch {
-		case wod.ErrorCode(err) == wod.ENOTFOUND:
-			e.errs["location"] = "no location is called " + strconv.Quote(loc)
-		case err != nil:
-			p.fail(w, r, err)
-			return
-		default:
-			upd.LocationID = &l.ID
-		}
+		c.Location = &loc
 	}
 	if len(e.errs) > 0 {
-		p.renderWorkshopForm(w, r, a, http.StatusUnprocessableEntity, ws, e.values, e.errs,
-			"Nothing was saved: please correct the fields marked below.")
+		p.renderWorkshopForm(w, r, a, http.StatusUnprocessableEntity, ws, e.values, e.errs, workshopFormProblem)
 		return
 	}
-	fields := upd.UpdatedFields()
-	if len(fields) == 0 && upd.LocationID == nil {
+	fields := c.Fields()
+	if len(fields) == 0 {
 		p.done(w, r, "/admin/workshops/"+url.PathEscape(ws.Slug), "Nothing changed.")
 		return
 	}
-	saved, err := p.Workshops.UpdateWorkshop(r.Context(), ws.Slug, upd)
+	saved, err := p.Operator.UpdateWorkshop(r.Context(), a.Caller, ws.Slug, c)
 	if err != nil {
 		var we *wod.Error
 		if !errors.As(err, &we) || we.Code != wod.EINVALID {
 			p.actionFailed(w, r, "/admin/workshops/"+url.PathEscape(ws.Slug), err)
 			return
 		}
-		problem := "Nothing was saved: " + we.Message + "."
-		for _, f := range we.Fields {
-			if limit, ok := strings.CutPrefix(f.Field, "limits."); ok {
-				// One form field holds the four limits.
-				e.errs["limits"] = strings.TrimPrefix(e.errs["limits"]+"; ", "; ") + limit + ": " + f.Message
-			} else if _, ok := e.values[f.Field]; ok {
-				e.errs[f.Field] = f.Message
-			} else {
-				problem += " " + f.Field + " " + f.Message + "."
-			}
-		}
-		p.renderWorkshopForm(w, r, a, http.StatusUnprocessableEntity, ws, e.values, e.errs, problem)
+		p.renderWorkshopForm(w, r, a, http.StatusUnprocessableEntity, ws, e.values, e.errs, e.refused(we))
 		return
 	}
-	if upd.LocationID != nil {
-		fields = append(fields, "location")
-	}
-	p.audit(r, a, "workshop.update", "workshop:"+saved.Slug, strings.Join(fields, ","))
 	p.done(w, r, "/admin/workshops/"+url.PathEscape(saved.Slug), "Saved "+saved.Slug+": "+strings.Join(fields, ", ")+".")
+}
+
+// workshopFormProblem heads a form whose every problem is marked at its
+// field.
+const workshopFormProblem = "Nothing was saved: please correct the fields marked below."
+
+// refused marks the fields the operator service refused at the form's
+// inputs, and returns the problem that heads the form: what could not be
+// marked at an input is spelled out there.
+func (e *workshopEdit) refused(we *wod.Error) string {
+	var rest []string
+	for _, f := range we.Fields {
+		if limit, ok := strings.CutPrefix(f.Field, "limits."); ok {
+			// One form field holds the four limits.
+			e.errs["limits"] = strings.TrimPrefix(e.errs["limits"]+"; ", "; ") + limit + ": " + f.Message
+		} else if _, ok := e.values[f.Field]; ok {
+			e.errs[f.Field] = f.Message
+		} else {
+			rest = append(rest, " "+f.Field+" "+f.Message+".")
+		}
+	}
+	if len(rest) == 0 && len(we.Fields) > 0 {
+		return workshopFormProblem
+	}
+	return "Nothing was saved: " + we.Message + "." + strings.Join(rest, "")
 }
 
 // workshopEdit reads the edit form against the stored workshop. A field the

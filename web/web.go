@@ -69,9 +69,7 @@ type Pages struct {
 	Tokens        wod.TokenService
 	Events        wod.EventService
 	Stats         wod.StatsService
-	// Import re-reads the configured content directories (nil: none set).
-	Import func(ctx context.Context) ([]wod.ImportResult, error)
-	Gate   Gate
+	Gate          Gate
 	// LTI launches workshops from learning platforms (nil: no LTI).
 	LTI    *lti.Tool
 	Keys   *secret.Keys

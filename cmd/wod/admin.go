@@ -240,7 +240,9 @@ func testWorkshop(dir string, vars content.Vars, contentDirs []string) (content.
 }
 
 func importAndReport(ctx context.Context, a *app.App, dirs []string, location string) ([]wod.ImportResult, error) {
-	res, err := a.ImportContent(ctx, dirs, location)
+	// The CLI and wod up import as the platform itself, with no caller:
+	// that leaves no audit event.
+	res, err := a.Operator().ImportContent(ctx, nil, dirs, location)
 	if err != nil {
 		return nil, explain(err)
 	}

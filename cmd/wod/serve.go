@@ -62,7 +62,7 @@ func upCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			local, err := a.EnsureLocalLocation(ctx)
+			local, err := a.Operator().EnsureLocalLocation(ctx, a.Config.HubURL, a.Config.Students)
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ func upCmd(e *env) *cobra.Command {
 				}
 				dirs = []string{sample}
 			}
-			if _, err := importAndReport(ctx, a, dirs, app.LocalLocation); err != nil {
+			if _, err := importAndReport(ctx, a, dirs, local.Name); err != nil {
 				return err
 			}
 			adminFile, err := a.EnsureAdmin(ctx)

@@ -1,0 +1,100 @@
+package operator
+
+import (
+	"context"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/content"
+)
+
+// The content import lives here rather than in package content: content
+// reads and renders workshop folders and knows nothing of the store, while
+// an import also picks a location, writes the catalogue and is audited,
+// which is what this package does for every operator action.
+
+// HasContent says whether the server has content directories to import
+// (ContentDirs): the pages offer the import only then.
+func (s *Service) HasContent() bool { return len(s.ContentDirs) > 0 }
+
+// ReimportContent re-reads the server's content directories into the
+// catalogue, as ImportContent does; new workshops go to the only location.
+func (s *Service) ReimportContent(ctx context.Context, by *wod.Caller) ([]wod.ImportResult, error) {
+	if !s.HasContent() {
+		return nil, wod.Errorf(wod.EINVALID, "this server has no content directories configured (--content)")
+	}
+	return s.ImportContent(ctx, by, s.ContentDirs, "")
+}
+
+// ImportContent loads the content directories (public first, overlays
+// after), checks that every workshop renders for a sample student, and
+// creates or updates their workshops, all or none; fields operators changed
+// keep the operators' values. New workshops go to the named location, or to
+// the only one.
+//
+// by is nil when the platform imports on its own behalf, as wod up does at
+// start and the CLI does on the host: that import leaves no audit event.
+func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []string, location string) ([]wod.ImportResult, error) {
+	ws, err := content.Load(dirs)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkContent(ctx, ws, dirs); err != nil {
+		return nil, err
+	}
+	loc, err := s.importLocation(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ws {
+		w.LocationID = loc.ID
+	}
+	res, err := s.Workshops.ImportWorkshops(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	if by != nil {
+		s.audit(ctx, by, "workshop.import", "content", "")
+	}
+	return res, nil
+}
+
+// checkContent renders every workshop for a sample student, in both modes,
+// and refuses them (StrictContent) or logs the report: an undefined variable
+// or a notebook that is not JSON is found here, not by a participant
+// waiting for an apology.
+func (s *Service) checkContent(ctx context.Context, ws []*wod.Workshop, dirs []string) error {
+	var fields []wod.FieldError
+	for _, w := range ws {
+		rep, err := content.CheckWorkshop(w, s.ContentVars, dirs)
+		if err != nil {
+			return err
+		}
+		for _, p := range rep.Problems {
+			fields = append(fields, wod.FieldError{Field: w.Slug, Message: p.String()})
+		}
+		if !rep.OK() && !s.StrictContent {
+			s.Logger.WarnContext(ctx, "content would not render", "workshop", w.Slug, "report", rep.String())
+		}
+	}
+	if len(fields) > 0 && s.StrictContent {
+		return &wod.Error{Code: wod.EINVALID, Fields: fields, Message: "content would not render for a student " +
+			"(give the missing variables with --var KEY=VALUE, or import anyway with --content-check warn)"}
+	}
+	return nil
+}
+
+// importLocation is the location new workshops of an import go to.
+func (s *Service) importLocation(ctx context.Context, name string) (*wod.Location, error) {
+	if name != "" {
+		return s.Locations.FindLocation(ctx, name)
+	}
+	l, n, err := s.onlyLocation(ctx)
+	if err != nil || l != nil {
+		return l, err
+	}
+	if n == 0 {
+		return nil, wod.Errorf(wod.EINVALID, "there is no location yet to put workshops at: run wod up once "+
+			"(it creates the location %q) or add one with POST /api/v1/locations", LocalLocation)
+	}
+	return nil, wod.Errorf(wod.EINVALID, "there are %d locations; say which one new workshops go to with --location", n)
+}
