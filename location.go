@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,42 @@ type Location struct {
 const MaxStudentsPerLocation = 10000
 
 var locationNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
+
+// Normalize trims the hub URL of surrounding space and trailing slashes,
+// so that the paths appended to it (LoginURL, LaunchURL) never double a
+// slash. The store applies it whenever a location is saved.
+func (l *Location) Normalize() {
+	l.HubURL = normalizeHubURL(l.HubURL)
+}
+
+func normalizeHubURL(u string) string {
+	return strings.TrimRight(strings.TrimSpace(u), "/")
+}
+
+// LoginURL is the hub's login page, or "" when the location has no hub URL.
+func (l *Location) LoginURL() string {
+	hub := normalizeHubURL(l.HubURL)
+	if hub == "" {
+		return ""
+	}
+	return hub + "/hub/login"
+}
+
+// LaunchURL is the link that logs the student in and opens their server:
+// the login page, sent on to the user's server. "" without a hub URL or a
+// user name.
+func (l *Location) LaunchURL(username string) string {
+	login := l.LoginURL()
+	if login == "" || username == "" {
+		return ""
+	}
+	return login + "?next=" + url.QueryEscape("/hub/user/"+username+"/")
+}
+
+// StudentID is the global id of the location's seat number n: the
+// location's base plus n, as the original's basestdid numbers students
+// across backends.
+func (l *Location) StudentID(n int) int { return l.BaseStudentID + n }
 
 // Validate checks the location's own rules.
 func (l *Location) Validate() error {

@@ -3,6 +3,7 @@ package wod
 import (
 	"context"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,17 +26,18 @@ const (
 
 // LiveStates are the states in which a registration belongs to its
 // participant; an e-mail address holds at most one registration in them.
+// The store's SQL is built from this list, so the two cannot drift.
 var LiveStates = []RegistrationState{StatePending, StateReady, StateExpiring}
 
+// RunningStates are the states in which the participant's environment is
+// theirs to use: the clock runs and the credentials are valid.
+var RunningStates = []RegistrationState{StateReady, StateExpiring}
+
 // Live reports whether the state is one of LiveStates.
-func (s RegistrationState) Live() bool {
-	for _, l := range LiveStates {
-		if s == l {
-			return true
-		}
-	}
-	return false
-}
+func (s RegistrationState) Live() bool { return slices.Contains(LiveStates, s) }
+
+// Running reports whether the state is one of RunningStates.
+func (s RegistrationState) Running() bool { return slices.Contains(RunningStates, s) }
 
 // Valid reports whether s names a state.
 func (s RegistrationState) Valid() bool {
@@ -160,22 +162,43 @@ type RegistrationFilter struct {
 	Page
 }
 
-// RegistrationService books seats and reads registrations.
+// RegistrationReader reads registrations. It is all the web layers (API
+// and pages) get of the store's registrations: they show them, and every
+// change goes through the Registrar (the engine), which schedules what a
+// step needs (jobs, timers, mails) in the same transaction.
+type RegistrationReader interface {
+	FindRegistration(ctx context.Context, id int64) (*Registration, error)
+	FindRegistrations(ctx context.Context, filter RegistrationFilter) ([]*Registration, int, error)
+	// FindNotebooks returns the work a finished registration left, with
+	// its zip when withData; ENOTFOUND when there is none (or no more).
+	FindNotebooks(ctx context.Context, registrationID int64, withData bool) (*Notebooks, error)
+}
+
+// RegistrationService books seats and reads registrations. Only the engine
+// books; after that a registration moves by Transition.
 type RegistrationService interface {
+	RegistrationReader
 	// CreateRegistration books the lowest free seat of the workshop's range at
 	// its location and creates the registration, in one transaction.
 	// EALREADYREGISTERED if the e-mail holds a live registration, EFULL if no
 	// seat is left, EINVALID if the workshop is unknown or inactive.
 	CreateRegistration(ctx context.Context, nr *NewRegistration) (*Registration, error)
-	FindRegistration(ctx context.Context, id int64) (*Registration, error)
-	// MarkReady moves a pending registration to ready with its encrypted
-	// student password, and starts its clock: ends_at is now plus the
-	// workshop's duration. ECONFLICT unless the registration is pending.
-	MarkReady(ctx context.Context, id int64, passwordEnc []byte) (*Registration, error)
-	FindRegistrations(ctx context.Context, filter RegistrationFilter) ([]*Registration, int, error)
-	// FindNotebooks returns the work a finished registration left, with
-	// its zip when withData; ENOTFOUND when there is none (or no more).
-	FindNotebooks(ctx context.Context, registrationID int64, withData bool) (*Notebooks, error)
+}
+
+// Credentials are what a participant logs in with, and what operators see
+// of a registration's seat. The engine computes them (it holds the key that
+// decrypts the password); everyone shows them from there.
+type Credentials struct {
+	// LoginURL is the hub's login page; LaunchURL logs the student in and
+	// opens their server. Both are empty when the location has no hub URL.
+	LoginURL, LaunchURL string
+	// Username is the seat's student account; StudentID its global id
+	// (the location's base plus the seat number), 0 before a seat is booked.
+	Username  string
+	StudentID int
+	// Password is the decrypted student password, only while the
+	// registration runs.
+	Password string
 }
 
 // Notebooks is what a participant left in the workshop's folder, zipped by

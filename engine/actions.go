@@ -39,7 +39,7 @@ func (e *Engine) Extend(ctx context.Context, id int64, by time.Duration, actor s
 	if err != nil {
 		return nil, err
 	}
-	if (r.State != wod.StateReady && r.State != wod.StateExpiring) || r.EndsAt == nil {
+	if !r.State.Running() || r.EndsAt == nil {
 		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s; only a running session can be extended", id, r.State)
 	}
 	now := e.now()
@@ -52,7 +52,7 @@ func (e *Engine) Extend(ctx context.Context, id int64, by time.Duration, actor s
 		jobs = append(jobs, &wod.Job{Kind: wod.JobRemind, RunAt: remind})
 	}
 	r, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: id,
-		From: []wod.RegistrationState{wod.StateReady, wod.StateExpiring}, To: to, EndsAt: &ends, Jobs: jobs,
+		From: wod.RunningStates, To: to, EndsAt: &ends, Jobs: jobs,
 		Event: &wod.Event{Actor: actor, Kind: "registration.extend", Subject: subject(r), Detail: "by " + by.String()}})
 	if err == nil {
 		e.notify()
@@ -66,7 +66,7 @@ func (e *Engine) Resend(ctx context.Context, id int64, actor string) error {
 	if err != nil {
 		return err
 	}
-	if r.State != wod.StateReady && r.State != wod.StateExpiring {
+	if !r.State.Running() {
 		return wod.Errorf(wod.ECONFLICT, "registration %d is %s; credentials exist only while it runs", id, r.State)
 	}
 	if err := e.Store.RequeueMail(ctx, id, wod.MailCredentials); err != nil {
@@ -105,7 +105,7 @@ func (e *Engine) ResendLink(ctx context.Context, email string) error {
 		return nil
 	}
 	kind := wod.MailWelcome
-	if r.State == wod.StateReady || r.State == wod.StateExpiring {
+	if r.State.Running() {
 		kind = wod.MailCredentials
 	}
 	ms, _, err := e.Store.FindMails(ctx, wod.MailFilter{RegistrationID: &r.ID, Kind: &kind, Page: wod.Page{Limit: 1}})

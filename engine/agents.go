@@ -70,7 +70,7 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 		return nil, err
 	}
 	aj.RegistrationID, aj.Workshop, aj.SessionType, aj.Reset = r.ID, w.Slug, w.SessionType, w.Reset
-	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.BaseStudentID+r.StudentNumber, r.Username
+	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.StudentID(r.StudentNumber), r.Username
 	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatMin, w.Appliance, w.Compile, w.LDAP
 	aj.Limits = w.Limits
 	return aj, nil

@@ -12,9 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -234,7 +232,7 @@ func (e *Engine) compose(ctx context.Context, kind wod.MailKind, r *wod.Registra
 		if err != nil {
 			return nil, err
 		}
-		d.LoginURL, d.LaunchURL = HubURLs(l.HubURL, r.Username)
+		d.LoginURL, d.LaunchURL = l.LoginURL(), l.LaunchURL(r.Username)
 	}
 	if kind == wod.MailCredentials || kind == wod.MailReminder {
 		d.Password = PasswordPlaceholder
@@ -247,20 +245,6 @@ func (e *Engine) compose(ctx context.Context, kind wod.MailKind, r *wod.Registra
 		return nil, fmt.Errorf("render %s mail: %w", kind, err)
 	}
 	return &wod.Mail{Kind: kind, To: d.To, Subject: subject, Text: text, HTML: html}, nil
-}
-
-// HubURLs returns the hub's login page and the link that logs a student in
-// and opens their server.
-func HubURLs(hub, username string) (login, launch string) {
-	if hub == "" {
-		return "", ""
-	}
-	hub = strings.TrimSuffix(hub, "/")
-	login = hub + "/hub/login"
-	if username != "" {
-		launch = login + "?next=" + url.QueryEscape("/hub/user/"+username+"/")
-	}
-	return login, launch
 }
 
 // StatusURL is the participant's signed status link.

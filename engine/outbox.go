@@ -134,11 +134,7 @@ func (d *Dispatcher) password(ctx context.Context, m *wod.Mail) (string, bool, e
 	if err != nil {
 		return "", false, err
 	}
-	if (r.State != wod.StateReady && r.State != wod.StateExpiring) || len(r.PasswordEnc) == 0 {
-		return "", false, nil
-	}
-	pw, err := d.Keys.Decrypt(r.PasswordEnc)
-	return pw, true, err
+	return StudentPassword(d.Keys, r)
 }
 
 func (d *Dispatcher) finish(ctx context.Context, m *wod.Mail, err error) {

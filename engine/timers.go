@@ -101,7 +101,7 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 			To: wod.StateExpiring, Mails: []*wod.Mail{m}, Done: done})
 		return err
 	case wod.JobExpire:
-		if r.State != wod.StateReady && r.State != wod.StateExpiring {
+		if !r.State.Running() {
 			return e.Store.CompleteJob(ctx, done)
 		}
 		if r.EndsAt != nil && r.EndsAt.After(now) {

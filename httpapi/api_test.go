@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,8 @@ type env struct {
 	srv      *httptest.Server
 	keys     *secret.Keys
 	clock    *storetest.Clock
+	eng      *engine.Engine
+	loc      *wod.Location
 	admin    string // bearer tokens
 	mod      string
 	workshop *wod.Workshop
@@ -58,7 +61,7 @@ func newEnv(t *testing.T, db *store.DB, clock *storetest.Clock, rate int) *env {
 		Agents: eng, AgentAuth: db, LTI: db,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test", RegistrationRate: rate}
-	e := &env{t: t, db: db, keys: keys, clock: clock}
+	e := &env{t: t, db: db, keys: keys, clock: clock, eng: eng}
 	e.srv = httptest.NewServer(api.Handler())
 	t.Cleanup(e.srv.Close)
 
@@ -66,6 +69,7 @@ func newEnv(t *testing.T, db *store.DB, clock *storetest.Clock, rate int) *env {
 	if err := db.CreateLocation(ctx, l); err != nil {
 		t.Fatal(err)
 	}
+	e.loc = l
 	e.workshop = &wod.Workshop{Slug: "WKSHP-API101", Title: "API 101", Duration: wod.Duration(2 * time.Hour),
 		Capacity: 3, SeatMin: 1, SeatMax: 3, LocationID: l.ID, Active: true, Appliance: wod.ApplianceNone,
 		SessionType: wod.SessionWorkshop}
@@ -117,6 +121,20 @@ func (e *env) do(method, path, auth string, body any) response {
 	r.raw, _ = io.ReadAll(res.Body)
 	json.Unmarshal(r.raw, &r.body)
 	return r
+}
+
+// ready makes the agent's create job of the next pending registration
+// succeed with the password, as the location's agent reports it.
+func (e *env) ready(password string) {
+	e.t.Helper()
+	ctx := context.Background()
+	j, err := e.eng.ClaimJob(ctx, e.loc.ID, "agent", 0)
+	if err != nil || j == nil || j.Kind != wod.JobCreate {
+		e.t.Fatalf("claim create: %+v %v", j, err)
+	}
+	if err := e.eng.ReportJob(ctx, e.loc.ID, j.ID, "agent", wod.AgentResult{Attempt: j.Attempt, OK: true, Password: password}); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func registration(workshop, name, email string) map[string]any {
@@ -286,10 +304,7 @@ func TestRegistrationAnswers(t *testing.T) {
 			r.body["login_url"] != "http://hub.test:8000/hub/login" || r.body["password"] != nil || r.body["email"] != "ann@example.com" {
 			t.Fatalf("get registration: %d %s", r.status, r.raw)
 		}
-		sealed, _ := e.keys.Encrypt("Secret-Pass-1")
-		if _, err := db.MarkReady(context.Background(), id, sealed); err != nil {
-			t.Fatal(err)
-		}
+		e.ready("Secret-Pass-1")
 		r = e.do("GET", fmt.Sprintf("/api/v1/registrations/%d", id), e.mod, nil)
 		if r.body["password"] != "Secret-Pass-1" || r.body["state"] != "ready" {
 			t.Fatalf("ready registration: %s", r.raw)
@@ -309,7 +324,17 @@ func TestRegistrationAnswers(t *testing.T) {
 		if r := e.do("GET", fmt.Sprintf("/api/v1/status/%d.forged", id), "", nil); r.status != 404 {
 			t.Fatalf("forged status link: %d", r.status)
 		}
-		if r := e.do("GET", "/api/v1/jobs?registration="+fmt.Sprint(id), e.mod, nil); r.body["total"].(float64) != 2 {
+		// Its jobs only: create and watchdog from booking, expire and remind
+		// from the ready step (the other registrations have theirs).
+		r = e.do("GET", "/api/v1/jobs?registration="+fmt.Sprint(id), e.mod, nil)
+		var kinds []string
+		for _, j := range r.body["items"].([]any) {
+			if m := j.(map[string]any); m["registration_id"].(float64) == float64(id) {
+				kinds = append(kinds, m["kind"].(string))
+			}
+		}
+		slices.Sort(kinds)
+		if r.body["total"].(float64) != 4 || !slices.Equal(kinds, []string{"create", "expire", "remind", "watchdog"}) {
 			t.Fatalf("jobs of the registration: %s", r.raw)
 		}
 	})

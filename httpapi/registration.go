@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/engine"
 )
 
 type registrationRequest struct {
@@ -62,36 +63,31 @@ func (s *Server) statusURL(id int64) string {
 	return s.PublicURL + "/status/" + s.Keys.StatusToken(id)
 }
 
-// credentials returns the login URL and, while live, the decrypted password.
-func (s *Server) credentials(ctx context.Context, r *wod.Registration) (loginURL, password string, err error) {
-	l, err := s.Locations.FindLocation(ctx, r.Location)
+// view is the operator's view of a registration, with its credentials.
+func (s *Server) view(ctx context.Context, r *wod.Registration) (*registrationView, error) {
+	c, err := engine.Credentials(ctx, s.Locations, s.Keys, r)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	if l.HubURL != "" {
-		loginURL = strings.TrimSuffix(l.HubURL, "/") + "/hub/login"
+	v := &registrationView{Registration: r, LoginURL: c.LoginURL, Password: c.Password, StatusURL: s.statusURL(r.ID)}
+	if r.SeatID != nil {
+		v.Seat = &seatRef{Number: r.StudentNumber, StudentID: c.StudentID, Username: c.Username}
 	}
-	if (r.State == wod.StateReady || r.State == wod.StateExpiring) && len(r.PasswordEnc) > 0 {
-		password, err = s.Keys.Decrypt(r.PasswordEnc)
-		if err != nil {
-			return "", "", err
-		}
-	}
-	return loginURL, password, nil
+	return v, nil
 }
 
-func (s *Server) view(ctx context.Context, r *wod.Registration) (*registrationView, error) {
-	v := &registrationView{Registration: r, StatusURL: s.statusURL(r.ID)}
-	if r.SeatID != nil {
-		l, err := s.Locations.FindLocation(ctx, r.Location)
-		if err != nil {
-			return nil, err
-		}
-		v.Seat = &seatRef{Number: r.StudentNumber, StudentID: l.BaseStudentID + r.StudentNumber, Username: r.Username}
+// registrationBody answers an operator's request with the registration as
+// it now stands.
+func (s *Server) registrationBody(ctx context.Context, id int64) (*body[*registrationView], error) {
+	r, err := s.Registrations.FindRegistration(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	var err error
-	v.LoginURL, v.Password, err = s.credentials(ctx, r)
-	return v, err
+	v, err := s.view(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &body[*registrationView]{v}, nil
 }
 
 func (s *Server) registerRegistrations() {
@@ -104,184 +100,226 @@ func (s *Server) registerRegistrations() {
 			"when it ends, only to operators), or `full` when no seat is left; 422 with per-field errors for a bad " +
 			"or disposable address or an unknown workshop; 429 when the client registers too often (operators, " +
 			"with a token or a session, are not limited)."},
-		"", func(ctx context.Context, in *struct{ Body registrationRequest }) (*body[registrationCreated], error) {
-			ip := ClientIP(ctx)
-			// An operator registering for others (bulk enrolment, wod loadtest)
-			// is not one participant registering too often.
-			if CallerFrom(ctx).Anonymous() {
-				if ok, wait := s.limiter.allow(ip); !ok {
-					return nil, &wod.Error{Code: wod.ERATELIMITED, RetryAfter: wait,
-						Message: "too many registrations from your address; please wait a minute"}
-				}
-			}
-			r, err := s.Registrar.Register(ctx, wod.RegistrationRequest{Workshop: in.Body.Workshop, Name: in.Body.Name,
-				Email: in.Body.Email, Company: in.Body.Company, ClientIP: ip})
-			if err != nil {
-				return nil, err
-			}
-			return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
-				StatusURL: s.statusURL(r.ID)}}, nil
-		})
+		"", s.createRegistration)
 	register(s, huma.Operation{OperationID: "get-status", Method: http.MethodGet, Path: APIPrefix + "/status/{token}",
 		Summary: "A participant's status", Tags: tags,
 		Description: "What the participant's signed link shows: the state, the clock and, once ready, the credentials."},
-		"", func(ctx context.Context, in *struct {
-			Token string `path:"token" maxLength:"100"`
-		}) (*body[statusView], error) {
-			id, ok := s.Keys.ParseStatusToken(in.Token)
-			if !ok {
-				return nil, notFound("this status link is not valid")
-			}
-			r, err := s.Registrations.FindRegistration(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			w, err := s.Workshops.FindWorkshop(ctx, r.Workshop)
-			if err != nil {
-				return nil, err
-			}
-			v := statusView{ID: r.ID, State: r.State, Workshop: r.Workshop, Title: w.Title, CreatedAt: r.CreatedAt,
-				ReadyAt: r.ReadyAt, EndsAt: r.EndsAt, Completion: r.Completion}
-			if r.State == wod.StateReady || r.State == wod.StateExpiring {
-				v.Username = r.Username
-				if v.LoginURL, v.Password, err = s.credentials(ctx, r); err != nil {
-					return nil, err
-				}
-			}
-			return &body[statusView]{v}, nil
-		})
+		"", s.getStatus)
 	register(s, huma.Operation{OperationID: "end-own-registration", Method: http.MethodPost, Path: APIPrefix + "/status/{token}/end",
 		Summary: "End my session now", Tags: tags, Description: "The participant's \"end now\", through their signed link."},
-		"", func(ctx context.Context, in *struct {
-			Token string `path:"token" maxLength:"100"`
-		}) (*body[registrationCreated], error) {
-			id, ok := s.Keys.ParseStatusToken(in.Token)
-			if !ok {
-				return nil, notFound("this status link is not valid")
-			}
-			r, err := s.Registrar.EndNow(ctx, id, "participant")
-			if err != nil {
-				return nil, err
-			}
-			return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
-				StatusURL: s.statusURL(r.ID)}}, nil
-		})
+		"", s.endOwnRegistration)
 	register(s, huma.Operation{OperationID: "resend-link", Method: http.MethodPost, Path: resendLinkPath,
 		Summary: "Send my status link again", Tags: tags, DefaultStatus: http.StatusAccepted,
 		Errors: []int{http.StatusUnprocessableEntity, http.StatusTooManyRequests},
 		Description: "For a participant who lost the mail: if the address holds a running registration, its status " +
 			"link (with the credentials once ready) is sent to that address again, at most every ten minutes. " +
 			"The answer is the same whether or not it holds one."},
-		"", func(ctx context.Context, in *struct {
-			Body struct {
-				Email string `json:"email" maxLength:"254" doc:"The address the registration was made with"`
-			}
-		}) (*empty, error) {
-			if ok, wait := s.limiter.allow(ClientIP(ctx)); !ok {
-				return nil, &wod.Error{Code: wod.ERATELIMITED, RetryAfter: wait,
-					Message: "too many requests from your address; please wait a minute"}
-			}
-			return &empty{}, s.Registrar.ResendLink(ctx, in.Body.Email)
-		})
-	actions := []struct{ name, summary, desc string }{
-		{"end", "End a registration now", "Ends a live registration: its environment is measured and wiped."},
-		{"resend", "Resend the credentials", "Queues the credentials mail of a running registration again."},
-		{"purge", "Purge a registration", "Takes the seat back at once, whatever the state: a live registration fails, the seat is wiped and freed."},
-	}
-	for _, a := range actions {
-		register(s, huma.Operation{OperationID: a.name + "-registration", Method: http.MethodPost,
-			Path: APIPrefix + "/registrations/{id}/" + a.name, Summary: a.summary, Tags: tags, Description: a.desc},
-			wod.RoleModerator, func(ctx context.Context, in *IDParam) (*body[*registrationView], error) {
-				actor := CallerFrom(ctx).Name
-				var err error
-				switch a.name {
-				case "end":
-					_, err = s.Registrar.EndNow(ctx, in.ID, actor)
-				case "resend":
-					err = s.Registrar.Resend(ctx, in.ID, actor)
-				case "purge":
-					_, err = s.Registrar.Purge(ctx, in.ID, actor)
-				}
-				if err != nil {
-					return nil, err
-				}
-				return s.registrationBody(ctx, in.ID)
-			})
-	}
+		"", s.resendLink)
+	register(s, huma.Operation{OperationID: "end-registration", Method: http.MethodPost,
+		Path: APIPrefix + "/registrations/{id}/end", Summary: "End a registration now", Tags: tags,
+		Description: "Ends a live registration: its environment is measured and wiped."},
+		wod.RoleModerator, s.endRegistration)
+	register(s, huma.Operation{OperationID: "resend-registration", Method: http.MethodPost,
+		Path: APIPrefix + "/registrations/{id}/resend", Summary: "Resend the credentials", Tags: tags,
+		Description: "Queues the credentials mail of a running registration again."},
+		wod.RoleModerator, s.resendCredentials)
+	register(s, huma.Operation{OperationID: "purge-registration", Method: http.MethodPost,
+		Path: APIPrefix + "/registrations/{id}/purge", Summary: "Purge a registration", Tags: tags,
+		Description: "Takes the seat back at once, whatever the state: a live registration fails, the seat is wiped and freed."},
+		wod.RoleModerator, s.purgeRegistration)
 	register(s, huma.Operation{OperationID: "extend-registration", Method: http.MethodPost,
 		Path: APIPrefix + "/registrations/{id}/extend", Summary: "Extend a registration", Tags: tags,
 		Description: "Gives a running registration more time; its reminder and end move with it."},
-		wod.RoleModerator, func(ctx context.Context, in *struct {
-			IDParam
-			Body struct {
-				By string `json:"by" doc:"How much longer, e.g. \"30m\" or \"1h\"" example:"30m"`
-			}
-		}) (*body[*registrationView], error) {
-			by, err := time.ParseDuration(in.Body.By)
-			if err != nil {
-				return nil, invalid("by", "must be a duration such as 30m or 1h")
-			}
-			if _, err := s.Registrar.Extend(ctx, in.ID, by, CallerFrom(ctx).Name); err != nil {
-				return nil, err
-			}
-			return s.registrationBody(ctx, in.ID)
-		})
+		wod.RoleModerator, s.extendRegistration)
 	register(s, huma.Operation{OperationID: "list-registrations", Method: http.MethodGet, Path: APIPrefix + "/registrations",
 		Summary: "List registrations", Tags: tags, Description: "Newest first."},
-		wod.RoleModerator, func(ctx context.Context, in *struct {
-			State    string `query:"state" enum:"pending,ready,expiring,ending,done,failed,"`
-			Workshop string `query:"workshop"`
-			Email    string `query:"email"`
-			Q        string `query:"q" doc:"Search in name, e-mail and company"`
-			Paging
-		}) (*list[*registrationView], error) {
-			f := wod.RegistrationFilter{Page: in.page()}
-			if in.State != "" {
-				st := wod.RegistrationState(in.State)
-				f.State = &st
-			}
-			if in.Workshop != "" {
-				f.Workshop = &in.Workshop
-			}
-			if in.Email != "" {
-				e := strings.ToLower(in.Email)
-				f.Email = &e
-			}
-			if in.Q != "" {
-				f.Search = &in.Q
-			}
-			rs, n, err := s.Registrations.FindRegistrations(ctx, f)
-			if err != nil {
-				return nil, err
-			}
-			views := make([]*registrationView, 0, len(rs))
-			for _, r := range rs {
-				v, err := s.view(ctx, r)
-				if err != nil {
-					return nil, err
-				}
-				views = append(views, v)
-			}
-			return newList(views, n), nil
-		})
+		wod.RoleModerator, s.listRegistrations)
 	register(s, huma.Operation{OperationID: "get-registration", Method: http.MethodGet, Path: APIPrefix + "/registrations/{id}",
 		Summary: "Get a registration", Tags: tags,
 		Description: "With its seat, student user name, login URL and, while live, the student password."},
-		wod.RoleModerator, func(ctx context.Context, in *struct {
-			ID int64 `path:"id"`
-		}) (*body[*registrationView], error) {
-			return s.registrationBody(ctx, in.ID)
-		})
+		wod.RoleModerator, s.getRegistration)
 }
 
-func (s *Server) registrationBody(ctx context.Context, id int64) (*body[*registrationView], error) {
+type createRegistrationInput struct{ Body registrationRequest }
+
+// createRegistration books a seat for a participant, or for others when an
+// operator calls.
+func (s *Server) createRegistration(ctx context.Context, in *createRegistrationInput) (*body[registrationCreated], error) {
+	ip := ClientIP(ctx)
+	// An operator registering for others (bulk enrolment, wod loadtest)
+	// is not one participant registering too often.
+	if CallerFrom(ctx).Anonymous() {
+		if ok, wait := s.limiter.allow(ip); !ok {
+			return nil, &wod.Error{Code: wod.ERATELIMITED, RetryAfter: wait,
+				Message: "too many registrations from your address; please wait a minute"}
+		}
+	}
+	r, err := s.Registrar.Register(ctx, wod.RegistrationRequest{Workshop: in.Body.Workshop, Name: in.Body.Name,
+		Email: in.Body.Email, Company: in.Body.Company, ClientIP: ip})
+	if err != nil {
+		return nil, err
+	}
+	return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
+		StatusURL: s.statusURL(r.ID)}}, nil
+}
+
+// statusTokenInput is a participant's signed status link.
+type statusTokenInput struct {
+	Token string `path:"token" maxLength:"100"`
+}
+
+// registrationID reads the registration a signed status link is for.
+func (s *Server) registrationID(in *statusTokenInput) (int64, error) {
+	id, ok := s.Keys.ParseStatusToken(in.Token)
+	if !ok {
+		return 0, notFound("this status link is not valid")
+	}
+	return id, nil
+}
+
+// getStatus shows the participant their registration, with the
+// credentials while it runs.
+func (s *Server) getStatus(ctx context.Context, in *statusTokenInput) (*body[statusView], error) {
+	id, err := s.registrationID(in)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.Registrations.FindRegistration(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.view(ctx, r)
+	w, err := s.Workshops.FindWorkshop(ctx, r.Workshop)
 	if err != nil {
 		return nil, err
 	}
-	return &body[*registrationView]{v}, nil
+	v := statusView{ID: r.ID, State: r.State, Workshop: r.Workshop, Title: w.Title, CreatedAt: r.CreatedAt,
+		ReadyAt: r.ReadyAt, EndsAt: r.EndsAt, Completion: r.Completion}
+	if r.State.Running() {
+		c, err := engine.Credentials(ctx, s.Locations, s.Keys, r)
+		if err != nil {
+			return nil, err
+		}
+		v.Username, v.LoginURL, v.Password = c.Username, c.LoginURL, c.Password
+	}
+	return &body[statusView]{v}, nil
+}
+
+// endOwnRegistration is the participant's "end now".
+func (s *Server) endOwnRegistration(ctx context.Context, in *statusTokenInput) (*body[registrationCreated], error) {
+	id, err := s.registrationID(in)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.Registrar.EndNow(ctx, id, "participant")
+	if err != nil {
+		return nil, err
+	}
+	return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
+		StatusURL: s.statusURL(r.ID)}}, nil
+}
+
+// The bodies keep the schema names they had as closures' inputs (named
+// for the operation), which generated clients know them by.
+type resendLinkInput struct {
+	Body struct {
+		Email string `json:"email" maxLength:"254" doc:"The address the registration was made with"`
+	} `nameHint:"resend-linkRequest"`
+}
+
+// resendLink mails a participant who lost it their status link again.
+func (s *Server) resendLink(ctx context.Context, in *resendLinkInput) (*empty, error) {
+	if ok, wait := s.limiter.allow(ClientIP(ctx)); !ok {
+		return nil, &wod.Error{Code: wod.ERATELIMITED, RetryAfter: wait,
+			Message: "too many requests from your address; please wait a minute"}
+	}
+	return &empty{}, s.Registrar.ResendLink(ctx, in.Body.Email)
+}
+
+// endRegistration is an operator's "end now".
+func (s *Server) endRegistration(ctx context.Context, in *IDParam) (*body[*registrationView], error) {
+	if _, err := s.Registrar.EndNow(ctx, in.ID, CallerFrom(ctx).Name); err != nil {
+		return nil, err
+	}
+	return s.registrationBody(ctx, in.ID)
+}
+
+// resendCredentials queues the credentials mail again.
+func (s *Server) resendCredentials(ctx context.Context, in *IDParam) (*body[*registrationView], error) {
+	if err := s.Registrar.Resend(ctx, in.ID, CallerFrom(ctx).Name); err != nil {
+		return nil, err
+	}
+	return s.registrationBody(ctx, in.ID)
+}
+
+// purgeRegistration takes the registration's seat back at once.
+func (s *Server) purgeRegistration(ctx context.Context, in *IDParam) (*body[*registrationView], error) {
+	if _, err := s.Registrar.Purge(ctx, in.ID, CallerFrom(ctx).Name); err != nil {
+		return nil, err
+	}
+	return s.registrationBody(ctx, in.ID)
+}
+
+type extendRegistrationInput struct {
+	IDParam
+	Body struct {
+		By string `json:"by" doc:"How much longer, e.g. \"30m\" or \"1h\"" example:"30m"`
+	} `nameHint:"extend-registrationRequest"`
+}
+
+// extendRegistration gives a running registration more time.
+func (s *Server) extendRegistration(ctx context.Context, in *extendRegistrationInput) (*body[*registrationView], error) {
+	by, err := time.ParseDuration(in.Body.By)
+	if err != nil {
+		return nil, invalid("by", "must be a duration such as 30m or 1h")
+	}
+	if _, err := s.Registrar.Extend(ctx, in.ID, by, CallerFrom(ctx).Name); err != nil {
+		return nil, err
+	}
+	return s.registrationBody(ctx, in.ID)
+}
+
+type listRegistrationsInput struct {
+	State    string `query:"state" enum:"pending,ready,expiring,ending,done,failed,"`
+	Workshop string `query:"workshop"`
+	Email    string `query:"email"`
+	Q        string `query:"q" doc:"Search in name, e-mail and company"`
+	Paging
+}
+
+// listRegistrations lists registrations, newest first, with their
+// credentials.
+func (s *Server) listRegistrations(ctx context.Context, in *listRegistrationsInput) (*list[*registrationView], error) {
+	f := wod.RegistrationFilter{Page: in.page()}
+	if in.State != "" {
+		st := wod.RegistrationState(in.State)
+		f.State = &st
+	}
+	if in.Workshop != "" {
+		f.Workshop = &in.Workshop
+	}
+	if in.Email != "" {
+		e := strings.ToLower(in.Email)
+		f.Email = &e
+	}
+	if in.Q != "" {
+		f.Search = &in.Q
+	}
+	rs, n, err := s.Registrations.FindRegistrations(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]*registrationView, 0, len(rs))
+	for _, r := range rs {
+		v, err := s.view(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	return newList(views, n), nil
+}
+
+// getRegistration shows one registration to an operator.
+func (s *Server) getRegistration(ctx context.Context, in *IDParam) (*body[*registrationView], error) {
+	return s.registrationBody(ctx, in.ID)
 }

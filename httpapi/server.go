@@ -32,7 +32,7 @@ type Server struct {
 	Workshops     wod.WorkshopService
 	Locations     wod.LocationService
 	Seats         wod.SeatService
-	Registrations wod.RegistrationService
+	Registrations wod.RegistrationReader
 	Registrar     wod.Registrar
 	// Operator carries out the operators' actions; the handlers adapt it.
 	Operator      *operator.Service

@@ -1,6 +1,24 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
+
+// MigrateTo brings the schema up to the version only, for tests of a
+// migration's effect on the rows it finds.
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := db.migrator()
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}
+
+// SQL is the store's connection, for tests that write rows as an older
+// version left them.
+func (db *DB) SQL() *sql.DB { return db.sql }
 
 // QueryInts runs query through queryAll, reading one integer column, for
 // the tests of the row helpers (which run in package store_test, on both

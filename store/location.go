@@ -57,6 +57,7 @@ func findLocation(tx *Tx, name string) (*wod.Location, error) {
 
 // CreateLocation adds a location and its seats, all free.
 func (db *DB) CreateLocation(ctx context.Context, l *wod.Location) error {
+	l.Normalize()
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("create location %q: %w", l.Name, err)
 	}
@@ -111,6 +112,7 @@ func (db *DB) UpdateLocation(ctx context.Context, name string, upd wod.LocationU
 		if upd.Students != nil {
 			l.Students = *upd.Students
 		}
+		l.Normalize()
 		if err := l.Validate(); err != nil {
 			return err
 		}

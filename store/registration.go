@@ -186,36 +186,6 @@ func findRegistration(tx *Tx, id int64) (*wod.Registration, error) {
 	return r, err
 }
 
-// MarkReady starts a pending registration's clock.
-func (db *DB) MarkReady(ctx context.Context, id int64, passwordEnc []byte) (r *wod.Registration, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
-		var state wod.RegistrationState
-		var seconds int64
-		err := tx.queryRow(`SELECT r.state, w.duration_seconds FROM registrations r JOIN workshops w ON w.id = r.workshop_id
-			WHERE r.id = $1`+tx.forUpdate(), id).Scan(&state, &seconds)
-		if errors.Is(err, sql.ErrNoRows) {
-			return wod.Errorf(wod.ENOTFOUND, "registration %d not found", id)
-		}
-		if err != nil {
-			return err
-		}
-		if state != wod.StatePending {
-			return wod.Errorf(wod.ECONFLICT, "registration %d is %s, not pending", id, state)
-		}
-		endsAt := tx.now.Add(time.Duration(seconds) * time.Second)
-		if _, err := tx.exec(`UPDATE registrations SET state = 'ready', password_enc = $1, ready_at = $2, ends_at = $3,
-			updated_at = $2 WHERE id = $4`, passwordEnc, tx.now, endsAt, id); err != nil {
-			return err
-		}
-		r, err = findRegistration(tx, id)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mark registration %d ready: %w", id, err)
-	}
-	return r, nil
-}
-
 // FindRegistrations lists registrations, newest first.
 func (db *DB) FindRegistrations(ctx context.Context, f wod.RegistrationFilter) (rs []*wod.Registration, total int, err error) {
 	err = db.read(ctx, func(tx *Tx) error {

@@ -83,14 +83,21 @@ func TestRegistration(t *testing.T) {
 			t.Fatalf("over capacity: %v, want full", err)
 		}
 
-		// Ready: the clock starts now; a second transition is a conflict.
+		// Ready, as the engine's ready step applies it: the clock starts
+		// now; a second transition is a conflict.
 		clock.Advance(time.Minute)
-		ready, err := db.MarkReady(ctx, r.ID, []byte("sealed"))
+		markReady := func() (*wod.Registration, error) {
+			now, ends := clock.Now(), clock.Now().Add(w.Duration.Std())
+			return db.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{wod.StatePending},
+				To: wod.StateReady, ReadyAt: &now, EndsAt: &ends, PasswordEnc: []byte("sealed"),
+				Cancel: []wod.JobKind{wod.JobWatchdog}})
+		}
+		ready, err := markReady()
 		if err != nil || ready.State != wod.StateReady || !ready.ReadyAt.Equal(clock.Now()) ||
 			!ready.EndsAt.Equal(clock.Now().Add(2*time.Hour)) || string(ready.PasswordEnc) != "sealed" {
 			t.Fatalf("mark ready: %+v %v", ready, err)
 		}
-		if _, err := db.MarkReady(ctx, r.ID, nil); wod.ErrorCode(err) != wod.ECONFLICT {
+		if _, err := markReady(); wod.ErrorCode(err) != wod.ECONFLICT {
 			t.Fatalf("mark ready twice: %v", err)
 		}
 		_, err = register(db, w.Slug, "ann@example.com")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/engine"
 )
 
 // The registration pages do what the API's registration routes do, with
@@ -83,8 +84,7 @@ type regAction struct {
 // state; the engine still decides, for the race with the clock.
 func actionsFor(r *wod.Registration) []regAction {
 	var as []regAction
-	running := r.State == wod.StateReady || r.State == wod.StateExpiring
-	if running {
+	if r.State.Running() {
 		as = append(as, regAction{Path: "extend", By: "30m", Label: "+30 min"},
 			regAction{Path: "extend", By: "1h", Label: "+1 h"},
 			regAction{Path: "resend", Label: "Resend credentials"})
@@ -191,23 +191,12 @@ func (p *Pages) adminRegistration(w http.ResponseWriter, r *http.Request, a *adm
 	}
 	d := &registrationData{R: reg, Actions: actionsFor(reg), StatusURL: "/status/" + p.Keys.StatusToken(reg.ID),
 		Back: r.URL.RequestURI()}
-	l, err := p.Locations.FindLocation(ctx, reg.Location)
+	c, err := engine.Credentials(ctx, p.Locations, p.Keys, reg)
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	if l.HubURL != "" {
-		d.LoginURL = strings.TrimSuffix(l.HubURL, "/") + "/hub/login"
-	}
-	if reg.SeatID != nil {
-		d.StudentID = l.BaseStudentID + reg.StudentNumber
-	}
-	if (reg.State == wod.StateReady || reg.State == wod.StateExpiring) && len(reg.PasswordEnc) > 0 {
-		if d.Password, err = p.Keys.Decrypt(reg.PasswordEnc); err != nil {
-			p.fail(w, r, err)
-			return
-		}
-	}
+	d.StudentID, d.LoginURL, d.Password = c.StudentID, c.LoginURL, c.Password
 	if n, err := p.Registrations.FindNotebooks(ctx, id, false); err == nil {
 		if until := n.KeptAt.Add(p.NotebookRetention); until.After(p.Clock.Now()) {
 			d.Notebooks, d.NotebooksUntil = n, until

@@ -3,11 +3,11 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/engine"
 )
 
 func (p *Pages) registerStatus(mux *http.ServeMux) {
@@ -58,22 +58,16 @@ func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registr
 		return nil, nil, false
 	}
 	d := &statusData{Token: token, Title: ws.Title, Workshop: ws.Slug, State: reg.State, EndsAt: reg.EndsAt,
-		ReadyAt: reg.ReadyAt, Completion: reg.Completion, Live: reg.State.Live(),
-		Running:        reg.State == wod.StateReady || reg.State == wod.StateExpiring,
+		ReadyAt: reg.ReadyAt, Completion: reg.Completion, Live: reg.State.Live(), Running: reg.State.Running(),
 		Final:          reg.State == wod.StateDone || reg.State == wod.StateFailed,
 		KeepsNotebooks: p.NotebookRetention > 0}
 	if d.Running {
-		d.Username = reg.Username
-		if len(reg.PasswordEnc) > 0 {
-			if d.Password, err = p.Keys.Decrypt(reg.PasswordEnc); err != nil {
-				p.fail(w, r, err)
-				return nil, nil, false
-			}
+		c, err := engine.Credentials(r.Context(), p.Locations, p.Keys, reg)
+		if err != nil {
+			p.fail(w, r, err)
+			return nil, nil, false
 		}
-		if l, err := p.Locations.FindLocation(r.Context(), reg.Location); err == nil && l.HubURL != "" {
-			d.LoginURL = l.HubURL + "/hub/login"
-			d.LaunchURL = d.LoginURL + "?next=" + url.QueryEscape("/hub/user/"+reg.Username+"/")
-		}
+		d.Username, d.Password, d.LoginURL, d.LaunchURL = c.Username, c.Password, c.LoginURL, c.LaunchURL
 	}
 	if reg.State == wod.StateDone {
 		if n, err := p.Registrations.FindNotebooks(r.Context(), reg.ID, false); err == nil {

@@ -56,7 +56,7 @@ type Badges interface {
 // Pages serves the portal and the admin pages.
 type Pages struct {
 	Workshops     wod.WorkshopService
-	Registrations wod.RegistrationService
+	Registrations wod.RegistrationReader
 	Locations     Locations
 	Registrar     wod.Registrar
 	// Operator carries out the operators' actions; the admin pages adapt it.

@@ -1,0 +1,45 @@
+package wod_test
+
+import (
+	"testing"
+
+	"github.com/wod-dev/wod"
+)
+
+func TestLocationURLs(t *testing.T) {
+	for hub, want := range map[string][2]string{
+		"http://hub.test":            {"http://hub.test/hub/login", "http://hub.test/hub/login?next=%2Fhub%2Fuser%2Fstudent7%2F"},
+		"http://hub.test/":           {"http://hub.test/hub/login", "http://hub.test/hub/login?next=%2Fhub%2Fuser%2Fstudent7%2F"},
+		" https://h.test/jupyter// ": {"https://h.test/jupyter/hub/login", "https://h.test/jupyter/hub/login?next=%2Fhub%2Fuser%2Fstudent7%2F"},
+		"":                           {"", ""},
+	} {
+		l := &wod.Location{HubURL: hub}
+		if got := l.LoginURL(); got != want[0] {
+			t.Errorf("LoginURL of %q = %q, want %q", hub, got, want[0])
+		}
+		if got := l.LaunchURL("student7"); got != want[1] {
+			t.Errorf("LaunchURL of %q = %q, want %q", hub, got, want[1])
+		}
+		if got := l.LaunchURL(""); got != "" {
+			t.Errorf("LaunchURL of %q without a user = %q", hub, got)
+		}
+		l.Normalize()
+		if got := l.LoginURL(); got != want[0] || (hub != "" && l.HubURL+"/hub/login" != got) {
+			t.Errorf("normalized %q to %q: login %q", hub, l.HubURL, got)
+		}
+	}
+	if got := (&wod.Location{BaseStudentID: 100}).StudentID(3); got != 103 {
+		t.Errorf("StudentID = %d, want 103", got)
+	}
+}
+
+func TestRegistrationStates(t *testing.T) {
+	for s, want := range map[wod.RegistrationState][2]bool{
+		wod.StatePending: {true, false}, wod.StateReady: {true, true}, wod.StateExpiring: {true, true},
+		wod.StateEnding: {false, false}, wod.StateDone: {false, false}, wod.StateFailed: {false, false},
+	} {
+		if s.Live() != want[0] || s.Running() != want[1] {
+			t.Errorf("%s: live %v running %v, want %v", s, s.Live(), s.Running(), want)
+		}
+	}
+}
