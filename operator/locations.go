@@ -62,6 +62,11 @@ const LocalLocation = "local"
 // brings its hub URL and seats in line with wod up's configuration. It is
 // the platform's own doing, not an operator's, so it leaves no audit event.
 func (s *Service) EnsureLocalLocation(ctx context.Context, hubURL string, students int) (*wod.Location, error) {
+	// Compared as the store keeps it, so that a configured trailing slash
+	// does not rewrite the location at every start.
+	want := wod.Location{HubURL: hubURL}
+	want.Normalize()
+	hubURL = want.HubURL
 	l, err := s.Locations.FindLocation(ctx, LocalLocation)
 	if wod.ErrorCode(err) == wod.ENOTFOUND {
 		l = &wod.Location{Name: LocalLocation, HubURL: hubURL, Students: students}
