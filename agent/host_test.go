@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wod-dev/wod/testenv"
 )
 
 // testSeat is the first student number the tests use: far above the seats
@@ -21,13 +23,9 @@ const testSeat = 9101
 // regular users, removing its accounts when the test ends. It needs root.
 func testHost(t *testing.T) *Host {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the host operations manage Unix accounts: run the tests as root (CI does)")
-	}
+	testenv.Root(t, "the host operations manage Unix accounts")
 	for _, cmd := range []string{"useradd", "chpasswd"} {
-		if _, err := exec.LookPath(cmd); err != nil {
-			t.Skipf("%s is not installed", cmd)
-		}
+		testenv.Command(t, testenv.RequireRoot, cmd, "the passwd package")
 	}
 	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
 	dir, err := os.MkdirTemp("", "wod-host")
