@@ -6,10 +6,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/wod-dev/wod/testenv"
 )
@@ -157,8 +157,19 @@ func startAs(t *testing.T, a Account) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	time.Sleep(50 * time.Millisecond)
+	mustRun(t, cmd, "sleep")
 	return cmd
+}
+
+// mustRun checks that cmd's process runs the program name already: Start
+// returns once the child has exec'd (or failed to), so the process is the
+// student's program, under the student's uid, from here on, with no wait.
+func mustRun(t *testing.T, cmd *exec.Cmd, name string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "comm"))
+	if err != nil || strings.TrimSpace(string(b)) != name {
+		t.Fatalf("process %d runs %q (%v), want %s", cmd.Process.Pid, b, err, name)
+	}
 }
 
 func shadow(t *testing.T, name string) string {
