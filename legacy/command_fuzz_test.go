@@ -3,6 +3,8 @@ package legacy
 import (
 	"fmt"
 	"testing"
+
+	"github.com/wod-dev/wod/testenv"
 )
 
 // FuzzParseMessage feeds the command-mail parser what an SMTP client on the
@@ -29,6 +31,7 @@ func FuzzParseMessage(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		defer testenv.StopHang(raw)()
 		cmds, err := ParseMessage(raw)
 		if err != nil {
 			if cmds != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // RequireRoot makes a test that would skip for not running as root, or for
@@ -62,4 +63,19 @@ func HubHost(t testing.TB, why string) {
 	for _, tool := range []string{"useradd", "userdel", "groupadd", "groupdel", "chpasswd"} {
 		Command(t, RequireRoot, tool, "the passwd package")
 	}
+}
+
+// FuzzHangAfter is how long one input of a fuzz target may take before
+// StopHang calls it a hang.
+const FuzzHangAfter = 10 * time.Second
+
+// StopHang makes a fuzz input that runs longer than FuzzHangAfter crash the
+// fuzzing process, naming the input: Go's fuzzer records a crashed input
+// (and minimises it) but does not notice one that never returns. Call the
+// returned function when the input is done: defer testenv.StopHang(data)().
+func StopHang(input any) (done func()) {
+	t := time.AfterFunc(FuzzHangAfter, func() {
+		panic(fmt.Sprintf("a fuzz input ran longer than %s (a hang): %q", FuzzHangAfter, input))
+	})
+	return func() { t.Stop() }
 }
