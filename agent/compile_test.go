@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/testenv"
 )
 
 // needShc skips without shc and a C compiler, unless the run requires them
@@ -17,12 +18,7 @@ import (
 func needShc(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"shc", "cc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("WOD_TEST_REQUIRE_SHC") != "" {
-				t.Fatalf("%s is not installed (scripts/test installs shc and gcc)", tool)
-			}
-			t.Skipf("%s is not installed (scripts/test installs shc and gcc)", tool)
-		}
+		testenv.Command(t, "WOD_TEST_REQUIRE_SHC", tool, "scripts/test installs shc and gcc")
 	}
 }
 

@@ -63,7 +63,9 @@ func TestGuard(t *testing.T) {
 	legit := run(a1, sleepBin)
 	mined := run(a1, miner)
 	orphan := run(a2, sleepBin) // student9102 has no live registration
-	time.Sleep(100 * time.Millisecond)
+	mustRun(t, legit, "sleep")
+	mustRun(t, mined, "xmrig")
+	mustRun(t, orphan, "sleep")
 
 	srv := &guardServer{held: []int{testSeat}}
 	g := &Guard{Host: h, Server: srv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Students: testSeat + 3}

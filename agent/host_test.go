@@ -6,10 +6,12 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/wod-dev/wod/testenv"
 )
 
 // testSeat is the first student number the tests use: far above the seats
@@ -21,13 +23,9 @@ const testSeat = 9101
 // regular users, removing its accounts when the test ends. It needs root.
 func testHost(t *testing.T) *Host {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the host operations manage Unix accounts: run the tests as root (CI does)")
-	}
+	testenv.Root(t, "the host operations manage Unix accounts")
 	for _, cmd := range []string{"useradd", "chpasswd"} {
-		if _, err := exec.LookPath(cmd); err != nil {
-			t.Skipf("%s is not installed", cmd)
-		}
+		testenv.Command(t, testenv.RequireRoot, cmd, "the passwd package")
 	}
 	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
 	dir, err := os.MkdirTemp("", "wod-host")
@@ -159,8 +157,19 @@ func startAs(t *testing.T, a Account) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	time.Sleep(50 * time.Millisecond)
+	mustRun(t, cmd, "sleep")
 	return cmd
+}
+
+// mustRun checks that cmd's process runs the program name already: Start
+// returns once the child has exec'd (or failed to), so the process is the
+// student's program, under the student's uid, from here on, with no wait.
+func mustRun(t *testing.T, cmd *exec.Cmd, name string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "comm"))
+	if err != nil || strings.TrimSpace(string(b)) != name {
+		t.Fatalf("process %d runs %q (%v), want %s", cmd.Process.Pid, b, err, name)
+	}
 }
 
 func shadow(t *testing.T, name string) string {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/testenv"
 )
 
 func TestDetect(t *testing.T) {
@@ -111,9 +112,7 @@ func TestNames(t *testing.T) {
 // under a parent of the test's own, removed at the end.
 func testManager(t *testing.T, h *Hierarchy) *Manager {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("cgroups are root's to create")
-	}
+	testenv.Root(t, "cgroups are root's to create")
 	m := &Manager{Hierarchy: h, Parent: fmt.Sprintf("wodtest-%d", os.Getpid())}
 	if err := m.Setup(); err != nil {
 		t.Fatal(err)
@@ -304,9 +303,7 @@ func TestHostHierarchy(t *testing.T) {
 // memory, cpu and pids are v1 here), so the limits themselves are checked
 // by TestLimitFilesV2 and, on a v2 host, by TestHostHierarchy.
 func TestUnifiedHierarchy(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting cgroup2 is root's")
-	}
+	testenv.Root(t, "mounting cgroup2 is root's")
 	dir := t.TempDir()
 	if err := syscall.Mount("none", dir, "cgroup2", 0, ""); err != nil {
 		t.Skipf("cannot mount cgroup2: %v", err)

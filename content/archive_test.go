@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/wod-dev/wod/testenv"
 )
 
 func TestArchive(t *testing.T) {
@@ -40,7 +42,7 @@ func TestArchive(t *testing.T) {
 	os.Symlink("1-Intro.ipynb", filepath.Join(ws, "inside-link.ipynb"))
 	os.WriteFile(filepath.Join(ws, "login.x"), []byte("secret credentials"), 0o711)
 	if err := os.Lchown(filepath.Join(ws, "login.x"), os.Getuid()+1, os.Getgid()); err != nil {
-		t.Skipf("cannot give a file away (not root?): %v", err)
+		testenv.Missing(t, testenv.RequireRoot, "cannot give a file away (not root?): %v", err)
 	}
 
 	b, err := Archive(home, "WKSHP-X", os.Getuid())

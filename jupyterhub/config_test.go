@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wod-dev/wod/testenv"
 )
 
 func testHubConfig() hubConfig {
@@ -92,13 +94,10 @@ func nanFloat() float64 {
 // hub does (traitlets config loader) with the hub's own Python, and checks
 // the values it reads back, including a hostile path.
 func TestConfigLoadsInJupyterHubsPython(t *testing.T) {
-	hub, err := exec.LookPath("jupyterhub")
-	if err != nil {
-		t.Skip("jupyterhub not installed")
-	}
+	hub := testenv.Command(t, testenv.RequireRoot, "jupyterhub", "apt-get install jupyterhub")
 	py := shebang(hub)
 	if py == "" {
-		t.Skip("cannot tell which Python runs jupyterhub")
+		testenv.Missing(t, testenv.RequireRoot, "cannot tell which Python runs jupyterhub (%s)", hub)
 	}
 	cfg := testHubConfig()
 	text, err := cfg.render()
@@ -267,13 +266,10 @@ func TestCgroupSpawner(t *testing.T) {
 	if !strings.Contains(text, "c.JupyterHub.spawner_class = 'jupyterhub.spawner.LocalProcessSpawner'\n") {
 		t.Fatal("without cgroup directories the hub does not use the plain LocalProcessSpawner")
 	}
-	hub, err := exec.LookPath("jupyterhub")
-	if err != nil {
-		t.Skip("jupyterhub not installed")
-	}
+	hub := testenv.Command(t, testenv.RequireRoot, "jupyterhub", "apt-get install jupyterhub")
 	py := shebang(hub)
 	if py == "" {
-		t.Skip("cannot tell which Python runs jupyterhub")
+		testenv.Missing(t, testenv.RequireRoot, "cannot tell which Python runs jupyterhub (%s)", hub)
 	}
 	dir := t.TempDir()
 	hostile := filepath.Join(dir, "it's'); import os; os.system('touch /tmp/pwned'); ('")

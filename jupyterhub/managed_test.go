@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wod-dev/wod/testenv"
 )
 
 // TestManagedHub runs the real Debian JupyterHub: configuration, start, the
@@ -520,17 +522,7 @@ func (s *syncBuffer) String() string {
 // real Unix accounts: root, Debian's jupyterhub and the account tools.
 func requireHubHost(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the managed hub authenticates with PAM and spawns servers as Unix users")
-	}
-	if _, err := exec.LookPath("jupyterhub"); err != nil {
-		t.Skip("jupyterhub is not installed (apt-get install jupyterhub)")
-	}
-	for _, tool := range []string{"useradd", "userdel", "groupadd", "groupdel", "chpasswd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	testenv.HubHost(t, "the managed hub authenticates with PAM and spawns servers as Unix users")
 }
 
 // hubTestLogger logs the hub and the agent into a buffer shown when the

@@ -18,15 +18,14 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod/legacy"
+	"github.com/wod-dev/wod/testenv"
 )
 
 // studentAccount creates a Unix account standing for a participant with a
 // shell on the hub host, on uids no other test or wod up uses.
 func studentAccount(t *testing.T) (uid int) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("this test creates a Unix account: run the tests as root (CI does)")
-	}
+	testenv.Root(t, "this test creates a Unix account")
 	const name = "wodtest-legacy"
 	exec.Command("userdel", name).Run() // a crashed run's
 	for uid = 63500; uid < 63600; uid++ {

@@ -300,16 +300,24 @@ func TestBridgeDeliversAfterOutage(t *testing.T) {
 	drained(t, spool)
 	api.ExpireTokens()
 	api.SetDown(true)
+	refused := api.Refused()
 	add(t, spool, r.bridge, legacy.Command{Verb: legacy.Cleanup, Student: 7, Customer: 30, Notebook: "WKSHP-API101"})
 	// The api-db is down: the cleanup cannot even start (its workshop is
-	// unknown) until it is back.
-	time.Sleep(300 * time.Millisecond)
+	// unknown) until it is back. Two refused tries (the first and one
+	// after its backoff) without running it.
+	deadline := time.Now().Add(10 * time.Second)
+	for api.Refused() < refused+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bridge did not try the api-db while it was down (%d refused)", api.Refused()-refused)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := op.kinds(7); !slices.Equal(got, []string{"create"}) {
 		t.Fatalf("ran %v while the api-db was down", got)
 	}
 	api.SetDown(false)
 	<-cleanupRuns
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		es, _ := spool.Entries()
 		if len(es) == 1 && es[0].Result != nil && es[0].LastError != "" {

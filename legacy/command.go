@@ -148,9 +148,11 @@ func ParseMessage(raw []byte) ([]Command, error) {
 	case notebook != "" && !notebookRE.MatchString(notebook):
 		return nil, fmt.Errorf("%s: %q is not a workshop folder (WKSHP-… or CHLG-…)", verb, truncate(notebook, 80))
 	}
+	// Counted, not "s <= last": a range ending at the largest int would
+	// wrap around and never end.
 	cmds := make([]Command, 0, last-first+1)
-	for s := first; s <= last; s++ {
-		cmds = append(cmds, Command{Verb: verb, Student: s, Customer: customer, Notebook: notebook})
+	for k := range last - first + 1 {
+		cmds = append(cmds, Command{Verb: verb, Student: first + k, Customer: customer, Notebook: notebook})
 	}
 	return cmds, nil
 }

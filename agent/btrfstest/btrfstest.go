@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/wod-dev/wod/testenv"
 )
 
 // RequireEnv makes a missing btrfs a failure rather than a skip
@@ -20,9 +22,9 @@ const RequireEnv = "WOD_TEST_REQUIRE_BTRFS"
 // btrfs-progs the test skips, or fails under WOD_TEST_REQUIRE_BTRFS.
 func Mount(t testing.TB) string {
 	t.Helper()
-	skip := t.Skipf
-	if os.Getenv(RequireEnv) != "" {
-		skip = t.Fatalf
+	skip := func(format string, args ...any) {
+		t.Helper()
+		testenv.Missing(t, RequireEnv, format, args...)
 	}
 	if os.Geteuid() != 0 {
 		skip("a btrfs filesystem is mounted: run the tests as root (CI does)")

@@ -22,6 +22,7 @@ import (
 	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/directory/directorytest"
 	"github.com/wod-dev/wod/jupyterhub"
+	"github.com/wod-dev/wod/testenv"
 )
 
 // e2eSeat is the seat the end-to-end test books: far above the seats of a
@@ -253,12 +254,7 @@ func startRealPlatform(t *testing.T, first int, edits map[string]string, args ..
 // enter; their accounts are removed at the end of the test.
 func realHost(t *testing.T, first, last int) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("this test creates Unix accounts and runs a JupyterHub: run the tests as root (CI does)")
-	}
-	if _, err := exec.LookPath("jupyterhub"); err != nil {
-		t.Skip("jupyterhub is not installed (scripts/test installs it)")
-	}
+	testenv.HubHost(t, "this test creates Unix accounts and runs a JupyterHub")
 	// Not under t.TempDir(): its 0700 parent would keep students out of their homes.
 	top, err := os.MkdirTemp("", "wod-e2e")
 	if err != nil {

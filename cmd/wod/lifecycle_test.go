@@ -221,6 +221,34 @@ func (p *platform) waitState(id int64, state wod.RegistrationState, timeout time
 	}
 }
 
+// waitOutboxSettled waits until no mail of the outbox is still queued or
+// being sent: from then on the outbox, the platform's
+// only sender, has nothing more for the relay, so what the relay holds is
+// all it will get (a mail caught in flight by a kill is sent again when its
+// lease ends, and is "sending" until then).
+func (p *platform) waitOutboxSettled(timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := p.api("GET", "/api/v1/mails?limit=1000", nil)
+		items, _ := r["items"].([]any)
+		pending := 0
+		for _, it := range items {
+			switch it.(map[string]any)["state"] {
+			case string(wod.MailQueued), string(wod.MailSending):
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the outbox holds %d mails still to send after %s\n%s", pending, timeout, p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // mailsTo counts the mails each address received by subject word, and the
 // distinct Message-IDs.
 func mailsTo(smtp *smtptest.Server, addr string) (subjects []string, ids map[string]bool) {
@@ -283,7 +311,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				_, ids := mailsTo(smtp, "ann@example.com")
 				return len(ids) >= 4
 			})
-			time.Sleep(2 * time.Second) // anything sent twice would arrive by now
+			p.waitOutboxSettled(45 * time.Second) // anything sent twice has arrived by now
 			subjects, ids := mailsTo(smtp, "ann@example.com")
 			if len(ids) != 4 {
 				t.Fatalf("%d distinct mails (%q), want welcome, credentials, reminder, goodbye once each", len(ids), subjects)
@@ -361,7 +389,7 @@ func TestTwoServersShareTheWork(t *testing.T) {
 		a.waitState(id, wod.StateDone, 60*time.Second)
 	}
 	smtp.Wait(t, 4*n, 30*time.Second)
-	time.Sleep(2 * time.Second)
+	a.waitOutboxSettled(30 * time.Second) // nothing more is on its way
 	if got := len(smtp.Messages()); got != 4*n {
 		t.Fatalf("%d mails for %d registrations, want exactly %d", got, n, 4*n)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wod-dev/wod/testenv"
 )
 
 // Suffix and Manager: the directory's base and the account that may change
@@ -29,10 +31,7 @@ func Start(t testing.TB) (string, string) {
 	t.Helper()
 	bin := "/usr/sbin/slapd"
 	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("WOD_TEST_REQUIRE_LDAP") != "" {
-			t.Fatalf("slapd is not installed: %v (scripts/test installs it)", err)
-		}
-		t.Skip("slapd is not installed (scripts/test installs it)")
+		testenv.Missing(t, "WOD_TEST_REQUIRE_LDAP", "slapd is not installed: %v (scripts/test installs it)", err)
 	}
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "db"), 0o700)

@@ -39,6 +39,7 @@ type Server struct {
 	puts      []Put
 	logins    int
 	down      bool
+	refused   int
 }
 
 // New starts an api-db with the given workshops and students 1..n of
@@ -90,6 +91,13 @@ func (s *Server) Logins() int {
 	return s.logins
 }
 
+// Refused counts the requests answered 503 while down.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
 // ExpireTokens makes every token given so far expired.
 func (s *Server) ExpireTokens() {
 	s.mu.Lock()
@@ -101,6 +109,7 @@ func (s *Server) isDown(w http.ResponseWriter) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
+		s.refused++
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}
 	return s.down

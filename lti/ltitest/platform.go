@@ -182,10 +182,17 @@ func (p *Platform) JWKSURL() string { return p.srv.URL + "/jwks" }
 // Sign makes an id_token with the claims.
 func (p *Platform) Sign(claims map[string]any) string {
 	p.t.Helper()
+	return p.SignFor(p.t, claims)
+}
+
+// SignFor is Sign failing t, not the test that made the platform: a fuzz
+// target signs under each input's own t.
+func (p *Platform) SignFor(t testing.TB, claims map[string]any) string {
+	t.Helper()
 	tok := jwt.New()
 	for k, v := range claims {
 		if err := tok.Set(k, v); err != nil {
-			p.t.Fatalf("claim %s: %v", k, err)
+			t.Fatalf("claim %s: %v", k, err)
 		}
 	}
 	p.mu.Lock()
@@ -193,7 +200,7 @@ func (p *Platform) Sign(claims map[string]any) string {
 	p.mu.Unlock()
 	b, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256(), key))
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return string(b)
 }
