@@ -122,7 +122,7 @@ func fuzzAPI(f *testing.F, db *store.DB, clock *storetest.Clock) (http.Handler, 
 		Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test"}
 	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: logger}
+		Events: db, AgentTokens: db, Clock: clock, Logger: logger}
 	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db, Operator: ops,
 		Agents: eng, AgentAuth: db, LTI: db,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
@@ -138,11 +138,8 @@ func fuzzAPI(f *testing.F, db *store.DB, clock *storetest.Clock) (http.Handler, 
 	}
 	tokens := map[wod.Role]string{}
 	for _, role := range []wod.Role{wod.RoleAdmin, wod.RoleModerator} {
-		tok, secretTok, err := httpapi.NewToken(clock, string(role), role, "", "test")
+		_, secretTok, err := ops.CreateToken(ctx, &wod.Caller{Name: "test"}, operator.TokenSpec{Name: string(role), Role: role})
 		if err != nil {
-			f.Fatal(err)
-		}
-		if err := db.CreateToken(ctx, tok); err != nil {
 			f.Fatal(err)
 		}
 		tokens[role] = secretTok
