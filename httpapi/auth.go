@@ -196,15 +196,3 @@ func (s *Server) whoAmI(ctx context.Context, _ *struct{}) (*meOutput, error) {
 	out.Body.Name, out.Body.Role = c.Name, c.Role
 	return out, nil
 }
-
-// audit records an event; a failure to record is logged, not fatal to the
-// operation that already happened.
-func (s *Server) audit(ctx context.Context, kind, subject, detail string) {
-	actor := CallerFrom(ctx).Name
-	if actor == "" {
-		actor = "anonymous"
-	}
-	if err := s.Events.RecordEvent(ctx, &wod.Event{Actor: actor, Kind: kind, Subject: subject, Detail: detail}); err != nil {
-		s.Logger.ErrorContext(ctx, "record audit event", "kind", kind, "error", err)
-	}
-}

@@ -187,13 +187,3 @@ func safeNext(next string) string {
 	}
 	return "/admin"
 }
-
-// audit records what an operator did from the admin pages, as the API does
-// for its callers; a failure to record is logged, not fatal to the action
-// that already happened.
-func (p *Pages) audit(r *http.Request, a *adminRequest, kind, subject, detail string) {
-	e := &wod.Event{Actor: a.Caller.Name, Kind: kind, Subject: subject, Detail: detail}
-	if err := p.Events.RecordEvent(r.Context(), e); err != nil {
-		p.Logger.ErrorContext(r.Context(), "record audit event", "kind", kind, "error", err)
-	}
-}
