@@ -28,7 +28,8 @@ import (
 
 // env is a real API on a real store, reached over HTTP.
 type env struct {
-	t        *testing.T
+	t        testing.TB
+	handler  http.Handler
 	db       *store.DB
 	srv      *httptest.Server
 	keys     *secret.Keys
@@ -40,7 +41,7 @@ type env struct {
 	workshop *wod.Workshop
 }
 
-func newEnv(t *testing.T, db *store.DB, clock *storetest.Clock, rate int) *env {
+func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int) *env {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := secret.LoadOrCreateKeys(t.TempDir())
@@ -62,7 +63,8 @@ func newEnv(t *testing.T, db *store.DB, clock *storetest.Clock, rate int) *env {
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test", RegistrationRate: rate}
 	e := &env{t: t, db: db, keys: keys, clock: clock, eng: eng}
-	e.srv = httptest.NewServer(api.Handler())
+	e.handler = api.Handler()
+	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close)
 
 	l := &wod.Location{Name: "local", HubURL: "http://hub.test:8000", Students: 10, BaseStudentID: 100}

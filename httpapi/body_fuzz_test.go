@@ -2,22 +2,14 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/wod-dev/wod"
-	"github.com/wod-dev/wod/emailpolicy"
-	"github.com/wod-dev/wod/engine"
-	"github.com/wod-dev/wod/httpapi"
-	"github.com/wod-dev/wod/mail"
-	"github.com/wod-dev/wod/operator"
-	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/store/storetest"
 	"github.com/wod-dev/wod/testenv"
@@ -104,45 +96,10 @@ func FuzzBodies(f *testing.F) {
 	})
 }
 
-// fuzzAPI builds the API as api_test.go's newEnv does, with one location
+// fuzzAPI builds the API as the other tests do (newEnv), with one location
 // and workshop, and bearer tokens by role; registrations are not rate
 // limited.
 func fuzzAPI(f *testing.F, db *store.DB, clock *storetest.Clock) (http.Handler, map[wod.Role]string) {
-	ctx := context.Background()
-	keys, err := secret.LoadOrCreateKeys(f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	renderer, err := mail.NewRenderer(mail.Branding{Name: "Acme", From: "wod@acme.test"}, "")
-	if err != nil {
-		f.Fatal(err)
-	}
-	eng := &engine.Engine{Store: db, Policy: emailpolicy.New([]string{"@denied.example"}, nil), Composer: renderer,
-		Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute,
-		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test"}
-	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, AgentTokens: db, Clock: clock, Logger: logger}
-	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db, Operator: ops,
-		Agents: eng, AgentAuth: db, LTI: db,
-		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
-		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test"}
-	l := &wod.Location{Name: "local", HubURL: "http://hub.test:8000", Students: 10, BaseStudentID: 100}
-	if err := db.CreateLocation(ctx, l); err != nil {
-		f.Fatal(err)
-	}
-	if err := db.CreateWorkshop(ctx, &wod.Workshop{Slug: "WKSHP-API101", Title: "API 101", Duration: wod.Duration(2 * time.Hour),
-		Capacity: 3, SeatMin: 1, SeatMax: 3, LocationID: l.ID, Active: true, Appliance: wod.ApplianceNone,
-		SessionType: wod.SessionWorkshop}); err != nil {
-		f.Fatal(err)
-	}
-	tokens := map[wod.Role]string{}
-	for _, role := range []wod.Role{wod.RoleAdmin, wod.RoleModerator} {
-		_, secretTok, err := ops.CreateToken(ctx, &wod.Caller{Name: "test"}, operator.TokenSpec{Name: string(role), Role: role})
-		if err != nil {
-			f.Fatal(err)
-		}
-		tokens[role] = secretTok
-	}
-	return api.Handler(), tokens
+	e := newEnv(f, db, clock, 0)
+	return e.handler, map[wod.Role]string{wod.RoleAdmin: e.admin, wod.RoleModerator: e.mod}
 }
