@@ -73,14 +73,6 @@ func joinPyStrs(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-// pyBool returns the Python spelling of a boolean.
-func pyBool(v bool) string {
-	if v {
-		return "True"
-	}
-	return "False"
-}
-
 // pyFloat returns f as a Python float literal. NaN and infinities have no
 // literal form in Python and are refused rather than written as names that
 // would fail (or worse, resolve to something else) when the hub loads the file.

@@ -14,7 +14,8 @@ import (
 	"github.com/wod-dev/wod/store"
 )
 
-// catalogService is the operator service on a real store, as app wires it.
+// catalogService is the operator service on a real store, as app wires it
+// (with strict content checks).
 func catalogService(db *store.DB, clock wod.Clock) *operator.Service {
 	return &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db,
 		Jobs: db, Events: db, Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -2,8 +2,6 @@ package operator_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,20 +30,13 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	clock := storetest.NewClock(storetest.T0)
 	db := storetest.Open(t, store.SQLite, clock)
-	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	return &rig{t: t, ctx: context.Background(), db: db, clock: clock, ops: ops}
+	return &rig{t: t, ctx: context.Background(), db: db, clock: clock, ops: catalogService(db, clock)}
 }
 
 // events lists the audit events of a kind, oldest first.
 func (r *rig) events(kind string) []*wod.Event {
 	r.t.Helper()
-	es, _, err := r.db.FindEvents(r.ctx, wod.EventFilter{Kind: &kind})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	slices.Reverse(es)
-	return es
+	return auditOf(r.t, r.db, kind)
 }
 
 // fields returns the fields an EINVALID error names, or fails.

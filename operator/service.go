@@ -48,11 +48,15 @@ type Service struct {
 // audit records what the caller did. The action has happened by then, so a
 // failure to record it is logged rather than returned.
 func (s *Service) audit(ctx context.Context, by *wod.Caller, kind, subject, detail string) {
-	actor := "anonymous"
-	if by != nil && by.Name != "" {
-		actor = by.Name
-	}
-	if err := s.Events.RecordEvent(ctx, &wod.Event{Actor: actor, Kind: kind, Subject: subject, Detail: detail}); err != nil {
+	if err := s.Events.RecordEvent(ctx, &wod.Event{Actor: callerName(by), Kind: kind, Subject: subject, Detail: detail}); err != nil {
 		s.Logger.ErrorContext(ctx, "record audit event", "kind", kind, "error", err)
 	}
+}
+
+// callerName is who acts, as the audit trail names them.
+func callerName(by *wod.Caller) string {
+	if by == nil || by.Name == "" {
+		return "anonymous"
+	}
+	return by.Name
 }

@@ -78,11 +78,3 @@ func (s *Service) DeleteToken(ctx context.Context, by *wod.Caller, id int64) err
 	s.audit(ctx, by, "token.delete", "token:"+strconv.FormatInt(id, 10), "")
 	return nil
 }
-
-// callerName is who acts, as the audit trail names them.
-func callerName(by *wod.Caller) string {
-	if by == nil || by.Name == "" {
-		return "anonymous"
-	}
-	return by.Name
-}

@@ -16,8 +16,7 @@ import (
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/app"
 	"github.com/wod-dev/wod/content"
-	// Aliased: the package's tests have a type named operator.
-	ops "github.com/wod-dev/wod/operator"
+	"github.com/wod-dev/wod/operator"
 )
 
 func migrateCmd(e *env) *cobra.Command {
@@ -65,7 +64,7 @@ func userCmd(e *env) *cobra.Command {
 			}
 			defer a.Close()
 			u, generated, err := a.Operator().CreateUser(cmd.Context(), cliCaller,
-				ops.NewUser{Username: args[0], Role: wod.Role(role), Password: pw})
+				operator.NewUser{Username: args[0], Role: wod.Role(role), Password: pw})
 			if err != nil {
 				return explain(err)
 			}
@@ -110,7 +109,7 @@ func tokenCmd(e *env) *cobra.Command {
 			}
 			defer a.Close()
 			_, tok, err := a.Operator().CreateToken(cmd.Context(), cliCaller,
-				ops.TokenSpec{Name: name, Role: wod.Role(role), ExpiresIn: expires})
+				operator.TokenSpec{Name: name, Role: wod.Role(role), ExpiresIn: expires})
 			if err != nil {
 				return explain(err)
 			}

@@ -79,7 +79,7 @@ func TestBrowser(t *testing.T) {
 	// The agent starts only once the status page has been seen pending, so
 	// that the page is caught before it turns ready; the operator then takes
 	// two seconds for each operation, which the page shows live.
-	op := &operator{counts: map[string]int{}, delay: 2 * time.Second}
+	op := &countingHost{counts: map[string]int{}, delay: 2 * time.Second}
 	agentCtx, stopAgent := context.WithCancel(context.Background())
 	defer stopAgent()
 

@@ -125,9 +125,9 @@ func (p *platform) api(method, path string, in any) map[string]any {
 	return nil
 }
 
-// operator is the test's stand-in for a JupyterHub host: it counts what it
+// countingHost is the test's stand-in for a JupyterHub host: it counts what it
 // is asked to do.
-type operator struct {
+type countingHost struct {
 	mu     sync.Mutex
 	counts map[string]int // "registration/kind"
 	delay  time.Duration
@@ -135,7 +135,7 @@ type operator struct {
 	started chan *wod.AgentJob
 }
 
-func (o *operator) Run(ctx context.Context, j *wod.AgentJob) (agent.Outcome, error) {
+func (o *countingHost) Run(ctx context.Context, j *wod.AgentJob) (agent.Outcome, error) {
 	o.mu.Lock()
 	o.counts[fmt.Sprintf("%d/%s", j.RegistrationID, j.Kind)]++
 	o.mu.Unlock()
@@ -160,7 +160,7 @@ func (o *operator) Run(ctx context.Context, j *wod.AgentJob) (agent.Outcome, err
 	return agent.Outcome{}, nil
 }
 
-func (o *operator) count(id int64, kind wod.JobKind) int {
+func (o *countingHost) count(id int64, kind wod.JobKind) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.counts[fmt.Sprintf("%d/%s", id, kind)]
@@ -190,7 +190,7 @@ func (p *platform) prepare(duration string, students int) (agentToken string) {
 	return tok
 }
 
-func runAgent(t *testing.T, ctx context.Context, base, token string, op *operator) {
+func runAgent(t *testing.T, ctx context.Context, base, token string, op *countingHost) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r := &agent.Runner{Server: &agent.Client{BaseURL: base, Token: token}, Operator: op, Logger: logger,
 		Workers: 4, ClaimWait: 2 * time.Second, HeartbeatEvery: time.Second}
@@ -281,7 +281,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			p := startPlatform(t, append(serverArgs(dsn, data, smtp), "--remind-before", "12s")...)
 			p.admin = admin
 			agentToken := p.prepare("24s", 5)
-			op := &operator{counts: map[string]int{}, delay: 300 * time.Millisecond, started: make(chan *wod.AgentJob, 10)}
+			op := &countingHost{counts: map[string]int{}, delay: 300 * time.Millisecond, started: make(chan *wod.AgentJob, 10)}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			runAgent(t, ctx, p.base, agentToken, op)
@@ -368,7 +368,7 @@ func TestTwoServersShareTheWork(t *testing.T) {
 	b := startPlatform(t, serverArgs(dsn, data, smtp)...)
 	a.admin, b.admin = admin, admin
 	agentToken := a.prepare("5s", 20)
-	op := &operator{counts: map[string]int{}, delay: 50 * time.Millisecond}
+	op := &countingHost{counts: map[string]int{}, delay: 50 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runAgent(t, ctx, a.base, agentToken, op)
