@@ -126,3 +126,30 @@ type RehearsalService interface {
 	// LastRehearsals returns each workshop's latest rehearsal, by slug.
 	LastRehearsals(ctx context.Context) (map[string]*Rehearsal, error)
 }
+
+// RehearsalOptions tune how a rehearsal runs the notebooks.
+type RehearsalOptions struct {
+	// CellTimeout bounds one cell; the kernel is interrupted past it and
+	// the cell reported as CellTimeout.
+	CellTimeout time.Duration
+	// Input answers every input request (default "1", so that
+	// int(input()) passes).
+	Input string
+	// Progress, when set, is called after each cell with the notebooks run
+	// so far (the last one in progress), so that the rehearsal can be
+	// followed live.
+	Progress func([]NotebookRun)
+}
+
+// NotebookExecutor runs notebooks as a participant does: through the hub's
+// login form, the proxy, the notebook server and the kernels' websockets,
+// saving each notebook with its outputs as the notebook page does (so that
+// the completion measured at cleanup counts the cells run).
+type NotebookExecutor interface {
+	// RunNotebooks logs username in at hubURL with password, opens their
+	// server and runs each notebook (paths relative to the student's home,
+	// e.g. "WKSHP-X/1-Intro.ipynb"), in order. The error is for what stops
+	// the whole run (login refused, server not starting, ctx ended); a
+	// notebook or a cell that fails is reported in its NotebookRun.
+	RunNotebooks(ctx context.Context, hubURL, username, password string, notebooks []string, opt RehearsalOptions) ([]NotebookRun, error)
+}
