@@ -62,7 +62,7 @@ func Serve(ctx context.Context, ci ConnectionInfo, in Interpreter, logger *slog.
 	}()
 
 	k.publish(Message{}, "status", map[string]any{"execution_state": "starting"})
-	k.log.Info("kernel started", "kernel", ci.KernelName, "implementation", k.info.Implementation,
+	k.log.Info("kernel started", "implementation", k.info.Implementation,
 		"shell", ci.Endpoint(ci.ShellPort))
 
 	// Shell requests queue here so that, after a failed cell, the ones
@@ -236,7 +236,9 @@ func (k *kernel) handleStdin(m Message) {
 		return
 	}
 	k.mu.Lock()
-	waiting := k.inputID != "" && k.inputID == m.ParentHeader.MsgID
+	// jupyter_client's input() sends its reply without a parent header:
+	// there is one request at a time, the reply is to it.
+	waiting := k.inputID != "" && (m.ParentHeader.MsgID == "" || m.ParentHeader.MsgID == k.inputID)
 	if waiting {
 		k.inputID = ""
 	}
