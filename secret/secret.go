@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/alexedwards/argon2id"
 )
@@ -110,17 +111,19 @@ func HashPassword(password string) (string, error) {
 }
 
 // dummyHash is compared against when a user does not exist, so that an
-// unknown name takes as long as a wrong password.
-var dummyHash = func() string {
+// unknown name takes as long as a wrong password. It is made on first use:
+// computing it at start (64 MiB of argon2) slowed every wod command, such
+// as each kernel a notebook server starts.
+var dummyHash = sync.OnceValue(func() string {
 	h, _ := argon2id.CreateHash(rand.Text(), argonParams)
 	return h
-}()
+})
 
 // CheckPassword reports whether password matches hash. With an empty hash
 // (no such user) it still spends the time of a real comparison.
 func CheckPassword(password, hash string) bool {
 	if hash == "" {
-		argon2id.ComparePasswordAndHash(password, dummyHash)
+		argon2id.ComparePasswordAndHash(password, dummyHash())
 		return false
 	}
 	ok, err := argon2id.ComparePasswordAndHash(password, hash)

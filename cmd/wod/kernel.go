@@ -21,7 +21,9 @@ type newKernel = func(ctx context.Context, logger *slog.Logger) (kernel.Interpre
 // kernels are the Jupyter kernels `wod kernel NAME` runs, by the kernelspec
 // names notebooks use.
 var kernels = map[string]newKernel{
-	"bash": func(ctx context.Context, logger *slog.Logger) (kernel.Interpreter, error) { return bash.New(ctx, logger) },
+	"bash": func(ctx context.Context, logger *slog.Logger) (kernel.Interpreter, error) {
+		return bash.New(ctx, logger)
+	},
 }
 
 func kernelNames() []string {
