@@ -18,6 +18,14 @@ import (
 func start(t *testing.T) (*kerneltest.Client, context.Context) {
 	t.Helper()
 	testenv.Command(t, testenv.RequireRoot, "bash", "the bash package")
+	// A home of the test's own: the kernel's shell reads ~/.bashrc as an
+	// interactive shell does (Debian's returns at once otherwise).
+	home := t.TempDir()
+	rc := "case $- in *i*) ;; *) return;; esac\nexport FROM_BASHRC=yes\nalias hello='echo hello from an alias'\n"
+	if err := os.WriteFile(filepath.Join(home, ".bashrc"), []byte(rc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	in, err := bash.New(ctx, nil)
@@ -46,6 +54,13 @@ func TestBash(t *testing.T) {
 		res := run(t, c, ctx, "pwd; echo $X ${M[k]}; greet you", kerneltest.Options{})
 		if want := dir + "\n42 v\nhello you\n"; res.Status != "ok" || res.Stdout != want {
 			t.Fatalf("status %q stdout %q, want %q", res.Status, res.Stdout, want)
+		}
+	})
+
+	t.Run("bashrc", func(t *testing.T) {
+		res := run(t, c, ctx, "echo $FROM_BASHRC\nhello\necho \"no history expansion!\"", kerneltest.Options{})
+		if want := "yes\nhello from an alias\nno history expansion!\n"; res.Stdout != want || res.Stderr != "" {
+			t.Errorf("stdout %q stderr %q, want %q", res.Stdout, res.Stderr, want)
 		}
 	})
 

@@ -62,7 +62,9 @@ func startShell(dir string, logger *slog.Logger) (*shell, error) {
 		scriptW.Close()
 		return nil, fmt.Errorf("bash stderr pipe: %w", err)
 	}
-	cmd := exec.Command("bash", "--noprofile", "--norc", "/dev/fd/3")
+	// Interactive (-i), as bash_kernel's shell, so that ~/.bashrc runs
+	// whole; it still reads its commands from fd 3, without prompts.
+	cmd := exec.Command("bash", "--noprofile", "-i", "/dev/fd/3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, errW
 	cmd.ExtraFiles = []*os.File{scriptR}
 	cmd.Env = shellEnv(os.Environ())
@@ -99,8 +101,8 @@ __wod_dir=%s
 exec {__wod_out}>&1 {__wod_err}>&2
 __wod_end() { trap : INT; printf '%%s%%s %%d\n' %s %s "$1" >&$__wod_out; printf '%%s%%s\n' %s %s >&$__wod_err; }
 trap : INT
-shopt -s expand_aliases
-if [ -r ~/.bashrc ]; then . ~/.bashrc </dev/null >/dev/null 2>&1; fi
+set +m +H
+unset PROMPT_COMMAND
 `, shellQuote(dir), token[:half], token[half:], token[:half], token[half:])
 	if _, err := io.WriteString(scriptW, boot); err != nil {
 		s.kill()
