@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 type executeRequest struct {
@@ -58,6 +59,9 @@ func (k *kernel) execute(ctx context.Context, s *socket, m Message) (stop bool) 
 		return false
 	}
 	e := asError(err)
+	// Requests that arrive from now on were sent knowing of the failure:
+	// they run (the time is taken before the client can know).
+	k.failedAt = time.Now()
 	if !req.Silent {
 		k.publish(m, "error", map[string]any{"ename": e.Name, "evalue": e.Value, "traceback": e.Traceback})
 	}

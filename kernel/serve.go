@@ -92,7 +92,7 @@ func Serve(ctx context.Context, ci ConnectionInfo, in Interpreter, logger *slog.
 			}
 		}
 		if k.handle(ctx, k.shell, r.msg) {
-			next = k.abortQueued(shellQ, time.Now())
+			next = k.abortQueued(shellQ, k.failedAt)
 		}
 	}
 }
@@ -112,8 +112,9 @@ type kernel struct {
 
 	// interp serialises calls to in: cells run on the shell goroutine, a
 	// restart comes on control.
-	interp sync.Mutex
-	count  int
+	interp   sync.Mutex
+	count    int
+	failedAt time.Time // when the last failed cell ended, before its reply
 
 	mu         sync.Mutex
 	cancelCell context.CancelFunc // of the running cell, nil between cells

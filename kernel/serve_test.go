@@ -129,7 +129,12 @@ func TestProtocol(t *testing.T) {
 		// when it fails.
 		first, _ := c.SendExecute("input go?\nfail boom", kerneltest.Options{})
 		second, _ := c.SendExecute("print never", kerneltest.Options{})
-		res, err := c.Collect(ctx, first, kerneltest.Options{})
+		// Answering at once could beat the kernel's reading of the second
+		// request off its socket (requests sent after a failure run).
+		res, err := c.Collect(ctx, first, kerneltest.Options{Input: func(string, bool) string {
+			time.Sleep(200 * time.Millisecond)
+			return ""
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
