@@ -130,6 +130,17 @@ func TestBash(t *testing.T) {
 		if res.Status != "ok" || res.Stdout != "hi ada\n" || len(res.Prompts) != 1 || res.Prompts[0] != "Your name: " {
 			t.Errorf("status %q stdout %q prompts %q", res.Status, res.Stdout, res.Prompts)
 		}
+		res = run(t, c, ctx, "read -p 'Password: ' -s x </dev/tty; echo \"got $x\"", kerneltest.Options{
+			Input: func(prompt string, password bool) string {
+				if !password {
+					t.Errorf("prompt %q: not a password", prompt)
+				}
+				return "secret"
+			},
+		})
+		if res.Status != "ok" || res.Stdout != "got secret\n" {
+			t.Errorf("reading /dev/tty: status %q stdout %q", res.Status, res.Stdout)
+		}
 		res = run(t, c, ctx, "read x; echo got $x", kerneltest.Options{NoStdin: true, NoStopOnErr: true})
 		if res.Status != "error" || res.Error.Name != "StdinNotImplementedError" || strings.Contains(res.Stdout, "got") {
 			t.Errorf("without stdin: reply %s stdout %q", res.Reply.Content, res.Stdout)

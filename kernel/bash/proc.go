@@ -85,7 +85,9 @@ func readingTerminal(sid int, tty string) bool {
 		if err != nil {
 			continue
 		}
-		if target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(p.pid), "fd", strconv.FormatInt(fd, 10))); err == nil && target == tty {
+		// /dev/tty is the session's terminal, ours (ssh and sudo ask
+		// passwords there).
+		if target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(p.pid), "fd", strconv.FormatInt(fd, 10))); err == nil && (target == tty || target == "/dev/tty") {
 			return true
 		}
 	}
