@@ -100,7 +100,9 @@ func (b *Interpreter) Execute(ctx context.Context, code string, out kernel.Outpu
 	if err := os.WriteFile(filepath.Join(b.dir, "cell"), []byte(code+"\n"), 0o600); err != nil {
 		return fmt.Errorf("bash kernel: %w", err)
 	}
-	status, err := b.sh.run(ctx, cellLine, out, true)
+	dout := &displayOutput{Output: out}
+	status, err := b.sh.run(ctx, cellLine, dout, true)
+	dout.flush()
 	switch {
 	case errors.Is(err, errExited):
 		// `exit` in a cell: bash_kernel starts a new shell.

@@ -147,6 +147,27 @@ func TestBash(t *testing.T) {
 		}
 	})
 
+	t.Run("display", func(t *testing.T) {
+		res := run(t, c, ctx, "printf '\\x89PNG\\r\\n\\x1a\\n0000' | display\necho '<b>1</b>' | displayHTML d1\necho '<b>2</b>' | displayHTML d1\necho done >&2", kerneltest.Options{})
+		var got []string
+		for _, m := range res.Outputs {
+			if m.Header.MsgType == "stream" || m.Header.MsgType == "execute_input" {
+				continue
+			}
+			var content struct {
+				Data map[string]any `json:"data"`
+			}
+			m.Decode(&content)
+			for mime := range content.Data {
+				got = append(got, m.Header.MsgType+" "+mime)
+			}
+		}
+		want := []string{"display_data image/png", "display_data text/html", "update_display_data text/html"}
+		if !slices.Equal(got, want) || res.Stderr != "done\n" {
+			t.Errorf("outputs %q, stderr %q; want %q", got, res.Stderr, want)
+		}
+	})
+
 	t.Run("completion", func(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o600)
 		for _, tc := range []struct {

@@ -103,7 +103,7 @@ __wod_end() { trap : INT; printf '%%s%%s %%d\n' %s %s "$1" >&$__wod_out; printf 
 trap : INT
 set +m +H
 unset PROMPT_COMMAND
-`, shellQuote(dir), token[:half], token[half:], token[:half], token[half:])
+%s`, shellQuote(dir), token[:half], token[half:], token[:half], token[half:], displayFuncs)
 	if _, err := io.WriteString(scriptW, boot); err != nil {
 		s.kill()
 		return nil, fmt.Errorf("starting bash: %w", err)
