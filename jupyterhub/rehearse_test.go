@@ -126,6 +126,11 @@ func TestRehearser(t *testing.T) {
 	t.Logf("rehearsal of %d notebooks, %d code cells (server spawn and two 3 s timeouts included): %v",
 		len(runs), ran, took.Round(time.Millisecond))
 
+	for _, n := range runs {
+		for _, c := range n.Cells {
+			t.Logf("%s cell %d: %s in %v", n.Path, c.Index, c.Status, c.Duration.Round(time.Millisecond))
+		}
+	}
 	if len(runs) != 3 {
 		t.Fatalf("runs = %+v", runs)
 	}
