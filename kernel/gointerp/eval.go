@@ -22,9 +22,10 @@ var errInterrupted = errors.New("interrupted")
 // are all nil), and any panic, from the compiler or from the code, is the
 // cell's error.
 func eval(ir *fast.Interp, code string) (result string, hasResult bool, err error) {
+	running := false
 	defer func() {
 		if r := recover(); r != nil {
-			result, hasResult, err = "", false, panicError(r)
+			result, hasResult, err = "", false, panicError(r, running)
 		}
 	}()
 	c := ir.Comp
@@ -39,7 +40,9 @@ func eval(ir *fast.Interp, code string) (result string, hasResult bool, err erro
 	if len(nodes) > 0 {
 		_, endsWithExpr = nodes[len(nodes)-1].(ast.Expr)
 	}
-	values, _ := ir.RunExpr(ir.CompileAst(form))
+	compiled := ir.CompileAst(form)
+	running = true
+	values, _ := ir.RunExpr(compiled)
 	if !endsWithExpr {
 		return "", false, nil
 	}
@@ -57,10 +60,10 @@ func eval(ir *fast.Interp, code string) (result string, hasResult bool, err erro
 
 // panicError turns what eval recovered into the cell's error. gophernotes
 // names every failure "ERROR" (compile errors and panics alike), with the
-// message as the whole traceback; so do we, prefixing a panic of the code
-// (and a run-time error such as an index out of range) with "panic: ", as
+// message as the whole traceback; so do we, prefixing a panic of the
+// running code (a call of panic, an index out of range) with "panic: ", as
 // Go's own report reads.
-func panicError(r any) error {
+func panicError(r any, running bool) error {
 	switch v := r.(type) {
 	case base.Signal:
 		if v == base.SigInterrupt {
@@ -68,13 +71,14 @@ func panicError(r any) error {
 		}
 		return cellError(v.String())
 	case output.RuntimeError:
-		// gomacro's compiler (and some of its run-time checks) report this way.
+		// gomacro's own checks, at compile or run time, report this way.
 		return cellError(v.Error())
-	case error:
-		return cellError("panic: " + v.Error())
-	default:
-		return cellError("panic: " + fmt.Sprint(v))
 	}
+	msg := fmt.Sprint(r)
+	if running {
+		msg = "panic: " + msg
+	}
+	return cellError(msg)
 }
 
 func cellError(msg string) *kernel.Error {

@@ -143,11 +143,16 @@ s`), "[1 2 3]")
 func TestCompileErrorIsAnErrorReply(t *testing.T) {
 	in := startInterp(t)
 	kerr := fail(t, in, "y := undefinedThing + 1")
+	if strings.HasPrefix(kerr.Value, "panic") {
+		t.Errorf("compile error %q reads like a panic", kerr.Value)
+	}
 	if !strings.Contains(kerr.Value, "undefinedThing") {
 		t.Errorf("evalue %q does not name the undefined identifier", kerr.Value)
 	}
 	fail(t, in, `var s string = len("x")`)
-	fail(t, in, "func broken( {")
+	if kerr := fail(t, in, "func broken( {"); strings.HasPrefix(kerr.Value, "panic") {
+		t.Errorf("syntax error %q reads like a panic", kerr.Value)
+	}
 	wantResult(t, run(t, in, "1 + 1"), "2")
 }
 
@@ -270,5 +275,44 @@ func TestIsComplete(t *testing.T) {
 		if got, _ := in.IsComplete(code); got != want {
 			t.Errorf("IsComplete(%q) = %q, want %q", code, got, want)
 		}
+	}
+}
+
+// The shapes of GO101's cells: `import` beside statements in a block, and
+// `package main` with func main, called by a later cell; goroutines print.
+func TestGO101Patterns(t *testing.T) {
+	in := startInterp(t)
+	out := run(t, in, `import "fmt"
+
+{
+    ints := []int{1, 2, 3}
+    fmt.Println(len(ints), cap(ints))
+}`)
+	if got := out.stream("stdout"); got != "3 3\n" {
+		t.Errorf("block cell: stdout %q", got)
+	}
+	run(t, in, `package main
+
+import (
+	"fmt"
+	"sync"
+)
+
+func main() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go hello(&wg, "Hello World!")
+	go hello(&wg, "Good Bye!")
+	wg.Wait()
+}
+
+func hello(wg *sync.WaitGroup, s string) {
+	defer wg.Done()
+	fmt.Println(s)
+}`)
+	out = run(t, in, "main()")
+	got := out.stream("stdout")
+	if !strings.Contains(got, "Hello World!\n") || !strings.Contains(got, "Good Bye!\n") {
+		t.Errorf("main() with goroutines: stdout %q", got)
 	}
 }
