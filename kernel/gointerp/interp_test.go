@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wod-dev/wod/kernel"
 )
@@ -315,4 +316,14 @@ func hello(wg *sync.WaitGroup, s string) {
 	if !strings.Contains(got, "Hello World!\n") || !strings.Contains(got, "Good Bye!\n") {
 		t.Errorf("main() with goroutines: stdout %q", got)
 	}
+}
+
+func TestInterruptedCommandIsKilled(t *testing.T) {
+	in := startInterp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := in.Execute(ctx, "$ sleep 600", &recorder{}); !errors.Is(err, kernel.ErrInterrupted) {
+		t.Fatalf("interrupted $ sleep: %v, want ErrInterrupted", err)
+	}
+	wantResult(t, run(t, in, "1 + 2"), "3")
 }
