@@ -103,8 +103,12 @@ func (in *Interpreter) Execute(ctx context.Context, code string, out kernel.Outp
 		result    string
 		hasResult bool
 		evalErr   error
+		ran       bool
 	)
-	done := w.do(func(ir *fast.Interp) { result, hasResult, evalErr = eval(ir, code) })
+	done := w.do(func(ir *fast.Interp) {
+		ran = true
+		result, hasResult, evalErr = eval(ir, code)
+	})
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -114,6 +118,9 @@ func (in *Interpreter) Execute(ctx context.Context, code string, out kernel.Outp
 		case <-time.After(interruptGrace):
 			return in.abandon(w, out)
 		}
+	}
+	if !ran {
+		return errors.New("the Go interpreter is closed")
 	}
 	if errors.Is(evalErr, errInterrupted) || (evalErr != nil && ctx.Err() != nil) {
 		return kernel.ErrInterrupted

@@ -327,3 +327,16 @@ func TestInterruptedCommandIsKilled(t *testing.T) {
 	}
 	wantResult(t, run(t, in, "1 + 2"), "3")
 }
+
+func TestCloseEndsTheInterpreter(t *testing.T) {
+	in := startInterp(t)
+	if err := in.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := in.Execute(context.Background(), "1", &recorder{}); err == nil {
+		t.Error("a cell ran after Close")
+	}
+	if err := in.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/cosmos72/gomacro/base"
 	"github.com/cosmos72/gomacro/fast"
@@ -16,12 +17,14 @@ import (
 type worker struct {
 	ir   *fast.Interp // only touched by jobs, except interrupt
 	jobs chan func(*fast.Interp)
+	quit chan struct{} // closed by stop
+	once sync.Once
 }
 
 // startWorker creates the interpreter on a new goroutine and waits until
 // it is ready.
 func startWorker() (*worker, error) {
-	w := &worker{jobs: make(chan func(*fast.Interp))}
+	w := &worker{jobs: make(chan func(*fast.Interp)), quit: make(chan struct{})}
 	ready := make(chan error, 1)
 	go w.run(ready)
 	if err := <-ready; err != nil {
@@ -38,8 +41,13 @@ func (w *worker) run(ready chan<- error) {
 	}
 	w.ir = ir
 	ready <- nil
-	for job := range w.jobs {
-		job(ir)
+	for {
+		select {
+		case job := <-w.jobs:
+			job(ir)
+		case <-w.quit:
+			return
+		}
 	}
 }
 
@@ -68,15 +76,20 @@ func newInterp() (ir *fast.Interp, err error) {
 	return ir, nil
 }
 
-// do runs job on the worker's goroutine; done is closed when it returns.
+// do runs job on the worker's goroutine; done is closed when it returns,
+// or at once, without running it, if the worker is stopped.
 func (w *worker) do(job func(*fast.Interp)) (done <-chan struct{}) {
 	c := make(chan struct{})
-	w.jobs <- func(ir *fast.Interp) {
+	select {
+	case w.jobs <- func(ir *fast.Interp) {
 		defer close(c)
 		job(ir)
+	}:
+	case <-w.quit:
+		close(c)
 	}
 	return c
 }
 
 // stop ends the goroutine once the job it runs, if any, returns.
-func (w *worker) stop() { close(w.jobs) }
+func (w *worker) stop() { w.once.Do(func() { close(w.quit) }) }
