@@ -3,7 +3,6 @@ package jupyterhub
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // Participant is a student's browser, reduced to what a participant does:
@@ -89,7 +86,8 @@ func (p *Participant) Login(ctx context.Context, password string) (bool, error) 
 }
 
 // Open reaches the participant's notebook server through the hub (OAuth
-// redirects included, starting it if needed), so that its cookie is set.
+// redirects included, spawning it if it is stopped), so that its cookie is
+// set.
 // It gives up when ctx ends.
 func (p *Participant) Open(ctx context.Context) error {
 	var last error
@@ -104,8 +102,11 @@ func (p *Participant) Open(ctx context.Context) error {
 			err = fmt.Errorf("%s", res.Status)
 		}
 		last = err
-		// The hub may still be spawning: /hub/user/<name> starts it if needed.
-		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, p.Hub+"/hub/user/"+url.PathEscape(p.Name)+"/", nil)
+		// /hub/spawn/<name> starts a stopped server (there is no options
+		// form), waits for a pending one, and sends a running one's visitor
+		// through the OAuth redirects that set its cookie. /hub/user/<name>
+		// would only answer 424 "not running" for a stopped one.
+		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, p.Hub+"/hub/spawn/"+url.PathEscape(p.Name), nil)
 		if res, err := p.client.Do(req); err == nil {
 			res.Body.Close()
 		}
@@ -196,97 +197,51 @@ func (p *Participant) Notebook(ctx context.Context, path string) (map[string]any
 	var out struct {
 		Content map[string]any `json:"content"`
 	}
-	err := p.API(ctx, http.MethodGet, "/api/contents/"+path+"?type=notebook&content=1", nil, &out)
+	err := p.API(ctx, http.MethodGet, contentsPath(path)+"?type=notebook&content=1", nil, &out)
 	return out.Content, err
 }
 
 // SaveNotebook writes a notebook as the notebook page saves it.
 func (p *Participant) SaveNotebook(ctx context.Context, path string, nb map[string]any) error {
-	return p.API(ctx, http.MethodPut, "/api/contents/"+path, map[string]any{"type": "notebook", "format": "json", "content": nb}, nil)
+	return p.API(ctx, http.MethodPut, contentsPath(path), map[string]any{"type": "notebook", "format": "json", "content": nb}, nil)
 }
 
 // Execute runs code in a new python3 kernel over the Jupyter messaging
 // protocol and returns the execution count and the text it printed. The
 // kernel is shut down after.
 func (p *Participant) Execute(ctx context.Context, code string) (int, string, error) {
-	var k struct {
-		ID string `json:"id"`
-	}
-	if err := p.API(ctx, http.MethodPost, "/api/kernels", map[string]string{"name": "python3"}, &k); err != nil {
-		return 0, "", err
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = p.API(ctx, http.MethodDelete, "/api/kernels/"+k.ID, nil, nil)
-	}()
-	u, _ := url.Parse(p.userBase + "/api/kernels/" + k.ID + "/channels")
-	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-	hdr := http.Header{}
-	var cookies []string
-	for _, c := range p.jar.Cookies(&url.URL{Scheme: strings.Replace(u.Scheme, "ws", "http", 1), Host: u.Host, Path: u.Path}) {
-		cookies = append(cookies, c.Name+"="+c.Value)
-	}
-	hdr.Set("Cookie", strings.Join(cookies, "; "))
-	ws, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPHeader: hdr})
+	id, err := p.startKernel(ctx, "python3")
 	if err != nil {
-		return 0, "", fmt.Errorf("kernel channels: %w", err)
-	}
-	defer ws.CloseNow()
-	ws.SetReadLimit(1 << 22)
-	msgID := rand.Text()
-	msg := map[string]any{
-		"header": map[string]any{"msg_id": msgID, "username": p.Name, "session": rand.Text(), "msg_type": "execute_request",
-			"version": "5.3", "date": time.Now().UTC().Format(time.RFC3339)},
-		"parent_header": map[string]any{}, "metadata": map[string]any{}, "channel": "shell",
-		"content": map[string]any{"code": code, "silent": false, "store_history": true, "user_expressions": map[string]any{},
-			"allow_stdin": false, "stop_on_error": true},
-	}
-	b, _ := json.Marshal(msg)
-	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
 		return 0, "", err
 	}
-	// The request is over when the reply (shell) has come and the kernel
-	// is idle again (iopub): the two travel on different sockets, so a
-	// cell's last output may arrive after its reply.
-	var printed strings.Builder
-	var reply error
-	count, replied, idle := 0, false, false
-	for !replied || !idle {
-		_, data, err := ws.Read(ctx)
-		if err != nil {
-			return 0, printed.String(), err
-		}
-		var m struct {
-			ParentHeader struct {
-				MsgID string `json:"msg_id"`
-			} `json:"parent_header"`
-			Header struct {
-				MsgType string `json:"msg_type"`
-			} `json:"header"`
-			Content map[string]any `json:"content"`
-		}
-		if json.Unmarshal(data, &m) != nil || m.ParentHeader.MsgID != msgID {
-			continue
-		}
-		switch m.Header.MsgType {
-		case "stream":
-			printed.WriteString(fmt.Sprint(m.Content["text"]))
-		case "status":
-			idle = idle || m.Content["execution_state"] == "idle"
-		case "execute_reply":
-			replied = true
-			if m.Content["status"] != "ok" {
-				reply = fmt.Errorf("%w: %v %v", ErrExecution, m.Content["ename"], m.Content["evalue"])
-			}
-			n, _ := m.Content["execution_count"].(float64)
-			count = int(n)
-		}
+	defer p.shutdownKernel(ctx, id)
+	k, err := p.dialKernel(ctx, id)
+	if err != nil {
+		return 0, "", err
 	}
-	if reply != nil {
-		return 0, printed.String(), reply
+	defer k.close()
+	msgID, err := k.execute(ctx, code, false, true)
+	if err != nil {
+		return 0, "", err
 	}
-	return count, printed.String(), nil
+	var ex execution
+	if err := k.await(ctx, msgID, &ex, nil, nil); err != nil {
+		return 0, ex.printed(), err
+	}
+	if ex.status != "ok" {
+		return 0, ex.printed(), fmt.Errorf("%w: %v %v", ErrExecution, ex.ename, ex.evalue)
+	}
+	return ex.count, ex.printed(), nil
+}
+
+// contentsPath is the contents API's URL path of a file (slash path from
+// the home), each element escaped: notebook names may hold spaces, "#" or "?".
+func contentsPath(path string) string {
+	parts := strings.Split(path, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return "/api/contents/" + strings.Join(parts, "/")
 }
 
 // ErrExecution is code that raised in the kernel.

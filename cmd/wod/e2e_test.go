@@ -218,11 +218,27 @@ func TestEndToEnd(t *testing.T) {
 // the students' accounts are removed at the end of the test.
 func startRealPlatform(t *testing.T, first int, edits map[string]string, args ...string) (*platform, string, string) {
 	t.Helper()
+	return startRealPlatformContent(t, first, edits, nil, args...)
+}
+
+// startRealPlatformContent is startRealPlatform with more content beside
+// the sample: files by slash path under the content folder.
+func startRealPlatformContent(t *testing.T, first int, edits, files map[string]string, args ...string) (*platform, string, string) {
+	t.Helper()
 	students := realHost(t, first, first+2)
 	data := t.TempDir()
 	contentDir := t.TempDir()
 	if err := content.ExtractSample(contentDir); err != nil {
 		t.Fatal(err)
+	}
+	for name, text := range files {
+		file := filepath.Join(contentDir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	yml := filepath.Join(contentDir, "WKSHP-Welcome101", "wod.yml")
 	b, _ := os.ReadFile(yml)

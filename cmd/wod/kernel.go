@@ -13,6 +13,7 @@ import (
 
 	"github.com/wod-dev/wod/kernel"
 	"github.com/wod-dev/wod/kernel/bash"
+	"github.com/wod-dev/wod/kernel/gointerp"
 )
 
 // newKernel starts a kernel's interpreter.
@@ -23,6 +24,9 @@ type newKernel = func(ctx context.Context, logger *slog.Logger) (kernel.Interpre
 var kernels = map[string]newKernel{
 	"bash": func(ctx context.Context, logger *slog.Logger) (kernel.Interpreter, error) {
 		return bash.New(ctx, logger)
+	},
+	"gophernotes": func(ctx context.Context, logger *slog.Logger) (kernel.Interpreter, error) {
+		return gointerp.New(logger)
 	},
 }
 
