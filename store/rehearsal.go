@@ -207,3 +207,49 @@ func (db *DB) FailStaleRehearsals(ctx context.Context, before time.Time, reason 
 	}
 	return rs, nil
 }
+
+// DeleteRehearsal removes a running rehearsal that never got a seat: an
+// operator's request answered "no free seat", or a scheduled one that
+// waits for a seat, leaves no verdict behind.
+func (db *DB) DeleteRehearsal(ctx context.Context, id int64) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`DELETE FROM rehearsals WHERE id = $1 AND state = 'running'
+			AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.rehearsal_id = $1)`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return wod.Errorf(wod.ECONFLICT, "rehearsal %d has a seat or has ended; it stays", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete rehearsal %d: %w", id, err)
+	}
+	return nil
+}
+
+// RegistrationHours counts the participants' registrations made since, by
+// hour of the day (UTC): the schedule of rehearsals picks the quietest.
+func (db *DB) RegistrationHours(ctx context.Context, since time.Time) (hours [24]int, err error) {
+	err = db.read(ctx, func(tx *Tx) error {
+		hour := `CAST(strftime('%H', created_at) AS INTEGER)`
+		if tx.db.dialect == Postgres {
+			hour = `CAST(EXTRACT(HOUR FROM created_at AT TIME ZONE 'UTC') AS INTEGER)`
+		}
+		return queryEach(tx, func(row scanner) error {
+			var h, n int
+			if err := row.Scan(&h, &n); err != nil {
+				return err
+			}
+			if h >= 0 && h < 24 {
+				hours[h] = n
+			}
+			return nil
+		}, `SELECT `+hour+`, COUNT(*) FROM registrations WHERE created_at >= $1 AND rehearsal_id IS NULL GROUP BY 1`, since.UTC())
+	})
+	if err != nil {
+		return hours, fmt.Errorf("registration hours: %w", err)
+	}
+	return hours, nil
+}

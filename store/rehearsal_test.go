@@ -117,6 +117,25 @@ func TestRehearsals(t *testing.T) {
 			stale[0].Error != "interrupted" {
 			t.Fatalf("stale: %v %v", stale, err)
 		}
+		// Registrations by hour: the participant's at 09:00, not the robot's.
+		hours, err := db.RegistrationHours(ctx, t0.Add(-time.Hour))
+		if err != nil || hours[9] != 1 || hours[10] != 0 {
+			t.Fatalf("hours: %v %v", hours, err)
+		}
+		// A rehearsal that got no seat leaves nothing; one with a seat stays.
+		h3 := &wod.Rehearsal{Workshop: w.Slug}
+		if err := db.CreateRehearsal(ctx, h3); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteRehearsal(ctx, h3.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.FindRehearsal(ctx, h3.ID); wod.ErrorCode(err) != wod.ENOTFOUND {
+			t.Fatalf("deleted: %v", err)
+		}
+		if err := db.DeleteRehearsal(ctx, h.ID); wod.ErrorCode(err) != wod.ECONFLICT {
+			t.Fatalf("delete a finished one: %v", err)
+		}
 		if again, err := db.FailStaleRehearsals(ctx, clock.Now().Add(time.Hour), "again"); err != nil || len(again) != 0 {
 			t.Fatalf("stale again: %v %v", again, err)
 		}
