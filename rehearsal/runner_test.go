@@ -215,6 +215,16 @@ func TestRehearsals(t *testing.T) {
 		t.Fatalf("broken: %s %q %+v", h.State, h.Error, h.Notebooks)
 	}
 	w.seatFree(t, h)
+	var report strings.Builder
+	if err := rehearsal.WriteReport(&report, h); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"WKSHP-Broken: rehearsal", " failed", "WKSHP-Broken/1-Work.ipynb  1     error",
+		"Exception: the cell holds 1/0", "WKSHP-Broken/1-Work.ipynb  0     ok", "error: 1 failed (first: WKSHP-Broken/1-Work.ipynb, cell 1"} {
+		if !strings.Contains(report.String(), want) {
+			t.Fatalf("the report has no %q:\n%s", want, report.String())
+		}
+	}
 	// It never passed: no regression to alert about.
 	if a := alerts(t, w.db); len(a) != 0 {
 		t.Fatalf("alerts: %v", a)
