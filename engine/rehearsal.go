@@ -82,4 +82,3 @@ func (e *Engine) cleanedRehearsal(ctx context.Context, r *wod.Registration, w *w
 	})
 	return err
 }
-

@@ -23,7 +23,7 @@ func TestDue(t *testing.T) {
 		{Slug: "G", LocationID: 4, Active: true},
 	}
 	last := map[string]*wod.Rehearsal{
-		"A": {State: wod.RehearsalPassed, CreatedAt: now.Add(-time.Hour)},      // recent
+		"A": {State: wod.RehearsalPassed, CreatedAt: now.Add(-time.Hour)},       // recent
 		"C": {State: wod.RehearsalRunning, CreatedAt: now.Add(-48 * time.Hour)}, // location 2 busy
 		"F": {State: wod.RehearsalFailed, CreatedAt: now.Add(-25 * time.Hour)},  // due
 	}
