@@ -189,8 +189,6 @@ func (r *Runner) run(ctx context.Context, h *wod.Rehearsal, reg *wod.Registratio
 		}
 	})
 	failure := r.execute(ctx, p, reg)
-	stopHeartbeat()
-	hb.Wait()
 
 	// The end: the usual cleanup, waited for, on a context that outlives
 	// a server stopping, so that no seat is left to its timers.
@@ -200,6 +198,10 @@ func (r *Runner) run(ctx context.Context, h *wod.Rehearsal, reg *wod.Registratio
 		failure = "interrupted: the server stopped"
 	}
 	done, cleanupErr := r.cleanup(endCtx, ctx, reg)
+	// The heartbeat goes on through the cleanup: a rehearsal waiting for
+	// it is not gone.
+	stopHeartbeat()
+	hb.Wait()
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
