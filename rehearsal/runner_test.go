@@ -310,3 +310,44 @@ func TestSweep(t *testing.T) {
 type laterClock struct{ by time.Duration }
 
 func (c laterClock) Now() time.Time { return time.Now().Add(c.by) }
+
+// TestSchedule: with a period under a day, a due workshop is rehearsed at
+// once by the schedule, one at a time at the location.
+func TestSchedule(t *testing.T) {
+	w := newWorld(t)
+	w.runner.Every = time.Hour
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() { w.runner.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		last, err := w.db.LastRehearsals(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		var finished *wod.Rehearsal
+		for _, h := range last {
+			if h.State == wod.RehearsalRunning {
+				running++
+			} else {
+				finished = h
+			}
+		}
+		if running > 1 {
+			t.Fatalf("%d rehearsals run at once at one location", running)
+		}
+		if finished != nil {
+			if finished.RequestedBy != rehearsal.ScheduleActor || finished.RegistrationID == nil {
+				t.Fatalf("scheduled: %+v", finished)
+			}
+			w.seatFree(t, finished)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled rehearsal finished: %v", last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
