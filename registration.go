@@ -82,6 +82,10 @@ type Registration struct {
 	Password string `json:"-"`
 	// PasswordEnc is the password as stored: encrypted at rest.
 	PasswordEnc []byte `json:"-"`
+	// RehearsalID marks the seat of a rehearsal's robot participant: it
+	// walks the same transitions, but gets no mail and counts in no
+	// participant statistic, badge or catalogue figure.
+	RehearsalID *int64 `json:"rehearsal_id,omitempty"`
 
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -150,6 +154,11 @@ type NewRegistration struct {
 	// RegistrationID is filled in by the store.
 	Jobs  []*Job
 	Mails []*Mail
+	// RehearsalID books the seat of that rehearsal's robot instead of a
+	// participant's: it never takes a seat a participant needs (the store
+	// answers EFULL unless another seat of the range stays free after it)
+	// and takes the highest free seat, out of the participants' way.
+	RehearsalID *int64
 }
 
 // RegistrationFilter narrows a registration listing.

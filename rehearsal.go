@@ -153,3 +153,67 @@ type NotebookExecutor interface {
 	// notebook or a cell that fails is reported in its NotebookRun.
 	RunNotebooks(ctx context.Context, hubURL, username, password string, notebooks []string, opt RehearsalOptions) ([]NotebookRun, error)
 }
+
+// SkippedAny reports whether the notebook or one of its cells was skipped: a
+// rehearsal with a skipped cell cannot expect 100 % completion.
+func (n *NotebookRun) SkippedAny() bool {
+	if n.Skipped {
+		return true
+	}
+	for _, c := range n.Cells {
+		if c.Status == CellSkipped {
+			return true
+		}
+	}
+	return false
+}
+
+// FirstFailure returns the rehearsal's first failing notebook and cell
+// (the cell is nil for a notebook that could not run at all), or nil, nil.
+func (r *Rehearsal) FirstFailure() (*NotebookRun, *CellRun) {
+	for i := range r.Notebooks {
+		n := &r.Notebooks[i]
+		if c := n.FirstFailure(); c != nil {
+			return n, c
+		}
+		if n.Error != "" {
+			return n, nil
+		}
+	}
+	return nil, nil
+}
+
+// CellFailures counts the failed cells and the notebooks that could not
+// run.
+func (r *Rehearsal) CellFailures() int {
+	n := 0
+	for _, nb := range r.Notebooks {
+		if nb.Error != "" {
+			n++
+		}
+		for _, c := range nb.Cells {
+			if c.Status.Failed() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Final reports whether the state is an end.
+func (s RehearsalState) Final() bool { return s == RehearsalPassed || s == RehearsalFailed }
+
+// RehearsalStore is what stores rehearsals beyond the service: their end
+// with an operator alert in one transaction, and the rehearsals that a
+// crash or restart left running.
+type RehearsalStore interface {
+	RehearsalService
+	// FinishRehearsal saves the final rehearsal and queues the alert (when
+	// not nil) in one transaction, so that a crash neither loses the
+	// alert nor sends it twice.
+	FinishRehearsal(ctx context.Context, r *Rehearsal, alert *Mail) error
+	// FailStaleRehearsals fails, with the reason, the rehearsals still
+	// running that were last updated before the time (their runner is
+	// gone: it saves progress at least every minute), and returns them.
+	FailStaleRehearsals(ctx context.Context, before time.Time, reason string) ([]*Rehearsal, error)
+}

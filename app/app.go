@@ -25,6 +25,7 @@ import (
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/metrics"
+	"github.com/wod-dev/wod/rehearsal"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/web"
@@ -46,6 +47,12 @@ type App struct {
 	Engine     *engine.Engine
 	Dispatcher *engine.Dispatcher
 	Metrics    *metrics.Metrics
+	// NotebookExecutor runs a rehearsal's notebooks through the hub; set
+	// it before Build. Without it, rehearsals are refused (503) and only
+	// those a restart interrupted are swept.
+	NotebookExecutor wod.NotebookExecutor
+	// Rehearsals runs rehearsals (built by Build).
+	Rehearsals *rehearsal.Runner
 	handler    http.Handler
 }
 
@@ -143,6 +150,11 @@ func (a *App) Build() error {
 	a.Engine.Observer = a.Metrics
 	a.Dispatcher = &engine.Dispatcher{Store: a.DB, Transport: transport, Keys: a.Keys, Clock: a.Clock,
 		Logger: a.Logger, From: mc.From, Wake: a.Engine.Notified, SendTimeout: mc.SMTPTimeout, Observer: a.Metrics}
+	a.Rehearsals = &rehearsal.Runner{Store: a.DB, Engine: a.Engine, Executor: a.NotebookExecutor,
+		Notebooks: rehearsal.ContentNotebooks(a.Config.Content), Clock: a.Clock,
+		Logger: a.Logger.With("component", "rehearsal"), Observer: a.Metrics,
+		CellTimeout: a.Config.Rehearsal.CellTimeout, Input: a.Config.Rehearsal.Input, Every: a.Config.Rehearsal.Every,
+		ReadyTimeout: a.Config.ProvisionTimeout + time.Minute}
 	ops := a.Operator()
 	api := &httpapi.Server{
 		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine, Operator: ops,
@@ -193,6 +205,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Engine.Run(ctx) })
 	wg.Go(func() { a.Dispatcher.Run(ctx) })
+	wg.Go(func() { a.Rehearsals.Run(ctx) })
 	if a.Config.Retention > 0 || a.Config.NotebookRetention > 0 {
 		h := &engine.Housekeeper{Store: a.DB, Clock: a.Clock, Logger: a.Logger, Retention: a.Config.Retention,
 			NotebookRetention: a.Config.NotebookRetention}

@@ -7,8 +7,12 @@ import "github.com/wod-dev/wod/operator"
 // configured content directories and checks them with the notebooks'
 // variables.
 func (a *App) Operator() *operator.Service {
-	return &operator.Service{Users: a.DB, Tokens: a.DB, Announcements: a.DB, Workshops: a.DB, Locations: a.DB,
+	s := &operator.Service{Users: a.DB, Tokens: a.DB, Announcements: a.DB, Workshops: a.DB, Locations: a.DB,
 		LTI: a.DB, Jobs: a.DB, Events: a.DB, Clock: a.Clock, Logger: a.Logger, AgentTokens: a.DB,
 		ContentDirs: a.Config.Content, ContentVars: a.NotebookVars(),
-		StrictContent: a.Config.ContentCheck == "strict"}
+		StrictContent: a.Config.ContentCheck == "strict", RehearsalStore: a.DB}
+	if a.Rehearsals != nil && a.NotebookExecutor != nil {
+		s.Rehearser = a.Rehearsals
+	}
+	return s
 }

@@ -73,9 +73,17 @@ type Config struct {
 	LogLevel  string // --log-level
 	LogFormat string // --log-format
 
-	Branding Branding
-	Mail     Mail
-	Agent    Agent
+	Branding  Branding
+	Mail      Mail
+	Agent     Agent
+	Rehearsal Rehearsal
+}
+
+// Rehearsal configures the robot participant that runs every workshop.
+type Rehearsal struct {
+	Every       time.Duration // --rehearse-every: rehearse every active workshop that often (0: never)
+	CellTimeout time.Duration // --rehearse-cell-timeout: one cell's bound
+	Input       string        // --rehearse-input: the answer to every input request
 }
 
 // Agent configures the agent of a location (wod agent, and wod up's own).
@@ -203,6 +211,9 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
 	fs.DurationVar(&c.NotebookRetention, "notebook-retention", 7*24*time.Hour, "how long participants can download the notebooks they left at the end (0: not kept)")
 	fs.DurationVar(&c.Retention, "retention", 180*24*time.Hour, "prune mail bodies, finished jobs and audit events older than this (0: keep everything)")
+	fs.DurationVar(&c.Rehearsal.Every, "rehearse-every", 0, "rehearse every active workshop this often, at the quiet hour (e.g. 24h; 0: only on request)")
+	fs.DurationVar(&c.Rehearsal.CellTimeout, "rehearse-cell-timeout", 2*time.Minute, "how long one cell of a rehearsal may run before it is interrupted")
+	fs.StringVar(&c.Rehearsal.Input, "rehearse-input", "1", "what a rehearsal answers to every input request")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 
@@ -404,6 +415,9 @@ func (c *Config) finish() error {
 	}
 	if c.Retention != 0 && c.Retention < 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("--retention %s: at least 168h (a week), or 0 to keep everything", c.Retention))
+	}
+	if c.Rehearsal.Every < 0 || c.Rehearsal.CellTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--rehearse-every must not be negative and --rehearse-cell-timeout must be positive"))
 	}
 	if c.NotebookRetention < 0 {
 		errs = append(errs, fmt.Errorf("--notebook-retention must not be negative (0 keeps no notebooks)"))

@@ -196,9 +196,14 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	now := e.now()
 	ends := now.Add(w.Duration.Std())
 	r.EndsAt = &ends
-	creds, err := e.compose(ctx, wod.MailCredentials, r, w, nil)
-	if err != nil {
-		return err
+	var mails []*wod.Mail
+	if r.RehearsalID == nil {
+		// A rehearsal's robot reads its credentials from the store.
+		creds, err := e.compose(ctx, wod.MailCredentials, r, w, nil)
+		if err != nil {
+			return err
+		}
+		mails = append(mails, creds)
 	}
 	jobs := []*wod.Job{{Kind: wod.JobExpire, RunAt: ends}}
 	if remind := ends.Add(-e.RemindBefore); remind.After(now) {
@@ -207,7 +212,7 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	_, err = e.Store.Transition(ctx, &wod.Transition{
 		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StatePending}, To: wod.StateReady,
 		ReadyAt: &now, EndsAt: &ends, PasswordEnc: sealed,
-		Cancel: []wod.JobKind{wod.JobWatchdog}, Jobs: jobs, Mails: []*wod.Mail{creds}, Done: done,
+		Cancel: []wod.JobKind{wod.JobWatchdog}, Jobs: jobs, Mails: mails, Done: done,
 	})
 	if err == nil {
 		e.Logger.InfoContext(ctx, "registration ready", "registration", r.ID, "seat", r.Username,
@@ -226,6 +231,9 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
 	if err != nil {
 		return err
+	}
+	if r.RehearsalID != nil {
+		return e.cleanedRehearsal(ctx, r, w, res, done)
 	}
 	finished, err := e.Store.FinishedWorkshops(ctx, r.Email)
 	if err != nil {

@@ -36,13 +36,20 @@ func (e *Engine) fail(ctx context.Context, r *wod.Registration, reason string, d
 	if err != nil {
 		return err
 	}
-	apology, err := e.compose(ctx, wod.MailApology, r, w, nil)
-	if err != nil {
-		return err
+	var mails []*wod.Mail
+	if r.RehearsalID == nil {
+		apology, err := e.compose(ctx, wod.MailApology, r, w, nil)
+		if err != nil {
+			return err
+		}
+		mails = append(mails, apology)
 	}
-	mails := []*wod.Mail{apology}
-	alert, err := e.alert(ctx, r, fmt.Sprintf("Registration %d (%s) for %s failed: %s.\nIts seat %s at %s is being purged and the participant has received an apology.",
-		r.ID, r.Email, r.Workshop, reason, r.Username, r.Location))
+	told := "the participant has received an apology"
+	if r.RehearsalID != nil {
+		told = fmt.Sprintf("it was the seat of rehearsal %d", *r.RehearsalID)
+	}
+	alert, err := e.alert(ctx, r, fmt.Sprintf("Registration %d (%s) for %s failed: %s.\nIts seat %s at %s is being purged and %s.",
+		r.ID, r.Email, r.Workshop, reason, r.Username, r.Location, told))
 	if err != nil {
 		return err
 	}

@@ -93,12 +93,16 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 		if err != nil {
 			return err
 		}
-		m, err := e.compose(ctx, wod.MailReminder, r, w, nil)
-		if err != nil {
-			return err
+		var mails []*wod.Mail
+		if r.RehearsalID == nil {
+			m, err := e.compose(ctx, wod.MailReminder, r, w, nil)
+			if err != nil {
+				return err
+			}
+			mails = append(mails, m)
 		}
 		_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateReady},
-			To: wod.StateExpiring, Mails: []*wod.Mail{m}, Done: done})
+			To: wod.StateExpiring, Mails: mails, Done: done})
 		return err
 	case wod.JobExpire:
 		if !r.State.Running() {

@@ -39,6 +39,7 @@ type env struct {
 	admin    string // bearer tokens
 	mod      string
 	workshop *wod.Workshop
+	ops      *operator.Service
 }
 
 func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int) *env {
@@ -62,7 +63,7 @@ func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int) *env {
 		Agents: eng, AgentAuth: db, LTI: db,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test", RegistrationRate: rate}
-	e := &env{t: t, db: db, keys: keys, clock: clock, eng: eng}
+	e := &env{t: t, db: db, keys: keys, clock: clock, eng: eng, ops: ops}
 	e.handler = api.Handler()
 	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close)

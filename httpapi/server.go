@@ -105,6 +105,7 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	s.api.UseMiddleware(s.authenticate)
 
 	s.registerWorkshops()
+	s.registerRehearsals()
 	s.registerLocations()
 	s.registerRegistrations()
 	s.registerOperations()

@@ -29,6 +29,7 @@ type Metrics struct {
 	mails         *prometheus.CounterVec
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
+	rehearsals    rehearsalMetrics
 }
 
 // New builds the registry: Go runtime and process metrics, the database's
@@ -76,6 +77,7 @@ func New(stats wod.StatsService, clock wod.Clock, version string, logger *slog.L
 		&database{stats: stats, clock: clock, timeout: 5 * time.Second},
 		info, m.registrations, m.timerLateness, m.agentJobs, m.agentJobTime, m.mails, m.httpRequests, m.httpDuration,
 	)
+	m.rehearsals = newRehearsalMetrics(m.registry)
 	return m
 }
 

@@ -75,6 +75,8 @@ func TestMetrics(t *testing.T) {
 		m.JobReported(wod.JobCreate, true, 3*time.Second)
 		m.JobReported(wod.JobCreate, false, 0)
 		m.MailFinished(wod.MailCredentials, wod.MailSent)
+		m.Rehearsed(wod.RehearsalFailed, 2)
+		m.Rehearsed(wod.RehearsalPassed, 0)
 
 		text := scrape(t, m.Handler())
 		has(t, text,
@@ -97,6 +99,9 @@ func TestMetrics(t *testing.T) {
 			`wod_agent_jobs_total{kind="create",result="failed"} 1`,
 			`wod_agent_job_duration_seconds_sum{kind="create"} 3`,
 			`wod_mail_deliveries_total{kind="credentials",state="sent"} 1`,
+			`wod_rehearsals_total{outcome="failed"} 1`,
+			`wod_rehearsals_total{outcome="passed"} 1`,
+			`wod_rehearsal_cell_failures_total 2`,
 		)
 		if !strings.Contains(text, "go_goroutines ") || !strings.Contains(text, "process_resident_memory_bytes ") {
 			t.Errorf("no runtime or process metrics")

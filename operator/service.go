@@ -43,6 +43,10 @@ type Service struct {
 	// StrictContent refuses content that would not render for a student;
 	// otherwise an import logs the problems and goes on.
 	StrictContent bool
+	// RehearsalStore keeps the rehearsals, Rehearser starts them; without a
+	// Rehearser a request to rehearse answers EUNAVAILABLE.
+	RehearsalStore wod.RehearsalService
+	Rehearser      Rehearser
 }
 
 // audit records what the caller did. The action has happened by then, so a

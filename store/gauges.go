@@ -20,7 +20,7 @@ func (db *DB) Gauges(ctx context.Context) (g *wod.Gauges, err error) {
 		d := &wod.Dashboard{}
 		for _, step := range []func() error{
 			func() error {
-				return countBy(tx, `SELECT state, COUNT(*) FROM registrations GROUP BY state`, g.Registrations)
+				return countBy(tx, `SELECT state, COUNT(*) FROM registrations WHERE rehearsal_id IS NULL GROUP BY state`, g.Registrations)
 			},
 			func() error { return countBy(tx, `SELECT state, COUNT(*) FROM mails GROUP BY state`, g.Mails) },
 			func() error { return gaugeSeats(tx, g) },

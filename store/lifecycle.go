@@ -297,7 +297,7 @@ func (db *DB) FindJob(ctx context.Context, id int64) (j *wod.Job, err error) {
 // FinishedWorkshops counts the distinct workshops the address has finished.
 func (db *DB) FinishedWorkshops(ctx context.Context, email string) (n int, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
-		return tx.queryRow(`SELECT COUNT(DISTINCT workshop_id) FROM registrations WHERE email = $1 AND state = 'done'`,
+		return tx.queryRow(`SELECT COUNT(DISTINCT workshop_id) FROM registrations WHERE email = $1 AND state = 'done' AND rehearsal_id IS NULL`,
 			email).Scan(&n)
 	})
 	return n, err

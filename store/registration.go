@@ -12,7 +12,7 @@ import (
 
 const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.company, r.state, r.seat_id,
 	r.location_id, l.name, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
-	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE)`
+	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE), r.rehearsal_id`
 
 const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id
 	LEFT JOIN seats s ON s.id = r.seat_id`
@@ -22,12 +22,13 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 	var seat sql.NullInt64
 	var completion sql.NullInt64
 	var ready, ends, ended sql.NullTime
+	var rehearsal sql.NullInt64
 	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
 		&r.LocationID, &r.Location, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
-		&ended, &r.UpdatedAt, &r.SeatHeld); err != nil {
+		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal); err != nil {
 		return nil, err
 	}
-	r.SeatID = int64Ptr(seat)
+	r.SeatID, r.RehearsalID = int64Ptr(seat), int64Ptr(rehearsal)
 	if completion.Valid {
 		c := int(completion.Int64)
 		r.Completion = &c
@@ -76,17 +77,6 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	if err != nil {
 		return nil, err
 	}
-	if err := alreadyRegistered(tx, req.Email); err != nil {
-		return nil, err
-	}
-	var held int
-	if err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND state IN `+holdingSQL,
-		w.id).Scan(&held); err != nil {
-		return nil, err
-	}
-	if held >= w.capacity {
-		return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
-	}
 	skipLocked := ""
 	if tx.db.dialect == Postgres {
 		// Workshops with overlapping ranges lock different workshop rows, so
@@ -95,20 +85,37 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	}
 	var seatID int64
 	var number int
-	err = tx.queryRow(`SELECT id, number FROM seats WHERE location_id = $1 AND state = 'free'
-		AND number BETWEEN $2 AND $3 ORDER BY number LIMIT 1`+skipLocked, w.locationID, w.seatMin, w.seatMax).
-		Scan(&seatID, &number)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, wod.Errorf(wod.EFULL, "workshop %s has no free seat; please try again later", req.Workshop)
+	if nr.RehearsalID == nil {
+		if err := alreadyRegistered(tx, req.Email); err != nil {
+			return nil, err
+		}
+		// The capacity is the participants': a rehearsal's robot is not one.
+		var held int
+		if err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
+			AND state IN `+holdingSQL, w.id).Scan(&held); err != nil {
+			return nil, err
+		}
+		if held >= w.capacity {
+			return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
+		}
+		err = tx.queryRow(`SELECT id, number FROM seats WHERE location_id = $1 AND state = 'free'
+			AND number BETWEEN $2 AND $3 ORDER BY number LIMIT 1`+skipLocked, w.locationID, w.seatMin, w.seatMax).
+			Scan(&seatID, &number)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, wod.Errorf(wod.EFULL, "workshop %s has no free seat; please try again later", req.Workshop)
+		}
+	} else {
+		seatID, number, err = rehearsalSeat(tx, req.Workshop, w.locationID, w.seatMin, w.seatMax, skipLocked)
 	}
 	if err != nil {
 		return nil, err
 	}
 	var id int64
 	if err := tx.queryRow(`INSERT INTO registrations (workshop_id, name, email, company, state, seat_id,
-		location_id, student_number, client_ip, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $9) RETURNING id`,
-		w.id, req.Name, req.Email, req.Company, seatID, w.locationID, number, req.ClientIP, tx.now).Scan(&id); err != nil {
+		location_id, student_number, client_ip, created_at, updated_at, rehearsal_id)
+		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $9, $10) RETURNING id`,
+		w.id, req.Name, req.Email, req.Company, seatID, w.locationID, number, req.ClientIP, tx.now,
+		nullInt64(nr.RehearsalID)).Scan(&id); err != nil {
 		return nil, err
 	}
 	res, err := tx.exec(`UPDATE seats SET state = 'assigned', registration_id = $1, updated_at = $2
@@ -142,6 +149,33 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		}
 	}
 	return findRegistration(tx, id)
+}
+
+// rehearsalSeat picks the seat of a rehearsal's robot: the highest free
+// seat of the range, out of the way of participants (who take the lowest),
+// and only when another seat of the range stays free after it, so that the
+// robot never takes the seat a participant arriving next would need. No
+// seat: EFULL, which a scheduled rehearsal waits out and an operator's
+// request reports.
+func rehearsalSeat(tx *Tx, workshop string, locationID int64, seatMin, seatMax int, lock string) (int64, int, error) {
+	type seat struct {
+		id     int64
+		number int
+	}
+	// Two rows are enough to know: the robot's and one left for a participant.
+	free, err := queryAll(tx, func(row scanner) (seat, error) {
+		var s seat
+		return s, row.Scan(&s.id, &s.number)
+	}, `SELECT id, number FROM seats WHERE location_id = $1 AND state = 'free'
+		AND number BETWEEN $2 AND $3 ORDER BY number DESC LIMIT 2`+lock, locationID, seatMin, seatMax)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(free) < 2 {
+		return 0, 0, wod.Errorf(wod.EFULL, "no free seat for a rehearsal of %s: it takes a seat only while another "+
+			"stays free for participants (%d of seats %d-%d free)", workshop, len(free), seatMin, seatMax)
+	}
+	return free[0].id, free[0].number, nil
 }
 
 // alreadyRegistered returns EALREADYREGISTERED if the e-mail holds a live

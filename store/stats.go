@@ -50,8 +50,8 @@ func dashboardStates(tx *Tx, d *wod.Dashboard) error {
 		d.ByState[s] = 0
 	}
 	// A finished registration is last updated by the step that finished it.
-	if err := countBy(tx, `SELECT state, COUNT(*) FROM registrations WHERE state IN `+holdingSQL+
-		` OR updated_at >= $1 GROUP BY state`, d.ByState, tx.now.Add(-24*time.Hour)); err != nil {
+	if err := countBy(tx, `SELECT state, COUNT(*) FROM registrations WHERE rehearsal_id IS NULL AND (state IN `+holdingSQL+
+		` OR updated_at >= $1) GROUP BY state`, d.ByState, tx.now.Add(-24*time.Hour)); err != nil {
 		return fmt.Errorf("registrations by state: %w", err)
 	}
 	return nil
@@ -70,7 +70,7 @@ func dashboardWorkshops(tx *Tx, d *wod.Dashboard) error {
 		l.Free = max(0, min(l.Capacity-l.Taken, free))
 		return l, nil
 	}, `SELECT w.slug, w.title, l.name, w.active, w.capacity,
-		(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.state IN `+holdingSQL+`),
+		(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN `+holdingSQL+`),
 		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'free'
 			AND s.number BETWEEN w.seat_min AND w.seat_max),
 		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'dirty'
@@ -143,7 +143,7 @@ func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.Wor
 			COUNT(CASE WHEN r.state = 'done' THEN 1 END), COUNT(CASE WHEN r.state = 'failed' THEN 1 END),
 			COALESCE(SUM(CASE WHEN r.state = 'done' THEN r.completion END), 0),
 			COUNT(CASE WHEN r.state = 'done' THEN r.completion END)
-			FROM workshops w LEFT JOIN registrations r ON r.workshop_id = w.id AND r.created_at >= $1
+			FROM workshops w LEFT JOIN registrations r ON r.workshop_id = w.id AND r.created_at >= $1 AND r.rehearsal_id IS NULL
 			GROUP BY w.id, w.slug, w.title ORDER BY w.slug`, since.UTC())
 		if err != nil {
 			return fmt.Errorf("per workshop: %w", err)
@@ -160,7 +160,7 @@ func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.Wor
 			}
 			return nil
 		}, `SELECT r.workshop_id, `+completionBucketSQL+`, COUNT(*) FROM registrations r
-			WHERE r.state = 'done' AND r.completion IS NOT NULL AND r.created_at >= $1 GROUP BY 1, 2`, since.UTC())
+			WHERE r.state = 'done' AND r.completion IS NOT NULL AND r.created_at >= $1 AND r.rehearsal_id IS NULL GROUP BY 1, 2`, since.UTC())
 		if err != nil {
 			return fmt.Errorf("completion histogram: %w", err)
 		}
@@ -178,6 +178,7 @@ func (db *DB) RegistrationsPerDay(ctx context.Context, since time.Time, workshop
 	err = db.read(ctx, func(tx *Tx) error {
 		var w where
 		w.add("r.created_at >= ?", since.UTC())
+		w.add("r.rehearsal_id IS NULL")
 		if workshop != nil {
 			var id int64
 			err := tx.queryRow(`SELECT id FROM workshops WHERE slug = $1`, *workshop).Scan(&id)

@@ -17,7 +17,7 @@ const workshopColumns = `w.id, w.slug, w.title, w.description, w.categories, w.d
 	w.compile, w.appliance, w.session_type, w.presenter, w.presenter_role, w.avatar, w.image, w.badge_image,
 	w.replay_id, w.replay_link, w.prerequisite, w.content_dir, w.overrides, w.created_at, w.updated_at,
 	w.memory_bytes, w.cpus, w.tasks, w.disk_bytes,
-	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.state IN ` + holdingSQL + `),
+	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
 	(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'free'
 		AND s.number BETWEEN w.seat_min AND w.seat_max)`
 
@@ -94,7 +94,7 @@ func markPopular(tx *Tx, ws []*wod.Workshop) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	ids, err := queryAll(tx, scanOne[int64], `SELECT workshop_id FROM registrations GROUP BY workshop_id
+	ids, err := queryAll(tx, scanOne[int64], `SELECT workshop_id FROM registrations WHERE rehearsal_id IS NULL GROUP BY workshop_id
 		ORDER BY COUNT(DISTINCT email) DESC, workshop_id LIMIT $1`, PopularCount)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ func (p *Pages) registerAdmin(mux *http.ServeMux) {
 	p.registerAdminPeople(mux)
 	p.registerAdminAnnouncements(mux)
 	p.registerAdminWorkshops(mux)
+	p.registerAdminRehearsals(mux)
 	p.registerAdminRegistrations(mux)
 	p.registerAdminMails(mux)
 	p.registerDashboard(mux)

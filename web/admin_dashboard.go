@@ -3,7 +3,9 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -74,6 +76,8 @@ type dashboardData struct {
 	FailingJobs      []jobRow
 	FailingJobsTotal int
 	GuardEvents      []*wod.Event
+	// FailedRehearsals are the workshops whose last rehearsal failed.
+	FailedRehearsals []*rehearsalRow
 }
 
 type stateTile struct {
@@ -134,6 +138,12 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 		}
 		data.FailingJobs = append(data.FailingJobs, row)
 	}
+	for _, h := range p.lastRehearsals(r) {
+		if h.State == wod.RehearsalFailed {
+			data.FailedRehearsals = append(data.FailedRehearsals, h)
+		}
+	}
+	slices.SortFunc(data.FailedRehearsals, func(a, b *rehearsalRow) int { return strings.Compare(a.Workshop, b.Workshop) })
 	p.render(w, r, http.StatusOK, "admin/dashboard.html", p.adminView(w, r, a, "dashboard", "Dashboard", data))
 }
 

@@ -29,6 +29,8 @@ type workshopsData struct {
 	CanEdit, CanImport bool
 	// HasContent: a content directory is configured, so import can work.
 	HasContent bool
+	// Rehearsals are the workshops' last rehearsals, by slug.
+	Rehearsals map[string]*rehearsalRow
 }
 
 func (p *Pages) adminWorkshops(w http.ResponseWriter, r *http.Request, a *adminRequest) {
@@ -38,7 +40,8 @@ func (p *Pages) adminWorkshops(w http.ResponseWriter, r *http.Request, a *adminR
 		return
 	}
 	d := &workshopsData{Workshops: ws, CanEdit: a.Caller.Role.Allows(operator.WorkshopEditRole),
-		CanImport: a.Caller.Role.Allows(operator.CatalogueChangeRole), HasContent: p.Operator.HasContent()}
+		CanImport: a.Caller.Role.Allows(operator.CatalogueChangeRole), HasContent: p.Operator.HasContent(),
+		Rehearsals: p.lastRehearsals(r)}
 	p.render(w, r, http.StatusOK, "admin/workshops.html", p.adminView(w, r, a, "workshops", "Workshops", d))
 }
 

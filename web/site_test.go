@@ -65,7 +65,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test", NotebookRetention: 24 * time.Hour}
 	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: logger, AgentTokens: db}
+		Events: db, Clock: clock, Logger: logger, AgentTokens: db, RehearsalStore: db}
 	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Agents: eng, Operator: ops,
 		AgentAuth: db, Jobs: db, Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db,
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",

@@ -208,7 +208,7 @@ func workshopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(imp, list, test)
+	cmd.AddCommand(imp, list, test, rehearseCmd(e))
 	return cmd
 }
 
