@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/jupyterhub"
 	"github.com/wod-dev/wod/config"
 )
 
@@ -80,5 +81,8 @@ func (e *env) openServer(ctx context.Context) (*app.App, error) {
 		a.Close()
 		return nil, err
 	}
+	// Rehearsals run the notebooks through each location's hub, as a
+	// participant's browser does.
+	a.NotebookExecutor = &jupyterhub.Rehearser{Logger: a.Logger}
 	return a, nil
 }
