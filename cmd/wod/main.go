@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wod-dev/wod/app"
-	"github.com/wod-dev/wod/jupyterhub"
 	"github.com/wod-dev/wod/config"
+	"github.com/wod-dev/wod/jupyterhub"
 )
 
 func main() {
