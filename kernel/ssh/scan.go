@@ -5,43 +5,56 @@ import (
 	"unicode/utf8"
 )
 
-// markEnd ends a marker's value: the shell prints MARKER VALUE markEnd.
-const markEnd = '\x1f'
+// The shell ends a cell by printing markPrefix TOKEN VALUE markEnd on
+// stdout and markPrefix TOKEN markEnd on stderr; TOKEN is new for every
+// cell.
+const (
+	markPrefix = "\x1ewod:"
+	markEnd    = '\x1f'
+	// markMax bounds a marker's length: longer, it is text.
+	markMax = 64
+)
 
-// scanner cuts a stream of the remote shell at a marker: what comes before
-// is the cell's output, the marker and its value tell that the cell is
-// over. It holds back the bytes that could be the start of the marker or
-// of a UTF-8 character split between two reads, so that neither reaches
-// the notebook cut in half.
+// scanner cuts a stream of the remote shell at its cell's marker: what
+// comes before is the cell's output. It removes every marker (a late one
+// of an interrupted cell as well), and holds back the bytes that could be
+// the start of a marker or of a UTF-8 character split between two reads,
+// so that neither reaches the notebook cut in half.
 type scanner struct {
-	marker []byte
-	buf    []byte
-	found  bool
-	value  string
+	token string
+	buf   []byte
+	found bool
+	value string
 }
 
-func newScanner(marker string) *scanner { return &scanner{marker: []byte(marker)} }
+func newScanner(token string) *scanner { return &scanner{token: token} }
 
 // feed adds data read from the stream and returns the text that can be
-// shown now. After the marker, everything is passed through.
+// shown now.
 func (s *scanner) feed(data []byte) []byte {
 	s.buf = append(s.buf, data...)
-	if s.found {
-		return s.take(len(s.buf))
-	}
-	if i := bytes.Index(s.buf, s.marker); i >= 0 {
-		rest := s.buf[i+len(s.marker):]
-		j := bytes.IndexByte(rest, markEnd)
-		if j < 0 {
-			return s.take(i)
+	var out []byte
+	for {
+		i := bytes.Index(s.buf, []byte(markPrefix))
+		if i < 0 {
+			return append(out, s.take(len(s.buf)-partialSuffix(s.buf, []byte(markPrefix)))...)
 		}
-		s.found = true
-		s.value = string(rest[:j])
-		out := append(append([]byte(nil), s.buf[:i]...), rest[j+1:]...)
-		s.buf = nil
-		return out
+		rest := s.buf[i+len(markPrefix):]
+		j := bytes.IndexByte(rest, markEnd)
+		if j < 0 && len(rest) < markMax {
+			return append(out, s.take(i)...) // the marker's end is still to come
+		}
+		if j < 0 || j >= markMax {
+			// Not a marker: text that happens to look like one.
+			out = append(out, s.take(i+len(markPrefix))...)
+			continue
+		}
+		if v, ok := bytes.CutPrefix(rest[:j], []byte(s.token)); ok && !s.found {
+			s.found, s.value = true, string(v)
+		}
+		out = append(out, s.take(i)...) // take moves the buffer: rest is stale now
+		s.buf = append(s.buf[:0], s.buf[len(markPrefix)+j+1:]...)
 	}
-	return s.take(len(s.buf) - partialSuffix(s.buf, s.marker))
 }
 
 // flush returns whatever is held back: the stream ended.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +19,10 @@ import (
 )
 
 // The remote shell is one interactive bash per login, on an exec channel
-// without a pty: cells are fed to its stdin, each followed by a marker the
-// shell prints on stdout (with the cell's exit status) and on stderr, so
-// that the kernel knows where the cell's output ends on both streams.
+// without a pty: cells are fed to its stdin, and at its prompt after each
+// the shell prints a marker on stdout (with the cell's exit status) and on
+// stderr, so that the kernel knows where the cell's output ends on both
+// streams.
 //
 // Interactive, so that an interrupt behaves as Ctrl-C at a prompt: SIGINT
 // (sent to the session's process group) ends the running command, bash
@@ -30,17 +32,21 @@ import (
 // pagers or progress bars), and stdout and stderr stay apart.
 const shellCommand = "exec bash --norc --noprofile --noediting -i"
 
-// prelude quiets the interactive shell: no prompts, no history, no job
-// control or mail notices; what it prints before its first marker is
-// dropped.
-const prelude = `PS1= PS2= PS4='+ '; unset HISTFILE MAILCHECK PROMPT_COMMAND; set +o history +m +H
+// prelude quiets the interactive shell (no prompts, history, job control
+// or mail notices) and makes it print the markers, from PROMPT_COMMAND:
+// bash runs it whenever it is back at its prompt, after a cell as after an
+// interrupt, when it has dropped the rest of its input. What the shell
+// prints before the first cell is dropped.
+const prelude = `PS1= PS2= PS4='+ '; unset HISTFILE MAILCHECK; set +o history +m +H
+__wod_prompt() { local s=$?; printf '\036wod:%s%s\037' "$__wod_tok" "$s"; printf '\036wod:%s\037' "$__wod_tok" >&2; }
+PROMPT_COMMAND=__wod_prompt
 export PAGER=cat
 `
 
-// Interrupt timing: how long the cell has to stop after SIGINT through the
-// session before the kernel sends it from a second channel (servers before
-// OpenSSH 8.1 ignore "signal" requests), and then before the kernel gives
-// the shell up.
+// Interrupt timing: after SIGINT through the session, the kernel sends a
+// second SIGINT from another channel after signalGrace (servers before
+// OpenSSH 8.1 ignore "signal" requests), and gives the shell up killGrace
+// later.
 const (
 	signalGrace = time.Second
 	killGrace   = 5 * time.Second
@@ -56,6 +62,7 @@ type chunk struct {
 }
 
 type shell struct {
+	log    *slog.Logger
 	client *ssh.Client
 	sess   *ssh.Session
 	stdin  io.WriteCloser
@@ -63,16 +70,20 @@ type shell struct {
 	done   chan struct{} // closed when both streams ended and the session is over
 	err    error         // the session's end, once done is closed
 	pid    string        // the shell's process id, its process group
+
+	// noSignalRequest skips the "signal" channel request, as a server
+	// before OpenSSH 8.1 would ignore it (tests of the fallback).
+	noSignalRequest bool
 }
 
 // startShell opens the session, starts bash and waits for it to answer.
 // exports are %param values, exported at the start.
-func startShell(ctx context.Context, client *ssh.Client, exports []string, timeout time.Duration) (*shell, error) {
+func startShell(ctx context.Context, log *slog.Logger, client *ssh.Client, exports []string, timeout time.Duration) (*shell, error) {
 	sess, err := client.NewSession()
 	if err != nil {
 		return nil, fmt.Errorf("opening a session: %w", err)
 	}
-	sh := &shell{client: client, sess: sess, chunks: make(chan chunk, 64), done: make(chan struct{})}
+	sh := &shell{log: log, client: client, sess: sess, chunks: make(chan chunk, 64), done: make(chan struct{})}
 	sh.stdin, err = sess.StdinPipe()
 	if err != nil {
 		sess.Close()
@@ -103,7 +114,7 @@ func startShell(ctx context.Context, client *ssh.Client, exports []string, timeo
 	}()
 
 	tok := token()
-	script := prelude + strings.Join(exports, "") + markers(tok, "$$")
+	script := prelude + strings.Join(exports, "") + cellScript("printf '%s' $$", tok)
 	if _, err := io.WriteString(sh.stdin, script); err != nil {
 		sh.close()
 		return nil, fmt.Errorf("starting bash: %w", err)
@@ -111,7 +122,14 @@ func startShell(ctx context.Context, client *ssh.Client, exports []string, timeo
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var drop strings.Builder
-	pid, err := sh.wait(ctx, tok, func(_ string, b []byte) { drop.Write(b) })
+	var pid strings.Builder
+	_, err = sh.wait(ctx, tok, func(stream string, b []byte) {
+		if stream == "stdout" {
+			pid.Write(b)
+		} else {
+			drop.Write(b)
+		}
+	})
 	if err != nil {
 		sh.close()
 		if errors.Is(err, errShellGone) {
@@ -119,7 +137,7 @@ func startShell(ctx context.Context, client *ssh.Client, exports []string, timeo
 		}
 		return nil, fmt.Errorf("starting bash: %w", err)
 	}
-	sh.pid = pid
+	sh.pid = strings.TrimSpace(pid.String())
 	return sh, nil
 }
 
@@ -136,29 +154,22 @@ func (sh *shell) read(name string, r io.Reader) {
 	}
 }
 
-// markers is the shell code that ends a cell: the marker with value on
-// stdout, the marker alone on stderr.
-func markers(tok, value string) string {
-	return fmt.Sprintf("printf '\\036wod:%s%%s\\037' \"%s\"; printf '\\036wod:%s\\037' >&2\n", tok, value, tok)
-}
-
 func token() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-// cellScript feeds code to the shell: read into a variable from a here
-// document (so that the code reaches bash whole, quotes and here documents
-// of its own included), evaluated with stdin from /dev/null (a command
-// reading stdin would otherwise eat the next cells), then the markers on a
-// line of their own, which an interrupt of the cell's line does not skip.
+// cellScript feeds code to the shell as one command line: set the
+// cell's token, read the code into a variable from a here document (so
+// that it reaches bash whole, quotes and here documents of its own
+// included), and evaluate it with stdin from /dev/null (a command reading
+// stdin would otherwise eat the next cells). Then bash is back at its
+// prompt and prints the markers with the token.
 func cellScript(code, tok string) string {
 	delim := "WOD_CELL_" + tok
-	return "IFS= read -r -d '' __wod_code <<'" + delim + "' || :\n" +
-		code + "\n" + delim + "\n" +
-		"eval \"$__wod_code\" </dev/null\n" +
-		markers(tok, "$?")
+	return "__wod_tok=" + tok + "; IFS= read -r -d '' __wod_code <<'" + delim + "' || :; eval \"$__wod_code\" </dev/null\n" +
+		code + "\n" + delim + "\n"
 }
 
 // run executes one cell, streaming its output, and returns its exit
@@ -192,17 +203,23 @@ func (sh *shell) run(ctx context.Context, code string, emit func(stream string, 
 // stdout marker's value. An interrupt of ctx is passed on to the remote
 // cell; wait then returns kernel.ErrInterrupted once the shell is back.
 func (sh *shell) wait(ctx context.Context, tok string, emit func(stream string, b []byte)) (string, error) {
-	marker := "\x1ewod:" + tok
-	sc := map[string]*scanner{"stdout": newScanner(marker), "stderr": newScanner(marker)}
+	sc := map[string]*scanner{"stdout": newScanner(tok), "stderr": newScanner(tok)}
 	send := func(c chunk) {
 		if b := sc[c.stream].feed(c.data); len(b) > 0 {
 			emit(c.stream, b)
 		}
 	}
 	finished := func() bool { return sc["stdout"].found && sc["stderr"].found }
-	interrupted := false
-	var stage <-chan time.Time
-	stages := 0
+	var (
+		interrupted bool
+		stage       <-chan time.Time
+		signalled   chan struct{} // the second SIGINT, once sent
+	)
+	defer func() {
+		if signalled != nil {
+			<-signalled // no late signal into the next cell
+		}
+	}()
 	ctxDone := ctx.Done()
 	for !finished() {
 		select {
@@ -223,19 +240,27 @@ func (sh *shell) wait(ctx context.Context, tok string, emit func(stream string, 
 			return "", errShellGone
 		case <-ctxDone:
 			ctxDone = nil
-			interrupted = true
 			if sh.pid == "" { // still starting
 				return "", ctx.Err()
 			}
-			_ = sh.sess.Signal(ssh.SIGINT)
+			interrupted = true
+			sh.log.Debug("interrupting the cell: SIGINT through the session", "pid", sh.pid, "signal_request", !sh.noSignalRequest)
+			if !sh.noSignalRequest {
+				_ = sh.sess.Signal(ssh.SIGINT)
+			}
 			stage = time.After(signalGrace)
 		case <-stage:
-			stages++
-			if stages == 1 && !sc["stdout"].found {
-				go sh.signalGroup("INT")
+			if signalled == nil {
+				// The signal request was ignored (OpenSSH before
+				// 8.1), or came while bash was starting a command.
+				sh.log.Debug("the cell still runs: SIGINT from a second channel", "pid", sh.pid)
+				signalled = make(chan struct{})
+				go func() { defer close(signalled); sh.signalGroup("INT") }()
 				stage = time.After(killGrace)
 				continue
 			}
+			sh.log.Debug("the cell did not stop: killing the shell's process group", "pid", sh.pid)
+			<-signalled
 			sh.signalGroup("KILL")
 			sh.close()
 			return "", errShellGone
@@ -263,7 +288,8 @@ func (sh *shell) signalGroup(sig string) {
 	defer s.Close()
 	done := make(chan struct{})
 	go func() {
-		_ = s.Run("kill -" + sig + " -- -" + sh.pid + " 2>/dev/null || kill -" + sig + " " + sh.pid)
+		out, err := s.CombinedOutput("kill -" + sig + " -- -" + sh.pid + " 2>/dev/null || kill -" + sig + " " + sh.pid)
+		sh.log.Debug("signalling the shell's process group", "signal", sig, "pid", sh.pid, "err", err, "output", string(out))
 		close(done)
 	}()
 	select {

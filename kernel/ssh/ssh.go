@@ -216,7 +216,7 @@ func (in *Interpreter) login(ctx context.Context, arg string, out kernel.Output)
 	client, err := in.dial(ctx, t, out)
 	var sh *shell
 	if err == nil {
-		sh, err = startShell(ctx, client, in.exports(), in.opt.LoginTimeout)
+		sh, err = startShell(ctx, in.log, client, in.exports(), in.opt.LoginTimeout)
 		if err != nil {
 			client.Close()
 		}
@@ -338,7 +338,7 @@ func (in *Interpreter) remote(ctx context.Context, code string, out kernel.Outpu
 		c.shell = nil
 	}
 	if c.shell == nil {
-		sh, err := startShell(ctx, c.client, in.exports(), in.opt.LoginTimeout)
+		sh, err := startShell(ctx, in.log, c.client, in.exports(), in.opt.LoginTimeout)
 		if err != nil {
 			if c.isLost() {
 				return in.lost(c, out)

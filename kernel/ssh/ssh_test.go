@@ -3,7 +3,9 @@ package ssh
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -87,7 +89,8 @@ func kernelError(t *testing.T, err error, name string) *kernel.Error {
 // directory.
 func newInterpreter(t *testing.T, home, agent string) *Interpreter {
 	t.Helper()
-	in, err := New(Options{Home: home, AgentSocket: agent, User: "nobody-local", LoginTimeout: 20 * time.Second})
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	in, err := New(Options{Home: home, AgentSocket: agent, User: "nobody-local", LoginTimeout: 20 * time.Second, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,10 +244,46 @@ func TestInterruptStopsTheCellAndKeepsTheShell(t *testing.T) {
 	ok(t, in, "%login "+s.login())
 	ok(t, in, "X=7; cd /tmp")
 
+	r := interrupt(t, in, "echo started; sleep 100; echo after")
+	if strings.Contains(r.out(), "after") || strings.Contains(r.err(), "new one") {
+		t.Errorf("interrupt: stdout %q stderr %q", r.out(), r.err())
+	}
+	if got := ok(t, in, "echo $X; pwd; pgrep -x -u $(id -u) sleep || echo no sleep"); got != "7\n/tmp\nno sleep\n" {
+		t.Errorf("after the interrupt: %q", got)
+	}
+
+	// A server that ignores signal requests: the kernel sends SIGINT
+	// from a second channel.
+	in.current().shell.noSignalRequest = true
+	r = interrupt(t, in, "echo started; sleep 100; echo after")
+	if strings.Contains(r.out(), "after") {
+		t.Errorf("interrupt without signal requests: %q", r.out())
+	}
+	if got := ok(t, in, "echo $X"); got != "7\n" {
+		t.Errorf("after the second interrupt: %q", got)
+	}
+
+	// A cell that ignores SIGINT: the shell is given up, the next cell
+	// gets a new one.
+	r = interrupt(t, in, "echo started; (trap '' INT; sleep 100)")
+	if !strings.Contains(r.err(), "did not stop on interrupt") {
+		t.Errorf("a cell ignoring SIGINT: %q", r.err())
+	}
+	r, err := cell(t, in, "echo \"[$X]\"")
+	if err != nil || r.out() != "[]\n" || !strings.Contains(r.err(), "Started a new shell") {
+		t.Errorf("after the shell was given up: %v %q %q", err, r.out(), r.err())
+	}
+}
+
+// interrupt runs code, which must print "started", interrupts it then, and
+// checks that it ends with kernel.ErrInterrupted.
+func interrupt(t *testing.T, in *Interpreter, code string) *recorder {
+	t.Helper()
 	r := &recorder{seen: make(chan string, 16)}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- in.Execute(ctx, "echo started; sleep 100; echo after", r) }()
+	go func() { done <- in.Execute(ctx, code, r) }()
 	for !strings.Contains(r.out(), "started") {
 		select {
 		case <-r.seen:
@@ -254,11 +293,21 @@ func TestInterruptStopsTheCellAndKeepsTheShell(t *testing.T) {
 			t.Fatal("the cell did not start")
 		}
 	}
-	cancel()
+	// Interrupt the sleep itself: a SIGINT that comes while bash forks
+	// it reaches the copy of the shell, not sleep (a window of
+	// microseconds that a student pressing stop does not hit, and that
+	// the kernel covers by signalling again after signalGrace).
 	go func() {
 		for range r.seen {
 		}
 	}()
+	for deadline := time.Now().Add(time.Minute); exec.Command("pgrep", "-u", itoa(testUID), "-x", "sleep").Run() != nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("no sleep is running")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
 	select {
 	case err := <-done:
 		if !errors.Is(err, kernel.ErrInterrupted) {
@@ -267,12 +316,7 @@ func TestInterruptStopsTheCellAndKeepsTheShell(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the interrupted cell did not end")
 	}
-	if strings.Contains(r.out(), "after") || strings.Contains(r.err(), "new one") {
-		t.Errorf("interrupt: stdout %q stderr %q", r.out(), r.err())
-	}
-	if got := ok(t, in, "echo $X; pwd; pgrep -x -u $(id -u) sleep || echo no sleep"); got != "7\n/tmp\nno sleep\n" {
-		t.Errorf("after the interrupt: %q", got)
-	}
+	return r
 }
 
 func TestConnectionLostThenLoginAgain(t *testing.T) {
@@ -315,4 +359,12 @@ func TestUseBeforeLogin(t *testing.T) {
 	if _, err := cell(t, in, "%param NAME bad'value"); err == nil {
 		t.Error("a param value with a quote was accepted")
 	}
+}
+
+// testWriter sends the kernel's log to the test's.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
