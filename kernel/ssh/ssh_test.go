@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -104,7 +105,8 @@ func TestKeyLoginRunsCellsInOnePersistentShell(t *testing.T) {
 	s.authorize(newKey(t, filepath.Join(home, ".ssh", "id_ed25519")))
 	in := newInterpreter(t, home, "")
 
-	r, err := cell(t, in, "%login "+s.login())
+	// %param values are exported, and replace {NAME} in %login.
+	r, err := cell(t, in, "%param TARGET "+s.login()+"\n%login {TARGET}")
 	if err != nil {
 		t.Fatalf("login: %v\n%s%s", err, r.out(), r.err())
 	}
@@ -126,6 +128,16 @@ func TestKeyLoginRunsCellsInOnePersistentShell(t *testing.T) {
 	// /dev/null, not the next cells).
 	if got := ok(t, in, "cat <<EOF\n'q' \"$X\" \\$\nEOF\ncat; echo done"); got != "'q' \"42\" $\ndone\n" {
 		t.Errorf("here document: %q", got)
+	}
+
+	if got := ok(t, in, "echo $TARGET"); got != s.login()+"\n" {
+		t.Errorf("%%param: %q", got)
+	}
+	if c := in.Complete(context.Background(), "ech", 3); !slices.Contains(c.Matches, "echo") || c.CursorStart != 0 || c.CursorEnd != 3 {
+		t.Errorf("completion of ech: %+v", c)
+	}
+	if c := in.Complete(context.Background(), "echo $TAR", 9); !slices.Equal(c.Matches, []string{"$TARGET"}) || c.CursorStart != 5 {
+		t.Errorf("completion of $TAR: %+v", c)
 	}
 
 	r, err = cell(t, in, "echo out; echo oops >&2")
