@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/wod-dev/wod/kernel"
 	"github.com/wod-dev/wod/kernel/bash"
 	"github.com/wod-dev/wod/kernel/gointerp"
+	sshkernel "github.com/wod-dev/wod/kernel/ssh"
 )
 
 // newKernel starts a kernel's interpreter.
@@ -27,6 +29,11 @@ var kernels = map[string]newKernel{
 	},
 	"gophernotes": func(ctx context.Context, logger *slog.Logger) (kernel.Interpreter, error) {
 		return gointerp.New(logger)
+	},
+	// The notebook server starts kernels as the student, in their home:
+	// the keys and the agent are the student's own.
+	"ssh": func(ctx context.Context, logger *slog.Logger) (kernel.Interpreter, error) {
+		return sshkernel.New(sshkernel.Options{Home: os.Getenv("HOME"), AgentSocket: os.Getenv("SSH_AUTH_SOCK"), Logger: logger})
 	},
 }
 
