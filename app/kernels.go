@@ -1,6 +1,8 @@
 package app
 
 import (
+	"slices"
+
 	"github.com/wod-dev/wod/kernel"
 )
 
@@ -46,4 +48,19 @@ func hostKernels(jupyterPath string) func() []string {
 	return func() []string {
 		return kernel.Names(kernel.Scan(kernel.HostPaths(hubCommand, jupyterPath).KernelDirs()))
 	}
+}
+
+// HostKernels are the kernels the hub's servers on this host have, or
+// will have once the agent started: those of their Jupyter path and
+// wod's own (the agent installs them; a site's kernel of the same name
+// stands in for one). For `wod workshop test` and `wod check`.
+func (a *App) HostKernels() []string {
+	names := kernel.Names(kernel.Scan(kernel.HostPaths(hubCommand, a.kernelJupyterPath()).KernelDirs()))
+	for _, p := range kernel.ProvidedKernels() {
+		if !slices.Contains(names, p.Name) {
+			names = append(names, p.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
