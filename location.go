@@ -23,9 +23,27 @@ type Location struct {
 
 	LastHeartbeat *time.Time `json:"last_heartbeat,omitempty"`
 	Health        string     `json:"health,omitempty"`
+	// Kernels are the Jupyter kernels the agent last found on the hub's
+	// host, sorted; nil when it never said (unknown, not none).
+	Kernels []string `json:"kernels"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// HasKernel says whether the location's hub has the named kernel
+// (kernelspec names are case-insensitive); known is false when its agent
+// never reported its kernels: then nobody knows, which is not "missing".
+func (l *Location) HasKernel(name string) (has, known bool) {
+	if l.Kernels == nil {
+		return false, false
+	}
+	for _, k := range l.Kernels {
+		if strings.EqualFold(k, name) {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // MaxStudentsPerLocation bounds the seats of one location; the original ran

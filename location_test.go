@@ -43,3 +43,17 @@ func TestRegistrationStates(t *testing.T) {
 		}
 	}
 }
+
+func TestLocationHasKernel(t *testing.T) {
+	var l wod.Location
+	if has, known := l.HasKernel("bash"); has || known {
+		t.Errorf("never reported: %v %v, want unknown", has, known)
+	}
+	l.Kernels = []string{"bash", "python3"}
+	if has, known := l.HasKernel("Bash"); !has || !known {
+		t.Errorf("bash: %v %v", has, known)
+	}
+	if has, known := l.HasKernel("gophernotes"); has || !known {
+		t.Errorf("gophernotes: %v %v, want missing", has, known)
+	}
+}

@@ -103,6 +103,10 @@ type AgentHeartbeat struct {
 	// (an agent from before this field) releases nothing; empty releases
 	// every job the location's agent holds.
 	Running []int64 `json:"running" required:"false" maxItems:"1000" doc:"IDs of the jobs the agent is running or reporting; the location's other leased jobs are released. Omit it and none is."`
+	// Kernels are the Jupyter kernels the hub's servers find on the host
+	// (kernelspec names). Nil (an agent from before this field) leaves the
+	// location's list as it was.
+	Kernels []string `json:"kernels,omitempty" required:"false" maxItems:"1000" doc:"Names of the Jupyter kernels installed on the hub's host; omit it and the location's list is kept."`
 }
 
 // AgentService is the server's side of the agent protocol. Agents reach it

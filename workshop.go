@@ -164,6 +164,9 @@ type ImportResult struct {
 	Action  string   `json:"action"` // created, updated, unchanged
 	Kept    []string `json:"kept,omitempty"`
 	Changed []string `json:"changed,omitempty"`
+	// Warnings are what deserves a look but did not stop the import: a
+	// kernel its notebooks need that its location lacks.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // WorkshopService manages the catalogue.

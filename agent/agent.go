@@ -60,6 +60,9 @@ type Runner struct {
 	Workers int
 	// Health describes the host for the heartbeat (may be nil).
 	Health func(ctx context.Context) string
+	// Kernels lists the Jupyter kernels of the hub's host for the
+	// heartbeat (nil: not reported).
+	Kernels func() []string
 	// HeartbeatEvery defaults to 30 s.
 	HeartbeatEvery time.Duration
 	// ClaimWait is the long-poll of a claim (default 25 s).
@@ -97,7 +100,14 @@ func (r *Runner) heartbeats(ctx context.Context) {
 		if r.Health != nil {
 			health = r.Health(ctx)
 		}
-		if err := r.Server.Heartbeat(ctx, wod.AgentHeartbeat{Health: health, Running: r.runningJobs()}); err != nil && ctx.Err() == nil {
+		hb := wod.AgentHeartbeat{Health: health, Running: r.runningJobs()}
+		if r.Kernels != nil {
+			hb.Kernels = r.Kernels()
+			if hb.Kernels == nil {
+				hb.Kernels = []string{} // reported: none
+			}
+		}
+		if err := r.Server.Heartbeat(ctx, hb); err != nil && ctx.Err() == nil {
 			r.Logger.WarnContext(ctx, "heartbeat", "error", err)
 		}
 		select {

@@ -40,7 +40,13 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	cgroups := a.studentCgroups()
 	var hub *jupyterhub.Client
 	var err error
+	a.InstallKernels()
+	jupyterPath := ""
 	if ac.HubAPI != "" {
+		if jp := a.kernelJupyterPath(); jp != "" {
+			a.Logger.Warn("--kernelspec-dir is not on Jupyter's standard path: give the hub's servers JUPYTER_PATH",
+				"kernelspec_dir", ac.KernelspecDir, "JUPYTER_PATH", jp)
+		}
 		hub, err = jupyterhub.NewExternal(ctx, ac.HubAPI, ac.HubToken)
 		if err != nil {
 			return nil, err
@@ -60,6 +66,8 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		if cgroups != nil {
 			parts.Hub.CgroupDirs = cgroups.Dirs()
 		}
+		jupyterPath = a.kernelJupyterPath()
+		parts.Hub.JupyterPath = jupyterPath
 		hub, err = parts.Hub.Start(ctx)
 		if err != nil {
 			return nil, err
@@ -86,7 +94,8 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		}
 		op.Directory = d
 	}
-	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers}
+	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers,
+		Kernels: hostKernels(jupyterPath)}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
 		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow, Cgroups: cgroups, Limits: ac.StudentLimits}
 	parts.Disk = &agent.DiskGuard{Host: host, Server: server, Logger: a.Logger.With("component", "guard")}

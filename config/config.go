@@ -116,6 +116,13 @@ type Agent struct {
 	// GuardHogAllow are the process names (comm) the guard's CPU-hog rule
 	// spares (--guard-hog-allow).
 	GuardHogAllow []string
+	// KernelspecDir is the Jupyter kernels directory the agent installs
+	// wod's kernelspecs into (--kernelspec-dir); off Jupyter's standard
+	// path, the managed hub's servers get JUPYTER_PATH for it.
+	KernelspecDir string
+	// KernelBinary is the wod the kernelspecs run (--kernel-binary;
+	// default: this binary).
+	KernelBinary string
 	// Legacy lets the original Workshops-on-Demand api-db drive this agent.
 	Legacy Legacy
 }
@@ -243,6 +250,10 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.IntVar(&a.HubLoginBlockAfter, "hub-login-block-after", 10, "failed logins from one address after which it is refused at the hub's login for --hub-login-block-for (0: never)")
 	fs.DurationVar(&a.HubLoginBlockFor, "hub-login-block-for", 15*time.Minute, "how long a refused address waits, and how far back failed hub logins count")
 	fs.StringSliceVar(&a.HubLoginExempt, "hub-login-exempt", nil, "networks or addresses whose hub logins are never throttled (e.g. a classroom behind one NAT address)")
+
+	fs.StringVar(&a.KernelspecDir, "kernelspec-dir", "/usr/local/share/jupyter/kernels",
+		"Jupyter kernels directory where the agent installs wod's kernels (bash, ssh, gophernotes); a site's own kernel of the same name is left alone")
+	fs.StringVar(&a.KernelBinary, "kernel-binary", "", "the wod binary the kernelspecs run (default: this one)")
 
 	fs.StringVar(&a.LDAPURL, "ldap-url", "", "LDAP directory that gets the students' passwords of workshops with ldap: true (ldap:// or ldaps://)")
 	fs.StringVar(&a.LDAPBindDN, "ldap-bind-dn", "cn=Directory Manager", "the account that may change the students' passwords there")
@@ -500,6 +511,7 @@ func (c *Config) finish() error {
 	if c.ContentCheck != "strict" && c.ContentCheck != "warn" {
 		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.ContentCheck))
 	}
+	errs = append(errs, c.Agent.finishKernels()...)
 	errs = append(errs, c.Agent.Legacy.finish()...)
 	if c.Agent.LDAPPasswordFile != "" {
 		var err error
@@ -615,4 +627,26 @@ func validColor(c string) bool {
 		}
 	}
 	return true
+}
+
+// finishKernels checks the kernelspec settings and defaults the binary to
+// this one.
+func (a *Agent) finishKernels() []error {
+	var errs []error
+	if !filepath.IsAbs(a.KernelspecDir) || filepath.Base(filepath.Clean(a.KernelspecDir)) != "kernels" {
+		// Jupyter looks for <data dir>/kernels/<name>/kernel.json.
+		errs = append(errs, fmt.Errorf("--kernelspec-dir %q must be an absolute directory named kernels (Jupyter reads <data dir>/kernels)", a.KernelspecDir))
+	}
+	a.KernelspecDir = filepath.Clean(a.KernelspecDir)
+	if a.KernelBinary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return append(errs, fmt.Errorf("--kernel-binary: this binary's path is unknown (%v): give it", err))
+		}
+		a.KernelBinary = exe
+	}
+	if !filepath.IsAbs(a.KernelBinary) {
+		errs = append(errs, fmt.Errorf("--kernel-binary %q must be an absolute path", a.KernelBinary))
+	}
+	return errs
 }

@@ -196,3 +196,24 @@ func TestSectionsKeepTheirKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestKernelspecSettings(t *testing.T) {
+	c, err := parse(t, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	if c.Agent.KernelspecDir != "/usr/local/share/jupyter/kernels" || c.Agent.KernelBinary != exe {
+		t.Fatalf("defaults: %q %q", c.Agent.KernelspecDir, c.Agent.KernelBinary)
+	}
+	c, err = parse(t, []string{"--kernelspec-dir", "/srv/jupyter/kernels/", "--kernel-binary", "/opt/wod/wod"}, nil, "")
+	if err != nil || c.Agent.KernelspecDir != "/srv/jupyter/kernels" || c.Agent.KernelBinary != "/opt/wod/wod" {
+		t.Fatalf("given: %q %q %v", c.Agent.KernelspecDir, c.Agent.KernelBinary, err)
+	}
+	for _, args := range [][]string{{"--kernelspec-dir", "/srv/jupyter"}, {"--kernelspec-dir", "kernels"},
+		{"--kernel-binary", "wod"}} {
+		if _, err := parse(t, args, nil, ""); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

@@ -25,6 +25,8 @@ type Report struct {
 	Files []string
 	// Problems are every problem found, by file and line.
 	Problems []Problem
+	// Kernels are the Jupyter kernels its notebooks run on.
+	Kernels []KernelNeed
 }
 
 // Problem is one problem of a templated file. An undefined variable is
@@ -113,6 +115,7 @@ func check(dir string, vars Vars, appliance string, scripts []script) (Report, e
 		return rep, fmt.Errorf("content: check %s: %w", dir, err)
 	}
 	rep.Files = files
+	rep.Kernels = Kernels(root.FS())
 	r := NewRenderer()
 	var c checker
 	for _, mode := range []wod.SessionType{wod.SessionWorkshop, wod.SessionChallenge} {

@@ -126,6 +126,9 @@ func (e *Engine) Heartbeat(ctx context.Context, locationID int64, hb wod.AgentHe
 	if len(released) > 0 {
 		e.notify()
 	}
+	if hb.Kernels != nil {
+		return e.Store.SetLocationKernels(ctx, locationID, hb.Kernels)
+	}
 	return nil
 }
 

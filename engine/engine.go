@@ -41,6 +41,7 @@ type Store interface {
 	RequeueMail(ctx context.Context, registrationID int64, kind wod.MailKind) error
 	FindMails(ctx context.Context, f wod.MailFilter) ([]*wod.Mail, int, error)
 	Heartbeat(ctx context.Context, locationID int64, health string, running []int64, claimedBefore time.Time) ([]*wod.Job, error)
+	SetLocationKernels(ctx context.Context, locationID int64, kernels []string) error
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
 	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error

@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wod-dev/wod/config"
+	"github.com/wod-dev/wod/kernel"
 )
 
 // Service describes how to set this machine up to run a role as a systemd
@@ -40,6 +41,10 @@ type Service struct {
 	// else on the system is touched: no user, no ownership, no systemctl.
 	// For packaging and tests.
 	DestDir string
+	// KernelspecDir, for the roles that run an agent (up, agent), is where
+	// wod's kernelspecs go (under DestDir when set); "" writes none.
+	// KernelBinary is the wod they run (default Bin, the installed one).
+	KernelspecDir, KernelBinary string
 	// Start enables and starts the service once written.
 	Start bool
 	Out   io.Writer
@@ -80,6 +85,9 @@ func (in *Service) Run(ctx context.Context) error {
 		}
 	}
 	if err := in.installBinary(); err != nil {
+		return err
+	}
+	if err := in.installKernels(); err != nil {
 		return err
 	}
 	cfg, err := in.configFile()
@@ -308,6 +316,34 @@ func systemctl(ctx context.Context, args ...string) error {
 	out, err := exec.CommandContext(ctx, "systemctl", args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("install: systemctl %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// installKernels writes wod's kernelspecs for a role that runs an agent,
+// for a hub the agent does not manage (--hub-api) as much as for its own;
+// the agent rewrites them at each start. A site's own kernel of the same
+// name is left alone.
+func (in *Service) installKernels() error {
+	if !in.root() || in.KernelspecDir == "" {
+		return nil
+	}
+	binary := in.KernelBinary
+	if binary == "" {
+		binary = in.Bin
+	}
+	done, err := kernel.Install(in.dest(in.KernelspecDir), binary)
+	for _, k := range done {
+		switch k.Action {
+		case kernel.SiteKernel:
+			fmt.Fprintf(in.Out, "kept the site's own kernel %s (%s runs %s)\n", k.Name, k.Path, k.Argv0)
+		case kernel.Unchanged:
+		default:
+			fmt.Fprintf(in.Out, "%s kernelspec %s\n", k.Action, k.Path)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("install: %w", err)
 	}
 	return nil
 }

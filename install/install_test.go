@@ -26,6 +26,7 @@ func TestWriteFiles(t *testing.T) {
 	}
 	var out bytes.Buffer
 	in := &Service{Role: config.RoleUp, Binary: binary, Bin: "/usr/local/bin/wod", Data: data, DestDir: dest, Start: true, Out: &out,
+		KernelspecDir: "/usr/share/jupyter/kernels",
 		Settings: map[string]any{"data": data, "brand-name": "Acme", "brand-color": "#123abc", "support-email": "help@acme.example",
 			"feedback-url": "https://survey.acme.example", "announcement": "Maintenance at noon", "content-check": "warn",
 			"var": []string{"IP-WKSHP-A=10.0.0.1", "HTTPPORT=8888"}}}
@@ -46,6 +47,12 @@ func TestWriteFiles(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "wrote "+cfgPath) {
 		t.Fatalf("output: %s", out.String())
+	}
+
+	// wod's kernels, running the installed binary.
+	if spec, err := os.ReadFile(filepath.Join(dest, "usr/share/jupyter/kernels/bash/kernel.json")); err != nil ||
+		!bytes.Contains(spec, []byte(`"/usr/local/bin/wod",`)) {
+		t.Fatalf("bash kernelspec: %v\n%s", err, spec)
 	}
 
 	var c config.Config

@@ -30,6 +30,7 @@ type hubConfig struct {
 	TemplateDir      string   // the hub's own templates: the announcements
 	CgroupDirs       []string // where the students' cgroups are (see renderSpawner); none: no placement
 	Throttle         loginThrottle
+	JupyterPath      string // the servers' JUPYTER_PATH, or "" for none
 }
 
 // render writes the configuration as Python source. Every value goes through
@@ -118,6 +119,10 @@ func (h hubConfig) render() (string, error) {
 	}
 	line("c.Spawner.default_url = %s", pyStr(h.DefaultURL))
 	line("c.Spawner.notebook_dir = %s", pyStr("~"))
+	if h.JupyterPath != "" {
+		line("# Where the agent installed wod's kernels, off Jupyter's standard path.")
+		line("c.Spawner.environment = {%s: %s}", pyStr("JUPYTER_PATH"), pyStr(h.JupyterPath))
+	}
 	line("# Generous: a class starting at once queues spawns on a small machine (~1.2/s).")
 	line("c.Spawner.start_timeout = 120")
 	line("c.Spawner.http_timeout = 120")

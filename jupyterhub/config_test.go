@@ -80,6 +80,14 @@ func TestConfigRendersEveryValueQuoted(t *testing.T) {
 		strings.Contains(text, "cleanup_servers = True") {
 		t.Errorf("KeepServers: %v\n%s", err, text)
 	}
+	if strings.Contains(text, "JUPYTER_PATH") {
+		t.Error("JUPYTER_PATH set without a JupyterPath")
+	}
+	jp := testHubConfig()
+	jp.JupyterPath = "/srv/jupyter"
+	if text, err := jp.render(); err != nil || !strings.Contains(text, "c.Spawner.environment = {'JUPYTER_PATH': '/srv/jupyter'}\n") {
+		t.Errorf("JupyterPath: %v\n%s", err, text)
+	}
 	if _, err := (&hubConfig{CookieMaxAgeDays: nanFloat()}).render(); err == nil {
 		t.Error("NaN cookie age accepted")
 	}

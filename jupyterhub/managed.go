@@ -97,6 +97,10 @@ type Managed struct {
 	// student's uid, and is not started when it cannot. Empty: servers
 	// run where the hub runs.
 	CgroupDirs []string
+	// JupyterPath is given to the students' servers as JUPYTER_PATH
+	// (data directories, ':'-separated), so that they find kernels
+	// installed off Jupyter's standard path; "" leaves it unset.
+	JupyterPath string
 	// Logger receives the agent's messages about the hub and the hub's own
 	// output line by line. nil discards.
 	Logger *slog.Logger
@@ -350,6 +354,7 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		KeepServers:      m.KeepServers,
 		CgroupDirs:       m.CgroupDirs,
 		Throttle:         throttle,
+		JupyterPath:      m.JupyterPath,
 	}
 	if err := validCgroupDirs(m.CgroupDirs); err != nil {
 		return nil, err

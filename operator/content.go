@@ -38,7 +38,8 @@ func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []stri
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkContent(ctx, ws, dirs); err != nil {
+	needs, err := s.checkContent(ctx, ws, dirs)
+	if err != nil {
 		return nil, err
 	}
 	loc, err := s.importLocation(ctx, location)
@@ -55,20 +56,56 @@ func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []stri
 	if by != nil {
 		s.audit(ctx, by, "workshop.import", "content", "")
 	}
+	s.warnMissingKernels(ctx, res, needs)
 	return res, nil
 }
 
+// warnMissingKernels adds to each result the kernels its notebooks need
+// that its location's hub lacks. A location whose agent never reported
+// its kernels is not warned about: nobody knows yet (wod check says so).
+func (s *Service) warnMissingKernels(ctx context.Context, res []wod.ImportResult, needs map[string][]content.KernelNeed) {
+	ls, err := s.Locations.FindLocations(ctx)
+	if err != nil {
+		s.Logger.WarnContext(ctx, "import: the locations' kernels are unknown", "error", err)
+		return
+	}
+	byID := map[int64]*wod.Location{}
+	for _, l := range ls {
+		byID[l.ID] = l
+	}
+	for i := range res {
+		r := &res[i]
+		if len(needs[r.Slug]) == 0 {
+			continue
+		}
+		w, err := s.Workshops.FindWorkshop(ctx, r.Slug)
+		if err != nil {
+			continue
+		}
+		l := byID[w.LocationID]
+		if l == nil || l.Kernels == nil {
+			continue
+		}
+		r.Warnings = append(r.Warnings, content.MissingKernels(r.Slug, needs[r.Slug], l.Name, func(k string) bool {
+			has, _ := l.HasKernel(k)
+			return has
+		})...)
+	}
+}
+
 // checkContent renders every workshop for a sample student, in both modes,
-// and refuses them (StrictContent) or logs the report: an undefined variable
+// returns the kernels each one's notebooks need, and refuses them (StrictContent) or logs the report: an undefined variable
 // or a notebook that is not JSON is found here, not by a participant
 // waiting for an apology.
-func (s *Service) checkContent(ctx context.Context, ws []*wod.Workshop, dirs []string) error {
+func (s *Service) checkContent(ctx context.Context, ws []*wod.Workshop, dirs []string) (map[string][]content.KernelNeed, error) {
 	var fields []wod.FieldError
+	needs := map[string][]content.KernelNeed{}
 	for _, w := range ws {
 		rep, err := content.CheckWorkshop(w, s.ContentVars, dirs)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		needs[w.Slug] = rep.Kernels
 		for _, p := range rep.Problems {
 			fields = append(fields, wod.FieldError{Field: w.Slug, Message: p.String()})
 		}
@@ -77,10 +114,10 @@ func (s *Service) checkContent(ctx context.Context, ws []*wod.Workshop, dirs []s
 		}
 	}
 	if len(fields) > 0 && s.StrictContent {
-		return &wod.Error{Code: wod.EINVALID, Fields: fields, Message: "content would not render for a student " +
+		return nil, &wod.Error{Code: wod.EINVALID, Fields: fields, Message: "content would not render for a student " +
 			"(give the missing variables with --var KEY=VALUE, or import anyway with --content-check warn)"}
 	}
-	return nil
+	return needs, nil
 }
 
 // importLocation is the location new workshops of an import go to.

@@ -126,3 +126,34 @@ func TestReimportContent(t *testing.T) {
 		}
 	})
 }
+
+// TestImportWarnsOfMissingKernels: the import says which kernels a
+// workshop's notebooks need that its location lacks, once the location's
+// agent has reported its kernels (before, nobody knows: no warning).
+func TestImportWarnsOfMissingKernels(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		ops := catalogService(db, clock)
+		l := mustLocation(t, db, "local", 10)
+		nb := `{"cells":[],"metadata":{"kernelspec":{"name":"gophernotes","display_name":"Go","language":"go"}},"nbformat":4,"nbformat_minor":4}`
+		dir := writeContent(t, map[string][2]string{"WKSHP-GO101": {"name: Go\nrange: [1,5]\n", nb}})
+		res, err := ops.ImportContent(ctx, boss, []string{dir}, "")
+		if err != nil || len(res) != 1 || len(res[0].Warnings) != 0 {
+			t.Fatalf("kernels unknown: %+v %v", res, err)
+		}
+		if err := db.SetLocationKernels(ctx, l.ID, []string{"bash", "python3"}); err != nil {
+			t.Fatal(err)
+		}
+		res, err = ops.ImportContent(ctx, boss, []string{dir}, "")
+		if err != nil || len(res) != 1 || len(res[0].Warnings) != 1 ||
+			res[0].Warnings[0] != "WKSHP-GO101: kernel gophernotes is not installed on local (1 notebook)" {
+			t.Fatalf("kernel missing: %+v %v", res, err)
+		}
+		if err := db.SetLocationKernels(ctx, l.ID, []string{"bash", "gophernotes"}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err = ops.ImportContent(ctx, boss, []string{dir}, ""); err != nil || len(res[0].Warnings) != 0 {
+			t.Fatalf("kernel installed: %+v %v", res, err)
+		}
+	})
+}

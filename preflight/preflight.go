@@ -44,6 +44,9 @@ type Checker struct {
 	Vars content.Vars
 	// Directory is the LDAP directory of --ldap-url; nil without one.
 	Directory *directory.Directory
+	// HostKernels are the Jupyter kernels the hub's servers on this host
+	// have once the agent started (for the agent and up roles).
+	HostKernels []string
 }
 
 // Run runs the checks of the role, in the order `wod check` reports them.
@@ -59,6 +62,7 @@ func (c *Checker) Run(ctx context.Context, role string) []Check {
 		c.checkPublicURL(add)
 	}
 	c.checkContent(add)
+	c.checkKernels(ctx, role, add)
 	if role == config.RoleAgent || role == config.RoleUp {
 		c.checkAgent(ctx, role, add)
 	}

@@ -3,22 +3,32 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/wod-dev/wod"
 )
 
-const locationColumns = `id, name, hub_url, base_student_id, students, last_heartbeat, health, created_at, updated_at`
+const locationColumns = `id, name, hub_url, base_student_id, students, last_heartbeat, health, kernels, created_at, updated_at`
 
 func scanLocation(row scanner) (*wod.Location, error) {
 	var l wod.Location
 	var hb sql.NullTime
-	if err := row.Scan(&l.ID, &l.Name, &l.HubURL, &l.BaseStudentID, &l.Students, &hb, &l.Health,
+	var kernels sql.NullString
+	if err := row.Scan(&l.ID, &l.Name, &l.HubURL, &l.BaseStudentID, &l.Students, &hb, &l.Health, &kernels,
 		&l.CreatedAt, &l.UpdatedAt); err != nil {
 		return nil, err
 	}
 	l.LastHeartbeat = timePtr(hb)
+	if kernels.Valid {
+		// A list that does not decode is as good as none reported.
+		if json.Unmarshal([]byte(kernels.String), &l.Kernels) != nil || l.Kernels == nil {
+			l.Kernels = []string{}
+		}
+	}
 	l.CreatedAt, l.UpdatedAt = l.CreatedAt.UTC(), l.UpdatedAt.UTC()
 	return &l, nil
 }
@@ -199,6 +209,35 @@ func (db *DB) SetLocationAgentToken(ctx context.Context, name string, hash []byt
 	})
 	if err != nil {
 		return fmt.Errorf("set agent token of %q: %w", name, err)
+	}
+	return nil
+}
+
+// SetLocationKernels stores the Jupyter kernels the location's agent found
+// on its hub's host (kernelspec names; stored lower-cased, sorted, once
+// each). A nil list is stored as an empty one: the agent has spoken.
+func (db *DB) SetLocationKernels(ctx context.Context, locationID int64, kernels []string) error {
+	names := make([]string, 0, len(kernels))
+	for _, k := range kernels {
+		names = append(names, strings.ToLower(k))
+	}
+	slices.Sort(names)
+	data, err := json.Marshal(slices.Compact(names))
+	if err != nil {
+		return fmt.Errorf("set kernels of location %d: %w", locationID, err)
+	}
+	err = db.transact(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`UPDATE locations SET kernels = $1 WHERE id = $2`, string(data), locationID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return wod.Errorf(wod.ENOTFOUND, "location %d not found", locationID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set kernels of location %d: %w", locationID, err)
 	}
 	return nil
 }

@@ -103,6 +103,9 @@ type locationRow struct {
 	*wod.Location
 	// Stale: no heartbeat yet, or none for staleHeartbeat.
 	Stale bool
+	// KernelsKnown: the agent reported the hub's kernels (KernelList).
+	KernelsKnown bool
+	KernelList   string
 }
 
 type jobRow struct {
@@ -129,7 +132,8 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 	for _, l := range d.Locations {
 		names[l.ID] = l.Name
 		stale := l.LastHeartbeat == nil || now.Sub(*l.LastHeartbeat) > staleHeartbeat
-		data.Locations = append(data.Locations, locationRow{Location: l, Stale: stale})
+		data.Locations = append(data.Locations, locationRow{Location: l, Stale: stale,
+			KernelsKnown: l.Kernels != nil, KernelList: strings.Join(l.Kernels, ", ")})
 	}
 	for _, j := range d.FailingJobs {
 		row := jobRow{Job: j}

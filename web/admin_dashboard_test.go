@@ -74,6 +74,9 @@ func TestDashboardPage(t *testing.T) {
 		if _, err := s.db.Heartbeat(s.ctx, s.loc.ID, "ok", nil, s.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.db.SetLocationKernels(s.ctx, s.loc.ID, []string{"python3", "bash"}); err != nil {
+			t.Fatal(err)
+		}
 
 		// One ready, one whose preparation failed once and waits for a retry,
 		// one finished today.
@@ -114,6 +117,8 @@ func TestDashboardPage(t *testing.T) {
 			// Heartbeats: far is five minutes silent, local just beat.
 			"5 min ago</time> <strong class=\"warn-text\">⚠ agent silent for over 2 minutes</strong>",
 			"degraded: disk 91%", "0 s ago</time></td>",
+			// Kernels: local reported its own, far never did.
+			"<th scope=\"col\">Kernels</th>", "<td>bash, python3</td>", `<span class="muted">not reported</span>`,
 			// The failing job, with its registration and error.
 			fmt.Sprintf(`<a href="/admin/registrations/%d">#%d</a>`, retried.ID, retried.ID),
 			"useradd: &lt;exit 9&gt;", `<span class="jobstate queued">queued</span>`,

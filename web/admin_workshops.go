@@ -130,7 +130,15 @@ func importSummary(res []wod.ImportResult) string {
 	if len(parts) == 0 {
 		return "Imported: the content holds no workshop."
 	}
-	return "Imported " + strconv.Itoa(len(res)) + " workshops: " + strings.Join(parts, "; ") + "."
+	msg := "Imported " + strconv.Itoa(len(res)) + " workshops: " + strings.Join(parts, "; ") + "."
+	var warnings []string
+	for _, x := range res {
+		warnings = append(warnings, x.Warnings...)
+	}
+	if len(warnings) > 0 {
+		msg += " Warning: " + strings.Join(warnings, "; ") + "."
+	}
+	return msg
 }
 
 // workshopField is one input of the edit form, with what the operator

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -154,6 +155,9 @@ func workshopCmd(e *env) *cobra.Command {
 					line += "  kept (operator's): " + strings.Join(r.Kept, ", ")
 				}
 				fmt.Fprintln(e.stdout, line)
+				for _, w := range r.Warnings {
+					fmt.Fprintln(e.stdout, "  warning: "+w)
+				}
 			}
 			return nil
 		},
@@ -186,11 +190,14 @@ func workshopCmd(e *env) *cobra.Command {
 		Short: "Render workshops for a sample student and report what would break",
 		Long: "Renders every templated file of each workshop folder as the agent would (both as a workshop and\n" +
 			"as a challenge), with the configured variables (--var, branding), and reports every undefined\n" +
-			"variable and every rendered notebook that is not valid JSON, with file and line. Exit status 1 if any.",
+			"variable and every rendered notebook that is not valid JSON, with file and line. Exit status 1 if any.\n" +
+			"It also lists the kernels the notebooks run on and warns of those this host lacks (its Jupyter path,\n" +
+			"with wod's own kernels counted as the agent installs them).",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a := &app.App{Config: &e.cfg, Logger: app.NewLogger(&e.cfg, e.stderr)}
 			bad := 0
+			host := a.HostKernels()
 			for _, dir := range args {
 				rep, err := testWorkshop(dir, a.NotebookVars(), e.cfg.Content)
 				if err != nil {
@@ -201,6 +208,7 @@ func workshopCmd(e *env) *cobra.Command {
 					fmt.Fprintln(e.stdout)
 				}
 				bad += len(rep.Problems)
+				printKernels(e, rep, host)
 			}
 			if bad > 0 {
 				return fmt.Errorf("%d problems", bad)
@@ -210,6 +218,21 @@ func workshopCmd(e *env) *cobra.Command {
 	}
 	cmd.AddCommand(imp, list, test, rehearseCmd(e))
 	return cmd
+}
+
+// printKernels says which kernels the workshop's notebooks run on and
+// which of them this host lacks. A missing kernel is a warning, not a
+// problem: the machine that tests content need not be the hub's host.
+func printKernels(e *env, rep content.Report, host []string) {
+	if len(rep.Kernels) == 0 {
+		return
+	}
+	fmt.Fprintf(e.stdout, "%s: kernels %s\n", rep.Workshop, strings.Join(content.KernelNames(rep.Kernels), ", "))
+	for _, line := range content.MissingKernels(rep.Workshop, rep.Kernels, "this host", func(k string) bool {
+		return slices.Contains(host, k)
+	}) {
+		fmt.Fprintln(e.stdout, "  warning: "+line)
+	}
 }
 
 // testWorkshop checks a workshop folder, and its wod.yml when it has one

@@ -32,6 +32,11 @@ func installCmd(e *env) *cobra.Command {
 			}
 			in.Binary, in.Data, in.Out = exe, e.cfg.Data, e.stdout
 			in.Settings = map[string]any{"data": e.cfg.Data}
+			// The kernelspecs run the installed binary, unless told otherwise.
+			in.KernelspecDir = e.cfg.Agent.KernelspecDir
+			if cmd.Flags().Changed("kernel-binary") || os.Getenv(config.EnvName("kernel-binary")) != "" {
+				in.KernelBinary = e.cfg.Agent.KernelBinary
+			}
 			cmd.Root().PersistentFlags().VisitAll(func(f *pflag.Flag) {
 				if f.Name == "config" || !cmd.Flags().Changed(f.Name) {
 					return
