@@ -152,12 +152,30 @@ func (p *Participant) API(ctx context.Context, method, path string, in, out any)
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	if res.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s %s", method, path, res.Status, bytes.TrimSpace(b[:min(len(b), 300)]))
+		return fmt.Errorf("%s %s: %s %s", method, path, res.Status, serverError(b))
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// serverError is what an error answer of the notebook server says: its
+// message and the last line of its traceback (where Python names the cause)
+// when it is Jupyter's JSON, else the start of the body.
+func serverError(body []byte) string {
+	var e struct {
+		Message   string `json:"message"`
+		Traceback string `json:"traceback"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Message == "" {
+		return string(bytes.TrimSpace(body[:min(len(body), 300)]))
+	}
+	lines := strings.Split(strings.TrimSpace(e.Traceback), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+		return e.Message + ": " + last
+	}
+	return e.Message
 }
 
 // CreateToken makes an API token as a participant can, from their login
