@@ -217,3 +217,21 @@ type RehearsalStore interface {
 	// gone: it saves progress at least every minute), and returns them.
 	FailStaleRehearsals(ctx context.Context, before time.Time, reason string) ([]*Rehearsal, error)
 }
+
+// SkipsRehearsal reports whether a notebook's or a cell's metadata asks
+// not to rehearse it: "wod": {"rehearse": false}, or the tag
+// skip-rehearsal. It is the one rule the executor and the tests share.
+func SkipsRehearsal(metadata map[string]any) bool {
+	if w, ok := metadata["wod"].(map[string]any); ok {
+		if r, ok := w["rehearse"].(bool); ok && !r {
+			return true
+		}
+	}
+	tags, _ := metadata["tags"].([]any)
+	for _, t := range tags {
+		if t == "skip-rehearsal" {
+			return true
+		}
+	}
+	return false
+}

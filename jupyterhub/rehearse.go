@@ -113,7 +113,7 @@ func (r *Rehearser) runNotebook(ctx context.Context, p *Participant, path string
 	meta, _ := nb["metadata"].(map[string]any)
 	spec, _ := meta["kernelspec"].(map[string]any)
 	nr.Kernel, _ = spec["name"].(string)
-	if !rehearsed(meta) {
+	if wod.SkipsRehearsal(meta) {
 		nr.Skipped = true
 		return nil
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -133,19 +132,10 @@ func writeCell(cell map[string]any, ex *execution) {
 	}
 }
 
-// rehearsed reads a notebook's or a cell's metadata: "wod": {"rehearse":
-// false} keeps it out of rehearsals.
-func rehearsed(meta map[string]any) bool {
-	w, _ := meta["wod"].(map[string]any)
-	r, ok := w["rehearse"].(bool)
-	return !ok || r
-}
-
-// cellRehearsed also honours the tag skip-rehearsal.
+// cellRehearsed reports whether the cell is to run (wod.SkipsRehearsal).
 func cellRehearsed(cell map[string]any) bool {
 	meta, _ := cell["metadata"].(map[string]any)
-	tags, _ := meta["tags"].([]any)
-	return rehearsed(meta) && !slices.Contains(tags, any("skip-rehearsal"))
+	return !wod.SkipsRehearsal(meta)
 }
 
 // cellSource is a cell's code: nbformat allows a string or a list of lines.

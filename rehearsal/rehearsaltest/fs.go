@@ -97,7 +97,7 @@ func (x *FSExecutor) notebook(file, p string) wod.NotebookRun {
 	if ks, ok := nb.Metadata["kernelspec"].(map[string]any); ok {
 		run.Kernel, _ = ks["name"].(string)
 	}
-	if Skip(nb.Metadata) {
+	if wod.SkipsRehearsal(nb.Metadata) {
 		run.Skipped = true
 		return run
 	}
@@ -109,7 +109,7 @@ func (x *FSExecutor) notebook(file, p string) wod.NotebookRun {
 		src := source(c.Source)
 		cr := wod.CellRun{Index: i, Source: firstLines(src, 3)}
 		switch {
-		case Skip(c.Metadata):
+		case wod.SkipsRehearsal(c.Metadata):
 			cr.Status = wod.CellSkipped
 		case x.Fail != "" && strings.Contains(src, x.Fail):
 			cr.Status, cr.EName, cr.EValue = wod.CellError, "Exception", "the cell holds "+x.Fail
@@ -135,24 +135,6 @@ func (x *FSExecutor) notebook(file, p string) wod.NotebookRun {
 		run.Error = "save: " + err.Error()
 	}
 	return run
-}
-
-// Skip reports whether notebook or cell metadata asks not to rehearse it:
-// "wod": {"rehearse": false}, or the tag skip-rehearsal.
-func Skip(md map[string]any) bool {
-	if w, ok := md["wod"].(map[string]any); ok {
-		if v, ok := w["rehearse"].(bool); ok && !v {
-			return true
-		}
-	}
-	if tags, ok := md["tags"].([]any); ok {
-		for _, t := range tags {
-			if t == "skip-rehearsal" {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func source(s any) string {
