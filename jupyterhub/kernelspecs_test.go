@@ -2,10 +2,8 @@ package jupyterhub
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,25 +23,7 @@ func TestManagedHubServesWodKernels(t *testing.T) {
 	defer cancel()
 	logger, _ := hubTestLogger(t)
 
-	uid := 0
-	for id := 57001; id <= 57009 && uid == 0; id++ {
-		_, e1 := user.LookupId(strconv.Itoa(id))
-		_, e2 := user.LookupGroupId(strconv.Itoa(id))
-		_, e3 := user.Lookup(fmt.Sprintf("wodt%d", id))
-		_, e4 := user.LookupGroup(fmt.Sprintf("wodt-g%d", id))
-		if e1 != nil && e2 != nil && e3 != nil && e4 != nil {
-			uid = id
-		}
-	}
-	if uid == 0 {
-		t.Fatal("no free uid in 57001..57009")
-	}
-	group, student := fmt.Sprintf("wodt-g%d", uid), fmt.Sprintf("wodt%d", uid)
-	t.Cleanup(func() { run(t, "groupdel", group) })
-	t.Cleanup(func() {
-		killUID(uid)
-		run(t, "userdel", student)
-	})
+	uid, group, student := testStudent(t, 57001, 57009)
 	homes := testHomes(t)
 
 	// The kernels directory: readable by the student, off the standard path.

@@ -3,10 +3,8 @@ package jupyterhub
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,13 +24,7 @@ func TestRehearser(t *testing.T) {
 	defer cancel()
 	logger, _ := hubTestLogger(t)
 
-	uid := freeUID(t, 58000, 58099)
-	group, student := fmt.Sprintf("wodt-g%d", uid), fmt.Sprintf("wodt%d", uid)
-	t.Cleanup(func() { run(t, "groupdel", group) })
-	t.Cleanup(func() {
-		killUID(uid)
-		run(t, "userdel", student)
-	})
+	uid, group, student := testStudent(t, 58000, 58099)
 	homes := testHomes(t)
 
 	ports := freePorts(t, 3)
@@ -255,23 +247,4 @@ func writeNotebook(t *testing.T, home, path, kernel string, wodMeta map[string]a
 	if err := os.Chown(full, uid, gid); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// freeUID finds an unused uid in [lo, hi] whose derived user and group
-// names are unused too.
-func freeUID(t *testing.T, lo, hi int) int {
-	t.Helper()
-	n := hi - lo + 1
-	for k := range n {
-		uid := lo + (os.Getpid()+k)%n
-		_, errU := user.LookupId(strconv.Itoa(uid))
-		_, errG := user.LookupGroupId(strconv.Itoa(uid))
-		_, errN := user.Lookup(fmt.Sprintf("wodt%d", uid))
-		_, errGN := user.LookupGroup(fmt.Sprintf("wodt-g%d", uid))
-		if errU != nil && errG != nil && errN != nil && errGN != nil {
-			return uid
-		}
-	}
-	t.Fatalf("no free uid in %d..%d", lo, hi)
-	return 0
 }
