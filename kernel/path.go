@@ -75,36 +75,6 @@ func (p Paths) Has(dir string) bool {
 	return slices.Contains(p.KernelDirs(), filepath.Clean(dir))
 }
 
-// EnvPaths are the paths as this process's environment and home give
-// them, for the Pythons of prefixes.
-func EnvPaths(prefixes ...string) Paths {
-	p := Paths{JupyterPath: os.Getenv("JUPYTER_PATH"), Prefixes: prefixes}
-	switch v := strings.ToLower(os.Getenv("JUPYTER_PREFER_ENV_PATH")); v {
-	case "", "0", "false", "no", "off", "n":
-	default:
-		p.PreferEnv = true
-	}
-	if d := os.Getenv("JUPYTER_DATA_DIR"); d != "" {
-		p.UserDirs = []string{d}
-	} else if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		p.UserDirs = []string{filepath.Join(d, "jupyter")}
-	} else if home, err := os.UserHomeDir(); err == nil {
-		p.UserDirs = []string{filepath.Join(home, ".local", "share", "jupyter")}
-	}
-	return p
-}
-
-// SearchPath are the kernels directories a Jupyter server started from
-// this process's environment would search, with the Python prefix of the
-// installed jupyterhub (HubPrefix).
-func SearchPath() []string {
-	var pre []string
-	if p := HubPrefix("jupyterhub"); p != "" {
-		pre = append(pre, p)
-	}
-	return EnvPaths(pre...).KernelDirs()
-}
-
 // HubPrefix guesses the sys.prefix of the Python environment that runs
 // the hub command: <prefix>/bin/jupyterhub (a venv's, or Debian's /usr).
 // "" when the command is not found.

@@ -68,9 +68,6 @@ func (s *stream) flush() string {
 	return t
 }
 
-// pending is the text received and not sent yet.
-func (s *stream) pending() string { return string(s.buf) }
-
 // completeUTF8 is the length of b without an incomplete UTF-8 sequence
 // at its end (one that the next read may complete).
 func completeUTF8(b []byte) int {
