@@ -331,13 +331,14 @@ func verdict(h *wod.Rehearsal, failure string, done *wod.Registration, cleanupEr
 		reasons = append(reasons, "cleanup failed: the seat's registration is "+string(done.State)+" "+done.Error)
 	case done.Error != "":
 		reasons = append(reasons, "cleanup: "+done.Error)
-	case failure == "" && allRan(h):
-		if done.Completion == nil || *done.Completion != 100 {
+	case failure == "":
+		want, ran, ok := expectedCompletion(h)
+		if ok && (done.Completion == nil || *done.Completion != want) {
 			got := "nothing"
 			if done.Completion != nil {
 				got = fmt.Sprintf("%d %%", *done.Completion)
 			}
-			reasons = append(reasons, fmt.Sprintf("every cell ran, but the completion measured at cleanup is %s, not 100 %%", got))
+			reasons = append(reasons, fmt.Sprintf("%s, but the completion measured at cleanup is %s, not %d %%", ran, got, want))
 		}
 	}
 	if len(reasons) > 0 {
@@ -346,18 +347,35 @@ func verdict(h *wod.Rehearsal, failure string, done *wod.Registration, cleanupEr
 	return wod.RehearsalPassed, ""
 }
 
-// allRan reports whether every cell of every notebook ran: nothing failed,
-// nothing was skipped.
-func allRan(h *wod.Rehearsal) bool {
+// expectedCompletion is the completion cleanup must measure after this
+// rehearsal: 100 % when every code cell ran, ran × 100 / cells when some
+// were skipped (cleanup counts the cells executed). ok is false when it
+// cannot be known: a notebook failed or was skipped whole (its cells are
+// not listed).
+func expectedCompletion(h *wod.Rehearsal) (percent int, what string, ok bool) {
 	if len(h.Notebooks) == 0 {
-		return false
+		return 0, "", false
 	}
+	var cells, ran int
 	for i := range h.Notebooks {
-		if h.Notebooks[i].Failed() || h.Notebooks[i].SkippedAny() {
-			return false
+		n := &h.Notebooks[i]
+		if n.Failed() || n.Skipped {
+			return 0, "", false
+		}
+		for _, c := range n.Cells {
+			cells++
+			if c.Status != wod.CellSkipped {
+				ran++
+			}
 		}
 	}
-	return true
+	if cells == 0 {
+		return 0, "", false
+	}
+	if ran == cells {
+		return 100, "every cell ran", true
+	}
+	return ran * 100 / cells, fmt.Sprintf("%d of %d cells ran (the others skipped)", ran, cells), true
 }
 
 // regression composes the operators' alert when the workshop passed its

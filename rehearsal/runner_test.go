@@ -230,7 +230,7 @@ func TestRehearsals(t *testing.T) {
 		t.Fatalf("alerts: %v", a)
 	}
 
-	// Skipped cells pass without 100 %.
+	// Skipped cells hold the rehearsal to what ran: 1 of 2 cells, 50 %.
 	h = w.rehearse(t, "WKSHP-Skips")
 	if h.State != wod.RehearsalPassed || h.Notebooks[0].Cells[1].Status != wod.CellSkipped || *h.Completion != 50 {
 		t.Fatalf("skips: %s %q %+v completion %v", h.State, h.Error, h.Notebooks, *h.Completion)
