@@ -23,7 +23,7 @@ func TestManagedHubServesWodKernels(t *testing.T) {
 	defer cancel()
 	logger, _ := hubTestLogger(t)
 
-	uid, group, student := testStudent(t, 57001, 57009)
+	uid, group, student := testStudent(t, 64021, 64029)
 	homes := testHomes(t)
 
 	// The kernels directory: readable by the student, off the standard path.

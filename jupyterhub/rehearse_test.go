@@ -24,7 +24,7 @@ func TestRehearser(t *testing.T) {
 	defer cancel()
 	logger, _ := hubTestLogger(t)
 
-	uid, group, student := testStudent(t, 58000, 58099)
+	uid, group, student := testStudent(t, 64100, 64199)
 	homes := testHomes(t)
 
 	ports := freePorts(t, 3)

@@ -11,7 +11,7 @@ import (
 // testStudent picks a free uid in lo..hi for a test's student account
 // wodt<uid> and its hub group wodt-g<uid>; the test makes them (home and
 // password are its own), and they are removed, with the student's
-// processes, when it ends.
+// processes, when it ends. Ranges stay above 63999: a wod up of cmd/wod's tests guards uids 52001–61203 and kills what has no registration.
 func testStudent(t *testing.T, lo, hi int) (uid int, group, student string) {
 	t.Helper()
 	uid = freeUID(t, lo, hi)
