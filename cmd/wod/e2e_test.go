@@ -259,8 +259,12 @@ func startRealPlatformContent(t *testing.T, first int, edits, files map[string]s
 	}
 	_, tok, _ := runWod(t, "", append([]string{"token", "create", "--role", "admin"}, common...)...)
 	p := &platform{t: t, addr: addr, base: "http://" + addr, admin: strings.TrimSpace(tok)}
+	// wod's kernelspecs go beside the students' root, not into the
+	// system's Jupyter path with a test binary's argv (args may set another).
+	specs := filepath.Join(filepath.Dir(students), "jupyter", "kernels")
 	p.args = append([]string{"--content", contentDir, "--students", fmt.Sprint(first + 2), "--hub-addr", hubAddr,
-		"--hub-url", hubURL, "--student-root", students, "--uid-base", fmt.Sprint(e2eUIDBase)}, append(args, common...)...)
+		"--hub-url", hubURL, "--student-root", students, "--uid-base", fmt.Sprint(e2eUIDBase), "--kernelspec-dir", specs},
+		append(args, common...)...)
 	p.startUp()
 	return p, hubURL, students
 }
