@@ -72,6 +72,10 @@ type HubOperator struct {
 	// (limits.go); Limits are the site's defaults of a workshop's limits.
 	Cgroups *cgroup.Manager
 	Limits  wod.Limits
+	// Content, when set, gives each job its content directories (the
+	// server's commits of the content repositories); else Workshops,
+	// Hooks and Compiler use their own Dirs.
+	Content ContentSource
 	// StateDir holds the hooks' variable files while a create runs.
 	StateDir string
 	Logger   *slog.Logger
@@ -88,6 +92,14 @@ var _ BackgroundOperator = (*HubOperator)(nil)
 func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	if j.StudentNumber < 1 || j.Username != wod.StudentUsername(j.StudentNumber) {
 		return Outcome{}, fmt.Errorf("job %d names seat %q (number %d): refused", j.ID, j.Username, j.StudentNumber)
+	}
+	if o.Content != nil && j.Kind != wod.JobPurge {
+		// A purge needs no content, and must not wait for a fetch.
+		dirs, err := o.Content.ContentDirs(ctx, j.Content)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("content of job %d: %w", j.ID, err)
+		}
+		ctx = withContentDirs(ctx, dirs)
 	}
 	switch j.Kind {
 	case wod.JobCreate:

@@ -11,6 +11,9 @@ func (a *App) Operator() *operator.Service {
 		LTI: a.DB, Jobs: a.DB, Events: a.DB, Clock: a.Clock, Logger: a.Logger, AgentTokens: a.DB,
 		ContentDirs: a.Config.Content, ContentVars: a.NotebookVars(),
 		StrictContent: a.Config.ContentCheck == "strict", RehearsalStore: a.DB}
+	if a.ContentSync != nil {
+		s.ContentSync, s.ContentRepos = a.ContentSync, a.DB
+	}
 	if a.Rehearsals != nil && a.NotebookExecutor != nil {
 		s.Rehearser = a.Rehearsals
 	}

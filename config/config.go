@@ -42,6 +42,14 @@ type Config struct {
 	// /metrics of --addr).
 	MetricsAddr string
 	Content     []string // --content: content directories, public first, private overlays after
+	// ContentRepos are git repositories of content (--content-repo
+	// "URL[#BRANCH] [token-file=FILE|ssh-key=FILE] [known-hosts=FILE]"),
+	// public first, private overlays after, followed by the --content
+	// directories; see package gitcontent.
+	ContentRepos []string
+	// ContentSync is how often the server fetches the repositories when no
+	// push webhook tells it to (--content-sync).
+	ContentSync time.Duration
 	// ContentCheck is what an import does with content that would not
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
@@ -203,6 +211,8 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address of the web server")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "also serve /metrics without authentication on this address (a private one, e.g. 127.0.0.1:9464)")
 	fs.StringSliceVar(&c.Content, "content", nil, "content directory (repeatable: public first, private overlays after)")
+	fs.StringArrayVar(&c.ContentRepos, "content-repo", nil, "git repository of content, URL[#BRANCH] with, for a private one, token-file=FILE or ssh-key=FILE [known-hosts=FILE] after a space (repeatable: public first, private overlays after; the --content directories come after them)")
+	fs.DurationVar(&c.ContentSync, "content-sync", 10*time.Minute, "how often the server fetches the --content-repo repositories (a push webhook to /api/v1/content/hook syncs at once)")
 	fs.StringVar(&c.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	fs.StringArrayVar(&c.NotebookVars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL people reach the server at (default http://<addr>)")
@@ -507,6 +517,9 @@ func (c *Config) finish() error {
 				errs = append(errs, fmt.Errorf("--hub-login-exempt %q: want a network such as 10.1.0.0/16 or an address", n))
 			}
 		}
+	}
+	if c.ContentSync < time.Minute {
+		errs = append(errs, fmt.Errorf("--content-sync %s: at least 1m", c.ContentSync))
 	}
 	if c.ContentCheck != "strict" && c.ContentCheck != "warn" {
 		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.ContentCheck))

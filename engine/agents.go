@@ -73,6 +73,13 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.StudentID(r.StudentNumber), r.Username
 	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatMin, w.Appliance, w.Compile, w.LDAP
 	aj.Limits = w.Limits
+	if e.Content != nil && (j.Kind == wod.JobCreate || j.Kind == wod.JobCleanup || j.Kind == wod.JobReset) {
+		repos, err := e.Content.FindContentRepos(ctx)
+		if err != nil {
+			return nil, err
+		}
+		aj.Content = wod.ContentCommits(repos)
+	}
 	return aj, nil
 }
 

@@ -93,6 +93,10 @@ type Engine struct {
 	// AlertTo receives operator alerts; when empty, admins with an e-mail
 	// address do.
 	AlertTo []string
+	// Content, when set, gives the commits of the content repositories
+	// the catalogue was imported from; agents' jobs carry them so that
+	// every deployment is of a commit the import checked.
+	Content wod.ContentRepoService
 	// Worker names this process in job leases.
 	Worker string
 	// Observer, when set, hears of registrations, timers and agent reports

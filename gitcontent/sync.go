@@ -29,7 +29,7 @@ type Syncer struct {
 	Dirs []string
 	// Import imports the content directories (public first) into the
 	// catalogue, all or nothing (operator.Service.ImportContent).
-	Import func(ctx context.Context, dirs []string) error
+	Import func(ctx context.Context, dirs []string) ([]wod.ImportResult, error)
 	State  wod.ContentRepoService
 	// Alert composes an operator alert, or nil when nobody has an address
 	// (engine.Engine.ComposeAlert).
@@ -72,7 +72,7 @@ func (s *Syncer) Run(ctx context.Context) {
 		case <-t.C:
 		case <-s.kick:
 		}
-		if _, err := s.Sync(ctx, false); err != nil && ctx.Err() == nil {
+		if _, _, err := s.Sync(ctx, false); err != nil && ctx.Err() == nil {
 			s.Logger.WarnContext(ctx, "content sync failed: the last good content stays live", "error", err)
 		}
 	}
@@ -81,12 +81,15 @@ func (s *Syncer) Run(ctx context.Context) {
 // Sync fetches every repository and imports when a head moved, when the
 // last sync failed, on the first sync of the process, or when force says
 // so (an operator's sync). It returns the repositories' state as recorded.
-func (s *Syncer) Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, error) {
+//
+// It returns the repositories' state as recorded and, when it imported,
+// the import's results.
+func (s *Syncer) Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, []wod.ImportResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev, err := s.State.FindContentRepos(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byKey := map[string]*wod.ContentRepo{}
 	for _, r := range prev {
@@ -118,10 +121,10 @@ func (s *Syncer) Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, erro
 	}
 	if len(fetchErrs) > 0 {
 		err := fmt.Errorf("content: %s", strings.Join(fetchErrs, "; "))
-		return recs, s.save(ctx, prev, recs, err)
+		return recs, nil, s.save(ctx, prev, recs, err)
 	}
 	if !changed {
-		return recs, s.save(ctx, prev, recs, nil)
+		return recs, nil, s.save(ctx, prev, recs, nil)
 	}
 	dirs := make([]string, 0, len(s.Repos)+len(s.Dirs))
 	var layErr error
@@ -133,15 +136,16 @@ func (s *Syncer) Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, erro
 		}
 		dirs = append(dirs, d)
 	}
+	var results []wod.ImportResult
 	if layErr == nil {
-		layErr = s.Import(ctx, append(dirs, s.Dirs...))
+		results, layErr = s.Import(ctx, append(dirs, s.Dirs...))
 	}
 	if layErr != nil {
 		msg := "import of " + s.commits(heads) + ": " + Describe(layErr)
 		for _, rec := range recs {
 			rec.Error, rec.ErrorAt = msg, &now
 		}
-		return recs, s.save(ctx, prev, recs, fmt.Errorf("content: %s", msg))
+		return recs, nil, s.save(ctx, prev, recs, fmt.Errorf("content: %s", msg))
 	}
 	for i, rec := range recs {
 		previous := rec.Commit
@@ -154,10 +158,10 @@ func (s *Syncer) Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, erro
 	}
 	s.started = true
 	if err := s.save(ctx, prev, recs, nil); err != nil {
-		return recs, err
+		return recs, results, err
 	}
 	s.Logger.InfoContext(ctx, "content imported from git", "commits", s.commits(heads))
-	return recs, nil
+	return recs, results, nil
 }
 
 // save records the repositories' state, with an alert when the sync
@@ -165,8 +169,8 @@ func (s *Syncer) Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, erro
 func (s *Syncer) save(ctx context.Context, prev, recs []*wod.ContentRepo, failure error) error {
 	var alert *wod.Mail
 	if failure != nil && s.Alert != nil && newError(prev, recs) {
-		text := "The content repositories could not be synced; the catalogue and the agents stay at the last " +
-			"good commits (" + s.recorded(recs) + ").\n\n" + failure.Error()
+		text := "Content sync failed; the last good content stays live.\n\nThe catalogue and the agents stay at " +
+			s.recorded(recs) + ".\n\n" + failure.Error()
 		m, err := s.Alert(ctx, text)
 		if err != nil {
 			s.Logger.WarnContext(ctx, "content: composing the alert", "error", err)

@@ -42,9 +42,8 @@ func syncer(t *testing.T, db *store.DB, clock wod.Clock, dirs []string, specs ..
 		ContentVars: content.Vars{}, StrictContent: true}
 	base := t.TempDir()
 	sy := &gitcontent.Syncer{Dirs: dirs, State: db, Clock: clock, Logger: logger,
-		Import: func(ctx context.Context, dirs []string) error {
-			_, err := ops.ImportContent(ctx, nil, dirs, "")
-			return err
+		Import: func(ctx context.Context, dirs []string) ([]wod.ImportResult, error) {
+			return ops.ImportContent(ctx, nil, dirs, "")
 		},
 		Alert: func(_ context.Context, text string) (*wod.Mail, error) {
 			return &wod.Mail{Kind: wod.MailAlert, To: "ops@example.org", Subject: "alert", Text: text}, nil
@@ -76,7 +75,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 		c1 := o.commit("first", map[string]*string{"WKSHP-A/wod.yml": s(ymlA), "WKSHP-A/1.ipynb": notebook("one")})
 		sy := syncer(t, db, clock, nil, o.fileURL()+"#main")
 
-		recs, err := sy.Sync(ctx, false)
+		recs, _, err := sy.Sync(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,13 +88,13 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 		}
 
 		// Nothing moved: nothing to import.
-		if recs, err := sy.Sync(ctx, false); err != nil || recs[0].Commit != c1 {
+		if recs, _, err := sy.Sync(ctx, false); err != nil || recs[0].Commit != c1 {
 			t.Fatalf("idle sync: %+v %v", recs, err)
 		}
 
 		// A pull of a new commit re-imports.
 		c2 := o.commit("retitle", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Workshop A, second edition", 1))})
-		if recs, err = sy.Sync(ctx, false); err != nil || recs[0].Commit != c2 {
+		if recs, _, err = sy.Sync(ctx, false); err != nil || recs[0].Commit != c2 {
 			t.Fatalf("second sync: %+v %v", recs, err)
 		}
 		if w, _ := db.FindWorkshop(ctx, "WKSHP-A"); w.Title != "Workshop A, second edition" || !strings.Contains(w.ContentDir, c2) {
@@ -107,7 +106,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 		// once, the error is recorded.
 		o.commit("broken", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Broken", 1)),
 			"WKSHP-A/1.ipynb": notebook("{{ NOPE }}")})
-		recs, err = sy.Sync(ctx, false)
+		recs, _, err = sy.Sync(ctx, false)
 		if err == nil || !strings.Contains(err.Error(), "NOPE") {
 			t.Fatalf("broken content: %v", err)
 		}
@@ -127,7 +126,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 			t.Fatalf("recorded: %+v", saved)
 		}
 		// The same failure again: no second alert.
-		if _, err := sy.Sync(ctx, false); err == nil {
+		if _, _, err := sy.Sync(ctx, false); err == nil {
 			t.Fatal("still broken")
 		}
 		if ms := alerts(t, db); len(ms) != 1 {
@@ -136,7 +135,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 
 		// Fixed: imported, the error cleared.
 		c4 := o.commit("fixed", map[string]*string{"WKSHP-A/1.ipynb": notebook("fixed")})
-		if recs, err = sy.Sync(ctx, false); err != nil || recs[0].Commit != c4 || recs[0].Error != "" || recs[0].ErrorAt != nil {
+		if recs, _, err = sy.Sync(ctx, false); err != nil || recs[0].Commit != c4 || recs[0].Error != "" || recs[0].ErrorAt != nil {
 			t.Fatalf("fixed: %+v %v", recs, err)
 		}
 		if w, _ := db.FindWorkshop(ctx, "WKSHP-A"); w.Title != "Broken" {
@@ -147,7 +146,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 		if err := os.Rename(o.bare, o.bare+".gone"); err != nil {
 			t.Fatal(err)
 		}
-		recs, err = sy.Sync(ctx, true)
+		recs, _, err = sy.Sync(ctx, true)
 		if err == nil || recs[0].Commit != c4 || !strings.HasPrefix(recs[0].Error, "fetch: ") {
 			t.Fatalf("unreachable: %+v %v", recs[0], err)
 		}
@@ -175,7 +174,7 @@ func TestSyncOverlaysAPrivateRepositoryAndADirectory(t *testing.T) {
 		os.MkdirAll(filepath.Join(local, "WKSHP-L"), 0o755)
 		os.WriteFile(filepath.Join(local, "WKSHP-L", "wod.yml"), []byte(strings.Replace(ymlA, "Workshop A", "Local", 1)), 0o644)
 		sy := syncer(t, db, clock, []string{local}, pub.fileURL(), priv.serveHTTP(t, "tok")+" token-file="+token)
-		recs, err := sy.Sync(ctx, false)
+		recs, _, err := sy.Sync(ctx, false)
 		if err != nil || len(recs) != 2 || recs[0].Position != 0 || recs[1].Position != 1 {
 			t.Fatalf("sync: %+v %v", recs, err)
 		}

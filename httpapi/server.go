@@ -67,6 +67,9 @@ type Server struct {
 	// LoginConcurrency bounds the password checks that run at once
 	// (login.DefaultConcurrency when zero).
 	LoginConcurrency int
+	// ContentHookSecret is the shared secret of the content repositories'
+	// push webhook; empty: the server follows no repository.
+	ContentHookSecret string
 
 	api     huma.API
 	limiter *limiter
@@ -113,6 +116,7 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	s.registerAnnouncements()
 	s.registerLTI()
 	s.registerAgents()
+	s.registerContent()
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -12,17 +12,76 @@ import (
 // an import also picks a location, writes the catalogue and is audited,
 // which is what this package does for every operator action.
 
-// HasContent says whether the server has content directories to import
-// (ContentDirs): the pages offer the import only then.
-func (s *Service) HasContent() bool { return len(s.ContentDirs) > 0 }
+// ContentSyncer follows the content repositories (gitcontent.Syncer).
+type ContentSyncer interface {
+	// Sync fetches the repositories and imports them (force: even when no
+	// head moved), keeping the last good content live when that fails.
+	Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, []wod.ImportResult, error)
+	// Kick asks for a sync soon, without waiting for it.
+	Kick()
+}
 
-// ReimportContent re-reads the server's content directories into the
-// catalogue, as ImportContent does; new workshops go to the only location.
+// HasContent says whether the server has content directories or
+// repositories to import: the pages offer the import only then.
+func (s *Service) HasContent() bool { return len(s.ContentDirs) > 0 || s.ContentSync != nil }
+
+// FollowsRepos says whether the content comes from git repositories.
+func (s *Service) FollowsRepos() bool { return s.ContentSync != nil }
+
+// ReimportContent re-reads the server's content into the catalogue, as
+// ImportContent does; new workshops go to the only location. With content
+// repositories it syncs them (SyncContent).
 func (s *Service) ReimportContent(ctx context.Context, by *wod.Caller) ([]wod.ImportResult, error) {
+	if s.ContentSync != nil {
+		_, res, err := s.SyncContent(ctx, by)
+		return res, err
+	}
 	if !s.HasContent() {
 		return nil, wod.Errorf(wod.EINVALID, "this server has no content directories configured (--content)")
 	}
 	return s.ImportContent(ctx, by, s.ContentDirs, "")
+}
+
+// SyncContent fetches the content repositories and imports them now, even
+// when no head moved. A failure leaves the last good content live; it is
+// returned (EINVALID, with the repositories' state) for the operator to
+// read.
+func (s *Service) SyncContent(ctx context.Context, by *wod.Caller) ([]*wod.ContentRepo, []wod.ImportResult, error) {
+	if s.ContentSync == nil {
+		return nil, nil, wod.Errorf(wod.EINVALID, "this server follows no content repository (--content-repo)")
+	}
+	repos, res, err := s.ContentSync.Sync(ctx, true)
+	if by != nil {
+		detail := "ok"
+		if err != nil {
+			detail = err.Error()
+		}
+		s.audit(ctx, by, "content.sync", "content", detail)
+	}
+	if err != nil && wod.ErrorCode(err) == wod.EINTERNAL && repos != nil {
+		// The content or a fetch failed, not the server: say so plainly.
+		return repos, nil, &wod.Error{Code: wod.EINVALID, Message: err.Error()}
+	}
+	return repos, res, err
+}
+
+// KickContentSync asks for a sync of the content repositories soon (a
+// push webhook); false when the server follows none.
+func (s *Service) KickContentSync() bool {
+	if s.ContentSync == nil {
+		return false
+	}
+	s.ContentSync.Kick()
+	return true
+}
+
+// ContentStatus lists the content repositories with their commits, when
+// they were synced and their last error; nil when there are none.
+func (s *Service) ContentStatus(ctx context.Context) ([]*wod.ContentRepo, error) {
+	if s.ContentSync == nil || s.ContentRepos == nil {
+		return nil, nil
+	}
+	return s.ContentRepos.FindContentRepos(ctx)
 }
 
 // ImportContent loads the content directories (public first, overlays

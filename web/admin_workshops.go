@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/operator"
@@ -31,6 +32,13 @@ type workshopsData struct {
 	HasContent bool
 	// Rehearsals are the workshops' last rehearsals, by slug.
 	Rehearsals map[string]*rehearsalRow
+	// Repos are the content repositories the server follows, with their
+	// commits and last errors; Hook and HookSecret their push webhook,
+	// the secret for admins only.
+	Repos            []*wod.ContentRepo
+	ReposError       string
+	Hook, HookSecret string
+	Now              time.Time
 }
 
 func (p *Pages) adminWorkshops(w http.ResponseWriter, r *http.Request, a *adminRequest) {
@@ -41,7 +49,17 @@ func (p *Pages) adminWorkshops(w http.ResponseWriter, r *http.Request, a *adminR
 	}
 	d := &workshopsData{Workshops: ws, CanEdit: a.Caller.Role.Allows(operator.WorkshopEditRole),
 		CanImport: a.Caller.Role.Allows(operator.CatalogueChangeRole), HasContent: p.Operator.HasContent(),
-		Rehearsals: p.lastRehearsals(r)}
+		Rehearsals: p.lastRehearsals(r), Now: p.Clock.Now()}
+	if p.Operator.FollowsRepos() {
+		repos, err := p.Operator.ContentStatus(r.Context())
+		if err != nil {
+			d.ReposError = wod.ErrorMessage(err)
+		}
+		d.Repos, d.Hook = repos, p.ContentHookURL
+		if a.Caller.Role.Allows(wod.RoleAdmin) {
+			d.HookSecret = p.ContentHookSecret
+		}
+	}
 	p.render(w, r, http.StatusOK, "admin/workshops.html", p.adminView(w, r, a, "workshops", "Workshops", d))
 }
 
@@ -79,7 +97,7 @@ const importFlashRunes = 1500
 func (p *Pages) importWorkshops(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	if !p.Operator.HasContent() {
 		p.done(w, r, "/admin/workshops", "Not done: this server has no content directory. "+
-			"Start it with --content DIR to import workshops from there.")
+			"Start it with --content DIR or --content-repo URL to import workshops from there.")
 		return
 	}
 	res, err := p.Operator.ReimportContent(r.Context(), a.Caller)

@@ -83,6 +83,10 @@ type Pages struct {
 	// NotebookRetention is how long participants may download the
 	// notebooks they left.
 	NotebookRetention time.Duration
+	// ContentHookURL and ContentHookSecret are the content repositories'
+	// push webhook and its shared secret, shown to admins on the
+	// workshops page (empty: the server follows no repository).
+	ContentHookURL, ContentHookSecret string
 
 	tmpl map[string]*template.Template
 }

@@ -216,7 +216,7 @@ func workshopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(imp, list, test, rehearseCmd(e))
+	cmd.AddCommand(imp, list, test, rehearseCmd(e), syncCmd(e))
 	return cmd
 }
 

@@ -1,0 +1,32 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/wod-dev/wod"
+)
+
+// ContentSource gives the content directories (public first) a job deploys
+// from: with content repositories, each at the commit the server imported
+// and the job names (gitcontent.Source), never a commit the catalogue has
+// not seen.
+type ContentSource interface {
+	ContentDirs(ctx context.Context, commits []wod.ContentCommit) ([]string, error)
+}
+
+// contentDirsKey carries a job's content directories to ContentWorkshops,
+// Hooks and Compiler: they belong to the job, as its commits do, while
+// those serve every job of the agent at once.
+type contentDirsKey struct{}
+
+func withContentDirs(ctx context.Context, dirs []string) context.Context {
+	return context.WithValue(ctx, contentDirsKey{}, dirs)
+}
+
+// contentDirs are the job's content directories, else the configured ones.
+func contentDirs(ctx context.Context, configured []string) []string {
+	if dirs, ok := ctx.Value(contentDirsKey{}).([]string); ok {
+		return dirs
+	}
+	return configured
+}
