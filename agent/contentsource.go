@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/wod-dev/wod"
 )
@@ -19,8 +20,15 @@ type ContentSource interface {
 // those serve every job of the agent at once.
 type contentDirsKey struct{}
 
-func withContentDirs(ctx context.Context, dirs []string) context.Context {
-	return context.WithValue(ctx, contentDirsKey{}, dirs)
+// WithJobContent resolves the job's content directories with src (the
+// repositories at the job's commits) and returns the context the job's
+// deployment, hooks and compiled scripts read them from.
+func WithJobContent(ctx context.Context, src ContentSource, j *wod.AgentJob) (context.Context, error) {
+	dirs, err := src.ContentDirs(ctx, j.Content)
+	if err != nil {
+		return ctx, fmt.Errorf("content of job %d: %w", j.ID, err)
+	}
+	return context.WithValue(ctx, contentDirsKey{}, dirs), nil
 }
 
 // contentDirs are the job's content directories, else the configured ones.

@@ -95,11 +95,10 @@ func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error)
 	}
 	if o.Content != nil && j.Kind != wod.JobPurge {
 		// A purge needs no content, and must not wait for a fetch.
-		dirs, err := o.Content.ContentDirs(ctx, j.Content)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("content of job %d: %w", j.ID, err)
+		var err error
+		if ctx, err = WithJobContent(ctx, o.Content, j); err != nil {
+			return Outcome{}, err
 		}
-		ctx = withContentDirs(ctx, dirs)
 	}
 	switch j.Kind {
 	case wod.JobCreate:

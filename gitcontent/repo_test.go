@@ -12,16 +12,16 @@ import (
 
 func TestCloneFetchAndLayOut(t *testing.T) {
 	o := newOrigin(t)
-	first := o.commit("first", map[string]*string{
-		"WKSHP-A/1-Intro.ipynb":    s(`{"cells": []}`),
+	first := o.Commit("first", map[string]*string{
+		"WKSHP-A/1-Intro.ipynb":     s(`{"cells": []}`),
 		"scripts/create-WKSHP-A.sh": s("#!/bin/sh\necho hi\n"),
 	})
-	if err := os.Symlink("/etc/passwd", filepath.Join(o.work, "WKSHP-A", "passwd")); err != nil {
+	if err := os.Symlink("/etc/passwd", filepath.Join(o.Work(), "WKSHP-A", "passwd")); err != nil {
 		t.Fatal(err)
 	}
-	first = o.commit("a link", nil)
+	first = o.Commit("a link", nil)
 	ctx := context.Background()
-	spec, err := gitcontent.ParseSpec(o.fileURL())
+	spec, err := gitcontent.ParseSpec(o.FileURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestCloneFetchAndLayOut(t *testing.T) {
 	}
 
 	// A new commit: the fetch sees it, the old commit's directory stays.
-	second := o.commit("second", map[string]*string{"WKSHP-A/1-Intro.ipynb": s(`{"cells": [1]}`)})
+	second := o.Commit("second", map[string]*string{"WKSHP-A/1-Intro.ipynb": s(`{"cells": [1]}`)})
 	if head, err = r.Fetch(ctx); err != nil || head != second {
 		t.Fatalf("fetch: %s (want %s) %v", head, second, err)
 	}
@@ -73,15 +73,15 @@ func TestCloneFetchAndLayOut(t *testing.T) {
 
 func TestFetchOnDemandForAnAgent(t *testing.T) {
 	o := newOrigin(t)
-	o.commit("first", map[string]*string{"WKSHP-A/wod.yml": s("x")})
+	o.Commit("first", map[string]*string{"WKSHP-A/wod.yml": s("x")})
 	ctx := context.Background()
-	spec, _ := gitcontent.ParseSpec(o.fileURL() + "#main")
+	spec, _ := gitcontent.ParseSpec(o.FileURL() + "#main")
 	r := gitcontent.Open(t.TempDir(), spec)
 	if _, err := r.Fetch(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The server imported a commit this agent has not fetched yet.
-	later := o.commit("later", map[string]*string{"WKSHP-A/new.txt": s("new")})
+	later := o.Commit("later", map[string]*string{"WKSHP-A/new.txt": s("new")})
 	dir, err := r.Tree(ctx, later)
 	if err != nil {
 		t.Fatal(err)
@@ -93,8 +93,8 @@ func TestFetchOnDemandForAnAgent(t *testing.T) {
 
 func TestPrivateRepoWithTokenOverHTTP(t *testing.T) {
 	o := newOrigin(t)
-	head := o.commit("first", map[string]*string{"WKSHP-P/wod.yml": s("private")})
-	url := o.serveHTTP(t, "s3cret-token")
+	head := o.Commit("first", map[string]*string{"WKSHP-P/wod.yml": s("private")})
+	url := o.ServeHTTP(t, "s3cret-token")
 	ctx := context.Background()
 	dir := t.TempDir()
 

@@ -72,8 +72,8 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		o := newOrigin(t)
-		c1 := o.commit("first", map[string]*string{"WKSHP-A/wod.yml": s(ymlA), "WKSHP-A/1.ipynb": notebook("one")})
-		sy := syncer(t, db, clock, nil, o.fileURL()+"#main")
+		c1 := o.Commit("first", map[string]*string{"WKSHP-A/wod.yml": s(ymlA), "WKSHP-A/1.ipynb": notebook("one")})
+		sy := syncer(t, db, clock, nil, o.FileURL()+"#main")
 
 		recs, _, err := sy.Sync(ctx, false)
 		if err != nil {
@@ -93,7 +93,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 		}
 
 		// A pull of a new commit re-imports.
-		c2 := o.commit("retitle", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Workshop A, second edition", 1))})
+		c2 := o.Commit("retitle", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Workshop A, second edition", 1))})
 		if recs, _, err = sy.Sync(ctx, false); err != nil || recs[0].Commit != c2 {
 			t.Fatalf("second sync: %+v %v", recs, err)
 		}
@@ -104,7 +104,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 		// A broken commit (a notebook with an undefined variable): the
 		// catalogue and the recorded commit stay, operators are alerted
 		// once, the error is recorded.
-		o.commit("broken", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Broken", 1)),
+		o.Commit("broken", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Broken", 1)),
 			"WKSHP-A/1.ipynb": notebook("{{ NOPE }}")})
 		recs, _, err = sy.Sync(ctx, false)
 		if err == nil || !strings.Contains(err.Error(), "NOPE") {
@@ -134,7 +134,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 		}
 
 		// Fixed: imported, the error cleared.
-		c4 := o.commit("fixed", map[string]*string{"WKSHP-A/1.ipynb": notebook("fixed")})
+		c4 := o.Commit("fixed", map[string]*string{"WKSHP-A/1.ipynb": notebook("fixed")})
 		if recs, _, err = sy.Sync(ctx, false); err != nil || recs[0].Commit != c4 || recs[0].Error != "" || recs[0].ErrorAt != nil {
 			t.Fatalf("fixed: %+v %v", recs, err)
 		}
@@ -143,7 +143,7 @@ func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {
 		}
 
 		// A repository that cannot be fetched: the last good content stays.
-		if err := os.Rename(o.bare, o.bare+".gone"); err != nil {
+		if err := os.Rename(o.Bare, o.Bare+".gone"); err != nil {
 			t.Fatal(err)
 		}
 		recs, _, err = sy.Sync(ctx, true)
@@ -164,16 +164,16 @@ func TestSyncOverlaysAPrivateRepositoryAndADirectory(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		pub := newOrigin(t)
-		pub.commit("public", map[string]*string{"WKSHP-A/wod.yml": s(ymlA), "WKSHP-A/1.ipynb": notebook("public")})
+		pub.Commit("public", map[string]*string{"WKSHP-A/wod.yml": s(ymlA), "WKSHP-A/1.ipynb": notebook("public")})
 		priv := newOrigin(t)
-		priv.commit("private", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Private A", 1)),
+		priv.Commit("private", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Private A", 1)),
 			"WKSHP-A/1.ipynb": notebook("private")})
 		token := filepath.Join(t.TempDir(), "token")
 		os.WriteFile(token, []byte("tok\n"), 0o600)
 		local := t.TempDir()
 		os.MkdirAll(filepath.Join(local, "WKSHP-L"), 0o755)
 		os.WriteFile(filepath.Join(local, "WKSHP-L", "wod.yml"), []byte(strings.Replace(ymlA, "Workshop A", "Local", 1)), 0o644)
-		sy := syncer(t, db, clock, []string{local}, pub.fileURL(), priv.serveHTTP(t, "tok")+" token-file="+token)
+		sy := syncer(t, db, clock, []string{local}, pub.FileURL(), priv.ServeHTTP(t, "tok")+" token-file="+token)
 		recs, _, err := sy.Sync(ctx, false)
 		if err != nil || len(recs) != 2 || recs[0].Position != 0 || recs[1].Position != 1 {
 			t.Fatalf("sync: %+v %v", recs, err)
