@@ -34,7 +34,7 @@ func (a *App) buildContentSync() error {
 	if err != nil || len(repos) == 0 {
 		return err
 	}
-	a.ContentSync = &gitcontent.Syncer{Repos: repos, Dirs: a.Config.Content, State: a.DB,
+	a.ContentSync = &gitcontent.Syncer{Repos: repos, Dirs: a.Config.Content, State: a.DB, Events: a.DB,
 		Every: a.Config.ContentSync, Clock: a.Clock, Logger: a.Logger.With("component", "content"),
 		Import: func(ctx context.Context, dirs []string) ([]wod.ImportResult, error) {
 			return a.Operator().ImportContent(ctx, nil, dirs, a.ImportLocation)

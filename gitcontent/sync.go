@@ -33,7 +33,10 @@ type Syncer struct {
 	State  wod.ContentRepoService
 	// Alert composes an operator alert, or nil when nobody has an address
 	// (engine.Engine.ComposeAlert).
-	Alert  func(ctx context.Context, text string) (*wod.Mail, error)
+	Alert func(ctx context.Context, text string) (*wod.Mail, error)
+	// Events, when set, keeps each new failure in the audit trail, whether
+	// or not an operator has an address for the alert.
+	Events wod.EventService
 	Every  time.Duration
 	Clock  wod.Clock
 	Logger *slog.Logger
@@ -176,6 +179,12 @@ func (s *Syncer) save(ctx context.Context, prev, recs []*wod.ContentRepo, failur
 			s.Logger.WarnContext(ctx, "content: composing the alert", "error", err)
 		}
 		alert = m
+	}
+	if failure != nil && s.Events != nil && newError(prev, recs) {
+		if err := s.Events.RecordEvent(ctx, &wod.Event{Actor: "system", Kind: "content.sync_failed", Subject: "content",
+			Detail: failure.Error()}); err != nil {
+			s.Logger.WarnContext(ctx, "content: recording the failure", "error", err)
+		}
 	}
 	if err := s.State.SaveContentRepos(ctx, recs, alert); err != nil {
 		return errors.Join(failure, err)
