@@ -20,7 +20,8 @@ import (
 //	URL[#BRANCH] [token-file=FILE] [ssh-key=FILE] [known-hosts=FILE]
 //
 // URL is https://, http:// (loopback only with a token), ssh://, scp-like
-// user@host:path, file:// or a local path. A private repository is reached
+// user@host:path, file:// or a local path (these two run the installed
+// git's git-upload-pack, as go-git does for local repositories). A private repository is reached
 // with a token read from token-file (HTTP basic authentication, the user
 // being the URL's, else "git": GitHub, GitLab and Gitea take a token so) or
 // with the SSH key in ssh-key (checked against known-hosts, else the
