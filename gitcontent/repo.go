@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // Repo is the local copy of one content repository: a bare clone in
@@ -339,4 +340,35 @@ func parseURL(raw string) (string, error) {
 		return "", err
 	}
 	return u.User.Username(), nil
+}
+
+// Reachable asks the remote for the followed branch's commit, with the
+// credentials, and writes nothing: wod check's probe.
+func Reachable(ctx context.Context, spec Spec) (string, error) {
+	r := &Repo{Spec: spec}
+	auth, err := r.auth()
+	if err != nil {
+		return "", err
+	}
+	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{spec.URL}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil {
+		return "", fmt.Errorf("listing %s: %w", spec.Display(), err)
+	}
+	want := plumbing.HEAD
+	if spec.Branch != "" {
+		want = plumbing.NewBranchReferenceName(spec.Branch)
+	}
+	byName := map[plumbing.ReferenceName]*plumbing.Reference{}
+	for _, ref := range refs {
+		byName[ref.Name()] = ref
+	}
+	ref := byName[want]
+	if ref != nil && ref.Type() == plumbing.SymbolicReference {
+		ref = byName[ref.Target()]
+	}
+	if ref == nil {
+		return "", fmt.Errorf("%s has no branch %s", spec.Display(), want.Short())
+	}
+	return ref.Hash().String(), nil
 }

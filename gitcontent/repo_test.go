@@ -130,10 +130,21 @@ func TestPrivateRepoWithTokenOverHTTP(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(tree, "WKSHP-P", "wod.yml")); string(b) != "private" {
 		t.Fatalf("laid out: %q", b)
 	}
+	// wod check's probe: the branch's commit, nothing written.
+	if got, err := gitcontent.Reachable(ctx, spec); err != nil || got != head {
+		t.Fatalf("reachable: %s %v", got, err)
+	}
+	badSpec, _ := gitcontent.ParseSpec(url + " token-file=" + bad)
+	if _, err := gitcontent.Reachable(ctx, badSpec); err == nil {
+		t.Fatal("reachable with a wrong token")
+	}
 	// The default branch, asked of the remote.
 	spec, _ = gitcontent.ParseSpec(url + " token-file=" + good)
 	if got, err := gitcontent.Open(t.TempDir(), spec).Fetch(ctx); err != nil || got != head {
 		t.Fatalf("default branch: %s %v", got, err)
+	}
+	if got, err := gitcontent.Reachable(ctx, spec); err != nil || got != head {
+		t.Fatalf("reachable, default branch: %s %v", got, err)
 	}
 }
 
