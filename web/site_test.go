@@ -37,6 +37,8 @@ type site struct {
 	eng   *engine.Engine
 	keys  *secret.Keys
 	loc   *wod.Location
+	ops   *operator.Service
+	pages *web.Pages
 	url   string
 	// client keeps cookies and does not follow redirects.
 	client *http.Client
@@ -89,7 +91,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
-	return &site{t: t, ctx: ctx, db: db, clock: clock, eng: eng, keys: keys, loc: l, url: srv.URL,
+	return &site{t: t, ctx: ctx, db: db, clock: clock, eng: eng, keys: keys, loc: l, ops: ops, pages: pages, url: srv.URL,
 		client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
