@@ -50,6 +50,15 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error) {
 	aj := &wod.AgentJob{ID: j.ID, Kind: j.Kind, Attempt: j.Attempts, LeaseUntil: *j.LeaseUntil,
 		LeaseSeconds: int(e.AgentLease / time.Second)}
+	if e.Content != nil && j.Kind != wod.JobPurge {
+		// The commits the catalogue was imported from: the agent deploys
+		// and runs the hooks of these and no other.
+		repos, err := e.Content.FindContentRepos(ctx)
+		if err != nil {
+			return nil, err
+		}
+		aj.Content = wod.ContentCommits(repos)
+	}
 	if j.RegistrationID == nil {
 		return aj, nil
 	}
@@ -73,13 +82,6 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.StudentID(r.StudentNumber), r.Username
 	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatMin, w.Appliance, w.Compile, w.LDAP
 	aj.Limits = w.Limits
-	if e.Content != nil && (j.Kind == wod.JobCreate || j.Kind == wod.JobCleanup || j.Kind == wod.JobReset) {
-		repos, err := e.Content.FindContentRepos(ctx)
-		if err != nil {
-			return nil, err
-		}
-		aj.Content = wod.ContentCommits(repos)
-	}
 	return aj, nil
 }
 

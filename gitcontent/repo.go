@@ -142,7 +142,7 @@ func (r *Repo) auth() (transport.AuthMethod, error) {
 		if at, _, ok := strings.Cut(strings.TrimPrefix(s.URL, "ssh://"), "@"); ok && !strings.ContainsAny(at, "/:") {
 			user = at
 		}
-	} else if u, err := parseURL(s.URL); err == nil && u != "" {
+	} else if u, err := urlUser(s.URL); err == nil && u != "" {
 		user = u
 	}
 	switch {
@@ -333,8 +333,8 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// parseURL returns the user of an http(s) URL.
-func parseURL(raw string) (string, error) {
+// urlUser returns the user of an http(s) URL.
+func urlUser(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return "", err

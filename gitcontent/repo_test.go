@@ -2,6 +2,7 @@ package gitcontent_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +177,52 @@ func TestParseSpec(t *testing.T) {
 	}
 	if _, err := gitcontent.ParseSpecs([]string{"https://github.com/a/b", "git@github.com:a/b.git"}); err == nil {
 		t.Error("one repository twice")
+	}
+}
+
+// TestSharedClone: wod up's server fetches while its agent lays commits
+// out from the same clone; every reader gets the complete commit.
+func TestSharedClone(t *testing.T) {
+	o := newOrigin(t)
+	first := o.Commit("first", map[string]*string{"WKSHP-A/wod.yml": s("one"), "WKSHP-A/data/big.txt": s(strings.Repeat("x", 1<<20))})
+	ctx := context.Background()
+	spec, _ := gitcontent.ParseSpec(o.FileURL())
+	r := gitcontent.Open(t.TempDir(), spec)
+	if _, err := r.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := o.Commit("second", map[string]*string{"WKSHP-A/wod.yml": s("two")})
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			commit, want := first, "one"
+			if i%2 == 1 {
+				commit, want = second, "two"
+			}
+			if i%4 == 0 {
+				if _, err := r.Fetch(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+			dir, err := r.Tree(ctx, commit)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "WKSHP-A", "wod.yml"))
+			if err == nil && string(b) != want {
+				err = fmt.Errorf("%s: %q, want %q", commit, b, want)
+			}
+			if fi, serr := os.Stat(filepath.Join(dir, "WKSHP-A", "data", "big.txt")); err == nil && (serr != nil || fi.Size() != 1<<20) {
+				err = fmt.Errorf("%s: a partial commit: %v %v", commit, fi, serr)
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -154,11 +154,7 @@ func loopback(host string) bool {
 
 // Display is the URL as pages and logs show it: no user, and the branch.
 func (s Spec) Display() string {
-	u := s.URL
-	if p, err := url.Parse(u); err == nil && p.User != nil && p.Scheme != "" {
-		p.User = nil
-		u = p.String()
-	}
+	u := s.PlainURL()
 	if s.Branch != "" {
 		u += "#" + s.Branch
 	}
