@@ -56,7 +56,8 @@ func upCmd(e *env) *cobra.Command {
 		Short: "Run everything on this machine, with no configuration needed",
 		Long: "Runs the all-in-one: the server with an embedded SQLite database in --data, a location named\n" +
 			"\"local\" with --students seats, a JupyterHub it manages (listening on --hub-addr), its agent in the\n" +
-			"same process, and the bundled sample workshop (or your --content). On first start it creates the\n" +
+			"same process, and the bundled sample workshop (or your --content, or the --content-repo repositories,\n" +
+			"which the server and the agent share). On first start it creates the\n" +
 			"user admin and writes its password to <data>/initial-admin-password. The agent needs root.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
