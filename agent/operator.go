@@ -93,15 +93,12 @@ func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error)
 	if j.StudentNumber < 1 || j.Username != wod.StudentUsername(j.StudentNumber) {
 		return Outcome{}, fmt.Errorf("job %d names seat %q (number %d): refused", j.ID, j.Username, j.StudentNumber)
 	}
-	if o.Content != nil && j.Kind != wod.JobPurge {
-		// A purge needs no content, and must not wait for a fetch.
-		var err error
-		if ctx, err = WithJobContent(ctx, o.Content, j); err != nil {
-			return Outcome{}, err
-		}
-	}
 	switch j.Kind {
 	case wod.JobCreate:
+		ctx, err := o.jobContent(ctx, j)
+		if err != nil {
+			return Outcome{}, err
+		}
 		return o.create(ctx, j)
 	case wod.JobCleanup:
 		return o.cleanup(ctx, j)
@@ -246,6 +243,11 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 	if err != nil {
 		return Outcome{Output: locked}, err
 	}
+	// The content after the lock: a repository out of reach delays the
+	// measure, never the end of the participant's access.
+	if ctx, err = o.jobContent(ctx, j); err != nil {
+		return Outcome{Output: locked}, err
+	}
 	out, err := o.Hooks.Run(ctx, StageCleanup, o.hookEnv(j, a))
 	out = joinOutput(locked, out)
 	if err != nil {
@@ -276,12 +278,24 @@ func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, erro
 	if err != nil {
 		return Outcome{Output: locked}, err
 	}
+	if ctx, err = o.jobContent(ctx, j); err != nil {
+		return Outcome{Output: locked}, err
+	}
 	out, err := o.Hooks.Run(ctx, StageReset, o.hookEnv(j, a))
 	out = joinOutput(locked, out)
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
 	return Outcome{Output: out}, o.Host.Wipe(ctx, a)
+}
+
+// jobContent gives the job's content directories to its steps (Content),
+// or leaves ctx alone without content repositories. A purge needs none.
+func (o *HubOperator) jobContent(ctx context.Context, j *wod.AgentJob) (context.Context, error) {
+	if o.Content == nil {
+		return ctx, nil
+	}
+	return WithJobContent(ctx, o.Content, j)
 }
 
 // purge takes a seat back whatever state it is in.
