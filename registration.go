@@ -159,6 +159,10 @@ type NewRegistration struct {
 	// answers EFULL unless another seat of the range stays free after it)
 	// and takes the highest free seat, out of the participants' way.
 	RehearsalID *int64
+	// AgentStale is how long a location's agent may be silent and still get
+	// new participants, when the workshop has a location whose agent is
+	// not silent (0: no location is ever stale).
+	AgentStale time.Duration
 }
 
 // RegistrationFilter narrows a registration listing.

@@ -40,10 +40,18 @@ type Workshop struct {
 	// always derived from the seats, never kept as a counter.
 	Capacity int `json:"capacity"`
 	// SeatMin..SeatMax is the range of local student numbers at the location.
-	SeatMin    int    `json:"seat_min"`
-	SeatMax    int    `json:"seat_max"`
+	SeatMin int `json:"seat_min"`
+	SeatMax int `json:"seat_max"`
+	// LocationID and Location are the first of the workshop's locations,
+	// as before a workshop could have several.
 	LocationID int64  `json:"location_id"`
 	Location   string `json:"location"`
+	// LocationIDs and Locations are every location the workshop is offered
+	// at, the first one first. Placement picks among them (see
+	// DESIGN.md, "One workshop, several hubs"): Capacity bounds the
+	// participants across all of them and the seat range bounds each one.
+	LocationIDs []int64  `json:"location_ids"`
+	Locations   []string `json:"locations"`
 
 	Active        bool          `json:"active"`
 	Beta          bool          `json:"beta"`
@@ -104,6 +112,13 @@ func (w *Workshop) Validate() error {
 	v.Check(w.SessionType == SessionWorkshop || w.SessionType == SessionChallenge,
 		"session_type", "must be workshop or challenge")
 	w.Limits.Validate(&v, "limits.")
+	v.Check(len(w.LocationIDs) <= MaxWorkshopLocations, "locations", "must be at most %d", MaxWorkshopLocations)
+	for i, id := range w.LocationIDs {
+		if slices.Contains(w.LocationIDs[:i], id) {
+			v.Add("locations", "must name each location once")
+			break
+		}
+	}
 	return v.Err("the workshop is not valid")
 }
 
@@ -128,14 +143,17 @@ type WorkshopFilter struct {
 // WorkshopUpdate is an operator's change to a workshop. Nil fields are left
 // alone; every set field is recorded in the workshop's Overrides.
 type WorkshopUpdate struct {
-	Title         *string
-	Description   *string
-	Categories    *[]string
-	Duration      *Duration
-	Capacity      *int
-	SeatMin       *int
-	SeatMax       *int
-	LocationID    *int64
+	Title       *string
+	Description *string
+	Categories  *[]string
+	Duration    *Duration
+	Capacity    *int
+	SeatMin     *int
+	SeatMax     *int
+	LocationID  *int64
+	// LocationIDs replaces the workshop's locations, the first one first;
+	// LocationID alone moves the workshop to that one location.
+	LocationIDs   *[]int64
 	Active        *bool
 	Beta          *bool
 	Priority      *int

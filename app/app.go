@@ -137,6 +137,7 @@ func (a *App) Build() error {
 		RemindBefore:      a.Config.RemindBefore,
 		NotebookRetention: a.Config.NotebookRetention,
 		AgentLease:        engine.DefaultAgentLease,
+		AgentStale:        a.Config.AgentStale,
 		AlertTo:           mc.AlertTo,
 		Worker:            fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}

@@ -51,7 +51,7 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	aj := &wod.AgentJob{ID: j.ID, Kind: j.Kind, Attempt: j.Attempts, LeaseUntil: *j.LeaseUntil,
 		LeaseSeconds: int(e.AgentLease / time.Second)}
 	if j.RegistrationID == nil {
-		return aj, nil
+		return e.seatPurgeJob(ctx, j, aj)
 	}
 	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)
 	if err != nil {
@@ -155,6 +155,9 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 	}
 	done := &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts, Result: resultJSON(res), Output: res.Output}
 	if j.RegistrationID == nil {
+		if p, ok := seatPurge(j); ok {
+			return e.Store.ReleaseSeat(ctx, p, done)
+		}
 		return e.Store.CompleteJob(ctx, done)
 	}
 	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)
