@@ -38,6 +38,25 @@ func (l *Location) AgentAlive(now time.Time, stale time.Duration) (alive, never 
 	return stale <= 0 || !l.LastHeartbeat.Before(now.Add(-stale)), false
 }
 
+// Agent states of a location (Location.AgentState).
+const (
+	AgentAlive   = "alive"
+	AgentSilent  = "silent"
+	AgentUnknown = "unknown"
+)
+
+// SetAgentState fills AgentState at now for the server's stale setting.
+func (l *Location) SetAgentState(now time.Time, stale time.Duration) {
+	switch alive, never := l.AgentAlive(now, stale); {
+	case alive:
+		l.AgentState = AgentAlive
+	case never:
+		l.AgentState = AgentUnknown
+	default:
+		l.AgentState = AgentSilent
+	}
+}
+
 // CreateMove is a pending registration moved to another location because
 // its location's agent went silent before it prepared the seat.
 type CreateMove struct {

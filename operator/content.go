@@ -2,6 +2,8 @@ package operator
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/content"
@@ -28,8 +30,9 @@ func (s *Service) ReimportContent(ctx context.Context, by *wod.Caller) ([]wod.Im
 // ImportContent loads the content directories (public first, overlays
 // after), checks that every workshop renders for a sample student, and
 // creates or updates their workshops, all or none; fields operators changed
-// keep the operators' values. New workshops go to the named location, or to
-// the only one.
+// keep the operators' values. New workshops go to the named locations
+// (comma-separated, the first one first), or to the only one; workshops
+// already in the catalogue keep theirs, which are the operators' to change.
 //
 // by is nil when the platform imports on its own behalf, as wod up does at
 // start and the CLI does on the host: that import leaves no audit event.
@@ -42,12 +45,16 @@ func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []stri
 	if err != nil {
 		return nil, err
 	}
-	loc, err := s.importLocation(ctx, location)
+	locs, err := s.importLocations(ctx, location)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range ws {
-		w.LocationID = loc.ID
+		w.LocationID = locs[0].ID
+		w.LocationIDs = nil
+		for _, l := range locs {
+			w.LocationIDs = append(w.LocationIDs, l.ID)
+		}
 	}
 	res, err := s.Workshops.ImportWorkshops(ctx, ws)
 	if err != nil {
@@ -120,7 +127,33 @@ func (s *Service) checkContent(ctx context.Context, ws []*wod.Workshop, dirs []s
 	return needs, nil
 }
 
-// importLocation is the location new workshops of an import go to.
+// importLocations are the locations new workshops of an import go to: the
+// named ones (comma-separated), or the only one.
+func (s *Service) importLocations(ctx context.Context, names string) ([]*wod.Location, error) {
+	var out []*wod.Location
+	for name := range strings.SplitSeq(names, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		l, err := s.importLocation(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(out, func(o *wod.Location) bool { return o.ID == l.ID }) {
+			out = append(out, l)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	l, err := s.importLocation(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return []*wod.Location{l}, nil
+}
+
+// importLocation is the named location, or (no name) the only one.
 func (s *Service) importLocation(ctx context.Context, name string) (*wod.Location, error) {
 	if name != "" {
 		return s.Locations.FindLocation(ctx, name)

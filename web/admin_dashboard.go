@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wod-dev/wod"
 )
@@ -64,10 +63,6 @@ func (p *Pages) dismissFailedJobs(w http.ResponseWriter, r *http.Request, a *adm
 	p.done(w, r, "/admin#jobs-h", fmt.Sprintf("%d failed jobs dismissed.", n))
 }
 
-// staleHeartbeat is when a silent agent deserves a warning: agents beat
-// far more often, so two minutes of silence is not a hiccup.
-const staleHeartbeat = 2 * time.Minute
-
 type dashboardData struct {
 	CSRF             string
 	States           []stateTile
@@ -101,8 +96,10 @@ type seatBar struct {
 
 type locationRow struct {
 	*wod.Location
-	// Stale: no heartbeat yet, or none for staleHeartbeat.
-	Stale bool
+	// Stale: no heartbeat yet, or none for the server's --agent-stale
+	// (then the location gets no new participants: Silent).
+	Stale, Silent bool
+	StaleAfter    string
 	// KernelsKnown: the agent reported the hub's kernels (KernelList).
 	KernelsKnown bool
 	KernelList   string
@@ -131,8 +128,13 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 	names := map[int64]string{}
 	for _, l := range d.Locations {
 		names[l.ID] = l.Name
-		stale := l.LastHeartbeat == nil || now.Sub(*l.LastHeartbeat) > staleHeartbeat
-		data.Locations = append(data.Locations, locationRow{Location: l, Stale: stale,
+		staleAfter := p.AgentStale
+		if staleAfter <= 0 {
+			staleAfter = wod.DefaultAgentStale
+		}
+		l.SetAgentState(now, staleAfter)
+		data.Locations = append(data.Locations, locationRow{Location: l, Stale: l.AgentState != wod.AgentAlive,
+			Silent: l.AgentState == wod.AgentSilent, StaleAfter: staleAfter.String(),
 			KernelsKnown: l.Kernels != nil, KernelList: strings.Join(l.Kernels, ", ")})
 	}
 	for _, j := range d.FailingJobs {
