@@ -65,16 +65,32 @@ func moveCreate(tx *Tx, jobID int64, stale time.Duration) (*wod.CreateMove, erro
 		heartbeat              sql.NullTime
 		from                   string
 	}
-	err := tx.queryRow(`SELECT j.attempts, j.state, j.lease_until, j.location_id, r.id, r.workshop_id, r.seat_id,
-			r.student_number, r.state, l.last_heartbeat, l.name
-		FROM jobs j JOIN registrations r ON r.id = j.registration_id JOIN locations l ON l.id = j.location_id
-		WHERE j.id = $1 AND j.kind = 'create' AND r.location_id = j.location_id`+tx.forUpdate(), jobID).
-		Scan(&j.attempts, &j.state, &j.lease, &j.locationID, &j.regID, &j.wID, &j.seat, &j.number, &j.regState,
-			&j.heartbeat, &j.from)
+	// Locks in the order every step takes them: the registration, then
+	// its jobs, then the workshop and the seats.
+	var regID int64
+	err := tx.queryRow(`SELECT registration_id FROM jobs WHERE id = $1 AND kind = 'create'`, jobID).Scan(&regID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
+		return nil, err
+	}
+	err = tx.queryRow(`SELECT id, workshop_id, seat_id, student_number, state, location_id FROM registrations
+		WHERE id = $1`+tx.forUpdate(), regID).Scan(&j.regID, &j.wID, &j.seat, &j.number, &j.regState, &j.locationID)
+	if err != nil {
+		return nil, err
+	}
+	var jobLocation sql.NullInt64
+	err = tx.queryRow(`SELECT attempts, state, lease_until, location_id FROM jobs WHERE id = $1`+tx.forUpdate(), jobID).
+		Scan(&j.attempts, &j.state, &j.lease, &jobLocation)
+	if err != nil {
+		return nil, err
+	}
+	if !jobLocation.Valid || jobLocation.Int64 != j.locationID {
+		return nil, nil
+	}
+	if err := tx.queryRow(`SELECT last_heartbeat, name FROM locations WHERE id = $1`, j.locationID).
+		Scan(&j.heartbeat, &j.from); err != nil {
 		return nil, err
 	}
 	// Checked again under the lock: an agent may have spoken or reported
