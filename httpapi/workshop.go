@@ -116,7 +116,10 @@ func (s *Server) registerWorkshops() {
 	register(s, huma.Operation{OperationID: "update-workshop", Method: http.MethodPatch, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Change a workshop", Tags: tags,
 		Description: "Sets the given fields and records them as operator overrides: a later content import " +
-			"leaves them alone (see `overrides`)."},
+			"leaves them alone (see `overrides`). `locations` replaces the list of locations the workshop is " +
+			"offered at (the first becomes `location`); content imports never change it. Each registration is " +
+			"placed at one of them whose agent is alive (see the locations' `agent_state`), the one with the " +
+			"most free seats first; `capacity` bounds the participants across all of them."},
 		operator.WorkshopEditRole, s.updateWorkshop)
 	register(s, huma.Operation{OperationID: "delete-workshop", Method: http.MethodDelete, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Delete a workshop", Tags: tags, DefaultStatus: http.StatusNoContent,
