@@ -50,8 +50,13 @@ type Workshop struct {
 	// at, the first one first. Placement picks among them (see
 	// DESIGN.md, "One workshop, several hubs"): Capacity bounds the
 	// participants across all of them and the seat range bounds each one.
-	LocationIDs []int64  `json:"location_ids"`
-	Locations   []string `json:"locations"`
+	LocationIDs []int64 `json:"location_ids"`
+	// Locations are the locations' names, each with ":MIN-MAX" when the
+	// location uses its own seat range for the workshop (LocationRanges).
+	Locations []string `json:"locations"`
+	// LocationRanges, beside LocationIDs, are the seat ranges of the
+	// locations that use their own; a zero one is the workshop's range.
+	LocationRanges []SeatRange `json:"-"`
 
 	Active        bool          `json:"active"`
 	Beta          bool          `json:"beta"`
@@ -119,6 +124,9 @@ func (w *Workshop) Validate() error {
 			break
 		}
 	}
+	for _, r := range w.LocationRanges {
+		v.Check(r.IsZero() || (r.Min >= 1 && r.Max >= r.Min), "locations", "a location's seat range must be MIN-MAX with 1 <= MIN <= MAX")
+	}
 	return v.Err("the workshop is not valid")
 }
 
@@ -154,6 +162,9 @@ type WorkshopUpdate struct {
 	// LocationIDs replaces the workshop's locations, the first one first;
 	// LocationID alone moves the workshop to that one location.
 	LocationIDs   *[]int64
+	// LocationRanges, beside LocationIDs, are the locations' own seat
+	// ranges (zero: the workshop's).
+	LocationRanges *[]SeatRange
 	Active        *bool
 	Beta          *bool
 	Priority      *int

@@ -1,6 +1,11 @@
 package wod
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // MaxWorkshopLocations bounds how many locations one workshop is offered
 // at.
@@ -19,12 +24,65 @@ func (w *Workshop) NormalizeLocations(upd WorkshopUpdate) {
 	switch {
 	case upd.LocationIDs != nil && len(*upd.LocationIDs) > 0:
 		w.LocationIDs = append([]int64(nil), (*upd.LocationIDs)...)
+		w.LocationRanges = nil
+		if upd.LocationRanges != nil {
+			w.LocationRanges = append([]SeatRange(nil), (*upd.LocationRanges)...)
+		}
 		w.LocationID = w.LocationIDs[0]
 	case upd.LocationID != nil || len(w.LocationIDs) == 0:
-		w.LocationIDs = []int64{w.LocationID}
+		w.LocationIDs, w.LocationRanges = []int64{w.LocationID}, nil
 	default:
 		w.LocationID = w.LocationIDs[0]
 	}
+	// One range per location, zero where it uses the workshop's.
+	w.LocationRanges = append(w.LocationRanges, make([]SeatRange, max(0, len(w.LocationIDs)-len(w.LocationRanges)))...)
+	w.LocationRanges = w.LocationRanges[:len(w.LocationIDs)]
+}
+
+// SeatRange is a range of local student numbers, Min..Max.
+type SeatRange struct {
+	Min, Max int
+}
+
+// IsZero reports whether the range is unset.
+func (r SeatRange) IsZero() bool { return r == SeatRange{} }
+
+// SeatsAt returns the workshop's seat range at a location: the location's
+// own if it has one, else the workshop's.
+func (w *Workshop) SeatsAt(locationID int64) SeatRange {
+	for i, id := range w.LocationIDs {
+		if id == locationID && i < len(w.LocationRanges) && !w.LocationRanges[i].IsZero() {
+			return w.LocationRanges[i]
+		}
+	}
+	return SeatRange{w.SeatMin, w.SeatMax}
+}
+
+// ParseLocationSpec reads an operator's "name" or "name:MIN-MAX" (the
+// location's own seat range for the workshop).
+func ParseLocationSpec(spec string) (name string, r SeatRange, err error) {
+	name, rng, ok := strings.Cut(strings.TrimSpace(spec), ":")
+	name = strings.TrimSpace(name)
+	if !ok {
+		return name, r, nil
+	}
+	lo, hi, ok := strings.Cut(strings.TrimSpace(rng), "-")
+	r.Min, err = strconv.Atoi(strings.TrimSpace(lo))
+	if err == nil && ok {
+		r.Max, err = strconv.Atoi(strings.TrimSpace(hi))
+	}
+	if err != nil || !ok || r.Min < 1 || r.Max < r.Min {
+		return name, SeatRange{}, fmt.Errorf("%q: a location's seat range is name:MIN-MAX, such as hub2:21-40", spec)
+	}
+	return name, r, nil
+}
+
+// LocationSpec is the operator's spelling of a location with its range.
+func LocationSpec(name string, r SeatRange) string {
+	if r.IsZero() {
+		return name
+	}
+	return fmt.Sprintf("%s:%d-%d", name, r.Min, r.Max)
 }
 
 // AgentAlive says whether a location's agent counts as alive at now: it

@@ -71,7 +71,8 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	}
 	aj.RegistrationID, aj.Workshop, aj.SessionType, aj.Reset = r.ID, w.Slug, w.SessionType, w.Reset
 	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.StudentID(r.StudentNumber), r.Username
-	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatMin, w.Appliance, w.Compile, w.LDAP
+	// The range at the registration's location: per-seat ports count from it.
+	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatsAt(r.LocationID).Min, w.Appliance, w.Compile, w.LDAP
 	aj.Limits = w.Limits
 	return aj, nil
 }

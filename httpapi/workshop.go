@@ -21,7 +21,7 @@ type WorkshopSettable struct {
 	SeatMin       *int        `json:"seat_min,omitempty" minimum:"1" doc:"First local student number of the seat range"`
 	SeatMax       *int        `json:"seat_max,omitempty" minimum:"1" doc:"Last local student number of the seat range"`
 	Location      *string     `json:"location,omitempty" doc:"Location name (default: the only location); alone, it makes it the workshop's only location"`
-	Locations     *[]string   `json:"locations,omitempty" minItems:"1" maxItems:"50" doc:"Every location the workshop is offered at, the first one first (it becomes location); replaces the list. Placement picks, per registration, one whose agent is alive, with the most free seats; capacity bounds the participants across all of them"`
+	Locations     *[]string   `json:"locations,omitempty" minItems:"1" maxItems:"50" doc:"Every location the workshop is offered at, the first one first (it becomes location), as name or, with the location's own seat range for the workshop, name:MIN-MAX (hub2:21-40); replaces the list. Placement picks, per registration, one whose agent is alive, with the most free seats; capacity bounds the participants across all of them"`
 	Active        *bool       `json:"active,omitempty" doc:"Shown in the catalogue and open for registration"`
 	Beta          *bool       `json:"beta,omitempty"`
 	Priority      *int        `json:"priority,omitempty" doc:"Catalogue order, ascending"`

@@ -45,13 +45,13 @@ func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []stri
 	if err != nil {
 		return nil, err
 	}
-	locs, err := s.importLocations(ctx, location)
+	locs, ranges, err := s.importLocations(ctx, location)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range ws {
 		w.LocationID = locs[0].ID
-		w.LocationIDs = nil
+		w.LocationIDs, w.LocationRanges = nil, append([]wod.SeatRange(nil), ranges...)
 		for _, l := range locs {
 			w.LocationIDs = append(w.LocationIDs, l.ID)
 		}
@@ -128,29 +128,35 @@ func (s *Service) checkContent(ctx context.Context, ws []*wod.Workshop, dirs []s
 }
 
 // importLocations are the locations new workshops of an import go to: the
-// named ones (comma-separated), or the only one.
-func (s *Service) importLocations(ctx context.Context, names string) ([]*wod.Location, error) {
+// named ones (comma-separated, each "name" or "name:MIN-MAX" with its own
+// seat range), or the only one.
+func (s *Service) importLocations(ctx context.Context, specs string) ([]*wod.Location, []wod.SeatRange, error) {
 	var out []*wod.Location
-	for name := range strings.SplitSeq(names, ",") {
-		if name = strings.TrimSpace(name); name == "" {
+	var ranges []wod.SeatRange
+	for spec := range strings.SplitSeq(specs, ",") {
+		if strings.TrimSpace(spec) == "" {
 			continue
+		}
+		name, r, err := wod.ParseLocationSpec(spec)
+		if err != nil {
+			return nil, nil, wod.Errorf(wod.EINVALID, "--location %v", err)
 		}
 		l, err := s.importLocation(ctx, name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !slices.ContainsFunc(out, func(o *wod.Location) bool { return o.ID == l.ID }) {
-			out = append(out, l)
+			out, ranges = append(out, l), append(ranges, r)
 		}
 	}
 	if len(out) > 0 {
-		return out, nil
+		return out, ranges, nil
 	}
 	l, err := s.importLocation(ctx, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return []*wod.Location{l}, nil
+	return []*wod.Location{l}, []wod.SeatRange{{}}, nil
 }
 
 // importLocation is the named location, or (no name) the only one.

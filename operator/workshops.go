@@ -26,7 +26,8 @@ type WorkshopChange struct {
 	// workshop, starts at).
 	Location *string
 	// Locations names every location the workshop is offered at, the
-	// first one first (it wins over Location).
+	// first one first (it wins over Location), each as "name" or, with
+	// the location's own seat range, "name:MIN-MAX".
 	Locations *[]string
 }
 
@@ -132,14 +133,19 @@ func (s *Service) resolve(ctx context.Context, c WorkshopChange) (wod.WorkshopUp
 			return upd, refused("locations", "name at least one location")
 		}
 		ids := make([]int64, 0, len(*c.Locations))
-		for _, name := range *c.Locations {
-			l, err := s.findLocation(ctx, "locations", strings.TrimSpace(name))
+		ranges := make([]wod.SeatRange, 0, len(*c.Locations))
+		for _, spec := range *c.Locations {
+			name, r, err := wod.ParseLocationSpec(spec)
+			if err != nil {
+				return upd, refused("locations", "%v", err)
+			}
+			l, err := s.findLocation(ctx, "locations", name)
 			if err != nil {
 				return upd, err
 			}
-			ids = append(ids, l.ID)
+			ids, ranges = append(ids, l.ID), append(ranges, r)
 		}
-		upd.LocationIDs = &ids
+		upd.LocationIDs, upd.LocationRanges = &ids, &ranges
 		upd.LocationID = &ids[0]
 	}
 	return upd, nil

@@ -155,7 +155,7 @@ func shrinkSeats(tx *Tx, l *wod.Location) error {
 	}
 	var slug string
 	err := tx.queryRow(`SELECT w.slug FROM workshops w JOIN workshop_locations wl ON wl.workshop_id = w.id
-		WHERE wl.location_id = $1 AND w.seat_max > $2 ORDER BY w.slug LIMIT 1`,
+		WHERE wl.location_id = $1 AND COALESCE(wl.seat_max, w.seat_max) > $2 ORDER BY w.slug LIMIT 1`,
 		l.ID, l.Students).Scan(&slug)
 	if err == nil {
 		return wod.Errorf(wod.ECONFLICT, "workshop %s uses seats above student%d; change its range first", slug, l.Students)

@@ -99,12 +99,11 @@ func moveCreate(tx *Tx, jobID int64, stale time.Duration) (*wod.CreateMove, erro
 		!j.heartbeat.Valid || !j.heartbeat.Time.Before(tx.now.Add(-stale)) || !j.seat.Valid {
 		return nil, nil
 	}
-	var seatMin, seatMax int
-	if err := tx.queryRow(`SELECT seat_min, seat_max FROM workshops WHERE id = $1`+tx.forUpdate(), j.wID).
-		Scan(&seatMin, &seatMax); err != nil {
+	var one int
+	if err := tx.queryRow(`SELECT 1 FROM workshops WHERE id = $1`+tx.forUpdate(), j.wID).Scan(&one); err != nil {
 		return nil, err
 	}
-	to, toName, err := placeMove(tx, j.wID, j.locationID, seatMin, seatMax, stale)
+	to, toName, err := placeMove(tx, j.wID, j.locationID, stale)
 	if err != nil || to.seatID == 0 {
 		return nil, err
 	}
@@ -173,8 +172,8 @@ func moveCreate(tx *Tx, jobID int64, stale time.Duration) (*wod.CreateMove, erro
 // the workshop's other locations whose agent is alive (not those never
 // heard of: moving there would trade one silence for another). A zero
 // seat: nowhere to go for now.
-func placeMove(tx *Tx, workshopID, from int64, seatMin, seatMax int, stale time.Duration) (placed, string, error) {
-	cs, err := candidates(tx, workshopID, seatMin, seatMax, stale)
+func placeMove(tx *Tx, workshopID, from int64, stale time.Duration) (placed, string, error) {
+	cs, err := candidates(tx, workshopID, stale)
 	if err != nil {
 		return placed{}, "", err
 	}
@@ -182,7 +181,7 @@ func placeMove(tx *Tx, workshopID, from int64, seatMin, seatMax int, stale time.
 		if !c.alive || c.locationID == from {
 			continue
 		}
-		id, n, ok, err := lowestFreeSeat(tx, c.locationID, seatMin, seatMax)
+		id, n, ok, err := lowestFreeSeat(tx, c)
 		if err != nil {
 			return placed{}, "", err
 		}

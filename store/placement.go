@@ -32,6 +32,8 @@ type candidate struct {
 	position   int
 	heartbeat  sql.NullTime
 	free       int
+	// seats is the workshop's seat range at the location.
+	seats wod.SeatRange
 	// warm is how many ready, warm seats the location holds for the
 	// workshop. The warm pool (issue 11, part 1) fills it in; placement
 	// already prefers it, so a warm hit is a database transition.
@@ -40,17 +42,18 @@ type candidate struct {
 	alive, never bool
 }
 
-// candidates lists a workshop's locations with their free seats in the
-// range and their agents' liveness at tx.now.
-func candidates(tx *Tx, workshopID int64, seatMin, seatMax int, stale time.Duration) ([]candidate, error) {
+// candidates lists a workshop's locations with their seat ranges, their
+// free seats in them and their agents' liveness at tx.now.
+func candidates(tx *Tx, workshopID int64, stale time.Duration) ([]candidate, error) {
 	cs, err := queryAll(tx, func(row scanner) (candidate, error) {
 		var c candidate
-		return c, row.Scan(&c.locationID, &c.name, &c.position, &c.heartbeat, &c.free)
+		return c, row.Scan(&c.locationID, &c.name, &c.position, &c.heartbeat, &c.seats.Min, &c.seats.Max, &c.free)
 	}, `SELECT wl.location_id, l.name, wl.position, l.last_heartbeat,
+			COALESCE(wl.seat_min, w.seat_min), COALESCE(wl.seat_max, w.seat_max),
 			(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'free'
-				AND s.number BETWEEN $2 AND $3)
-		FROM workshop_locations wl JOIN locations l ON l.id = wl.location_id
-		WHERE wl.workshop_id = $1 ORDER BY wl.position`, workshopID, seatMin, seatMax)
+				AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max))
+		FROM workshop_locations wl JOIN locations l ON l.id = wl.location_id JOIN workshops w ON w.id = wl.workshop_id
+		WHERE wl.workshop_id = $1 ORDER BY wl.position`, workshopID)
 	if err != nil {
 		return nil, err
 	}
@@ -101,9 +104,9 @@ func rank(cs []candidate) []candidate {
 
 // lowestFreeSeat takes the lowest free seat of the range at a location,
 // or reports false when another transaction holds them all.
-func lowestFreeSeat(tx *Tx, locationID int64, seatMin, seatMax int) (id int64, number int, ok bool, err error) {
+func lowestFreeSeat(tx *Tx, c candidate) (id int64, number int, ok bool, err error) {
 	err = tx.queryRow(`SELECT id, number FROM seats WHERE location_id = $1 AND state = 'free'
-		AND number BETWEEN $2 AND $3 ORDER BY number LIMIT 1`+tx.skipLocked(), locationID, seatMin, seatMax).
+		AND number BETWEEN $2 AND $3 ORDER BY number LIMIT 1`+tx.skipLocked(), c.locationID, c.seats.Min, c.seats.Max).
 		Scan(&id, &number)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, false, nil
@@ -119,13 +122,13 @@ type placed struct {
 
 // placeSeat picks the location and the seat of a participant's
 // registration, or EFULL.
-func placeSeat(tx *Tx, workshop string, workshopID int64, seatMin, seatMax int, stale time.Duration) (placed, error) {
-	cs, err := candidates(tx, workshopID, seatMin, seatMax, stale)
+func placeSeat(tx *Tx, workshop string, workshopID int64, stale time.Duration) (placed, error) {
+	cs, err := candidates(tx, workshopID, stale)
 	if err != nil {
 		return placed{}, err
 	}
 	for _, c := range rank(cs) {
-		id, n, ok, err := lowestFreeSeat(tx, c.locationID, seatMin, seatMax)
+		id, n, ok, err := lowestFreeSeat(tx, c)
 		if err != nil {
 			return placed{}, err
 		}
@@ -139,14 +142,14 @@ func placeSeat(tx *Tx, workshop string, workshopID int64, seatMin, seatMax int, 
 // placeRehearsal picks the seat of a rehearsal's robot: at the first
 // location, in placement's order, where it can take one without taking a
 // participant's (see rehearsalSeat).
-func placeRehearsal(tx *Tx, workshop string, workshopID int64, seatMin, seatMax int, stale time.Duration) (placed, error) {
-	cs, err := candidates(tx, workshopID, seatMin, seatMax, stale)
+func placeRehearsal(tx *Tx, workshop string, workshopID int64, stale time.Duration) (placed, error) {
+	cs, err := candidates(tx, workshopID, stale)
 	if err != nil {
 		return placed{}, err
 	}
 	err = wod.Errorf(wod.EFULL, "no free seat for a rehearsal of %s", workshop)
 	for _, c := range rank(cs) {
-		id, n, rerr := rehearsalSeat(tx, workshop, c.locationID, seatMin, seatMax, tx.skipLocked())
+		id, n, rerr := rehearsalSeat(tx, workshop, c.locationID, c.seats.Min, c.seats.Max, tx.skipLocked())
 		if rerr == nil {
 			return placed{c.locationID, id, n}, nil
 		}

@@ -94,6 +94,26 @@ func TestWorkshopLocations(t *testing.T) {
 		if got, _ := db.FindWorkshop(ctx, w.Slug); got.Title != "API 101, again" || !slices.Equal(got.Locations, []string{"local", "hub2"}) {
 			t.Fatalf("after re-import: %+v", got)
 		}
+		// hub2 may use a range of its own (two locations on one machine
+		// cannot share account names); it must fit there too.
+		ranges := []wod.SeatRange{{}, {Min: 5, Max: 8}}
+		ids := []int64{local.ID, hub2.ID}
+		got, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{LocationIDs: &ids, LocationRanges: &ranges})
+		if err != nil || !slices.Equal(got.Locations, []string{"local", "hub2:5-8"}) || got.SeatsFree != 6 ||
+			got.SeatsAt(hub2.ID) != (wod.SeatRange{Min: 5, Max: 8}) || got.SeatsAt(local.ID) != (wod.SeatRange{Min: 1, Max: 4}) {
+			t.Fatalf("hub2's own range: %+v %v", got, err)
+		}
+		beat(t, db, local, hub2)
+		for i, want := range []string{"local/1", "hub2/5", "local/2", "hub2/6"} {
+			r := book(t, db, w.Slug, fmt.Sprintf("own%d@example.com", i))
+			if at := fmt.Sprintf("%s/%d", r.Location, r.StudentNumber); at != want {
+				t.Fatalf("registration %d at %s, want %s", i, at, want)
+			}
+		}
+		bad := []wod.SeatRange{{}, {Min: 5, Max: 11}}
+		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{LocationIDs: &ids, LocationRanges: &bad}); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("a range beyond hub2's students: %v", err)
+		}
 		// LocationID alone is a move to that one location.
 		if got, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{LocationID: &hub2.ID}); err != nil ||
 			!slices.Equal(got.Locations, []string{"hub2"}) || got.Location != "hub2" {

@@ -64,12 +64,12 @@ func (db *DB) CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (
 func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, error) {
 	req := nr.Request
 	var w struct {
-		id                         int64
-		capacity, seatMin, seatMax int
-		active                     bool
+		id       int64
+		capacity int
+		active   bool
 	}
-	err := tx.queryRow(`SELECT id, capacity, seat_min, seat_max, active FROM workshops WHERE slug = $1`+
-		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.capacity, &w.seatMin, &w.seatMax, &w.active)
+	err := tx.queryRow(`SELECT id, capacity, active FROM workshops WHERE slug = $1`+
+		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.capacity, &w.active)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.active) {
 		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
 			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)}}}
@@ -92,9 +92,9 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		if held >= w.capacity {
 			return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
 		}
-		p, err = placeSeat(tx, req.Workshop, w.id, w.seatMin, w.seatMax, nr.AgentStale)
+		p, err = placeSeat(tx, req.Workshop, w.id, nr.AgentStale)
 	} else {
-		p, err = placeRehearsal(tx, req.Workshop, w.id, w.seatMin, w.seatMax, nr.AgentStale)
+		p, err = placeRehearsal(tx, req.Workshop, w.id, nr.AgentStale)
 	}
 	if err != nil {
 		return nil, err

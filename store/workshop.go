@@ -18,8 +18,7 @@ const workshopColumns = `w.id, w.slug, w.title, w.description, w.categories, w.d
 	w.replay_id, w.replay_link, w.prerequisite, w.content_dir, w.overrides, w.created_at, w.updated_at,
 	w.memory_bytes, w.cpus, w.tasks, w.disk_bytes,
 	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
-	(SELECT COUNT(*) FROM seats s WHERE s.state = 'free' AND s.number BETWEEN w.seat_min AND w.seat_max
-		AND s.location_id IN (SELECT wl.location_id FROM workshop_locations wl WHERE wl.workshop_id = w.id))`
+	` + freeSeatsSQL
 
 const workshopFrom = `workshops w JOIN locations l ON l.id = w.location_id`
 
@@ -179,7 +178,7 @@ func checkWorkshop(tx *Tx, w *wod.Workshop) error {
 		return err
 	}
 	names := make([]string, 0, len(w.LocationIDs))
-	for _, id := range w.LocationIDs {
+	for i, id := range w.LocationIDs {
 		var name string
 		var students int
 		err := tx.queryRow(`SELECT name, students FROM locations WHERE id = $1`, id).Scan(&name, &students)
@@ -190,15 +189,20 @@ func checkWorkshop(tx *Tx, w *wod.Workshop) error {
 		if err != nil {
 			return err
 		}
-		if w.SeatMax > students {
-			return &wod.Error{Code: wod.EINVALID, Message: "the workshop is not valid",
-				Fields: []wod.FieldError{{Field: "seat_max", Message: fmt.Sprintf(
-					"seat range %d..%d goes beyond location %s, which has students 1..%d (raise the location's students)",
-					w.SeatMin, w.SeatMax, name, students)}}}
+		field, r := "seat_max", w.SeatsAt(id)
+		if !w.LocationRanges[i].IsZero() {
+			field = "locations"
 		}
-		names = append(names, name)
+		if r.Max > students {
+			return &wod.Error{Code: wod.EINVALID, Message: "the workshop is not valid",
+				Fields: []wod.FieldError{{Field: field, Message: fmt.Sprintf(
+					"seat range %d..%d goes beyond location %s, which has students 1..%d (raise the location's students)",
+					r.Min, r.Max, name, students)}}}
+		}
+		names = append(names, wod.LocationSpec(name, w.LocationRanges[i]))
 	}
-	w.Location, w.Locations = names[0], names
+	w.Locations = names
+	w.Location, _, _ = strings.Cut(names[0], ":")
 	return nil
 }
 

@@ -167,7 +167,7 @@ var workshopInputs = []workshopField{
 	{Name: "seat_min", Label: "First seat", Type: "number", Help: "Local student number the seat range starts at"},
 	{Name: "seat_max", Label: "Last seat", Type: "number"},
 	{Name: "locations", Label: "Locations", Type: "text",
-		Help: "Comma-separated, the first one first; each registration goes to one whose agent is alive, with the most free seats"},
+		Help: "Comma-separated, the first one first; name:MIN-MAX gives a location its own seat range. Each registration goes to one whose agent is alive, with the most free seats"},
 	{Name: "active", Label: "Active (in the catalogue, open for registration)", Type: "checkbox"},
 	{Name: "beta", Label: "Beta", Type: "checkbox"},
 	{Name: "priority", Label: "Priority", Type: "number", Help: "Catalogue order, ascending"},

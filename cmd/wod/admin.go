@@ -164,7 +164,7 @@ func workshopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	imp.Flags().StringSliceVar(&locations, "location", nil, "location of new workshops (repeatable or comma-separated: offered at each; default: the only one)")
+	imp.Flags().StringSliceVar(&locations, "location", nil, "location of new workshops (repeatable or comma-separated: offered at each; name:MIN-MAX gives it its own seat range; default: the only one)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List workshops with their state and free seats",
