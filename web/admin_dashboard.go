@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wod-dev/wod"
 )
@@ -134,7 +135,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 		}
 		l.SetAgentState(now, staleAfter)
 		data.Locations = append(data.Locations, locationRow{Location: l, Stale: l.AgentState != wod.AgentAlive,
-			Silent: l.AgentState == wod.AgentSilent, StaleAfter: staleAfter.String(),
+			Silent: l.AgentState == wod.AgentSilent, StaleAfter: staleText(staleAfter),
 			KernelsKnown: l.Kernels != nil, KernelList: strings.Join(l.Kernels, ", ")})
 	}
 	for _, j := range d.FailingJobs {
@@ -169,4 +170,15 @@ func newSeatBar(l wod.WorkshopLoad) seatBar {
 // svgNumber writes a coordinate briefly: a tenth is finer than a pixel.
 func svgNumber(f float64) string {
 	return strconv.FormatFloat(f, 'f', 1, 64)
+}
+
+// staleText says how long an agent may be silent, as people say it.
+func staleText(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }
