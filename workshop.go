@@ -161,28 +161,28 @@ type WorkshopUpdate struct {
 	LocationID  *int64
 	// LocationIDs replaces the workshop's locations, the first one first;
 	// LocationID alone moves the workshop to that one location.
-	LocationIDs   *[]int64
+	LocationIDs *[]int64
 	// LocationRanges, beside LocationIDs, are the locations' own seat
 	// ranges (zero: the workshop's).
 	LocationRanges *[]SeatRange
-	Active        *bool
-	Beta          *bool
-	Priority      *int
-	Reset         *bool
-	LDAP          *bool
-	VarPass       *bool
-	Compile       *[]string
-	Appliance     *ApplianceMode
-	SessionType   *SessionType
-	Presenter     *string
-	PresenterRole *string
-	Avatar        *string
-	Image         *string
-	BadgeImage    *string
-	ReplayID      *int
-	ReplayLink    *string
-	Prerequisite  *string
-	Limits        *Limits
+	Active         *bool
+	Beta           *bool
+	Priority       *int
+	Reset          *bool
+	LDAP           *bool
+	VarPass        *bool
+	Compile        *[]string
+	Appliance      *ApplianceMode
+	SessionType    *SessionType
+	Presenter      *string
+	PresenterRole  *string
+	Avatar         *string
+	Image          *string
+	BadgeImage     *string
+	ReplayID       *int
+	ReplayLink     *string
+	Prerequisite   *string
+	Limits         *Limits
 	// ClearOverrides lets the content win again on the next import.
 	ClearOverrides bool
 }
