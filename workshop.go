@@ -36,7 +36,8 @@ type Workshop struct {
 	Description string   `json:"description"`
 	Categories  []string `json:"categories"`
 	Duration    Duration `json:"duration"`
-	// Capacity is the most seats the workshop may hold at once. What is free is
+	// Capacity is the most seats the workshop may hold at once, across all
+	// its locations (each location's seat range bounds it there). What is free is
 	// always derived from the seats, never kept as a counter.
 	Capacity int `json:"capacity"`
 	// SeatMin..SeatMax is the range of local student numbers at the location.
