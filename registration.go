@@ -191,8 +191,10 @@ type RegistrationReader interface {
 // books; after that a registration moves by Transition.
 type RegistrationService interface {
 	RegistrationReader
-	// CreateRegistration books the lowest free seat of the workshop's range at
-	// its location and creates the registration, in one transaction.
+	// CreateRegistration places the registration at one of the workshop's
+	// locations (one whose agent is alive, with the most free seats), books
+	// the lowest free seat of the workshop's range there and creates the
+	// registration, in one transaction.
 	// EALREADYREGISTERED if the e-mail holds a live registration, EFULL if no
 	// seat is left, EINVALID if the workshop is unknown or inactive.
 	CreateRegistration(ctx context.Context, nr *NewRegistration) (*Registration, error)
