@@ -106,7 +106,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		op.Directory = d
 	}
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers,
-		Kernels: hostKernels(jupyterPath)}
+		Kernels: hostKernels(jupyterPath), HeartbeatEvery: ac.HeartbeatEvery}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
 		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow, Cgroups: cgroups, Limits: ac.StudentLimits}
 	parts.Disk = &agent.DiskGuard{Host: host, Server: server, Logger: a.Logger.With("component", "guard")}

@@ -145,6 +145,7 @@ func (a *App) Build() error {
 		RemindBefore:      a.Config.RemindBefore,
 		NotebookRetention: a.Config.NotebookRetention,
 		AgentLease:        engine.DefaultAgentLease,
+		AgentStale:        a.Config.AgentStale,
 		AlertTo:           mc.AlertTo,
 		Worker:            fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
@@ -182,7 +183,7 @@ func (a *App) Build() error {
 		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine, Operator: ops,
 		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
 		Events: a.DB, Announcements: a.DB, LTI: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
-		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate,
+		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate, AgentStale: a.Config.AgentStale,
 		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL, LoginConcurrency: a.Config.LoginConcurrency,
 	}
 	if a.ContentSync != nil {

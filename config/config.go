@@ -68,8 +68,12 @@ type Config struct {
 	SessionTTL       time.Duration // --session-ttl
 	LoginConcurrency int           // --login-concurrency: password checks at once
 	ProvisionTimeout time.Duration // --provision-timeout
-	RemindBefore     time.Duration // --remind-before
-	Retention        time.Duration // --retention: history older than this is pruned (0 keeps it all)
+	// AgentStale is how long a location's agent may be silent before the
+	// location gets no new participants and its pending creates move to
+	// another location of their workshop (--agent-stale).
+	AgentStale   time.Duration
+	RemindBefore time.Duration // --remind-before
+	Retention    time.Duration // --retention: history older than this is pruned (0 keeps it all)
 	// NotebookRetention is how long participants can download the
 	// notebooks they left (--notebook-retention; 0 keeps none).
 	NotebookRetention time.Duration
@@ -106,6 +110,9 @@ type Agent struct {
 	PreStart    bool          // --prestart
 	HookTimeout time.Duration // --hook-timeout
 	Workers     int           // --agent-workers
+	// HeartbeatEvery is how often the agent tells the server it is alive
+	// (--agent-heartbeat); keep it well below the server's --agent-stale.
+	HeartbeatEvery time.Duration
 	// StudentLimits are the site's defaults of what one student may use
 	// (--student-memory, --student-cpus, --student-tasks, --student-disk);
 	// a workshop's own value (wod.yml) wins. 0 is no limit.
@@ -225,6 +232,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long an operator's login lasts")
 	fs.IntVar(&c.LoginConcurrency, "login-concurrency", 2, "operators' passwords checked at once (64 MiB each); more logins at that moment are answered 429")
 	fs.DurationVar(&c.ProvisionTimeout, "provision-timeout", 10*time.Minute, "how long a registration may take to become ready before it is purged")
+	fs.DurationVar(&c.AgentStale, "agent-stale", 2*time.Minute, "how long a location's agent may be silent (no heartbeat) before the location gets no new participants and its pending registrations move to another location of their workshop")
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
 	fs.DurationVar(&c.NotebookRetention, "notebook-retention", 7*24*time.Hour, "how long participants can download the notebooks they left at the end (0: not kept)")
 	fs.DurationVar(&c.Retention, "retention", 180*24*time.Hour, "prune mail bodies, finished jobs and audit events older than this (0: keep everything)")
@@ -245,6 +253,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.PreStart, "prestart", true, "start a student's notebook server when the seat is ready, so the first login is instant")
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
+	fs.DurationVar(&a.HeartbeatEvery, "agent-heartbeat", 30*time.Second, "how often the agent tells the server it is alive (keep it well below the server's --agent-stale)")
 	fs.StringSliceVar(&a.GuardHogAllow, "guard-hog-allow", DefaultGuardHogAllow,
 		"process names the guard's CPU-hog rule spares (a whole core for 5 minutes); empty: none")
 	a.StudentLimits = DefaultStudentLimits()
@@ -481,7 +490,7 @@ func (c *Config) finish() error {
 		errs = append(errs, fmt.Errorf("--login-concurrency %d must be between 1 and 64 (each check takes 64 MiB)", c.LoginConcurrency))
 	}
 	for name, d := range map[string]time.Duration{"session-ttl": c.SessionTTL, "provision-timeout": c.ProvisionTimeout,
-		"remind-before": c.RemindBefore} {
+		"remind-before": c.RemindBefore, "agent-stale": c.AgentStale, "agent-heartbeat": c.Agent.HeartbeatEvery} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}

@@ -60,7 +60,7 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 		aj.Content = wod.ContentCommits(repos)
 	}
 	if j.RegistrationID == nil {
-		return aj, nil
+		return e.seatPurgeJob(ctx, j, aj)
 	}
 	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)
 	if err != nil {
@@ -80,7 +80,8 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	}
 	aj.RegistrationID, aj.Workshop, aj.SessionType, aj.Reset = r.ID, w.Slug, w.SessionType, w.Reset
 	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.StudentID(r.StudentNumber), r.Username
-	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatMin, w.Appliance, w.Compile, w.LDAP
+	// The range at the registration's location: per-seat ports count from it.
+	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatsAt(r.LocationID).Min, w.Appliance, w.Compile, w.LDAP
 	aj.Limits = w.Limits
 	return aj, nil
 }
@@ -164,6 +165,9 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 	}
 	done := &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts, Result: resultJSON(res), Output: res.Output}
 	if j.RegistrationID == nil {
+		if p, ok := seatPurge(j); ok {
+			return e.Store.ReleaseSeat(ctx, p, done)
+		}
 		return e.Store.CompleteJob(ctx, done)
 	}
 	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)

@@ -45,6 +45,8 @@ type Store interface {
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
 	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error
+	MoveStrandedCreates(ctx context.Context, stale time.Duration, limit int) ([]wod.CreateMove, error)
+	ReleaseSeat(ctx context.Context, p wod.SeatPurge, done *wod.JobCompletion) error
 }
 
 // Grades reports completions to grade books. Reporting runs as a job, with
@@ -90,6 +92,11 @@ type Engine struct {
 	// AgentLease is how long an agent holds a job before it is given to
 	// another attempt.
 	AgentLease time.Duration
+	// AgentStale is how long a location's agent may be silent before the
+	// location gets no new participants (while its workshop has another
+	// whose agent is alive) and its pending creates move to such a one.
+	// 0: wod.DefaultAgentStale.
+	AgentStale time.Duration
 	// AlertTo receives operator alerts; when empty, admins with an e-mail
 	// address do.
 	AlertTo []string
@@ -174,7 +181,8 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 			{Kind: wod.JobCreate, RunAt: now},
 			{Kind: wod.JobWatchdog, RunAt: now.Add(e.ProvisionTimeout)},
 		},
-		Mails: []*wod.Mail{welcome},
+		Mails:      []*wod.Mail{welcome},
+		AgentStale: e.agentStale(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register for %s: %w", req.Workshop, err)

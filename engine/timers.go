@@ -34,6 +34,10 @@ func (e *Engine) Run(ctx context.Context) error {
 // RunDue fires every timer that is due now and returns how many it handled.
 func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	total := 0
+	if _, err := e.MoveStranded(ctx); err != nil {
+		// The timers must fire all the same; the next pass tries again.
+		e.Logger.ErrorContext(ctx, "moving stranded creates", "error", err)
+	}
 	for {
 		jobs, err := e.Store.ClaimJobs(ctx, timerKinds, nil, e.Worker, timerLease, 50)
 		if err != nil {

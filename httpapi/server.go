@@ -49,7 +49,10 @@ type Server struct {
 	Health        Health
 	Keys          *secret.Keys
 	Clock         wod.Clock
-	Logger        *slog.Logger
+	// AgentStale is how long an agent may be silent and still count as
+	// alive (the server's --agent-stale; 0: wod.DefaultAgentStale).
+	AgentStale time.Duration
+	Logger     *slog.Logger
 
 	// PublicURL is the base URL participants and operators reach the server
 	// at, for links (status pages); no trailing slash.

@@ -2,6 +2,8 @@ package operator
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/content"
@@ -87,8 +89,9 @@ func (s *Service) ContentStatus(ctx context.Context) ([]*wod.ContentRepo, error)
 // ImportContent loads the content directories (public first, overlays
 // after), checks that every workshop renders for a sample student, and
 // creates or updates their workshops, all or none; fields operators changed
-// keep the operators' values. New workshops go to the named location, or to
-// the only one.
+// keep the operators' values. New workshops go to the named locations
+// (comma-separated, the first one first), or to the only one; workshops
+// already in the catalogue keep theirs, which are the operators' to change.
 //
 // by is nil when the platform imports on its own behalf, as wod up does at
 // start and the CLI does on the host: that import leaves no audit event.
@@ -101,12 +104,16 @@ func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []stri
 	if err != nil {
 		return nil, err
 	}
-	loc, err := s.importLocation(ctx, location)
+	locs, ranges, err := s.importLocations(ctx, location)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range ws {
-		w.LocationID = loc.ID
+		w.LocationID = locs[0].ID
+		w.LocationIDs, w.LocationRanges = nil, append([]wod.SeatRange(nil), ranges...)
+		for _, l := range locs {
+			w.LocationIDs = append(w.LocationIDs, l.ID)
+		}
 	}
 	res, err := s.Workshops.ImportWorkshops(ctx, ws)
 	if err != nil {
@@ -179,7 +186,39 @@ func (s *Service) checkContent(ctx context.Context, ws []*wod.Workshop, dirs []s
 	return needs, nil
 }
 
-// importLocation is the location new workshops of an import go to.
+// importLocations are the locations new workshops of an import go to: the
+// named ones (comma-separated, each "name" or "name:MIN-MAX" with its own
+// seat range), or the only one.
+func (s *Service) importLocations(ctx context.Context, specs string) ([]*wod.Location, []wod.SeatRange, error) {
+	var out []*wod.Location
+	var ranges []wod.SeatRange
+	for spec := range strings.SplitSeq(specs, ",") {
+		if strings.TrimSpace(spec) == "" {
+			continue
+		}
+		name, r, err := wod.ParseLocationSpec(spec)
+		if err != nil {
+			return nil, nil, wod.Errorf(wod.EINVALID, "--location %v", err)
+		}
+		l, err := s.importLocation(ctx, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !slices.ContainsFunc(out, func(o *wod.Location) bool { return o.ID == l.ID }) {
+			out, ranges = append(out, l), append(ranges, r)
+		}
+	}
+	if len(out) > 0 {
+		return out, ranges, nil
+	}
+	l, err := s.importLocation(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return []*wod.Location{l}, []wod.SeatRange{{}}, nil
+}
+
+// importLocation is the named location, or (no name) the only one.
 func (s *Service) importLocation(ctx context.Context, name string) (*wod.Location, error) {
 	if name != "" {
 		return s.Locations.FindLocation(ctx, name)

@@ -64,12 +64,12 @@ func (db *DB) CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (
 func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, error) {
 	req := nr.Request
 	var w struct {
-		id, locationID             int64
-		capacity, seatMin, seatMax int
-		active                     bool
+		id       int64
+		capacity int
+		active   bool
 	}
-	err := tx.queryRow(`SELECT id, location_id, capacity, seat_min, seat_max, active FROM workshops WHERE slug = $1`+
-		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.locationID, &w.capacity, &w.seatMin, &w.seatMax, &w.active)
+	err := tx.queryRow(`SELECT id, capacity, active FROM workshops WHERE slug = $1`+
+		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.capacity, &w.active)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.active) {
 		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
 			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)}}}
@@ -77,19 +77,13 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	if err != nil {
 		return nil, err
 	}
-	skipLocked := ""
-	if tx.db.dialect == Postgres {
-		// Workshops with overlapping ranges lock different workshop rows, so
-		// the seat rows themselves must be locked too.
-		skipLocked = " FOR UPDATE SKIP LOCKED"
-	}
-	var seatID int64
-	var number int
+	var p placed
 	if nr.RehearsalID == nil {
 		if err := alreadyRegistered(tx, req.Email); err != nil {
 			return nil, err
 		}
-		// The capacity is the participants': a rehearsal's robot is not one.
+		// The capacity is the participants' across all the workshop's
+		// locations: a rehearsal's robot is not one.
 		var held int
 		if err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
 			AND state IN `+holdingSQL, w.id).Scan(&held); err != nil {
@@ -98,23 +92,19 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		if held >= w.capacity {
 			return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
 		}
-		err = tx.queryRow(`SELECT id, number FROM seats WHERE location_id = $1 AND state = 'free'
-			AND number BETWEEN $2 AND $3 ORDER BY number LIMIT 1`+skipLocked, w.locationID, w.seatMin, w.seatMax).
-			Scan(&seatID, &number)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, wod.Errorf(wod.EFULL, "workshop %s has no free seat; please try again later", req.Workshop)
-		}
+		p, err = placeSeat(tx, req.Workshop, w.id, nr.AgentStale)
 	} else {
-		seatID, number, err = rehearsalSeat(tx, req.Workshop, w.locationID, w.seatMin, w.seatMax, skipLocked)
+		p, err = placeRehearsal(tx, req.Workshop, w.id, nr.AgentStale)
 	}
 	if err != nil {
 		return nil, err
 	}
+	seatID, number := p.seatID, p.number
 	var id int64
 	if err := tx.queryRow(`INSERT INTO registrations (workshop_id, name, email, company, state, seat_id,
 		location_id, student_number, client_ip, created_at, updated_at, rehearsal_id)
 		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $9, $10) RETURNING id`,
-		w.id, req.Name, req.Email, req.Company, seatID, w.locationID, number, req.ClientIP, tx.now,
+		w.id, req.Name, req.Email, req.Company, seatID, p.locationID, number, req.ClientIP, tx.now,
 		nullInt64(nr.RehearsalID)).Scan(&id); err != nil {
 		return nil, err
 	}
@@ -129,7 +119,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	for _, j := range nr.Jobs {
 		j.RegistrationID = &id
 		if j.LocationID == nil {
-			j.LocationID = &w.locationID
+			j.LocationID = &p.locationID
 		}
 		if err := insertJob(tx, j); err != nil {
 			return nil, err

@@ -184,7 +184,8 @@ var workshopInputs = []workshopField{
 	{Name: "capacity", Label: "Capacity", Type: "number", Help: "Most seats held at once"},
 	{Name: "seat_min", Label: "First seat", Type: "number", Help: "Local student number the seat range starts at"},
 	{Name: "seat_max", Label: "Last seat", Type: "number"},
-	{Name: "location", Label: "Location", Type: "select"},
+	{Name: "locations", Label: "Locations", Type: "text",
+		Help: "Comma-separated, the first one first; name:MIN-MAX gives a location its own seat range. Each registration goes to one whose agent is alive, with the most free seats"},
 	{Name: "active", Label: "Active (in the catalogue, open for registration)", Type: "checkbox"},
 	{Name: "beta", Label: "Beta", Type: "checkbox"},
 	{Name: "priority", Label: "Priority", Type: "number", Help: "Catalogue order, ascending"},
@@ -214,7 +215,7 @@ func workshopValues(w *wod.Workshop) map[string]string {
 	return map[string]string{
 		"title": w.Title, "description": w.Description, "categories": strings.Join(w.Categories, ", "),
 		"duration": w.Duration.String(), "capacity": strconv.Itoa(w.Capacity), "seat_min": strconv.Itoa(w.SeatMin),
-		"seat_max": strconv.Itoa(w.SeatMax), "location": w.Location, "active": b(w.Active), "beta": b(w.Beta),
+		"seat_max": strconv.Itoa(w.SeatMax), "locations": strings.Join(w.Locations, ", "), "active": b(w.Active), "beta": b(w.Beta),
 		"priority": strconv.Itoa(w.Priority), "presenter": w.Presenter, "presenter_role": w.PresenterRole,
 		"avatar": w.Avatar, "image": w.Image, "badge_image": w.BadgeImage, "reset": b(w.Reset), "ldap": b(w.LDAP),
 		"varpass": b(w.VarPass), "compile": strings.Join(w.Compile, ", "), "appliance": string(w.Appliance),
@@ -256,8 +257,8 @@ func (p *Pages) renderWorkshopForm(w http.ResponseWriter, r *http.Request, a *ad
 	for _, f := range workshopInputs {
 		f.Value, f.Error = values[f.Name], errs[f.Name]
 		f.Overridden = slices.Contains(ws.Overrides, f.Name)
-		if f.Name == "location" {
-			f.Options = locations
+		if f.Name == "locations" {
+			f.Help += " (there are: " + strings.Join(locations, ", ") + ")"
 		}
 		d.Fields = append(d.Fields, f)
 	}
@@ -280,7 +281,17 @@ func (p *Pages) updateWorkshop(w http.ResponseWriter, r *http.Request, a *adminR
 	e := &workshopEdit{form: r.PostForm, values: workshopValues(ws), errs: map[string]string{}}
 	c := operator.WorkshopChange{WorkshopUpdate: e.parse(ws)}
 	if loc, ok := e.changed("location", ws.Location); ok {
+		// The form of before a workshop had several locations.
 		c.Location = &loc
+	}
+	if locs, ok := e.changed("locations", strings.Join(ws.Locations, ", ")); ok {
+		var names []string
+		for n := range strings.SplitSeq(locs, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+		c.Locations = &names
 	}
 	if len(e.errs) > 0 {
 		p.renderWorkshopForm(w, r, a, http.StatusUnprocessableEntity, ws, e.values, e.errs, workshopFormProblem)

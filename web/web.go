@@ -80,6 +80,10 @@ type Pages struct {
 	// Announcement is a standing banner from configuration, shown above
 	// the operators' announcements.
 	Announcement string
+	// AgentStale is how long a location's agent may be silent before it
+	// gets no new participants (the server's --agent-stale; 0:
+	// wod.DefaultAgentStale); the dashboard marks such agents.
+	AgentStale time.Duration
 	// NotebookRetention is how long participants may download the
 	// notebooks they left.
 	NotebookRetention time.Duration
