@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -207,7 +206,7 @@ func (d *WebhookDispatcher) failed(ctx context.Context, a *wod.WebhookAttempt, o
 		text := fmt.Sprintf("Webhook endpoint %d (%s) is paused: its last %d attempts failed, since %s (the last one: %s).\n"+
 			"Its deliveries are kept. Once the receiver is mended, resume the endpoint on the admin webhooks page "+
 			"or with POST /api/v1/webhooks/%d/resume.",
-			del.EndpointID, displayURL(a.URL), a.ConsecutiveFailures+1, since.UTC().Format(time.RFC3339), msg, del.EndpointID)
+			del.EndpointID, webhook.Display(a.URL), a.ConsecutiveFailures+1, since.UTC().Format(time.RFC3339), msg, del.EndpointID)
 		alert, err := d.Alerts.ComposeAlert(ctx, "", text)
 		if err != nil {
 			d.Logger.ErrorContext(ctx, "compose webhook pause alert", "endpoint", del.EndpointID, "error", err)
@@ -225,19 +224,6 @@ func (d *WebhookDispatcher) finish(ctx context.Context, a *wod.WebhookAttempt, o
 	}
 	if paused {
 		d.Logger.WarnContext(ctx, "webhook endpoint paused after repeated failures", "endpoint", a.Delivery.EndpointID,
-			"url", displayURL(a.URL))
+			"url", webhook.Display(a.URL))
 	}
-}
-
-// displayURL is an endpoint's URL without its query, which may carry a
-// token of the receiver's.
-func displayURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	return u.String()
 }

@@ -51,7 +51,7 @@ func (s *Service) CreateWebhook(ctx context.Context, by *wod.Caller, spec Webhoo
 	if err := s.Webhooks.CreateWebhook(ctx, e); err != nil {
 		return nil, "", err
 	}
-	s.audit(ctx, by, "webhook.create", webhookSubject(e.ID), displayURL(e.URL))
+	s.audit(ctx, by, "webhook.create", webhookSubject(e.ID), webhook.Display(e.URL))
 	return e, secretText, nil
 }
 
@@ -85,7 +85,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, by *wod.Caller, id int64, c
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, by, "webhook.update", webhookSubject(id), displayURL(e.URL))
+	s.audit(ctx, by, "webhook.update", webhookSubject(id), webhook.Display(e.URL))
 	return e, nil
 }
 
@@ -144,12 +144,3 @@ func (s *Service) RedeliverWebhook(ctx context.Context, by *wod.Caller, delivery
 }
 
 func webhookSubject(id int64) string { return "webhook:" + strconv.FormatInt(id, 10) }
-
-// displayURL is an endpoint's URL for the audit trail: without its query,
-// which may carry a token of the receiver's.
-func displayURL(raw string) string {
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		return raw[:i] + "?…"
-	}
-	return raw
-}

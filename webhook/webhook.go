@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -132,13 +133,28 @@ func (c *Client) Send(ctx context.Context, url, secret, id string, at time.Time,
 	return ans, nil
 }
 
-// redact keeps the URL's query out of an error: it may hold a token of the
-// receiver's.
-func redact(err error, url string) error {
-	if i := strings.IndexByte(url, '?'); i >= 0 {
-		return errors.New(strings.ReplaceAll(err.Error(), url[i:], "?…"))
+// redact takes the URL out of a request's error: its path or query may
+// hold the receiver's token (chat services put it in the path).
+func redact(err error, _ string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s: %w", ue.Op, Display(ue.URL), ue.Err)
 	}
 	return err
+}
+
+// Display is an endpoint's URL as logs, errors and mails show it: scheme
+// and host only, for its path or query may hold the receiver's token.
+func Display(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(an unparsable URL)"
+	}
+	out := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
 }
 
 // excerpt is b as valid UTF-8, cut to MaxResponse bytes.
