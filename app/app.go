@@ -30,6 +30,7 @@ import (
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/web"
+	"github.com/wod-dev/wod/webhook"
 )
 
 // Version is set at build time with -ldflags "-X github.com/wod-dev/wod/app.Version=…".
@@ -47,7 +48,9 @@ type App struct {
 
 	Engine     *engine.Engine
 	Dispatcher *engine.Dispatcher
-	Metrics    *metrics.Metrics
+	// Webhooks delivers the webhook messages the store queues.
+	Webhooks *engine.WebhookDispatcher
+	Metrics  *metrics.Metrics
 	// NotebookExecutor runs a rehearsal's notebooks through the hub; set
 	// it before Build. Without it, rehearsals are refused (503) and only
 	// those a restart interrupted are swept.
@@ -173,6 +176,8 @@ func (a *App) Build() error {
 			return rehearsal.ContentNotebooks(dirs)(ctx, slug)
 		}
 	}
+	a.Webhooks = &engine.WebhookDispatcher{Store: a.DB, Client: webhook.NewClient(engine.DefaultWebhookTimeout, "wod/"+Version),
+		Keys: a.Keys, Clock: a.Clock, Logger: a.Logger.With("component", "webhooks"), Alerts: a.Engine, Wake: a.Engine.Notified}
 	a.Rehearsals = &rehearsal.Runner{Store: a.DB, Engine: a.Engine, Executor: a.NotebookExecutor,
 		Notebooks: notebooks, Clock: a.Clock,
 		Logger: a.Logger.With("component", "rehearsal"), Observer: a.Metrics,
@@ -182,7 +187,7 @@ func (a *App) Build() error {
 	api := &httpapi.Server{
 		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine, Operator: ops,
 		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
-		Events: a.DB, Announcements: a.DB, LTI: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		Events: a.DB, Announcements: a.DB, LTI: a.DB, Webhooks: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate, AgentStale: a.Config.AgentStale,
 		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL, LoginConcurrency: a.Config.LoginConcurrency,
 	}
@@ -191,7 +196,7 @@ func (a *App) Build() error {
 	}
 	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine, Operator: ops,
 		Announcements: a.DB, Badges: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Stats: a.DB,
-		Events: a.DB, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		Events: a.DB, Webhooks: a.DB, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		Brand: web.Branding{Name: bc.Name, Logo: bc.Logo, Color: bc.Color, URL: bc.URL,
 			Support: bc.Support, Links: brandLinks(bc)},
 		Announcement:      a.Config.Announcement,
@@ -235,6 +240,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Engine.Run(ctx) })
 	wg.Go(func() { a.Dispatcher.Run(ctx) })
+	wg.Go(func() { a.Webhooks.Run(ctx) })
 	wg.Go(func() { a.Rehearsals.Run(ctx) })
 	if a.ContentSync != nil {
 		wg.Go(func() { a.ContentSync.Run(ctx) })

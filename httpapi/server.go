@@ -46,6 +46,7 @@ type Server struct {
 	Events        wod.EventService
 	Announcements wod.AnnouncementService
 	LTI           wod.LTIService
+	Webhooks      wod.WebhookService
 	Health        Health
 	Keys          *secret.Keys
 	Clock         wod.Clock
@@ -118,6 +119,7 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	s.registerPeople()
 	s.registerAnnouncements()
 	s.registerLTI()
+	s.registerWebhooks()
 	s.registerAgents()
 	s.registerContent()
 

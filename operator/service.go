@@ -52,6 +52,10 @@ type Service struct {
 	// Rehearser a request to rehearse answers EUNAVAILABLE.
 	RehearsalStore wod.RehearsalService
 	Rehearser      Rehearser
+	// Webhooks keeps the webhook endpoints; WebhookKeys seals their
+	// signing secrets (without it, no endpoint can be created).
+	Webhooks    wod.WebhookService
+	WebhookKeys WebhookSealer
 }
 
 // audit records what the caller did. The action has happened by then, so a

@@ -131,6 +131,9 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			return nil, err
 		}
 	}
+	if err := queueRegistrationWebhook(tx, wod.WebhookRegistrationCreated, id); err != nil {
+		return nil, err
+	}
 	if g := req.Launch; g != nil {
 		l := *g
 		l.RegistrationID = id

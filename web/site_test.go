@@ -67,7 +67,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test", NotebookRetention: 24 * time.Hour}
 	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: logger, AgentTokens: db, RehearsalStore: db}
+		Events: db, Clock: clock, Logger: logger, AgentTokens: db, RehearsalStore: db, Webhooks: db, WebhookKeys: keys}
 	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Agents: eng, Operator: ops,
 		AgentAuth: db, Jobs: db, Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db,
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",
@@ -79,7 +79,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 	tool := &lti.Tool{Platforms: db, Clock: clock, PublicURL: "http://wod.test", Key: ltiKey}
 	eng.Grades = tool
 	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Operator: ops, Announcements: db, Stats: db,
-		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Gate: api, Keys: keys,
+		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Webhooks: db, Gate: api, Keys: keys,
 		Clock: clock, Logger: logger, Brand: web.Branding{Name: "Acme", Color: "#123456", Support: "help@acme.test"},
 		Announcement:      "Conference day: all workshops are open",
 		NotebookRetention: 24 * time.Hour,

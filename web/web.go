@@ -69,6 +69,7 @@ type Pages struct {
 	Tokens        wod.TokenService
 	Events        wod.EventService
 	Stats         wod.StatsService
+	Webhooks      wod.WebhookService
 	Gate          Gate
 	// LTI launches workshops from learning platforms (nil: no LTI).
 	LTI    *lti.Tool
