@@ -6,6 +6,11 @@
 //	go run ./cmd/wod-bench -db postgres://postgres@127.0.0.1/wodbench
 //
 // The PostgreSQL database must exist and be empty (it is migrated).
+//
+//	go run ./cmd/wod-bench -mode locations -db postgres://postgres@127.0.0.1/postgres
+//
+// runs a crowd through two server replicas and simulated agents; it creates
+// its own database on that server and drops it after.
 package main
 
 import (
@@ -19,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -55,10 +61,16 @@ func main() {
 	conc := flag.Int("concurrency", 16, "concurrent registrations")
 	timers := flag.Int("timers", 10000, "timers to fire")
 	spread := flag.Duration("spread", 10*time.Second, "timers fall due over this window")
-	mode := flag.String("mode", "control", "control (engine and store), pages (web pages with -registrations in the database), render (content deployment) or hub (a real JupyterHub, as root)")
+	mode := flag.String("mode", "control", "control (engine and store), locations (a crowd through two server replicas and simulated agents), pages (web pages with -registrations in the database), render (content deployment) or hub (a real JupyterHub, as root)")
 	simultaneous := flag.String("simultaneous", "1,100", "hub mode: registrations booked at once, per round")
 	prestart := flag.Bool("prestart", true, "hub mode: start each student's server as part of ready")
-	cpuprofile := flag.String("cpuprofile", "", "pages mode: write a CPU profile of the page timings to this file")
+	cpuprofile := flag.String("cpuprofile", "", "pages and locations modes: write a CPU profile of the run to this file")
+	participants := flag.Int("participants", 2000, "locations mode: participants who book, get ready and end")
+	locations := flag.Int("locations", 20, "locations mode: simulated locations, one agent each")
+	workshops := flag.Int("workshops", 0, "locations mode: 0 for one workshop per location, N for N workshops each at every location")
+	replicas := flag.Int("replicas", 2, "locations mode: server replicas sharing the database")
+	workers := flag.Int("workers", 4, "locations mode: job workers of each simulated agent")
+	heartbeat := flag.Duration("heartbeat", 5*time.Second, "locations mode: heartbeat period of each simulated agent")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -67,6 +79,15 @@ func main() {
 	case "pages":
 		var res *pagesResult
 		if res, err = benchPages(context.Background(), *dsn, *regs, 200, *cpuprofile); err == nil {
+			err = printJSON(res)
+		}
+	case "locations":
+		var res *locationsResult
+		o := locationsOptions{DB: *dsn, Participants: *participants, Locations: *locations, Workshops: *workshops,
+			Replicas: *replicas, Concurrency: *conc, Workers: *workers, Heartbeat: *heartbeat, Timeout: 5 * time.Minute}
+		if res, err = withProfile(*cpuprofile, func() (*locationsResult, error) {
+			return benchLocations(context.Background(), o)
+		}); err == nil {
 			err = printJSON(res)
 		}
 	case "render":
@@ -237,6 +258,24 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// withProfile runs fn under the CPU profiler when file is set.
+func withProfile[T any](file string, fn func() (T, error)) (T, error) {
+	if file == "" {
+		return fn()
+	}
+	var zero T
+	f, err := os.Create(file)
+	if err != nil {
+		return zero, err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return zero, err
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
 }
 
 // liveHeap returns the live Go heap after full collections. (SQLite's page
