@@ -239,6 +239,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Engine.Run(ctx) })
+	wg.Go(func() { a.Engine.FollowAgentJobs(ctx) })
 	wg.Go(func() { a.Dispatcher.Run(ctx) })
 	wg.Go(func() { a.Webhooks.Run(ctx) })
 	wg.Go(func() { a.Rehearsals.Run(ctx) })

@@ -16,7 +16,7 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 	for {
 		// The long-poll's deadline is the agent's wait on the wall clock,
 		// not a due time of the engine's clock.
-		alarm := setAlarm(nil, e.Notified)
+		alarm := setAlarm(nil, func() <-chan struct{} { return e.claimNotified(locationID) })
 		jobs, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
 		if err != nil {
 			return nil, err
@@ -156,7 +156,9 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 	if j.State != wod.JobRunning || j.Attempts != res.Attempt {
 		return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer yours (it is %s, attempt %d)", jobID, res.Attempt, j.State, j.Attempts)
 	}
-	defer e.notify()
+	// What a report schedules (a retry, a reset, a grade) is the
+	// location's, or the timer loop's.
+	defer e.notifyAt(locationID)
 	observer(e.Observer).JobReported(j.Kind, res.OK, time.Duration(res.Seconds*float64(time.Second)))
 	if !res.OK {
 		e.Logger.WarnContext(ctx, "agent job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "error", res.Error)
@@ -323,4 +325,30 @@ func (e *Engine) finishedBefore(ctx context.Context, r *wod.Registration) (bool,
 	done := wod.StateDone
 	_, n, err := e.Store.FindRegistrations(ctx, wod.RegistrationFilter{State: &done, Email: &r.Email, Workshop: &r.Workshop, Page: wod.Page{Limit: 1}})
 	return n > 0, err
+}
+
+// agentJobListener is a store that hears of the agent jobs other server
+// replicas schedule (the PostgreSQL store).
+type agentJobListener interface {
+	ListenAgentJobs(ctx context.Context, fn func(locationID int64)) error
+}
+
+// FollowAgentJobs wakes the agents waiting on this server when another
+// replica schedules work at their location, until ctx ends; without it
+// they would look only every second. It listens again after a failure.
+func (e *Engine) FollowAgentJobs(ctx context.Context) {
+	l, ok := e.Store.(agentJobListener)
+	if !ok {
+		return
+	}
+	for {
+		err := l.ListenAgentJobs(ctx, e.WakeClaims)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		e.Logger.WarnContext(ctx, "listening for other replicas' agent jobs; agents wait up to a second meanwhile", "error", err)
+		if setAlarm(nil, nil).Wait(ctx, time.Now().Add(5*time.Second)) != nil {
+			return
+		}
+	}
 }

@@ -115,6 +115,11 @@ type Engine struct {
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake every waiter
+	// claims are the channels the agents' long-polls wait on, by
+	// location: work at one location wakes only that location's agents
+	// (a crowd booking at twenty locations would otherwise wake every
+	// waiting claim, each then querying the jobs, for each booking).
+	claims map[int64]chan struct{}
 }
 
 // Defaults.
@@ -139,14 +144,60 @@ var _ wod.AgentService = (*Engine)(nil)
 
 func (e *Engine) now() time.Time { return e.Clock.Now().UTC() }
 
-// notify wakes the timer loop and every agent waiting for a job.
-func (e *Engine) notify() {
+// notify wakes the timer loop, the outbox and every agent waiting for a
+// job.
+func (e *Engine) notify() { e.notifyAt(0) }
+
+// notifyAt wakes the timer loop, the outbox and the agents waiting for a
+// job at the location (every agent when locationID is 0): for work whose
+// agent jobs, if any, are all at that location.
+func (e *Engine) notifyAt(locationID int64) {
 	e.wakeMu.Lock()
 	defer e.wakeMu.Unlock()
 	if e.wake != nil {
 		close(e.wake)
 	}
 	e.wake = make(chan struct{})
+	e.wakeClaimsLocked(locationID)
+}
+
+// WakeClaims wakes the agents waiting for a job at the location (every
+// agent when locationID is 0), and nothing else: another server replica
+// scheduled agent work there (see ListenAgentJobs).
+func (e *Engine) WakeClaims(locationID int64) {
+	e.wakeMu.Lock()
+	defer e.wakeMu.Unlock()
+	e.wakeClaimsLocked(locationID)
+}
+
+func (e *Engine) wakeClaimsLocked(locationID int64) {
+	if locationID == 0 {
+		for _, c := range e.claims {
+			close(c)
+		}
+		clear(e.claims)
+		return
+	}
+	if c := e.claims[locationID]; c != nil {
+		close(c)
+		delete(e.claims, locationID)
+	}
+}
+
+// claimNotified returns a channel closed when agent work may have come
+// due at the location.
+func (e *Engine) claimNotified(locationID int64) <-chan struct{} {
+	e.wakeMu.Lock()
+	defer e.wakeMu.Unlock()
+	if e.claims == nil {
+		e.claims = map[int64]chan struct{}{}
+	}
+	c := e.claims[locationID]
+	if c == nil {
+		c = make(chan struct{})
+		e.claims[locationID] = c
+	}
+	return c
 }
 
 // Notified returns a channel closed when the engine next schedules work
@@ -187,7 +238,7 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 	if err != nil {
 		return nil, fmt.Errorf("register for %s: %w", req.Workshop, err)
 	}
-	e.notify()
+	e.notifyAt(r.LocationID)
 	e.Logger.InfoContext(ctx, "registration booked", "registration", r.ID, "workshop", r.Workshop,
 		"seat", r.Username, "location", r.Location)
 	return r, nil

@@ -24,7 +24,7 @@ func (e *Engine) end(ctx context.Context, r *wod.Registration, reason, actor str
 		Event:          &wod.Event{Actor: actor, Kind: "registration.end", Subject: subject(r), Detail: reason},
 	})
 	if err == nil {
-		e.notify()
+		e.notifyAt(r.LocationID)
 	}
 	return err
 }

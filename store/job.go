@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/wod-dev/wod"
 )
@@ -24,10 +25,20 @@ func insertJob(tx *Tx, j *wod.Job) error {
 		args = "{}"
 	}
 	j.CreatedAt, j.UpdatedAt = tx.now, tx.now
-	return tx.queryRow(`INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args,
+	if err := tx.queryRow(`INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args,
 		created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
 		j.Kind, nullInt64(j.RegistrationID), nullInt64(j.LocationID), j.State, j.RunAt.UTC(), j.MaxAttempts, args,
-		tx.now).Scan(&j.ID)
+		tx.now).Scan(&j.ID); err != nil {
+		return err
+	}
+	if tx.db.dialect == Postgres && j.LocationID != nil && j.Kind.AgentKind() && j.State == wod.JobQueued &&
+		!j.RunAt.After(tx.now) {
+		// Delivered at commit, to every replica's ListenAgentJobs; the
+		// same location twice in one transaction is delivered once.
+		_, err := tx.exec(`SELECT pg_notify('`+agentJobsChannel+`', $1)`, strconv.FormatInt(*j.LocationID, 10))
+		return err
+	}
+	return nil
 }
 
 const jobColumns = `id, kind, registration_id, location_id, state, run_at, attempts, max_attempts, lease_until,

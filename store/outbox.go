@@ -101,7 +101,9 @@ func (db *DB) NextMailAt(ctx context.Context) (next time.Time, ok bool, err erro
 // FindLocationByAgentToken returns the location whose agent token has the
 // hash, or EUNAUTHORIZED.
 func (db *DB) FindLocationByAgentToken(ctx context.Context, hash []byte) (l *wod.Location, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	// A read: on SQLite, every agent request would otherwise queue for the
+	// one writing connection behind the bookings.
+	err = db.read(ctx, func(tx *Tx) error {
 		l, err = scanLocation(tx.queryRow(`SELECT `+locationColumns+` FROM locations WHERE agent_token_hash = $1`, hash))
 		if errors.Is(err, sql.ErrNoRows) {
 			return wod.Errorf(wod.EUNAUTHORIZED, "the agent token is unknown or was replaced")

@@ -83,11 +83,16 @@ type locationsResult struct {
 	ReadyMaxMs float64 `json:"booking_to_ready_max_ms"`
 	// Done counts the sessions the participants ended whose cleanup the
 	// agents reported.
-	Done         int            `json:"done"`
-	TotalSeconds float64        `json:"total_seconds"`
-	Heartbeats   int64          `json:"heartbeats"`
-	Errors       int            `json:"errors"`
-	ErrorKinds   map[string]int `json:"error_kinds,omitempty"`
+	Done         int     `json:"done"`
+	TotalSeconds float64 `json:"total_seconds"`
+	Heartbeats   int64   `json:"heartbeats"`
+	// DBTransactions counts the database's transactions over the run
+	// (PostgreSQL), DBTables the scans and row changes of its busiest tables:
+	// where the database's time goes.
+	DBTransactions int64            `json:"db_transactions,omitempty"`
+	DBTables       map[string]int64 `json:"db_table_activity,omitempty"`
+	Errors         int              `json:"errors"`
+	ErrorKinds     map[string]int   `json:"error_kinds,omitempty"`
 }
 
 // benchLocations runs the control plane under a crowd: o.Participants book
@@ -159,7 +164,7 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 	// Participants end their session as soon as it is ready, through their
 	// status link, so that cleanups run beside the bookings.
 	var enders sync.WaitGroup
-	for i := range max(4, o.Concurrency/4) {
+	for i := range o.Concurrency {
 		enders.Go(func() {
 			for {
 				select {
@@ -222,6 +227,9 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 	deadline := time.Now().Add(o.Timeout)
 	for crowd.settled() < res.Booked && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
+		if os.Getenv("WOD_BENCH_DEBUG") != "" && time.Since(start).Milliseconds()%2000 < 20 {
+			fmt.Fprintln(os.Stderr, "progress", time.Since(start).Round(time.Second), crowd.debug())
+		}
 	}
 	res.TotalSeconds = time.Since(start).Seconds()
 	if n := res.Booked - crowd.settled(); n > 0 {
@@ -236,6 +244,9 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 	res.ClaimP50Ms, res.ClaimP99Ms, res.ClaimMaxMs = percentiles(claims)
 	res.ReadyP50Ms, res.ReadyP99Ms, res.ReadyMaxMs = percentiles(ready)
 	res.Heartbeats = heartbeats.Load()
+	if o.DB != "" {
+		res.DBTransactions, res.DBTables = postgresActivity(ctx, dsn)
+	}
 	res.Errors, res.ErrorKinds = errs.total()
 	return res, nil
 }
@@ -285,6 +296,33 @@ func freshPostgres(ctx context.Context, adminURL string) (dsn string, drop func(
 		}
 		conn.Close()
 	}, nil
+}
+
+// postgresActivity reads the database's statistics: its transactions,
+// and per table the sequential and index scans and the rows written.
+func postgresActivity(ctx context.Context, dsn string) (int64, map[string]int64) {
+	conn, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return 0, nil
+	}
+	defer conn.Close()
+	var n int64
+	conn.QueryRowContext(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	tables := map[string]int64{}
+	rows, err := conn.QueryContext(ctx, `SELECT relname, seq_scan, COALESCE(idx_scan, 0), n_tup_ins + n_tup_upd + n_tup_del
+		FROM pg_stat_user_tables`)
+	if err != nil {
+		return n, nil
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var seq, idx, written int64
+		if rows.Scan(&name, &seq, &idx, &written) == nil && seq+idx+written > 1000 {
+			tables[name+" seq_scans"], tables[name+" index_scans"], tables[name+" rows_written"] = seq, idx, written
+		}
+	}
+	return n, tables
 }
 
 // replica is one server of the bench: the real application (API, pages,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -245,9 +246,40 @@ func (t *errorTally) total() (int, map[string]int) {
 func (t *errorTally) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
 
 func (t *errorTally) Handle(_ context.Context, r slog.Record) error {
-	t.add("log: " + r.Message)
+	kind := "log: " + r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" || a.Key == "status" || a.Key == "path" {
+			kind += " " + a.Key + "=" + a.Value.String()
+		}
+		return true
+	})
+	if len(kind) > 200 {
+		kind = kind[:200]
+	}
+	t.add(kind)
 	return nil
 }
 
 func (t *errorTally) WithAttrs([]slog.Attr) slog.Handler { return t }
 func (t *errorTally) WithGroup(string) slog.Handler      { return t }
+
+func (c *crowd) debug() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ready, ended, settled int
+	var stuck []int64
+	for id, p := range c.people {
+		if !p.readyAt.IsZero() {
+			ready++
+		}
+		if !p.endAnswered.IsZero() {
+			ended++
+		}
+		if p.settled {
+			settled++
+		} else if len(stuck) < 5 {
+			stuck = append(stuck, id)
+		}
+	}
+	return fmt.Sprintf("people=%d ready=%d ended=%d settled=%d claims=%d stuck=%v", len(c.people), ready, ended, settled, len(c.claims), stuck)
+}
