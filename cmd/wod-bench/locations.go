@@ -235,6 +235,7 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 	if n := res.Booked - crowd.settled(); n > 0 {
 		errs.addN("not done within -timeout", n)
 	}
+	errs.closed.Store(true)
 	cancel()
 	agents.Wait()
 	enders.Wait()

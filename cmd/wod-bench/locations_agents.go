@@ -223,6 +223,9 @@ func later(a, b time.Time) time.Time {
 type errorTally struct {
 	mu    sync.Mutex
 	kinds map[string]int
+	// closed ends the count with the run: what stopping the agents and
+	// servers logs (claims cut short, mails not recorded) is not the run's.
+	closed atomic.Bool
 }
 
 func (t *errorTally) add(kind string) { t.addN(kind, 1) }
@@ -246,6 +249,9 @@ func (t *errorTally) total() (int, map[string]int) {
 func (t *errorTally) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
 
 func (t *errorTally) Handle(_ context.Context, r slog.Record) error {
+	if t.closed.Load() {
+		return nil
+	}
 	kind := "log: " + r.Message
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "error" || a.Key == "status" || a.Key == "path" {
