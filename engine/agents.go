@@ -13,10 +13,12 @@ import (
 // wait for one to fall due. It returns nil when none came.
 func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, wait time.Duration) (*wod.AgentJob, error) {
 	deadline := time.Now().Add(wait)
+	token := e.claimToken(locationID)
 	for {
 		// The long-poll's deadline is the agent's wait on the wall clock,
-		// not a due time of the engine's clock.
-		alarm := setAlarm(nil, func() <-chan struct{} { return e.claimNotified(locationID) })
+		// not a due time of the engine's clock. A wake-up that comes while
+		// the jobs are queried stays in the token.
+		alarm := setAlarm(nil, func() <-chan struct{} { return token })
 		jobs, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
 		if err != nil {
 			return nil, err
@@ -28,6 +30,8 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 				e.giveUp(ctx, j, "no agent reported on it after "+fmt.Sprint(j.MaxAttempts)+" attempts")
 				continue
 			}
+			// More may be due: the next waiting claim looks.
+			signal(token)
 			aj, err := e.agentJob(ctx, j)
 			if err != nil || aj != nil {
 				return aj, err

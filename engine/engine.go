@@ -115,10 +115,12 @@ type Engine struct {
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake every waiter
-	// claims are the channels the agents' long-polls wait on, by
-	// location: work at one location wakes only that location's agents
-	// (a crowd booking at twenty locations would otherwise wake every
-	// waiting claim, each then querying the jobs, for each booking).
+	// claims hold, by location, the wake-up of the agents' long-polls: a
+	// token (a channel of one) that one waiting claim takes. Work at one
+	// location wakes one of its claims, which passes the token on when it
+	// found a job (more may be due): a crowd booking at twenty locations
+	// would otherwise wake every waiting claim for each booking, all of
+	// them then querying the jobs at once.
 	claims map[int64]chan struct{}
 }
 
@@ -173,28 +175,27 @@ func (e *Engine) WakeClaims(locationID int64) {
 func (e *Engine) wakeClaimsLocked(locationID int64) {
 	if locationID == 0 {
 		for _, c := range e.claims {
-			close(c)
+			signal(c)
 		}
-		clear(e.claims)
 		return
 	}
-	if c := e.claims[locationID]; c != nil {
-		close(c)
-		delete(e.claims, locationID)
-	}
+	signal(e.claimTokenLocked(locationID))
 }
 
-// claimNotified returns a channel closed when agent work may have come
-// due at the location.
-func (e *Engine) claimNotified(locationID int64) <-chan struct{} {
+// claimToken returns the location's wake-up token (see claims).
+func (e *Engine) claimToken(locationID int64) chan struct{} {
 	e.wakeMu.Lock()
 	defer e.wakeMu.Unlock()
+	return e.claimTokenLocked(locationID)
+}
+
+func (e *Engine) claimTokenLocked(locationID int64) chan struct{} {
 	if e.claims == nil {
 		e.claims = map[int64]chan struct{}{}
 	}
 	c := e.claims[locationID]
 	if c == nil {
-		c = make(chan struct{})
+		c = make(chan struct{}, 1)
 		e.claims[locationID] = c
 	}
 	return c
@@ -209,6 +210,14 @@ func (e *Engine) Notified() <-chan struct{} {
 		e.wake = make(chan struct{})
 	}
 	return e.wake
+}
+
+// signal leaves the token, unless one is already there.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // Register validates the request, applies the address policy and books a
