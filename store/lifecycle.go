@@ -289,7 +289,7 @@ func (db *DB) NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *in
 
 // FindJob returns one job.
 func (db *DB) FindJob(ctx context.Context, id int64) (j *wod.Job, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		j, err = scanJob(tx.queryRow(`SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return wod.Errorf(wod.ENOTFOUND, "job %d not found", id)

@@ -47,7 +47,7 @@ func (db *DB) FindLocations(ctx context.Context) (ls []*wod.Location, err error)
 
 // FindLocation returns the named location.
 func (db *DB) FindLocation(ctx context.Context, name string) (l *wod.Location, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		l, err = findLocation(tx, name)
 		return err
 	})

@@ -103,7 +103,7 @@ func (db *DB) NextMailAt(ctx context.Context) (next time.Time, ok bool, err erro
 func (db *DB) FindLocationByAgentToken(ctx context.Context, hash []byte) (l *wod.Location, err error) {
 	// A read: on SQLite, every agent request would otherwise queue for the
 	// one writing connection behind the bookings.
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		l, err = scanLocation(tx.queryRow(`SELECT `+locationColumns+` FROM locations WHERE agent_token_hash = $1`, hash))
 		if errors.Is(err, sql.ErrNoRows) {
 			return wod.Errorf(wod.EUNAUTHORIZED, "the agent token is unknown or was replaced")

@@ -195,7 +195,7 @@ func alreadyRegistered(tx *Tx, email string) error {
 
 // FindRegistration returns one registration.
 func (db *DB) FindRegistration(ctx context.Context, id int64) (r *wod.Registration, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		r, err = findRegistration(tx, id)
 		return err
 	})
