@@ -286,10 +286,27 @@ func (db *DB) readStatement(ctx context.Context, fn func(tx *Tx) error) error {
 	return fn(&Tx{q: pool, ctx: ctx, db: db, now: db.clock.Now().UTC()})
 }
 
+// writeStatement runs fn, which must run exactly one statement, outside
+// a transaction on PostgreSQL, where one statement is atomic by itself: one
+// round trip instead of three. On SQLite it is a transaction on the one
+// writing connection, as ever.
+func (db *DB) writeStatement(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.dialect != Postgres {
+		return db.transact(ctx, fn)
+	}
+	return db.retry(ctx, func() error { return fn(&Tx{q: db.sql, ctx: ctx, db: db, now: db.clock.Now().UTC()}) })
+}
+
 func (db *DB) transactOn(ctx context.Context, pool *sql.DB, fn func(tx *Tx) error) error {
+	return db.retry(ctx, func() error { return db.transactOnce(ctx, pool, fn) })
+}
+
+// retry runs once again after a serialization failure, a deadlock or a
+// busy file.
+func (db *DB) retry(ctx context.Context, once func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = db.transactOnce(ctx, pool, fn)
+		err = once()
 		if err == nil || !retryable(err) {
 			return err
 		}

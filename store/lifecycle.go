@@ -228,7 +228,8 @@ func (db *DB) FailJob(ctx context.Context, jobID int64, attempt int, msg, output
 // overlap.
 func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string,
 	lease time.Duration, limit int) (js []*wod.Job, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
+	// One UPDATE, atomic by itself: every waiting agent runs it, often.
+	err = db.writeStatement(ctx, func(tx *Tx) error {
 		var w where
 		w.add("((j.state = 'queued' AND j.run_at <= ?) OR (j.state = 'running' AND j.lease_until < ?))", tx.now, tx.now)
 		w.add(inList("j.kind", len(kinds)), kindArgs(kinds)...)
