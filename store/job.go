@@ -31,14 +31,21 @@ func insertJob(tx *Tx, j *wod.Job) error {
 		tx.now).Scan(&j.ID); err != nil {
 		return err
 	}
-	if tx.db.dialect == Postgres && j.LocationID != nil && j.Kind.AgentKind() && j.State == wod.JobQueued &&
-		!j.RunAt.After(tx.now) {
-		// Delivered at commit, to every replica's ListenAgentJobs; the
-		// same location twice in one transaction is delivered once.
-		_, err := tx.exec(`SELECT pg_notify('`+agentJobsChannel+`', $1)`, strconv.FormatInt(*j.LocationID, 10))
-		return err
+	if j.LocationID != nil && j.Kind.AgentKind() && j.State == wod.JobQueued && !j.RunAt.After(tx.now) {
+		return notifyAgentJob(tx, *j.LocationID)
 	}
 	return nil
+}
+
+// notifyAgentJob tells every replica's ListenAgentJobs, when tx commits,
+// that an agent job is due at the location (PostgreSQL; the same location
+// twice in one transaction is delivered once).
+func notifyAgentJob(tx *Tx, locationID int64) error {
+	if tx.db.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.exec(`SELECT pg_notify('`+agentJobsChannel+`', $1)`, strconv.FormatInt(locationID, 10))
+	return err
 }
 
 const jobColumns = `id, kind, registration_id, location_id, state, run_at, attempts, max_attempts, lease_until,

@@ -151,6 +151,9 @@ func moveCreate(tx *Tx, jobID int64, stale time.Duration) (*wod.CreateMove, erro
 		fmt.Sprintf("moved from %s, whose agent is silent, to %s", j.from, toName), jobID); err != nil {
 		return nil, err
 	}
+	if err := notifyAgentJob(tx, to.locationID); err != nil {
+		return nil, err
+	}
 	// Its other jobs follow it (timers do not care where they run; a job
 	// of the old location would name a seat no longer its own).
 	if _, err := tx.exec(`UPDATE jobs SET location_id = $1 WHERE registration_id = $2 AND id <> $3

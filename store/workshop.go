@@ -114,7 +114,8 @@ func markPopular(tx *Tx, ws []*wod.Workshop) error {
 // FindWorkshop returns the workshop with the slug. Popularity is a
 // property of the catalogue and is only marked by FindWorkshops.
 func (db *DB) FindWorkshop(ctx context.Context, slug string) (w *wod.Workshop, err error) {
-	err = db.readStatement(ctx, func(tx *Tx) error {
+	// Two statements (the workshop, its locations): one transaction.
+	err = db.read(ctx, func(tx *Tx) error {
 		w, err = findWorkshop(tx, slug)
 		return err
 	})
