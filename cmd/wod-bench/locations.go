@@ -101,8 +101,11 @@ type locationsResult struct {
 // runner and HTTP client, with an operator that does nothing on a host)
 // claims, creates, and cleans up after each participant ends their session.
 func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, error) {
-	if o.Participants < 1 || o.Locations < 1 || o.Replicas < 1 || o.Concurrency < 1 {
-		return nil, fmt.Errorf("-participants, -locations, -replicas and -concurrency must be positive")
+	if o.Participants < 1 || o.Locations < 1 || o.Replicas < 1 || o.Concurrency < 1 || o.Workers < 1 {
+		return nil, fmt.Errorf("-participants, -locations, -replicas, -concurrency and -workers must be positive")
+	}
+	if o.Workshops < 0 || o.Locations > wod.MaxWorkshopLocations && o.Workshops > 0 {
+		return nil, fmt.Errorf("-workshops must be 0, or N with at most %d locations", wod.MaxWorkshopLocations)
 	}
 	tmp, err := os.MkdirTemp("", "wod-bench-locations")
 	if err != nil {
@@ -190,6 +193,9 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 		})
 	}
 
+	if err := waitForAgents(ctx, db, len(locs)); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	var next atomic.Int64
 	var bookers sync.WaitGroup
@@ -259,9 +265,14 @@ func layoutName(workshops int) string {
 	return fmt.Sprintf("%d workshops, each at every location", workshops)
 }
 
-// seatsPerLocation gives every location room for its share of the crowd.
+// seatsPerLocation gives every location room for its share of the crowd,
+// in equal shares for the workshops offered at every location.
 func seatsPerLocation(o locationsOptions) int {
-	return (o.Participants + o.Locations - 1) / o.Locations
+	seats := (o.Participants + o.Locations - 1) / o.Locations
+	if n := o.Workshops; n > 0 {
+		seats = (seats + n - 1) / n * n
+	}
+	return seats
 }
 
 func percentiles(ds []time.Duration) (p50, p99, maxMs float64) {
@@ -411,25 +422,63 @@ func makeLocations(ctx context.Context, db *store.DB, n, seats int) ([]*wod.Loca
 // placeWorkshops creates the workshops the crowd books and returns their
 // slugs. With workshops 0, each location has its own workshop holding all
 // its seats. With workshops N, there are N workshops each offered at every
-// location, their seat ranges side by side in each location's seats: that
-// layout needs a workshop at several locations, which the store does not
-// have yet (issue 11, part 3), and is refused until it does.
+// location, side by side in each location's seats (workshop k takes the
+// k-th share of every location's range), and placement picks among the
+// locations for each booking.
 func placeWorkshops(ctx context.Context, db *store.DB, locs []*wod.Location, workshops, seats int) ([]string, error) {
-	if workshops > 0 {
-		return nil, fmt.Errorf("-workshops %d needs a workshop offered at several locations (issue 11, part 3); "+
-			"-workshops 0 gives each location its own workshop", workshops)
-	}
 	var slugs []string
+	add := func(n int, w *wod.Workshop) error {
+		w.Slug, w.Title = fmt.Sprintf("WKSHP-Bench%02d", n), fmt.Sprintf("Bench workshop %d", n)
+		w.Duration, w.Active, w.Appliance, w.SessionType = wod.Duration(2*time.Hour), true, wod.ApplianceNone, wod.SessionWorkshop
+		slugs = append(slugs, w.Slug)
+		return db.CreateWorkshop(ctx, w)
+	}
+	if workshops == 0 {
+		for i, l := range locs {
+			if err := add(i+1, &wod.Workshop{Capacity: seats, SeatMin: 1, SeatMax: seats, LocationID: l.ID}); err != nil {
+				return nil, err
+			}
+		}
+		return slugs, nil
+	}
+	ids := make([]int64, len(locs))
 	for i, l := range locs {
-		w := &wod.Workshop{Slug: fmt.Sprintf("WKSHP-Site%02d", i+1), Title: fmt.Sprintf("Bench workshop %d", i+1),
-			Duration: wod.Duration(2 * time.Hour), Capacity: seats, SeatMin: 1, SeatMax: seats, LocationID: l.ID,
-			Active: true, Appliance: wod.ApplianceNone, SessionType: wod.SessionWorkshop}
-		if err := db.CreateWorkshop(ctx, w); err != nil {
+		ids[i] = l.ID
+	}
+	share := seats / workshops
+	for k := range workshops {
+		w := &wod.Workshop{Capacity: share * len(locs), SeatMin: k*share + 1, SeatMax: (k + 1) * share,
+			LocationID: ids[0], LocationIDs: slices.Clone(ids)}
+		if err := add(k+1, w); err != nil {
 			return nil, err
 		}
-		slugs = append(slugs, w.Slug)
 	}
 	return slugs, nil
+}
+
+// waitForAgents waits until every location's agent has said it is alive:
+// placement gives no participant to a location whose agent is silent.
+func waitForAgents(ctx context.Context, db *store.DB, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ls, err := db.FindLocations(ctx)
+		if err != nil {
+			return err
+		}
+		alive := 0
+		for _, l := range ls {
+			if l.LastHeartbeat != nil {
+				alive++
+			}
+		}
+		if alive >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d agents sent a heartbeat within a minute", alive, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 type booking struct {
