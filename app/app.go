@@ -190,6 +190,7 @@ func (a *App) Build() error {
 		Events: a.DB, Announcements: a.DB, LTI: a.DB, Webhooks: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate, AgentStale: a.Config.AgentStale,
 		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL, LoginConcurrency: a.Config.LoginConcurrency,
+		LegacyRoutes: a.Config.LegacyRoutes,
 	}
 	if a.ContentSync != nil {
 		api.ContentHookSecret = a.ContentHookSecret()

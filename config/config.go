@@ -65,6 +65,7 @@ type Config struct {
 	DenyList         []string      // --deny-list: refused e-mail domains or addresses
 	RegistrationRate int           // --registration-rate: per client address, per minute
 	TrustProxy       bool          // --trust-proxy
+	LegacyRoutes     bool          // --legacy-routes: also serve the original api-db's routes under /api
 	SessionTTL       time.Duration // --session-ttl
 	LoginConcurrency int           // --login-concurrency: password checks at once
 	ProvisionTimeout time.Duration // --provision-timeout
@@ -228,6 +229,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.DenyList, "deny-list", []string{"@1secmail.com", "@1secmail.org"},
 		"e-mail domains (@example.com) or addresses refused at registration, besides disposable ones")
 	fs.IntVar(&c.RegistrationRate, "registration-rate", 10, "registrations allowed per client address per minute (0: no limit)")
+	fs.BoolVar(&c.LegacyRoutes, "legacy-routes", false, "also serve the original api-db's REST routes under /api (its frontend and backends keep working; see the README)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a reverse proxy)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long an operator's login lasts")
 	fs.IntVar(&c.LoginConcurrency, "login-concurrency", 2, "operators' passwords checked at once (64 MiB each); more logins at that moment are answered 429")

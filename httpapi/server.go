@@ -74,6 +74,9 @@ type Server struct {
 	// ContentHookSecret is the shared secret of the content repositories'
 	// push webhook; empty: the server follows no repository.
 	ContentHookSecret string
+	// LegacyRoutes also serves the original api-db's routes under /api
+	// (--legacy-routes; see legacy.go).
+	LegacyRoutes bool
 
 	api     huma.API
 	limiter *limiter
@@ -153,7 +156,19 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 		mux.ServeHTTP(w, r)
 		RecordRoute(r)
 	})
-	return s.withClientIP(cop.Handler(routed))
+	protected := cop.Handler(routed)
+	if !s.LegacyRoutes {
+		return s.withClientIP(protected)
+	}
+	legacy := s.legacyRoutes()
+	return s.withClientIP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isLegacyPath(r.URL.Path) {
+			legacy.ServeHTTP(w, r)
+			RecordRoute(r)
+			return
+		}
+		protected.ServeHTTP(w, r)
+	}))
 }
 
 type routeKey struct{}

@@ -233,3 +233,13 @@ func (k *Keys) ParseStatusToken(token string) (int64, bool) {
 	id, err := strconv.ParseInt(msg, 10, 64)
 	return id, err == nil
 }
+
+// Derive returns a 32-byte key for one purpose, made from the signing key:
+// a key handed to another scheme (the legacy routes' JWTs) cannot sign
+// wod's own links, nor theirs ours.
+func (k *Keys) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, k.Signing)
+	m.Write([]byte("derive\x00"))
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
