@@ -42,7 +42,7 @@ type env struct {
 	ops      *operator.Service
 }
 
-func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int) *env {
+func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int, opts ...func(*httpapi.Server)) *env {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := secret.LoadOrCreateKeys(t.TempDir())
@@ -64,6 +64,9 @@ func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int) *env {
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test", RegistrationRate: rate}
 	e := &env{t: t, db: db, keys: keys, clock: clock, eng: eng, ops: ops}
+	for _, o := range opts {
+		o(api)
+	}
 	e.handler = api.Handler()
 	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close)
