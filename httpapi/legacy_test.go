@@ -391,3 +391,53 @@ func TestLegacyRoutesOff(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacyRegistrationRace: the original picked a free student with no
+// lock, so two participants could get the same one. Through wod's engine,
+// twelve at once for three seats get three distinct seats and nine
+// "full" answers.
+func TestLegacyRegistrationRace(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		e := newEnv(t, db, clock, 0, withLegacy)
+		type answer struct {
+			status  int
+			student any
+			raw     string
+		}
+		answers := make(chan answer, 12)
+		for i := range 12 {
+			go func() {
+				b, _ := json.Marshal(frontendRegistration("P", fmt.Sprintf("p%d@example.com", i)))
+				res, err := http.Post(e.srv.URL+"/api/customer", "application/json", bytes.NewReader(b))
+				if err != nil {
+					answers <- answer{raw: err.Error()}
+					return
+				}
+				defer res.Body.Close()
+				raw, _ := io.ReadAll(res.Body)
+				var body map[string]any
+				json.Unmarshal(raw, &body)
+				answers <- answer{status: res.StatusCode, student: body["studentId"], raw: string(raw)}
+			}()
+		}
+		seats := map[any]bool{}
+		full := 0
+		for range 12 {
+			a := <-answers
+			switch {
+			case a.status == 200:
+				if seats[a.student] {
+					t.Errorf("student %v given twice", a.student)
+				}
+				seats[a.student] = true
+			case a.status == 202 && a.raw == "Registration full, capacity exceeded. Please try again later":
+				full++
+			default:
+				t.Errorf("answer %d %s", a.status, a.raw)
+			}
+		}
+		if len(seats) != 3 || full != 9 {
+			t.Fatalf("%d registered (%v), %d full; want 3 and 9", len(seats), seats, full)
+		}
+	})
+}
