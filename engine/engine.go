@@ -45,6 +45,11 @@ type Store interface {
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
 	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error
+	WarmPools(ctx context.Context) ([]*wod.WarmPoolState, error)
+	KeepWarm(ctx context.Context, workshopID int64) (*wod.WarmPoolState, int, error)
+	ReclaimWarming(ctx context.Context) (int, error)
+	WarmJobSeat(ctx context.Context, jobID int64) (int, bool, error)
+	WarmReady(ctx context.Context, d *wod.JobCompletion, passwordEnc []byte) (bool, error)
 }
 
 // Grades reports completions to grade books. Reporting runs as a job, with
@@ -102,8 +107,13 @@ type Engine struct {
 	// where they came from (an LTI platform's grade book).
 	Grades Grades
 
-	wakeMu sync.Mutex
-	wake   chan struct{} // closed and replaced to wake every waiter
+	// WarmEvery is how often Run's loop keeps the warm pools (default
+	// 2 s); RunDue keeps them at every call.
+	WarmEvery time.Duration
+
+	lastWarm time.Time // Run's loop only
+	wakeMu   sync.Mutex
+	wake     chan struct{} // closed and replaced to wake every waiter
 }
 
 // Defaults.
@@ -119,7 +129,7 @@ const (
 )
 
 var (
-	agentKinds = []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobPurge}
+	agentKinds = []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobPurge, wod.JobWarm}
 	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog, wod.JobGrade}
 )
 
@@ -151,7 +161,8 @@ func (e *Engine) Notified() <-chan struct{} {
 
 // Register validates the request, applies the address policy and books a
 // seat; in the same transaction it schedules the agent's create job, the
-// watchdog and the welcome mail.
+// watchdog and the welcome mail — or, when the workshop has a warm seat,
+// takes it and makes the registration ready at once (warmReady).
 func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *wod.Registration, err error) {
 	defer func() { observer(e.Observer).Registered(err) }()
 	req.Normalize()
@@ -171,10 +182,14 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 			{Kind: wod.JobWatchdog, RunAt: now.Add(e.ProvisionTimeout)},
 		},
 		Mails: []*wod.Mail{welcome},
+		Warm: func(r *wod.Registration) (*wod.Transition, error) {
+			return e.warmReady(ctx, r, w)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register for %s: %w", req.Workshop, err)
 	}
+	e.observeBooking(r, w)
 	e.notify()
 	e.Logger.InfoContext(ctx, "registration booked", "registration", r.ID, "workshop", r.Workshop,
 		"seat", r.Username, "location", r.Location)
