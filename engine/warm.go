@@ -14,11 +14,11 @@ import (
 // Register takes a warm seat in the booking's transaction.
 
 // WarmObserver, when the Observer implements it too, hears how the warm
-// pools serve: bookings that found a warm seat (hits), bookings of a
-// workshop with a pool that had to create cold (misses), and what the
-// keeper leaves in each pool.
+// pools serve: each booking's outcome ("hit": it took a warm seat; "miss":
+// the workshop has a pool, it was empty, the seat is created cold; "cold":
+// no pool), and what the keeper leaves in each pool.
 type WarmObserver interface {
-	WarmBooking(workshop string, hit bool)
+	WarmBooking(workshop, outcome string)
 	WarmPools(pools []*wod.WarmPoolState)
 }
 
@@ -65,9 +65,13 @@ func (e *Engine) observeBooking(r *wod.Registration, w *wod.Workshop) {
 	if !ok {
 		return
 	}
-	hit := r.State == wod.StateReady
-	if hit || w.Warm != 0 {
-		o.WarmBooking(r.Workshop, hit)
+	switch {
+	case r.State == wod.StateReady:
+		o.WarmBooking(r.Workshop, "hit")
+	case w.Warm != 0:
+		o.WarmBooking(r.Workshop, "miss")
+	case r.RehearsalID == nil:
+		o.WarmBooking(r.Workshop, "cold")
 	}
 }
 

@@ -20,10 +20,11 @@ type warmCounts struct {
 	pools        []*wod.WarmPoolState
 }
 
-func (c *warmCounts) WarmBooking(_ string, hit bool) {
-	if hit {
+func (c *warmCounts) WarmBooking(_, outcome string) {
+	switch outcome {
+	case "hit":
 		c.hits++
-	} else {
+	case "miss":
 		c.misses++
 	}
 }

@@ -64,17 +64,27 @@ func dashboardWorkshops(tx *Tx, d *wod.Dashboard) error {
 	loads, err := queryAll(tx, func(row scanner) (wod.WorkshopLoad, error) {
 		var l wod.WorkshopLoad
 		var free int
-		if err := row.Scan(&l.Slug, &l.Title, &l.Location, &l.Active, &l.Capacity, &l.Taken, &free, &l.Dirty); err != nil {
+		var pool string
+		if err := row.Scan(&l.Slug, &l.Title, &l.Location, &l.Active, &l.Capacity, &l.Taken, &free, &l.Dirty,
+			&l.Warm, &l.Warming, &pool); err != nil {
+			return l, err
+		}
+		var err error
+		if l.Pool, err = wod.ParseWarmPool(pool); err != nil {
 			return l, err
 		}
 		l.Free = max(0, min(l.Capacity-l.Taken, free))
 		return l, nil
 	}, `SELECT w.slug, w.title, l.name, w.active, w.capacity,
 		(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN `+holdingSQL+`),
-		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'free'
+		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id
+			AND (s.state = 'free' OR (s.state = 'warm' AND s.warm_workshop_id = w.id))
 			AND s.number BETWEEN w.seat_min AND w.seat_max),
 		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'dirty'
-			AND s.number BETWEEN w.seat_min AND w.seat_max)
+			AND s.number BETWEEN w.seat_min AND w.seat_max),
+		(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warm'),
+		(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warming'),
+		w.warm
 		FROM `+workshopFrom+` ORDER BY w.priority, w.slug`)
 	if err != nil {
 		return fmt.Errorf("workshop seats: %w", err)

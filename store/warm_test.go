@@ -79,7 +79,9 @@ func TestWarmPoolOneOwner(t *testing.T) {
 		regs := make([]*wod.Registration, 8)
 		errs := make([]error, 8)
 		for i := range regs {
-			wg.Go(func() { regs[i], errs[i] = db.CreateRegistration(ctx, warmBooking(w.Slug, fmt.Sprintf("p%d@example.com", i))) })
+			wg.Go(func() {
+				regs[i], errs[i] = db.CreateRegistration(ctx, warmBooking(w.Slug, fmt.Sprintf("p%d@example.com", i)))
+			})
 		}
 		wg.Wait()
 		seatOwner := map[int]int64{}
