@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,29 +16,41 @@ import (
 	"github.com/wod-dev/wod/jupyterhub"
 )
 
-// warmSeat is the first seat of TestWarmSeatEndToEnd (the range is three
+// The first seats of TestWarmSeatEndToEnd's cases (each range is three
 // seats from it, uids e2eUIDBase + N).
-const warmSeat = 9351
+const (
+	warmSeat         = 9351
+	warmAccountSeat  = 9361
+	warmBenchSeat    = 9371
+	warmBenchSeatTop = 9390
+)
 
 // TestWarmSeatEndToEnd runs wod up with a real hub and the sample workshop
 // with `warm: 1`: the pool fills (the seat's server runs before anyone
 // registers), a registration is ready in the answer to its POST, the
 // participant logs in and finds the notebooks with their seat's STDID and
-// password, and the pool refills.
+// password, and the pool refills. With --warm-server=false the warm seat
+// runs nothing until the participant logs in.
 func TestWarmSeatEndToEnd(t *testing.T) {
+	t.Run("server", func(t *testing.T) { testWarmSeat(t, warmSeat, true) })
+	t.Run("account only", func(t *testing.T) { testWarmSeat(t, warmAccountSeat, false) })
+}
+
+func testWarmSeat(t *testing.T, first int, server bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	p, hubURL, _ := startRealPlatform(t, warmSeat, map[string]string{"ldap: false": "ldap: false\nwarm: 1"})
+	p, hubURL, students := startRealPlatform(t, first, map[string]string{"ldap: false": "ldap: false\nwarm: 1"},
+		fmt.Sprintf("--warm-server=%v", server))
 	defer p.stop()
 
 	// The highest seat of the range is warmed, server included.
 	warm := waitWarm(ctx, t, p, 1)
-	top := warmSeat + 2
+	top := first + 2
 	if warm[0] != fmt.Sprintf("student%d", top) {
 		t.Fatalf("warm seats %v, want student%d", warm, top)
 	}
-	if pids := uidProcesses(e2eUIDBase + top); len(pids) == 0 {
-		t.Fatal("the warm seat's server is not running")
+	if pids := uidProcesses(e2eUIDBase + top); (len(pids) > 0) != server {
+		t.Fatalf("the warm seat runs %v (server wanted: %v)", pids, server)
 	}
 
 	reg := p.api("POST", "/api/v1/registrations", map[string]any{"workshop": "WKSHP-Welcome101", "name": "Ann", "email": "ann@example.com"})
@@ -59,7 +73,8 @@ func TestWarmSeatEndToEnd(t *testing.T) {
 	}
 	readme, err := s.Notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
 	if err != nil {
-		t.Fatal(err)
+		out, _ := exec.Command("ls", "-laR", filepath.Join(students, username)).CombinedOutput()
+		t.Fatalf("%v\nhome:\n%s\nwarm jobs: %v\nregistration: %v", err, out, p.api("GET", "/api/v1/jobs?kind=warm", nil), r)
 	}
 	nb, err := s.Notebook(ctx, "WKSHP-Welcome101/1-WKSHP-First-Steps.ipynb")
 	if err != nil {
