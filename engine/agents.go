@@ -202,7 +202,7 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	if err != nil {
 		return err
 	}
-	t, err := e.readyTransition(ctx, r, w)
+	t, err := e.readyTransition(ctx, r, w, nil)
 	if err != nil {
 		return err
 	}

@@ -175,6 +175,12 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 	if err != nil {
 		return nil, err
 	}
+	// Read now: the warm booking's mail is composed inside the booking's
+	// transaction (composeAt).
+	loc, err := e.Store.FindLocation(ctx, w.Location)
+	if err != nil {
+		return nil, err
+	}
 	r, err := e.Store.CreateRegistration(ctx, &wod.NewRegistration{
 		Request: req,
 		Jobs: []*wod.Job{
@@ -183,7 +189,7 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 		},
 		Mails: []*wod.Mail{welcome},
 		Warm: func(r *wod.Registration) (*wod.Transition, error) {
-			return e.warmReady(ctx, r, w)
+			return e.warmReady(ctx, r, w, loc)
 		},
 	})
 	if err != nil {
@@ -234,6 +240,16 @@ const PasswordPlaceholder = "{{wod:password}}"
 
 // compose renders a mail of a registration.
 func (e *Engine) compose(ctx context.Context, kind wod.MailKind, r *wod.Registration, w *wod.Workshop, extra func(*mail.Data)) (*wod.Mail, error) {
+	return e.composeAt(ctx, kind, r, w, nil, extra)
+}
+
+// composeAt renders a mail of a registration at location at, read from the
+// store when nil (or not the registration's). Inside a store transaction
+// (a warm booking's) it must be given: a read there would need a second
+// connection while the transaction holds one, and a burst of bookings
+// holding every connection of the pool would wait for each other forever.
+func (e *Engine) composeAt(ctx context.Context, kind wod.MailKind, r *wod.Registration, w *wod.Workshop, at *wod.Location,
+	extra func(*mail.Data)) (*wod.Mail, error) {
 	d := mail.Data{Kind: kind, To: r.Email, Name: r.Name, Workshop: w.Slug, Title: w.Title,
 		Duration: w.Duration.Std(), ReplayLink: w.ReplayLink, Username: r.Username, Now: e.now()}
 	if r.ID != 0 {
@@ -244,9 +260,12 @@ func (e *Engine) compose(ctx context.Context, kind wod.MailKind, r *wod.Registra
 		d.EndsAt = *r.EndsAt
 	}
 	if r.Location != "" {
-		l, err := e.Store.FindLocation(ctx, r.Location)
-		if err != nil {
-			return nil, err
+		l := at
+		if l == nil || l.Name != r.Location {
+			var err error
+			if l, err = e.Store.FindLocation(ctx, r.Location); err != nil {
+				return nil, err
+			}
 		}
 		d.LoginURL, d.LaunchURL = l.LoginURL(), l.LaunchURL(r.Username)
 	}

@@ -28,13 +28,13 @@ const DefaultWarmEvery = 2 * time.Second
 // readyTransition is the step to ready: the clock starts, the credentials
 // go out (not to a rehearsal's robot, which reads them from the store),
 // and the remind and expire timers are set.
-func (e *Engine) readyTransition(ctx context.Context, r *wod.Registration, w *wod.Workshop) (*wod.Transition, error) {
+func (e *Engine) readyTransition(ctx context.Context, r *wod.Registration, w *wod.Workshop, at *wod.Location) (*wod.Transition, error) {
 	now := e.now()
 	ends := now.Add(w.Duration.Std())
 	r.EndsAt = &ends
 	var mails []*wod.Mail
 	if r.RehearsalID == nil {
-		creds, err := e.compose(ctx, wod.MailCredentials, r, w, nil)
+		creds, err := e.composeAt(ctx, wod.MailCredentials, r, w, at, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -50,9 +50,13 @@ func (e *Engine) readyTransition(ctx context.Context, r *wod.Registration, w *wo
 
 // warmReady is the step a booking that took a warm seat applies in its
 // own transaction: ready at once, with the seat's password (the store
-// puts it in), no create job, no watchdog.
-func (e *Engine) warmReady(ctx context.Context, r *wod.Registration, w *wod.Workshop) (*wod.Transition, error) {
-	t, err := e.readyTransition(ctx, r, w)
+// puts it in), no create job, no watchdog. It reads nothing from the store
+// (see composeAt).
+func (e *Engine) warmReady(ctx context.Context, r *wod.Registration, w *wod.Workshop, at *wod.Location) (*wod.Transition, error) {
+	if at == nil || at.Name != r.Location {
+		return nil, wod.Errorf(wod.ECONFLICT, "workshop %s moved to another location meanwhile; please try again", w.Slug)
+	}
+	t, err := e.readyTransition(ctx, r, w, at)
 	if err != nil {
 		return nil, err
 	}

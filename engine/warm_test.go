@@ -1,10 +1,12 @@
 package engine_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,4 +152,51 @@ func restarted(w *world, obs engine.Observer) *engine.Engine {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PublicURL: old.PublicURL,
 		ProvisionTimeout: old.ProvisionTimeout, RemindBefore: old.RemindBefore, AgentLease: old.AgentLease,
 		Worker: "test", Observer: obs}
+}
+
+// TestWarmPoolBurst: more warm bookings at once than the store has
+// connections (PostgreSQL's pool holds 20) all finish, each ready on a seat
+// of its own: the booking's transaction reads nothing else while it holds
+// its connection.
+func TestWarmPoolBurst(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		const n = 25
+		w := newWorld(t, db, clock)
+		w.growLocation(40)
+		ws := &wod.Workshop{Slug: "WKSHP-Burst", Title: "Burst", Duration: wod.Duration(2 * time.Hour), Capacity: n,
+			SeatMin: 11, SeatMax: 11 + n, LocationID: w.loc.ID, Active: true, SessionType: wod.SessionWorkshop,
+			Appliance: wod.ApplianceNone, Warm: n}
+		if err := db.CreateWorkshop(w.ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+		w.tick()
+		for range n {
+			w.report(w.claim(wod.JobWarm), wod.AgentResult{OK: true, Password: "pw-Burst-123"})
+		}
+		seats := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				r, err := w.eng.Register(w.ctx, wod.RegistrationRequest{Workshop: ws.Slug, Name: "Ann",
+					Email: fmt.Sprintf("burst%d@example.com", i)})
+				if err != nil || r.State != wod.StateReady {
+					t.Errorf("booking %d: %+v %v", i, r, err)
+					return
+				}
+				seats <- r.StudentNumber
+			})
+		}
+		wg.Wait()
+		close(seats)
+		seen := map[int]bool{}
+		for s := range seats {
+			if seen[s] {
+				t.Fatalf("seat %d given twice", s)
+			}
+			seen[s] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%d warm bookings, want %d", len(seen), n)
+		}
+	})
 }
