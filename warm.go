@@ -125,7 +125,8 @@ type WarmPoolState struct {
 	Warm    int    `json:"warm"`
 	Warming int    `json:"warming"`
 	// Stale counts the warm seats to rebuild: made from another content
-	// version, or warm longer than WarmRecycleAfter.
+	// version, or warm longer than WarmRecycleAfter (or to give back: no
+	// longer in the workshop's range).
 	Stale int `json:"stale"`
 	// CapacityLeft is capacity less the seats held by participants;
 	// Free the free seats of the range.

@@ -142,6 +142,11 @@ func (e *Engine) KeepWarm(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for i, p := range pools {
+		if p.Warm+p.Warming == p.Target && p.Stale == 0 && p.Active {
+			// Balanced: no write transaction (on SQLite it would queue
+			// behind, and hold up, the bookings).
+			continue
+		}
 		kept, n, err := e.Store.KeepWarm(ctx, p.WorkshopID)
 		if err != nil {
 			return total, err

@@ -26,7 +26,8 @@ const warmPoolColumns = `w.id, w.slug, w.location_id, w.warm, w.active, w.conten
 	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warm'),
 	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warming'),
 	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warm'
-		AND (s.warm_content_version <> w.content_version OR s.warmed_at < $1)),
+		AND (s.warm_content_version <> w.content_version OR s.warmed_at < $1
+		OR s.location_id <> w.location_id OR s.number NOT BETWEEN w.seat_min AND w.seat_max)),
 	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.created_at >= $2)`
 
 func scanWarmPool(row scanner) (*wod.WarmPoolState, error) {
