@@ -219,3 +219,31 @@ func TestWarmPoolKeeper(t *testing.T) {
 		}
 	})
 }
+
+// TestWarmPoolRangeChange: a warm seat the workshop can no longer book
+// (its range shrank) is given back and another warmed in the range.
+func TestWarmPoolRangeChange(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 10, 1, 10, 10)
+		one, five := wod.WarmPool(1), 5
+		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Warm: &one}); err != nil {
+			t.Fatal(err)
+		}
+		warmUp(t, db, w)
+		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{SeatMax: &five}); err != nil {
+			t.Fatal(err)
+		}
+		if pools, err := db.WarmPools(ctx); err != nil || len(pools) != 1 || pools[0].Stale != 1 {
+			t.Fatalf("pools after the range shrank: %+v %v", pools, err)
+		}
+		warmUp(t, db, w)
+		seats, _, _ := db.FindSeats(ctx, wod.SeatFilter{})
+		for _, s := range seats {
+			if want := map[int]wod.SeatState{5: wod.SeatWarm}[s.Number]; want == "" && s.State != wod.SeatFree ||
+				want != "" && s.State != want {
+				t.Fatalf("seat %d is %s", s.Number, s.State)
+			}
+		}
+	})
+}
