@@ -72,6 +72,9 @@ func TestWarmPoolOneOwner(t *testing.T) {
 		for _, s := range seats {
 			if s.State == wod.SeatWarm {
 				warmSeats[s.Number] = true
+				if s.WarmWorkshop != w.Slug || s.WarmedAt == nil {
+					t.Fatalf("warm seat: %+v", s)
+				}
 			}
 		}
 
