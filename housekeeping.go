@@ -14,6 +14,9 @@ type Pruned struct {
 	Jobs int `json:"jobs"`
 	// Events are audit events deleted.
 	Events int `json:"events"`
+	// WebhookDeliveries are finished deliveries (delivered or failed)
+	// deleted.
+	WebhookDeliveries int `json:"webhook_deliveries"`
 	// LoginFailures are stale login-throttle records deleted.
 	LoginFailures int `json:"login_failures"`
 	// Notebooks are participants' notebooks past their retention, deleted.
@@ -21,7 +24,9 @@ type Pruned struct {
 }
 
 // Total is how many rows were touched.
-func (p Pruned) Total() int { return p.MailBodies + p.Jobs + p.Events + p.LoginFailures + p.Notebooks }
+func (p Pruned) Total() int {
+	return p.MailBodies + p.Jobs + p.Events + p.LoginFailures + p.Notebooks + p.WebhookDeliveries
+}
 
 // HousekeepingService prunes history older than a time: mail bodies,
 // finished jobs, audit events. Registrations are kept (statistics, badges).

@@ -22,7 +22,11 @@ type Location struct {
 	Students int `json:"students"`
 
 	LastHeartbeat *time.Time `json:"last_heartbeat,omitempty"`
-	Health        string     `json:"health,omitempty"`
+	// AgentState is derived by the server from LastHeartbeat and its
+	// --agent-stale: alive, silent (no new participants; pending creates
+	// move elsewhere) or unknown (never heard from).
+	AgentState string `json:"agent_state,omitempty" enum:"alive,silent,unknown"`
+	Health     string `json:"health,omitempty"`
 	// Kernels are the Jupyter kernels the agent last found on the hub's
 	// host, sorted; nil when it never said (unknown, not none).
 	Kernels []string `json:"kernels"`

@@ -167,6 +167,10 @@ type NewRegistration struct {
 	// credentials say all the welcome would). Without a warm seat, or for
 	// a rehearsal, the booking is the cold one and Warm is not called.
 	Warm func(r *Registration) (*Transition, error)
+	// AgentStale is how long a location's agent may be silent and still get
+	// new participants, when the workshop has a location whose agent is
+	// not silent (0: no location is ever stale).
+	AgentStale time.Duration
 }
 
 // RegistrationFilter narrows a registration listing.
@@ -195,8 +199,10 @@ type RegistrationReader interface {
 // books; after that a registration moves by Transition.
 type RegistrationService interface {
 	RegistrationReader
-	// CreateRegistration books the lowest free seat of the workshop's range at
-	// its location and creates the registration, in one transaction.
+	// CreateRegistration places the registration at one of the workshop's
+	// locations (one whose agent is alive, with the most free seats), books
+	// the lowest free seat of the workshop's range there and creates the
+	// registration, in one transaction.
 	// EALREADYREGISTERED if the e-mail holds a live registration, EFULL if no
 	// seat is left, EINVALID if the workshop is unknown or inactive.
 	CreateRegistration(ctx context.Context, nr *NewRegistration) (*Registration, error)

@@ -75,6 +75,10 @@ type AgentJob struct {
 	// Limits are the workshop's own; the agent fills the unset ones with
 	// its site defaults.
 	Limits Limits `json:"limits,omitzero" doc:"The workshop's limits per student; unset ones are the agent's defaults"`
+	// Content are the commits of the content repositories the catalogue
+	// was imported from: an agent that follows the repositories deploys
+	// these and no other.
+	Content []ContentCommit `json:"content,omitempty" doc:"The commits of the content repositories the catalogue was imported from: deploy these"`
 }
 
 // AgentResult is what an agent reports for a job.

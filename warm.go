@@ -109,17 +109,24 @@ func WarmTarget(setting WarmPool, active bool, arrivalsLastHour, capacityLeft, f
 type WarmArgs struct {
 	SeatID         int64  `json:"seat_id"`
 	Workshop       string `json:"workshop"`
+	Location       string `json:"location"`
 	ContentVersion string `json:"content_version"`
 }
 
-// WarmPoolState is one workshop's pool as the keeper sees it, and as the
-// dashboard and /metrics show it.
+// WarmPoolState is one workshop's pool at one of its locations, as the
+// keeper sees it. Each location of a workshop keeps its own pool of up to
+// Warm seats (its agent prepares them), bounded by the free seats of the
+// workshop's range there and by the workshop's capacity left.
 type WarmPoolState struct {
-	WorkshopID int64    `json:"workshop_id"`
-	Workshop   string   `json:"workshop"`
-	LocationID int64    `json:"location_id"`
-	Setting    WarmPool `json:"setting"`
-	Active     bool     `json:"active"`
+	WorkshopID int64  `json:"workshop_id"`
+	Workshop   string `json:"workshop"`
+	LocationID int64  `json:"location_id"`
+	Location   string `json:"location"`
+	// SeatMin..SeatMax is the workshop's range at the location.
+	SeatMin int      `json:"seat_min"`
+	SeatMax int      `json:"seat_max"`
+	Setting WarmPool `json:"setting"`
+	Active  bool     `json:"active"`
 	// Version is the workshop's content version.
 	Version string `json:"-"`
 	Warm    int    `json:"warm"`

@@ -36,14 +36,28 @@ type Workshop struct {
 	Description string   `json:"description"`
 	Categories  []string `json:"categories"`
 	Duration    Duration `json:"duration"`
-	// Capacity is the most seats the workshop may hold at once. What is free is
+	// Capacity is the most seats the workshop may hold at once, across all
+	// its locations (each location's seat range bounds it there). What is free is
 	// always derived from the seats, never kept as a counter.
 	Capacity int `json:"capacity"`
 	// SeatMin..SeatMax is the range of local student numbers at the location.
-	SeatMin    int    `json:"seat_min"`
-	SeatMax    int    `json:"seat_max"`
+	SeatMin int `json:"seat_min"`
+	SeatMax int `json:"seat_max"`
+	// LocationID and Location are the first of the workshop's locations,
+	// as before a workshop could have several.
 	LocationID int64  `json:"location_id"`
 	Location   string `json:"location"`
+	// LocationIDs and Locations are every location the workshop is offered
+	// at, the first one first. Placement picks among them (see
+	// DESIGN.md, "One workshop, several hubs"): Capacity bounds the
+	// participants across all of them and the seat range bounds each one.
+	LocationIDs []int64 `json:"location_ids"`
+	// Locations are the locations' names, each with ":MIN-MAX" when the
+	// location uses its own seat range for the workshop (LocationRanges).
+	Locations []string `json:"locations"`
+	// LocationRanges, beside LocationIDs, are the seat ranges of the
+	// locations that use their own; a zero one is the workshop's range.
+	LocationRanges []SeatRange `json:"-"`
 
 	Active        bool          `json:"active"`
 	Beta          bool          `json:"beta"`
@@ -112,6 +126,16 @@ func (w *Workshop) Validate() error {
 	v.Check(w.SessionType == SessionWorkshop || w.SessionType == SessionChallenge,
 		"session_type", "must be workshop or challenge")
 	w.Limits.Validate(&v, "limits.")
+	v.Check(len(w.LocationIDs) <= MaxWorkshopLocations, "locations", "must be at most %d", MaxWorkshopLocations)
+	for i, id := range w.LocationIDs {
+		if slices.Contains(w.LocationIDs[:i], id) {
+			v.Add("locations", "must name each location once")
+			break
+		}
+	}
+	for _, r := range w.LocationRanges {
+		v.Check(r.IsZero() || (r.Min >= 1 && r.Max >= r.Min), "locations", "a location's seat range must be MIN-MAX with 1 <= MIN <= MAX")
+	}
 	return v.Err("the workshop is not valid")
 }
 
@@ -136,33 +160,39 @@ type WorkshopFilter struct {
 // WorkshopUpdate is an operator's change to a workshop. Nil fields are left
 // alone; every set field is recorded in the workshop's Overrides.
 type WorkshopUpdate struct {
-	Title         *string
-	Description   *string
-	Categories    *[]string
-	Duration      *Duration
-	Capacity      *int
-	SeatMin       *int
-	SeatMax       *int
-	LocationID    *int64
-	Active        *bool
-	Beta          *bool
-	Priority      *int
-	Reset         *bool
-	LDAP          *bool
-	VarPass       *bool
-	Compile       *[]string
-	Appliance     *ApplianceMode
-	SessionType   *SessionType
-	Presenter     *string
-	PresenterRole *string
-	Avatar        *string
-	Image         *string
-	BadgeImage    *string
-	ReplayID      *int
-	ReplayLink    *string
-	Prerequisite  *string
-	Limits        *Limits
-	Warm          *WarmPool
+	Title       *string
+	Description *string
+	Categories  *[]string
+	Duration    *Duration
+	Capacity    *int
+	SeatMin     *int
+	SeatMax     *int
+	LocationID  *int64
+	// LocationIDs replaces the workshop's locations, the first one first;
+	// LocationID alone moves the workshop to that one location.
+	LocationIDs *[]int64
+	// LocationRanges, beside LocationIDs, are the locations' own seat
+	// ranges (zero: the workshop's).
+	LocationRanges *[]SeatRange
+	Active         *bool
+	Beta           *bool
+	Priority       *int
+	Reset          *bool
+	LDAP           *bool
+	VarPass        *bool
+	Compile        *[]string
+	Appliance      *ApplianceMode
+	SessionType    *SessionType
+	Presenter      *string
+	PresenterRole  *string
+	Avatar         *string
+	Image          *string
+	BadgeImage     *string
+	ReplayID       *int
+	ReplayLink     *string
+	Prerequisite   *string
+	Limits         *Limits
+	Warm           *WarmPool
 	// ClearOverrides lets the content win again on the next import.
 	ClearOverrides bool
 }

@@ -66,7 +66,7 @@ func (c *Compiler) Compile(ctx context.Context, workshop string, names []string,
 }
 
 func (c *Compiler) compile(ctx context.Context, shc, workshop, name string, vars content.Vars, tmp string, home *os.Root, out *bytes.Buffer) error {
-	script, err := content.ScriptPath(c.Dirs, name)
+	script, err := content.ScriptPath(contentDirs(ctx, c.Dirs), name)
 	if err != nil {
 		return fmt.Errorf("%s: compile: %w", workshop, err)
 	}

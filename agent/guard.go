@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/user"
 	"slices"
 	"strconv"
 	"strings"
@@ -215,6 +216,7 @@ func studentProcesses(base, n int) ([]studentProc, error) {
 	}
 	uptime := readUptime()
 	var out []studentProc
+	others := map[int]bool{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -222,6 +224,9 @@ func studentProcesses(base, n int) ([]studentProc, error) {
 		}
 		ruid, _, ok := procUIDs(pid)
 		if !ok || ruid <= base || ruid > base+n {
+			continue
+		}
+		if notOurs(others, ruid, ruid-base) {
 			continue
 		}
 		p := studentProc{pid: pid, student: ruid - base}
@@ -266,4 +271,20 @@ func readUptime() float64 {
 	}
 	u, _ := strconv.ParseFloat(f[0], 64)
 	return u
+}
+
+// notOurs says whether the uid is the account of someone other than this
+// host's student n: another location's student on the same machine (each
+// has its own uid base, and the ranges a guard watches may overlap) or a
+// system account. A uid with no account at all is still guarded: an
+// account removed under a running process is no reason to spare it.
+// Answers are cached in seen for one sweep.
+func notOurs(seen map[int]bool, uid, n int) bool {
+	if v, ok := seen[uid]; ok {
+		return v
+	}
+	u, err := user.LookupId(strconv.Itoa(uid))
+	other := err == nil && u.Username != wod.StudentUsername(n)
+	seen[uid] = other
+	return other
 }

@@ -224,3 +224,16 @@ func TestGuardKillsOldKernels(t *testing.T) {
 		t.Fatalf("events: %q", srv.events)
 	}
 }
+
+// TestNotOurs: a process whose uid falls in the guarded range but is
+// another account's (another location's student on the same machine, a
+// system account) is not this host's student.
+func TestNotOurs(t *testing.T) {
+	seen := map[int]bool{}
+	if !notOurs(seen, 0, 1) {
+		t.Fatal("root counts as student1")
+	}
+	if notOurs(seen, 1<<30, 5) {
+		t.Fatal("a uid with no account is spared")
+	}
+}

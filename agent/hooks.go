@@ -53,7 +53,7 @@ type HookEnv struct {
 // its output.
 func (h *Hooks) Run(ctx context.Context, stage string, env HookEnv) (string, error) {
 	var out bytes.Buffer
-	for _, dir := range h.Dirs {
+	for _, dir := range contentDirs(ctx, h.Dirs) {
 		script := filepath.Join(dir, "scripts", stage+"-"+env.Workshop+".sh")
 		info, err := os.Stat(script)
 		if errors.Is(err, fs.ErrNotExist) {

@@ -77,6 +77,10 @@ type HubOperator struct {
 	// (limits.go); Limits are the site's defaults of a workshop's limits.
 	Cgroups *cgroup.Manager
 	Limits  wod.Limits
+	// Content, when set, gives each job its content directories (the
+	// server's commits of the content repositories); else Workshops,
+	// Hooks and Compiler use their own Dirs.
+	Content ContentSource
 	// StateDir holds the hooks' variable files while a create runs.
 	StateDir string
 	Logger   *slog.Logger
@@ -96,6 +100,10 @@ func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error)
 	}
 	switch j.Kind {
 	case wod.JobCreate:
+		ctx, err := o.jobContent(ctx, j)
+		if err != nil {
+			return Outcome{}, err
+		}
 		return o.create(ctx, j)
 	case wod.JobWarm:
 		return o.warm(ctx, j)
@@ -279,6 +287,11 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 	if err != nil {
 		return Outcome{Output: locked}, err
 	}
+	// The content after the lock: a repository out of reach delays the
+	// measure, never the end of the participant's access.
+	if ctx, err = o.jobContent(ctx, j); err != nil {
+		return Outcome{Output: locked}, err
+	}
 	out, err := o.Hooks.Run(ctx, StageCleanup, o.hookEnv(j, a))
 	out = joinOutput(locked, out)
 	if err != nil {
@@ -309,12 +322,24 @@ func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, erro
 	if err != nil {
 		return Outcome{Output: locked}, err
 	}
+	if ctx, err = o.jobContent(ctx, j); err != nil {
+		return Outcome{Output: locked}, err
+	}
 	out, err := o.Hooks.Run(ctx, StageReset, o.hookEnv(j, a))
 	out = joinOutput(locked, out)
 	if err != nil {
 		return Outcome{Output: out}, err
 	}
 	return Outcome{Output: out}, o.Host.Wipe(ctx, a)
+}
+
+// jobContent gives the job's content directories to its steps (Content),
+// or leaves ctx alone without content repositories. A purge needs none.
+func (o *HubOperator) jobContent(ctx context.Context, j *wod.AgentJob) (context.Context, error) {
+	if o.Content == nil {
+		return ctx, nil
+	}
+	return WithJobContent(ctx, o.Content, j)
 }
 
 // purge takes a seat back whatever state it is in.

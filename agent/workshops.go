@@ -24,9 +24,10 @@ var _ Workshops = (*ContentWorkshops)(nil)
 
 // folder returns the workshop's folder as an fs.FS that cannot be led out
 // of it, with its close function.
-func (c *ContentWorkshops) folder(slug string) (fs.FS, func(), error) {
-	for i := len(c.Dirs) - 1; i >= 0; i-- {
-		dir := filepath.Join(c.Dirs[i], slug)
+func (c *ContentWorkshops) folder(ctx context.Context, slug string) (fs.FS, func(), error) {
+	dirs := contentDirs(ctx, c.Dirs)
+	for i := len(dirs) - 1; i >= 0; i-- {
+		dir := filepath.Join(dirs[i], slug)
 		if info, err := os.Stat(dir); err == nil && info.IsDir() {
 			root, err := os.OpenRoot(dir)
 			if err != nil {
@@ -35,12 +36,12 @@ func (c *ContentWorkshops) folder(slug string) (fs.FS, func(), error) {
 			return root.FS(), func() { root.Close() }, nil
 		}
 	}
-	return nil, nil, fmt.Errorf("workshop %s is in none of the agent's content directories %v", slug, c.Dirs)
+	return nil, nil, fmt.Errorf("workshop %s is in none of the agent's content directories %v", slug, dirs)
 }
 
 // Deploy renders the workshop into <home>/<slug>, replacing what was there.
-func (c *ContentWorkshops) Deploy(_ context.Context, slug, home string, vars map[string]any) error {
-	src, closeSrc, err := c.folder(slug)
+func (c *ContentWorkshops) Deploy(ctx context.Context, slug, home string, vars map[string]any) error {
+	src, closeSrc, err := c.folder(ctx, slug)
 	if err != nil {
 		return err
 	}
@@ -65,8 +66,8 @@ func (c *ContentWorkshops) Archive(_ context.Context, slug, home string, uid int
 
 // Completion measures the workshop's notebooks in <home>/<slug>, reading
 // only the student's (uid) own files.
-func (c *ContentWorkshops) Completion(_ context.Context, slug, home string, uid int) (int, error) {
-	src, closeSrc, err := c.folder(slug)
+func (c *ContentWorkshops) Completion(ctx context.Context, slug, home string, uid int) (int, error) {
+	src, closeSrc, err := c.folder(ctx, slug)
 	if err != nil {
 		return 0, err
 	}

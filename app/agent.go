@@ -14,6 +14,7 @@ import (
 	"github.com/wod-dev/wod/cgroup"
 	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/directory"
+	"github.com/wod-dev/wod/gitcontent"
 	"github.com/wod-dev/wod/jupyterhub"
 )
 
@@ -27,7 +28,8 @@ type AgentParts struct {
 }
 
 // BuildAgent assembles the agent for the server it reaches (in-process or
-// over HTTP) and the content directories it deploys from.
+// over HTTP) and the content directories it deploys from (after the
+// --content-repo repositories, when there are some).
 func (a *App) BuildAgent(ctx context.Context, server interface {
 	agent.Server
 	agent.GuardServer
@@ -81,12 +83,21 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		a.Logger.Info("students' disk limit", "student_root", ac.StudentRoot, "default", wod.FormatSize(ac.StudentLimits.Disk), "mechanism", q.String())
 	}
 	renderer := content.NewRenderer()
+	repos, err := a.contentRepos()
+	if err != nil {
+		return nil, err
+	}
 	op := &agent.HubOperator{Host: host, Hub: hub,
 		Workshops: &agent.ContentWorkshops{Dirs: contentDirs, Renderer: renderer},
 		Hooks:     &agent.Hooks{Dirs: contentDirs, Timeout: ac.HookTimeout},
 		Compiler:  &agent.Compiler{Dirs: contentDirs, Renderer: renderer, Timeout: ac.HookTimeout},
 		Vars:      a.NotebookVars(), PreStart: ac.PreStart, WarmServer: ac.WarmServer, StateDir: filepath.Join(a.Config.Data, "agent"),
 		Cgroups: cgroups, Limits: ac.StudentLimits, Logger: a.Logger.With("component", "agent")}
+	if len(repos) > 0 {
+		// Each job deploys the repositories at the commits the server
+		// imported, which the job names.
+		op.Content = &gitcontent.Source{Repos: repos, Dirs: contentDirs}
+	}
 	if ac.LDAPURL != "" {
 		d := a.Directory()
 		if err := d.Validate(); err != nil {
@@ -95,7 +106,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		op.Directory = d
 	}
 	parts.Runner = &agent.Runner{Server: server, Operator: op, Logger: a.Logger.With("component", "agent"), Workers: ac.Workers,
-		Kernels: hostKernels(jupyterPath)}
+		Kernels: hostKernels(jupyterPath), HeartbeatEvery: ac.HeartbeatEvery}
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
 		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow, Cgroups: cgroups, Limits: ac.StudentLimits}
 	parts.Disk = &agent.DiskGuard{Host: host, Server: server, Logger: a.Logger.With("component", "guard")}

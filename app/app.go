@@ -21,6 +21,7 @@ import (
 	"github.com/wod-dev/wod/config"
 	"github.com/wod-dev/wod/emailpolicy"
 	"github.com/wod-dev/wod/engine"
+	"github.com/wod-dev/wod/gitcontent"
 	"github.com/wod-dev/wod/httpapi"
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
@@ -29,6 +30,7 @@ import (
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/web"
+	"github.com/wod-dev/wod/webhook"
 )
 
 // Version is set at build time with -ldflags "-X github.com/wod-dev/wod/app.Version=…".
@@ -46,14 +48,23 @@ type App struct {
 
 	Engine     *engine.Engine
 	Dispatcher *engine.Dispatcher
-	Metrics    *metrics.Metrics
+	// Webhooks delivers the webhook messages the store queues.
+	Webhooks *engine.WebhookDispatcher
+	Metrics  *metrics.Metrics
 	// NotebookExecutor runs a rehearsal's notebooks through the hub; set
 	// it before Build. Without it, rehearsals are refused (503) and only
 	// those a restart interrupted are swept.
 	NotebookExecutor wod.NotebookExecutor
 	// Rehearsals runs rehearsals (built by Build).
 	Rehearsals *rehearsal.Runner
-	handler    http.Handler
+	// ContentSync follows the --content-repo repositories (built by Build
+	// when there are some).
+	ContentSync *gitcontent.Syncer
+	// ImportLocation is where new workshops of a content sync go (wod up's
+	// local location); empty: the only location.
+	ImportLocation string
+	handler        http.Handler
+	repos          []*gitcontent.Repo
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -137,6 +148,7 @@ func (a *App) Build() error {
 		RemindBefore:      a.Config.RemindBefore,
 		NotebookRetention: a.Config.NotebookRetention,
 		AgentLease:        engine.DefaultAgentLease,
+		AgentStale:        a.Config.AgentStale,
 		AlertTo:           mc.AlertTo,
 		Worker:            fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
@@ -150,8 +162,24 @@ func (a *App) Build() error {
 	a.Engine.Observer = a.Metrics
 	a.Dispatcher = &engine.Dispatcher{Store: a.DB, Transport: transport, Keys: a.Keys, Clock: a.Clock,
 		Logger: a.Logger, From: mc.From, Wake: a.Engine.Notified, SendTimeout: mc.SMTPTimeout, Observer: a.Metrics}
+	if err := a.buildContentSync(); err != nil {
+		return err
+	}
+	notebooks := rehearsal.ContentNotebooks(a.Config.Content)
+	if a.ContentSync != nil {
+		// The notebooks of the commits the catalogue was imported from.
+		notebooks = func(ctx context.Context, slug string) ([]string, error) {
+			dirs, err := a.ContentSync.Current(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return rehearsal.ContentNotebooks(dirs)(ctx, slug)
+		}
+	}
+	a.Webhooks = &engine.WebhookDispatcher{Store: a.DB, Client: webhook.NewClient(engine.DefaultWebhookTimeout, "wod/"+Version),
+		Keys: a.Keys, Clock: a.Clock, Logger: a.Logger.With("component", "webhooks"), Alerts: a.Engine, Wake: a.Engine.Notified}
 	a.Rehearsals = &rehearsal.Runner{Store: a.DB, Engine: a.Engine, Executor: a.NotebookExecutor,
-		Notebooks: rehearsal.ContentNotebooks(a.Config.Content), Clock: a.Clock,
+		Notebooks: notebooks, Clock: a.Clock,
 		Logger: a.Logger.With("component", "rehearsal"), Observer: a.Metrics,
 		CellTimeout: a.Config.Rehearsal.CellTimeout, Input: a.Config.Rehearsal.Input, Every: a.Config.Rehearsal.Every,
 		ReadyTimeout: a.Config.ProvisionTimeout + time.Minute}
@@ -159,18 +187,25 @@ func (a *App) Build() error {
 	api := &httpapi.Server{
 		Workshops: a.DB, Locations: a.DB, Seats: a.DB, Registrations: a.DB, Registrar: a.Engine, Operator: ops,
 		Agents: a.Engine, AgentAuth: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Sessions: a.DB,
-		Events: a.DB, Announcements: a.DB, LTI: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
-		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate,
+		Events: a.DB, Announcements: a.DB, LTI: a.DB, Webhooks: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate, AgentStale: a.Config.AgentStale,
 		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL, LoginConcurrency: a.Config.LoginConcurrency,
+	}
+	if a.ContentSync != nil {
+		api.ContentHookSecret = a.ContentHookSecret()
 	}
 	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine, Operator: ops,
 		Announcements: a.DB, Badges: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Stats: a.DB,
-		Events: a.DB, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		Events: a.DB, Webhooks: a.DB, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		Brand: web.Branding{Name: bc.Name, Logo: bc.Logo, Color: bc.Color, URL: bc.URL,
 			Support: bc.Support, Links: brandLinks(bc)},
 		Announcement:      a.Config.Announcement,
 		NotebookRetention: a.Config.NotebookRetention,
 		LTI:               tool}
+	if a.ContentSync != nil {
+		pages.ContentHookURL = a.Config.PublicURL + httpapi.ContentHookPath
+		pages.ContentHookSecret = a.ContentHookSecret()
+	}
 	// /metrics on the main address is for operators (a Prometheus scrape
 	// with a bearer token); --metrics-addr serves it openly elsewhere.
 	mountMetrics := func(mux *http.ServeMux) { mux.Handle("GET /metrics", api.RequireOperator(a.Metrics.Handler())) }
@@ -205,7 +240,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Engine.Run(ctx) })
 	wg.Go(func() { a.Dispatcher.Run(ctx) })
+	wg.Go(func() { a.Webhooks.Run(ctx) })
 	wg.Go(func() { a.Rehearsals.Run(ctx) })
+	if a.ContentSync != nil {
+		wg.Go(func() { a.ContentSync.Run(ctx) })
+	}
 	if a.Config.Retention > 0 || a.Config.NotebookRetention > 0 {
 		h := &engine.Housekeeper{Store: a.DB, Clock: a.Clock, Logger: a.Logger, Retention: a.Config.Retention,
 			NotebookRetention: a.Config.NotebookRetention}

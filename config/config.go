@@ -42,6 +42,14 @@ type Config struct {
 	// /metrics of --addr).
 	MetricsAddr string
 	Content     []string // --content: content directories, public first, private overlays after
+	// ContentRepos are git repositories of content (--content-repo
+	// "URL[#BRANCH] [token-file=FILE|ssh-key=FILE] [known-hosts=FILE]"),
+	// public first, private overlays after, followed by the --content
+	// directories; see package gitcontent.
+	ContentRepos []string
+	// ContentSync is how often the server fetches the repositories when no
+	// push webhook tells it to (--content-sync).
+	ContentSync time.Duration
 	// ContentCheck is what an import does with content that would not
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
@@ -60,8 +68,12 @@ type Config struct {
 	SessionTTL       time.Duration // --session-ttl
 	LoginConcurrency int           // --login-concurrency: password checks at once
 	ProvisionTimeout time.Duration // --provision-timeout
-	RemindBefore     time.Duration // --remind-before
-	Retention        time.Duration // --retention: history older than this is pruned (0 keeps it all)
+	// AgentStale is how long a location's agent may be silent before the
+	// location gets no new participants and its pending creates move to
+	// another location of their workshop (--agent-stale).
+	AgentStale   time.Duration
+	RemindBefore time.Duration // --remind-before
+	Retention    time.Duration // --retention: history older than this is pruned (0 keeps it all)
 	// NotebookRetention is how long participants can download the
 	// notebooks they left (--notebook-retention; 0 keeps none).
 	NotebookRetention time.Duration
@@ -99,6 +111,9 @@ type Agent struct {
 	WarmServer  bool          // --warm-server
 	HookTimeout time.Duration // --hook-timeout
 	Workers     int           // --agent-workers
+	// HeartbeatEvery is how often the agent tells the server it is alive
+	// (--agent-heartbeat); keep it well below the server's --agent-stale.
+	HeartbeatEvery time.Duration
 	// StudentLimits are the site's defaults of what one student may use
 	// (--student-memory, --student-cpus, --student-tasks, --student-disk);
 	// a workshop's own value (wod.yml) wins. 0 is no limit.
@@ -204,6 +219,8 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address of the web server")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "also serve /metrics without authentication on this address (a private one, e.g. 127.0.0.1:9464)")
 	fs.StringSliceVar(&c.Content, "content", nil, "content directory (repeatable: public first, private overlays after)")
+	fs.StringArrayVar(&c.ContentRepos, "content-repo", nil, "git repository of content, URL[#BRANCH] with, for a private one, token-file=FILE or ssh-key=FILE [known-hosts=FILE] after a space (repeatable: public first, private overlays after; the --content directories come after them)")
+	fs.DurationVar(&c.ContentSync, "content-sync", 10*time.Minute, "how often the server fetches the --content-repo repositories (a push webhook to /api/v1/content/hook syncs at once)")
 	fs.StringVar(&c.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	fs.StringArrayVar(&c.NotebookVars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL people reach the server at (default http://<addr>)")
@@ -216,6 +233,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long an operator's login lasts")
 	fs.IntVar(&c.LoginConcurrency, "login-concurrency", 2, "operators' passwords checked at once (64 MiB each); more logins at that moment are answered 429")
 	fs.DurationVar(&c.ProvisionTimeout, "provision-timeout", 10*time.Minute, "how long a registration may take to become ready before it is purged")
+	fs.DurationVar(&c.AgentStale, "agent-stale", 2*time.Minute, "how long a location's agent may be silent (no heartbeat) before the location gets no new participants and its pending registrations move to another location of their workshop")
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
 	fs.DurationVar(&c.NotebookRetention, "notebook-retention", 7*24*time.Hour, "how long participants can download the notebooks they left at the end (0: not kept)")
 	fs.DurationVar(&c.Retention, "retention", 180*24*time.Hour, "prune mail bodies, finished jobs and audit events older than this (0: keep everything)")
@@ -238,6 +256,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 		"before anyone registers; false keeps only the account, notebooks and hub user warm (about 110 MB less per idle seat)")
 	fs.DurationVar(&a.HookTimeout, "hook-timeout", 5*time.Minute, "how long a workshop's lifecycle script may run")
 	fs.IntVar(&a.Workers, "agent-workers", 4, "operations an agent runs at once")
+	fs.DurationVar(&a.HeartbeatEvery, "agent-heartbeat", 30*time.Second, "how often the agent tells the server it is alive (keep it well below the server's --agent-stale)")
 	fs.StringSliceVar(&a.GuardHogAllow, "guard-hog-allow", DefaultGuardHogAllow,
 		"process names the guard's CPU-hog rule spares (a whole core for 5 minutes); empty: none")
 	a.StudentLimits = DefaultStudentLimits()
@@ -474,7 +493,7 @@ func (c *Config) finish() error {
 		errs = append(errs, fmt.Errorf("--login-concurrency %d must be between 1 and 64 (each check takes 64 MiB)", c.LoginConcurrency))
 	}
 	for name, d := range map[string]time.Duration{"session-ttl": c.SessionTTL, "provision-timeout": c.ProvisionTimeout,
-		"remind-before": c.RemindBefore} {
+		"remind-before": c.RemindBefore, "agent-stale": c.AgentStale, "agent-heartbeat": c.Agent.HeartbeatEvery} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}
@@ -510,6 +529,9 @@ func (c *Config) finish() error {
 				errs = append(errs, fmt.Errorf("--hub-login-exempt %q: want a network such as 10.1.0.0/16 or an address", n))
 			}
 		}
+	}
+	if c.ContentSync < time.Minute {
+		errs = append(errs, fmt.Errorf("--content-sync %s: at least 1m", c.ContentSync))
 	}
 	if c.ContentCheck != "strict" && c.ContentCheck != "warn" {
 		errs = append(errs, fmt.Errorf("--content-check %q must be strict or warn", c.ContentCheck))

@@ -50,11 +50,20 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error) {
 	aj := &wod.AgentJob{ID: j.ID, Kind: j.Kind, Attempt: j.Attempts, LeaseUntil: *j.LeaseUntil,
 		LeaseSeconds: int(e.AgentLease / time.Second)}
+	if e.Content != nil && j.Kind != wod.JobPurge {
+		// The commits the catalogue was imported from: the agent deploys
+		// and runs the hooks of these and no other.
+		repos, err := e.Content.FindContentRepos(ctx)
+		if err != nil {
+			return nil, err
+		}
+		aj.Content = wod.ContentCommits(repos)
+	}
 	if j.Kind == wod.JobWarm {
 		return e.warmJob(ctx, j, aj)
 	}
 	if j.RegistrationID == nil {
-		return aj, nil
+		return e.seatPurgeJob(ctx, j, aj)
 	}
 	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)
 	if err != nil {
@@ -74,7 +83,8 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	}
 	aj.RegistrationID, aj.Workshop, aj.SessionType, aj.Reset = r.ID, w.Slug, w.SessionType, w.Reset
 	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.StudentID(r.StudentNumber), r.Username
-	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatMin, w.Appliance, w.Compile, w.LDAP
+	// The range at the registration's location: per-seat ports count from it.
+	aj.Participant, aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = r.Name, w.SeatsAt(r.LocationID).Min, w.Appliance, w.Compile, w.LDAP
 	aj.Limits = w.Limits
 	return aj, nil
 }
@@ -161,6 +171,9 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 		return e.warmed(ctx, res, done)
 	}
 	if j.RegistrationID == nil {
+		if p, ok := seatPurge(j); ok {
+			return e.Store.ReleaseSeat(ctx, p, done)
+		}
 		return e.Store.CompleteJob(ctx, done)
 	}
 	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)

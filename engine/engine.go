@@ -46,10 +46,12 @@ type Store interface {
 	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error
 	WarmPools(ctx context.Context) ([]*wod.WarmPoolState, error)
-	KeepWarm(ctx context.Context, workshopID int64) (*wod.WarmPoolState, int, error)
+	KeepWarm(ctx context.Context, workshopID, locationID int64) (*wod.WarmPoolState, int, error)
 	ReclaimWarming(ctx context.Context) (int, error)
 	WarmJobSeat(ctx context.Context, jobID int64) (int, bool, error)
 	WarmReady(ctx context.Context, d *wod.JobCompletion, passwordEnc []byte) (bool, error)
+	MoveStrandedCreates(ctx context.Context, stale time.Duration, limit int) ([]wod.CreateMove, error)
+	ReleaseSeat(ctx context.Context, p wod.SeatPurge, done *wod.JobCompletion) error
 }
 
 // Grades reports completions to grade books. Reporting runs as a job, with
@@ -95,9 +97,18 @@ type Engine struct {
 	// AgentLease is how long an agent holds a job before it is given to
 	// another attempt.
 	AgentLease time.Duration
+	// AgentStale is how long a location's agent may be silent before the
+	// location gets no new participants (while its workshop has another
+	// whose agent is alive) and its pending creates move to such a one.
+	// 0: wod.DefaultAgentStale.
+	AgentStale time.Duration
 	// AlertTo receives operator alerts; when empty, admins with an e-mail
 	// address do.
 	AlertTo []string
+	// Content, when set, gives the commits of the content repositories
+	// the catalogue was imported from; agents' jobs carry them so that
+	// every deployment is of a commit the import checked.
+	Content wod.ContentRepoService
 	// Worker names this process in job leases.
 	Worker string
 	// Observer, when set, hears of registrations, timers and agent reports
@@ -187,7 +198,8 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 			{Kind: wod.JobCreate, RunAt: now},
 			{Kind: wod.JobWatchdog, RunAt: now.Add(e.ProvisionTimeout)},
 		},
-		Mails: []*wod.Mail{welcome},
+		Mails:      []*wod.Mail{welcome},
+		AgentStale: e.agentStale(),
 		Warm: func(r *wod.Registration) (*wod.Transition, error) {
 			return e.warmReady(ctx, r, w, loc)
 		},

@@ -67,7 +67,7 @@ func (h *Housekeeper) PruneNow(ctx context.Context) wod.Pruned {
 		h.Logger.WarnContext(ctx, "housekeeping", "error", err)
 	case p.Total() > 0:
 		h.Logger.InfoContext(ctx, "pruned history", "before", before.Format(time.RFC3339), "mail_bodies", p.MailBodies,
-			"jobs", p.Jobs, "events", p.Events, "login_failures", p.LoginFailures, "notebooks", p.Notebooks)
+			"jobs", p.Jobs, "events", p.Events, "webhook_deliveries", p.WebhookDeliveries, "login_failures", p.LoginFailures, "notebooks", p.Notebooks)
 	}
 	return p
 }

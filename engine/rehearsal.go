@@ -41,6 +41,7 @@ func (e *Engine) RegisterRehearsal(ctx context.Context, h *wod.Rehearsal) (*wod.
 			{Kind: wod.JobWatchdog, RunAt: now.Add(e.ProvisionTimeout)},
 		},
 		RehearsalID: &h.ID,
+		AgentStale:  e.agentStale(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("book a seat for rehearsal %d of %s: %w", h.ID, w.Slug, err)

@@ -45,6 +45,10 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 
 func (e *Engine) runTimers(ctx context.Context) (int, error) {
 	total := 0
+	if _, err := e.MoveStranded(ctx); err != nil {
+		// The timers must fire all the same; the next pass tries again.
+		e.Logger.ErrorContext(ctx, "moving stranded creates", "error", err)
+	}
 	for {
 		jobs, err := e.Store.ClaimJobs(ctx, timerKinds, nil, e.Worker, timerLease, 50)
 		if err != nil {

@@ -98,14 +98,14 @@ func (e *Engine) warmJob(ctx context.Context, j *wod.Job, aj *wod.AgentJob) (*wo
 	if err != nil {
 		return nil, err
 	}
-	l, err := e.Store.FindLocation(ctx, w.Location)
+	l, err := e.Store.FindLocation(ctx, args.Location)
 	if err != nil {
 		return nil, err
 	}
 	// No Participant: nothing of a participant goes into a seat (wod.WarmPool).
 	aj.Workshop, aj.SessionType, aj.Reset = w.Slug, w.SessionType, w.Reset
 	aj.StudentNumber, aj.StudentID, aj.Username = number, l.StudentID(number), wod.StudentUsername(number)
-	aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = w.SeatMin, w.Appliance, w.Compile, w.LDAP
+	aj.SeatMin, aj.Appliance, aj.Compile, aj.LDAP = w.SeatsAt(l.ID).Min, w.Appliance, w.Compile, w.LDAP
 	aj.Limits = w.Limits
 	return aj, nil
 }
@@ -147,7 +147,7 @@ func (e *Engine) KeepWarm(ctx context.Context) (int, error) {
 			// behind, and hold up, the bookings).
 			continue
 		}
-		kept, n, err := e.Store.KeepWarm(ctx, p.WorkshopID)
+		kept, n, err := e.Store.KeepWarm(ctx, p.WorkshopID, p.LocationID)
 		if err != nil {
 			return total, err
 		}

@@ -41,7 +41,7 @@ func TestWarmBookingTimes(t *testing.T) {
 			if err := db.CreateWorkshop(w.ctx, ws); err != nil {
 				t.Fatal(err)
 			}
-			if _, scheduled, err := db.KeepWarm(w.ctx, ws.ID); err != nil || scheduled != n {
+			if _, scheduled, err := db.KeepWarm(w.ctx, ws.ID, w.loc.ID); err != nil || scheduled != n {
 				t.Fatalf("keep warm: %d %v", scheduled, err)
 			}
 			for {

@@ -58,8 +58,8 @@ func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int) *env {
 		Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test"}
 	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: logger, AgentTokens: db}
-	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db, Operator: ops,
+		Events: db, Clock: clock, Logger: logger, AgentTokens: db, Webhooks: db, WebhookKeys: keys}
+	api := &httpapi.Server{Webhooks: db, Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db, Operator: ops,
 		Agents: eng, AgentAuth: db, LTI: db,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test", RegistrationRate: rate}
@@ -158,6 +158,8 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 			"POST /api/v1/registrations/resend-link": true,
 			// the participant's "end now", through the signed link
 			"POST /api/v1/status/{token}/end": true,
+			// a forge's push, signed with the content hook secret (content_test.go)
+			"POST /api/v1/content/hook": true,
 		}
 		doc := e.do("GET", "/api/v1/openapi.json", "", nil)
 		if doc.status != 200 {
@@ -178,7 +180,7 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 				method = strings.ToUpper(method)
 				key := method + " " + path
 				concrete := strings.NewReplacer("{slug}", "WKSHP-API101", "{id}", "1", "{name}", "local",
-					"{token}", "1.x").Replace(path)
+					"{token}", "1.x", "{delivery}", "1").Replace(path)
 				if method != "GET" {
 					mutating++
 					if public[key] {

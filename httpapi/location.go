@@ -68,12 +68,19 @@ func (s *Server) listLocations(ctx context.Context, _ *struct{}) (*body[[]*wod.L
 	if ls == nil {
 		ls = []*wod.Location{}
 	}
+	for _, l := range ls {
+		s.agentState(l)
+	}
 	return &body[[]*wod.Location]{ls}, err
 }
 
 func (s *Server) getLocation(ctx context.Context, in *NameParam) (*body[*wod.Location], error) {
 	l, err := s.Locations.FindLocation(ctx, in.Name)
-	return &body[*wod.Location]{l}, err
+	if err != nil {
+		return nil, err
+	}
+	s.agentState(l)
+	return &body[*wod.Location]{l}, nil
 }
 
 func (s *Server) createLocation(ctx context.Context, in *createLocationInput) (*body[*wod.Location], error) {
@@ -111,4 +118,13 @@ func (s *Server) createAgentToken(ctx context.Context, in *NameParam) (*agentTok
 	out := &agentToken{}
 	out.Body.Token = tok
 	return out, nil
+}
+
+// agentState derives whether the location's agent counts as alive.
+func (s *Server) agentState(l *wod.Location) {
+	stale := s.AgentStale
+	if stale <= 0 {
+		stale = wod.DefaultAgentStale
+	}
+	l.SetAgentState(s.Clock.Now(), stale)
 }

@@ -46,10 +46,14 @@ type Server struct {
 	Events        wod.EventService
 	Announcements wod.AnnouncementService
 	LTI           wod.LTIService
+	Webhooks      wod.WebhookService
 	Health        Health
 	Keys          *secret.Keys
 	Clock         wod.Clock
-	Logger        *slog.Logger
+	// AgentStale is how long an agent may be silent and still count as
+	// alive (the server's --agent-stale; 0: wod.DefaultAgentStale).
+	AgentStale time.Duration
+	Logger     *slog.Logger
 
 	// PublicURL is the base URL participants and operators reach the server
 	// at, for links (status pages); no trailing slash.
@@ -67,6 +71,9 @@ type Server struct {
 	// LoginConcurrency bounds the password checks that run at once
 	// (login.DefaultConcurrency when zero).
 	LoginConcurrency int
+	// ContentHookSecret is the shared secret of the content repositories'
+	// push webhook; empty: the server follows no repository.
+	ContentHookSecret string
 
 	api     huma.API
 	limiter *limiter
@@ -113,7 +120,9 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	s.registerPeople()
 	s.registerAnnouncements()
 	s.registerLTI()
+	s.registerWebhooks()
 	s.registerAgents()
+	s.registerContent()
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

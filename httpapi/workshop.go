@@ -20,7 +20,8 @@ type WorkshopSettable struct {
 	Capacity      *int          `json:"capacity,omitempty" minimum:"0" doc:"Most seats held at once"`
 	SeatMin       *int          `json:"seat_min,omitempty" minimum:"1" doc:"First local student number of the seat range"`
 	SeatMax       *int          `json:"seat_max,omitempty" minimum:"1" doc:"Last local student number of the seat range"`
-	Location      *string       `json:"location,omitempty" doc:"Location name (default: the only location)"`
+	Location      *string       `json:"location,omitempty" doc:"Location name (default: the only location); alone, it makes it the workshop's only location"`
+	Locations     *[]string     `json:"locations,omitempty" minItems:"1" maxItems:"50" doc:"Every location the workshop is offered at, the first one first (it becomes location), as name or, with the location's own seat range for the workshop, name:MIN-MAX (hub2:21-40); replaces the list. Placement picks, per registration, one whose agent is alive, with the most free seats; capacity bounds the participants across all of them"`
 	Active        *bool         `json:"active,omitempty" doc:"Shown in the catalogue and open for registration"`
 	Beta          *bool         `json:"beta,omitempty"`
 	Priority      *int          `json:"priority,omitempty" doc:"Catalogue order, ascending"`
@@ -67,7 +68,7 @@ func (f *WorkshopSettable) change() (operator.WorkshopChange, error) {
 		Presenter: f.Presenter, PresenterRole: f.PresenterRole, Avatar: f.Avatar, Image: f.Image,
 		BadgeImage: f.BadgeImage, ReplayID: f.ReplayID, ReplayLink: f.ReplayLink, Prerequisite: f.Prerequisite,
 		Limits: f.Limits, Warm: f.Warm}
-	c := operator.WorkshopChange{Location: f.Location}
+	c := operator.WorkshopChange{Location: f.Location, Locations: f.Locations}
 	if f.Duration != nil {
 		d, err := wod.ParseDuration(*f.Duration)
 		if err != nil {
@@ -132,7 +133,10 @@ func (s *Server) registerWorkshops() {
 	register(s, huma.Operation{OperationID: "update-workshop", Method: http.MethodPatch, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Change a workshop", Tags: tags,
 		Description: "Sets the given fields and records them as operator overrides: a later content import " +
-			"leaves them alone (see `overrides`)."},
+			"leaves them alone (see `overrides`). `locations` replaces the list of locations the workshop is " +
+			"offered at (the first becomes `location`); content imports never change it. Each registration is " +
+			"placed at one of them whose agent is alive (see the locations' `agent_state`), the one with the " +
+			"most free seats first; `capacity` bounds the participants across all of them."},
 		operator.WorkshopEditRole, s.updateWorkshop)
 	register(s, huma.Operation{OperationID: "delete-workshop", Method: http.MethodDelete, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Delete a workshop", Tags: tags, DefaultStatus: http.StatusNoContent,

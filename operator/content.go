@@ -2,6 +2,8 @@ package operator
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/content"
@@ -12,24 +14,84 @@ import (
 // an import also picks a location, writes the catalogue and is audited,
 // which is what this package does for every operator action.
 
-// HasContent says whether the server has content directories to import
-// (ContentDirs): the pages offer the import only then.
-func (s *Service) HasContent() bool { return len(s.ContentDirs) > 0 }
+// ContentSyncer follows the content repositories (gitcontent.Syncer).
+type ContentSyncer interface {
+	// Sync fetches the repositories and imports them (force: even when no
+	// head moved), keeping the last good content live when that fails.
+	Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, []wod.ImportResult, error)
+	// Kick asks for a sync soon, without waiting for it.
+	Kick()
+}
 
-// ReimportContent re-reads the server's content directories into the
-// catalogue, as ImportContent does; new workshops go to the only location.
+// HasContent says whether the server has content directories or
+// repositories to import: the pages offer the import only then.
+func (s *Service) HasContent() bool { return len(s.ContentDirs) > 0 || s.ContentSync != nil }
+
+// FollowsRepos says whether the content comes from git repositories.
+func (s *Service) FollowsRepos() bool { return s.ContentSync != nil }
+
+// ReimportContent re-reads the server's content into the catalogue, as
+// ImportContent does; new workshops go to the only location. With content
+// repositories it syncs them (SyncContent).
 func (s *Service) ReimportContent(ctx context.Context, by *wod.Caller) ([]wod.ImportResult, error) {
+	if s.ContentSync != nil {
+		_, res, err := s.SyncContent(ctx, by)
+		return res, err
+	}
 	if !s.HasContent() {
 		return nil, wod.Errorf(wod.EINVALID, "this server has no content directories configured (--content)")
 	}
 	return s.ImportContent(ctx, by, s.ContentDirs, "")
 }
 
+// SyncContent fetches the content repositories and imports them now, even
+// when no head moved. A failure leaves the last good content live; it is
+// returned (EINVALID, with the repositories' state) for the operator to
+// read.
+func (s *Service) SyncContent(ctx context.Context, by *wod.Caller) ([]*wod.ContentRepo, []wod.ImportResult, error) {
+	if s.ContentSync == nil {
+		return nil, nil, wod.Errorf(wod.EINVALID, "this server follows no content repository (--content-repo)")
+	}
+	repos, res, err := s.ContentSync.Sync(ctx, true)
+	if by != nil {
+		detail := "ok"
+		if err != nil {
+			detail = err.Error()
+		}
+		s.audit(ctx, by, "content.sync", "content", detail)
+	}
+	if err != nil && wod.ErrorCode(err) == wod.EINTERNAL && repos != nil {
+		// The content or a fetch failed, not the server: say so plainly.
+		return repos, nil, &wod.Error{Code: wod.EINVALID, Message: err.Error()}
+	}
+	return repos, res, err
+}
+
+// KickContentSync asks for a sync of the content repositories soon (a
+// push webhook); false when the server follows none.
+func (s *Service) KickContentSync() bool {
+	if s.ContentSync == nil {
+		return false
+	}
+	s.ContentSync.Kick()
+	return true
+}
+
+// ContentStatus lists the content repositories with their commits, when
+// they were synced and their last error; nil when there are none.
+func (s *Service) ContentStatus(ctx context.Context) ([]*wod.ContentRepo, error) {
+	if s.ContentSync == nil || s.ContentRepos == nil {
+		return nil, nil
+	}
+	return s.ContentRepos.FindContentRepos(ctx)
+}
+
 // ImportContent loads the content directories (public first, overlays
 // after), checks that every workshop renders for a sample student, and
 // creates or updates their workshops, all or none; fields operators changed
-// keep the operators' values. New workshops go to the named location, or to
-// the only one.
+// keep the operators' values. New workshops go to the named locations
+// (comma-separated, the first one first), or to the only one; workshops
+// already in the catalogue keep theirs, which are the operators' to change.
 //
 // by is nil when the platform imports on its own behalf, as wod up does at
 // start and the CLI does on the host: that import leaves no audit event.
@@ -42,12 +104,16 @@ func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []stri
 	if err != nil {
 		return nil, err
 	}
-	loc, err := s.importLocation(ctx, location)
+	locs, ranges, err := s.importLocations(ctx, location)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range ws {
-		w.LocationID = loc.ID
+		w.LocationID = locs[0].ID
+		w.LocationIDs, w.LocationRanges = nil, append([]wod.SeatRange(nil), ranges...)
+		for _, l := range locs {
+			w.LocationIDs = append(w.LocationIDs, l.ID)
+		}
 	}
 	res, err := s.Workshops.ImportWorkshops(ctx, ws)
 	if err != nil {
@@ -120,7 +186,39 @@ func (s *Service) checkContent(ctx context.Context, ws []*wod.Workshop, dirs []s
 	return needs, nil
 }
 
-// importLocation is the location new workshops of an import go to.
+// importLocations are the locations new workshops of an import go to: the
+// named ones (comma-separated, each "name" or "name:MIN-MAX" with its own
+// seat range), or the only one.
+func (s *Service) importLocations(ctx context.Context, specs string) ([]*wod.Location, []wod.SeatRange, error) {
+	var out []*wod.Location
+	var ranges []wod.SeatRange
+	for spec := range strings.SplitSeq(specs, ",") {
+		if strings.TrimSpace(spec) == "" {
+			continue
+		}
+		name, r, err := wod.ParseLocationSpec(spec)
+		if err != nil {
+			return nil, nil, wod.Errorf(wod.EINVALID, "--location %v", err)
+		}
+		l, err := s.importLocation(ctx, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !slices.ContainsFunc(out, func(o *wod.Location) bool { return o.ID == l.ID }) {
+			out, ranges = append(out, l), append(ranges, r)
+		}
+	}
+	if len(out) > 0 {
+		return out, ranges, nil
+	}
+	l, err := s.importLocation(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return []*wod.Location{l}, []wod.SeatRange{{}}, nil
+}
+
+// importLocation is the named location, or (no name) the only one.
 func (s *Service) importLocation(ctx context.Context, name string) (*wod.Location, error) {
 	if name != "" {
 		return s.Locations.FindLocation(ctx, name)

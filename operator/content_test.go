@@ -105,6 +105,23 @@ func TestImportContentChoosesTheLocation(t *testing.T) {
 		if w, err := db.FindWorkshop(ctx, "WKSHP-B"); err != nil || w.LocationID != two.ID {
 			t.Fatalf("the workshop is not at the named location: %+v %v", w, err)
 		}
+		// Several, hub1 with its own range: new workshops are offered at
+		// each; existing ones keep their locations (the operators').
+		third := writeContent(t, map[string][2]string{"WKSHP-C": {"name: C\nrange: [1,3]\n", ""},
+			"WKSHP-B": {"name: B again\nrange: [1,3]\n", ""}})
+		if _, err := ops.ImportContent(ctx, boss, []string{third}, "hub2, hub1:4-6"); err != nil {
+			t.Fatalf("import to two locations: %v", err)
+		}
+		if w, err := db.FindWorkshop(ctx, "WKSHP-C"); err != nil || w.LocationID != two.ID ||
+			strings.Join(w.Locations, " ") != "hub2 hub1:4-6" {
+			t.Fatalf("the workshop is not at both locations: %+v %v", w, err)
+		}
+		if w, err := db.FindWorkshop(ctx, "WKSHP-B"); err != nil || strings.Join(w.Locations, " ") != "hub2" {
+			t.Fatalf("a re-imported workshop's locations changed: %+v %v", w, err)
+		}
+		if _, err := ops.ImportContent(ctx, boss, []string{third}, "hub2,hub1:6-4"); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("a bad range: %v", err)
+		}
 	})
 }
 

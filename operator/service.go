@@ -37,6 +37,11 @@ type Service struct {
 	// ContentDirs are the server's content directories (--content), which
 	// ReimportContent reads; none means the server has nothing to import.
 	ContentDirs []string
+	// ContentSync, when set, follows the content repositories
+	// (--content-repo): ReimportContent syncs them rather than read
+	// ContentDirs, and ContentRepos lists their state.
+	ContentSync  ContentSyncer
+	ContentRepos wod.ContentRepoService
 	// ContentVars are the notebooks' variables a content import renders
 	// every workshop with before it accepts the content.
 	ContentVars content.Vars
@@ -47,6 +52,10 @@ type Service struct {
 	// Rehearser a request to rehearse answers EUNAVAILABLE.
 	RehearsalStore wod.RehearsalService
 	Rehearser      Rehearser
+	// Webhooks keeps the webhook endpoints; WebhookKeys seals their
+	// signing secrets (without it, no endpoint can be created).
+	Webhooks    wod.WebhookService
+	WebhookKeys WebhookSealer
 }
 
 // audit records what the caller did. The action has happened by then, so a

@@ -25,6 +25,10 @@ type WorkshopChange struct {
 	// Location names the location the workshop moves to (or, for a new
 	// workshop, starts at).
 	Location *string
+	// Locations names every location the workshop is offered at, the
+	// first one first (it wins over Location), each as "name" or, with
+	// the location's own seat range, "name:MIN-MAX".
+	Locations *[]string
 }
 
 // Fields names what the change sets, in the API's spelling, location last:
@@ -33,6 +37,9 @@ func (c WorkshopChange) Fields() []string {
 	fields := c.UpdatedFields()
 	if c.Location != nil {
 		fields = append(fields, "location")
+	}
+	if c.Locations != nil {
+		fields = append(fields, "locations")
 	}
 	return fields
 }
@@ -111,21 +118,46 @@ func (s *Service) DeleteWorkshop(ctx context.Context, by *wod.Caller, slug strin
 	return nil
 }
 
-// resolve turns a change into the domain update, finding its location.
+// resolve turns a change into the domain update, finding its locations.
 func (s *Service) resolve(ctx context.Context, c WorkshopChange) (wod.WorkshopUpdate, error) {
 	upd := c.WorkshopUpdate
-	if c.Location == nil {
-		return upd, nil
+	if c.Location != nil {
+		l, err := s.findLocation(ctx, "location", *c.Location)
+		if err != nil {
+			return upd, err
+		}
+		upd.LocationID = &l.ID
 	}
-	l, err := s.Locations.FindLocation(ctx, *c.Location)
-	if wod.ErrorCode(err) == wod.ENOTFOUND {
-		return upd, refused("location", "no location is called %q", *c.Location)
+	if c.Locations != nil {
+		if len(*c.Locations) == 0 {
+			return upd, refused("locations", "name at least one location")
+		}
+		ids := make([]int64, 0, len(*c.Locations))
+		ranges := make([]wod.SeatRange, 0, len(*c.Locations))
+		for _, spec := range *c.Locations {
+			name, r, err := wod.ParseLocationSpec(spec)
+			if err != nil {
+				return upd, refused("locations", "%v", err)
+			}
+			l, err := s.findLocation(ctx, "locations", name)
+			if err != nil {
+				return upd, err
+			}
+			ids, ranges = append(ids, l.ID), append(ranges, r)
+		}
+		upd.LocationIDs, upd.LocationRanges = &ids, &ranges
+		upd.LocationID = &ids[0]
 	}
-	if err != nil {
-		return upd, err
-	}
-	upd.LocationID = &l.ID
 	return upd, nil
+}
+
+// findLocation finds a location an operator named in a field.
+func (s *Service) findLocation(ctx context.Context, field, name string) (*wod.Location, error) {
+	l, err := s.Locations.FindLocation(ctx, name)
+	if wod.ErrorCode(err) == wod.ENOTFOUND {
+		return nil, refused(field, "no location is called %q", name)
+	}
+	return l, err
 }
 
 // onlyLocation is where new workshops go when the operator names no

@@ -1,17 +1,44 @@
 package preflight
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/gitcontent"
 )
+
+// checkContentRepos asks each --content-repo repository for its branch,
+// with its credentials, writing nothing.
+func (c *Checker) checkContentRepos(ctx context.Context, add addCheck) {
+	for _, v := range c.Config.ContentRepos {
+		spec, err := gitcontent.ParseSpec(v)
+		if err != nil {
+			add("content repository", Fail, "%v", err)
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		head, err := gitcontent.Reachable(lctx, spec)
+		cancel()
+		if err != nil {
+			add("content repository", Fail, "%v", err)
+			continue
+		}
+		add("content repository", OK, "%s is reachable, at %s", spec.Display(), head[:12])
+	}
+}
 
 // checkContent renders every workshop of --content for a sample student,
 // and looks for the compilers of the workshops that compile scripts.
-func (c *Checker) checkContent(add addCheck) {
+func (c *Checker) checkContent(ctx context.Context, add addCheck) {
+	c.checkContentRepos(ctx, add)
 	dirs := c.Config.Content
+	if len(dirs) == 0 && len(c.Config.ContentRepos) > 0 {
+		return
+	}
 	if len(dirs) == 0 {
 		add("content", Skip, "no --content: wod up uses the bundled sample")
 		return

@@ -61,7 +61,7 @@ func (c *Checker) Run(ctx context.Context, role string) []Check {
 		c.checkMail(ctx, add)
 		c.checkPublicURL(add)
 	}
-	c.checkContent(add)
+	c.checkContent(ctx, add)
 	c.checkKernels(ctx, role, add)
 	if role == config.RoleAgent || role == config.RoleUp {
 		c.checkAgent(ctx, role, add)

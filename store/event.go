@@ -20,8 +20,14 @@ func recordEvent(tx *Tx, e *wod.Event) error {
 	if e.At.IsZero() {
 		e.At = tx.now
 	}
-	return tx.queryRow(`INSERT INTO events (at, actor, kind, subject, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		e.At.UTC(), e.Actor, e.Kind, e.Subject, e.Detail).Scan(&e.ID)
+	if err := tx.queryRow(`INSERT INTO events (at, actor, kind, subject, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		e.At.UTC(), e.Actor, e.Kind, e.Subject, e.Detail).Scan(&e.ID); err != nil {
+		return err
+	}
+	if typ, ok := wod.WebhookOnAudit(e.Kind); ok {
+		return queueWebhook(tx, typ, func() (any, error) { return e, nil })
+	}
+	return nil
 }
 
 // eventColumns are the columns scanEvent reads.

@@ -68,6 +68,11 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 	if _, err := tx.exec(`UPDATE registrations SET `+strings.Join(sets, ", ")+fmt.Sprintf(` WHERE id = $%d`, len(args)), args...); err != nil {
 		return nil, err
 	}
+	if typ, ok := wod.WebhookOnState(t.To); ok && state != t.To {
+		if err := queueRegistrationWebhook(tx, typ, t.RegistrationID); err != nil {
+			return nil, err
+		}
+	}
 	if t.Seat != nil && seat.Valid {
 		if err := moveSeat(tx, seat.Int64, t.RegistrationID, *t.Seat); err != nil {
 			return nil, err

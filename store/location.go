@@ -154,7 +154,8 @@ func shrinkSeats(tx *Tx, l *wod.Location) error {
 		return wod.Errorf(wod.ECONFLICT, "%d seats above student%d are in use; wait for them to be freed", taken, l.Students)
 	}
 	var slug string
-	err := tx.queryRow(`SELECT slug FROM workshops WHERE location_id = $1 AND seat_max > $2 ORDER BY slug LIMIT 1`,
+	err := tx.queryRow(`SELECT w.slug FROM workshops w JOIN workshop_locations wl ON wl.workshop_id = w.id
+		WHERE wl.location_id = $1 AND COALESCE(wl.seat_max, w.seat_max) > $2 ORDER BY w.slug LIMIT 1`,
 		l.ID, l.Students).Scan(&slug)
 	if err == nil {
 		return wod.Errorf(wod.ECONFLICT, "workshop %s uses seats above student%d; change its range first", slug, l.Students)
@@ -174,7 +175,7 @@ func (db *DB) DeleteLocation(ctx context.Context, name string) error {
 			return err
 		}
 		var n int
-		if err := tx.queryRow(`SELECT COUNT(*) FROM workshops WHERE location_id = $1`, l.ID).Scan(&n); err != nil {
+		if err := tx.queryRow(`SELECT COUNT(*) FROM workshop_locations WHERE location_id = $1`, l.ID).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {

@@ -17,7 +17,7 @@ const pruneBatch = 1000
 
 // Prune removes history older than before, a batch per transaction: the
 // bodies of mails that left the outbox (sent, kept or failed), finished jobs
-// (done or cancelled), audit events, and login-throttle records whose
+// (done or cancelled), audit events, finished webhook deliveries, and login-throttle records whose
 // window and lock are over. Each statement reads an index (mails and jobs
 // by state, events by time).
 func (db *DB) Prune(ctx context.Context, before time.Time) (p wod.Pruned, err error) {
@@ -31,6 +31,8 @@ func (db *DB) Prune(ctx context.Context, before time.Time) (p wod.Pruned, err er
 		{&p.Jobs, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs
 			WHERE state IN ('done', 'cancelled') AND run_at < $1 AND updated_at < $1 LIMIT $2)`},
 		{&p.Events, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 LIMIT $2)`},
+		{&p.WebhookDeliveries, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+			WHERE state IN ('delivered', 'failed') AND next_attempt_at < $1 AND created_at < $1 LIMIT $2)`},
 	} {
 		for {
 			n, err := db.pruneOnce(ctx, step.query, before)

@@ -18,6 +18,7 @@ func TestPrune(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, a := fixture(t, db, 10, 1, 10, 10)
+		hook := newEndpoint(t, db, "https://hooks.example.com/", wod.WebhookRegistrationCreated)
 		book := func(email string) *wod.Registration {
 			t.Helper()
 			r, err := db.CreateRegistration(ctx, &wod.NewRegistration{
@@ -38,6 +39,16 @@ func TestPrune(t *testing.T) {
 			}
 			for _, m := range ms {
 				if err := db.FinishMail(ctx, m.ID, wod.MailSent, "", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			as, err := db.ClaimWebhookDeliveries(ctx, time.Minute, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range as {
+				if _, err := db.FinishWebhookDelivery(ctx, wod.WebhookOutcome{DeliveryID: a.Delivery.ID, Attempt: a.Delivery.Attempts,
+					State: wod.DeliveryDelivered, Status: 200}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -79,7 +90,7 @@ func TestPrune(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p != (wod.Pruned{MailBodies: 1, Jobs: 1, Events: 1, LoginFailures: 1}) {
+		if p != (wod.Pruned{MailBodies: 1, Jobs: 1, Events: 1, LoginFailures: 1, WebhookDeliveries: 1}) {
 			t.Fatalf("pruned %+v", p)
 		}
 		if again, err := db.Prune(ctx, clock.Now().Add(-180*24*time.Hour)); err != nil || again.Total() != 0 {
@@ -118,6 +129,10 @@ func TestPrune(t *testing.T) {
 		_, n, err := db.FindEvents(ctx, wod.EventFilter{Page: wod.Page{Limit: 10}})
 		if err != nil || n != 1 {
 			t.Fatalf("events left: %d %v", n, err)
+		}
+		// The recent delivery and the one still waiting stay.
+		if ds := deliveries(t, db, hook.ID); len(ds) != 2 || ds[0].State != wod.DeliveryDelivered || ds[1].State != wod.DeliveryQueued {
+			t.Fatalf("webhook deliveries left: %+v", ds)
 		}
 		if r, err := db.FindRegistration(ctx, old.ID); err != nil || r.Email != "old@example.com" {
 			t.Fatalf("the registration went: %+v %v", r, err)

@@ -64,14 +64,12 @@ func (db *DB) CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (
 func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, error) {
 	req := nr.Request
 	var w struct {
-		id, locationID             int64
-		capacity, seatMin, seatMax int
-		active                     bool
-		version                    string
+		id       int64
+		capacity int
+		active   bool
 	}
-	err := tx.queryRow(`SELECT id, location_id, capacity, seat_min, seat_max, active, content_version FROM workshops
-		WHERE slug = $1`+tx.forUpdate(), req.Workshop).Scan(&w.id, &w.locationID, &w.capacity, &w.seatMin, &w.seatMax,
-		&w.active, &w.version)
+	err := tx.queryRow(`SELECT id, capacity, active FROM workshops WHERE slug = $1`+
+		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.capacity, &w.active)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.active) {
 		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
 			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)}}}
@@ -79,24 +77,13 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	if err != nil {
 		return nil, err
 	}
-	skipLocked := ""
-	if tx.db.dialect == Postgres {
-		// Workshops with overlapping ranges lock different workshop rows, so
-		// the seat rows themselves must be locked too.
-		skipLocked = " FOR UPDATE SKIP LOCKED"
-	}
-	var seatID int64
-	var number int
-	// The seat's state before the booking: a warm seat brings its
-	// password; a warming one whose job had not started yet is taken
-	// cold (its job cancelled) rather than answering "full".
-	from := wod.SeatFree
-	var warmPassword []byte
+	var p placed
 	if nr.RehearsalID == nil {
 		if err := alreadyRegistered(tx, req.Email); err != nil {
 			return nil, err
 		}
-		// The capacity is the participants': a rehearsal's robot is not one.
+		// The capacity is the participants' across all the workshop's
+		// locations: a rehearsal's robot is not one.
 		var held int
 		if err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
 			AND state IN `+holdingSQL, w.id).Scan(&held); err != nil {
@@ -105,62 +92,44 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		if held >= w.capacity {
 			return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
 		}
-		if nr.Warm != nil {
-			err = tx.queryRow(`SELECT id, number, warm_password_enc FROM seats WHERE location_id = $1 AND state = 'warm'
-				AND warm_workshop_id = $2 AND warm_content_version = $3 AND number BETWEEN $4 AND $5
-				ORDER BY number LIMIT 1`+skipLocked, w.locationID, w.id, w.version, w.seatMin, w.seatMax).
-				Scan(&seatID, &number, &warmPassword)
-			if err == nil && len(warmPassword) > 0 {
-				from = wod.SeatWarm
-			} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, err
-			}
-		}
-		if from == wod.SeatFree {
-			err = tx.queryRow(`SELECT id, number FROM seats WHERE location_id = $1 AND state = 'free'
-				AND number BETWEEN $2 AND $3 ORDER BY number LIMIT 1`+skipLocked, w.locationID, w.seatMin, w.seatMax).
-				Scan(&seatID, &number)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			seatID, number, err = takeQueuedWarming(tx, w.locationID, w.seatMin, w.seatMax, skipLocked)
-			from = wod.SeatWarming
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, wod.Errorf(wod.EFULL, "workshop %s has no free seat; please try again later", req.Workshop)
-		}
+		p, err = placeSeat(tx, req.Workshop, w.id, nr.AgentStale, nr.Warm != nil)
 	} else {
-		seatID, number, err = rehearsalSeat(tx, req.Workshop, w.locationID, w.seatMin, w.seatMax, skipLocked)
+		p, err = placeRehearsal(tx, req.Workshop, w.id, nr.AgentStale)
 	}
 	if err != nil {
 		return nil, err
 	}
+	seatID, number := p.seatID, p.number
 	var id int64
 	if err := tx.queryRow(`INSERT INTO registrations (workshop_id, name, email, company, state, seat_id,
 		location_id, student_number, client_ip, created_at, updated_at, rehearsal_id)
 		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $9, $10) RETURNING id`,
-		w.id, req.Name, req.Email, req.Company, seatID, w.locationID, number, req.ClientIP, tx.now,
+		w.id, req.Name, req.Email, req.Company, seatID, p.locationID, number, req.ClientIP, tx.now,
 		nullInt64(nr.RehearsalID)).Scan(&id); err != nil {
 		return nil, err
+	}
+	if p.from == "" {
+		p.from = wod.SeatFree // a rehearsal's
 	}
 	// The state in the WHERE is what makes the seat one holder's: of two
 	// bookings that read the same warm seat, the second updates nothing
 	// (and registrations_live_seat would refuse it anyway).
 	res, err := tx.exec(`UPDATE seats SET state = 'assigned', registration_id = $1, updated_at = $2,
 		warm_workshop_id = NULL, warm_password_enc = NULL, warm_content_version = '', warm_job_id = NULL,
-		warmed_at = NULL WHERE id = $3 AND state = $4`, id, tx.now, seatID, from)
+		warmed_at = NULL WHERE id = $3 AND state = $4`, id, tx.now, seatID, p.from)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil, fmt.Errorf("seat %d was taken under our lock", seatID)
 	}
-	if from == wod.SeatWarm {
-		return bookWarm(tx, nr, id, warmPassword)
+	if p.from == wod.SeatWarm {
+		return bookWarm(tx, nr, id, p.password)
 	}
 	for _, j := range nr.Jobs {
 		j.RegistrationID = &id
 		if j.LocationID == nil {
-			j.LocationID = &w.locationID
+			j.LocationID = &p.locationID
 		}
 		if err := insertJob(tx, j); err != nil {
 			return nil, err
@@ -171,6 +140,9 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		if err := insertMail(tx, m); err != nil {
 			return nil, err
 		}
+	}
+	if err := queueRegistrationWebhook(tx, wod.WebhookRegistrationCreated, id); err != nil {
+		return nil, err
 	}
 	if g := req.Launch; g != nil {
 		l := *g
@@ -194,6 +166,9 @@ func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte) (*wod.
 		return nil, err
 	}
 	t.RegistrationID, t.PasswordEnc = id, password
+	if err := queueRegistrationWebhook(tx, wod.WebhookRegistrationCreated, id); err != nil {
+		return nil, err
+	}
 	if g := nr.Request.Launch; g != nil {
 		l := *g
 		l.RegistrationID = id
@@ -202,29 +177,6 @@ func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte) (*wod.
 		}
 	}
 	return transition(tx, t)
-}
-
-// takeQueuedWarming takes, when the range has no free or warm seat left,
-// a seat being warmed whose warm job has not started: its job is cancelled
-// and the seat is booked cold. A warm job already running is left alone
-// (two operations never work on one seat at once).
-func takeQueuedWarming(tx *Tx, locationID int64, seatMin, seatMax int, lock string) (int64, int, error) {
-	var seatID, jobID int64
-	var number int
-	err := tx.queryRow(`SELECT s.id, s.number, j.id FROM seats s JOIN jobs j ON j.id = s.warm_job_id
-		WHERE s.location_id = $1 AND s.state = 'warming' AND j.state = 'queued' AND s.number BETWEEN $2 AND $3
-		ORDER BY s.number LIMIT 1`+lock, locationID, seatMin, seatMax).Scan(&seatID, &number, &jobID)
-	if err != nil {
-		return 0, 0, err
-	}
-	res, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1 WHERE id = $2 AND state = 'queued'`, tx.now, jobID)
-	if err != nil {
-		return 0, 0, err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return 0, 0, sql.ErrNoRows
-	}
-	return seatID, number, nil
 }
 
 // rehearsalSeat picks the seat of a rehearsal's robot: the highest free

@@ -119,6 +119,11 @@ func (db *DB) FinishRehearsal(ctx context.Context, r *wod.Rehearsal, alert *wod.
 			}
 			return wod.Errorf(wod.ECONFLICT, "rehearsal %d is %s already", r.ID, state)
 		}
+		if r.State == wod.RehearsalFailed {
+			if err := queueRehearsalWebhook(tx, r.ID); err != nil {
+				return err
+			}
+		}
 		if alert != nil {
 			return insertMail(tx, alert)
 		}
@@ -196,6 +201,9 @@ func (db *DB) FailStaleRehearsals(ctx context.Context, before time.Time, reason 
 			}
 			r, err := scanRehearsal(tx.queryRow(`SELECT `+rehearsalColumns+` FROM `+rehearsalFrom+` WHERE h.id = $1`, id))
 			if err != nil {
+				return err
+			}
+			if err := queueRehearsalWebhook(tx, id); err != nil {
 				return err
 			}
 			rs = append(rs, r)

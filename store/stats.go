@@ -77,11 +77,10 @@ func dashboardWorkshops(tx *Tx, d *wod.Dashboard) error {
 		return l, nil
 	}, `SELECT w.slug, w.title, l.name, w.active, w.capacity,
 		(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN `+holdingSQL+`),
-		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id
-			AND (s.state = 'free' OR (s.state = 'warm' AND s.warm_workshop_id = w.id))
-			AND s.number BETWEEN w.seat_min AND w.seat_max),
-		(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'dirty'
-			AND s.number BETWEEN w.seat_min AND w.seat_max),
+		`+freeSeatsSQL+`,
+		(SELECT COUNT(*) FROM workshop_locations wl JOIN seats s ON s.location_id = wl.location_id
+			WHERE wl.workshop_id = w.id AND s.state = 'dirty'
+			AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max)),
 		(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warm'),
 		(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warming'),
 		w.warm

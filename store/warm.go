@@ -19,22 +19,32 @@ import (
 // seat whose job ended without making it warm (failed for good, cancelled)
 // is freed, so no crash or failure leaks one.
 
-const warmPoolColumns = `w.id, w.slug, w.location_id, w.warm, w.active, w.content_version, w.capacity
+const warmPoolColumns = `w.id, w.slug, wl.location_id, l.name, w.warm, w.active, w.content_version, w.capacity
 	- (SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
-	(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id AND s.state = 'free'
-		AND s.number BETWEEN w.seat_min AND w.seat_max),
-	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warm'),
-	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warming'),
-	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warm'
+	(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'free'
+		AND s.number BETWEEN ` + wlMin + ` AND ` + wlMax + `),
+	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.location_id = wl.location_id AND s.state = 'warm'),
+	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.location_id = wl.location_id AND s.state = 'warming'),
+	(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.location_id = wl.location_id AND s.state = 'warm'
 		AND (s.warm_content_version <> w.content_version OR s.warmed_at < $1
-		OR s.location_id <> w.location_id OR s.number NOT BETWEEN w.seat_min AND w.seat_max)),
-	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.created_at >= $2)`
+		OR s.number NOT BETWEEN ` + wlMin + ` AND ` + wlMax + `)),
+	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.location_id = wl.location_id
+		AND r.rehearsal_id IS NULL AND r.created_at >= $2),
+	` + wlMin + `, ` + wlMax
+
+// The seat range of the workshop at a location of its (wl).
+const (
+	wlMin = `COALESCE(wl.seat_min, w.seat_min)`
+	wlMax = `COALESCE(wl.seat_max, w.seat_max)`
+)
+
+const warmPoolFrom = ` FROM workshop_locations wl JOIN workshops w ON w.id = wl.workshop_id JOIN locations l ON l.id = wl.location_id`
 
 func scanWarmPool(row scanner) (*wod.WarmPoolState, error) {
 	var p wod.WarmPoolState
 	var setting string
-	if err := row.Scan(&p.WorkshopID, &p.Workshop, &p.LocationID, &setting, &p.Active, &p.Version, &p.CapacityLeft,
-		&p.Free, &p.Warm, &p.Warming, &p.Stale, &p.Arrivals); err != nil {
+	if err := row.Scan(&p.WorkshopID, &p.Workshop, &p.LocationID, &p.Location, &setting, &p.Active, &p.Version,
+		&p.CapacityLeft, &p.Free, &p.Warm, &p.Warming, &p.Stale, &p.Arrivals, &p.SeatMin, &p.SeatMax); err != nil {
 		return nil, err
 	}
 	var err error
@@ -50,13 +60,15 @@ func warmPoolArgs(now time.Time) []any {
 	return []any{now.Add(-wod.WarmRecycleAfter), now.Add(-time.Hour)}
 }
 
-// WarmPools lists the pools: every active workshop with a warm setting, and
-// every workshop that still has warm or warming seats.
+// WarmPools lists the pools, one per workshop and location of its: every
+// active workshop with a warm setting, and every workshop that still has
+// warm or warming seats there.
 func (db *DB) WarmPools(ctx context.Context) (ps []*wod.WarmPoolState, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
-		ps, err = queryAll(tx, scanWarmPool, `SELECT `+warmPoolColumns+` FROM workshops w
+		ps, err = queryAll(tx, scanWarmPool, `SELECT `+warmPoolColumns+warmPoolFrom+`
 			WHERE (w.active AND w.warm <> '0') OR EXISTS (SELECT 1 FROM seats s WHERE s.warm_workshop_id = w.id
-			AND s.state IN ('warm', 'warming')) ORDER BY w.slug`, warmPoolArgs(tx.now)...)
+			AND s.location_id = wl.location_id AND s.state IN ('warm', 'warming')) ORDER BY w.slug, wl.position`,
+			warmPoolArgs(tx.now)...)
 		return err
 	})
 	if err != nil {
@@ -73,6 +85,13 @@ func (db *DB) ReclaimWarming(ctx context.Context) (n int, err error) {
 		res, err := tx.exec(`UPDATE seats SET state = 'free', `+clearWarm+`, updated_at = $1 WHERE state = 'warming'
 			AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = seats.warm_job_id AND j.state IN ('queued', 'running'))`, tx.now)
 		if err != nil {
+			return err
+		}
+		// Warm seats of a workshop deleted, or no longer offered at the
+		// seat's location: no pool looks after them.
+		if _, err := tx.exec(`UPDATE seats SET state = 'free', `+clearWarm+`, updated_at = $1 WHERE state = 'warm'
+			AND NOT EXISTS (SELECT 1 FROM workshop_locations wl WHERE wl.workshop_id = seats.warm_workshop_id
+			AND wl.location_id = seats.location_id)`, tx.now); err != nil {
 			return err
 		}
 		affected, err := res.RowsAffected()
@@ -96,21 +115,23 @@ const clearWarm = `warm_workshop_id = NULL, warm_password_enc = NULL, warm_conte
 // of the range, highest first (out of the cold bookings' way, which take
 // the lowest), are given warm jobs up to the target. It returns the pool
 // as it leaves it and how many warm jobs it scheduled.
-func (db *DB) KeepWarm(ctx context.Context, workshopID int64) (p *wod.WarmPoolState, scheduled int, err error) {
+func (db *DB) KeepWarm(ctx context.Context, workshopID, locationID int64) (p *wod.WarmPoolState, scheduled int, err error) {
 	err = db.transact(ctx, func(tx *Tx) error {
-		var seatMin, seatMax int
-		if err := tx.queryRow(`SELECT seat_min, seat_max FROM workshops WHERE id = $1`+tx.forUpdate(), workshopID).
-			Scan(&seatMin, &seatMax); err != nil {
+		var id int64
+		if err := tx.queryRow(`SELECT id FROM workshops WHERE id = $1`+tx.forUpdate(), workshopID).Scan(&id); err != nil {
 			return err
 		}
-		p, err = scanWarmPool(tx.queryRow(`SELECT `+warmPoolColumns+` FROM workshops w WHERE w.id = $3`,
-			append(warmPoolArgs(tx.now), workshopID)...))
-		if err != nil {
+		read := func() (*wod.WarmPoolState, error) {
+			return scanWarmPool(tx.queryRow(`SELECT `+warmPoolColumns+warmPoolFrom+` WHERE w.id = $3 AND wl.location_id = $4`,
+				append(warmPoolArgs(tx.now), workshopID, locationID)...))
+		}
+		if p, err = read(); err != nil {
 			return err
 		}
-		// Seats the workshop cannot book (its location or range changed).
+		seatMin, seatMax := p.SeatMin, p.SeatMax
+		// Seats the workshop cannot book here (its range changed).
 		if _, err := tx.exec(`UPDATE seats SET state = 'free', `+clearWarm+`, updated_at = $1 WHERE warm_workshop_id = $2
-			AND state = 'warm' AND (location_id <> $3 OR number NOT BETWEEN $4 AND $5)`,
+			AND state = 'warm' AND location_id = $3 AND number NOT BETWEEN $4 AND $5`,
 			tx.now, workshopID, p.LocationID, seatMin, seatMax); err != nil {
 			return err
 		}
@@ -122,7 +143,8 @@ func (db *DB) KeepWarm(ctx context.Context, workshopID int64) (p *wod.WarmPoolSt
 			var s seat
 			return s, row.Scan(&s.id, &s.stale)
 		}, `SELECT id, warm_content_version <> $1 OR warmed_at < $2 FROM seats WHERE warm_workshop_id = $3
-			AND state = 'warm' ORDER BY number DESC`, p.Version, tx.now.Add(-wod.WarmRecycleAfter), workshopID)
+			AND location_id = $4 AND state = 'warm' ORDER BY number DESC`, p.Version, tx.now.Add(-wod.WarmRecycleAfter),
+			workshopID, p.LocationID)
 		if err != nil {
 			return err
 		}
@@ -148,8 +170,8 @@ func (db *DB) KeepWarm(ctx context.Context, workshopID int64) (p *wod.WarmPoolSt
 		}
 		if excess > 0 {
 			res, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1 WHERE state = 'queued' AND id IN
-				(SELECT warm_job_id FROM seats WHERE warm_workshop_id = $2 AND state = 'warming' ORDER BY number DESC LIMIT $3)`,
-				tx.now, workshopID, excess)
+				(SELECT warm_job_id FROM seats WHERE warm_workshop_id = $2 AND location_id = $4 AND state = 'warming'
+				ORDER BY number DESC LIMIT $3)`, tx.now, workshopID, excess, p.LocationID)
 			if err != nil {
 				return err
 			}
@@ -188,12 +210,11 @@ func (db *DB) KeepWarm(ctx context.Context, workshopID int64) (p *wod.WarmPoolSt
 				scheduled++
 			}
 		}
-		p, err = scanWarmPool(tx.queryRow(`SELECT `+warmPoolColumns+` FROM workshops w WHERE w.id = $3`,
-			append(warmPoolArgs(tx.now), workshopID)...))
+		p, err = read()
 		return err
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("keep the warm pool of workshop %d: %w", workshopID, err)
+		return nil, 0, fmt.Errorf("keep the warm pool of workshop %d at location %d: %w", workshopID, locationID, err)
 	}
 	return p, scheduled, nil
 }
@@ -206,7 +227,7 @@ func freeWarm(tx *Tx, seatID int64) error {
 
 // warmSeat gives a free or warm seat a warm job for the pool's workshop.
 func warmSeat(tx *Tx, p *wod.WarmPoolState, seatID int64, from wod.SeatState) error {
-	args, err := json.Marshal(wod.WarmArgs{SeatID: seatID, Workshop: p.Workshop, ContentVersion: p.Version})
+	args, err := json.Marshal(wod.WarmArgs{SeatID: seatID, Workshop: p.Workshop, Location: p.Location, ContentVersion: p.Version})
 	if err != nil {
 		return err
 	}

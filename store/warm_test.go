@@ -17,7 +17,7 @@ import (
 func warmUp(t *testing.T, db *store.DB, w *wod.Workshop) (scheduled int) {
 	t.Helper()
 	ctx := context.Background()
-	_, n, err := db.KeepWarm(ctx, w.ID)
+	_, n, err := db.KeepWarm(ctx, w.ID, w.LocationID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestWarmPoolOneOwner(t *testing.T) {
 		}
 		// Two free seats left, two of capacity: the pool keeps one seat
 		// free for a cold booking, so it warms one.
-		p, n, err := db.KeepWarm(ctx, w.ID)
+		p, n, err := db.KeepWarm(ctx, w.ID, w.LocationID)
 		if err != nil || n != 1 || p.Warming != 1 || p.Target != 1 {
 			t.Fatalf("keep warm with 2 free: %+v %d %v", p, n, err)
 		}
@@ -185,7 +185,7 @@ func TestWarmPoolKeeper(t *testing.T) {
 		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Warm: &one}); err != nil {
 			t.Fatal(err)
 		}
-		if p, n, err := db.KeepWarm(ctx, w.ID); err != nil || n != 0 || p.Warm != 1 || p.Free != 9 {
+		if p, n, err := db.KeepWarm(ctx, w.ID, w.LocationID); err != nil || n != 0 || p.Warm != 1 || p.Free != 9 {
 			t.Fatalf("shrink: %+v %d %v", p, n, err)
 		}
 
@@ -195,7 +195,7 @@ func TestWarmPoolKeeper(t *testing.T) {
 		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Warm: &two}); err != nil {
 			t.Fatal(err)
 		}
-		if _, n, err := db.KeepWarm(ctx, w.ID); err != nil || n != 1 {
+		if _, n, err := db.KeepWarm(ctx, w.ID, w.LocationID); err != nil || n != 1 {
 			t.Fatalf("grow: %d %v", n, err)
 		}
 		jobs, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobWarm}, &w.LocationID, "agent", time.Minute, 10)
@@ -217,7 +217,7 @@ func TestWarmPoolKeeper(t *testing.T) {
 		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Active: &no}); err != nil {
 			t.Fatal(err)
 		}
-		if p, _, err := db.KeepWarm(ctx, w.ID); err != nil || p.Warm != 0 || p.Warming != 0 {
+		if p, _, err := db.KeepWarm(ctx, w.ID, w.LocationID); err != nil || p.Warm != 0 || p.Warming != 0 {
 			t.Fatalf("inactive: %+v %v", p, err)
 		}
 	})

@@ -18,9 +18,7 @@ const workshopColumns = `w.id, w.slug, w.title, w.description, w.categories, w.d
 	w.replay_id, w.replay_link, w.prerequisite, w.content_dir, w.overrides, w.created_at, w.updated_at,
 	w.memory_bytes, w.cpus, w.tasks, w.disk_bytes, w.warm, w.content_version,
 	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
-	(SELECT COUNT(*) FROM seats s WHERE s.location_id = w.location_id
-		AND (s.state = 'free' OR (s.state = 'warm' AND s.warm_workshop_id = w.id))
-		AND s.number BETWEEN w.seat_min AND w.seat_max)`
+	` + freeSeatsSQL
 
 const workshopFrom = `workshops w JOIN locations l ON l.id = w.location_id`
 
@@ -72,7 +70,7 @@ func findWorkshops(tx *Tx, f wod.WorkshopFilter) ([]*wod.Workshop, int, error) {
 		w.add("w.active = ?", *f.Active)
 	}
 	if f.LocationID != nil {
-		w.add("w.location_id = ?", *f.LocationID)
+		w.add("EXISTS (SELECT 1 FROM workshop_locations wl WHERE wl.workshop_id = w.id AND wl.location_id = ?)", *f.LocationID)
 	}
 	if f.Category != nil {
 		// categories is a JSON array of strings; match one element exactly,
@@ -86,6 +84,9 @@ func findWorkshops(tx *Tx, f wod.WorkshopFilter) ([]*wod.Workshop, int, error) {
 	ws, err := queryAll(tx, scanWorkshop, `SELECT `+workshopColumns+` FROM `+workshopFrom+w.String()+
 		` ORDER BY w.priority, w.slug`+w.page(f.Page), w.args...)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := loadWorkshopLocations(tx, ws...); err != nil {
 		return nil, 0, err
 	}
 	return ws, total, nil
@@ -132,7 +133,10 @@ func findWorkshop(tx *Tx, slug string) (*wod.Workshop, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, wod.Errorf(wod.ENOTFOUND, "workshop %s not found", slug)
 	}
-	return w, err
+	if err != nil {
+		return nil, err
+	}
+	return w, loadWorkshopLocations(tx, w)
 }
 
 // CreateWorkshop adds a workshop.
@@ -165,31 +169,45 @@ func createWorkshop(tx *Tx, w *wod.Workshop) error {
 	if isUniqueViolation(err, "workshops_slug_key") {
 		return wod.Errorf(wod.ECONFLICT, "workshop %s already exists", w.Slug)
 	}
-	return err
-}
-
-// checkWorkshop validates w and that its seat range fits its location.
-func checkWorkshop(tx *Tx, w *wod.Workshop) error {
-	if err := w.Validate(); err != nil {
-		return err
-	}
-	var name string
-	var students int
-	err := tx.queryRow(`SELECT name, students FROM locations WHERE id = $1`, w.LocationID).Scan(&name, &students)
-	if errors.Is(err, sql.ErrNoRows) {
-		return &wod.Error{Code: wod.EINVALID, Message: "the workshop is not valid",
-			Fields: []wod.FieldError{{Field: "location", Message: fmt.Sprintf("location %d does not exist", w.LocationID)}}}
-	}
 	if err != nil {
 		return err
 	}
-	w.Location = name
-	if w.SeatMax > students {
-		return &wod.Error{Code: wod.EINVALID, Message: "the workshop is not valid",
-			Fields: []wod.FieldError{{Field: "seat_max", Message: fmt.Sprintf(
-				"seat range %d..%d goes beyond location %s, which has students 1..%d (raise the location's students)",
-				w.SeatMin, w.SeatMax, name, students)}}}
+	return saveWorkshopLocations(tx, w)
+}
+
+// checkWorkshop validates w and that its seat range fits each of its
+// locations (the same range is used at every one).
+func checkWorkshop(tx *Tx, w *wod.Workshop) error {
+	w.NormalizeLocations(wod.WorkshopUpdate{})
+	if err := w.Validate(); err != nil {
+		return err
 	}
+	names := make([]string, 0, len(w.LocationIDs))
+	for i, id := range w.LocationIDs {
+		var name string
+		var students int
+		err := tx.queryRow(`SELECT name, students FROM locations WHERE id = $1`, id).Scan(&name, &students)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &wod.Error{Code: wod.EINVALID, Message: "the workshop is not valid",
+				Fields: []wod.FieldError{{Field: "location", Message: fmt.Sprintf("location %d does not exist", id)}}}
+		}
+		if err != nil {
+			return err
+		}
+		field, r := "seat_max", w.SeatsAt(id)
+		if !w.LocationRanges[i].IsZero() {
+			field = "locations"
+		}
+		if r.Max > students {
+			return &wod.Error{Code: wod.EINVALID, Message: "the workshop is not valid",
+				Fields: []wod.FieldError{{Field: field, Message: fmt.Sprintf(
+					"seat range %d..%d goes beyond location %s, which has students 1..%d (raise the location's students)",
+					r.Min, r.Max, name, students)}}}
+		}
+		names = append(names, wod.LocationSpec(name, w.LocationRanges[i]))
+	}
+	w.Locations = names
+	w.Location, _, _ = strings.Cut(names[0], ":")
 	return nil
 }
 
@@ -202,6 +220,7 @@ func (db *DB) UpdateWorkshop(ctx context.Context, slug string, upd wod.WorkshopU
 			return err
 		}
 		w.Apply(upd)
+		w.NormalizeLocations(upd)
 		if upd.ClearOverrides {
 			w.Overrides = nil
 		}
@@ -240,7 +259,10 @@ func updateWorkshop(tx *Tx, w *wod.Workshop) error {
 		jsonText(nonNil(w.Compile)), w.Appliance, w.SessionType, w.Presenter, w.PresenterRole, w.Avatar, w.Image,
 		w.BadgeImage, w.ReplayID, w.ReplayLink, w.Prerequisite, w.ContentDir, jsonText(nonNil(w.Overrides)),
 		tx.now, w.ID, w.Limits.Memory, w.Limits.CPUs, w.Limits.Tasks, w.Limits.Disk, w.Warm.String(), w.ContentVersion)
-	return err
+	if err != nil {
+		return err
+	}
+	return saveWorkshopLocations(tx, w)
 }
 
 // DeleteWorkshop removes a workshop that has no registration at all;

@@ -31,6 +31,7 @@ func (p *Pages) registerAdmin(mux *http.ServeMux) {
 	p.registerAdminMails(mux)
 	p.registerDashboard(mux)
 	p.registerAdminLTI(mux)
+	p.registerAdminWebhooks(mux)
 	mux.HandleFunc("GET /admin/{rest...}", p.admin(wod.RoleModerator, func(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 		v := p.adminView(w, r, a, "", "Not found", "There is no such admin page.")
 		p.render(w, r, http.StatusNotFound, "portal/notfound.html", v)

@@ -64,10 +64,6 @@ func (p *Pages) dismissFailedJobs(w http.ResponseWriter, r *http.Request, a *adm
 	p.done(w, r, "/admin#jobs-h", fmt.Sprintf("%d failed jobs dismissed.", n))
 }
 
-// staleHeartbeat is when a silent agent deserves a warning: agents beat
-// far more often, so two minutes of silence is not a hiccup.
-const staleHeartbeat = 2 * time.Minute
-
 type dashboardData struct {
 	CSRF             string
 	States           []stateTile
@@ -101,8 +97,10 @@ type seatBar struct {
 
 type locationRow struct {
 	*wod.Location
-	// Stale: no heartbeat yet, or none for staleHeartbeat.
-	Stale bool
+	// Stale: no heartbeat yet, or none for the server's --agent-stale
+	// (then the location gets no new participants: Silent).
+	Stale, Silent bool
+	StaleAfter    string
 	// KernelsKnown: the agent reported the hub's kernels (KernelList).
 	KernelsKnown bool
 	KernelList   string
@@ -131,8 +129,13 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 	names := map[int64]string{}
 	for _, l := range d.Locations {
 		names[l.ID] = l.Name
-		stale := l.LastHeartbeat == nil || now.Sub(*l.LastHeartbeat) > staleHeartbeat
-		data.Locations = append(data.Locations, locationRow{Location: l, Stale: stale,
+		staleAfter := p.AgentStale
+		if staleAfter <= 0 {
+			staleAfter = wod.DefaultAgentStale
+		}
+		l.SetAgentState(now, staleAfter)
+		data.Locations = append(data.Locations, locationRow{Location: l, Stale: l.AgentState != wod.AgentAlive,
+			Silent: l.AgentState == wod.AgentSilent, StaleAfter: staleText(staleAfter),
 			KernelsKnown: l.Kernels != nil, KernelList: strings.Join(l.Kernels, ", ")})
 	}
 	for _, j := range d.FailingJobs {
@@ -167,4 +170,15 @@ func newSeatBar(l wod.WorkshopLoad) seatBar {
 // svgNumber writes a coordinate briefly: a tenth is finer than a pixel.
 func svgNumber(f float64) string {
 	return strconv.FormatFloat(f, 'f', 1, 64)
+}
+
+// staleText says how long an agent may be silent, as people say it.
+func staleText(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }

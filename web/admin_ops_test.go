@@ -193,7 +193,7 @@ func TestAdminRegistrations(t *testing.T) {
 func untouchedWorkshopForm(token string) url.Values {
 	return url.Values{"csrf": {token}, "title": {"Workshop A"}, "description": {"Learn Workshop A hands-on.\r\n"},
 		"categories": {"API, Python"}, "duration": {"2h"}, "capacity": {"5"}, "seat_min": {"1"}, "seat_max": {"5"},
-		"location": {"local"}, "active": {"false", "true"}, "beta": {"false"}, "priority": {"0"},
+		"locations": {"local"}, "active": {"false", "true"}, "beta": {"false"}, "priority": {"0"},
 		"presenter": {"Grace Hopper"}, "presenter_role": {""}, "avatar": {""}, "image": {""}, "badge_image": {""},
 		"reset": {"false"}, "ldap": {"false"}, "varpass": {"false"}, "compile": {""}, "appliance": {"none"},
 		"session_type": {"workshop"}, "replay_id": {"0"}, "replay_link": {""}, "prerequisite": {""},
@@ -267,6 +267,30 @@ func TestAdminWorkshops(t *testing.T) {
 		if w, _ := s.db.FindWorkshop(s.ctx, "WKSHP-A"); w.Title != "Workshop A" || w.SeatMax != 5 {
 			t.Fatalf("bad input was saved: %+v", w)
 		}
+
+		// Locations: a list, each with its own seat range if it says so;
+		// an unknown one is refused at the field.
+		if err := s.db.CreateLocation(s.ctx, &wod.Location{Name: "hub2", Students: 9}); err != nil {
+			t.Fatal(err)
+		}
+		form = untouchedWorkshopForm(token)
+		form.Set("locations", "local, nowhere")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		if res.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("an unknown location: %d", res.StatusCode)
+		}
+		mustShow(t, "the unknown location", page, `id="f-locations-error"`, `no location is called &#34;nowhere&#34;`)
+		form.Set("locations", "local, hub2:6-9")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		mustShow(t, "the flash after setting locations", s.afterAction(res, page), "Saved WKSHP-A: locations")
+		if w, _ := s.db.FindWorkshop(s.ctx, "WKSHP-A"); !slices.Equal(w.Locations, []string{"local", "hub2:6-9"}) {
+			t.Fatalf("locations saved as %v", w.Locations)
+		}
+		_, page = s.get("/admin/workshops")
+		mustShow(t, "the list's locations", page, "local, hub2:6-9")
+		form.Set("locations", "local")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		s.afterAction(res, page)
 
 		// Limits: one field, read and checked as a whole.
 		form = untouchedWorkshopForm(token)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/operator"
@@ -31,6 +32,13 @@ type workshopsData struct {
 	HasContent bool
 	// Rehearsals are the workshops' last rehearsals, by slug.
 	Rehearsals map[string]*rehearsalRow
+	// Repos are the content repositories the server follows, with their
+	// commits and last errors; Hook and HookSecret their push webhook,
+	// the secret for admins only.
+	Repos            []*wod.ContentRepo
+	ReposError       string
+	Hook, HookSecret string
+	Now              time.Time
 }
 
 func (p *Pages) adminWorkshops(w http.ResponseWriter, r *http.Request, a *adminRequest) {
@@ -41,7 +49,17 @@ func (p *Pages) adminWorkshops(w http.ResponseWriter, r *http.Request, a *adminR
 	}
 	d := &workshopsData{Workshops: ws, CanEdit: a.Caller.Role.Allows(operator.WorkshopEditRole),
 		CanImport: a.Caller.Role.Allows(operator.CatalogueChangeRole), HasContent: p.Operator.HasContent(),
-		Rehearsals: p.lastRehearsals(r)}
+		Rehearsals: p.lastRehearsals(r), Now: p.Clock.Now()}
+	if p.Operator.FollowsRepos() {
+		repos, err := p.Operator.ContentStatus(r.Context())
+		if err != nil {
+			d.ReposError = wod.ErrorMessage(err)
+		}
+		d.Repos, d.Hook = repos, p.ContentHookURL
+		if a.Caller.Role.Allows(wod.RoleAdmin) {
+			d.HookSecret = p.ContentHookSecret
+		}
+	}
 	p.render(w, r, http.StatusOK, "admin/workshops.html", p.adminView(w, r, a, "workshops", "Workshops", d))
 }
 
@@ -79,7 +97,7 @@ const importFlashRunes = 1500
 func (p *Pages) importWorkshops(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	if !p.Operator.HasContent() {
 		p.done(w, r, "/admin/workshops", "Not done: this server has no content directory. "+
-			"Start it with --content DIR to import workshops from there.")
+			"Start it with --content DIR or --content-repo URL to import workshops from there.")
 		return
 	}
 	res, err := p.Operator.ReimportContent(r.Context(), a.Caller)
@@ -166,7 +184,8 @@ var workshopInputs = []workshopField{
 	{Name: "capacity", Label: "Capacity", Type: "number", Help: "Most seats held at once"},
 	{Name: "seat_min", Label: "First seat", Type: "number", Help: "Local student number the seat range starts at"},
 	{Name: "seat_max", Label: "Last seat", Type: "number"},
-	{Name: "location", Label: "Location", Type: "select"},
+	{Name: "locations", Label: "Locations", Type: "text",
+		Help: "Comma-separated, the first one first; name:MIN-MAX gives a location its own seat range. Each registration goes to one whose agent is alive, with the most free seats"},
 	{Name: "active", Label: "Active (in the catalogue, open for registration)", Type: "checkbox"},
 	{Name: "beta", Label: "Beta", Type: "checkbox"},
 	{Name: "priority", Label: "Priority", Type: "number", Help: "Catalogue order, ascending"},
@@ -198,7 +217,7 @@ func workshopValues(w *wod.Workshop) map[string]string {
 	return map[string]string{
 		"title": w.Title, "description": w.Description, "categories": strings.Join(w.Categories, ", "),
 		"duration": w.Duration.String(), "capacity": strconv.Itoa(w.Capacity), "seat_min": strconv.Itoa(w.SeatMin),
-		"seat_max": strconv.Itoa(w.SeatMax), "location": w.Location, "active": b(w.Active), "beta": b(w.Beta),
+		"seat_max": strconv.Itoa(w.SeatMax), "locations": strings.Join(w.Locations, ", "), "active": b(w.Active), "beta": b(w.Beta),
 		"priority": strconv.Itoa(w.Priority), "presenter": w.Presenter, "presenter_role": w.PresenterRole,
 		"avatar": w.Avatar, "image": w.Image, "badge_image": w.BadgeImage, "reset": b(w.Reset), "ldap": b(w.LDAP),
 		"varpass": b(w.VarPass), "compile": strings.Join(w.Compile, ", "), "appliance": string(w.Appliance),
@@ -240,8 +259,8 @@ func (p *Pages) renderWorkshopForm(w http.ResponseWriter, r *http.Request, a *ad
 	for _, f := range workshopInputs {
 		f.Value, f.Error = values[f.Name], errs[f.Name]
 		f.Overridden = slices.Contains(ws.Overrides, f.Name)
-		if f.Name == "location" {
-			f.Options = locations
+		if f.Name == "locations" {
+			f.Help += " (there are: " + strings.Join(locations, ", ") + ")"
 		}
 		d.Fields = append(d.Fields, f)
 	}
@@ -264,7 +283,17 @@ func (p *Pages) updateWorkshop(w http.ResponseWriter, r *http.Request, a *adminR
 	e := &workshopEdit{form: r.PostForm, values: workshopValues(ws), errs: map[string]string{}}
 	c := operator.WorkshopChange{WorkshopUpdate: e.parse(ws)}
 	if loc, ok := e.changed("location", ws.Location); ok {
+		// The form of before a workshop had several locations.
 		c.Location = &loc
+	}
+	if locs, ok := e.changed("locations", strings.Join(ws.Locations, ", ")); ok {
+		var names []string
+		for n := range strings.SplitSeq(locs, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+		c.Locations = &names
 	}
 	if len(e.errs) > 0 {
 		p.renderWorkshopForm(w, r, a, http.StatusUnprocessableEntity, ws, e.values, e.errs, workshopFormProblem)

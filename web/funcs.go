@@ -23,7 +23,8 @@ var funcs = template.FuncMap{
 	"httpURL": func(s string) bool {
 		return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":  func(a, b int) int { return a + b },
+	"join": strings.Join,
 	"pct": func(n, of int) int {
 		if of <= 0 {
 			return 0

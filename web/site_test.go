@@ -37,6 +37,8 @@ type site struct {
 	eng   *engine.Engine
 	keys  *secret.Keys
 	loc   *wod.Location
+	ops   *operator.Service
+	pages *web.Pages
 	url   string
 	// client keeps cookies and does not follow redirects.
 	client *http.Client
@@ -65,7 +67,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test", NotebookRetention: 24 * time.Hour}
 	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: logger, AgentTokens: db, RehearsalStore: db}
+		Events: db, Clock: clock, Logger: logger, AgentTokens: db, RehearsalStore: db, Webhooks: db, WebhookKeys: keys}
 	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Agents: eng, Operator: ops,
 		AgentAuth: db, Jobs: db, Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db,
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",
@@ -77,7 +79,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 	tool := &lti.Tool{Platforms: db, Clock: clock, PublicURL: "http://wod.test", Key: ltiKey}
 	eng.Grades = tool
 	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Operator: ops, Announcements: db, Stats: db,
-		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Gate: api, Keys: keys,
+		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Webhooks: db, Gate: api, Keys: keys,
 		Clock: clock, Logger: logger, Brand: web.Branding{Name: "Acme", Color: "#123456", Support: "help@acme.test"},
 		Announcement:      "Conference day: all workshops are open",
 		NotebookRetention: 24 * time.Hour,
@@ -89,7 +91,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
-	return &site{t: t, ctx: ctx, db: db, clock: clock, eng: eng, keys: keys, loc: l, url: srv.URL,
+	return &site{t: t, ctx: ctx, db: db, clock: clock, eng: eng, keys: keys, loc: l, ops: ops, pages: pages, url: srv.URL,
 		client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -69,6 +69,7 @@ type Pages struct {
 	Tokens        wod.TokenService
 	Events        wod.EventService
 	Stats         wod.StatsService
+	Webhooks      wod.WebhookService
 	Gate          Gate
 	// LTI launches workshops from learning platforms (nil: no LTI).
 	LTI    *lti.Tool
@@ -80,9 +81,17 @@ type Pages struct {
 	// Announcement is a standing banner from configuration, shown above
 	// the operators' announcements.
 	Announcement string
+	// AgentStale is how long a location's agent may be silent before it
+	// gets no new participants (the server's --agent-stale; 0:
+	// wod.DefaultAgentStale); the dashboard marks such agents.
+	AgentStale time.Duration
 	// NotebookRetention is how long participants may download the
 	// notebooks they left.
 	NotebookRetention time.Duration
+	// ContentHookURL and ContentHookSecret are the content repositories'
+	// push webhook and its shared secret, shown to admins on the
+	// workshops page (empty: the server follows no repository).
+	ContentHookURL, ContentHookSecret string
 
 	tmpl map[string]*template.Template
 }

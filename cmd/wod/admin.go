@@ -128,13 +128,15 @@ func tokenCmd(e *env) *cobra.Command {
 
 func workshopCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "workshop", Short: "Manage the catalogue's workshops"}
-	var location string
+	var locations []string
 	imp := &cobra.Command{
 		Use:   "import DIR...",
 		Short: "Import workshops from content directories (public first, private overlays after)",
 		Long: "Reads the WKSHP-* folders of each DIR and creates or updates their workshops, all or nothing.\n" +
 			"A later DIR overrides a folder of the same name in an earlier one. Fields an operator changed at\n" +
-			"runtime keep the operator's value. New workshops go to --location, or to the only location.",
+			"runtime keep the operator's value. New workshops go to --location (several: repeat it or separate\n" +
+			"them with commas; the first is the workshop's first location), or to the only location. Workshops\n" +
+			"already in the catalogue keep their locations: change them on the admin page or with PATCH.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := e.open(cmd.Context())
@@ -142,7 +144,7 @@ func workshopCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			res, err := importAndReport(cmd.Context(), a, args, location)
+			res, err := importAndReport(cmd.Context(), a, args, strings.Join(locations, ","))
 			if err != nil {
 				return err
 			}
@@ -162,7 +164,7 @@ func workshopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	imp.Flags().StringVar(&location, "location", "", "location of new workshops (default: the only one)")
+	imp.Flags().StringSliceVar(&locations, "location", nil, "location of new workshops (repeatable or comma-separated: offered at each; name:MIN-MAX gives it its own seat range; default: the only one)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List workshops with their state and free seats",
@@ -216,7 +218,7 @@ func workshopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(imp, list, test, rehearseCmd(e))
+	cmd.AddCommand(imp, list, test, rehearseCmd(e), syncCmd(e))
 	return cmd
 }
 

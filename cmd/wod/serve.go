@@ -18,8 +18,9 @@ func serverCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: portal, admin UI, REST API and lifecycle engine",
-		Long: "Runs the server role. It migrates the database, imports the --content directories if any,\n" +
-			"and serves on --addr. On PostgreSQL several servers may share one database.",
+		Long: "Runs the server role. It migrates the database, imports the --content directories if any, or\n" +
+			"syncs the --content-repo repositories (then every --content-sync and on a push to\n" +
+			"/api/v1/content/hook), and serves on --addr. On PostgreSQL several servers may share one database.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -28,11 +29,17 @@ func serverCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if len(e.cfg.Content) > 0 {
+			if len(e.cfg.Content) > 0 && len(e.cfg.ContentRepos) == 0 {
 				if _, err := importAndReport(ctx, a, e.cfg.Content, ""); err != nil {
 					return err
 				}
 			}
+			if err := a.Build(); err != nil {
+				return err
+			}
+			// The repositories' first sync; on failure the last good
+			// content serves, as after any failed sync.
+			a.SyncContent(ctx)
 			ln, err := a.Listen()
 			if err != nil {
 				return err
@@ -49,7 +56,8 @@ func upCmd(e *env) *cobra.Command {
 		Short: "Run everything on this machine, with no configuration needed",
 		Long: "Runs the all-in-one: the server with an embedded SQLite database in --data, a location named\n" +
 			"\"local\" with --students seats, a JupyterHub it manages (listening on --hub-addr), its agent in the\n" +
-			"same process, and the bundled sample workshop (or your --content). On first start it creates the\n" +
+			"same process, and the bundled sample workshop (or your --content, or the --content-repo repositories,\n" +
+			"which the server and the agent share). On first start it creates the\n" +
 			"user admin and writes its password to <data>/initial-admin-password. The agent needs root.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -67,23 +75,30 @@ func upCmd(e *env) *cobra.Command {
 				return err
 			}
 			dirs := e.cfg.Content
-			if len(dirs) == 0 {
+			repos := len(e.cfg.ContentRepos) > 0
+			if len(dirs) == 0 && !repos {
 				sample := filepath.Join(e.cfg.Data, "content", "sample")
 				if err := content.ExtractSample(sample); err != nil {
 					return err
 				}
 				dirs = []string{sample}
 			}
-			if _, err := importAndReport(ctx, a, dirs, local.Name); err != nil {
-				return err
+			if !repos {
+				if _, err := importAndReport(ctx, a, dirs, local.Name); err != nil {
+					return err
+				}
 			}
 			adminFile, err := a.EnsureAdmin(ctx)
 			if err != nil {
 				return err
 			}
+			a.ImportLocation = local.Name
 			if err := a.Build(); err != nil {
 				return err
 			}
+			// The agent below deploys from the same clones, at the commits
+			// this sync imports.
+			a.SyncContent(ctx)
 			ln, err := a.Listen()
 			if err != nil {
 				return err
@@ -119,11 +134,12 @@ func upCmd(e *env) *cobra.Command {
 
 func agentCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "agent --server URL --agent-token TOKEN --content DIR...",
+		Use:   "agent --server URL --agent-token TOKEN (--content-repo URL... | --content DIR...)",
 		Short: "Run the agent of a JupyterHub host (a location)",
 		Long: "Runs the agent of one location, as root on its JupyterHub host: it claims the server's jobs for\n" +
 			"the location (create, cleanup, reset, purge), manages the studentN accounts, renders the workshops\n" +
-			"from --content, drives the hub (a managed one on --hub-addr, or --hub-api with --hub-token) and\n" +
+			"from --content-repo (each job at the commits the server imported, fetched when needed) or --content,\n" +
+			"drives the hub (a managed one on --hub-addr, or --hub-api with --hub-token) and\n" +
 			"guards the students' processes. It dials out to --server; the location's token comes from\n" +
 			"POST /api/v1/locations/{name}/agent-token (give it as WOD_AGENT_TOKEN).\n\n" +
 			"With --legacy-api it works for the original Workshops-on-Demand api-db instead: it takes that\n" +
@@ -136,8 +152,10 @@ func agentCmd(e *env) *cobra.Command {
 				return fmt.Errorf("wod agent works for a wod server (--server) or for the original api-db (--legacy-api), not both")
 			case ac.Legacy.API == "" && (ac.Server == "" || ac.Token == ""):
 				return fmt.Errorf("wod agent needs --server and --agent-token (or WOD_SERVER and WOD_AGENT_TOKEN)")
-			case len(e.cfg.Content) == 0:
-				return fmt.Errorf("wod agent needs the content directories (--content), public first, to deploy workshops from")
+			case len(e.cfg.Content) == 0 && len(e.cfg.ContentRepos) == 0:
+				return fmt.Errorf("wod agent needs the content repositories (--content-repo, the server's) or directories (--content), public first, to deploy workshops from")
+			case ac.Legacy.API != "" && len(e.cfg.ContentRepos) > 0:
+				return fmt.Errorf("wod agent --legacy-api deploys from --content directories, not --content-repo")
 			}
 			a := &app.App{Config: &e.cfg, Logger: app.NewLogger(&e.cfg, e.stderr), Stderr: e.stderr}
 			if ac.Legacy.API != "" {
