@@ -16,6 +16,7 @@ const (
 	JobCleanup JobKind = "cleanup" // agent: measure, wipe (or keep dirty for reset)
 	JobReset   JobKind = "reset"   // agent: reset appliances and dirty seats
 	JobPurge   JobKind = "purge"   // agent: take a failed seat back
+	JobWarm    JobKind = "warm"    // agent: prepare a free seat for a workshop's warm pool (no registration)
 
 	JobRemind   JobKind = "remind"   // timer: reminder mail before the end
 	JobExpire   JobKind = "expire"   // timer: the end of the session
@@ -26,7 +27,7 @@ const (
 // AgentKind reports whether the kind runs on an agent.
 func (k JobKind) AgentKind() bool {
 	switch k {
-	case JobCreate, JobCleanup, JobReset, JobPurge:
+	case JobCreate, JobCleanup, JobReset, JobPurge, JobWarm:
 		return true
 	}
 	return false

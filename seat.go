@@ -3,6 +3,7 @@ package wod
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // SeatState is where a seat (a studentN account) stands.
@@ -15,6 +16,12 @@ const (
 	// SeatDirty: the registration is over but the workshop's reset flag keeps
 	// the account out of the pool until a reset job has run.
 	SeatDirty SeatState = "dirty"
+	// SeatWarming: the pool keeper gave the seat to a workshop's warm pool
+	// and a warm job prepares it; SeatWarm: prepared (account, password,
+	// notebooks, hub user, server) and waiting for a participant of that
+	// workshop, who takes it in the booking's own transaction (warm.go).
+	SeatWarming SeatState = "warming"
+	SeatWarm    SeatState = "warm"
 )
 
 // Seat is one student account at a location.
@@ -28,6 +35,10 @@ type Seat struct {
 	State      SeatState `json:"state"`
 	// RegistrationID is the registration holding (or last dirtying) the seat.
 	RegistrationID *int64 `json:"registration_id,omitempty"`
+	// WarmWorkshop is the workshop a warming or warm seat is kept for.
+	WarmWorkshop string `json:"warm_workshop,omitempty"`
+	// WarmedAt is when the seat became warm.
+	WarmedAt *time.Time `json:"warmed_at,omitempty"`
 }
 
 // StudentUsername is the Unix and hub user name of seat number n.

@@ -35,6 +35,11 @@ type WorkshopLoad struct {
 	// for a reset.
 	Taken int `json:"taken"`
 	Dirty int `json:"dirty"`
+	// Warm seats are prepared for the workshop's next participants (they
+	// count in Free); Warming ones are being prepared (WarmPool).
+	Warm    int      `json:"warm"`
+	Warming int      `json:"warming"`
+	Pool    WarmPool `json:"pool"`
 }
 
 // WorkshopStats is what participants made of a workshop over a period.

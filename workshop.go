@@ -79,7 +79,14 @@ type Workshop struct {
 	// Limits are what each student of the workshop may use (wod.yml's
 	// memory, cpus, tasks and disk); unset ones are the site's defaults.
 	Limits Limits `json:"limits"`
+	// Warm is how many seats the agent keeps prepared for the workshop
+	// before anyone registers (warm.go): a number, or WarmAuto.
+	Warm WarmPool `json:"warm"`
 
+	// ContentVersion identifies the content the workshop was last imported
+	// from (a digest of its folders); warm seats made from another version
+	// are rebuilt.
+	ContentVersion string `json:"content_version,omitempty"`
 	// ContentDir is where the workshop's folder was imported from.
 	ContentDir string `json:"content_dir"`
 	// Overrides lists the fields an operator changed at runtime; a re-import
@@ -111,6 +118,7 @@ func (w *Workshop) Validate() error {
 	v.Check(w.Duration > 0, "duration", "must be positive")
 	v.Check(w.Duration.Std() <= 7*24*time.Hour, "duration", "must be at most a week")
 	v.Check(w.Capacity >= 0, "capacity", "must not be negative")
+	v.Check(w.Warm >= WarmAuto && w.Warm <= MaxWarm, "warm", "must be auto or a number of seats from 0 to %d", MaxWarm)
 	v.Check(w.SeatMin >= 1, "seat_min", "must be at least 1")
 	v.Check(w.SeatMax >= w.SeatMin, "seat_max", "must not be below seat_min (%d)", w.SeatMin)
 	v.Check(slices.Contains([]ApplianceMode{ApplianceNone, ApplianceMono, ApplianceMulti}, w.Appliance),
@@ -137,7 +145,7 @@ var WorkshopFields = []string{
 	"title", "description", "categories", "duration", "capacity", "seat_min", "seat_max",
 	"active", "beta", "priority", "reset", "ldap", "varpass", "compile", "appliance",
 	"session_type", "presenter", "presenter_role", "avatar", "image", "badge_image",
-	"replay_id", "replay_link", "prerequisite", "limits",
+	"replay_id", "replay_link", "prerequisite", "limits", "warm",
 }
 
 // WorkshopFilter narrows a workshop listing. Nil fields do not filter.
@@ -184,6 +192,7 @@ type WorkshopUpdate struct {
 	ReplayLink     *string
 	Prerequisite   *string
 	Limits         *Limits
+	Warm           *WarmPool
 	// ClearOverrides lets the content win again on the next import.
 	ClearOverrides bool
 }

@@ -125,6 +125,14 @@ func (h *Host) EnsureAccount(ctx context.Context, n int) (Account, error) {
 		if err := run(ctx, nil, "usermod", "-a", "-G", h.group(), a.Name); err != nil {
 			return a, err
 		}
+		if u.HomeDir != a.Home {
+			// Made under another student root (--student-root changed, an
+			// account left by an earlier install): the hub starts the
+			// server in the passwd home, which must be the one wod fills.
+			if err := run(ctx, nil, "usermod", "-d", a.Home, a.Name); err != nil {
+				return a, err
+			}
+		}
 	} else {
 		if u, err := user.LookupId(strconv.Itoa(a.UID)); err == nil {
 			return a, fmt.Errorf("uid %d is taken by %s; choose another --uid-base", a.UID, u.Username)

@@ -65,6 +65,11 @@ type HubOperator struct {
 	// of registrations must not become a burst of spawns that starves the
 	// machine until the hub's spawn timeouts fail them all.
 	PreStarts int
+	// WarmServer starts the server of a warm seat (wod.WarmPool) as part
+	// of making it; off, a warm seat is its account, password, notebooks
+	// and hub user, and the hub spawns the server at the first login
+	// (about 110 MB less per idle warm seat).
+	WarmServer bool
 	// Directory, when set, gets the students' passwords of the workshops
 	// with `ldap: true`, whose appliances log them in against it.
 	Directory Directory
@@ -100,6 +105,8 @@ func (o *HubOperator) Run(ctx context.Context, j *wod.AgentJob) (Outcome, error)
 			return Outcome{}, err
 		}
 		return o.create(ctx, j)
+	case wod.JobWarm:
+		return o.warm(ctx, j)
 	case wod.JobCleanup:
 		return o.cleanup(ctx, j)
 	case wod.JobReset:
@@ -129,6 +136,50 @@ func (o *HubOperator) hookEnv(j *wod.AgentJob, a Account) HookEnv {
 // rendered workshop, the hub user and, optionally, a running server.
 func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	defer o.creating.begin()()
+	out, err := o.prepare(ctx, j)
+	if err == nil && o.PreStart {
+		// The credentials go out now; the server warms up meanwhile, so that
+		// it is running by the time the participant logs in. Waiting for it
+		// would hold a burst of registrations behind a burst of spawns
+		// (docs/benchmarks.md: 100 at once, 5 s instead of 66 s).
+		o.askPreStart(j.Username)
+	}
+	return out, err
+}
+
+// warm prepares a seat for a workshop's warm pool (wod.WarmPool) as create
+// does, without a participant, and starts its server before it reports
+// (nobody waits for a warm seat: its server should be up when the seat is
+// taken), unless WarmServer is off. The spawns share the pre-starts'
+// slots, so that refilling a pool cannot become a burst of spawns.
+func (o *HubOperator) warm(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
+	out, err := o.prepare(ctx, j)
+	if err != nil || !o.WarmServer {
+		return out, err
+	}
+	slots := o.preStartSlots()
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-ctx.Done():
+		return Outcome{Output: out.Output}, ctx.Err()
+	}
+	if err := o.Hub.StartServer(ctx, j.Username); err != nil {
+		// Not fatal, as for a pre-start: the seat is ready but for its
+		// server, which the hub starts at the participant's login; failing
+		// the job would throw the rest away and spawn again under the same
+		// load.
+		if o.Logger != nil {
+			o.Logger.Warn("the warm seat's server did not start; it will start at the login", "student", j.Username, "error", err)
+		}
+		out.Output = joinOutput(out.Output, "the server did not start (it will at the login): "+err.Error())
+	}
+	return out, nil
+}
+
+// prepare makes the seat: a clean home, a new password, the rendered
+// workshop and the hub user (create's and warm's common work).
+func (o *HubOperator) prepare(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	// Before touching the seat: an appliance workshop without its
 	// appliance's address cannot be set up.
 	target, err := content.ApplianceTarget(o.Vars, j.Workshop, j.Appliance, j.StudentNumber, j.SeatMin)
@@ -222,13 +273,6 @@ func (o *HubOperator) create(ctx context.Context, j *wod.AgentJob) (Outcome, err
 	}
 	if err := o.Hub.EnsureUser(ctx, a.Name); err != nil {
 		return Outcome{Output: out.String()}, err
-	}
-	if o.PreStart {
-		// The credentials go out now; the server warms up meanwhile, so that
-		// it is running by the time the participant logs in. Waiting for it
-		// would hold a burst of registrations behind a burst of spawns
-		// (docs/benchmarks.md: 100 at once, 5 s instead of 66 s).
-		o.askPreStart(a.Name)
 	}
 	return Outcome{Password: password, Output: out.String()}, nil
 }

@@ -91,7 +91,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		Workshops: &agent.ContentWorkshops{Dirs: contentDirs, Renderer: renderer},
 		Hooks:     &agent.Hooks{Dirs: contentDirs, Timeout: ac.HookTimeout},
 		Compiler:  &agent.Compiler{Dirs: contentDirs, Renderer: renderer, Timeout: ac.HookTimeout},
-		Vars:      a.NotebookVars(), PreStart: ac.PreStart, StateDir: filepath.Join(a.Config.Data, "agent"),
+		Vars:      a.NotebookVars(), PreStart: ac.PreStart, WarmServer: ac.WarmServer, StateDir: filepath.Join(a.Config.Data, "agent"),
 		Cgroups: cgroups, Limits: ac.StudentLimits, Logger: a.Logger.With("component", "agent")}
 	if len(repos) > 0 {
 		// Each job deploys the repositories at the commits the server

@@ -124,6 +124,9 @@ func loadDir(dir string, p *problems) ([]folder, error) {
 		default:
 			if w := parseWorkshop(path, e.Name(), data, &f.problems); w != nil {
 				w.ContentDir = abs
+				if w.ContentVersion, err = folderVersion(dirPath); err != nil {
+					return nil, err
+				}
 				f.workshop = w
 			}
 		}

@@ -172,6 +172,8 @@ func (d *ymlDecoder) set(key string, n *yaml.Node) {
 		w.Limits.CPUs = d.cpus(key, n)
 	case "tasks":
 		w.Limits.Tasks = d.int(key, n)
+	case "warm":
+		w.Warm = d.warm(key, n)
 	case "notebook", "location", "alternateLocation", "sessionId":
 		// The original's seeder writes these into its table, so copies of
 		// its rows carry them; here the folder names the workshop and the
@@ -242,6 +244,17 @@ func (d *ymlDecoder) bool(key string, n *yaml.Node) bool {
 }
 
 // int reads a whole number, quoted or not.
+// warm reads the warm pool's size: a number of seats or auto.
+func (d *ymlDecoder) warm(key string, n *yaml.Node) wod.WarmPool {
+	if n.Kind == yaml.ScalarNode {
+		if p, err := wod.ParseWarmPool(n.Value); err == nil {
+			return p
+		}
+	}
+	d.fail(key, "must be auto or a number of seats from 0 to %d, not %s", wod.MaxWarm, show(n))
+	return 0
+}
+
 func (d *ymlDecoder) int(key string, n *yaml.Node) int {
 	if n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {

@@ -179,6 +179,12 @@ func TestParseWorkshopForms(t *testing.T) {
 			func(w *wod.Workshop) bool { return w.Limits.IsZero() }},
 		{"no limits are the site's", "memory", "",
 			func(w *wod.Workshop) bool { return w.Limits.IsZero() }},
+		{"warm seats", "warm", "warm: 3",
+			func(w *wod.Workshop) bool { return w.Warm == 3 }},
+		{"warm auto", "warm", "warm: auto",
+			func(w *wod.Workshop) bool { return w.Warm == wod.WarmAuto }},
+		{"no warm seats", "warm", "",
+			func(w *wod.Workshop) bool { return w.Warm == 0 }},
 		{"alias", "replayLink", "replayLink: &d 'Same'\npreRequisite: *d",
 			func(w *wod.Workshop) bool { return w.Prerequisite == "Same" && w.ReplayLink == "Same" }},
 	}
@@ -250,6 +256,9 @@ func TestParseWorkshopProblems(t *testing.T) {
 		{"tasks too few", "tasks", "tasks: 4", "tasks", "between"},
 		{"limit typo", "memroy", "memroy: 2G", "memroy", `did you mean "memory"`},
 		{"key twice", "beta", "beta: false\nbeta: true", "beta", "twice"},
+		{"warm text", "warm", "warm: lots", "warm", "auto or a number"},
+		{"warm negative", "warm", "warm: -2", "warm", "auto or a number"},
+		{"warm list", "warm", "warm: [2]", "warm", "auto or a number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,6 +63,9 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 		}
 		aj.Content = wod.ContentCommits(repos)
 	}
+	if j.Kind == wod.JobWarm {
+		return e.warmJob(ctx, j, aj)
+	}
 	if j.RegistrationID == nil {
 		return e.seatPurgeJob(ctx, j, aj)
 	}
@@ -170,6 +173,9 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 		return nil
 	}
 	done := &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts, Result: resultJSON(res), Output: res.Output}
+	if j.Kind == wod.JobWarm {
+		return e.warmed(ctx, res, done)
+	}
 	if j.RegistrationID == nil {
 		if p, ok := seatPurge(j); ok {
 			return e.Store.ReleaseSeat(ctx, p, done)
@@ -215,27 +221,14 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	if err != nil {
 		return err
 	}
-	now := e.now()
-	ends := now.Add(w.Duration.Std())
-	r.EndsAt = &ends
-	var mails []*wod.Mail
-	if r.RehearsalID == nil {
-		// A rehearsal's robot reads its credentials from the store.
-		creds, err := e.compose(ctx, wod.MailCredentials, r, w, nil)
-		if err != nil {
-			return err
-		}
-		mails = append(mails, creds)
+	t, err := e.readyTransition(ctx, r, w, nil)
+	if err != nil {
+		return err
 	}
-	jobs := []*wod.Job{{Kind: wod.JobExpire, RunAt: ends}}
-	if remind := ends.Add(-e.RemindBefore); remind.After(now) {
-		jobs = append(jobs, &wod.Job{Kind: wod.JobRemind, RunAt: remind})
-	}
-	_, err = e.Store.Transition(ctx, &wod.Transition{
-		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StatePending}, To: wod.StateReady,
-		ReadyAt: &now, EndsAt: &ends, PasswordEnc: sealed,
-		Cancel: []wod.JobKind{wod.JobWatchdog}, Jobs: jobs, Mails: mails, Done: done,
-	})
+	t.PasswordEnc, t.Done = sealed, done
+	t.Cancel = []wod.JobKind{wod.JobWatchdog}
+	now := *t.ReadyAt
+	_, err = e.Store.Transition(ctx, t)
 	if err == nil {
 		e.Logger.InfoContext(ctx, "registration ready", "registration", r.ID, "seat", r.Username,
 			"after", now.Sub(r.CreatedAt).Round(time.Millisecond))

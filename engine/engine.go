@@ -45,6 +45,11 @@ type Store interface {
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
 	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error
+	WarmPools(ctx context.Context) ([]*wod.WarmPoolState, error)
+	KeepWarm(ctx context.Context, workshopID, locationID int64) (*wod.WarmPoolState, int, error)
+	ReclaimWarming(ctx context.Context) (int, error)
+	WarmJobSeat(ctx context.Context, jobID int64) (int, bool, error)
+	WarmReady(ctx context.Context, d *wod.JobCompletion, passwordEnc []byte) (bool, error)
 	MoveStrandedCreates(ctx context.Context, stale time.Duration, limit int) ([]wod.CreateMove, error)
 	ReleaseSeat(ctx context.Context, p wod.SeatPurge, done *wod.JobCompletion) error
 }
@@ -113,8 +118,13 @@ type Engine struct {
 	// where they came from (an LTI platform's grade book).
 	Grades Grades
 
-	wakeMu sync.Mutex
-	wake   chan struct{} // closed and replaced to wake every waiter
+	// WarmEvery is how often Run's loop keeps the warm pools (default
+	// 2 s); RunDue keeps them at every call.
+	WarmEvery time.Duration
+
+	lastWarm time.Time // Run's loop only
+	wakeMu   sync.Mutex
+	wake     chan struct{} // closed and replaced to wake every waiter
 	// claims hold, by location, the wake-up of the agents' long-polls: a
 	// token (a channel of one) that one waiting claim takes. Work at one
 	// location wakes one of its claims, which passes the token on when it
@@ -137,7 +147,7 @@ const (
 )
 
 var (
-	agentKinds = []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobPurge}
+	agentKinds = []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobPurge, wod.JobWarm}
 	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog, wod.JobGrade}
 )
 
@@ -222,7 +232,8 @@ func signal(c chan struct{}) {
 
 // Register validates the request, applies the address policy and books a
 // seat; in the same transaction it schedules the agent's create job, the
-// watchdog and the welcome mail.
+// watchdog and the welcome mail — or, when the workshop has a warm seat,
+// takes it and makes the registration ready at once (warmReady).
 func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *wod.Registration, err error) {
 	defer func() { observer(e.Observer).Registered(err) }()
 	req.Normalize()
@@ -235,6 +246,12 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 	if err != nil {
 		return nil, err
 	}
+	// Read now: the warm booking's mail is composed inside the booking's
+	// transaction (composeAt).
+	loc, err := e.Store.FindLocation(ctx, w.Location)
+	if err != nil {
+		return nil, err
+	}
 	r, err := e.Store.CreateRegistration(ctx, &wod.NewRegistration{
 		Request: req,
 		Jobs: []*wod.Job{
@@ -243,10 +260,14 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 		},
 		Mails:      []*wod.Mail{welcome},
 		AgentStale: e.agentStale(),
+		Warm: func(r *wod.Registration) (*wod.Transition, error) {
+			return e.warmReady(ctx, r, w, loc)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register for %s: %w", req.Workshop, err)
 	}
+	e.observeBooking(r, w)
 	e.notifyAt(r.LocationID)
 	e.Logger.InfoContext(ctx, "registration booked", "registration", r.ID, "workshop", r.Workshop,
 		"seat", r.Username, "location", r.Location)
@@ -291,6 +312,16 @@ const PasswordPlaceholder = "{{wod:password}}"
 
 // compose renders a mail of a registration.
 func (e *Engine) compose(ctx context.Context, kind wod.MailKind, r *wod.Registration, w *wod.Workshop, extra func(*mail.Data)) (*wod.Mail, error) {
+	return e.composeAt(ctx, kind, r, w, nil, extra)
+}
+
+// composeAt renders a mail of a registration at location at, read from the
+// store when nil (or not the registration's). Inside a store transaction
+// (a warm booking's) it must be given: a read there would need a second
+// connection while the transaction holds one, and a burst of bookings
+// holding every connection of the pool would wait for each other forever.
+func (e *Engine) composeAt(ctx context.Context, kind wod.MailKind, r *wod.Registration, w *wod.Workshop, at *wod.Location,
+	extra func(*mail.Data)) (*wod.Mail, error) {
 	d := mail.Data{Kind: kind, To: r.Email, Name: r.Name, Workshop: w.Slug, Title: w.Title,
 		Duration: w.Duration.Std(), ReplayLink: w.ReplayLink, Username: r.Username, Now: e.now()}
 	if r.ID != 0 {
@@ -301,9 +332,12 @@ func (e *Engine) compose(ctx context.Context, kind wod.MailKind, r *wod.Registra
 		d.EndsAt = *r.EndsAt
 	}
 	if r.Location != "" {
-		l, err := e.Store.FindLocation(ctx, r.Location)
-		if err != nil {
-			return nil, err
+		l := at
+		if l == nil || l.Name != r.Location {
+			var err error
+			if l, err = e.Store.FindLocation(ctx, r.Location); err != nil {
+				return nil, err
+			}
 		}
 		d.LoginURL, d.LaunchURL = l.LoginURL(), l.LaunchURL(r.Username)
 	}

@@ -120,6 +120,14 @@ func (e *Engine) giveUp(ctx context.Context, j *wod.Job, msg string) {
 		Detail: fmt.Sprintf("%s failed after %d attempts: %s", j.Kind, j.Attempts, msg)}); err != nil {
 		e.Logger.ErrorContext(ctx, "record event", "error", err)
 	}
+	if j.State == wod.JobRunning {
+		// A job whose lease ran out too often: close it first (a job of no
+		// registration too: a warm job left running would be claimed again
+		// forever, and its seat never reclaimed).
+		if err := e.Store.FailJob(ctx, j.ID, j.Attempts, msg, "", nil); err != nil {
+			e.Logger.WarnContext(ctx, "close exhausted job", "job", j.ID, "error", err)
+		}
+	}
 	if j.RegistrationID == nil {
 		return
 	}
@@ -127,12 +135,6 @@ func (e *Engine) giveUp(ctx context.Context, j *wod.Job, msg string) {
 	if err != nil {
 		e.Logger.ErrorContext(ctx, "give up", "job", j.ID, "error", err)
 		return
-	}
-	if j.State == wod.JobRunning {
-		// A job whose lease ran out too often: close it first.
-		if err := e.Store.FailJob(ctx, j.ID, j.Attempts, msg, "", nil); err != nil {
-			e.Logger.WarnContext(ctx, "close exhausted job", "job", j.ID, "error", err)
-		}
 	}
 	switch j.Kind {
 	case wod.JobCreate, wod.JobWatchdog:

@@ -14,7 +14,8 @@ import (
 func (e *Engine) Run(ctx context.Context) error {
 	for {
 		alarm := setAlarm(e.Clock, e.Notified)
-		n, err := e.RunDue(ctx)
+		n, err := e.runTimers(ctx)
+		e.keepWarmNow(ctx)
 		if err != nil && ctx.Err() == nil {
 			e.Logger.ErrorContext(ctx, "timers", "error", err)
 		}
@@ -31,8 +32,18 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// RunDue fires every timer that is due now and returns how many it handled.
+// RunDue fires every timer that is due now, keeps the warm pools
+// (KeepWarm), and returns how many timers it handled.
 func (e *Engine) RunDue(ctx context.Context) (int, error) {
+	n, err := e.runTimers(ctx)
+	if err != nil {
+		return n, err
+	}
+	_, err = e.KeepWarm(ctx)
+	return n, err
+}
+
+func (e *Engine) runTimers(ctx context.Context) (int, error) {
 	total := 0
 	if _, err := e.MoveStranded(ctx); err != nil {
 		// The timers must fire all the same; the next pass tries again.

@@ -466,6 +466,20 @@ func TestOperatorCRUD(t *testing.T) {
 			!strings.Contains(string(r.raw), "limits.tasks") {
 			t.Fatalf("3 tasks: %d %s", r.status, r.raw)
 		}
+		// The warm pool: a number or "auto", kept as an override.
+		if r := e.do("PATCH", "/api/v1/workshops/WKSHP-GIT101", e.mod, map[string]any{"warm": 2}); r.status != 200 ||
+			r.body["warm"].(float64) != 2 || !strings.Contains(fmt.Sprint(r.body["overrides"]), "warm") {
+			t.Fatalf("patch warm 2: %d %s", r.status, r.raw)
+		}
+		if r := e.do("PATCH", "/api/v1/workshops/WKSHP-GIT101", e.mod, map[string]any{"warm": "auto"}); r.status != 200 || r.body["warm"] != "auto" {
+			t.Fatalf("patch warm auto: %d %s", r.status, r.raw)
+		}
+		for _, bad := range []any{"lots", -1, 5000} {
+			if r := e.do("PATCH", "/api/v1/workshops/WKSHP-GIT101", e.mod, map[string]any{"warm": bad}); r.status != 422 ||
+				!strings.Contains(string(r.raw), "warm") {
+				t.Fatalf("warm %v: %d %s", bad, r.status, r.raw)
+			}
+		}
 		if r := e.do("GET", "/api/v1/workshops?all=true", "", nil); r.status != 401 {
 			t.Fatalf("all=true anonymously: %d", r.status)
 		}

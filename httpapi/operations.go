@@ -11,13 +11,13 @@ import (
 
 type listSeatsInput struct {
 	Location string `query:"location"`
-	State    string `query:"state" enum:"free,assigned,dirty,"`
+	State    string `query:"state" enum:"free,assigned,dirty,warming,warm,"`
 	Paging
 }
 
 type listJobsInput struct {
 	State        string `query:"state" enum:"queued,running,done,failed,cancelled,"`
-	Kind         string `query:"kind" enum:"create,cleanup,reset,purge,remind,expire,watchdog,grade,"`
+	Kind         string `query:"kind" enum:"create,cleanup,reset,purge,warm,remind,expire,watchdog,grade,"`
 	Registration int64  `query:"registration"`
 	Paging
 }

@@ -112,6 +112,7 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	cfg.Servers = []*huma.Server{{URL: s.PublicURL}}
 	s.api = humago.New(mux, cfg)
 	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[wod.Duration](), reflect.TypeFor[string]())
+	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[wod.WarmPool](), reflect.TypeFor[warmSchema]())
 	s.api.UseMiddleware(s.authenticate)
 
 	s.registerWorkshops()

@@ -13,33 +13,50 @@ import (
 // WorkshopSettable holds the settable fields of a workshop; absent fields are
 // left alone.
 type WorkshopSettable struct {
-	Title         *string     `json:"title,omitempty" maxLength:"200"`
-	Description   *string     `json:"description,omitempty" maxLength:"20000"`
-	Categories    *[]string   `json:"categories,omitempty" maxItems:"20"`
-	Duration      *string     `json:"duration,omitempty" doc:"A number of hours (\"4\") or a duration such as \"2h30m\" or \"90s\"" example:"2h"`
-	Capacity      *int        `json:"capacity,omitempty" minimum:"0" doc:"Most seats held at once"`
-	SeatMin       *int        `json:"seat_min,omitempty" minimum:"1" doc:"First local student number of the seat range"`
-	SeatMax       *int        `json:"seat_max,omitempty" minimum:"1" doc:"Last local student number of the seat range"`
-	Location      *string     `json:"location,omitempty" doc:"Location name (default: the only location); alone, it makes it the workshop's only location"`
-	Locations     *[]string   `json:"locations,omitempty" minItems:"1" maxItems:"50" doc:"Every location the workshop is offered at, the first one first (it becomes location), as name or, with the location's own seat range for the workshop, name:MIN-MAX (hub2:21-40); replaces the list. Placement picks, per registration, one whose agent is alive, with the most free seats; capacity bounds the participants across all of them"`
-	Active        *bool       `json:"active,omitempty" doc:"Shown in the catalogue and open for registration"`
-	Beta          *bool       `json:"beta,omitempty"`
-	Priority      *int        `json:"priority,omitempty" doc:"Catalogue order, ascending"`
-	Reset         *bool       `json:"reset,omitempty" doc:"Keep seats dirty after cleanup until a reset job has run"`
-	LDAP          *bool       `json:"ldap,omitempty"`
-	VarPass       *bool       `json:"varpass,omitempty"`
-	Compile       *[]string   `json:"compile,omitempty" doc:"Scripts to compile at deployment"`
-	Appliance     *string     `json:"appliance,omitempty" enum:"none,mono,multi"`
-	SessionType   *string     `json:"session_type,omitempty" enum:"workshop,challenge"`
-	Presenter     *string     `json:"presenter,omitempty"`
-	PresenterRole *string     `json:"presenter_role,omitempty"`
-	Avatar        *string     `json:"avatar,omitempty"`
-	Image         *string     `json:"image,omitempty"`
-	BadgeImage    *string     `json:"badge_image,omitempty"`
-	ReplayID      *int        `json:"replay_id,omitempty"`
-	ReplayLink    *string     `json:"replay_link,omitempty"`
-	Prerequisite  *string     `json:"prerequisite,omitempty"`
-	Limits        *wod.Limits `json:"limits,omitempty" doc:"What each student may use; replaces all four (an absent or 0 one is the agent's default)"`
+	Title         *string       `json:"title,omitempty" maxLength:"200"`
+	Description   *string       `json:"description,omitempty" maxLength:"20000"`
+	Categories    *[]string     `json:"categories,omitempty" maxItems:"20"`
+	Duration      *string       `json:"duration,omitempty" doc:"A number of hours (\"4\") or a duration such as \"2h30m\" or \"90s\"" example:"2h"`
+	Capacity      *int          `json:"capacity,omitempty" minimum:"0" doc:"Most seats held at once"`
+	SeatMin       *int          `json:"seat_min,omitempty" minimum:"1" doc:"First local student number of the seat range"`
+	SeatMax       *int          `json:"seat_max,omitempty" minimum:"1" doc:"Last local student number of the seat range"`
+	Location      *string       `json:"location,omitempty" doc:"Location name (default: the only location); alone, it makes it the workshop's only location"`
+	Locations     *[]string     `json:"locations,omitempty" minItems:"1" maxItems:"50" doc:"Every location the workshop is offered at, the first one first (it becomes location), as name or, with the location's own seat range for the workshop, name:MIN-MAX (hub2:21-40); replaces the list. Placement picks, per registration, one whose agent is alive, with the most free seats; capacity bounds the participants across all of them"`
+	Active        *bool         `json:"active,omitempty" doc:"Shown in the catalogue and open for registration"`
+	Beta          *bool         `json:"beta,omitempty"`
+	Priority      *int          `json:"priority,omitempty" doc:"Catalogue order, ascending"`
+	Reset         *bool         `json:"reset,omitempty" doc:"Keep seats dirty after cleanup until a reset job has run"`
+	LDAP          *bool         `json:"ldap,omitempty"`
+	VarPass       *bool         `json:"varpass,omitempty"`
+	Compile       *[]string     `json:"compile,omitempty" doc:"Scripts to compile at deployment"`
+	Appliance     *string       `json:"appliance,omitempty" enum:"none,mono,multi"`
+	SessionType   *string       `json:"session_type,omitempty" enum:"workshop,challenge"`
+	Presenter     *string       `json:"presenter,omitempty"`
+	PresenterRole *string       `json:"presenter_role,omitempty"`
+	Avatar        *string       `json:"avatar,omitempty"`
+	Image         *string       `json:"image,omitempty"`
+	BadgeImage    *string       `json:"badge_image,omitempty"`
+	ReplayID      *int          `json:"replay_id,omitempty"`
+	ReplayLink    *string       `json:"replay_link,omitempty"`
+	Prerequisite  *string       `json:"prerequisite,omitempty"`
+	Limits        *wod.Limits   `json:"limits,omitempty" doc:"What each student may use; replaces all four (an absent or 0 one is the agent's default)"`
+	Warm          *wod.WarmPool `json:"warm,omitempty" doc:"Seats kept prepared (server running) before anyone registers: a number, or \"auto\" (sized from the last hour's arrivals); 0: none"`
+}
+
+// warmSchema describes wod.WarmPool in the OpenAPI document: a number of
+// seats or the string "auto".
+type warmSchema struct{}
+
+// Schema implements huma.SchemaProvider.
+func (warmSchema) Schema(huma.Registry) *huma.Schema {
+	lo, hi := 0.0, float64(wod.MaxWarm)
+	return &huma.Schema{
+		Description: "A number of warm seats, or \"auto\" to size the pool from the arrivals of the last hour",
+		OneOf: []*huma.Schema{
+			{Type: huma.TypeInteger, Minimum: &lo, Maximum: &hi},
+			{Type: huma.TypeString, Enum: []any{"auto"}},
+		},
+	}
 }
 
 // change turns the fields into the operator's change; the operator
@@ -50,7 +67,7 @@ func (f *WorkshopSettable) change() (operator.WorkshopChange, error) {
 		Priority: f.Priority, Reset: f.Reset, LDAP: f.LDAP, VarPass: f.VarPass, Compile: f.Compile,
 		Presenter: f.Presenter, PresenterRole: f.PresenterRole, Avatar: f.Avatar, Image: f.Image,
 		BadgeImage: f.BadgeImage, ReplayID: f.ReplayID, ReplayLink: f.ReplayLink, Prerequisite: f.Prerequisite,
-		Limits: f.Limits}
+		Limits: f.Limits, Warm: f.Warm}
 	c := operator.WorkshopChange{Location: f.Location, Locations: f.Locations}
 	if f.Duration != nil {
 		d, err := wod.ParseDuration(*f.Duration)

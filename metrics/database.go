@@ -22,11 +22,13 @@ var (
 	descRegistrations = prometheus.NewDesc("wod_registrations",
 		"Registrations by state, history included.", []string{"state"}, nil)
 	descSeats = prometheus.NewDesc("wod_seats",
-		"Seats of each location by state (free, assigned, dirty).", []string{"location", "state"}, nil)
+		"Seats of each location by state (free, assigned, dirty, warming, warm).", []string{"location", "state"}, nil)
 	descWorkshopFree = prometheus.NewDesc("wod_workshop_seats_free",
 		"Registrations each workshop can take now.", []string{"workshop", "location"}, nil)
 	descWorkshopTaken = prometheus.NewDesc("wod_workshop_seats_taken",
 		"Seats of each workshop held by a live or ending registration.", []string{"workshop", "location"}, nil)
+	descWorkshopWarm = prometheus.NewDesc("wod_workshop_seats_warm",
+		"Seats of each workshop's warm pool: prepared (warm) or being prepared (warming).", []string{"workshop", "location", "state"}, nil)
 	descJobs = prometheus.NewDesc("wod_jobs",
 		"Jobs waiting (queued), under way (running) or given up (failed), by kind.", []string{"kind", "state"}, nil)
 	descMails = prometheus.NewDesc("wod_mails",
@@ -37,7 +39,7 @@ var (
 		"How long the oldest due mail has waited to be sent (0 when none waits).", nil, nil)
 	descHeartbeat = prometheus.NewDesc("wod_agent_heartbeat_age_seconds",
 		"Time since each location's agent last sent a heartbeat (absent before the first).", []string{"location"}, nil)
-	databaseDescs = []*prometheus.Desc{descRegistrations, descSeats, descWorkshopFree, descWorkshopTaken, descJobs,
+	databaseDescs = []*prometheus.Desc{descRegistrations, descSeats, descWorkshopFree, descWorkshopTaken, descWorkshopWarm, descJobs,
 		descMails, descJobBacklog, descMailBacklog, descHeartbeat}
 )
 
@@ -71,6 +73,8 @@ func (d *database) Collect(ch chan<- prometheus.Metric) {
 	for _, w := range g.Workshops {
 		gauge(descWorkshopFree, float64(w.Free), w.Slug, w.Location)
 		gauge(descWorkshopTaken, float64(w.Taken), w.Slug, w.Location)
+		gauge(descWorkshopWarm, float64(w.Warm), w.Slug, w.Location, "warm")
+		gauge(descWorkshopWarm, float64(w.Warming), w.Slug, w.Location, "warming")
 	}
 	for _, j := range g.Jobs {
 		gauge(descJobs, float64(j.Count), string(j.Kind), string(j.State))

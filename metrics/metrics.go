@@ -27,6 +27,7 @@ type Metrics struct {
 	agentJobs     *prometheus.CounterVec
 	agentJobTime  *prometheus.HistogramVec
 	mails         *prometheus.CounterVec
+	warmBookings  *prometheus.CounterVec
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
 	rehearsals    rehearsalMetrics
@@ -54,6 +55,11 @@ func New(stats wod.StatsService, clock wod.Clock, version string, logger *slog.L
 		Help:    "How long agent operations took, as the agents report them.",
 		Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300},
 	}, []string{"kind"})
+	m.warmBookings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wod_warm_bookings_total",
+		Help: "Bookings by workshop and seat: hit (took a warm seat, ready at once), miss (the workshop has a " +
+			"warm pool but it was empty: created cold), cold (no pool). Cold creates are miss + cold.",
+	}, []string{"workshop", "outcome"})
 	m.mails = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wod_mail_deliveries_total",
 		Help: "Outbox delivery attempts by mail kind and outcome (sent, kept, failed, queued for a retry).",
@@ -75,7 +81,7 @@ func New(stats wod.StatsService, clock wod.Clock, version string, logger *slog.L
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&database{stats: stats, clock: clock, timeout: 5 * time.Second},
-		info, m.registrations, m.timerLateness, m.agentJobs, m.agentJobTime, m.mails, m.httpRequests, m.httpDuration,
+		info, m.registrations, m.timerLateness, m.agentJobs, m.agentJobTime, m.mails, m.warmBookings, m.httpRequests, m.httpDuration,
 	)
 	m.rehearsals = newRehearsalMetrics(m.registry)
 	return m
@@ -123,3 +129,13 @@ func (m *Metrics) JobReported(kind wod.JobKind, ok bool, took time.Duration) {
 func (m *Metrics) MailFinished(kind wod.MailKind, state wod.MailState) {
 	m.mails.WithLabelValues(string(kind), string(state)).Inc()
 }
+
+// WarmBooking counts a booking by how its seat was found
+// (engine.WarmObserver): hit, miss or cold.
+func (m *Metrics) WarmBooking(workshop, outcome string) {
+	m.warmBookings.WithLabelValues(workshop, outcome).Inc()
+}
+
+// WarmPools is what the pool keeper left; the database gauges
+// (wod_workshop_seats_warm) show it at each scrape (engine.WarmObserver).
+func (m *Metrics) WarmPools([]*wod.WarmPoolState) {}

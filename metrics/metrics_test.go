@@ -148,3 +148,5 @@ func TestInstrument(t *testing.T) {
 		t.Fatal("a path reached the metrics")
 	}
 }
+
+var _ engine.WarmObserver = (*metrics.Metrics)(nil)

@@ -131,7 +131,7 @@ func (db *DB) Heartbeat(ctx context.Context, locationID int64, health string, ru
 		var w where
 		w.add("state = 'running'")
 		w.add("location_id = ?", locationID)
-		w.add("kind IN ('create', 'cleanup', 'reset', 'purge')")
+		w.add("kind IN ('create', 'cleanup', 'reset', 'purge', 'warm')")
 		w.add("lease_until > ?", tx.now)
 		w.add("updated_at < ?", claimedBefore.UTC())
 		if len(running) > 0 {

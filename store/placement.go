@@ -35,8 +35,8 @@ type candidate struct {
 	// seats is the workshop's seat range at the location.
 	seats wod.SeatRange
 	// warm is how many ready, warm seats the location holds for the
-	// workshop. The warm pool (issue 11, part 1) fills it in; placement
-	// already prefers it, so a warm hit is a database transition.
+	// workshop, made from its current content (store/warm.go): placement
+	// prefers them, so a warm hit is a database transition.
 	warm int
 
 	alive, never bool
@@ -47,10 +47,13 @@ type candidate struct {
 func candidates(tx *Tx, workshopID int64, stale time.Duration) ([]candidate, error) {
 	cs, err := queryAll(tx, func(row scanner) (candidate, error) {
 		var c candidate
-		return c, row.Scan(&c.locationID, &c.name, &c.position, &c.heartbeat, &c.seats.Min, &c.seats.Max, &c.free)
+		return c, row.Scan(&c.locationID, &c.name, &c.position, &c.heartbeat, &c.seats.Min, &c.seats.Max, &c.free, &c.warm)
 	}, `SELECT wl.location_id, l.name, wl.position, l.last_heartbeat,
 			COALESCE(wl.seat_min, w.seat_min), COALESCE(wl.seat_max, w.seat_max),
 			(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'free'
+				AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max)),
+			(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'warm'
+				AND s.warm_workshop_id = w.id AND s.warm_content_version = w.content_version
 				AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max))
 		FROM workshop_locations wl JOIN locations l ON l.id = wl.location_id JOIN workshops w ON w.id = wl.workshop_id
 		WHERE wl.workshop_id = $1 ORDER BY wl.position`, workshopID)
@@ -74,7 +77,7 @@ func rank(cs []candidate) []candidate {
 	anyLive := slices.ContainsFunc(cs, func(c candidate) bool { return c.alive || c.never })
 	out := make([]candidate, 0, len(cs))
 	for _, c := range cs {
-		if c.free > 0 && (!anyLive || c.alive || c.never) {
+		if (c.free > 0 || c.warm > 0) && (!anyLive || c.alive || c.never) {
 			out = append(out, c)
 		}
 	}
@@ -118,25 +121,84 @@ func lowestFreeSeat(tx *Tx, c candidate) (id int64, number int, ok bool, err err
 type placed struct {
 	locationID, seatID int64
 	number             int
+	// from is the seat's state before the booking; a warm seat brings its
+	// sealed password.
+	from     wod.SeatState
+	password []byte
 }
 
 // placeSeat picks the location and the seat of a participant's
 // registration, or EFULL.
-func placeSeat(tx *Tx, workshop string, workshopID int64, stale time.Duration) (placed, error) {
+func placeSeat(tx *Tx, workshop string, workshopID int64, stale time.Duration, warm bool) (placed, error) {
 	cs, err := candidates(tx, workshopID, stale)
 	if err != nil {
 		return placed{}, err
 	}
-	for _, c := range rank(cs) {
+	ranked := rank(cs)
+	for _, c := range ranked {
+		if warm && c.warm > 0 {
+			p, ok, err := warmSeatAt(tx, c, workshopID)
+			if err != nil || ok {
+				return p, err
+			}
+		}
 		id, n, ok, err := lowestFreeSeat(tx, c)
 		if err != nil {
 			return placed{}, err
 		}
 		if ok {
-			return placed{c.locationID, id, n}, nil
+			return placed{locationID: c.locationID, seatID: id, number: n, from: wod.SeatFree}, nil
+		}
+	}
+	// No free or warm seat: a seat whose warm job has not started yet is
+	// taken cold (its job cancelled) rather than answering "full".
+	for _, c := range cs {
+		id, n, ok, err := takeQueuedWarming(tx, c)
+		if err != nil || ok {
+			return placed{locationID: c.locationID, seatID: id, number: n, from: wod.SeatWarming}, err
 		}
 	}
 	return placed{}, wod.Errorf(wod.EFULL, "workshop %s has no free seat; please try again later", workshop)
+}
+
+// warmSeatAt takes the lowest warm seat the location holds for the
+// workshop, made from its current content, with its sealed password; false
+// when another booking holds them all.
+func warmSeatAt(tx *Tx, c candidate, workshopID int64) (placed, bool, error) {
+	p := placed{locationID: c.locationID, from: wod.SeatWarm}
+	err := tx.queryRow(`SELECT s.id, s.number, s.warm_password_enc FROM seats s JOIN workshops w ON w.id = $2
+		WHERE s.location_id = $1 AND s.state = 'warm' AND s.warm_workshop_id = w.id
+		AND s.warm_content_version = w.content_version AND s.number BETWEEN $3 AND $4
+		ORDER BY s.number LIMIT 1`+tx.skipLocked(), c.locationID, workshopID, c.seats.Min, c.seats.Max).
+		Scan(&p.seatID, &p.number, &p.password)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && len(p.password) == 0) {
+		return placed{}, false, nil
+	}
+	return p, err == nil, err
+}
+
+// takeQueuedWarming takes a seat of the range at the location being warmed
+// whose warm job has not started: the job is cancelled and the seat booked
+// cold. A warm job already running is left alone (two operations never
+// work on one seat at once).
+func takeQueuedWarming(tx *Tx, c candidate) (int64, int, bool, error) {
+	var seatID, jobID int64
+	var number int
+	err := tx.queryRow(`SELECT s.id, s.number, j.id FROM seats s JOIN jobs j ON j.id = s.warm_job_id
+		WHERE s.location_id = $1 AND s.state = 'warming' AND j.state = 'queued' AND s.number BETWEEN $2 AND $3
+		ORDER BY s.number LIMIT 1`+tx.skipLocked(), c.locationID, c.seats.Min, c.seats.Max).Scan(&seatID, &number, &jobID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, err
+	}
+	res, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1 WHERE id = $2 AND state = 'queued'`, tx.now, jobID)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	n, _ := res.RowsAffected()
+	return seatID, number, n == 1, nil
 }
 
 // placeRehearsal picks the seat of a rehearsal's robot: at the first
@@ -151,7 +213,7 @@ func placeRehearsal(tx *Tx, workshop string, workshopID int64, stale time.Durati
 	for _, c := range rank(cs) {
 		id, n, rerr := rehearsalSeat(tx, workshop, c.locationID, c.seats.Min, c.seats.Max, tx.skipLocked())
 		if rerr == nil {
-			return placed{c.locationID, id, n}, nil
+			return placed{locationID: c.locationID, seatID: id, number: n, from: wod.SeatFree}, nil
 		}
 		if wod.ErrorCode(rerr) != wod.EFULL {
 			return placed{}, rerr

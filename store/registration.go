@@ -92,7 +92,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		if held >= w.capacity {
 			return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
 		}
-		p, err = placeSeat(tx, req.Workshop, w.id, nr.AgentStale)
+		p, err = placeSeat(tx, req.Workshop, w.id, nr.AgentStale, nr.Warm != nil)
 	} else {
 		p, err = placeRehearsal(tx, req.Workshop, w.id, nr.AgentStale)
 	}
@@ -108,13 +108,23 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		nullInt64(nr.RehearsalID)).Scan(&id); err != nil {
 		return nil, err
 	}
-	res, err := tx.exec(`UPDATE seats SET state = 'assigned', registration_id = $1, updated_at = $2
-		WHERE id = $3 AND state = 'free'`, id, tx.now, seatID)
+	if p.from == "" {
+		p.from = wod.SeatFree // a rehearsal's
+	}
+	// The state in the WHERE is what makes the seat one holder's: of two
+	// bookings that read the same warm seat, the second updates nothing
+	// (and registrations_live_seat would refuse it anyway).
+	res, err := tx.exec(`UPDATE seats SET state = 'assigned', registration_id = $1, updated_at = $2,
+		warm_workshop_id = NULL, warm_password_enc = NULL, warm_content_version = '', warm_job_id = NULL,
+		warmed_at = NULL WHERE id = $3 AND state = $4`, id, tx.now, seatID, p.from)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil, fmt.Errorf("seat %d was taken under our lock", seatID)
+	}
+	if p.from == wod.SeatWarm {
+		return bookWarm(tx, nr, id, p.password)
 	}
 	for _, j := range nr.Jobs {
 		j.RegistrationID = &id
@@ -142,6 +152,31 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		}
 	}
 	return findRegistration(tx, id)
+}
+
+// bookWarm finishes a booking that took a warm seat: the registration is
+// ready in the booking's transaction (see wod.NewRegistration.Warm).
+func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte) (*wod.Registration, error) {
+	r, err := findRegistration(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	t, err := nr.Warm(r)
+	if err != nil {
+		return nil, err
+	}
+	t.RegistrationID, t.PasswordEnc = id, password
+	if err := queueRegistrationWebhook(tx, wod.WebhookRegistrationCreated, id); err != nil {
+		return nil, err
+	}
+	if g := nr.Request.Launch; g != nil {
+		l := *g
+		l.RegistrationID = id
+		if err := saveLTILaunch(tx, &l); err != nil {
+			return nil, err
+		}
+	}
+	return transition(tx, t)
 }
 
 // rehearsalSeat picks the seat of a rehearsal's robot: the highest free

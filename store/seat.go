@@ -26,14 +26,18 @@ func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Sea
 			var s wod.Seat
 			var base int
 			var reg sql.NullInt64
-			if err := row.Scan(&s.ID, &s.LocationID, &s.Location, &base, &s.Number, &s.State, &reg); err != nil {
+			var warmFor sql.NullString
+			var warmedAt sql.NullTime
+			if err := row.Scan(&s.ID, &s.LocationID, &s.Location, &base, &s.Number, &s.State, &reg, &warmFor, &warmedAt); err != nil {
 				return nil, err
 			}
+			s.WarmWorkshop, s.WarmedAt = warmFor.String, timePtr(warmedAt)
 			s.StudentID = base + s.Number
 			s.Username = wod.StudentUsername(s.Number)
 			s.RegistrationID = int64Ptr(reg)
 			return &s, nil
-		}, `SELECT s.id, s.location_id, l.name, l.base_student_id, s.number, s.state, s.registration_id
+		}, `SELECT s.id, s.location_id, l.name, l.base_student_id, s.number, s.state, s.registration_id,
+			(SELECT slug FROM workshops ww WHERE ww.id = s.warm_workshop_id), s.warmed_at
 			FROM `+from+w.String()+` ORDER BY l.name, s.number`+w.page(f.Page), w.args...)
 		return err
 	})
@@ -44,7 +48,8 @@ func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Sea
 }
 
 // HeldSeats lists the numbers of the location's seats that belong to a
-// registration.
+// registration, or to a warm pool (warming, warm): the agent's guard
+// spares their processes, a warm seat's server included.
 func (db *DB) HeldSeats(ctx context.Context, locationID int64) (held []int, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
 		var err error

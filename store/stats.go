@@ -64,7 +64,13 @@ func dashboardWorkshops(tx *Tx, d *wod.Dashboard) error {
 	loads, err := queryAll(tx, func(row scanner) (wod.WorkshopLoad, error) {
 		var l wod.WorkshopLoad
 		var free int
-		if err := row.Scan(&l.Slug, &l.Title, &l.Location, &l.Active, &l.Capacity, &l.Taken, &free, &l.Dirty); err != nil {
+		var pool string
+		if err := row.Scan(&l.Slug, &l.Title, &l.Location, &l.Active, &l.Capacity, &l.Taken, &free, &l.Dirty,
+			&l.Warm, &l.Warming, &pool); err != nil {
+			return l, err
+		}
+		var err error
+		if l.Pool, err = wod.ParseWarmPool(pool); err != nil {
 			return l, err
 		}
 		l.Free = max(0, min(l.Capacity-l.Taken, free))
@@ -74,7 +80,10 @@ func dashboardWorkshops(tx *Tx, d *wod.Dashboard) error {
 		`+freeSeatsSQL+`,
 		(SELECT COUNT(*) FROM workshop_locations wl JOIN seats s ON s.location_id = wl.location_id
 			WHERE wl.workshop_id = w.id AND s.state = 'dirty'
-			AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max))
+			AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max)),
+		(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warm'),
+		(SELECT COUNT(*) FROM seats s WHERE s.warm_workshop_id = w.id AND s.state = 'warming'),
+		w.warm
 		FROM `+workshopFrom+` ORDER BY w.priority, w.slug`)
 	if err != nil {
 		return fmt.Errorf("workshop seats: %w", err)

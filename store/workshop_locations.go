@@ -73,8 +73,8 @@ func saveWorkshopLocations(tx *Tx, w *wod.Workshop) error {
 	return nil
 }
 
-// freeSeatsSQL counts the free seats of workshop w (the alias in the
+// freeSeatsSQL counts the free seats of workshop w (its warm seats are free for it) (the alias in the
 // enclosing query) over all its locations, each in its own range.
 const freeSeatsSQL = `(SELECT COUNT(*) FROM workshop_locations wl JOIN seats s ON s.location_id = wl.location_id
-	WHERE wl.workshop_id = w.id AND s.state = 'free'
+	WHERE wl.workshop_id = w.id AND (s.state = 'free' OR (s.state = 'warm' AND s.warm_workshop_id = w.id))
 	AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max))`

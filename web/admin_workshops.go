@@ -205,6 +205,8 @@ var workshopInputs = []workshopField{
 	{Name: "replay_id", Label: "Replay id", Type: "number"},
 	{Name: "replay_link", Label: "Replay link", Type: "text"},
 	{Name: "prerequisite", Label: "Prerequisite", Type: "textarea"},
+	{Name: "warm", Label: "Warm seats", Type: "text",
+		Help: "Seats kept prepared, server running, before anyone registers: a number, or auto (sized from the last hour's arrivals); 0: none"},
 	{Name: "limits", Label: "Limits per student", Type: "text",
 		Help: "e.g. memory 2G, cpus 1, tasks 512, disk 5G (K, M, G, T are powers of 1024); any left out is the agent's default"},
 }
@@ -220,7 +222,7 @@ func workshopValues(w *wod.Workshop) map[string]string {
 		"avatar": w.Avatar, "image": w.Image, "badge_image": w.BadgeImage, "reset": b(w.Reset), "ldap": b(w.LDAP),
 		"varpass": b(w.VarPass), "compile": strings.Join(w.Compile, ", "), "appliance": string(w.Appliance),
 		"session_type": string(w.SessionType), "replay_id": strconv.Itoa(w.ReplayID), "replay_link": w.ReplayLink,
-		"prerequisite": w.Prerequisite, "limits": limitsValue(w.Limits),
+		"prerequisite": w.Prerequisite, "limits": limitsValue(w.Limits), "warm": w.Warm.String(),
 	}
 }
 
@@ -446,6 +448,15 @@ func (e *workshopEdit) parse(w *wod.Workshop) wod.WorkshopUpdate {
 			e.errs["limits"] = err.Error()
 		case l != w.Limits:
 			u.Limits = &l
+		}
+	}
+	if v, ok := e.changed("warm", w.Warm.String()); ok {
+		p, err := wod.ParseWarmPool(v)
+		switch {
+		case err != nil:
+			e.errs["warm"] = err.Error()
+		case p != w.Warm:
+			u.Warm = &p
 		}
 	}
 	if v, ok := e.changed("appliance", string(w.Appliance)); ok {

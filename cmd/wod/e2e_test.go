@@ -346,8 +346,16 @@ func removeStudents(from, to int) {
 	for n := from; n <= to; n++ {
 		name := fmt.Sprintf("student%d", n)
 		if _, err := user.Lookup(name); err == nil {
-			exec.Command("pkill", "-KILL", "-u", name).Run()
-			exec.Command("userdel", name).Run()
+			// userdel refuses while a process of the user lives, and a
+			// killed one takes a moment to go: try again for a while, or
+			// the next run inherits the account with this run's home.
+			for range 50 {
+				exec.Command("pkill", "-KILL", "-u", name).Run()
+				if exec.Command("userdel", name).Run() == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 		}
 		if _, err := user.LookupGroup(name); err == nil {
 			exec.Command("groupdel", name).Run()
