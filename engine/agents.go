@@ -202,7 +202,8 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	var mails []*wod.Mail
 	if r.RehearsalID == nil {
 		// A rehearsal's robot reads its credentials from the store.
-		creds, err := e.compose(ctx, wod.MailCredentials, r, w, nil)
+		// A seat that came from the waiting line is announced as such.
+		creds, err := e.compose(ctx, wod.MailCredentials, r, w, func(d *mail.Data) { d.FromLine = r.WaitingSince != nil })
 		if err != nil {
 			return err
 		}

@@ -45,6 +45,7 @@ type Store interface {
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
 	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error
+	WaitEstimate(ctx context.Context, r *wod.Registration) (time.Time, bool, error)
 }
 
 // Grades reports completions to grade books. Reporting runs as a job, with
@@ -87,6 +88,9 @@ type Engine struct {
 	// NotebookRetention is how long the participant's notebooks stay
 	// downloadable after the end (0: they are not kept).
 	NotebookRetention time.Duration
+	// WaitMax is how long a participant stays in a waiting line at most
+	// (0: wod.DefaultWaitMax).
+	WaitMax time.Duration
 	// AgentLease is how long an agent holds a job before it is given to
 	// another attempt.
 	AgentLease time.Duration
@@ -120,7 +124,7 @@ const (
 
 var (
 	agentKinds = []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobPurge}
-	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog, wod.JobGrade}
+	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog, wod.JobGrade, wod.JobWaitNotice, wod.JobWaitExpire}
 )
 
 var _ wod.Registrar = (*Engine)(nil)
@@ -151,7 +155,10 @@ func (e *Engine) Notified() <-chan struct{} {
 
 // Register validates the request, applies the address policy and books a
 // seat; in the same transaction it schedules the agent's create job, the
-// watchdog and the welcome mail.
+// watchdog and the welcome mail. A full workshop answers EFULL, or, when
+// the request says it will wait, puts the participant in its waiting line:
+// the registration is waiting, with the waiting mail and the end of the
+// wait scheduled.
 func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *wod.Registration, err error) {
 	defer func() { observer(e.Observer).Registered(err) }()
 	req.Normalize()
@@ -164,18 +171,27 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 	if err != nil {
 		return nil, err
 	}
-	r, err := e.Store.CreateRegistration(ctx, &wod.NewRegistration{
+	nr := &wod.NewRegistration{
 		Request: req,
 		Jobs: []*wod.Job{
 			{Kind: wod.JobCreate, RunAt: now},
 			{Kind: wod.JobWatchdog, RunAt: now.Add(e.ProvisionTimeout)},
 		},
 		Mails: []*wod.Mail{welcome},
-	})
+	}
+	if req.Wait {
+		nr.Wait = e.waitPlan(now)
+	}
+	r, err := e.Store.CreateRegistration(ctx, nr)
 	if err != nil {
 		return nil, fmt.Errorf("register for %s: %w", req.Workshop, err)
 	}
 	e.notify()
+	if r.State == wod.StateWaiting {
+		e.Logger.InfoContext(ctx, "registration waits for a seat", "registration", r.ID, "workshop", r.Workshop,
+			"place", r.Place)
+		return r, nil
+	}
 	e.Logger.InfoContext(ctx, "registration booked", "registration", r.ID, "workshop", r.Workshop,
 		"seat", r.Username, "location", r.Location)
 	return r, nil

@@ -12,7 +12,9 @@ import (
 
 const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.company, r.state, r.seat_id,
 	r.location_id, l.name, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
-	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE), r.rehearsal_id`
+	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE), r.rehearsal_id,
+	r.waiting_since, r.seated_at, CASE WHEN r.state = 'waiting' THEN (SELECT COUNT(*) FROM registrations q
+		WHERE q.workshop_id = r.workshop_id AND q.state = 'waiting' AND q.id <= r.id) ELSE 0 END`
 
 const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id
 	LEFT JOIN seats s ON s.id = r.seat_id`
@@ -23,11 +25,13 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 	var completion sql.NullInt64
 	var ready, ends, ended sql.NullTime
 	var rehearsal sql.NullInt64
+	var waiting, seated sql.NullTime
 	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
 		&r.LocationID, &r.Location, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
-		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal); err != nil {
+		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal, &waiting, &seated, &r.Place); err != nil {
 		return nil, err
 	}
+	r.WaitingSince, r.SeatedAt = timePtr(waiting), timePtr(seated)
 	r.SeatID, r.RehearsalID = int64Ptr(seat), int64Ptr(rehearsal)
 	if completion.Valid {
 		c := int(completion.Int64)
@@ -95,14 +99,20 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			AND state IN `+holdingSQL, w.id).Scan(&held); err != nil {
 			return nil, err
 		}
-		if held >= w.capacity {
-			return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
+		// Nobody jumps the line: while people wait for this workshop, a
+		// newcomer waits behind them.
+		line, err := lineLength(tx, w.id)
+		if err != nil {
+			return nil, err
+		}
+		if held >= w.capacity || line > 0 {
+			return joinLine(tx, nr, w.id, w.locationID, fmt.Sprintf("workshop %s is full", req.Workshop))
 		}
 		err = tx.queryRow(`SELECT id, number FROM seats WHERE location_id = $1 AND state = 'free'
 			AND number BETWEEN $2 AND $3 ORDER BY number LIMIT 1`+skipLocked, w.locationID, w.seatMin, w.seatMax).
 			Scan(&seatID, &number)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, wod.Errorf(wod.EFULL, "workshop %s has no free seat; please try again later", req.Workshop)
+			return joinLine(tx, nr, w.id, w.locationID, fmt.Sprintf("workshop %s has no free seat", req.Workshop))
 		}
 	} else {
 		seatID, number, err = rehearsalSeat(tx, req.Workshop, w.locationID, w.seatMin, w.seatMax, skipLocked)

@@ -234,7 +234,10 @@ func updateWorkshop(tx *Tx, w *wod.Workshop) error {
 		jsonText(nonNil(w.Compile)), w.Appliance, w.SessionType, w.Presenter, w.PresenterRole, w.Avatar, w.Image,
 		w.BadgeImage, w.ReplayID, w.ReplayLink, w.Prerequisite, w.ContentDir, jsonText(nonNil(w.Overrides)),
 		tx.now, w.ID, w.Limits.Memory, w.Limits.CPUs, w.Limits.Tasks, w.Limits.Disk)
-	return err
+	if err != nil {
+		return err
+	}
+	return workshopChanged(tx, w)
 }
 
 // DeleteWorkshop removes a workshop that has no registration at all;
