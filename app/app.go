@@ -135,6 +135,7 @@ func (a *App) Build() error {
 		PublicURL:         a.Config.PublicURL,
 		ProvisionTimeout:  a.Config.ProvisionTimeout,
 		RemindBefore:      a.Config.RemindBefore,
+		WaitMax:           a.Config.WaitMax,
 		NotebookRetention: a.Config.NotebookRetention,
 		AgentLease:        engine.DefaultAgentLease,
 		AlertTo:           mc.AlertTo,

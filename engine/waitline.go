@@ -117,7 +117,7 @@ func (e *Engine) waitExpire(ctx context.Context, r *wod.Registration, done *wod.
 	_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID,
 		From: []wod.RegistrationState{wod.StateWaiting}, To: wod.StateLeft, EndedAt: &now, Error: &reason,
 		Cancel: []wod.JobKind{wod.JobWaitNotice}, Mails: []*wod.Mail{m}, Done: done,
-		Event:  &wod.Event{Actor: "system", Kind: "registration.wait_expired", Subject: subject(r), Detail: reason}})
+		Event: &wod.Event{Actor: "system", Kind: "registration.wait_expired", Subject: subject(r), Detail: reason}})
 	if wod.ErrorCode(err) == wod.ECONFLICT {
 		return e.Store.CompleteJob(ctx, done) // seated or gone meanwhile
 	}
