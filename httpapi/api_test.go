@@ -157,7 +157,8 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 			// a participant who lost the mail asks for their link again
 			"POST /api/v1/registrations/resend-link": true,
 			// the participant's "end now", through the signed link
-			"POST /api/v1/status/{token}/end": true,
+			"POST /api/v1/status/{token}/end":   true,
+			"POST /api/v1/status/{token}/leave": true,
 		}
 		doc := e.do("GET", "/api/v1/openapi.json", "", nil)
 		if doc.status != 200 {
