@@ -122,6 +122,10 @@ func TestWaitingLine(t *testing.T) {
 	if ok, err := b.Login(ctx, rB["password"].(string)); err != nil || !ok {
 		t.Fatalf("B's login: %v %v", ok, err)
 	}
+	// and reaches their server (pre-started by the create) before ending.
+	if err := b.Open(ctx); err != nil {
+		t.Fatalf("B's server: %v", err)
+	}
 	p.api("POST", fmt.Sprintf("/api/v1/registrations/%d/end", idB), nil)
 	p.waitState(idB, wod.StateDone, 90*time.Second)
 
