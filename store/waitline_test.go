@@ -302,3 +302,4 @@ func TestWaitEstimate(t *testing.T) {
 		}
 	})
 }
+
