@@ -302,4 +302,3 @@ func TestWaitEstimate(t *testing.T) {
 		}
 	})
 }
-
