@@ -127,6 +127,9 @@ func moveSeat(tx *Tx, seatID, registrationID int64, to wod.SeatState) error {
 	var err error
 	switch to {
 	case wod.SeatFree:
+		if err := lockSeatWorkshops(tx, seatID); err != nil {
+			return err
+		}
 		var locationID int64
 		err = tx.queryRow(`UPDATE seats SET state = 'free', registration_id = NULL, updated_at = $1
 			WHERE id = $2 AND registration_id = $3 RETURNING location_id`, tx.now, seatID, registrationID).Scan(&locationID)

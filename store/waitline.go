@@ -63,6 +63,21 @@ func joinLine(tx *Tx, nr *wod.NewRegistration, workshopID, locationID int64, why
 	return findRegistration(tx, id)
 }
 
+// lockSeatWorkshops locks, before a seat is freed, the workshops whose
+// range holds it (on PostgreSQL; SQLite's writer is alone anyway). A
+// registration that finds its workshop full and joins the line holds the
+// workshop's row while it looks at the seats: without this lock, it could
+// read the seat as still taken while this transaction, not yet seeing the
+// new waiter, frees it, and the seat would stay free while they wait.
+func lockSeatWorkshops(tx *Tx, seatID int64) error {
+	if tx.db.dialect != Postgres {
+		return nil
+	}
+	_, err := queryAll(tx, scanOne[int64], `SELECT w.id FROM workshops w JOIN seats s ON s.location_id = w.location_id
+		AND s.number BETWEEN w.seat_min AND w.seat_max WHERE s.id = $1 ORDER BY w.id FOR UPDATE OF w`, seatID)
+	return err
+}
+
 type waiter struct {
 	id, workshopID int64
 }
@@ -173,6 +188,9 @@ func handOver(tx *Tx, wt waiter, locationID int64) (handover, error) {
 		seated_at = $4, updated_at = $4 WHERE id = $5`, seatID, locationID, number, tx.now, wt.id); err != nil {
 		return noRoom, err
 	}
+	if provision <= 0 {
+		provision = int64(defaultProvision / time.Second) // a waiter recorded without one
+	}
 	// What Register schedules for a seat booked at once, and the end of
 	// the wait's own timers.
 	if _, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1 WHERE registration_id = $2
@@ -211,6 +229,10 @@ func workshopChanged(tx *Tx, w *wod.Workshop) error {
 	_, err := serveLine(tx, w.LocationID)
 	return err
 }
+
+// defaultProvision is the engine's default provision timeout, for a waiter
+// whose own was not recorded.
+const defaultProvision = 10 * time.Minute
 
 // defaultCleanup stands for the cleanup time until some was measured.
 const defaultCleanup = 30 * time.Second

@@ -302,3 +302,77 @@ func TestWaitEstimate(t *testing.T) {
 		}
 	})
 }
+
+// Participants joining the line while seats free, all at once: whatever
+// the interleaving, no seat stays free while someone it fits waits, and no
+// seat goes to two registrations.
+func TestWaitingLineJoinWhileFreeing(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		const seats, joiners = 4, 6
+		_, w := fixture(t, db, 10, 1, seats, seats)
+		for round := range 3 {
+			var holders []*wod.Registration
+			for i := range seats {
+				r, err := register(db, w.Slug, fmt.Sprintf("h%d-%d@example.com", round, i))
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				if _, err := db.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: wod.EndableStates, To: wod.StateEnding}); err != nil {
+					t.Fatal(err)
+				}
+				holders = append(holders, r)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, seats+joiners)
+			for _, h := range holders {
+				wg.Go(func() {
+					free := wod.SeatFree
+					_, err := db.Transition(ctx, &wod.Transition{RegistrationID: h.ID, From: []wod.RegistrationState{wod.StateEnding},
+						To: wod.StateDone, Seat: &free})
+					errs <- err
+				})
+			}
+			for i := range joiners {
+				wg.Go(func() {
+					_, err := waitFor(db, w.Slug, fmt.Sprintf("j%d-%d@example.com", round, i))
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			free, waiting := wod.SeatFree, wod.StateWaiting
+			_, nFree, _ := db.FindSeats(ctx, wod.SeatFilter{State: &free})
+			ws, nWaiting, _ := db.FindRegistrations(ctx, wod.RegistrationFilter{State: &waiting})
+			// Four seats, six joiners: two wait, no seat in the range is free.
+			if nWaiting != joiners-seats || nFree != 10-seats {
+				t.Fatalf("round %d: %d waiting, %d seats free (want %d and %d)", round, nWaiting, nFree, joiners-seats, 10-seats)
+			}
+			// Next round: everyone of this one leaves.
+			all, _, _ := db.FindRegistrations(ctx, wod.RegistrationFilter{Page: wod.Page{Limit: 1000}})
+			for _, r := range all {
+				switch r.State {
+				case wod.StatePending:
+					endSession(t, db, r.ID)
+				}
+			}
+			for _, r := range ws {
+				if _, err := db.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateWaiting}, To: wod.StateLeft}); err != nil && wod.ErrorCode(err) != wod.ECONFLICT {
+					t.Fatal(err)
+				}
+			}
+			// Those still waiting when the joiners' seats freed got them: end those too.
+			all, _, _ = db.FindRegistrations(ctx, wod.RegistrationFilter{Page: wod.Page{Limit: 1000}})
+			for _, r := range all {
+				if r.State == wod.StatePending {
+					endSession(t, db, r.ID)
+				}
+			}
+		}
+	})
+}
