@@ -376,3 +376,42 @@ func TestWaitingLineJoinWhileFreeing(t *testing.T) {
 		}
 	})
 }
+
+// Waiters count in the dashboard's live states, never as taken seats; who
+// left the line without a seat never took part and counts in no workshop
+// statistic.
+func TestWaitingLineStatistics(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 10, 1, 1, 1)
+		if _, err := register(db, w.Slug, "a@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := waitFor(db, w.Slug, "x@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		y, _ := waitFor(db, w.Slug, "y@example.com")
+		if _, err := db.Transition(ctx, &wod.Transition{RegistrationID: y.ID, From: []wod.RegistrationState{wod.StateWaiting}, To: wod.StateLeft}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := db.Dashboard(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ByState[wod.StateWaiting] != 1 || d.ByState[wod.StateLeft] != 1 || d.ByState[wod.StatePending] != 1 {
+			t.Fatalf("by state: %v", d.ByState)
+		}
+		for _, l := range d.Workshops {
+			if l.Slug == w.Slug && (l.Taken != 1 || l.Free != 0) {
+				t.Fatalf("workshop load with a waiter: %+v", l)
+			}
+		}
+		stats, err := db.WorkshopStats(ctx, clock.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stats) != 1 || stats[0].Registrations != 2 {
+			t.Fatalf("workshop stats count who left the line: %+v", stats)
+		}
+	})
+}
