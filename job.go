@@ -22,6 +22,13 @@ const (
 	JobExpire   JobKind = "expire"   // timer: the end of the session
 	JobWatchdog JobKind = "watchdog" // timer: not ready within the provision timeout
 	JobGrade    JobKind = "grade"    // server: report the completion to the learning platform's grade book
+	// JobWaitNotice tells a participant who joined the waiting line where
+	// they stand (the mail needs the registration's id, known only once it
+	// is inserted, so it is composed by a timer due at once).
+	JobWaitNotice JobKind = "wait-notice"
+	// JobWaitExpire ends a wait that lasted --wait-max, or that of a
+	// workshop that closed (the store makes it due at once then).
+	JobWaitExpire JobKind = "wait-expire"
 )
 
 // AgentKind reports whether the kind runs on an agent.

@@ -18,6 +18,11 @@ const (
 	MailApology     MailKind = "apology"
 	MailAlert       MailKind = "alert"
 	MailBadge       MailKind = "badge"
+	// MailWaiting: the participant joined the waiting line.
+	MailWaiting MailKind = "waiting"
+	// MailWaitExpired: the participant left the line without a seat (they
+	// waited too long or the workshop closed).
+	MailWaitExpired MailKind = "wait-expired"
 )
 
 // MailState is where an outbox entry stands.

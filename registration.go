@@ -12,6 +12,11 @@ import (
 //
 //	pending ──create ok──▶ ready ──ends_at-remind──▶ expiring ──ends_at or end now──▶ ending ──cleanup ok──▶ done
 //	   └──not ready within the provision timeout──▶ failed (purged, apology sent)
+//
+// A participant who found the workshop full may wait for a seat instead:
+//
+//	waiting ──a seat frees (same transaction)──▶ pending ──▶ …
+//	   └──left the line, waited too long, workshop closed──▶ left
 type RegistrationState string
 
 // Registration states.
@@ -22,12 +27,28 @@ const (
 	StateEnding   RegistrationState = "ending"
 	StateDone     RegistrationState = "done"
 	StateFailed   RegistrationState = "failed"
+	// StateWaiting: in the workshop's waiting line. It holds the e-mail
+	// (one live registration per address) but no seat and no capacity.
+	StateWaiting RegistrationState = "waiting"
+	// StateLeft: left the waiting line without a seat (by choice, after
+	// waiting too long, or because the workshop closed). Error says why.
+	StateLeft RegistrationState = "left"
 )
 
 // LiveStates are the states in which a registration belongs to its
 // participant; an e-mail address holds at most one registration in them.
-// The store's SQL is built from this list, so the two cannot drift.
-var LiveStates = []RegistrationState{StatePending, StateReady, StateExpiring}
+// Waiting is one of them (the address cannot book elsewhere meanwhile), but
+// a waiter holds no seat: SeatStates are the states that hold one. A test
+// keeps the store's SQL equal to both lists.
+var LiveStates = []RegistrationState{StatePending, StateReady, StateExpiring, StateWaiting}
+
+// SeatStates are the states in which a registration holds a seat and
+// counts against its workshop's capacity.
+var SeatStates = []RegistrationState{StatePending, StateReady, StateExpiring, StateEnding}
+
+// EndableStates are the live states a session can be ended from (a waiter
+// leaves the line instead).
+var EndableStates = []RegistrationState{StatePending, StateReady, StateExpiring}
 
 // RunningStates are the states in which the participant's environment is
 // theirs to use: the clock runs and the credentials are valid.
@@ -42,7 +63,7 @@ func (s RegistrationState) Running() bool { return slices.Contains(RunningStates
 // Valid reports whether s names a state.
 func (s RegistrationState) Valid() bool {
 	switch s {
-	case StatePending, StateReady, StateExpiring, StateEnding, StateDone, StateFailed:
+	case StatePending, StateReady, StateExpiring, StateEnding, StateDone, StateFailed, StateWaiting, StateLeft:
 		return true
 	}
 	return false
@@ -87,7 +108,33 @@ type Registration struct {
 	// participant statistic, badge or catalogue figure.
 	RehearsalID *int64 `json:"rehearsal_id,omitempty"`
 
+	// WaitingSince is when the participant joined the waiting line; it
+	// stays set once they got a seat, for the time they spent in line.
+	WaitingSince *time.Time `json:"waiting_since,omitempty"`
+	// SeatedAt is when the line handed the waiter a seat.
+	SeatedAt *time.Time `json:"seated_at,omitempty"`
+	// Place is the waiter's place in the workshop's line (1: next), 0
+	// when not waiting; derived when read.
+	Place int `json:"place,omitempty"`
+
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// WaitedFor is how long the participant spent in the waiting line: until
+// now while waiting, else until the seat came or they left the line.
+func (r *Registration) WaitedFor(now time.Time) time.Duration {
+	if r.WaitingSince == nil {
+		return 0
+	}
+	end := now
+	switch {
+	case r.State == StateWaiting:
+	case r.SeatedAt != nil:
+		end = *r.SeatedAt
+	case r.EndedAt != nil:
+		end = *r.EndedAt
+	}
+	return max(0, end.Sub(*r.WaitingSince))
 }
 
 // RegistrationRequest is what a participant submits.
@@ -104,6 +151,9 @@ type RegistrationRequest struct {
 	// recorded in the registration's own transaction (its RegistrationID
 	// is filled in by the store).
 	Launch *LTILaunch
+	// Wait: when the workshop is full, join its waiting line instead of
+	// being refused.
+	Wait bool
 }
 
 // Normalize trims the request and lower-cases the e-mail address.
@@ -171,6 +221,22 @@ type NewRegistration struct {
 	// new participants, when the workshop has a location whose agent is
 	// not silent (0: no location is ever stale).
 	AgentStale time.Duration
+	// Wait, when set, puts the participant in the workshop's waiting line
+	// when no seat is free (instead of EFULL): the registration is inserted
+	// waiting, with Wait's jobs and mails instead of Jobs and Mails.
+	Wait *WaitPlan
+}
+
+// WaitPlan is what joining the waiting line schedules, and what a seat
+// handed over from the line later needs.
+type WaitPlan struct {
+	Jobs  []*Job
+	Mails []*Mail
+	// ProvisionTimeout is the watchdog's delay once a seat is handed over:
+	// it is kept with the waiter, so that whichever transaction frees a
+	// seat (an agent's report, an operator's change) schedules the create
+	// and its watchdog as Register does.
+	ProvisionTimeout time.Duration
 }
 
 // RegistrationFilter narrows a registration listing.
@@ -193,6 +259,9 @@ type RegistrationReader interface {
 	// FindNotebooks returns the work a finished registration left, with
 	// its zip when withData; ENOTFOUND when there is none (or no more).
 	FindNotebooks(ctx context.Context, registrationID int64, withData bool) (*Notebooks, error)
+	// WaitEstimate is when a waiting registration can expect its seat
+	// (see EstimateWait); false when nothing allows a guess.
+	WaitEstimate(ctx context.Context, r *Registration) (time.Time, bool, error)
 }
 
 // RegistrationService books seats and reads registrations. Only the engine
@@ -237,8 +306,10 @@ type Notebooks struct {
 // the participants' and operators' actions on them.
 type Registrar interface {
 	Register(ctx context.Context, req RegistrationRequest) (*Registration, error)
-	// EndNow ends a live registration early.
+	// EndNow ends a live registration early; a waiter leaves the line.
 	EndNow(ctx context.Context, id int64, actor string) (*Registration, error)
+	// LeaveLine takes a waiting registration out of the line.
+	LeaveLine(ctx context.Context, id int64, actor string) (*Registration, error)
 	// Extend gives a running registration more time.
 	Extend(ctx context.Context, id int64, by time.Duration, actor string) (*Registration, error)
 	// Resend sends the credentials of a running registration again.

@@ -146,6 +146,7 @@ func (a *App) Build() error {
 		PublicURL:         a.Config.PublicURL,
 		ProvisionTimeout:  a.Config.ProvisionTimeout,
 		RemindBefore:      a.Config.RemindBefore,
+		WaitMax:           a.Config.WaitMax,
 		NotebookRetention: a.Config.NotebookRetention,
 		AgentLease:        engine.DefaultAgentLease,
 		AgentStale:        a.Config.AgentStale,

@@ -74,6 +74,7 @@ type Config struct {
 	// another location of their workshop (--agent-stale).
 	AgentStale   time.Duration
 	RemindBefore time.Duration // --remind-before
+	WaitMax      time.Duration // --wait-max: longest stay in a workshop's waiting line
 	Retention    time.Duration // --retention: history older than this is pruned (0 keeps it all)
 	// NotebookRetention is how long participants can download the
 	// notebooks they left (--notebook-retention; 0 keeps none).
@@ -237,6 +238,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ProvisionTimeout, "provision-timeout", 10*time.Minute, "how long a registration may take to become ready before it is purged")
 	fs.DurationVar(&c.AgentStale, "agent-stale", 2*time.Minute, "how long a location's agent may be silent (no heartbeat) before the location gets no new participants and its pending registrations move to another location of their workshop")
 	fs.DurationVar(&c.RemindBefore, "remind-before", time.Hour, "when the reminder goes out, before the end")
+	fs.DurationVar(&c.WaitMax, "wait-max", wod.DefaultWaitMax, "how long a participant stays in a full workshop's waiting line at most before being told no seat came free")
 	fs.DurationVar(&c.NotebookRetention, "notebook-retention", 7*24*time.Hour, "how long participants can download the notebooks they left at the end (0: not kept)")
 	fs.DurationVar(&c.Retention, "retention", 180*24*time.Hour, "prune mail bodies, finished jobs and audit events older than this (0: keep everything)")
 	fs.DurationVar(&c.Rehearsal.Every, "rehearse-every", 0, "rehearse every active workshop this often, at the quiet hour (e.g. 24h; 0: only on request)")
@@ -495,7 +497,8 @@ func (c *Config) finish() error {
 		errs = append(errs, fmt.Errorf("--login-concurrency %d must be between 1 and 64 (each check takes 64 MiB)", c.LoginConcurrency))
 	}
 	for name, d := range map[string]time.Duration{"session-ttl": c.SessionTTL, "provision-timeout": c.ProvisionTimeout,
-		"remind-before": c.RemindBefore, "agent-stale": c.AgentStale, "agent-heartbeat": c.Agent.HeartbeatEvery} {
+		"remind-before": c.RemindBefore, "agent-stale": c.AgentStale, "agent-heartbeat": c.Agent.HeartbeatEvery,
+		"wait-max": c.WaitMax} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}

@@ -19,6 +19,9 @@ func (e *Engine) EndNow(ctx context.Context, id int64, actor string) (*wod.Regis
 	if err != nil {
 		return nil, err
 	}
+	if r.State == wod.StateWaiting {
+		return e.LeaveLine(ctx, id, actor)
+	}
 	if !r.State.Live() {
 		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s; only a live registration can be ended", id, r.State)
 	}
@@ -105,8 +108,11 @@ func (e *Engine) ResendLink(ctx context.Context, email string) error {
 		return nil
 	}
 	kind := wod.MailWelcome
-	if r.State.Running() {
+	switch {
+	case r.State.Running():
 		kind = wod.MailCredentials
+	case r.State == wod.StateWaiting:
+		kind = wod.MailWaiting
 	}
 	ms, _, err := e.Store.FindMails(ctx, wod.MailFilter{RegistrationID: &r.ID, Kind: &kind, Page: wod.Page{Limit: 1}})
 	if err != nil || len(ms) == 0 {

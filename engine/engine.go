@@ -52,6 +52,7 @@ type Store interface {
 	WarmReady(ctx context.Context, d *wod.JobCompletion, passwordEnc []byte) (bool, error)
 	MoveStrandedCreates(ctx context.Context, stale time.Duration, limit int) ([]wod.CreateMove, error)
 	ReleaseSeat(ctx context.Context, p wod.SeatPurge, done *wod.JobCompletion) error
+	WaitEstimate(ctx context.Context, r *wod.Registration) (time.Time, bool, error)
 }
 
 // Grades reports completions to grade books. Reporting runs as a job, with
@@ -94,6 +95,9 @@ type Engine struct {
 	// NotebookRetention is how long the participant's notebooks stay
 	// downloadable after the end (0: they are not kept).
 	NotebookRetention time.Duration
+	// WaitMax is how long a participant stays in a waiting line at most
+	// (0: wod.DefaultWaitMax).
+	WaitMax time.Duration
 	// AgentLease is how long an agent holds a job before it is given to
 	// another attempt.
 	AgentLease time.Duration
@@ -148,7 +152,7 @@ const (
 
 var (
 	agentKinds = []wod.JobKind{wod.JobCreate, wod.JobCleanup, wod.JobReset, wod.JobPurge, wod.JobWarm}
-	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog, wod.JobGrade}
+	timerKinds = []wod.JobKind{wod.JobRemind, wod.JobExpire, wod.JobWatchdog, wod.JobGrade, wod.JobWaitNotice, wod.JobWaitExpire}
 )
 
 var _ wod.Registrar = (*Engine)(nil)
@@ -233,7 +237,10 @@ func signal(c chan struct{}) {
 // Register validates the request, applies the address policy and books a
 // seat; in the same transaction it schedules the agent's create job, the
 // watchdog and the welcome mail — or, when the workshop has a warm seat,
-// takes it and makes the registration ready at once (warmReady).
+// takes it and makes the registration ready at once (warmReady). A full
+// workshop answers EFULL, or, when the request says it will wait, puts the
+// participant in its waiting line: the registration is waiting, with the
+// waiting mail and the end of the wait scheduled.
 func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *wod.Registration, err error) {
 	defer func() { observer(e.Observer).Registered(err) }()
 	req.Normalize()
@@ -247,12 +254,13 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 		return nil, err
 	}
 	// Read now: the warm booking's mail is composed inside the booking's
-	// transaction (composeAt).
-	loc, err := e.Store.FindLocation(ctx, w.Location)
+	// transaction (composeAt), at whichever of the workshop's locations
+	// placement picks.
+	locs, err := e.workshopLocations(ctx, w)
 	if err != nil {
 		return nil, err
 	}
-	r, err := e.Store.CreateRegistration(ctx, &wod.NewRegistration{
+	nr := &wod.NewRegistration{
 		Request: req,
 		Jobs: []*wod.Job{
 			{Kind: wod.JobCreate, RunAt: now},
@@ -261,14 +269,23 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 		Mails:      []*wod.Mail{welcome},
 		AgentStale: e.agentStale(),
 		Warm: func(r *wod.Registration) (*wod.Transition, error) {
-			return e.warmReady(ctx, r, w, loc)
+			return e.warmReady(ctx, r, w, locs[r.Location])
 		},
-	})
+	}
+	if req.Wait {
+		nr.Wait = e.waitPlan(now)
+	}
+	r, err := e.Store.CreateRegistration(ctx, nr)
 	if err != nil {
 		return nil, fmt.Errorf("register for %s: %w", req.Workshop, err)
 	}
 	e.observeBooking(r, w)
 	e.notifyAt(r.LocationID)
+	if r.State == wod.StateWaiting {
+		e.Logger.InfoContext(ctx, "registration waits for a seat", "registration", r.ID, "workshop", r.Workshop,
+			"place", r.Place)
+		return r, nil
+	}
 	e.Logger.InfoContext(ctx, "registration booked", "registration", r.ID, "workshop", r.Workshop,
 		"seat", r.Username, "location", r.Location)
 	return r, nil

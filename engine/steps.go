@@ -15,7 +15,7 @@ func (e *Engine) end(ctx context.Context, r *wod.Registration, reason, actor str
 	now := e.now()
 	_, err := e.Store.Transition(ctx, &wod.Transition{
 		RegistrationID: r.ID,
-		From:           wod.LiveStates,
+		From:           wod.EndableStates,
 		To:             wod.StateEnding,
 		EndedAt:        &now,
 		Cancel:         []wod.JobKind{wod.JobCreate, wod.JobRemind, wod.JobExpire, wod.JobWatchdog},

@@ -127,6 +127,10 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 			return e.Store.SnoozeJob(ctx, j.ID, j.Attempts, *r.EndsAt)
 		}
 		return e.end(ctx, r, "time is up", "system", done)
+	case wod.JobWaitNotice:
+		return e.waitNotice(ctx, r, done)
+	case wod.JobWaitExpire:
+		return e.waitExpire(ctx, r, done)
 	case wod.JobGrade:
 		if e.Grades == nil || r.State != wod.StateDone || r.Completion == nil {
 			return e.Store.CompleteJob(ctx, done)

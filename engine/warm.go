@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/mail"
 )
 
 // The warm pool (wod.WarmPool): the keeper gives free seats warm jobs, the
@@ -34,7 +36,8 @@ func (e *Engine) readyTransition(ctx context.Context, r *wod.Registration, w *wo
 	r.EndsAt = &ends
 	var mails []*wod.Mail
 	if r.RehearsalID == nil {
-		creds, err := e.composeAt(ctx, wod.MailCredentials, r, w, at, nil)
+		// A seat that came from the waiting line is announced as such.
+		creds, err := e.composeAt(ctx, wod.MailCredentials, r, w, at, func(d *mail.Data) { d.FromLine = r.WaitingSince != nil })
 		if err != nil {
 			return nil, err
 		}
@@ -64,12 +67,37 @@ func (e *Engine) warmReady(ctx context.Context, r *wod.Registration, w *wod.Work
 	return t, nil
 }
 
+// workshopLocations reads the workshop's locations by name, before a
+// booking's transaction: a warm booking composes its credentials inside
+// it, at whichever location placement picks.
+func (e *Engine) workshopLocations(ctx context.Context, w *wod.Workshop) (map[string]*wod.Location, error) {
+	names := w.Locations
+	if len(names) == 0 {
+		names = []string{w.Location}
+	}
+	out := make(map[string]*wod.Location, len(names))
+	for _, n := range names {
+		n, _, _ = strings.Cut(n, ":") // "name:MIN-MAX" gives the location its own range
+		if _, ok := out[n]; ok {
+			continue
+		}
+		l, err := e.Store.FindLocation(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("location %s of workshop %s: %w", n, w.Slug, err)
+		}
+		out[n] = l
+	}
+	return out, nil
+}
+
 func (e *Engine) observeBooking(r *wod.Registration, w *wod.Workshop) {
 	o, ok := e.Observer.(WarmObserver)
 	if !ok {
 		return
 	}
 	switch {
+	case r.State == wod.StateWaiting:
+		// Not a booking yet: the seat it gets later is counted nowhere.
 	case r.State == wod.StateReady:
 		o.WarmBooking(r.Workshop, "hit")
 	case w.Warm != 0:

@@ -69,6 +69,8 @@ type ErrorBody struct {
 	// ResendLink is the lost-link route: the only way to the registration
 	// an anonymous caller is offered.
 	ResendLink string `json:"resend_link,omitempty" doc:"With already_registered: where to POST {\"email\": …} to have the registration's status link sent again to that address"`
+	// CanWait says that a full workshop has a waiting line to join.
+	CanWait bool `json:"can_wait,omitempty" doc:"With full: the same request with \"wait\": true joins the workshop's waiting line (202) instead"`
 
 	retryAfter time.Duration
 }
@@ -138,6 +140,7 @@ func (s *Server) apiError(ctx context.Context, err error) error {
 	if errors.As(err, &we) {
 		body := &ErrorBody{Status: StatusOf(we.Code), Code: we.Code, Message: we.Message, Errors: we.Fields,
 			EndsAt: we.EndsAt, retryAfter: we.RetryAfter}
+		body.CanWait = we.Code == wod.EFULL
 		if we.Code == wod.EALREADYREGISTERED {
 			body.ResendLink = s.PublicURL + resendLinkPath
 			// Whoever types an address must not learn whether, and until

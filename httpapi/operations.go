@@ -17,7 +17,7 @@ type listSeatsInput struct {
 
 type listJobsInput struct {
 	State        string `query:"state" enum:"queued,running,done,failed,cancelled,"`
-	Kind         string `query:"kind" enum:"create,cleanup,reset,purge,warm,remind,expire,watchdog,grade,"`
+	Kind         string `query:"kind" enum:"create,cleanup,reset,purge,warm,remind,expire,watchdog,grade,wait-notice,wait-expire,"`
 	Registration int64  `query:"registration"`
 	Paging
 }
@@ -30,7 +30,7 @@ type JobParam struct {
 type listMailsInput struct {
 	Registration int64  `query:"registration"`
 	State        string `query:"state" enum:"queued,sent,failed,kept,"`
-	Kind         string `query:"kind" enum:"welcome,credentials,reminder,goodbye,apology,alert,badge,"`
+	Kind         string `query:"kind" enum:"welcome,waiting,wait-expired,credentials,reminder,goodbye,apology,alert,badge,"`
 	Paging
 }
 

@@ -17,6 +17,7 @@ type registrationRequest struct {
 	Name     string `json:"name" maxLength:"200" doc:"Full name"`
 	Email    string `json:"email" maxLength:"254" doc:"Address the credentials are sent to"`
 	Company  string `json:"company,omitempty" maxLength:"200"`
+	Wait     bool   `json:"wait,omitempty" doc:"When the workshop is full, join its waiting line (202, state waiting) instead of being refused with full"`
 }
 
 type registrationCreated struct {
@@ -24,6 +25,32 @@ type registrationCreated struct {
 	State     wod.RegistrationState `json:"state"`
 	Workshop  string                `json:"workshop"`
 	StatusURL string                `json:"status_url" doc:"Signed link to the participant's status"`
+	// The waiting line, while waiting.
+	Place       int        `json:"place,omitempty" doc:"While waiting: the place in the workshop's waiting line (1: next)"`
+	EstimatedAt *time.Time `json:"estimated_at,omitempty" doc:"While waiting: when a seat is expected (from the running sessions' ends and the measured cleanup time); absent when unknown"`
+}
+
+// registrationCreatedOutput is 201 for a booked seat, 202 for a place in
+// the waiting line.
+type registrationCreatedOutput struct {
+	Status int
+	Body   registrationCreated
+}
+
+// created describes a registration to the participant, with their place
+// in the line while they wait.
+func (s *Server) created(ctx context.Context, r *wod.Registration) (registrationCreated, error) {
+	c := registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop, StatusURL: s.statusURL(r.ID), Place: r.Place}
+	if r.State == wod.StateWaiting {
+		at, ok, err := s.Registrations.WaitEstimate(ctx, r)
+		if err != nil {
+			return c, err
+		}
+		if ok {
+			c.EstimatedAt = &at
+		}
+	}
+	return c, nil
 }
 
 // registrationView is an operator's view of a registration.
@@ -43,17 +70,19 @@ type seatRef struct {
 
 // statusView is what a participant sees through their signed link.
 type statusView struct {
-	ID         int64                 `json:"id"`
-	State      wod.RegistrationState `json:"state"`
-	Workshop   string                `json:"workshop"`
-	Title      string                `json:"title"`
-	CreatedAt  time.Time             `json:"created_at"`
-	ReadyAt    *time.Time            `json:"ready_at,omitempty"`
-	EndsAt     *time.Time            `json:"ends_at,omitempty"`
-	Completion *int                  `json:"completion,omitempty"`
-	Username   string                `json:"username,omitempty"`
-	Password   string                `json:"password,omitempty"`
-	LoginURL   string                `json:"login_url,omitempty"`
+	ID          int64                 `json:"id"`
+	State       wod.RegistrationState `json:"state"`
+	Workshop    string                `json:"workshop"`
+	Title       string                `json:"title"`
+	CreatedAt   time.Time             `json:"created_at"`
+	ReadyAt     *time.Time            `json:"ready_at,omitempty"`
+	EndsAt      *time.Time            `json:"ends_at,omitempty"`
+	Completion  *int                  `json:"completion,omitempty"`
+	Place       int                   `json:"place,omitempty" doc:"While waiting: the place in the waiting line (1: next)"`
+	EstimatedAt *time.Time            `json:"estimated_at,omitempty" doc:"While waiting: when a seat is expected; absent when unknown"`
+	Username    string                `json:"username,omitempty"`
+	Password    string                `json:"password,omitempty"`
+	LoginURL    string                `json:"login_url,omitempty"`
 }
 
 // resendLinkPath is the lost-link route, offered with already_registered.
@@ -95,9 +124,12 @@ func (s *Server) registerRegistrations() {
 	register(s, huma.Operation{OperationID: "create-registration", Method: http.MethodPost, Path: APIPrefix + "/registrations",
 		Summary: "Register for a workshop", Tags: tags, DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
-		Description: "Books a seat at once. 409 with code `already_registered` when the address has a workshop " +
-			"running, with `resend_link`, the route that sends its status link again to that address (`ends_at`, " +
-			"when it ends, only to operators), or `full` when no seat is left; 422 with per-field errors for a bad " +
+		Description: "Books a seat at once (201). 409 with code `already_registered` when the address has a workshop " +
+			"running (or waits for one), with `resend_link`, the route that sends its status link again to that address (`ends_at`, " +
+			"when it ends, only to operators), or `full` when no seat is left (with `can_wait`: the same request with " +
+			"`\"wait\": true` joins the workshop's waiting line and answers 202 with state `waiting`, the `place` in line " +
+			"and the `estimated_at` time of a seat; the first in line gets the next seat that frees, and their credentials " +
+			"by mail); 422 with per-field errors for a bad " +
 			"or disposable address or an unknown workshop; 429 when the client registers too often (operators, " +
 			"with a token or a session, are not limited)."},
 		"", s.createRegistration)
@@ -108,6 +140,11 @@ func (s *Server) registerRegistrations() {
 	register(s, huma.Operation{OperationID: "end-own-registration", Method: http.MethodPost, Path: APIPrefix + "/status/{token}/end",
 		Summary: "End my session now", Tags: tags, Description: "The participant's \"end now\", through their signed link."},
 		"", s.endOwnRegistration)
+	register(s, huma.Operation{OperationID: "leave-line", Method: http.MethodPost, Path: APIPrefix + "/status/{token}/leave",
+		Summary: "Leave the waiting line", Tags: tags, Errors: []int{http.StatusConflict},
+		Description: "The participant leaves the workshop's waiting line, through their signed link; 409 when they " +
+			"no longer wait (they got a seat meanwhile: end the session instead)."},
+		"", s.leaveLine)
 	register(s, huma.Operation{OperationID: "resend-link", Method: http.MethodPost, Path: resendLinkPath,
 		Summary: "Send my status link again", Tags: tags, DefaultStatus: http.StatusAccepted,
 		Errors: []int{http.StatusUnprocessableEntity, http.StatusTooManyRequests},
@@ -144,7 +181,7 @@ type createRegistrationInput struct{ Body registrationRequest }
 
 // createRegistration books a seat for a participant, or for others when an
 // operator calls.
-func (s *Server) createRegistration(ctx context.Context, in *createRegistrationInput) (*body[registrationCreated], error) {
+func (s *Server) createRegistration(ctx context.Context, in *createRegistrationInput) (*registrationCreatedOutput, error) {
 	ip := ClientIP(ctx)
 	// An operator registering for others (bulk enrolment, wod loadtest)
 	// is not one participant registering too often.
@@ -155,12 +192,36 @@ func (s *Server) createRegistration(ctx context.Context, in *createRegistrationI
 		}
 	}
 	r, err := s.Registrar.Register(ctx, wod.RegistrationRequest{Workshop: in.Body.Workshop, Name: in.Body.Name,
-		Email: in.Body.Email, Company: in.Body.Company, ClientIP: ip})
+		Email: in.Body.Email, Company: in.Body.Company, ClientIP: ip, Wait: in.Body.Wait})
 	if err != nil {
 		return nil, err
 	}
-	return &body[registrationCreated]{registrationCreated{ID: r.ID, State: r.State, Workshop: r.Workshop,
-		StatusURL: s.statusURL(r.ID)}}, nil
+	c, err := s.created(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	status := http.StatusCreated
+	if r.State == wod.StateWaiting {
+		status = http.StatusAccepted
+	}
+	return &registrationCreatedOutput{Status: status, Body: c}, nil
+}
+
+// leaveLine is the participant's "leave the line".
+func (s *Server) leaveLine(ctx context.Context, in *statusTokenInput) (*body[registrationCreated], error) {
+	id, err := s.registrationID(in)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.Registrar.LeaveLine(ctx, id, "participant")
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.created(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &body[registrationCreated]{c}, nil
 }
 
 // statusTokenInput is a participant's signed status link.
@@ -194,6 +255,13 @@ func (s *Server) getStatus(ctx context.Context, in *statusTokenInput) (*body[sta
 	}
 	v := statusView{ID: r.ID, State: r.State, Workshop: r.Workshop, Title: w.Title, CreatedAt: r.CreatedAt,
 		ReadyAt: r.ReadyAt, EndsAt: r.EndsAt, Completion: r.Completion}
+	if r.State == wod.StateWaiting {
+		c, err := s.created(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		v.Place, v.EstimatedAt = c.Place, c.EstimatedAt
+	}
 	if r.State.Running() {
 		c, err := engine.Credentials(ctx, s.Locations, s.Keys, r)
 		if err != nil {
@@ -279,7 +347,7 @@ func (s *Server) extendRegistration(ctx context.Context, in *extendRegistrationI
 }
 
 type listRegistrationsInput struct {
-	State    string `query:"state" enum:"pending,ready,expiring,ending,done,failed,"`
+	State    string `query:"state" enum:"waiting,pending,ready,expiring,ending,done,failed,left,"`
 	Workshop string `query:"workshop"`
 	Email    string `query:"email"`
 	Q        string `query:"q" doc:"Search in name, e-mail and company"`

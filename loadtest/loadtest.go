@@ -48,7 +48,11 @@ type Options struct {
 	// Timeout bounds one participant's whole run (default 10 min).
 	Timeout time.Duration
 	// Keep leaves the sessions running instead of ending them.
-	Keep   bool
+	Keep bool
+	// Wait: participants who find the workshop full join its waiting
+	// line ("wait": true) instead of failing, and the report says how
+	// long they stood in it.
+	Wait   bool
 	HTTP   *http.Client
 	Logger *slog.Logger
 }
@@ -58,8 +62,9 @@ type Stage string
 
 // The stages, in order.
 const (
-	StageRegister Stage = "register" // the API books a seat
-	StageReady    Stage = "ready"    // from registering to credentials
+	StageRegister Stage = "register" // the API books a seat (or a place in the waiting line)
+	StageWait     Stage = "wait"     // time in the waiting line, for those who stood in it (--wait)
+	StageReady    Stage = "ready"    // from registering to credentials (time in line included)
 	StageLogin    Stage = "login"    // the hub's login form
 	StageOpen     Stage = "open"     // the notebook server answers (started if needed)
 	StageExecute  Stage = "execute"  // a kernel starts and runs the code
@@ -67,18 +72,20 @@ const (
 )
 
 // Stages lists the stages in order.
-var Stages = []Stage{StageRegister, StageReady, StageLogin, StageOpen, StageExecute, StageEnd}
+var Stages = []Stage{StageRegister, StageWait, StageReady, StageLogin, StageOpen, StageExecute, StageEnd}
 
 // Report is what a run measured. Durations are in seconds.
 type Report struct {
-	Run          string       `json:"run"`
-	Server       string       `json:"server"`
-	Workshop     string       `json:"workshop"`
-	Participants int          `json:"participants"`
-	Succeeded    int          `json:"succeeded"`
-	Seconds      float64      `json:"seconds"`
-	Stages       []StageStats `json:"stages"`
-	Errors       []ErrorCount `json:"errors,omitempty"`
+	Run          string `json:"run"`
+	Server       string `json:"server"`
+	Workshop     string `json:"workshop"`
+	Participants int    `json:"participants"`
+	Succeeded    int    `json:"succeeded"`
+	// Waited counts the participants who joined the waiting line.
+	Waited  int          `json:"waited,omitempty"`
+	Seconds float64      `json:"seconds"`
+	Stages  []StageStats `json:"stages"`
+	Errors  []ErrorCount `json:"errors,omitempty"`
 }
 
 // StageStats sums up one stage over the participants that reached it.
@@ -103,6 +110,7 @@ type result struct {
 	durations map[Stage]time.Duration
 	failed    Stage
 	err       string
+	waited    bool
 }
 
 // Run plays the participants and reports. It ends the sessions it opened
@@ -124,7 +132,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	run := strings.ToLower(rand.Text()[:8])
 	o.Logger.InfoContext(ctx, "load test", "run", run, "server", o.Server, "workshop", o.Workshop,
-		"participants", o.Participants, "rate", o.Rate)
+		"participants", o.Participants, "rate", o.Rate, "wait", o.Wait)
 	start := time.Now()
 	results := make([]result, o.Participants)
 	var wg sync.WaitGroup
@@ -194,11 +202,12 @@ func (o *Options) participant(parent context.Context, c *api, run string, n int)
 
 	t0 := time.Now()
 	var reg struct {
-		ID int64 `json:"id"`
+		ID    int64                 `json:"id"`
+		State wod.RegistrationState `json:"state"`
 	}
-	err := c.do(ctx, http.MethodPost, "/api/v1/registrations", map[string]string{"workshop": o.Workshop,
+	err := c.do(ctx, http.MethodPost, "/api/v1/registrations", map[string]any{"workshop": o.Workshop,
 		"name": fmt.Sprintf("Load Test %d", n), "email": fmt.Sprintf("wod-loadtest-%s-%d@%s", run, n, o.EmailDomain),
-		"company": "wod loadtest " + run}, &reg)
+		"company": "wod loadtest " + run, "wait": o.Wait}, &reg)
 	if err != nil {
 		return fail(StageRegister, err)
 	}
@@ -215,6 +224,19 @@ func (o *Options) participant(parent context.Context, c *api, run string, n int)
 		}
 	}()
 
+	if reg.State == wod.StateWaiting {
+		res.waited = true
+		// The time in line is the server's own (from joining to the
+		// seat), not the polling's.
+		r, err := c.waitState(ctx, reg.ID, o.Poll, wod.StatePending, wod.StateReady, wod.StateExpiring)
+		if err != nil {
+			return fail(StageWait, err)
+		}
+		if r.WaitingSince == nil || r.SeatedAt == nil {
+			return fail(StageWait, errors.New("the registration left the line without its times"))
+		}
+		res.durations[StageWait] = r.SeatedAt.Sub(*r.WaitingSince)
+	}
 	r, err := c.waitState(ctx, reg.ID, o.Poll, wod.StateReady, wod.StateExpiring)
 	if err != nil {
 		return fail(StageReady, err)
@@ -274,6 +296,9 @@ func summarize(o Options, run string, took time.Duration, results []result) *Rep
 	rep := &Report{Run: run, Server: o.Server, Workshop: o.Workshop, Participants: o.Participants, Seconds: took.Seconds()}
 	errs := map[[2]string]int{}
 	for _, r := range results {
+		if r.waited {
+			rep.Waited++
+		}
 		if r.failed == "" {
 			rep.Succeeded++
 		} else {
@@ -327,10 +352,12 @@ type api struct {
 }
 
 type registration struct {
-	State    wod.RegistrationState `json:"state"`
-	Username string                `json:"username"`
-	Password string                `json:"password"`
-	LoginURL string                `json:"login_url"`
+	State        wod.RegistrationState `json:"state"`
+	WaitingSince *time.Time            `json:"waiting_since"`
+	SeatedAt     *time.Time            `json:"seated_at"`
+	Username     string                `json:"username"`
+	Password     string                `json:"password"`
+	LoginURL     string                `json:"login_url"`
 }
 
 // waitState polls the registration until it is in one of the states; a
@@ -344,7 +371,7 @@ func (c *api) waitState(ctx context.Context, id int64, poll time.Duration, want 
 		if slices.Contains(want, r.State) {
 			return &r, nil
 		}
-		if r.State == wod.StateFailed || r.State == wod.StateDone {
+		if r.State == wod.StateFailed || r.State == wod.StateDone || r.State == wod.StateLeft {
 			return nil, fmt.Errorf("the registration is %s", r.State)
 		}
 		select {

@@ -29,8 +29,10 @@ func TestPercentile(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	ok := func(d ...time.Duration) result {
 		r := result{durations: map[Stage]time.Duration{}}
+		// Nobody waited in line in these runs.
+		stages := []Stage{StageRegister, StageReady, StageLogin, StageOpen, StageExecute, StageEnd}
 		for i, x := range d {
-			r.durations[Stages[i]] = x
+			r.durations[stages[i]] = x
 		}
 		return r
 	}
@@ -59,5 +61,26 @@ func TestSummarize(t *testing.T) {
 	rep = summarize(Options{Participants: 1}, "run2", time.Second, []result{ok(time.Second, time.Second, time.Second, time.Second)})
 	if len(rep.Stages) != 4 {
 		t.Errorf("stages of a run without code nor end: %+v", rep.Stages)
+	}
+}
+
+func TestSummarizeTimeInLine(t *testing.T) {
+	results := []result{
+		{durations: map[Stage]time.Duration{StageRegister: time.Second, StageReady: 2 * time.Second}},
+		{durations: map[Stage]time.Duration{StageRegister: time.Second, StageWait: 40 * time.Second, StageReady: 45 * time.Second}, waited: true},
+		{durations: map[Stage]time.Duration{StageRegister: time.Second}, waited: true, failed: StageWait, err: "the registration is left"},
+	}
+	rep := summarize(Options{Workshop: "WKSHP-X", Participants: 3, Wait: true}, "run3", time.Minute, results)
+	if rep.Waited != 2 || rep.Succeeded != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	var wait *StageStats
+	for i := range rep.Stages {
+		if rep.Stages[i].Stage == StageWait {
+			wait = &rep.Stages[i]
+		}
+	}
+	if wait == nil || wait.OK != 1 || wait.Failed != 1 || wait.P50 != 40 || wait.Max != 40 {
+		t.Fatalf("wait stage: %+v", rep.Stages)
 	}
 }

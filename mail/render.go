@@ -70,12 +70,24 @@ type Data struct {
 	Badge          *wod.Badge // badge mail, and goodbye when a badge was just earned
 	Finished       int        // badge mail: how many workshops finished
 	Alert          string     // operator alert: what happened (multi-line text)
+	// FromLine (credentials): the seat came from the waiting line, so the
+	// mail says "your seat is ready".
+	FromLine bool
+	// Place (waiting) is the participant's place in the line (1: next),
+	// EstimatedAt when a seat is expected (zero: unknown).
+	Place       int
+	EstimatedAt time.Time
+	// WaitMax (waiting, wait-expired) is how long one waits at most.
+	WaitMax time.Duration
+	// WorkshopClosed (wait-expired): the wait ended because the workshop
+	// stopped taking participants, not because it lasted too long.
+	WorkshopClosed bool
 }
 
 // Kinds returns the kinds of mail the renderer knows, in lifecycle order.
 func Kinds() []wod.MailKind {
-	return []wod.MailKind{wod.MailWelcome, wod.MailCredentials, wod.MailReminder, wod.MailGoodbye,
-		wod.MailApology, wod.MailAlert, wod.MailBadge}
+	return []wod.MailKind{wod.MailWelcome, wod.MailWaiting, wod.MailWaitExpired, wod.MailCredentials,
+		wod.MailReminder, wod.MailGoodbye, wod.MailApology, wod.MailAlert, wod.MailBadge}
 }
 
 // Renderer renders mails from its templates. It is safe for concurrent use:

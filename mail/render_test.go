@@ -51,8 +51,10 @@ func expectedButton(b Branding, d Data) string {
 		return d.LaunchURL
 	case wod.MailGoodbye:
 		return b.FeedbackURL
-	case wod.MailApology, wod.MailBadge:
+	case wod.MailApology, wod.MailBadge, wod.MailWaitExpired:
 		return b.PortalURL
+	case wod.MailWaiting:
+		return d.StatusURL
 	}
 	return ""
 }
@@ -108,6 +110,8 @@ func TestRenderSubjects(t *testing.T) {
 		wod.MailApology:     "WoD Developer Workshops-on-Demand: Sample workshop deployment issue",
 		wod.MailAlert:       "[WoD Developer Workshops-on-Demand] alert: Sample alert: the agent of location local did not answer",
 		wod.MailBadge:       "Way to go! You just earned the WoD Developer Apprentice badge!",
+		wod.MailWaiting:     "WoD Developer Workshops-on-Demand: you are in the line for Sample workshop",
+		wod.MailWaitExpired: "WoD Developer Workshops-on-Demand: no seat came free for Sample workshop",
 	}
 	for _, k := range Kinds() {
 		subject, _, _ := render(t, r, sampleData(k))

@@ -15,25 +15,29 @@ func sampleData(k wod.MailKind) Data {
 	completion := 85
 	badge := wod.Badges[0]
 	return Data{
-		Kind:       k,
-		To:         "ann.smith@example.com",
-		Name:       "Ann Smith",
-		Workshop:   "WKSHP-Sample101",
-		Title:      "Sample workshop",
-		Duration:   4 * time.Hour,
-		ReplayLink: "https://example.com/replays/1",
-		Username:   "student1",
-		Password:   "{{wod:password}}",
-		LoginURL:   "https://hub.example.com/hub/login",
-		LaunchURL:  "https://hub.example.com/hub/login?next=%2Fhub%2Fuser%2Fstudent1%2F",
-		StatusURL:  "https://wod.example.com/status/sample",
-		EndNowURL:  "https://wod.example.com/status/sample/end",
-		EndsAt:     now.Add(4 * time.Hour),
-		Now:        now.Add(3 * time.Hour),
-		Completion: &completion,
-		Badge:      &badge,
-		Finished:   badge.Workshops,
-		Alert:      "Sample alert: the agent of location local did not answer\nsecond line of details",
+		Kind:           k,
+		To:             "ann.smith@example.com",
+		Name:           "Ann Smith",
+		Workshop:       "WKSHP-Sample101",
+		Title:          "Sample workshop",
+		Duration:       4 * time.Hour,
+		ReplayLink:     "https://example.com/replays/1",
+		Username:       "student1",
+		Password:       "{{wod:password}}",
+		LoginURL:       "https://hub.example.com/hub/login",
+		LaunchURL:      "https://hub.example.com/hub/login?next=%2Fhub%2Fuser%2Fstudent1%2F",
+		StatusURL:      "https://wod.example.com/status/sample",
+		EndNowURL:      "https://wod.example.com/status/sample/end",
+		EndsAt:         now.Add(4 * time.Hour),
+		Now:            now.Add(3 * time.Hour),
+		Completion:     &completion,
+		Badge:          &badge,
+		Finished:       badge.Workshops,
+		Alert:          "Sample alert: the agent of location local did not answer\nsecond line of details",
+		Place:          2,
+		EstimatedAt:    now.Add(40 * time.Minute),
+		WaitMax:        2 * time.Hour,
+		WorkshopClosed: true,
 	}
 }
 
@@ -45,7 +49,7 @@ func (r *Renderer) selfTest() error {
 		for _, sample := range []struct {
 			name string
 			data Data
-		}{{"full", sampleData(k)}, {"minimal", Data{Kind: k}}} {
+		}{{"full", sampleData(k)}, {"minimal", Data{Kind: k}}, {"from the line", fromLine(sampleData(k))}} {
 			subject, text, html, err := r.Render(sample.data)
 			if err != nil {
 				return fmt.Errorf("mail templates: test render with %s sample data: %w", sample.name, err)
@@ -64,4 +68,10 @@ func (r *Renderer) selfTest() error {
 		}
 	}
 	return nil
+}
+
+// fromLine is d for a participant whose seat came from the waiting line.
+func fromLine(d Data) Data {
+	d.FromLine = true
+	return d
 }

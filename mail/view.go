@@ -41,6 +41,11 @@ type view struct {
 	// number of workshops still needed; nil at the last level.
 	NextBadge *wod.Badge
 	ToNext    int
+	// EstimatedText is EstimatedAt as "Mon 2 Jan 15:04 UTC", and
+	// EstimatedIn the time until then in words; both empty when unknown.
+	EstimatedText, EstimatedIn string
+	// WaitMaxText is WaitMax in words, or empty.
+	WaitMaxText string
 	// Color is Brand.Color, checked at NewRenderer, for style attributes.
 	Color htmltemplate.CSS
 }
@@ -74,6 +79,13 @@ func (r *Renderer) view(d Data) view {
 			v.Remaining = humanDuration(roundRemaining(d.EndsAt.Sub(d.Now)))
 		}
 	}
+	if !d.EstimatedAt.IsZero() {
+		v.EstimatedText = d.EstimatedAt.UTC().Format("Mon 2 Jan 15:04 UTC")
+		if !d.Now.IsZero() {
+			v.EstimatedIn = humanDuration(roundRemaining(d.EstimatedAt.Sub(d.Now)))
+		}
+	}
+	v.WaitMaxText = humanDuration(d.WaitMax)
 	if d.NotebooksURL != "" && !d.NotebooksUntil.IsZero() {
 		v.NotebooksUntilText = d.NotebooksUntil.UTC().Format("Mon 2 Jan")
 	}

@@ -63,8 +63,8 @@ func (d *database) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
 	// Every state, with zeros: an alert on "failed > 0" needs the series.
-	for _, s := range []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
-		wod.StateDone, wod.StateFailed} {
+	for _, s := range []wod.RegistrationState{wod.StateWaiting, wod.StatePending, wod.StateReady, wod.StateExpiring,
+		wod.StateEnding, wod.StateDone, wod.StateFailed, wod.StateLeft} {
 		gauge(descRegistrations, float64(g.Registrations[s]), string(s))
 	}
 	for _, s := range g.Seats {

@@ -126,13 +126,24 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 }
 
 // moveSeat frees a seat or marks it dirty, if it still belongs to the
-// registration.
+// registration. A freed seat goes to the waiting line at once, in this
+// same transaction.
 func moveSeat(tx *Tx, seatID, registrationID int64, to wod.SeatState) error {
 	var err error
 	switch to {
 	case wod.SeatFree:
-		_, err = tx.exec(`UPDATE seats SET state = 'free', registration_id = NULL, updated_at = $1
-			WHERE id = $2 AND registration_id = $3`, tx.now, seatID, registrationID)
+		if err := lockSeatWorkshops(tx, seatID); err != nil {
+			return err
+		}
+		var locationID int64
+		err = tx.queryRow(`UPDATE seats SET state = 'free', registration_id = NULL, updated_at = $1
+			WHERE id = $2 AND registration_id = $3 RETURNING location_id`, tx.now, seatID, registrationID).Scan(&locationID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // no longer this registration's: nothing freed
+		}
+		if err == nil {
+			_, err = serveLine(tx, locationID)
+		}
 	case wod.SeatDirty, wod.SeatAssigned:
 		_, err = tx.exec(`UPDATE seats SET state = $1, updated_at = $2 WHERE id = $3 AND registration_id = $4`,
 			to, tx.now, seatID, registrationID)

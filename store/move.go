@@ -200,8 +200,20 @@ func placeMove(tx *Tx, workshopID, from int64, stale time.Duration) (placed, str
 // is freed only if it is still the dirty seat of that registration.
 func (db *DB) ReleaseSeat(ctx context.Context, p wod.SeatPurge, done *wod.JobCompletion) error {
 	err := db.transact(ctx, func(tx *Tx) error {
-		if _, err := tx.exec(`UPDATE seats SET state = 'free', registration_id = NULL, updated_at = $1
-			WHERE id = $2 AND registration_id = $3 AND state = 'dirty'`, tx.now, p.SeatID, p.RegistrationID); err != nil {
+		if err := lockSeatWorkshops(tx, p.SeatID); err != nil {
+			return err
+		}
+		var locationID int64
+		err := tx.queryRow(`UPDATE seats SET state = 'free', registration_id = NULL, updated_at = $1
+			WHERE id = $2 AND registration_id = $3 AND state = 'dirty' RETURNING location_id`,
+			tx.now, p.SeatID, p.RegistrationID).Scan(&locationID)
+		switch {
+		case err == nil:
+			// The freed seat goes to the waiting line in this transaction.
+			if _, err := serveLine(tx, locationID); err != nil {
+				return err
+			}
+		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		return completeJob(tx, done)

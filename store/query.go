@@ -111,11 +111,11 @@ func count(tx *Tx, from string, w *where) (int, error) {
 }
 
 // liveSQL is the SQL list of the states that hold a participant's e-mail
-// (wod.LiveStates, which State.Live asks in Go), and holdingSQL the states
-// that hold a seat: the live ones and ending. They are constants so that
-// queries built from them are too; a test keeps them equal to the domain's
-// lists.
+// (wod.LiveStates, which State.Live asks in Go: waiting included), and
+// holdingSQL the states that hold a seat (wod.SeatStates: waiting is not
+// one). They are constants so that queries built from them are too; a test
+// keeps them equal to the domain's lists.
 const (
-	liveSQL    = `('pending', 'ready', 'expiring')`
+	liveSQL    = `('pending', 'ready', 'expiring', 'waiting')`
 	holdingSQL = `('pending', 'ready', 'expiring', 'ending')`
 )

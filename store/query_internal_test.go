@@ -21,14 +21,11 @@ func TestStateListsMatchTheDomain(t *testing.T) {
 	if want := list(wod.LiveStates...); liveSQL != want {
 		t.Errorf("liveSQL = %s, want %s (wod.LiveStates)", liveSQL, want)
 	}
-	var holding []wod.RegistrationState
-	for _, s := range []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
-		wod.StateDone, wod.StateFailed} {
-		if s.Live() || s == wod.StateEnding {
-			holding = append(holding, s)
-		}
+	if want := list(wod.SeatStates...); holdingSQL != want {
+		t.Errorf("holdingSQL = %s, want %s (wod.SeatStates)", holdingSQL, want)
 	}
-	if want := list(holding...); holdingSQL != want {
-		t.Errorf("holdingSQL = %s, want %s (the live states and ending)", holdingSQL, want)
+	// A waiter holds the address, never a seat.
+	if !wod.StateWaiting.Live() || strings.Contains(holdingSQL, "'waiting'") {
+		t.Errorf("waiting must be live (LiveStates) and hold no seat (holdingSQL = %s)", holdingSQL)
 	}
 }

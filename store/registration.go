@@ -12,7 +12,9 @@ import (
 
 const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.company, r.state, r.seat_id,
 	r.location_id, l.name, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
-	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE), r.rehearsal_id`
+	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE), r.rehearsal_id,
+	r.waiting_since, r.seated_at, CASE WHEN r.state = 'waiting' THEN (SELECT COUNT(*) FROM registrations q
+		WHERE q.workshop_id = r.workshop_id AND q.state = 'waiting' AND q.id <= r.id) ELSE 0 END`
 
 const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id
 	LEFT JOIN seats s ON s.id = r.seat_id`
@@ -23,11 +25,13 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 	var completion sql.NullInt64
 	var ready, ends, ended sql.NullTime
 	var rehearsal sql.NullInt64
+	var waiting, seated sql.NullTime
 	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
 		&r.LocationID, &r.Location, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
-		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal); err != nil {
+		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal, &waiting, &seated, &r.Place); err != nil {
 		return nil, err
 	}
+	r.WaitingSince, r.SeatedAt = timePtr(waiting), timePtr(seated)
 	r.SeatID, r.RehearsalID = int64Ptr(seat), int64Ptr(rehearsal)
 	if completion.Valid {
 		c := int(completion.Int64)
@@ -64,12 +68,12 @@ func (db *DB) CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (
 func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, error) {
 	req := nr.Request
 	var w struct {
-		id       int64
-		capacity int
-		active   bool
+		id, locationID int64
+		capacity       int
+		active         bool
 	}
-	err := tx.queryRow(`SELECT id, capacity, active FROM workshops WHERE slug = $1`+
-		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.capacity, &w.active)
+	err := tx.queryRow(`SELECT id, location_id, capacity, active FROM workshops WHERE slug = $1`+
+		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.locationID, &w.capacity, &w.active)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.active) {
 		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
 			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)}}}
@@ -89,10 +93,21 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			AND state IN `+holdingSQL, w.id).Scan(&held); err != nil {
 			return nil, err
 		}
-		if held >= w.capacity {
-			return nil, wod.Errorf(wod.EFULL, "workshop %s is full; please try again later", req.Workshop)
+		// Nobody jumps the line: while people wait for this workshop, a
+		// newcomer waits behind them.
+		line, err := lineLength(tx, w.id)
+		if err != nil {
+			return nil, err
+		}
+		if held >= w.capacity || line > 0 {
+			return joinLine(tx, nr, w.id, w.locationID, fmt.Sprintf("workshop %s is full", req.Workshop))
 		}
 		p, err = placeSeat(tx, req.Workshop, w.id, nr.AgentStale, nr.Warm != nil)
+		if wod.ErrorCode(err) == wod.EFULL {
+			// A waiter's row names the workshop's first location until a
+			// seat, wherever it frees, is handed over.
+			return joinLine(tx, nr, w.id, w.locationID, fmt.Sprintf("workshop %s has no free seat", req.Workshop))
+		}
 	} else {
 		p, err = placeRehearsal(tx, req.Workshop, w.id, nr.AgentStale)
 	}

@@ -45,13 +45,14 @@ func (db *DB) Dashboard(ctx context.Context) (d *wod.Dashboard, err error) {
 
 func dashboardStates(tx *Tx, d *wod.Dashboard) error {
 	d.ByState = map[wod.RegistrationState]int{}
-	for _, s := range []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
-		wod.StateDone, wod.StateFailed} {
+	for _, s := range []wod.RegistrationState{wod.StateWaiting, wod.StatePending, wod.StateReady, wod.StateExpiring,
+		wod.StateEnding, wod.StateDone, wod.StateFailed, wod.StateLeft} {
 		d.ByState[s] = 0
 	}
-	// A finished registration is last updated by the step that finished it.
+	// A finished registration is last updated by the step that finished it;
+	// the live ones (waiters included) and those holding seats all count.
 	if err := countBy(tx, `SELECT state, COUNT(*) FROM registrations WHERE rehearsal_id IS NULL AND (state IN `+holdingSQL+
-		` OR updated_at >= $1) GROUP BY state`, d.ByState, tx.now.Add(-24*time.Hour)); err != nil {
+		` OR state IN `+liveSQL+` OR updated_at >= $1) GROUP BY state`, d.ByState, tx.now.Add(-24*time.Hour)); err != nil {
 		return fmt.Errorf("registrations by state: %w", err)
 	}
 	return nil
@@ -133,7 +134,8 @@ const completionBucketSQL = `CASE WHEN r.completion >= 90 THEN 9 WHEN r.completi
 func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.WorkshopStats, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
 		// The period goes in the join, not a WHERE, so that a workshop
-		// without registrations still has its row of zeros.
+		// without registrations still has its row of zeros. Who left the
+		// waiting line without a seat never took part: not counted.
 		index := map[int64]int{}
 		err := queryEach(tx, func(row scanner) error {
 			var id, sum, measured int64
@@ -153,6 +155,7 @@ func (db *DB) WorkshopStats(ctx context.Context, since time.Time) (out []wod.Wor
 			COALESCE(SUM(CASE WHEN r.state = 'done' THEN r.completion END), 0),
 			COUNT(CASE WHEN r.state = 'done' THEN r.completion END)
 			FROM workshops w LEFT JOIN registrations r ON r.workshop_id = w.id AND r.created_at >= $1 AND r.rehearsal_id IS NULL
+				AND r.state <> 'left'
 			GROUP BY w.id, w.slug, w.title ORDER BY w.slug`, since.UTC())
 		if err != nil {
 			return fmt.Errorf("per workshop: %w", err)

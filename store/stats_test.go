@@ -256,7 +256,7 @@ func TestDashboard(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantStates := map[wod.RegistrationState]int{wod.StatePending: 3, wod.StateReady: 0, wod.StateExpiring: 0,
-			wod.StateEnding: 0, wod.StateDone: 1, wod.StateFailed: 1}
+			wod.StateEnding: 0, wod.StateDone: 1, wod.StateFailed: 1, wod.StateWaiting: 0, wod.StateLeft: 0}
 		if fmt.Sprint(d.ByState) != fmt.Sprint(wantStates) {
 			t.Fatalf("by state: %v, want %v", d.ByState, wantStates)
 		}

@@ -263,7 +263,10 @@ func updateWorkshop(tx *Tx, w *wod.Workshop) error {
 	if err != nil {
 		return err
 	}
-	return saveWorkshopLocations(tx, w)
+	if err := saveWorkshopLocations(tx, w); err != nil {
+		return err
+	}
+	return workshopChanged(tx, w)
 }
 
 // DeleteWorkshop removes a workshop that has no registration at all;

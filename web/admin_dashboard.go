@@ -119,8 +119,8 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 	}
 	now := p.Clock.Now()
 	data := dashboardData{CSRF: a.CSRF, FailingJobsTotal: d.FailingJobsTotal, GuardEvents: d.GuardEvents}
-	for _, s := range []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
-		wod.StateDone, wod.StateFailed} {
+	for _, s := range []wod.RegistrationState{wod.StateWaiting, wod.StatePending, wod.StateReady, wod.StateExpiring,
+		wod.StateEnding, wod.StateDone, wod.StateFailed, wod.StateLeft} {
 		data.States = append(data.States, stateTile{State: s, Count: d.ByState[s], Recent: !s.Live() && s != wod.StateEnding})
 	}
 	for _, l := range d.Workshops {

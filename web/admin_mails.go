@@ -21,8 +21,8 @@ func (p *Pages) registerAdminMails(mux *http.ServeMux) {
 
 var (
 	mailStates = []wod.MailState{wod.MailQueued, wod.MailSending, wod.MailSent, wod.MailFailed, wod.MailKept}
-	mailKinds  = []wod.MailKind{wod.MailWelcome, wod.MailCredentials, wod.MailReminder, wod.MailGoodbye,
-		wod.MailApology, wod.MailAlert, wod.MailBadge}
+	mailKinds  = []wod.MailKind{wod.MailWelcome, wod.MailWaiting, wod.MailWaitExpired, wod.MailCredentials,
+		wod.MailReminder, wod.MailGoodbye, wod.MailApology, wod.MailAlert, wod.MailBadge}
 )
 
 type mailsData struct {

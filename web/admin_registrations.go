@@ -89,7 +89,11 @@ func actionsFor(r *wod.Registration) []regAction {
 			regAction{Path: "extend", By: "1h", Label: "+1 h"},
 			regAction{Path: "resend", Label: "Resend credentials"})
 	}
-	if r.State.Live() {
+	if r.State == wod.StateWaiting {
+		// The engine's "end" of a waiter takes it out of the line.
+		as = append(as, regAction{Path: "end", Label: "Remove from line", Danger: true,
+			Confirm: fmt.Sprintf("Take registration %d of %s out of the waiting line?", r.ID, r.Name)})
+	} else if r.State.Live() {
 		as = append(as, regAction{Path: "end", Label: "End now", Danger: true,
 			Confirm: fmt.Sprintf("End registration %d of %s now? The environment is measured and wiped.", r.ID, r.Name)})
 	}
@@ -115,8 +119,8 @@ type registrationsData struct {
 	Back string
 }
 
-var allStates = []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
-	wod.StateDone, wod.StateFailed}
+var allStates = []wod.RegistrationState{wod.StateWaiting, wod.StatePending, wod.StateReady, wod.StateExpiring,
+	wod.StateEnding, wod.StateDone, wod.StateFailed, wod.StateLeft}
 
 func (p *Pages) adminRegistrations(w http.ResponseWriter, r *http.Request, a *adminRequest) {
 	q := r.URL.Query()

@@ -41,6 +41,8 @@ var stateLabels = map[wod.RegistrationState]string{
 	wod.StateEnding:   "ending",
 	wod.StateDone:     "done",
 	wod.StateFailed:   "failed",
+	wod.StateWaiting:  "waiting for a seat",
+	wod.StateLeft:     "left the line",
 }
 
 func deref(t any) (time.Time, bool) {

@@ -132,8 +132,13 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reg, err := p.Registrar.Register(r.Context(), wod.RegistrationRequest{Workshop: ws.Slug, Name: f.Name,
-		Email: f.Email, Company: f.Company, ClientIP: p.Gate.ClientAddress(r.Context())})
+		Email: f.Email, Company: f.Company, ClientIP: p.Gate.ClientAddress(r.Context()), Wait: r.PostForm.Get("wait") != ""})
 	if err == nil {
+		if reg.State == wod.StateWaiting {
+			// Their place in line and the estimate live on the status page.
+			http.Redirect(w, r, "/status/"+p.Keys.StatusToken(reg.ID), http.StatusSeeOther)
+			return
+		}
 		http.Redirect(w, r, "/registered/"+p.Keys.StatusToken(reg.ID), http.StatusSeeOther)
 		return
 	}
@@ -152,7 +157,8 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) {
 			"Use the link in the e-mail we sent you to reach it, or end it there to take another workshop."
 		f.Resend = true
 	case wod.EFULL:
-		f.Problem = "Sorry, this workshop is full right now. Seats come back as sessions end: please try again later, or pick another workshop."
+		f.Problem = "Sorry, this workshop is full right now. Seats come back as sessions end: you can wait for one " +
+			"(the next free seat is yours, with your credentials by e-mail), try again later, or pick another workshop."
 	case wod.EINVALID:
 		status = http.StatusUnprocessableEntity
 		f.Errors = map[string]string{}

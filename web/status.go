@@ -15,6 +15,7 @@ func (p *Pages) registerStatus(mux *http.ServeMux) {
 	mux.HandleFunc("GET /status/{token}/live", p.statusLive)
 	mux.HandleFunc("GET /status/{token}/end", p.confirmEnd)
 	mux.HandleFunc("POST /status/{token}/end", p.end)
+	mux.HandleFunc("POST /status/{token}/leave", p.leave)
 	mux.HandleFunc("GET /status/{token}/notebooks.zip", p.notebooks)
 }
 
@@ -38,6 +39,13 @@ type statusData struct {
 	NotebooksUntil time.Time
 	// KeepsNotebooks: the platform keeps notebooks for download after the end.
 	KeepsNotebooks bool
+	// Waiting: the participant is in the workshop's waiting line, at Place
+	// (1: next); EstimatedAt is when a seat is expected (nil: unknown).
+	// Why says why a registration ended without a seat.
+	Waiting     bool
+	Place       int
+	EstimatedAt *time.Time
+	Why         string
 }
 
 func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registration, *statusData, bool) {
@@ -59,8 +67,21 @@ func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registr
 	}
 	d := &statusData{Token: token, Title: ws.Title, Workshop: ws.Slug, State: reg.State, EndsAt: reg.EndsAt,
 		ReadyAt: reg.ReadyAt, Completion: reg.Completion, Live: reg.State.Live(), Running: reg.State.Running(),
-		Final:          reg.State == wod.StateDone || reg.State == wod.StateFailed,
-		KeepsNotebooks: p.NotebookRetention > 0}
+		Final:          reg.State == wod.StateDone || reg.State == wod.StateFailed || reg.State == wod.StateLeft,
+		KeepsNotebooks: p.NotebookRetention > 0, Waiting: reg.State == wod.StateWaiting, Place: reg.Place}
+	if d.Waiting {
+		at, ok, err := p.Registrations.WaitEstimate(r.Context(), reg)
+		if err != nil {
+			p.fail(w, r, err)
+			return nil, nil, false
+		}
+		if ok {
+			d.EstimatedAt = &at
+		}
+	}
+	if reg.State == wod.StateLeft {
+		d.Why = reg.Error
+	}
 	if d.Running {
 		c, err := engine.Credentials(r.Context(), p.Locations, p.Keys, reg)
 		if err != nil {
@@ -146,6 +167,22 @@ func (p *Pages) confirmEnd(w http.ResponseWriter, r *http.Request) {
 	if _, d, ok := p.loadStatus(w, r); ok {
 		p.render(w, r, http.StatusOK, "portal/end.html", p.view(r.Context(), "End "+d.Title+"?", d))
 	}
+}
+
+// leave takes the participant out of the waiting line: one click on the
+// status page's button (a POST, which link scanners do not send).
+func (p *Pages) leave(w http.ResponseWriter, r *http.Request) {
+	reg, _, ok := p.loadStatus(w, r)
+	if !ok {
+		return
+	}
+	if reg.State == wod.StateWaiting {
+		if _, err := p.Registrar.LeaveLine(r.Context(), reg.ID, "participant"); err != nil && wod.ErrorCode(err) != wod.ECONFLICT {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	http.Redirect(w, r, "/status/"+r.PathValue("token"), http.StatusSeeOther)
 }
 
 // end is a POST behind a confirmation page: a link in a mail is followed by

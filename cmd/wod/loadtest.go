@@ -26,8 +26,9 @@ func loadtestCmd(e *env) *cobra.Command {
 			"It prints, per step, how many made it and the p50/p90/p99/max seconds, and the errors met. The\n" +
 			"participants are real registrations (wod-loadtest-<run>-<n>@--email-domain, company \"wod loadtest\n" +
 			"<run>\") on real seats: run it before the event, on the event's workshop or a copy of it. Needs an\n" +
-			"operator token (--token or WOD_TOKEN; operators are not rate limited). Exit status 1 if a\n" +
-			"participant failed.",
+			"operator token (--token or WOD_TOKEN; operators are not rate limited). With --wait, participants\n" +
+			"who find the workshop full join its waiting line and the report adds the time they stood in it\n" +
+			"(step \"wait\"; \"ready\" then includes it). Exit status 1 if a participant failed.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Server = e.cfg.Agent.Server
@@ -72,14 +73,19 @@ func loadtestCmd(e *env) *cobra.Command {
 	f.DurationVar(&o.Poll, "poll", 500*time.Millisecond, "how often a registration's state is read")
 	f.DurationVar(&o.Timeout, "participant-timeout", 10*time.Minute, "how long one participant may take, start to end")
 	f.BoolVar(&o.Keep, "keep", false, "leave the sessions running instead of ending them")
+	f.BoolVar(&o.Wait, "wait", false, "participants who find the workshop full join its waiting line (and the report says how long they waited)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.MarkFlagRequired("workshop")
 	return cmd
 }
 
 func printReport(e *env, rep *loadtest.Report) {
-	fmt.Fprintf(e.stdout, "run %s: %d of %d participants made it through %s in %.1f s\n\n",
+	fmt.Fprintf(e.stdout, "run %s: %d of %d participants made it through %s in %.1f s\n",
 		rep.Run, rep.Succeeded, rep.Participants, rep.Workshop, rep.Seconds)
+	if rep.Waited > 0 {
+		fmt.Fprintf(e.stdout, "%d of them stood in the waiting line (step \"wait\": time in line)\n", rep.Waited)
+	}
+	fmt.Fprintln(e.stdout)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "step\tok\tfailed\tp50 s\tp90 s\tp99 s\tmax s\t")
 	for _, s := range rep.Stages {

@@ -2,13 +2,15 @@
 (function () {
   "use strict";
 
-  // Countdowns: <time data-countdown datetime="…"> shows the time left.
+  // Countdowns: <time data-countdown datetime="…"> shows the time left
+  // ("left", or what data-countdown says, such as "from now").
   function tick() {
     var now = Date.now();
     document.querySelectorAll("time[data-countdown]").forEach(function (el) {
       var left = Math.max(0, Math.floor((Date.parse(el.getAttribute("datetime")) - now) / 1000));
       var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
-      el.textContent = (h ? h + " h " : "") + (h || m ? m + " min " : "") + s + " s left";
+      var words = el.getAttribute("data-countdown") || "left";
+      el.textContent = (h ? h + " h " : "") + (h || m ? m + " min " : "") + s + " s " + words;
     });
   }
 
