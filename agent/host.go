@@ -86,7 +86,8 @@ func (h *Host) Account(n int) Account {
 
 // EnsureAccount creates student n's group, user and home if missing, and
 // checks that an existing one has the expected ids: an id taken by someone
-// else is an error, never silently shared.
+// else is an error, never silently shared. An existing account whose home
+// is elsewhere gets this root's (its processes are killed first).
 func (h *Host) EnsureAccount(ctx context.Context, n int) (Account, error) {
 	a := h.Account(n)
 	if err := os.MkdirAll(h.root(), 0o711); err != nil {
@@ -121,6 +122,22 @@ func (h *Host) EnsureAccount(ctx context.Context, n int) (Account, error) {
 	if u, err := user.Lookup(a.Name); err == nil {
 		if u.Uid != strconv.Itoa(a.UID) {
 			return a, fmt.Errorf("user %s exists with uid %s, not %d", a.Name, u.Uid, a.UID)
+		}
+		if u.HomeDir != a.Home {
+			// The hub starts the student's server in the home /etc/passwd
+			// names, not in the one the agent deploys the workshop to: an
+			// account kept from another student root (the operator moved
+			// it, or an earlier install or test had another) would give
+			// the participant a server showing none of their notebooks.
+			// usermod refuses to move the home of a user with processes;
+			// whatever runs there belongs to that other home, and the
+			// create's lock would end it anyway.
+			if _, err := h.KillProcesses(ctx, a); err != nil {
+				return a, err
+			}
+			if err := run(ctx, nil, "usermod", "-d", a.Home, a.Name); err != nil {
+				return a, fmt.Errorf("home of %s from %s to %s: %w", a.Name, u.HomeDir, a.Home, err)
+			}
 		}
 		if err := run(ctx, nil, "usermod", "-a", "-G", h.group(), a.Name); err != nil {
 			return a, err

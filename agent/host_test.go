@@ -136,6 +136,38 @@ func TestAccountLifecycle(t *testing.T) {
 	theirs.Wait()
 }
 
+// TestAccountFromAnotherRoot: an account kept from another student root
+// (the operator moved it, or an earlier install or test had another) gets
+// the home the agent deploys to, even while a process of the student
+// still runs: the hub starts the server in the home /etc/passwd names, and
+// a stale one served the participant a directory without their notebooks.
+func TestAccountFromAnotherRoot(t *testing.T) {
+	h := testHost(t)
+	ctx := context.Background()
+	earlier := &Host{Root: filepath.Join(filepath.Dir(h.Root), "earlier"), UIDBase: h.UIDBase, GIDBase: h.GIDBase, Group: h.Group}
+	old, err := earlier.EnsureAccount(ctx, testSeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The earlier holder's server, which the hub keeps across restarts.
+	startAs(t, old)
+	a, err := h.EnsureAccount(ctx, testSeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Home == old.Home {
+		t.Fatalf("both roots give the home %s", a.Home)
+	}
+	u, err := user.Lookup(a.Name)
+	if err != nil || u.HomeDir != a.Home || u.Uid != strconv.Itoa(a.UID) {
+		t.Fatalf("account after EnsureAccount under %s: %+v %v, want the home %s", h.Root, u, err, a.Home)
+	}
+	info, err := os.Stat(a.Home)
+	if err != nil || !info.IsDir() || info.Sys().(*syscall.Stat_t).Uid != uint32(a.UID) {
+		t.Fatalf("home %s: %v %v", a.Home, info, err)
+	}
+}
+
 // TestUIDTaken refuses to share an id with an unrelated account.
 func TestUIDTaken(t *testing.T) {
 	h := testHost(t)

@@ -80,7 +80,7 @@ func TestEndToEnd(t *testing.T) {
 	const nbPath = "WKSHP-Welcome101/1-WKSHP-First-Steps.ipynb"
 	nb, err := s.Notebook(ctx, nbPath)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, seatState(filepath.Join(students, username), e2eUIDBase+e2eSeat))
 	}
 	readme, err := s.Notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
 	if err != nil {
@@ -282,14 +282,14 @@ func realHost(t *testing.T, first, last int) string {
 	}
 	os.Chmod(top, 0o755)
 	t.Cleanup(func() { os.RemoveAll(top) })
-	t.Cleanup(func() { removeStudents(first, last) })
+	t.Cleanup(func() { removeStudents(t, first, last) })
 	return filepath.Join(top, "student")
 }
 
 // startUp runs wod up (server, agent, managed hub) as a process.
 func (p *platform) startUp() {
 	p.t.Helper()
-	p.logs = &strings.Builder{}
+	p.logs = &processLog{}
 	p.cmd = exec.Command(binary, append([]string{"up", "--addr", p.addr}, p.args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
@@ -342,19 +342,24 @@ func uidProcesses(uid int) []int {
 	return pids
 }
 
-func removeStudents(from, to int) {
+// removeStudents deletes the accounts of students from…to. It must
+// succeed: an account left behind keeps this test's home in /etc/passwd,
+// and the next run's hub would start that student's server there. userdel
+// refuses an account while a process of it runs, and the servers that wod
+// up's hub leaves running (KeepServers) die only some time after SIGKILL.
+func removeStudents(t *testing.T, from, to int) {
 	for n := from; n <= to; n++ {
 		name := fmt.Sprintf("student%d", n)
-		if _, err := user.Lookup(name); err == nil {
-			// userdel refuses while a process of the user lives, and a
-			// killed one takes a moment to go: try again for a while, or
-			// the next run inherits the account with this run's home.
-			for range 50 {
+		if u, err := user.Lookup(name); err == nil {
+			uid, _ := strconv.Atoi(u.Uid)
+			deadline := time.Now().Add(20 * time.Second)
+			for len(uidProcesses(uid)) > 0 && time.Now().Before(deadline) {
 				exec.Command("pkill", "-KILL", "-u", name).Run()
-				if exec.Command("userdel", name).Run() == nil {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond) // a poll of the condition above
+			}
+			// -f: a zombie nobody reaps counts as a process for userdel.
+			if out, err := exec.Command("userdel", "-f", name).CombinedOutput(); err != nil {
+				t.Errorf("removing the account %s: %v: %s (processes: %v)", name, err, out, uidProcesses(uid))
 			}
 		}
 		if _, err := user.LookupGroup(name); err == nil {

@@ -59,7 +59,7 @@ func TestSeatHandover(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := a.Notebook(ctx, nbPath); err != nil {
-		t.Fatalf("A reads their notebook: %v", err)
+		t.Fatalf("A reads their notebook: %v\n%s\nwod up:\n%s", err, seatState(filepath.Join(students, seat), uid), p.logs)
 	}
 	token, err := a.CreateToken(ctx)
 	if err != nil {
@@ -110,7 +110,7 @@ func TestSeatHandover(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := b.Notebook(ctx, nbPath); err != nil {
-		t.Fatalf("B reads their notebook: %v", err)
+		t.Fatalf("B reads their notebook: %v\n%s\nwod up:\n%s", err, seatState(filepath.Join(students, seat), uid), p.logs)
 	}
 
 	// A's cookie opens nothing of B's: not the server's API directly, and

@@ -103,7 +103,7 @@ func TestLegacyAgent(t *testing.T) {
 	}
 	readme, err := s.Notebook(ctx, "WKSHP-Welcome101/0-ReadMeFirst.ipynb")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, seatState(filepath.Join(students, username), e2eUIDBase+legacySeat))
 	}
 	raw, _ := json.Marshal(readme)
 	if !strings.Contains(string(raw), password) {

@@ -68,7 +68,7 @@ func startPlatform(t *testing.T, args ...string) *platform {
 
 func (p *platform) start() {
 	p.t.Helper()
-	p.logs = &bytes.Buffer{}
+	p.logs = &processLog{}
 	p.cmd = exec.Command(binary, append([]string{"server", "--addr", p.addr, "--log-level", "warn"}, p.args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

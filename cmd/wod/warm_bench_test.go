@@ -28,7 +28,7 @@ func TestWarmSeatNumbers(t *testing.T) {
 			warmBenchSeatTop-warmBenchSeat+1, warmBenchSeat, warmBenchSeatTop, pool),
 		"WKSHP-WarmBench/1-Hello.ipynb": notebookJSON("python3", "python", codeCell("print('hello {{ STDID }}')")),
 	}
-	t.Cleanup(func() { removeStudents(warmBenchSeat, warmBenchSeatTop) })
+	t.Cleanup(func() { removeStudents(t, warmBenchSeat, warmBenchSeatTop) })
 	p, _, _ := startRealPlatformContent(t, warmBenchSeat, map[string]string{}, files,
 		"--students", strconv.Itoa(warmBenchSeatTop))
 	defer p.stop()
