@@ -58,7 +58,8 @@ func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int, opts .
 		Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test"}
 	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: logger, AgentTokens: db, Webhooks: db, WebhookKeys: keys}
+		Events: db, Clock: clock, Logger: logger, AgentTokens: db, Webhooks: db, WebhookKeys: keys,
+		Passwords: secret.CheapHasher()}
 	api := &httpapi.Server{Webhooks: db, Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db, Operator: ops,
 		Agents: eng, AgentAuth: db, LTI: db,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
