@@ -153,6 +153,7 @@ func registration(workshop, name, email string) map[string]any {
 // below, and every route that needs a role refuses anonymous callers (401)
 // and, where it needs admin, moderators (403).
 func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		public := map[string]bool{
@@ -227,6 +228,7 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 }
 
 func TestRegistrationAnswers(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		r := e.do("POST", "/api/v1/registrations", "", registration("WKSHP-API101", "Ann Smith", " Ann@Example.com "))
@@ -350,6 +352,7 @@ func TestRegistrationAnswers(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 2)
 		codes := []int{}
@@ -378,6 +381,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestLoginSessionsAndThrottling(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		r := e.do("POST", "/api/v1/users", e.admin, map[string]any{"username": "ada", "role": "moderator", "password": "a-long-password-1"})
@@ -438,6 +442,7 @@ func TestLoginSessionsAndThrottling(t *testing.T) {
 }
 
 func TestOperatorCRUD(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		// Workshops: create by hand, change (recorded as an override), list all.
@@ -539,6 +544,7 @@ func TestOperatorCRUD(t *testing.T) {
 }
 
 func TestHealthAndDocs(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		if r := e.do("GET", "/healthz", "", nil); r.status != 200 {
@@ -564,6 +570,7 @@ func TestHealthAndDocs(t *testing.T) {
 // TestAgentProtocolAndActions runs a registration through the agent
 // protocol over HTTP, with the operators' actions on the way.
 func TestAgentProtocolAndActions(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		ctx := context.Background()
@@ -667,6 +674,7 @@ func TestAgentProtocolAndActions(t *testing.T) {
 }
 
 func TestResendLinkRoute(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		if r := e.do("POST", "/api/v1/registrations/resend-link", "", map[string]string{"email": "someone@example.com"}); r.status != 202 {
@@ -680,6 +688,7 @@ func TestResendLinkRoute(t *testing.T) {
 }
 
 func TestDismissJobs(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		ctx := context.Background()

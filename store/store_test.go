@@ -21,6 +21,7 @@ var t0 = storetest.T0
 
 // TestMigrationFoldersMatch keeps the two dialects' migrations in step.
 func TestMigrationFoldersMatch(t *testing.T) {
+	t.Parallel()
 	list := func(dir string) []string {
 		var names []string
 		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -46,6 +47,7 @@ func TestMigrationFoldersMatch(t *testing.T) {
 // TestSchemasMatch checks that both dialects end up with the same tables and
 // columns.
 func TestSchemasMatch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	columns := map[store.Dialect][]string{}
 	for _, d := range storetest.Dialects {
@@ -115,6 +117,7 @@ func openRaw(t *testing.T, d store.Dialect, dsn string) *sql.DB {
 }
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, dsn := range []string{"mysql://x", "sqlite:", "postgres://nobody:secret@127.0.0.1:1/x?connect_timeout=1"} {
 		_, err := store.Open(ctx, dsn, nil)
