@@ -160,3 +160,18 @@ func register(db *store.DB, workshop, email string) (*wod.Registration, error) {
 	return db.CreateRegistration(context.Background(), &wod.NewRegistration{Request: wod.RegistrationRequest{
 		Workshop: workshop, Name: "Ann Smith", Email: email, Company: "ACME"}})
 }
+
+// The tests' template databases are named by this digest: it must be
+// stable and differ between the dialects.
+func TestMigrationsDigest(t *testing.T) {
+	t.Parallel()
+	pg, err := store.MigrationsDigest(store.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := store.MigrationsDigest(store.Postgres)
+	lite, err := store.MigrationsDigest(store.SQLite)
+	if err != nil || len(pg) != 64 || pg != again || lite == pg {
+		t.Fatalf("digests %q %q %q %v", pg, again, lite, err)
+	}
+}
