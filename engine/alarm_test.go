@@ -20,6 +20,7 @@ func waitFor(ctx context.Context, a alarm, due time.Time) (time.Duration, error)
 }
 
 func TestAlarmRingsWhenDue(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := fixedClock(now)
 
@@ -48,6 +49,7 @@ func TestAlarmRingsWhenDue(t *testing.T) {
 }
 
 func TestAlarmWokenEarly(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	wake := make(chan struct{})
 	notified := func() <-chan struct{} { return wake }
@@ -68,6 +70,7 @@ func TestAlarmWokenEarly(t *testing.T) {
 }
 
 func TestAlarmContextEnds(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(20*time.Millisecond, cancel)

@@ -14,6 +14,7 @@ import (
 // imported from at the time it is claimed, and a repository not imported
 // yet is not named.
 func TestAgentJobsCarryContentCommits(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		w.eng.Content = db

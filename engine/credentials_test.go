@@ -12,6 +12,7 @@ import (
 // TestCredentials: the login and launch links, the seat's names from the
 // moment it is booked, and the password only while the session runs.
 func TestCredentials(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		base := 100

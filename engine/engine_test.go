@@ -175,6 +175,7 @@ func pct(n int) *int { return &n }
 // TestWholeLife drives one registration from booking to a recycled seat on
 // a controlled clock.
 func TestWholeLife(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		r := w.register("WKSHP-A", "ann@example.com")
@@ -268,6 +269,7 @@ func TestWholeLife(t *testing.T) {
 }
 
 func TestWatchdogPurgesWithApology(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		r := w.register("WKSHP-A", "bob@example.com")
@@ -307,6 +309,7 @@ func TestWatchdogPurgesWithApology(t *testing.T) {
 }
 
 func TestLeasesAndRetries(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		r := w.register("WKSHP-A", "cy@example.com")
@@ -362,6 +365,7 @@ func TestLeasesAndRetries(t *testing.T) {
 // agent (the server died while answering), or whose agent restarted, runs
 // again at the agent's next heartbeat rather than when its lease ends.
 func TestHeartbeatReleasesLostJobs(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		w.register("WKSHP-A", "cy@example.com")
@@ -399,6 +403,7 @@ func TestHeartbeatReleasesLostJobs(t *testing.T) {
 }
 
 func TestOperatorActions(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		r := w.register("WKSHP-A", "eve@example.com")
@@ -468,6 +473,7 @@ func TestOperatorActions(t *testing.T) {
 }
 
 func TestResetWorkshopKeepsSeatDirty(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		r := w.register("WKSHP-B", "fay@example.com")
@@ -501,6 +507,7 @@ func TestResetWorkshopKeepsSeatDirty(t *testing.T) {
 // TestNotebooksNotKept: with no notebook retention, what the agent sends
 // is dropped and the goodbye offers no download.
 func TestNotebooksNotKept(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		w.eng.NotebookRetention = 0
@@ -521,6 +528,7 @@ func TestNotebooksNotKept(t *testing.T) {
 // TestAgentJobDescribesTheSeat: the agent learns from the job all it needs
 // to set the seat up, the appliance and the workshop's first seat included.
 func TestAgentJobDescribesTheSeat(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		r := w.register("WKSHP-C", "hal@example.com")
@@ -534,6 +542,7 @@ func TestAgentJobDescribesTheSeat(t *testing.T) {
 }
 
 func TestBadges(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		finish := func(slug string) {
@@ -570,6 +579,7 @@ func TestBadges(t *testing.T) {
 }
 
 func TestOutboxRetriesAndKeeps(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		w.out.fail = fmt.Errorf("connection refused")
@@ -615,6 +625,7 @@ func TestOutboxRetriesAndKeeps(t *testing.T) {
 // most every ten minutes, the credentials once ready; an unknown address
 // gets the same silent answer.
 func TestResendLink(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		send := func() int {

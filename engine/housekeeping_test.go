@@ -16,6 +16,7 @@ import (
 // With the history kept (retention 0), the housekeeper still deletes the
 // notebooks whose download time is over, and nothing else.
 func TestHousekeeperNotebooksOnly(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		w := newWorld(t, db, clock)

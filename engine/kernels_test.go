@@ -13,6 +13,7 @@ import (
 // location's; an agent that does not report them (an older one) leaves the
 // list as it was, and before any report the list is unknown.
 func TestHeartbeatStoresKernels(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		kernels := func() []string {

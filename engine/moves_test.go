@@ -18,6 +18,7 @@ import (
 // it comes back, and freed. Each participant gets one welcome and one
 // credentials mail, from the location that prepared the seat.
 func TestMoveToLiveLocation(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		w.eng.AgentStale = 2 * time.Minute

@@ -12,6 +12,7 @@ import (
 // transitions: the same agent jobs, no mail, credentials from the store,
 // the completion recorded, the seat freed; and never the last free seat.
 func TestRehearsalSeat(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		h := &wod.Rehearsal{Workshop: "WKSHP-A", RequestedBy: "ops"}

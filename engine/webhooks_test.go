@@ -196,6 +196,7 @@ func (w *hookWorld) deliveries() []*wod.WebhookDelivery {
 // receiver: every message it subscribed to arrives once, signed, in order,
 // and the deliveries keep the answers (cut short); the secret is in no log.
 func TestWebhooksDeliveredSigned(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newHookWorld(t, db, clock, wod.WebhookRegistrationCreated, wod.WebhookRegistrationReady,
 			wod.WebhookRegistrationEnding, wod.WebhookRegistrationDone)
@@ -240,6 +241,7 @@ func TestWebhooksDeliveredSigned(t *testing.T) {
 // TestWebhookRetriesWithBackoff: a failing endpoint gets the same message
 // (same webhook-id) again on the schedule, until it takes it.
 func TestWebhookRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newHookWorld(t, db, clock, wod.WebhookCheckFailed)
 		w.rc.answer = func(n int) int {
@@ -309,6 +311,7 @@ func TestWebhookRetriesWithBackoff(t *testing.T) {
 // attempt long enough is paused with an alert to the operators; its
 // deliveries wait, and go out once it is resumed.
 func TestWebhookEndpointPausedAfterFailures(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newHookWorld(t, db, clock, wod.WebhookJobGivenUp)
 		w.rc.answer = func(int) int { return http.StatusBadGateway }
@@ -367,6 +370,7 @@ func TestWebhookEndpointPausedAfterFailures(t *testing.T) {
 // send, and a new one on the same database (a restart) delivers each
 // message exactly once.
 func TestWebhookCrashBetweenEventAndDelivery(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newHookWorld(t, db, clock, wod.WebhookRegistrationCreated)
 		w.register("WKSHP-A", "ann@example.com")
@@ -425,6 +429,7 @@ func TestWebhookCrashBetweenEventAndDelivery(t *testing.T) {
 // receiver that does not answer is given up on, and an endpoint's secret
 // that cannot be unsealed fails the attempt without calling it.
 func TestWebhookClientSafety(t *testing.T) {
+	t.Parallel()
 	other := newReceiver(t, webhook.NewSecret(), wod.SystemClock{})
 	var sameHost int
 	var mu sync.Mutex

@@ -58,7 +58,8 @@ func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int, opts .
 		Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: 10 * time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test"}
 	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: logger, AgentTokens: db, Webhooks: db, WebhookKeys: keys}
+		Events: db, Clock: clock, Logger: logger, AgentTokens: db, Webhooks: db, WebhookKeys: keys,
+		Passwords: secret.CheapHasher()}
 	api := &httpapi.Server{Webhooks: db, Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db, Operator: ops,
 		Agents: eng, AgentAuth: db, LTI: db,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
@@ -152,6 +153,7 @@ func registration(workshop, name, email string) map[string]any {
 // below, and every route that needs a role refuses anonymous callers (401)
 // and, where it needs admin, moderators (403).
 func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		public := map[string]bool{
@@ -227,6 +229,7 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 }
 
 func TestRegistrationAnswers(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		r := e.do("POST", "/api/v1/registrations", "", registration("WKSHP-API101", "Ann Smith", " Ann@Example.com "))
@@ -350,6 +353,7 @@ func TestRegistrationAnswers(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 2)
 		codes := []int{}
@@ -378,6 +382,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestLoginSessionsAndThrottling(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		r := e.do("POST", "/api/v1/users", e.admin, map[string]any{"username": "ada", "role": "moderator", "password": "a-long-password-1"})
@@ -438,6 +443,7 @@ func TestLoginSessionsAndThrottling(t *testing.T) {
 }
 
 func TestOperatorCRUD(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		// Workshops: create by hand, change (recorded as an override), list all.
@@ -553,6 +559,7 @@ func TestOperatorCRUD(t *testing.T) {
 }
 
 func TestHealthAndDocs(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		if r := e.do("GET", "/healthz", "", nil); r.status != 200 {
@@ -578,6 +585,7 @@ func TestHealthAndDocs(t *testing.T) {
 // TestAgentProtocolAndActions runs a registration through the agent
 // protocol over HTTP, with the operators' actions on the way.
 func TestAgentProtocolAndActions(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		ctx := context.Background()
@@ -681,6 +689,7 @@ func TestAgentProtocolAndActions(t *testing.T) {
 }
 
 func TestResendLinkRoute(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		if r := e.do("POST", "/api/v1/registrations/resend-link", "", map[string]string{"email": "someone@example.com"}); r.status != 202 {
@@ -694,6 +703,7 @@ func TestResendLinkRoute(t *testing.T) {
 }
 
 func TestDismissJobs(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		ctx := context.Background()

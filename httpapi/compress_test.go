@@ -12,6 +12,7 @@ import (
 )
 
 func TestCompress(t *testing.T) {
+	t.Parallel()
 	page := strings.Repeat("<p>a workshop card</p>\n", 500)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {

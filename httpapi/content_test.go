@@ -12,6 +12,7 @@ import (
 // The HTTP round trips (wod up, GitHub's and GitLab's headers) are in
 // cmd/wod's TestContentFromGit; this covers the forms of a bad signature.
 func TestVerifyContentHook(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"ref":"refs/heads/main"}`)
 	mac := hmac.New(sha256.New, []byte("the-secret"))
 	mac.Write(body)

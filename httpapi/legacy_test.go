@@ -67,6 +67,7 @@ func frontendRegistration(name, email string) map[string]any {
 // participant logs in with the student credentials of the credentials
 // mail, reads the customer and the student, and unregisters.
 func TestLegacyFrontendReplay(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0, withLegacy)
 
@@ -234,6 +235,7 @@ func TestLegacyFrontendReplay(t *testing.T) {
 // password (throttled as wod's logins), and the backend's callbacks do
 // what maps onto wod and refuse the rest with the reason.
 func TestLegacyAuth(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0, withLegacy)
 		r := e.legacy("POST", "/api/customer", "", frontendRegistration("Ann", "ann@example.com"))
@@ -382,6 +384,7 @@ func TestLegacyAuth(t *testing.T) {
 
 // TestLegacyRoutesOff: without --legacy-routes, wod serves none of them.
 func TestLegacyRoutesOff(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		if r := e.legacy("GET", "/api/workshops", "", nil); r.status != 404 {
@@ -401,6 +404,7 @@ func TestLegacyRoutesOff(t *testing.T) {
 // twelve at once for three seats get three distinct seats and nine
 // "full" answers.
 func TestLegacyRegistrationRace(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0, withLegacy)
 		type answer struct {

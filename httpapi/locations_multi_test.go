@@ -18,6 +18,7 @@ import (
 // locations with PATCH (a list; the old single field still works), see
 // which agents are alive, and registrations go to a live one.
 func TestWorkshopSeveralLocations(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		if r := e.do("POST", "/api/v1/locations", e.admin, map[string]any{"name": "hub2", "hub_url": "http://hub2.test",

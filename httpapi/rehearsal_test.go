@@ -13,6 +13,7 @@ import (
 )
 
 func TestRehearsalRoutes(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		path := "/api/v1/workshops/WKSHP-API101/rehearsals"

@@ -95,6 +95,11 @@ func (s *Server) Handler(mounts ...func(*http.ServeMux)) http.Handler {
 	s.limiter = newLimiter(s.RegistrationRate, s.Clock)
 	s.logins = &login.Guard{Users: s.Users, Sessions: s.Sessions, Events: s.Events, Clock: s.Clock, Logger: s.Logger,
 		SessionTTL: s.SessionTTL, Concurrency: s.LoginConcurrency}
+	if s.Operator != nil {
+		// Checked as they are hashed: an unknown name costs what a
+		// password does.
+		s.logins.Passwords = s.Operator.Passwords
+	}
 
 	mux := http.NewServeMux()
 	cfg := huma.DefaultConfig("wod — Workshops-on-Demand API", s.Version)

@@ -15,6 +15,7 @@ import (
 // endpoints; the secret is shown at creation and rotation only; bad input
 // is refused field by field; deliveries are listed and sent again.
 func TestWebhookCRUD(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		types := e.do("GET", "/api/v1/webhooks/event-types", e.admin, nil)

@@ -20,6 +20,7 @@ import (
 // platform, with one resource link per workshop picked and the request's
 // data echoed.
 func TestDeepLinking(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		f := newFixture(t, db, clock)

@@ -20,6 +20,7 @@ import (
 // learner's completion posted there at the end, with a token the platform
 // gives against the tool's signed assertion.
 func TestReportGrade(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		f := newFixture(t, db, clock)

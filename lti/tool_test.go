@@ -66,6 +66,7 @@ func (f *fixture) login(target string) (state, nonce string) {
 }
 
 func TestLaunch(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		f := newFixture(t, db, clock)
 		ctx := context.Background()
@@ -126,6 +127,7 @@ func TestLaunch(t *testing.T) {
 }
 
 func TestLaunchRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		f := newFixture(t, db, clock)
 		ctx := context.Background()

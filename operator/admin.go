@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/wod-dev/wod"
-	"github.com/wod-dev/wod/secret"
 )
 
 // InitialAdminFile holds the generated password of the first admin, 0600,
@@ -24,7 +23,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, dataDir string) (string, erro
 		return "", err
 	}
 	pw := generatePassword()
-	hash, err := secret.HashPassword(pw)
+	hash, err := s.Passwords.Hash(pw)
 	if err != nil {
 		return "", err
 	}

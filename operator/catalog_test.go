@@ -11,6 +11,7 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/operator"
+	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
 )
 
@@ -19,7 +20,7 @@ import (
 func catalogService(db *store.DB, clock wod.Clock) *operator.Service {
 	return &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db,
 		Jobs: db, Events: db, Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		AgentTokens: db, StrictContent: true}
+		AgentTokens: db, StrictContent: true, Passwords: secret.CheapHasher()}
 }
 
 var boss = &wod.Caller{Name: "boss", Role: wod.RoleAdmin}

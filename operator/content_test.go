@@ -12,6 +12,7 @@ import (
 )
 
 func TestImportContentIsAllOrNone(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		ops := catalogService(db, clock)
@@ -70,6 +71,7 @@ func TestImportContentIsAllOrNone(t *testing.T) {
 }
 
 func TestImportContentChoosesTheLocation(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		ops := catalogService(db, clock)
@@ -126,6 +128,7 @@ func TestImportContentChoosesTheLocation(t *testing.T) {
 }
 
 func TestReimportContent(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		ops := catalogService(db, clock)
@@ -148,6 +151,7 @@ func TestReimportContent(t *testing.T) {
 // workshop's notebooks need that its location lacks, once the location's
 // agent has reported its kernels (before, nobody knows: no warning).
 func TestImportWarnsOfMissingKernels(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		ops := catalogService(db, clock)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestJobActions(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		ops := catalogService(db, clock)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestLocationActions(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		ops := catalogService(db, clock)
@@ -49,6 +50,7 @@ func TestLocationActions(t *testing.T) {
 }
 
 func TestEnsureLocalLocation(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		ops := catalogService(db, clock)

@@ -59,6 +59,7 @@ var (
 )
 
 func TestCreateUser(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	// Every problem of the input at once; nothing created.
 	_, _, err := r.ops.CreateUser(r.ctx, root, operator.NewUser{Username: "bad name", Email: "ann@nowhere",
@@ -105,6 +106,7 @@ func TestCreateUser(t *testing.T) {
 }
 
 func TestUpdateUser(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	boss, _, err := r.ops.CreateUser(r.ctx, cli, operator.NewUser{Username: "boss", Role: wod.RoleAdmin})
 	if err != nil {
@@ -171,6 +173,7 @@ func TestUpdateUser(t *testing.T) {
 }
 
 func TestDeleteUser(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	boss, _, _ := r.ops.CreateUser(r.ctx, cli, operator.NewUser{Username: "boss", Role: wod.RoleAdmin})
 	by := &wod.Caller{UserID: boss.ID, Name: "boss", Role: wod.RoleAdmin}
@@ -195,6 +198,7 @@ func TestDeleteUser(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	for _, c := range []struct {
 		spec  operator.TokenSpec
@@ -246,6 +250,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestAnnouncements(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	now := r.clock.Now()
 	past, later, sooner := now.Add(-time.Minute), now.Add(2*time.Hour), now.Add(time.Hour)
@@ -275,6 +280,7 @@ func TestAnnouncements(t *testing.T) {
 }
 
 func TestLTIPlatforms(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	p := &wod.LTIPlatform{Name: "Moodle!", Issuer: "https://moodle.example.edu", AuthURL: "ftp://x"}
 	if f := fields(t, r.ops.CreateLTIPlatform(r.ctx, root, p)); f["name"] == "" || f["client_id"] == "" ||
@@ -301,6 +307,7 @@ func TestLTIPlatforms(t *testing.T) {
 }
 
 func TestEnsureAdmin(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	dir := t.TempDir()
 	path, err := r.ops.EnsureAdmin(r.ctx, dir)

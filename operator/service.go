@@ -15,6 +15,7 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/content"
+	"github.com/wod-dev/wod/secret"
 )
 
 // Service is the operators' use cases over the store. Every method takes the
@@ -56,6 +57,9 @@ type Service struct {
 	// signing secrets (without it, no endpoint can be created).
 	Webhooks    wod.WebhookService
 	WebhookKeys WebhookSealer
+	// Passwords hashes operators' passwords; the zero Hasher is wod's
+	// argon2id parameters (tests pass secret.CheapHasher).
+	Passwords secret.Hasher
 }
 
 // audit records what the caller did. The action has happened by then, so a

@@ -70,7 +70,7 @@ func (s *Service) CreateUser(ctx context.Context, by *wod.Caller, in NewUser) (*
 	if err := v.Err("the user is not valid"); err != nil {
 		return nil, "", err
 	}
-	hash, err := secret.HashPassword(pw)
+	hash, err := s.Passwords.Hash(pw)
 	if err != nil {
 		return nil, "", err
 	}
@@ -120,7 +120,7 @@ func (s *Service) UpdateUser(ctx context.Context, by *wod.Caller, id int64, ch U
 		detail = append(detail, map[bool]string{true: "disabled", false: "enabled"}[*ch.Disabled])
 	}
 	if ch.Password != nil {
-		hash, err := secret.HashPassword(*ch.Password)
+		hash, err := s.Passwords.Hash(*ch.Password)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +134,7 @@ func (s *Service) UpdateUser(ctx context.Context, by *wod.Caller, id int64, ch U
 // shown once; it ends the user's sessions.
 func (s *Service) ResetPassword(ctx context.Context, by *wod.Caller, id int64) (*wod.User, string, error) {
 	pw := generatePassword()
-	hash, err := secret.HashPassword(pw)
+	hash, err := s.Passwords.Hash(pw)
 	if err != nil {
 		return nil, "", err
 	}

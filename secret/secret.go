@@ -19,9 +19,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/crypto/argon2"
 )
 
 // Keys are the server's secrets. They never appear in logs or errors.
@@ -101,34 +101,58 @@ func loadOrCreateKey(path string) ([]byte, error) {
 // login form rather than for bulk hashing.
 var argonParams = &argon2id.Params{Memory: 64 * 1024, Iterations: 3, Parallelism: 2, SaltLength: 16, KeyLength: 32}
 
-// HashPassword returns an argon2id PHC string for a person's password.
-func HashPassword(password string) (string, error) {
-	h, err := argon2id.CreateHash(password, argonParams)
+// Hasher hashes and checks people's passwords with argon2id. The zero
+// Hasher uses wod's parameters (argonParams), and nothing in configuration
+// or flags can change them: the only other Hasher is CheapHasher, for tests.
+// A hash keeps its parameters, so any Hasher checks a hash made by another.
+type Hasher struct {
+	params *argon2id.Params
+}
+
+// CheapHasher is for tests only: argon2id at its smallest (64 KiB, one
+// pass), so that tests which log operators in do not spend seconds per
+// hash under the race detector. Production code never calls it.
+func CheapHasher() Hasher {
+	return Hasher{params: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
+}
+
+func (h Hasher) p() *argon2id.Params {
+	if h.params == nil {
+		return argonParams
+	}
+	return h.params
+}
+
+// Hash returns an argon2id PHC string for a person's password.
+func (h Hasher) Hash(password string) (string, error) {
+	hash, err := argon2id.CreateHash(password, h.p())
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	return h, nil
+	return hash, nil
 }
 
-// dummyHash is compared against when a user does not exist, so that an
-// unknown name takes as long as a wrong password. It is made on first use:
-// computing it at start (64 MiB of argon2) slowed every wod command, such
-// as each kernel a notebook server starts.
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := argon2id.CreateHash(rand.Text(), argonParams)
-	return h
-})
-
-// CheckPassword reports whether password matches hash. With an empty hash
-// (no such user) it still spends the time of a real comparison.
-func CheckPassword(password, hash string) bool {
+// Check reports whether password matches hash, at the cost of the hash's
+// own parameters. With an empty hash (no such user) it still spends the
+// time of a comparison with the Hasher's parameters, so that an unknown
+// name takes as long as a wrong password.
+func (h Hasher) Check(password, hash string) bool {
 	if hash == "" {
-		argon2id.ComparePasswordAndHash(password, dummyHash())
+		// What ComparePasswordAndHash costs: the key derivation (the salt
+		// does not matter, the result is thrown away).
+		p := h.p()
+		argon2.IDKey([]byte(password), make([]byte, p.SaltLength), p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
 		return false
 	}
 	ok, err := argon2id.ComparePasswordAndHash(password, hash)
 	return err == nil && ok
 }
+
+// HashPassword is Hasher{}.Hash: wod's parameters.
+func HashPassword(password string) (string, error) { return Hasher{}.Hash(password) }
+
+// CheckPassword is Hasher{}.Check: wod's parameters.
+func CheckPassword(password, hash string) bool { return Hasher{}.Check(password, hash) }
 
 // NewToken returns a new API token secret ("wod_" and 26 base32 characters,
 // 130 bits), its display prefix and its hash for storage.

@@ -57,6 +57,33 @@ func TestPasswords(t *testing.T) {
 	if !CheckPassword("correct horse battery staple", h) || CheckPassword("wrong", h) || CheckPassword("x", "") {
 		t.Fatal("password check is wrong")
 	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=2$") {
+		t.Fatalf("hash %q does not have wod's parameters", h)
+	}
+}
+
+// The tests' cheap hashes are still argon2id, and a hash records its
+// parameters: either Hasher checks the other's hashes.
+func TestCheapHasher(t *testing.T) {
+	cheap := CheapHasher()
+	h, err := cheap.Hash("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("cheap hash %q", h)
+	}
+	if !CheckPassword("correct horse battery staple", h) || CheckPassword("wrong", h) ||
+		!cheap.Check("correct horse battery staple", h) || cheap.Check("wrong", h) || cheap.Check("x", "") {
+		t.Fatal("check of a cheap hash is wrong")
+	}
+	full, err := Hasher{}.Hash("another one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cheap.Check("another one", full) || cheap.Check("another", full) {
+		t.Fatal("the cheap Hasher does not check a hash with wod's parameters")
+	}
 }
 
 func TestTokensAndStudentPasswords(t *testing.T) {

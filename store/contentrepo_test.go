@@ -11,6 +11,7 @@ import (
 )
 
 func TestContentRepos(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		if rs, err := db.FindContentRepos(ctx); err != nil || len(rs) != 0 {

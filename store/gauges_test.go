@@ -13,6 +13,7 @@ import (
 )
 
 func TestGauges(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		g, err := db.Gauges(ctx)

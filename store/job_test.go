@@ -14,6 +14,7 @@ import (
 // dashboard; the job keeps its state and error, and a failure that comes
 // back (the job queued again) shows again.
 func TestDismissJobs(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, a := fixture(t, db, 10, 1, 10, 10)
@@ -94,6 +95,7 @@ func TestDismissJobs(t *testing.T) {
 // TestRetryJob: a failed job goes back to the queue, due now, with fresh
 // attempts; other states are refused.
 func TestRetryJob(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, _ := fixture(t, db, 10, 1, 10, 10)

@@ -14,6 +14,7 @@ import (
 // replica schedules at a location, and only of those due now; on SQLite
 // (one server) listening ends at once.
 func TestListenAgentJobs(t *testing.T) {
+	t.Parallel()
 	for _, d := range storetest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()

@@ -12,6 +12,7 @@ import (
 // TestLocationHubURLNormalized: however a location is saved, its hub URL is
 // stored without trailing slashes or surrounding space.
 func TestLocationHubURLNormalized(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l := &wod.Location{Name: "hub1", HubURL: " https://hub.example.com/ ", Students: 2}
@@ -37,6 +38,7 @@ func TestLocationHubURLNormalized(t *testing.T) {
 // TestMigrationNormalizesHubURLs: rows saved before the rule are brought
 // into line by the migration that introduced it.
 func TestMigrationNormalizesHubURLs(t *testing.T) {
+	t.Parallel()
 	for _, d := range storetest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 )
 
 func TestLTIPlatforms(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		moodle := &wod.LTIPlatform{Name: "moodle", Issuer: "https://lms.example", ClientID: "a",
@@ -57,6 +58,7 @@ func TestLTIPlatforms(t *testing.T) {
 // A launched registration and its grade book are one transaction: a crash
 // can leave neither without the other. A later launch replaces the book.
 func TestLTILaunchWithRegistration(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 5, 1, 5, 5)
@@ -113,6 +115,7 @@ func TestLTILaunchWithRegistration(t *testing.T) {
 // another learner or from another platform is not theirs; an ended one is
 // found no more.
 func TestFindLTIRegistration(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 5, 1, 5, 5)

@@ -14,6 +14,7 @@ import (
 // The notebooks a participant left arrive with the step that ends the
 // registration, in its transaction, and go when their time is up.
 func TestNotebooks(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 5, 1, 5, 5)

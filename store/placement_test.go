@@ -55,6 +55,7 @@ func book(t *testing.T, db *store.DB, workshop, email string) *wod.Registration 
 }
 
 func TestWorkshopLocations(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		local, hub2, w := twoHubs(t, db, 1, 4, 6)
@@ -123,6 +124,7 @@ func TestWorkshopLocations(t *testing.T) {
 }
 
 func TestPlacement(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		local, hub2, w := twoHubs(t, db, 1, 4, 7)
@@ -170,6 +172,7 @@ func TestPlacement(t *testing.T) {
 }
 
 func TestPlacementNeverHeard(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		local, hub2, w := twoHubs(t, db, 1, 3, 6)
 		// Nobody heard from: a fresh install books all the same.
@@ -194,6 +197,7 @@ func TestPlacementNeverHeard(t *testing.T) {
 }
 
 func TestMoveStrandedCreates(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		local, hub2, w := twoHubs(t, db, 1, 4, 8)
@@ -286,6 +290,7 @@ func TestMoveStrandedCreates(t *testing.T) {
 }
 
 func TestMoveNowhereToGo(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		local, hub2, w := twoHubs(t, db, 1, 2, 4)
@@ -311,6 +316,7 @@ func TestMoveNowhereToGo(t *testing.T) {
 // TestPlacementConcurrent books and moves at once: no seat is given twice,
 // the capacity holds, and every registration holds exactly one seat.
 func TestPlacementConcurrent(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		local, hub2, w := twoHubs(t, db, 1, 8, 12)

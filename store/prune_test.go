@@ -15,6 +15,7 @@ import (
 // audit events, stale login throttles); what is recent or still under way
 // stays, and so do the outbox rows that keep a mail from going twice.
 func TestPrune(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, a := fixture(t, db, 10, 1, 10, 10)
@@ -143,6 +144,7 @@ func TestPrune(t *testing.T) {
 // TestPruneInBatches: a long history goes in several transactions, all of
 // it.
 func TestPruneInBatches(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		const n = 2500 // more than two batches

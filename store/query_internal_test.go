@@ -11,6 +11,7 @@ import (
 // "holding a seat" equal to the domain's: one rule, written twice only
 // because SQL constants cannot be computed.
 func TestStateListsMatchTheDomain(t *testing.T) {
+	t.Parallel()
 	list := func(states ...wod.RegistrationState) string {
 		quoted := make([]string, len(states))
 		for i, s := range states {

@@ -15,6 +15,7 @@ import (
 )
 
 func TestRegistration(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 10, 3, 5, 20)
@@ -133,6 +134,7 @@ func TestRegistration(t *testing.T) {
 // TestConcurrentRegistrations fires 200 registrations at once at a workshop
 // with 20 seats: exactly 20 win, every seat once, the rest hear "full".
 func TestConcurrentRegistrations(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 40, 11, 30, 100)
@@ -183,6 +185,7 @@ func TestConcurrentRegistrations(t *testing.T) {
 // TestConcurrentSameEmail: one address racing itself, across two
 // workshops, gets exactly one live registration.
 func TestConcurrentSameEmail(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, w := fixture(t, db, 40, 1, 20, 20)

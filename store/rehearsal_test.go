@@ -11,6 +11,7 @@ import (
 )
 
 func TestRehearsals(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 10, 1, 3, 3)

@@ -14,6 +14,7 @@ import (
 // query's, the scan's and the caller's errors reported, after which the
 // store still answers.
 func TestQueryRows(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, _ *storetest.Clock) {
 		ctx := t.Context()
 		three := `SELECT 3 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 ORDER BY n`

@@ -36,6 +36,7 @@ func mustRegister(t *testing.T, db *store.DB, workshop, email string) *wod.Regis
 }
 
 func TestWorkshopStats(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, a := fixture(t, db, 40, 1, 20, 20)
@@ -102,6 +103,7 @@ func deref(f *float64) float64 {
 }
 
 func TestRegistrationsPerDay(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		testRegistrationsPerDay(t, ctx, db, clock)
@@ -112,6 +114,7 @@ func TestRegistrationsPerDay(t *testing.T) {
 // connections whose session time zone is far from UTC, where a day taken
 // without AT TIME ZONE would shift.
 func TestRegistrationsPerDayTimeZone(t *testing.T) {
+	t.Parallel()
 	for _, zone := range []string{"Pacific/Kiritimati", "America/Los_Angeles"} {
 		t.Run(zone, func(t *testing.T) {
 			dsn := storetest.DSN(t, store.Postgres)
@@ -188,6 +191,7 @@ func testRegistrationsPerDay(t *testing.T, ctx context.Context, db *store.DB, cl
 }
 
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, a := fixture(t, db, 40, 1, 10, 8)
@@ -296,6 +300,7 @@ func TestDashboard(t *testing.T) {
 // took (tens of milliseconds) rather than failing on a bound: under -race
 // on a busy machine SQLite alone takes seconds.
 func TestStatsAtScale(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("bulk data")
 	}

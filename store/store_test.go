@@ -21,6 +21,7 @@ var t0 = storetest.T0
 
 // TestMigrationFoldersMatch keeps the two dialects' migrations in step.
 func TestMigrationFoldersMatch(t *testing.T) {
+	t.Parallel()
 	list := func(dir string) []string {
 		var names []string
 		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -46,6 +47,7 @@ func TestMigrationFoldersMatch(t *testing.T) {
 // TestSchemasMatch checks that both dialects end up with the same tables and
 // columns.
 func TestSchemasMatch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	columns := map[store.Dialect][]string{}
 	for _, d := range storetest.Dialects {
@@ -115,6 +117,7 @@ func openRaw(t *testing.T, d store.Dialect, dsn string) *sql.DB {
 }
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, dsn := range []string{"mysql://x", "sqlite:", "postgres://nobody:secret@127.0.0.1:1/x?connect_timeout=1"} {
 		_, err := store.Open(ctx, dsn, nil)
@@ -156,4 +159,19 @@ func fixture(t *testing.T, db *store.DB, students, min, max, capacity int) (*wod
 func register(db *store.DB, workshop, email string) (*wod.Registration, error) {
 	return db.CreateRegistration(context.Background(), &wod.NewRegistration{Request: wod.RegistrationRequest{
 		Workshop: workshop, Name: "Ann Smith", Email: email, Company: "ACME"}})
+}
+
+// The tests' template databases are named by this digest: it must be
+// stable and differ between the dialects.
+func TestMigrationsDigest(t *testing.T) {
+	t.Parallel()
+	pg, err := store.MigrationsDigest(store.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := store.MigrationsDigest(store.Postgres)
+	lite, err := store.MigrationsDigest(store.SQLite)
+	if err != nil || len(pg) != 64 || pg != again || lite == pg {
+		t.Fatalf("digests %q %q %q %v", pg, again, lite, err)
+	}
 }

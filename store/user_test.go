@@ -13,6 +13,7 @@ import (
 )
 
 func TestUsersTokensSessions(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		admin := &wod.User{Username: "ada", Role: wod.RoleAdmin, PasswordHash: "$argon2id$x"}
@@ -90,6 +91,7 @@ func TestUsersTokensSessions(t *testing.T) {
 }
 
 func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		ada := wod.LoginLimit{Key: "ada", Free: 5, FirstLock: 30 * time.Second, MaxLock: time.Hour, Window: 15 * time.Minute}
@@ -147,6 +149,7 @@ func TestLoginThrottle(t *testing.T) {
 // TestLoginAttemptsAtOnce: attempts made at the same moment are counted
 // before any of them is checked, so no more than the free ones get through.
 func TestLoginAttemptsAtOnce(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		limits := []wod.LoginLimit{
@@ -174,6 +177,7 @@ func TestLoginAttemptsAtOnce(t *testing.T) {
 }
 
 func TestEventsAndAnnouncements(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		for i := range 3 {

@@ -32,6 +32,7 @@ func deliveries(t *testing.T, db *store.DB, endpoint int64) []*wod.WebhookDelive
 }
 
 func TestWebhookEndpoints(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		for _, bad := range []*wod.WebhookEndpoint{
@@ -84,6 +85,7 @@ func TestWebhookEndpoints(t *testing.T) {
 // transaction that records it, for the endpoints subscribed to its type
 // only, and a transaction that rolls back queues nothing.
 func TestWebhooksQueuedWithTheirEvents(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 10, 1, 5, 5)
@@ -195,6 +197,7 @@ func TestWebhooksQueuedWithTheirEvents(t *testing.T) {
 // failure streak long enough pauses the endpoint with its alert; a pause
 // holds the deliveries until resumed; a delivery can be sent again.
 func TestWebhookDeliveryLeases(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		e := newEndpoint(t, db, "https://a.example.com/", wod.WebhookCheckFailed)

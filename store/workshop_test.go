@@ -12,6 +12,7 @@ import (
 )
 
 func TestWorkshops(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l, w := fixture(t, db, 100, 1, 6, 20)
@@ -103,6 +104,7 @@ func TestWorkshops(t *testing.T) {
 }
 
 func TestImportKeepsOperatorChanges(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l := &wod.Location{Name: "local", Students: 50}
@@ -165,6 +167,7 @@ func TestImportKeepsOperatorChanges(t *testing.T) {
 }
 
 func TestLocations(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		_, w := fixture(t, db, 10, 1, 5, 5)
@@ -227,6 +230,7 @@ func TestLocations(t *testing.T) {
 }
 
 func TestWorkshopLimits(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		l := &wod.Location{Name: "local", Students: 50}

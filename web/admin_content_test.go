@@ -27,6 +27,7 @@ duration: 2
 // last error; the Sync content button syncs; the webhook's secret is for
 // admins only.
 func TestAdminWorkshopsShowsContentRepos(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		o := gittest.New(t)
 		good := o.Commit("good", map[string]*string{"WKSHP-Git/wod.yml": gittest.Text(contentYML)})

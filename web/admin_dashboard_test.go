@@ -53,6 +53,7 @@ func noInlineCode(t *testing.T, what, page string) {
 }
 
 func TestDashboardPage(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		for _, path := range []string{"/admin", "/admin/", "/admin/stats?days=7", "/admin/stats.csv"} {
 			res, _ := s.do(http.MethodGet, path, nil)
@@ -178,6 +179,7 @@ func TestDashboardPage(t *testing.T) {
 }
 
 func TestStatsPage(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-A", "Alpha", 1, 10)
 		s.workshop("WKSHP-B", "Beta", 11, 12)

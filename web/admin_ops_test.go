@@ -53,6 +53,7 @@ func mustShow(t *testing.T, what, page string, wants ...string) {
 }
 
 func TestAdminRegistrations(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-A", "Workshop A", 1, 5)
 		s.workshop("WKSHP-B", "Workshop B", 6, 8)
@@ -201,6 +202,7 @@ func untouchedWorkshopForm(token string) url.Values {
 }
 
 func TestAdminWorkshops(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-A", "Workshop A", 1, 5, "API", "Python")
 		s.workshop("WKSHP-B", "Workshop B", 6, 8)
@@ -355,6 +357,7 @@ func TestAdminWorkshops(t *testing.T) {
 }
 
 func TestAdminMails(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-A", "Workshop A", 1, 5)
 		s.registerFor("WKSHP-A", "Ann Smith", "ann@example.com", "")
@@ -423,6 +426,7 @@ func TestAdminMails(t *testing.T) {
 }
 
 func TestAdminOperationsNeedCSRF(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-A", "Workshop A", 1, 5)
 		r := s.registerFor("WKSHP-A", "Ann Smith", "ann@example.com", "")

@@ -84,6 +84,7 @@ func shownOnce(t *testing.T, res *http.Response, page string) string {
 }
 
 func TestAdminUsersAreForAdmins(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.operator("mod", wod.RoleModerator, "moderator password")
 		s.login("mod", "moderator password")
@@ -109,6 +110,7 @@ func TestAdminUsersAreForAdmins(t *testing.T) {
 }
 
 func TestAdminAddsUserWithGeneratedPassword(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.operator("root", wod.RoleAdmin, "root password here")
 		s.login("root", "root password here")
@@ -218,6 +220,7 @@ func TestAdminAddsUserWithGeneratedPassword(t *testing.T) {
 }
 
 func TestAdminTokens(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.operator("root", wod.RoleAdmin, "root password here")
 		s.login("root", "root password here")
@@ -283,6 +286,7 @@ func TestAdminTokens(t *testing.T) {
 }
 
 func TestAdminKeepsTheLastAdmin(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		root := s.operator("root", wod.RoleAdmin, "root password here")
 		s.login("root", "root password here")
@@ -334,6 +338,7 @@ func TestAdminKeepsTheLastAdmin(t *testing.T) {
 }
 
 func TestAdminAnnouncements(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.operator("mod", wod.RoleModerator, "moderator password")
 		s.login("mod", "moderator password")
@@ -412,6 +417,7 @@ func TestAdminAnnouncements(t *testing.T) {
 }
 
 func TestAdminPeopleFormsNeedCSRF(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		root := s.operator("root", wod.RoleAdmin, "root password here")
 		s.login("root", "root password here")

@@ -31,6 +31,7 @@ func (s *site) rehearsed(slug string, state wod.RehearsalState, nbs []wod.Notebo
 }
 
 func TestRehearsalPages(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-Green", "Green", 1, 3)
 		s.workshop("WKSHP-Broken", "Broken", 4, 6)

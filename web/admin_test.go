@@ -13,6 +13,7 @@ import (
 )
 
 func TestAdminLoginThrottleAndCSRF(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.operator("ops", wod.RoleAdmin, "correct horse battery")
 

@@ -18,6 +18,7 @@ import (
 // pauses, resumes, changes, rotates and removes it; bad input is shown
 // field by field; moderators are kept out.
 func TestAdminWebhooks(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		s := newSite(t, db, clock)
 		s.operator("mod", wod.RoleModerator, "moderator-password-1")

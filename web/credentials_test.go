@@ -17,6 +17,7 @@ import (
 // the status page, the API (participant's and operator's views), the admin
 // page and the credentials mail — never "…//hub/login".
 func TestStatusLoginURLWithTrailingSlash(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		slashed := "http://hub.test/"
 		if _, err := s.db.UpdateLocation(s.ctx, s.loc.Name, wod.LocationUpdate{HubURL: &slashed}); err != nil {

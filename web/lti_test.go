@@ -78,6 +78,7 @@ func (s *site) ltiLaunchFrom(plat *ltitest.Platform, issuer string, change func(
 // learner lands registered on their status page; a second launch leads
 // back to the same registration.
 func TestLTILaunch(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
 		plat := s.ltiPlatform(false)
@@ -125,6 +126,7 @@ func TestLTILaunch(t *testing.T) {
 // TestLTIAdminPage: admins register and remove platforms; the page says
 // what to enter on the platform's side; moderators are kept out.
 func TestLTIAdminPage(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.operator("boss", wod.RoleAdmin, "correct horse battery")
 		s.login("boss", "correct horse battery")
@@ -179,6 +181,7 @@ func TestLTIAdminPage(t *testing.T) {
 // token the platform hands out against wod's signed request, checked with
 // the key wod serves at /lti/jwks.
 func TestLTIGradePassback(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
 		plat := s.ltiPlatform(true)
@@ -213,6 +216,7 @@ func TestLTIGradePassback(t *testing.T) {
 // the catalogue inside the platform's frame, and the page posts the signed
 // answer back to the platform.
 func TestLTIDeepLinking(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
 		s.workshop("WKSHP-Go", "Go <fast>", 4, 6)
@@ -262,6 +266,7 @@ func TestLTIDeepLinking(t *testing.T) {
 // link or credentials. The attacker's learner id at a second platform
 // matching a real learner's id changes nothing.
 func TestLTILaunchKeepsOthersRegistrations(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-API101", "APIs 101", 1, 5)
 		moodle := s.ltiPlatform(false)
@@ -332,6 +337,7 @@ func TestLTILaunchKeepsOthersRegistrations(t *testing.T) {
 // address's registration bucket, so a burst from one address is refused
 // with 429 before it fills the database with states.
 func TestLTILoginRateLimit(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		s := newSiteRate(t, db, clock, 3)
 		s.ltiPlatform(false)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestCatalogue(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-API101", "APIs <101>", 1, 3, "API")
 		s.workshop("WKSHP-Full", "Full house", 4, 4, "Python")
@@ -54,6 +55,7 @@ func TestCatalogue(t *testing.T) {
 }
 
 func TestRegistrationForm(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-A", "Workshop A", 1, 1)
 		s.workshop("WKSHP-B", "Workshop B", 2, 3)
@@ -109,6 +111,7 @@ func TestRegistrationForm(t *testing.T) {
 }
 
 func TestStatusPageLifeAndEndNow(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-A", "Workshop <A>", 1, 5)
 		r, err := s.eng.Register(s.ctx, wod.RegistrationRequest{Workshop: "WKSHP-A", Name: "Ann", Email: "ann@example.com"})
@@ -192,6 +195,7 @@ func TestStatusPageLifeAndEndNow(t *testing.T) {
 }
 
 func TestResendLinkPage(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.workshop("WKSHP-A", "Workshop A", 1, 2)
 		form := url.Values{"name": {"Ann"}, "email": {"ann@example.com"}}

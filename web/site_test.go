@@ -67,7 +67,8 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", ProvisionTimeout: time.Minute,
 		RemindBefore: time.Hour, AgentLease: time.Minute, Worker: "test", NotebookRetention: 24 * time.Hour}
 	ops := &operator.Service{Users: db, Tokens: db, Announcements: db, Workshops: db, Locations: db, LTI: db, Jobs: db,
-		Events: db, Clock: clock, Logger: logger, AgentTokens: db, RehearsalStore: db, Webhooks: db, WebhookKeys: keys}
+		Events: db, Clock: clock, Logger: logger, AgentTokens: db, RehearsalStore: db, Webhooks: db, WebhookKeys: keys,
+		Passwords: secret.CheapHasher()}
 	api := &httpapi.Server{Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Agents: eng, Operator: ops,
 		AgentAuth: db, Jobs: db, Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db,
 		Health: db, Keys: keys, Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test",
@@ -149,7 +150,7 @@ func (s *site) post(path string, form url.Values) (*http.Response, string) {
 // operator creates an operator account.
 func (s *site) operator(name string, role wod.Role, password string) *wod.User {
 	s.t.Helper()
-	hash, err := secret.HashPassword(password)
+	hash, err := secret.CheapHasher().Hash(password)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -57,13 +57,22 @@ func ForEach(t *testing.T, fn func(t *testing.T, db *store.DB, clock *Clock)) {
 // answers.
 func Open(t testing.TB, d store.Dialect, clock wod.Clock) *store.DB {
 	t.Helper()
-	dsn := DSN(t, d)
+	var dsn string
+	if d == store.SQLite {
+		dsn = DSN(t, d)
+	} else {
+		// A copy of a migrated template: migrating each test's database
+		// took a second or more of its two or three.
+		dsn = postgresDatabase(t, migratedTemplate(t))
+	}
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn, clock)
 	if err != nil {
 		t.Fatalf("open %s store: %v", d, err)
 	}
 	t.Cleanup(func() { db.Close() })
+	// On a copy of the template, this checks that it is at the newest
+	// version and applies nothing.
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate %s store: %v", d, err)
 	}
@@ -77,6 +86,13 @@ func DSN(t testing.TB, d store.Dialect) string {
 	if d == store.SQLite {
 		return "sqlite:" + t.TempDir() + "/wod.db"
 	}
+	return postgresDatabase(t, "")
+}
+
+// postgresAdmin connects to the server the tests create their databases
+// on, or skips (fails, where required) the test when none answers.
+func postgresAdmin(t testing.TB) *sql.DB {
+	t.Helper()
 	admin := postgresAdminURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -95,8 +111,34 @@ func DSN(t testing.TB, d store.Dialect) string {
 		}
 		t.Skip(msg)
 	}
+	return conn
+}
+
+// postgresDSN is the admin URL pointed at the database.
+func postgresDSN(t testing.TB, name string) string {
+	t.Helper()
+	u, err := url.Parse(postgresAdminURL())
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresEnv, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// postgresDatabase creates a database for the test, a copy of template
+// ("": the server's empty default), dropped when the test ends, and
+// returns its DSN.
+func postgresDatabase(t testing.TB, template string) string {
+	t.Helper()
+	conn := postgresAdmin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	name := "wodtest_" + strings.ToLower(rand.Text()[:16])
-	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	create := "CREATE DATABASE " + name
+	if template != "" {
+		create += " TEMPLATE " + template
+	}
+	if _, err := conn.ExecContext(ctx, create); err != nil {
 		conn.Close()
 		t.Fatalf("create test database: %v", err)
 	}
@@ -108,12 +150,74 @@ func DSN(t testing.TB, d store.Dialect) string {
 		}
 		conn.Close()
 	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("parse %s: %v", PostgresEnv, err)
+	// A throwaway database need not wait for its commits to reach the disk:
+	// under load each fsync took tens of milliseconds, and most of the
+	// store's tests were spent waiting on them. Only a crash of the server
+	// or the machine could lose a commit, and then the test is lost anyway;
+	// what a transaction sees and locks is the same.
+	if _, err := conn.ExecContext(ctx, "ALTER DATABASE "+name+" SET synchronous_commit = off"); err != nil {
+		t.Fatalf("configure test database: %v", err)
 	}
-	u.Path = "/" + name
-	return u.String()
+	return postgresDSN(t, name)
+}
+
+// migratedTemplate returns the name of a database migrated to this
+// binary's migrations, to copy for each test. It is named by the
+// migrations' digest and kept on the server: test binaries running at the
+// same time, or later, with the same migrations share it, and other
+// migrations get another. Nobody connects to it once it is made (CREATE
+// DATABASE refuses to copy a database in use); it is built under a
+// temporary name and renamed when complete, so a half-built one is never
+// copied.
+func migratedTemplate(t testing.TB) string {
+	t.Helper()
+	digest, err := store.MigrationsDigest(store.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "wodtemplate_" + digest[:24]
+	conn := postgresAdmin(t)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	exists := func() bool {
+		var n int
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+			t.Fatalf("find the template database: %v", err)
+		}
+		return n > 0
+	}
+	if exists() {
+		return name
+	}
+	build := "wodtemplate_build_" + strings.ToLower(rand.Text()[:16])
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+build); err != nil {
+		t.Fatalf("create the template database: %v", err)
+	}
+	built := false
+	defer func() {
+		if !built {
+			conn.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+build+" WITH (FORCE)")
+		}
+	}()
+	db, err := store.Open(ctx, postgresDSN(t, build), wod.SystemClock{})
+	if err != nil {
+		t.Fatalf("open the template database: %v", err)
+	}
+	_, err = db.Migrate(ctx)
+	db.Close()
+	if err != nil {
+		t.Fatalf("migrate the template database: %v", err)
+	}
+	// The rename waits (up to 5 s) for the migration's sessions to end.
+	if _, err := conn.ExecContext(ctx, "ALTER DATABASE "+build+" RENAME TO "+name); err != nil {
+		if exists() { // another test binary made it first
+			return name
+		}
+		t.Fatalf("name the template database: %v", err)
+	}
+	built = true
+	return name
 }
 
 // Clock is a settable clock for tests, safe for concurrent use.
