@@ -132,4 +132,7 @@ type AgentService interface {
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
 	// AgentEvent records something the agent did on its own (a guard kill).
 	AgentEvent(ctx context.Context, locationID int64, kind, detail string) error
+	// ReportChecks records a run of the host checks on the location (wod
+	// check, every --check-every); a new failure alerts the operators.
+	ReportChecks(ctx context.Context, locationID int64, results []CheckResult) error
 }

@@ -271,6 +271,17 @@ func (l *Local) Event(ctx context.Context, kind, detail string) error {
 	return l.Service.AgentEvent(ctx, l.LocationID, kind, detail)
 }
 
+// ReportChecks implements CheckReporter.
+func (l *Local) ReportChecks(ctx context.Context, results []wod.CheckResult) error {
+	return l.Service.ReportChecks(ctx, l.LocationID, results)
+}
+
+// CheckReporter takes the results of the host checks an agent runs every
+// --check-every to its server.
+type CheckReporter interface {
+	ReportChecks(ctx context.Context, results []wod.CheckResult) error
+}
+
 // ErrUnsupported is returned by an Operator for a job kind it cannot run.
 var ErrUnsupported = errors.New("operation not supported by this agent")
 

@@ -127,3 +127,11 @@ func (c *Client) Event(ctx context.Context, kind, detail string) error {
 	}
 	return nil
 }
+
+// ReportChecks implements CheckReporter.
+func (c *Client) ReportChecks(ctx context.Context, results []wod.CheckResult) error {
+	if _, err := c.do(ctx, "/agent/checks", map[string]any{"checks": results}, nil); err != nil {
+		return fmt.Errorf("report checks: %w", err)
+	}
+	return nil
+}

@@ -53,6 +53,8 @@ type Store interface {
 	MoveStrandedCreates(ctx context.Context, stale time.Duration, limit int) ([]wod.CreateMove, error)
 	ReleaseSeat(ctx context.Context, p wod.SeatPurge, done *wod.JobCompletion) error
 	WaitEstimate(ctx context.Context, r *wod.Registration) (time.Time, bool, error)
+	RecordHostChecks(ctx context.Context, scope, actor string, results []wod.CheckResult,
+		alert func([]*wod.HostCheck) (*wod.Mail, error)) ([]*wod.HostCheck, error)
 }
 
 // Grades reports completions to grade books. Reporting runs as a job, with

@@ -58,6 +58,12 @@ func (s *Server) registerAgents() {
 		Summary: "Report what the agent did", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Description: "Something the agent did on its own, such as a process the guard killed; it joins the audit trail."},
 		roleAgent, s.agentEvent)
+	register(s, huma.Operation{OperationID: "agent-checks", Method: http.MethodPost, Path: APIPrefix + "/agent/checks",
+		Summary: "Report the host checks", Tags: tags, DefaultStatus: http.StatusNoContent,
+		Description: "The results of a run of `wod check` on the location's host (every --check-every). They replace " +
+			"the location's last results; a check that fails now and did not before alerts the operators and " +
+			"records a check.failed event (its webhooks)."},
+		roleAgent, s.agentChecks)
 	register(s, huma.Operation{OperationID: "create-agent-token", Method: http.MethodPost,
 		Path: APIPrefix + "/locations/{name}/agent-token", Summary: "Issue the location's agent token", Tags: []string{"Locations"},
 		DefaultStatus: http.StatusCreated,
@@ -145,4 +151,15 @@ type agentEventInput = struct {
 // audit trail.
 func (s *Server) agentEvent(ctx context.Context, in *agentEventInput) (*empty, error) {
 	return &empty{}, s.Agents.AgentEvent(ctx, agentLocation(ctx).ID, in.Body.Kind, in.Body.Detail)
+}
+
+type agentChecksInput = struct {
+	Body struct {
+		Checks []wod.CheckResult `json:"checks" maxItems:"200"`
+	}
+}
+
+// agentChecks is agent-checks: a run of the host checks at the location.
+func (s *Server) agentChecks(ctx context.Context, in *agentChecksInput) (*empty, error) {
+	return &empty{}, s.Agents.ReportChecks(ctx, agentLocation(ctx).ID, in.Body.Checks)
 }
