@@ -25,6 +25,7 @@ type AgentParts struct {
 	Disk    *agent.DiskGuard    // freezes the subvolumes students make in btrfs homes
 	Hub     *jupyterhub.Managed // nil with an external hub
 	Banners *agent.Banners      // the announcements on the managed hub's pages
+	Checks  *CheckRunner        // wod check every --check-every, reported to the server
 }
 
 // BuildAgent assembles the agent for the server it reaches (in-process or
@@ -110,6 +111,7 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 	parts.Guard = &agent.Guard{Host: host, Server: server, Logger: a.Logger.With("component", "guard"),
 		Students: wod.MaxStudentsPerLocation, HogAllow: ac.GuardHogAllow, Cgroups: cgroups, Limits: ac.StudentLimits}
 	parts.Disk = &agent.DiskGuard{Host: host, Server: server, Logger: a.Logger.With("component", "guard")}
+	parts.Checks = a.agentChecks(server, hub)
 	if src, ok := server.(agent.BannerSource); ok && parts.Hub != nil {
 		parts.Banners = &agent.Banners{Source: src, Static: a.Config.Announcement, Hub: parts.Hub,
 			Logger: a.Logger.With("component", "banners")}
@@ -166,6 +168,9 @@ func (p *AgentParts) Run(ctx context.Context) {
 	}
 	if p.Banners != nil {
 		wg.Go(func() { p.Banners.Run(ctx) })
+	}
+	if p.Checks != nil {
+		wg.Go(func() { p.Checks.Run(ctx) })
 	}
 	wg.Wait()
 }

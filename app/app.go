@@ -248,6 +248,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.ContentSync != nil {
 		wg.Go(func() { a.ContentSync.Run(ctx) })
 	}
+	if checks := a.serverChecks(); checks != nil {
+		wg.Go(func() { checks.Run(ctx) })
+	}
 	if a.Config.Retention > 0 || a.Config.NotebookRetention > 0 {
 		h := &engine.Housekeeper{Store: a.DB, Clock: a.Clock, Logger: a.Logger, Retention: a.Config.Retention,
 			NotebookRetention: a.Config.NotebookRetention}

@@ -50,6 +50,9 @@ type Config struct {
 	// ContentSync is how often the server fetches the repositories when no
 	// push webhook tells it to (--content-sync).
 	ContentSync time.Duration
+	// CheckEvery is how often each role runs `wod check` on its own and
+	// records the results (--check-every; 0: never).
+	CheckEvery time.Duration
 	// ContentCheck is what an import does with content that would not
 	// render (an undefined variable, a notebook that is not JSON):
 	// "strict" refuses it, "warn" imports it and logs the report.
@@ -223,6 +226,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.Content, "content", nil, "content directory (repeatable: public first, private overlays after)")
 	fs.StringArrayVar(&c.ContentRepos, "content-repo", nil, "git repository of content, URL[#BRANCH] with, for a private one, token-file=FILE or ssh-key=FILE [known-hosts=FILE] after a space (repeatable: public first, private overlays after; the --content directories come after them)")
 	fs.DurationVar(&c.ContentSync, "content-sync", 10*time.Minute, "how often the server fetches the --content-repo repositories (a push webhook to /api/v1/content/hook syncs at once)")
+	fs.DurationVar(&c.CheckEvery, "check-every", 24*time.Hour, "how often server, agent and up run `wod check` on their own, record the results (admin dashboard) and alert on a new failure (0: never)")
 	fs.StringVar(&c.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	fs.StringArrayVar(&c.NotebookVars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL people reach the server at (default http://<addr>)")
@@ -534,6 +538,9 @@ func (c *Config) finish() error {
 				errs = append(errs, fmt.Errorf("--hub-login-exempt %q: want a network such as 10.1.0.0/16 or an address", n))
 			}
 		}
+	}
+	if c.CheckEvery != 0 && c.CheckEvery < time.Minute {
+		errs = append(errs, fmt.Errorf("--check-every %s: at least 1m, or 0 for never", c.CheckEvery))
 	}
 	if c.ContentSync < time.Minute {
 		errs = append(errs, fmt.Errorf("--content-sync %s: at least 1m", c.ContentSync))

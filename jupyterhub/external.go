@@ -78,3 +78,19 @@ func missingScopes(have, want []string) []string {
 	}
 	return missing
 }
+
+// CheckToken proves the client's token now: the hub accepts it, with the
+// scopes the agent needs (a daily check: a hub's tokens can be revoked or
+// its roles edited under a running agent).
+func (c *Client) CheckToken(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, externalCheckTimeout)
+	defer cancel()
+	_, _, scopes, err := c.whoami(ctx)
+	if err != nil {
+		return fmt.Errorf("jupyterhub: the hub at %s refuses the agent's token: %w", c.URL, err)
+	}
+	if missing := missingScopes(scopes, agentScopes()); len(missing) > 0 {
+		return fmt.Errorf("jupyterhub: the agent's token for %s lacks the scopes %s", c.URL, strings.Join(missing, ", "))
+	}
+	return nil
+}

@@ -65,7 +65,14 @@ func (c *Checker) checkAgent(ctx context.Context, role string, add addCheck) {
 			add("ldap", OK, "%s takes %s's password; students are %s", d.URL, d.BindDN, d.DN(1))
 		}
 	}
-	if role == config.RoleAgent {
+	if c.HubToken != nil {
+		if err := c.HubToken(ctx); err != nil {
+			add("hub token", Fail, "%v", err)
+		} else {
+			add("hub token", OK, "the hub accepts the agent's token, with the scopes it needs")
+		}
+	}
+	if role == config.RoleAgent && !c.InProcess {
 		c.checkServer(ctx, add)
 	}
 }

@@ -7,6 +7,7 @@ package preflight
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os/exec"
 
@@ -47,6 +48,19 @@ type Checker struct {
 	// HostKernels are the Jupyter kernels the hub's servers on this host
 	// have once the agent started (for the agent and up roles).
 	HostKernels []string
+	// Host is where the host checks read the machine (nil: this one).
+	Host *Host
+	// HubToken, when set, proves the running agent's hub token (the
+	// managed hub's; an external hub's is proved by the jupyterhub check).
+	HubToken func(ctx context.Context) error
+	// ContentRepos, when set, gives the server's content repositories'
+	// sync state; nil reads them from the database.
+	ContentRepos func(ctx context.Context) ([]*wod.ContentRepo, error)
+	// InProcess: the agent runs in the server's process (wod up), which
+	// the server check need not prove.
+	InProcess bool
+	// Roots verify the public URL's certificate (nil: the system's).
+	Roots *x509.CertPool
 }
 
 // Run runs the checks of the role, in the order `wod check` reports them.
@@ -60,12 +74,18 @@ func (c *Checker) Run(ctx context.Context, role string) []Check {
 		c.checkDatabase(ctx, add)
 		c.checkMail(ctx, add)
 		c.checkPublicURL(add)
+		c.checkCertificate(ctx, add)
+		c.checkContentSync(ctx, add)
 	}
 	c.checkContent(ctx, add)
 	c.checkKernels(ctx, role, add)
 	if role == config.RoleAgent || role == config.RoleUp {
 		c.checkAgent(ctx, role, add)
+		c.checkStudentLimits(add)
+		checkSysctls(c.Host, add)
 	}
+	c.checkTimeSync(add)
+	c.checkFirewall(ctx, role, add)
 	return cs
 }
 
