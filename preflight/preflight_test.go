@@ -54,7 +54,7 @@ func TestServerRole(t *testing.T) {
 		}
 		names = append(names, c.Name)
 	}
-	if want := []string{"data", "database", "smtp", "public URL", "content", "kernels"}; !slices.Equal(names, want) {
+	if want := []string{"data", "database", "smtp", "public URL", "tls certificate", "content", "kernels", "time sync", "firewall"}; !slices.Equal(names, want) {
 		t.Fatalf("checks %v, want %v", names, want)
 	}
 	if c := find(cs, "database")[0]; c.Status != OK || !strings.Contains(c.Detail, "created at the first start") {
