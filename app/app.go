@@ -198,7 +198,7 @@ func (a *App) Build() error {
 	}
 	pages := &web.Pages{Workshops: a.DB, Registrations: a.DB, Locations: a.DB, Registrar: a.Engine, Operator: ops,
 		Announcements: a.DB, Badges: a.DB, Jobs: a.DB, Mails: a.DB, Users: a.DB, Tokens: a.DB, Stats: a.DB,
-		Events: a.DB, Webhooks: a.DB, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
+		Events: a.DB, Webhooks: a.DB, Checks: a.DB, Gate: api, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		Brand: web.Branding{Name: bc.Name, Logo: bc.Logo, Color: bc.Color, URL: bc.URL,
 			Support: bc.Support, Links: brandLinks(bc)},
 		Announcement:      a.Config.Announcement,

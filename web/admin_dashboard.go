@@ -74,6 +74,62 @@ type dashboardData struct {
 	GuardEvents      []*wod.Event
 	// FailedRehearsals are the workshops whose last rehearsal failed.
 	FailedRehearsals []*rehearsalRow
+	// Checks are the last run of the daily checks, per scope.
+	Checks []checkScope
+}
+
+// checkScope is the last run of the daily checks of the platform or of a
+// location: when it ran, and what did not pass, since when.
+type checkScope struct {
+	Name      string // "platform (server)" or the location's name
+	CheckedAt time.Time
+	Failed    int
+	Problems  []*wod.HostCheck // failures first, then warnings
+	Passed    int
+}
+
+// checkScopes groups the verdicts by scope, the platform first.
+func checkScopes(cs []*wod.HostCheck) []checkScope {
+	var out []checkScope
+	for _, c := range cs {
+		if len(out) == 0 || out[len(out)-1].Name != c.Scope {
+			out = append(out, checkScope{Name: c.Scope})
+		}
+		s := &out[len(out)-1]
+		if c.CheckedAt.After(s.CheckedAt) {
+			s.CheckedAt = c.CheckedAt
+		}
+		switch c.Status {
+		case wod.CheckFail:
+			s.Failed++
+			s.Problems = append(s.Problems, c)
+		case wod.CheckWarn:
+			s.Problems = append(s.Problems, c)
+		default:
+			s.Passed++
+		}
+	}
+	for i := range out {
+		slices.SortStableFunc(out[i].Problems, func(a, b *wod.HostCheck) int {
+			return boolRank(a.Status != wod.CheckFail) - boolRank(b.Status != wod.CheckFail)
+		})
+		if name, ok := strings.CutPrefix(out[i].Name, "location:"); ok {
+			out[i].Name = name
+		} else {
+			out[i].Name = "platform (server)"
+		}
+	}
+	slices.SortStableFunc(out, func(a, b checkScope) int {
+		return boolRank(a.Name != "platform (server)") - boolRank(b.Name != "platform (server)")
+	})
+	return out
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 type stateTile struct {
@@ -151,6 +207,14 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 		}
 	}
 	slices.SortFunc(data.FailedRehearsals, func(a, b *rehearsalRow) int { return strings.Compare(a.Workshop, b.Workshop) })
+	if p.Checks != nil {
+		cs, err := p.Checks.FindHostChecks(r.Context())
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		data.Checks = checkScopes(cs)
+	}
 	p.render(w, r, http.StatusOK, "admin/dashboard.html", p.adminView(w, r, a, "dashboard", "Dashboard", data))
 }
 

@@ -80,7 +80,7 @@ func newSiteRate(t *testing.T, db *store.DB, clock *storetest.Clock, registratio
 	tool := &lti.Tool{Platforms: db, Clock: clock, PublicURL: "http://wod.test", Key: ltiKey}
 	eng.Grades = tool
 	pages := &web.Pages{Workshops: db, Registrations: db, Locations: db, Registrar: eng, Operator: ops, Announcements: db, Stats: db,
-		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Webhooks: db, Gate: api, Keys: keys,
+		Badges: db, Jobs: db, Mails: db, Users: db, Tokens: db, Events: db, Webhooks: db, Checks: db, Gate: api, Keys: keys,
 		Clock: clock, Logger: logger, Brand: web.Branding{Name: "Acme", Color: "#123456", Support: "help@acme.test"},
 		Announcement:      "Conference day: all workshops are open",
 		NotebookRetention: 24 * time.Hour,

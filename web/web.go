@@ -70,7 +70,9 @@ type Pages struct {
 	Events        wod.EventService
 	Stats         wod.StatsService
 	Webhooks      wod.WebhookService
-	Gate          Gate
+	// Checks are the daily host checks' verdicts (nil: none shown).
+	Checks wod.HostCheckService
+	Gate   Gate
 	// LTI launches workshops from learning platforms (nil: no LTI).
 	LTI    *lti.Tool
 	Keys   *secret.Keys
