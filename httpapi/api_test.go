@@ -752,3 +752,36 @@ func TestDismissJobs(t *testing.T) {
 		}
 	})
 }
+
+// TestAgentReportsChecks: an agent's daily checks reach the server through
+// the agent protocol, recorded under its location; a bad verdict is
+// refused whole.
+func TestAgentReportsChecks(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		e := newEnv(t, db, clock, 0)
+		ctx := context.Background()
+		r := e.do("POST", "/api/v1/locations/local/agent-token", e.admin, nil)
+		token, _ := r.body["token"].(string)
+		ag := &agent.Client{BaseURL: e.srv.URL, Token: token}
+		results := []wod.CheckResult{{Name: "sysctl", Status: wod.CheckFail, Detail: "fs.protected_symlinks = 0"},
+			{Name: "time sync", Status: wod.CheckOK, Detail: "synchronised"}}
+		if err := ag.ReportChecks(ctx, results); err != nil {
+			t.Fatal(err)
+		}
+		if err := ag.ReportChecks(ctx, []wod.CheckResult{{Name: "sysctl", Status: "fine"}}); wod.ErrorCode(err) != wod.EINVALID {
+			t.Fatalf("an unknown verdict: %v", err)
+		}
+		if err := (&agent.Client{BaseURL: e.srv.URL, Token: e.admin}).ReportChecks(ctx, results); wod.ErrorCode(err) != wod.EUNAUTHORIZED {
+			t.Fatalf("checks with an operator's token: %v", err)
+		}
+		cs, err := db.FindHostChecks(ctx)
+		if err != nil || len(cs) != 2 || cs[0].Scope != "location:local" || cs[0].Status != wod.CheckFail ||
+			cs[0].Detail != "fs.protected_symlinks = 0" {
+			t.Fatalf("recorded: %+v %v", cs, err)
+		}
+		kind := wod.EventCheckFailed
+		if es, _, err := db.FindEvents(ctx, wod.EventFilter{Kind: &kind}); err != nil || len(es) != 1 || es[0].Actor != "agent@local" {
+			t.Fatalf("events: %+v %v", es, err)
+		}
+	})
+}
