@@ -1,6 +1,8 @@
 // Package install sets a machine up to run one of wod's roles as a systemd
-// service: the binary, a configuration file with the settings given to
-// `wod install`, the unit, and for the server its unprivileged user.
+// service: the distribution's packages the role needs, the binary, a
+// configuration file with the settings given to `wod install`, wod's
+// kernelspecs, the sysctls, the unit, and for the server its unprivileged
+// user (and with --postgres its database).
 package install
 
 import (
@@ -16,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/template"
 
 	"go.yaml.in/yaml/v3"
@@ -25,8 +28,11 @@ import (
 )
 
 // Service describes how to set this machine up to run a role as a systemd
-// service: the binary, a configuration file with the settings given to
-// `wod install`, and the unit.
+// service: the distribution's packages the role needs, the binary, a
+// configuration file with the settings given to `wod install`, wod's
+// kernelspecs, the sysctls and the unit. Each step is planned by comparing
+// what is there with what should be, so that a second run changes nothing
+// and says so, and DryRun prints the plan and changes nothing.
 type Service struct {
 	Role string // up, server or agent
 	// Settings are the configuration file's keys (flag names) and values:
@@ -37,14 +43,26 @@ type Service struct {
 	Data string
 	// Binary is the executable to install; Bin is where it goes.
 	Binary, Bin string
-	// DestDir, when set, receives the files (as DestDir/etc/…) and nothing
-	// else on the system is touched: no user, no ownership, no systemctl.
-	// For packaging and tests.
+	// DestDir, when set, is the root of the machine being set up (a
+	// chroot, a image being built): the files go under it (DestDir/etc/…),
+	// its dpkg database says which packages it lacks and they are installed
+	// with chroot DestDir apt-get; nothing else is touched: no user, no
+	// ownership, no systemctl.
 	DestDir string
 	// KernelspecDir, for the roles that run an agent (up, agent), is where
 	// wod's kernelspecs go (under DestDir when set); "" writes none.
 	// KernelBinary is the wod they run (default Bin, the installed one).
 	KernelspecDir, KernelBinary string
+	// StudentRoot is where the students' homes go: its filesystem decides
+	// the disk-limit tools (btrfs-progs or quota).
+	StudentRoot string
+	// Packages installs the packages the role lacks (apt-get).
+	Packages bool
+	// Postgres installs PostgreSQL for the server and creates its role and
+	// database, reached over the local socket.
+	Postgres bool
+	// DryRun prints the plan and changes nothing.
+	DryRun bool
 	// Start enables and starts the service once written.
 	Start bool
 	Out   io.Writer
@@ -54,7 +72,11 @@ type Service struct {
 const (
 	configDir   = "/etc/wod"
 	unitDir     = "/etc/systemd/system"
+	sysctlFile  = "/etc/sysctl.d/90-wod.conf"
 	serviceUser = "wod"
+	// PostgresDSN is the server's database with --postgres: the local
+	// socket, as the wod user (peer authentication).
+	PostgresDSN = "postgres:///wod?host=/var/run/postgresql"
 )
 
 // ConfigPath is the configuration file of the role's service.
@@ -67,83 +89,316 @@ func (in *Service) UnitName() string { return "wod-" + in.Role + ".service" }
 // accounts; the server alone runs as the unprivileged wod user.
 func (in *Service) root() bool { return in.Role != config.RoleServer }
 
-// Run writes the files and, unless DestDir is set, creates the service user,
-// gives it the data directory, and starts the service if asked.
+// system reports whether this machine itself is set up (no DestDir).
+func (in *Service) system() bool { return in.DestDir == "" }
+
+// Step is one change the installation makes.
+type Step struct {
+	What string
+	Do   func(ctx context.Context) error
+}
+
+// Run plans the installation and, unless DryRun, carries it out.
 func (in *Service) Run(ctx context.Context) error {
 	switch in.Role {
 	case config.RoleUp, config.RoleServer, config.RoleAgent:
 	default:
 		return fmt.Errorf("install: role %q: want up, server or agent", in.Role)
 	}
-	if in.DestDir == "" && os.Geteuid() != 0 {
-		return errors.New("install: writing /etc and the systemd unit needs root: use sudo (or --dest-dir to write the files elsewhere)")
+	if in.Postgres && in.Role != config.RoleServer {
+		return fmt.Errorf("install: --postgres is for --role server (wod %s keeps its SQLite database)", in.Role)
 	}
-	system := in.DestDir == ""
-	if system && !in.root() {
-		if err := ensureServiceUser(ctx); err != nil {
+	if !in.DryRun && in.system() && os.Geteuid() != 0 {
+		return errors.New("install: writing /etc and the systemd unit needs root: use sudo (or --root to set up another tree, --dry-run to see the plan)")
+	}
+	steps, notes, err := in.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	where := "this machine"
+	if !in.system() {
+		where = in.DestDir
+	}
+	for _, n := range notes {
+		fmt.Fprintf(in.Out, "note: %s\n", n)
+	}
+	if len(steps) == 0 {
+		fmt.Fprintf(in.Out, "nothing to change: %s is set up for wod %s\n", where, in.Role)
+		return nil
+	}
+	if in.DryRun {
+		fmt.Fprintf(in.Out, "plan for wod %s on %s (dry run: nothing changed):\n", in.Role, where)
+		for i, s := range steps {
+			fmt.Fprintf(in.Out, "%2d. %s\n", i+1, s.What)
+		}
+		return nil
+	}
+	for _, s := range steps {
+		fmt.Fprintf(in.Out, "%s\n", s.What)
+		if err := s.Do(ctx); err != nil {
 			return err
 		}
 	}
-	if err := in.installBinary(); err != nil {
-		return err
+	fmt.Fprintf(in.Out, "%s is set up for wod %s (%d changes)\n", where, in.Role, len(steps))
+	return nil
+}
+
+// Plan lists the steps that would bring the machine to the role, and
+// notes on what it leaves to the operator. It changes nothing.
+func (in *Service) Plan(ctx context.Context) (steps []Step, notes []string, err error) {
+	add := func(what string, do func(context.Context) error) { steps = append(steps, Step{What: what, Do: do}) }
+	if in.Postgres {
+		if _, ok := in.Settings["db"]; !ok {
+			in.Settings["db"] = PostgresDSN
+		}
 	}
-	if err := in.installKernels(); err != nil {
-		return err
+	if in.Packages {
+		status := in.dest("/var/lib/dpkg/status")
+		installed, ok := dpkgInstalled(status)
+		root := in.StudentRoot
+		if root == "" {
+			root = "/student"
+		}
+		_, external := in.Settings["hub-api"]
+		need := rolePackages(in.Role, external, isBtrfs(in.dest(root)), in.Postgres, installed)
+		switch lack := missing(need, installed); {
+		case !ok:
+			notes = append(notes, fmt.Sprintf("no dpkg database at %s: install %s with the system's tools",
+				status, strings.Join(names(need), ", ")))
+		case len(lack) > 0:
+			var why []string
+			for _, p := range lack {
+				why = append(why, p.Name+" ("+p.Why+")")
+			}
+			add("install packages: "+strings.Join(why, ", "), func(ctx context.Context) error {
+				return in.aptInstall(ctx, names(lack))
+			})
+		}
+	}
+	if in.system() && !in.root() {
+		if _, err := user.Lookup(serviceUser); err != nil {
+			add("create the system user "+serviceUser, ensureServiceUser)
+		}
+	}
+	if !same(in.Binary, in.dest(in.Bin)) && !sameContent(in.Binary, in.dest(in.Bin)) {
+		add("install the binary at "+in.dest(in.Bin), func(context.Context) error { return in.installBinary() })
+	}
+	if in.root() && in.KernelspecDir != "" {
+		var changes []string
+		for _, k := range kernel.Pending(in.dest(in.KernelspecDir), in.kernelBinary()) {
+			switch k.Action {
+			case kernel.Created, kernel.Updated:
+				changes = append(changes, k.Name)
+			case kernel.SiteKernel:
+				notes = append(notes, fmt.Sprintf("the site's own kernel %s is kept (%s)", k.Name, k.Path))
+			}
+		}
+		if len(changes) > 0 {
+			add(fmt.Sprintf("write wod's kernelspecs %s in %s", strings.Join(changes, ", "), in.dest(in.KernelspecDir)),
+				func(context.Context) error { return in.installKernels() })
+		}
 	}
 	cfg, err := in.configFile()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := in.write(in.ConfigPath(), cfg, 0o600); err != nil {
-		return err
+	cfgMode := os.FileMode(0o600)
+	if in.system() && !in.root() {
+		cfgMode = 0o640 // the service's group reads it
+	}
+	if !unchanged(in.dest(in.ConfigPath()), cfg, cfgMode) {
+		add("write the configuration "+in.dest(in.ConfigPath()), func(context.Context) error {
+			if err := in.write(in.ConfigPath(), cfg, 0o600); err != nil {
+				return err
+			}
+			if in.system() && !in.root() {
+				// It may hold secrets (SMTP password): the service's group only.
+				return chownTo(in.ConfigPath(), "root", serviceUser, 0o640)
+			}
+			return nil
+		})
+	}
+	if in.root() {
+		if want := sysctlConf(); !unchanged(in.dest(sysctlFile), want, 0o644) {
+			add("write the sysctls the students' host needs "+in.dest(sysctlFile), func(ctx context.Context) error {
+				if err := in.write(sysctlFile, want, 0o644); err != nil {
+					return err
+				}
+				if in.system() {
+					if out, err := exec.CommandContext(ctx, "sysctl", "-p", sysctlFile).CombinedOutput(); err != nil {
+						// A container may not set them: the daily check says which.
+						fmt.Fprintf(in.Out, "  (not applied now: %s)\n", bytes.TrimSpace(out))
+					}
+				}
+				return nil
+			})
+		}
 	}
 	unit, err := in.unit()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := in.write(filepath.Join(unitDir, in.UnitName()), unit, 0o644); err != nil {
-		return err
+	unitPath := filepath.Join(unitDir, in.UnitName())
+	unitChanged := !unchanged(in.dest(unitPath), unit, 0o644)
+	if unitChanged {
+		add("write the systemd unit "+in.dest(unitPath), func(ctx context.Context) error {
+			if err := in.write(unitPath, unit, 0o644); err != nil {
+				return err
+			}
+			if in.system() && systemdRunning() {
+				return systemctl(ctx, "daemon-reload")
+			}
+			return nil
+		})
 	}
-	if system && !in.root() {
-		// The configuration may hold secrets (SMTP password): readable by
-		// the service's group only; the data directory is the service's.
-		if err := chownTo(in.ConfigPath(), "root", serviceUser, 0o640); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(in.Data, 0o700); err != nil {
-			return fmt.Errorf("install: %w", err)
-		}
-		if err := chownTree(in.Data, serviceUser); err != nil {
-			return err
-		}
+	if in.system() && !in.root() && !ownedBy(in.Data, serviceUser, 0o700) {
+		add(fmt.Sprintf("give the data directory %s to %s", in.Data, serviceUser), func(context.Context) error {
+			if err := os.MkdirAll(in.Data, 0o700); err != nil {
+				return fmt.Errorf("install: %w", err)
+			}
+			return chownTree(in.Data, serviceUser)
+		})
 	}
-	if !system {
-		return nil
+	if in.Postgres {
+		steps = append(steps, in.postgresSteps(ctx)...)
 	}
-	if _, err := exec.LookPath("systemctl"); err != nil || !isDir("/run/systemd/system") {
-		fmt.Fprintf(in.Out, "systemd is not running here: start the service with %s %s --config %s\n", in.Bin, in.Role, in.ConfigPath())
-		return nil
+	if !in.system() {
+		return steps, notes, nil
 	}
-	if in.root() && in.Settings["hub-api"] == nil {
+	if !systemdRunning() {
+		notes = append(notes, fmt.Sprintf("systemd is not running here: start the service with %s %s --config %s",
+			in.Bin, in.Role, in.ConfigPath()))
+		return steps, notes, nil
+	}
+	if _, external := in.Settings["hub-api"]; in.root() && !external &&
+		exec.CommandContext(ctx, "systemctl", "is-enabled", "--quiet", "jupyterhub").Run() == nil {
 		// Debian's package starts a hub of its own on port 8000; wod runs
 		// its own in its place.
-		if exec.CommandContext(ctx, "systemctl", "is-enabled", "--quiet", "jupyterhub").Run() == nil {
-			fmt.Fprintln(in.Out, "disabling the distribution's jupyterhub service: wod manages its own hub")
-			_ = exec.CommandContext(ctx, "systemctl", "disable", "--now", "jupyterhub").Run()
-		}
-	}
-	if err := systemctl(ctx, "daemon-reload"); err != nil {
-		return err
+		add("disable the distribution's jupyterhub service (wod manages its own hub)", func(ctx context.Context) error {
+			return systemctl(ctx, "disable", "--now", "jupyterhub")
+		})
 	}
 	if !in.Start {
-		fmt.Fprintf(in.Out, "start it with: systemctl enable --now %s\n", in.UnitName())
+		notes = append(notes, "start it with: systemctl enable --now "+in.UnitName())
+		return steps, notes, nil
+	}
+	enabled := exec.CommandContext(ctx, "systemctl", "is-enabled", "--quiet", in.UnitName()).Run() == nil
+	active := exec.CommandContext(ctx, "systemctl", "is-active", "--quiet", in.UnitName()).Run() == nil
+	switch {
+	case !enabled || !active:
+		add("enable and start "+in.UnitName(), func(ctx context.Context) error {
+			if err := systemctl(ctx, "enable", "--now", in.UnitName()); err != nil {
+				return err
+			}
+			fmt.Fprintf(in.Out, "%s is running: journalctl -u %s -f\n", in.UnitName(), in.UnitName())
+			return nil
+		})
+	case unitChanged || len(steps) > 0:
+		add("restart "+in.UnitName()+" with what changed", func(ctx context.Context) error {
+			return systemctl(ctx, "restart", in.UnitName())
+		})
+	}
+	return steps, notes, nil
+}
+
+// sysctlConf are the sysctls a host of students needs (what the daily
+// check looks at).
+func sysctlConf() []byte {
+	return []byte("# Written by wod install: what a host of students needs (wod check looks at them).\n" +
+		"fs.protected_symlinks = 1\nfs.protected_hardlinks = 1\nkernel.pid_max = 4194304\n" +
+		"fs.inotify.max_user_watches = 524288\nfs.inotify.max_user_instances = 8192\n")
+}
+
+// aptInstall installs packages from the distribution, in DestDir's root
+// when set.
+func (in *Service) aptInstall(ctx context.Context, pkgs []string) error {
+	run := func(args ...string) error {
+		if !in.system() {
+			args = append([]string{"chroot", in.DestDir}, args...)
+		}
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = in.Out, in.Out
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("install: %s: %w", strings.Join(args, " "), err)
+		}
 		return nil
 	}
-	if err := systemctl(ctx, "enable", "--now", in.UnitName()); err != nil {
+	if err := run("apt-get", "update", "-q"); err != nil {
 		return err
 	}
-	fmt.Fprintf(in.Out, "%s is running: journalctl -u %s -f\n", in.UnitName(), in.UnitName())
-	return nil
+	return run(append([]string{"apt-get", "install", "-y", "-q", "--no-install-recommends"}, pkgs...)...)
+}
+
+// postgresSteps create the wod role and database, reached over the local
+// socket by the wod user (peer authentication: no password to keep).
+func (in *Service) postgresSteps(ctx context.Context) []Step {
+	if !in.system() {
+		return nil
+	}
+	psql := func(ctx context.Context, sql string) (string, error) {
+		out, err := exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "psql", "-tAc", sql).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if n, err := psql(ctx, "SELECT count(*) FROM pg_database WHERE datname = '"+serviceUser+"'"); err == nil && n == "1" {
+		return nil
+	}
+	return []Step{{What: "create the PostgreSQL role and database " + serviceUser + " (peer authentication over the local socket)",
+		Do: func(ctx context.Context) error {
+			if n, _ := psql(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = '"+serviceUser+"'"); n != "1" {
+				if out, err := psql(ctx, "CREATE ROLE "+serviceUser+" LOGIN"); err != nil {
+					return fmt.Errorf("install: creating the PostgreSQL role: %v: %s", err, out)
+				}
+			}
+			if out, err := psql(ctx, "CREATE DATABASE "+serviceUser+" OWNER "+serviceUser); err != nil {
+				return fmt.Errorf("install: creating the PostgreSQL database: %v: %s", err, out)
+			}
+			return nil
+		}}}
+}
+
+func (in *Service) kernelBinary() string {
+	if in.KernelBinary != "" {
+		return in.KernelBinary
+	}
+	return in.Bin
+}
+
+func systemdRunning() bool {
+	_, err := exec.LookPath("systemctl")
+	return err == nil && isDir("/run/systemd/system")
+}
+
+// unchanged reports whether path holds data with mode already.
+func unchanged(path string, data []byte, mode os.FileMode) bool {
+	info, err := os.Lstat(path)
+	if err != nil || !info.Mode().IsRegular() || info.Mode().Perm() != mode {
+		return false
+	}
+	old, err := os.ReadFile(path)
+	return err == nil && bytes.Equal(old, data)
+}
+
+func sameContent(a, b string) bool {
+	ia, err1 := os.Stat(a)
+	ib, err2 := os.Stat(b)
+	if err1 != nil || err2 != nil || ia.Size() != ib.Size() || ib.Mode().Perm() != 0o755 {
+		return false
+	}
+	da, err1 := os.ReadFile(a)
+	db, err2 := os.ReadFile(b)
+	return err1 == nil && err2 == nil && bytes.Equal(da, db)
+}
+
+// ownedBy reports whether dir belongs to owner with mode.
+func ownedBy(dir, owner string, mode os.FileMode) bool {
+	info, err := os.Stat(dir)
+	u, uerr := user.Lookup(owner)
+	if err != nil || uerr != nil || info.Mode().Perm() != mode {
+		return false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && strconv.Itoa(int(st.Uid)) == u.Uid
 }
 
 // configFile renders the settings as the YAML file --config reads.
@@ -175,6 +430,8 @@ TimeoutStopSec=60
 # outlive the restart (the next hub takes them over), so participants keep
 # their kernels through an upgrade.
 KillMode=process
+# The students' servers inherit the hub's limits: notebooks open many files.
+LimitNOFILE=65536
 {{- else}}
 User={{.User}}
 Group={{.User}}
@@ -328,11 +585,7 @@ func (in *Service) installKernels() error {
 	if !in.root() || in.KernelspecDir == "" {
 		return nil
 	}
-	binary := in.KernelBinary
-	if binary == "" {
-		binary = in.Bin
-	}
-	done, err := kernel.Install(in.dest(in.KernelspecDir), binary)
+	done, err := kernel.Install(in.dest(in.KernelspecDir), in.kernelBinary())
 	for _, k := range done {
 		switch k.Action {
 		case kernel.SiteKernel:

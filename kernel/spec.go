@@ -341,3 +341,28 @@ func Names(found []Found) []string {
 	}
 	return names
 }
+
+// Pending says what Install(dir, binary) would do with each kernel,
+// writing nothing (wod install --dry-run).
+func Pending(dir, binary string) []Installed {
+	var out []Installed
+	for _, p := range ProvidedKernels() {
+		in := Installed{Name: p.Name, Path: filepath.Join(dir, p.Name, "kernel.json"), Action: Created}
+		want, _ := json.MarshalIndent(p.Spec(binary), "", " ")
+		old, err := os.ReadFile(in.Path)
+		switch {
+		case err != nil:
+		case bytes.Equal(old, append(want, '\n')):
+			in.Action = Unchanged
+		default:
+			var s Spec
+			if json.Unmarshal(old, &s) != nil || !s.runsWod(p.Name) {
+				in.Action = SiteKernel
+			} else {
+				in.Action = Updated
+			}
+		}
+		out = append(out, in)
+	}
+	return out
+}

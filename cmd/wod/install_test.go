@@ -71,3 +71,31 @@ func TestInstall(t *testing.T) {
 		t.Fatalf("unknown role: %d %s", code, errOut)
 	}
 }
+
+// TestInstallDryRunAndAgain: wod install --dry-run on a fresh Debian root
+// prints the plan (the packages the role lacks first) and writes nothing;
+// run for real twice, the second changes nothing and says so.
+func TestInstallDryRunAndAgain(t *testing.T) {
+	root, data := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/dpkg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	status := "Package: passwd\nStatus: install ok installed\n\nPackage: ca-certificates\nStatus: install ok installed\n\n"
+	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), []byte(status), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"install", "--role", "server", "--root", root, "--data", data, "--log-level", "error"}
+	code, out, errOut := runWod(t, "", append(args, "--dry-run", "--postgres")...)
+	if code != 0 || !strings.Contains(out, " 1. install packages: postgresql") || !strings.Contains(out, "etc/wod/server.yml") {
+		t.Fatalf("dry run: %d %s %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc")); err == nil {
+		t.Fatalf("the dry run wrote files")
+	}
+	if code, out, errOut := runWod(t, "", args...); code != 0 || !strings.Contains(out, "(3 changes)") {
+		t.Fatalf("first run: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := runWod(t, "", args...); code != 0 || !strings.Contains(out, "nothing to change") {
+		t.Fatalf("second run: %d %s %s", code, out, errOut)
+	}
+}
