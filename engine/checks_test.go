@@ -15,6 +15,7 @@ import (
 // starts failing, not at the next runs that find it failing still; the
 // platform's checks are recorded apart.
 func TestChecksAlertOnNewFailure(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		w := newWorld(t, db, clock)
 		limits := wod.CheckResult{Name: "student limits", Status: wod.CheckOK, Detail: "nofile 4096"}

@@ -757,6 +757,7 @@ func TestDismissJobs(t *testing.T) {
 // the agent protocol, recorded under its location; a bad verdict is
 // refused whole.
 func TestAgentReportsChecks(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		e := newEnv(t, db, clock, 0)
 		ctx := context.Background()

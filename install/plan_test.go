@@ -100,6 +100,7 @@ var minimal = []string{"base-files", "bash", "coreutils", "dpkg", "apt", "passwd
 // role needs — the packages it lacks, with why, and every file — and
 // changes nothing.
 func TestDryRunFreshRoot(t *testing.T) {
+	t.Parallel()
 	root := freshRoot(t, minimal...)
 	before := snapshot(t, root)
 	var out bytes.Buffer
@@ -167,6 +168,7 @@ func TestDryRunFreshRoot(t *testing.T) {
 // writes the files; a second changes nothing and says so; a changed
 // setting rewrites the configuration alone.
 func TestIdempotent(t *testing.T) {
+	t.Parallel()
 	root := freshRoot(t, append(minimal, "ca-certificates", "jupyterhub", "python3-ipykernel", "gcc", "shc", "quota",
 		"btrfs-progs", "systemd-timesyncd")...)
 	binary := testBinary(t)

@@ -307,6 +307,7 @@ func certServer(t *testing.T, notBefore, notAfter time.Time) (string, *x509.Cert
 }
 
 func TestCertificate(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	day := 24 * time.Hour
 	for _, tc := range []struct {

@@ -16,6 +16,7 @@ import (
 // the next runs that find it still; it keeps its since; it is new again
 // after it mended; a check a run no longer makes goes.
 func TestHostChecks(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
 		ctx := context.Background()
 		newEndpoint(t, db, "https://hooks.example.org/wod", wod.WebhookCheckFailed)

@@ -13,6 +13,7 @@ import (
 // the platform's first: what fails and warns, since when; a host whose
 // checks all pass in one line.
 func TestDashboardChecks(t *testing.T) {
+	t.Parallel()
 	forEach(t, func(t *testing.T, s *site) {
 		s.operator("mod", wod.RoleModerator, "correct horse battery")
 		s.login("mod", "correct horse battery")
