@@ -52,7 +52,7 @@ func (c *Checker) neededPorts(role string) map[int]string {
 			}
 		}
 	}
-	if role != "agent" {
+	if role != "agent" || c.InProcess { // wod up's agent shares its host with the server
 		addPort(c.Config.Addr, "wod server (--addr)")
 		addPort(c.Config.MetricsAddr, "metrics (--metrics-addr)")
 		ports[80], ports[443] = "http", "https" // a reverse proxy in front of the server

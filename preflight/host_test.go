@@ -248,6 +248,15 @@ func TestFirewall(t *testing.T) {
 		}
 	}
 
+	// wod up's agent checks its host, which the server shares.
+	up := &Checker{Config: configure(t, "--addr", "0.0.0.0:8080"), InProcess: true}
+	if ports := up.neededPorts(config.RoleAgent); ports[8080] == "" || ports[8000] == "" {
+		t.Fatalf("wod up's agent needs %v", ports)
+	}
+	if ports := (&Checker{Config: up.Config}).neededPorts(config.RoleAgent); ports[8080] != "" {
+		t.Fatalf("a lone agent needs the server's port: %v", ports)
+	}
+
 	// The whole check on a host whose tools answer: nft first, then
 	// iptables-save when nftables has no rules.
 	// The server listens on 8080 (and Redis on 6379) in this host.
