@@ -148,37 +148,44 @@ func TestGuardKillsCPUHogs(t *testing.T) {
 	hogDone := exited(hog)
 
 	srv := &guardServer{held: []int{testSeat}}
-	// Two loops share this machine's cores with other work: a quarter of
+	// Two loops share this machine's cores with other work (CI runs every
+	// package at once, with hubs): a twentieth of
 	// a core is hot enough to tell a loop from an idle process.
 	g := &Guard{Host: h, Server: srv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Students: testSeat + 3,
-		HogAllow: []string{"gcc", "cc1plus"}, HogShare: 0.25, HogFor: time.Second}
+		HogAllow: []string{"gcc", "cc1plus"}, HogShare: 0.05, HogFor: time.Second}
+	// Sweep until the hog is killed and the spared loop has been judged
+	// hot at some sweep: on a loaded machine a loop gets its share only
+	// now and then, so "hot" is what some sweep saw, not the last one.
 	deadline := time.After(60 * time.Second)
-sweeps:
-	for {
+	killed, sparedHot := false, false
+	for !killed || !sparedHot {
 		if err := g.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if s := g.samples[compiler.Process.Pid]; s != nil && s.hotFor >= g.HogFor {
+			sparedHot = true
+		}
 		select {
 		case <-hogDone:
-			break sweeps
+			killed = true
+		default:
+		}
+		if killed && sparedHot {
+			break
+		}
+		select {
+		case <-hogDone:
+			killed = true
 		case <-deadline:
-			t.Fatalf("the busy loop was not killed; events: %q", srv.events)
+			t.Fatalf("after 60 s: busy loop killed %v, allowed loop seen hot %v; events: %q", killed, sparedHot, srv.events)
 		case <-time.After(300 * time.Millisecond):
 		}
-	}
-	// One more sweep for the spared one to be judged hot again.
-	time.Sleep(300 * time.Millisecond)
-	if err := g.Sweep(ctx); err != nil {
-		t.Fatal(err)
 	}
 	if syscall.Kill(compiler.Process.Pid, 0) != nil {
 		t.Fatal("the guard killed a process on the allow-list")
 	}
-	if s := g.samples[compiler.Process.Pid]; s == nil || s.hotFor < g.HogFor {
-		t.Errorf("the allowed loop was not seen hot: %+v", s)
-	}
 	events := strings.Join(srv.events, "\n")
-	if len(srv.events) != 1 || !strings.Contains(events, "killed bash") || !strings.Contains(events, "25% of a CPU for 1s") {
+	if len(srv.events) != 1 || !strings.Contains(events, "killed bash") || !strings.Contains(events, "5% of a CPU for 1s") {
 		t.Fatalf("events:\n%s", events)
 	}
 }
