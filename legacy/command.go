@@ -4,7 +4,9 @@
 // API. The intake accepts those mails, keeps them in a spool on disk, and a
 // Bridge hands them to the agent's Runner as jobs and reports the outcomes
 // to the api-db, so a site can replace the original backend first and the
-// rest of the original later.
+// rest of the original later. The participant mails the api-db sends the
+// same way (without SendGrid) go to a Relay, the site's SMTP relay's
+// outbox.
 package legacy
 
 import (

@@ -20,6 +20,8 @@ import (
 // process of this host other than root's (and SenderUIDs'), and, when
 // Senders is set, from those senders; a mail it cannot read is refused
 // with the reason, and one it accepts is in the spool before it says so.
+// The api-db's participant mails go to Relay, under the same checks and
+// more (see relay): it is never an open relay.
 //
 // Every participant has a shell on this host, so a connection from this
 // host is only as good as the process that made it: before the greeting,
