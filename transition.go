@@ -79,6 +79,11 @@ type AgentJob struct {
 	// was imported from: an agent that follows the repositories deploys
 	// these and no other.
 	Content []ContentCommit `json:"content,omitempty" doc:"The commits of the content repositories the catalogue was imported from: deploy these"`
+	// ReportPassword asks a cleanup for the password the seat was locked
+	// with, in the result: the original api-db keeps every password of a
+	// seat (its backend reports it at CLEANUP). Never set by a wod server,
+	// which has no use for it, so it never travels.
+	ReportPassword bool `json:"-"`
 }
 
 // AgentResult is what an agent reports for a job.
@@ -86,7 +91,8 @@ type AgentResult struct {
 	Attempt int    `json:"attempt"`
 	OK      bool   `json:"ok"`
 	Error   string `json:"error,omitempty" doc:"Why it failed, for operators"`
-	// Password is the student's new password, after create.
+	// Password is the student's new password, after create (and after a
+	// cleanup that was asked for it: AgentJob.ReportPassword).
 	Password string `json:"password,omitempty"`
 	// Completion is the percentage of code cells run, after cleanup.
 	Completion *int `json:"completion,omitempty" minimum:"0" maximum:"100"`

@@ -3,6 +3,7 @@ package wod_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,5 +96,24 @@ func TestRolesAndBadges(t *testing.T) {
 		if (b == nil && want != "") || (b != nil && b.Name != want) {
 			t.Errorf("BadgeFor(%d) = %v, want %q", n, b, want)
 		}
+	}
+}
+
+// ReportPassword is for the legacy bridge, in-process: a job from a wod
+// server never asks a cleanup for the seat's password, whatever it sends.
+func TestReportPasswordNeverTravels(t *testing.T) {
+	b, err := json.Marshal(wod.AgentJob{ID: 1, Kind: wod.JobCleanup, ReportPassword: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToLower(string(b)), "report") {
+		t.Errorf("ReportPassword on the wire: %s", b)
+	}
+	var back wod.AgentJob
+	if err := json.Unmarshal([]byte(`{"id":1,"kind":"cleanup","ReportPassword":true,"report_password":true}`), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.ReportPassword {
+		t.Error("a job decoded from the wire asks for the password")
 	}
 }

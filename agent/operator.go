@@ -194,7 +194,7 @@ func (o *HubOperator) prepare(ctx context.Context, j *wod.AgentJob) (Outcome, er
 	// A seat starts from a lock too, not only ends with one: the seat may
 	// have been freed by a wod from before the hub user was re-made at
 	// every lock, or by hand, and must not let its last holder in.
-	locked, err := o.lock(ctx, j, a)
+	locked, _, err := o.lock(ctx, j, a)
 	if err != nil {
 		return Outcome{Output: locked}, err
 	}
@@ -283,9 +283,12 @@ func (o *HubOperator) prepare(ctx context.Context, j *wod.AgentJob) (Outcome, er
 // keeps it for a reset.
 func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	a := o.Host.Account(j.StudentNumber)
-	locked, err := o.lock(ctx, j, a)
+	locked, password, err := o.lock(ctx, j, a)
 	if err != nil {
 		return Outcome{Output: locked}, err
+	}
+	if !j.ReportPassword {
+		password = ""
 	}
 	// The content after the lock: a repository out of reach delays the
 	// measure, never the end of the participant's access.
@@ -312,13 +315,13 @@ func (o *HubOperator) cleanup(ctx context.Context, j *wod.AgentJob) (Outcome, er
 			return Outcome{Output: out}, err
 		}
 	}
-	return Outcome{Completion: &completion, Notebooks: notebooks, Output: out}, nil
+	return Outcome{Password: password, Completion: &completion, Notebooks: notebooks, Output: out}, nil
 }
 
 // reset runs the workshop's reset script (appliances) and frees the seat.
 func (o *HubOperator) reset(ctx context.Context, j *wod.AgentJob) (Outcome, error) {
 	a := o.Host.Account(j.StudentNumber)
-	locked, err := o.lock(ctx, j, a)
+	locked, _, err := o.lock(ctx, j, a)
 	if err != nil {
 		return Outcome{Output: locked}, err
 	}
@@ -345,7 +348,7 @@ func (o *HubOperator) jobContent(ctx context.Context, j *wod.AgentJob) (context.
 // purge takes a seat back whatever state it is in.
 func (o *HubOperator) purge(ctx context.Context, j *wod.AgentJob) error {
 	a := o.Host.Account(j.StudentNumber)
-	if _, err := o.lock(ctx, j, a); err != nil {
+	if _, _, err := o.lock(ctx, j, a); err != nil {
 		return err
 	}
 	return o.Host.Wipe(ctx, a)
@@ -358,43 +361,45 @@ func (o *HubOperator) purge(ctx context.Context, j *wod.AgentJob) error {
 // password change ends no session), the password becomes one nobody
 // knows, the processes die, and what the uid left outside the home (cron
 // and at jobs, temporary files, IPC objects) goes. It returns what it
-// removed, for the job's output.
-func (o *HubOperator) lock(ctx context.Context, j *wod.AgentJob, a Account) (string, error) {
+// removed, for the job's output, and the new password (see
+// AgentJob.ReportPassword).
+func (o *HubOperator) lock(ctx context.Context, j *wod.AgentJob, a Account) (string, string, error) {
 	o.cancelPreStart(a.Name)
 	if err := o.stop(ctx, a); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := o.Hub.DeleteUser(ctx, a.Name); err != nil {
-		return "", fmt.Errorf("delete the hub user %s: %w", a.Name, err)
+		return "", "", fmt.Errorf("delete the hub user %s: %w", a.Name, err)
 	}
-	if err := o.Host.SetPassword(ctx, a, secret.StudentPassword()); err != nil {
-		return "", err
+	password := secret.StudentPassword()
+	if err := o.Host.SetPassword(ctx, a, password); err != nil {
+		return "", "", err
 	}
 	if j.LDAP && o.Directory != nil {
 		// The appliances' password goes too.
 		if err := o.Directory.SetPassword(ctx, j.StudentNumber, secret.StudentPassword()); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	// A cron job could have started between the kill and the removal of
 	// the crontab: kill, remove, kill again.
 	if _, err := o.Host.KillProcesses(ctx, a); err != nil {
-		return "", err
+		return "", "", err
 	}
 	removed, err := o.Host.RemoveTraces(ctx, a)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if _, err := o.Host.KillProcesses(ctx, a); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := o.Hub.EnsureUser(ctx, a.Name); err != nil {
-		return "", fmt.Errorf("hub user %s: %w", a.Name, err)
+		return "", "", fmt.Errorf("hub user %s: %w", a.Name, err)
 	}
 	if len(removed) == 0 {
-		return "", nil
+		return "", password, nil
 	}
-	return "removed what " + a.Name + " left outside the home:\n  " + strings.Join(removed, "\n  "), nil
+	return "removed what " + a.Name + " left outside the home:\n  " + strings.Join(removed, "\n  "), password, nil
 }
 
 // joinOutput joins the outputs of two steps of an operation.

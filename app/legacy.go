@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/agent"
 	"github.com/wod-dev/wod/legacy"
+	"github.com/wod-dev/wod/mail"
 )
 
 // RunLegacyAgent runs the agent for the original api-db: its command mails
@@ -32,6 +34,10 @@ func (a *App) RunLegacyAgent(ctx context.Context, contentDirs []string) error {
 		return err
 	}
 	log := a.Logger.With("component", "legacy")
+	relay, err := a.legacyRelay(log)
+	if err != nil {
+		return err
+	}
 	bridge := &legacy.Bridge{Spool: spool, API: &legacy.APIDB{URL: lc.API, User: lc.User, Password: lc.Password},
 		BaseStudentID: lc.BaseStudentID, Students: lc.Students, Location: lc.Location, Logger: log}
 	parts, err := a.BuildAgent(ctx, bridge, contentDirs)
@@ -44,12 +50,16 @@ func (a *App) RunLegacyAgent(ctx context.Context, contentDirs []string) error {
 	}
 	host, _ := os.Hostname()
 	intake := &legacy.Intake{Spool: spool, Allow: allow, SenderUIDs: senderUIDs, Senders: lc.Senders,
-		Accepted: bridge.Notify, Audit: bridge.Event, Domain: host, Logger: log}
+		Accepted: bridge.Notify, Audit: bridge.Event, Domain: host, Relay: relay,
+		LocalDomains: legacyLocalDomains(host, lc.Location, lc.MailAddr), Logger: log}
 	log.Info("agent running for the original api-db", "api", lc.API, "mail", ln.Addr().String(),
-		"allow", lc.Allow, "sender_uids", senderUIDs, "spool", spool.Dir)
+		"allow", lc.Allow, "sender_uids", senderUIDs, "spool", spool.Dir, "relay", relay != nil)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if relay != nil {
+		wg.Go(func() { relay.Run(ctx) })
+	}
 	var serveErr error
 	wg.Go(func() {
 		if serveErr = intake.Serve(ctx, ln); serveErr != nil {
@@ -57,11 +67,46 @@ func (a *App) RunLegacyAgent(ctx context.Context, contentDirs []string) error {
 		}
 	})
 	parts.Run(ctx)
+	cancel() // the intake and the relay stop with the agent
 	wg.Wait()
 	if serveErr != nil {
 		return fmt.Errorf("legacy mail intake: %w", serveErr)
 	}
 	return nil
+}
+
+// legacyRelay is the outbox of the api-db's participant mails, with
+// --smtp-host: without SendGrid the api-db sends them to its backend, whose
+// Postfix passed them on. Only the api-db's sender may use it, so it needs
+// --legacy-mail-from. Without --smtp-host the intake refuses them.
+func (a *App) legacyRelay(log *slog.Logger) (*legacy.Relay, error) {
+	mc := a.Config.Mail
+	if mc.SMTPHost == "" {
+		return nil, nil
+	}
+	if len(a.Config.Agent.Legacy.Senders) == 0 {
+		return nil, fmt.Errorf("--smtp-host relays the api-db's participant mails: name the api-db's sender (its WODSENDER) with --legacy-mail-from, so that nobody else's are relayed")
+	}
+	transport, err := mail.NewSMTP(mail.SMTPConfig{Host: mc.SMTPHost, Port: mc.SMTPPort, Security: mc.SMTPSecurity,
+		Username: mc.SMTPUsername, Password: mc.SMTPPassword, Timeout: mc.SMTPTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-host: %w", err)
+	}
+	relay := &legacy.Relay{Dir: filepath.Join(a.Config.Data, "legacy-relay"), Transport: transport, Logger: log}
+	if err := relay.Open(); err != nil {
+		return nil, err
+	}
+	return relay, nil
+}
+
+// legacyLocalDomains are the names the api-db's command mails are
+// addressed to (its WODUSER@<location>): never relayed.
+func legacyLocalDomains(host, location, mailAddr string) []string {
+	out := []string{host, location}
+	if h, _, err := net.SplitHostPort(mailAddr); err == nil && h != "" {
+		out = append(out, h)
+	}
+	return out
 }
 
 // legacyIntakePolicy reads who may send command mails and refuses a

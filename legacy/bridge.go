@@ -169,6 +169,9 @@ func (b *Bridge) job(ctx context.Context, e *Entry) (*wod.AgentJob, error) {
 		LeaseSeconds: int(lease / time.Second), RegistrationID: c.Customer,
 		Workshop: c.Workshop(), SessionType: c.SessionType(), StudentNumber: c.Student,
 		StudentID: b.BaseStudentID + c.Student, Username: wod.StudentUsername(c.Student)}
+	// procmail-action.sh reports the password a CLEANUP rotates: the
+	// api-db's row then no longer holds the participant's.
+	job.ReportPassword = c.Verb == Cleanup
 	if c.Notebook == "" {
 		return job, nil // a PURGE needs no workshop
 	}
@@ -299,6 +302,9 @@ func (b *Bridge) deliver(ctx context.Context, e *Entry) {
 		puts = append(puts, put{true, map[string]string{"password": res.Password}},
 			put{false, map[string]string{"active": "true"}})
 	case Cleanup:
+		if res.Password != "" {
+			puts = append(puts, put{true, map[string]string{"password": res.Password}})
+		}
 		if res.Completion != nil {
 			puts = append(puts, put{false, map[string]string{"completionPercentage": fmt.Sprint(*res.Completion)}})
 		}

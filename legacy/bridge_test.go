@@ -65,7 +65,11 @@ func (o *operator) Run(ctx context.Context, j *wod.AgentJob) (agent.Outcome, err
 		return agent.Outcome{Password: fmt.Sprintf("pw-%d-%d", j.StudentNumber, j.Attempt)}, nil
 	case wod.JobCleanup:
 		c := 40
-		return agent.Outcome{Completion: &c}, nil
+		out := agent.Outcome{Completion: &c}
+		if j.ReportPassword {
+			out.Password = fmt.Sprintf("locked-%d-%d", j.StudentNumber, j.Attempt)
+		}
+		return out, nil
 	}
 	return agent.Outcome{}, nil
 }
@@ -209,10 +213,11 @@ func TestBridgeLives(t *testing.T) {
 	}
 
 	want := map[string][]map[string]string{
-		"/api/student/101": {{"password": "pw-1-1"}, {"assigned": "false"}, {"assigned": "false"}},
+		// CLEANUP reports the password it rotated, as procmail-action.sh does.
+		"/api/student/101": {{"password": "pw-1-1"}, {"password": "locked-1-1"}, {"assigned": "false"}, {"assigned": "false"}},
 		"/api/customer/10": {{"active": "true"}, {"completionPercentage": "40"}, {"cleaned": "true"}},
 		// A reset workshop keeps the seat for its RESET.
-		"/api/student/106": {{"password": "pw-6-1"}, {"assigned": "true"}, {"assigned": "false"}},
+		"/api/student/106": {{"password": "pw-6-1"}, {"password": "locked-6-1"}, {"assigned": "true"}, {"assigned": "false"}},
 		"/api/customer/11": {{"active": "true"}, {"completionPercentage": "40"}, {"active": "false"}, {"cleaned": "true"}},
 	}
 	for path, w := range want {

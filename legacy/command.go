@@ -4,7 +4,9 @@
 // API. The intake accepts those mails, keeps them in a spool on disk, and a
 // Bridge hands them to the agent's Runner as jobs and reports the outcomes
 // to the api-db, so a site can replace the original backend first and the
-// rest of the original later.
+// rest of the original later. The participant mails the api-db sends the
+// same way (without SendGrid) go to a Relay, the site's SMTP relay's
+// outbox.
 package legacy
 
 import (
@@ -85,9 +87,57 @@ const MaxRange = wod.MaxStudentsPerLocation
 // between the Subject header and the body, whose first line is the
 // notebook.
 func ParseMessage(raw []byte) ([]Command, error) {
+	subject, lines := splitMessage(raw)
+	if subject == "" {
+		return nil, fmt.Errorf("no Subject: a command mail's subject is CREATE|CLEANUP|RESET|PURGE <student> <customer>")
+	}
+	m := subjectRE.FindStringSubmatch(strings.Join(strings.Fields(subject), " "))
+	if m == nil {
+		return nil, fmt.Errorf("subject %q: want CREATE|CLEANUP|RESET|PURGE <student> <customer> (RESET may name <first>,<last>)", truncate(subject, 80))
+	}
+	verb := Verb(m[1])
+	first, err1 := strconv.Atoi(m[2])
+	last := first
+	var err2 error
+	if m[3] != "" {
+		last, err2 = strconv.Atoi(m[3])
+		if verb != Reset {
+			return nil, fmt.Errorf("subject %q: only RESET takes a range of students", truncate(subject, 80))
+		}
+	}
+	customer, err3 := strconv.ParseInt(m[4], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || first < 1 || last < first || last-first >= MaxRange {
+		return nil, fmt.Errorf("subject %q: student numbers start at 1, a range at most %d long", truncate(subject, 80), MaxRange)
+	}
+	var notebook string
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" && l != "." {
+			notebook = l
+			break
+		}
+	}
+	switch {
+	case notebook == "" && verb != Purge:
+		return nil, fmt.Errorf("%s: the body names no notebook (its first line is the workshop folder, e.g. WKSHP-API101)", verb)
+	case notebook != "" && !notebookRE.MatchString(notebook):
+		return nil, fmt.Errorf("%s: %q is not a workshop folder (WKSHP-… or CHLG-…)", verb, truncate(notebook, 80))
+	}
+	// Counted, not "s <= last": a range ending at the largest int would
+	// wrap around and never end.
+	cmds := make([]Command, 0, last-first+1)
+	for k := range last - first + 1 {
+		cmds = append(cmds, Command{Verb: verb, Student: first + k, Customer: customer, Notebook: notebook})
+	}
+	return cmds, nil
+}
+
+// splitMessage reads a mail as the original api-db writes it: LF line
+// ends and, often, no blank line between the headers and the body (its
+// first line that is not a header starts the body, as Postfix reads it).
+// It returns the Subject, decoded, and the body's lines.
+func splitMessage(raw []byte) (subject string, body []string) {
 	text := strings.ReplaceAll(string(raw), "\r\n", "\n")
 	lines := strings.Split(text, "\n")
-	var subject string
 	var headers []string
 	i := 0
 	for ; i < len(lines); i++ {
@@ -114,47 +164,7 @@ func ParseMessage(raw []byte) ([]Command, error) {
 			}
 		}
 	}
-	if subject == "" {
-		return nil, fmt.Errorf("no Subject: a command mail's subject is CREATE|CLEANUP|RESET|PURGE <student> <customer>")
-	}
-	m := subjectRE.FindStringSubmatch(strings.Join(strings.Fields(subject), " "))
-	if m == nil {
-		return nil, fmt.Errorf("subject %q: want CREATE|CLEANUP|RESET|PURGE <student> <customer> (RESET may name <first>,<last>)", truncate(subject, 80))
-	}
-	verb := Verb(m[1])
-	first, err1 := strconv.Atoi(m[2])
-	last := first
-	var err2 error
-	if m[3] != "" {
-		last, err2 = strconv.Atoi(m[3])
-		if verb != Reset {
-			return nil, fmt.Errorf("subject %q: only RESET takes a range of students", truncate(subject, 80))
-		}
-	}
-	customer, err3 := strconv.ParseInt(m[4], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || first < 1 || last < first || last-first >= MaxRange {
-		return nil, fmt.Errorf("subject %q: student numbers start at 1, a range at most %d long", truncate(subject, 80), MaxRange)
-	}
-	var notebook string
-	for _, l := range lines[i:] {
-		if l = strings.TrimSpace(l); l != "" && l != "." {
-			notebook = l
-			break
-		}
-	}
-	switch {
-	case notebook == "" && verb != Purge:
-		return nil, fmt.Errorf("%s: the body names no notebook (its first line is the workshop folder, e.g. WKSHP-API101)", verb)
-	case notebook != "" && !notebookRE.MatchString(notebook):
-		return nil, fmt.Errorf("%s: %q is not a workshop folder (WKSHP-… or CHLG-…)", verb, truncate(notebook, 80))
-	}
-	// Counted, not "s <= last": a range ending at the largest int would
-	// wrap around and never end.
-	cmds := make([]Command, 0, last-first+1)
-	for k := range last - first + 1 {
-		cmds = append(cmds, Command{Verb: verb, Student: first + k, Customer: customer, Notebook: notebook})
-	}
-	return cmds, nil
+	return subject, lines[i:]
 }
 
 // lfTerminated reports whether data ends with the original's end of data,

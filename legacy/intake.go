@@ -20,6 +20,8 @@ import (
 // process of this host other than root's (and SenderUIDs'), and, when
 // Senders is set, from those senders; a mail it cannot read is refused
 // with the reason, and one it accepts is in the spool before it says so.
+// The api-db's participant mails go to Relay, under the same checks and
+// more (see relay): it is never an open relay.
 //
 // Every participant has a shell on this host, so a connection from this
 // host is only as good as the process that made it: before the greeting,
@@ -46,11 +48,20 @@ type Intake struct {
 	Accepted func()
 	// Domain is the name in the greeting.
 	Domain string
-	Logger *slog.Logger
+	// Relay, if set, takes the api-db's participant mails (those whose
+	// subject is no command) for the site's SMTP relay; without it they
+	// are refused. Only Senders may send them (the intake refuses to relay
+	// without Senders), each to one recipient outside LocalDomains.
+	Relay *Relay
+	// LocalDomains are this backend's mail domains (its host names): a
+	// mail to them is a command mail, never relayed.
+	LocalDomains []string
+	Logger       *slog.Logger
 }
 
-// maxCommandMail bounds a command mail: a subject and a folder name.
-const maxCommandMail = 64 << 10
+// maxMail bounds a mail: a command is a subject and a folder name, a
+// participant mail a page of text.
+const maxMail = 256 << 10
 
 // Serve answers on ln until ctx ends.
 func (in *Intake) Serve(ctx context.Context, ln net.Listener) error {
@@ -61,7 +72,7 @@ func (in *Intake) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.ReadTimeout = time.Minute
 	s.WriteTimeout = time.Minute
-	s.MaxMessageBytes = maxCommandMail
+	s.MaxMessageBytes = maxMail
 	s.MaxRecipients = 10
 	s.ErrorLog = smtpErrorLog{in.logger()}
 	// Closed when ctx ends; the callback goes when Serve returns first.
@@ -114,6 +125,7 @@ type intakeSession struct {
 	in     *Intake
 	remote string
 	from   string
+	rcpts  []string
 }
 
 func (s *intakeSession) Mail(from string, _ *smtp.MailOptions) error {
@@ -125,7 +137,10 @@ func (s *intakeSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *intakeSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *intakeSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
 
 func (s *intakeSession) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
@@ -137,6 +152,9 @@ func (s *intakeSession) Data(r io.Reader) error {
 	}
 	if err != nil {
 		return err
+	}
+	if subject, _ := splitMessage(data); !isCommandSubject(subject) {
+		return s.relay(data)
 	}
 	cmds, err := ParseMessage(data)
 	if err != nil {
@@ -160,7 +178,7 @@ func (s *intakeSession) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *intakeSession) Reset()        { s.from = "" }
+func (s *intakeSession) Reset()        { s.from, s.rcpts = "", nil }
 func (s *intakeSession) Logout() error { return nil }
 
 func containsFold(list []string, s string) bool {
@@ -274,7 +292,7 @@ func (c *eagerConn) Write(b []byte) (int, error) {
 func (c *eagerConn) readEarly() {
 	buf := make([]byte, 4096)
 	wait := eagerWait
-	for len(c.early) < maxCommandMail {
+	for len(c.early) < maxMail {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(wait))
 		n, err := c.Conn.Read(buf)
 		c.early = append(c.early, buf[:n]...)

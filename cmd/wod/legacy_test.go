@@ -18,11 +18,15 @@ import (
 	"github.com/wod-dev/wod/jupyterhub"
 	"github.com/wod-dev/wod/legacy"
 	"github.com/wod-dev/wod/legacy/apidbtest"
+	"github.com/wod-dev/wod/mail/smtptest"
 )
 
 // The legacy test's seat: apart from the end-to-end test's (9001-9003)
-// and the agent tests' (9101-), with the same far uid base.
-const legacySeat = 9201
+// and the agent tests' (9101-); its uid is 64700.
+const (
+	legacySeat    = 9201
+	legacyUIDBase = 64700 - legacySeat
+)
 
 // TestLegacyAgent puts `wod agent --legacy-api` where the original's
 // backend was: the original api-db's command mails, sent the way it sends
@@ -43,6 +47,9 @@ func TestLegacyAgent(t *testing.T) {
 	pwFile := filepath.Join(t.TempDir(), "apidb-password")
 	os.WriteFile(pwFile, []byte(api.Password+"\n"), 0o600)
 
+	// The site's SMTP relay, for the participant mails the api-db sends
+	// through its backend when it has no SendGrid key.
+	relay := smtptest.Start(t)
 	mailAddr, hubAddr := freeAddr(t), freeAddr(t)
 	hubURL := "http://" + hubAddr
 	logs := &lockedLog{}
@@ -50,7 +57,8 @@ func TestLegacyAgent(t *testing.T) {
 		"--legacy-mail-addr", mailAddr, "--legacy-mail-from", "wod@example.org",
 		"--legacy-base-student-id", fmt.Sprint(base), "--legacy-students", fmt.Sprint(legacySeat+2),
 		"--content", contentDir, "--data", t.TempDir(), "--hub-addr", hubAddr, "--student-root", students,
-		"--uid-base", fmt.Sprint(e2eUIDBase), "--log-level", "info")
+		"--smtp-host", relay.Host, "--smtp-port", fmt.Sprint(relay.Port), "--smtp-security", "none",
+		"--uid-base", fmt.Sprint(legacyUIDBase), "--log-level", "info")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -110,11 +118,25 @@ func TestLegacyAgent(t *testing.T) {
 		t.Fatalf("the notebook is not personalised: %s", raw)
 	}
 
+	// The api-db's credentials mail, sent through this backend as the
+	// original's Postfix relayed it, reaches the participant.
+	rawMail(t, mailAddr, "ann@example.org", "Subject: HPE Workshops-on-Demand credentials\nThe clock has started!\n"+
+		fmt.Sprintf("User Name: %s\nPassword: %s\n.\n", fmt.Sprintf("student%d", legacySeat), password))
+	got := relay.Wait(t, 1, time.Minute)
+	if got[0].To[0] != "ann@example.org" || got[0].Subject != "HPE Workshops-on-Demand credentials" ||
+		!strings.Contains(got[0].Text, "Password: "+password) {
+		t.Errorf("relayed: to %v, subject %q, text %q", got[0].To, got[0].Subject, got[0].Text)
+	}
+
 	// The participant has a shell here: their PURGE over loopback, which
 	// --legacy-mail-allow admits by default, is refused and logged.
-	uid := e2eUIDBase + legacySeat
+	uid := legacyUIDBase + legacySeat
 	if out := commandAsUID(t, uid, mailAddr, fmt.Sprintf("Subject: PURGE %d 77\nWKSHP-Welcome101\n.\n", legacySeat)); !strings.HasPrefix(out, "554 ") {
 		t.Errorf("the student's PURGE was answered %q", out)
+	}
+	// Nor can they relay mail through the backend, whoever they claim to be.
+	if out := commandAsUID(t, uid, mailAddr, "Subject: Your prize\nClaim it now.\n.\n"); !strings.HasPrefix(out, "554 ") {
+		t.Errorf("the student's relay attempt was answered %q", out)
 	}
 	if !strings.Contains(logs.String(), `msg="legacy command mail refused"`) ||
 		!strings.Contains(logs.String(), fmt.Sprintf("uid=%d user=%s", uid, username)) {
@@ -142,24 +164,48 @@ func TestLegacyAgent(t *testing.T) {
 	if ok, _ := jupyterhub.NewParticipant(hubURL, username).Login(ctx, password); ok {
 		t.Error("the old password still logs in")
 	}
+	// The api-db hears of the password the cleanup rotated to, as from
+	// procmail-action.sh: its row no longer holds the participant's.
+	if pws := fieldPuts(api, student, "password"); len(pws) != 2 || pws[1] == "" || pws[1] == password {
+		t.Errorf("passwords reported: %q, want the create's then the cleanup's", pws)
+	} else if ok, err := jupyterhub.NewParticipant(hubURL, username).Login(ctx, pws[1]); err != nil || !ok {
+		t.Errorf("the password reported at cleanup is not the seat's: %v %v", ok, err)
+	}
 	if entries, err := os.ReadDir(filepath.Join(students, username)); err != nil || len(entries) != 0 {
 		t.Errorf("home not wiped: %v %v", entries, err)
 	}
-	if pids := uidProcesses(e2eUIDBase + legacySeat); len(pids) != 0 {
+	if pids := uidProcesses(legacyUIDBase + legacySeat); len(pids) != 0 {
 		t.Errorf("processes of %s survive: %v", username, pids)
 	}
+}
+
+// fieldPuts are the values of field the api-db got for path, in order.
+func fieldPuts(api *apidbtest.Server, path, field string) []string {
+	var out []string
+	for _, p := range api.Puts() {
+		if v, ok := p.Fields[field]; ok && p.Path == path {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // rawCommand sends a command mail the way the original api-db does: all at
 // once, LF line ends, hanging up when the greeting arrives.
 func rawCommand(t *testing.T, addr, mail string) {
 	t.Helper()
+	rawMail(t, addr, "wod@backend.example.org", mail)
+}
+
+// rawMail sends a mail to rcpt the way the original api-db does.
+func rawMail(t *testing.T, addr, rcpt, mail string) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Write([]byte("HELO apidb.example.org\nMAIL FROM: wod@example.org\nRCPT TO: wod@backend.example.org\nDATA\n" + mail)); err != nil {
+	if _, err := c.Write([]byte("HELO apidb.example.org\nMAIL FROM: wod@example.org\nRCPT TO: " + rcpt + "\nDATA\n" + mail)); err != nil {
 		t.Fatal(err)
 	}
 	c.Read(make([]byte, 1))
@@ -211,6 +257,18 @@ func TestLegacyAgentRefusesAllowListsThatAdmitStudents(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), "would take students' commands") {
 			t.Errorf("%v: %v\n%s", args, err, out)
 		}
+	}
+}
+
+// Relaying the api-db's participant mails needs its sender named: without
+// it, anyone on the allowed networks could relay through the backend.
+func TestLegacyAgentRelaysOnlyForANamedSender(t *testing.T) {
+	cmd := exec.Command(binary, "agent", "--legacy-api", "http://127.0.0.1:1/api", "--legacy-api-password", "x",
+		"--content", t.TempDir(), "--data", t.TempDir(), "--legacy-mail-addr", freeAddr(t),
+		"--smtp-host", "127.0.0.1", "--smtp-security", "none")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--legacy-mail-from") {
+		t.Errorf("--smtp-host without --legacy-mail-from: %v\n%s", err, out)
 	}
 }
 

@@ -143,7 +143,8 @@ func agentCmd(e *env) *cobra.Command {
 			"guards the students' processes. It dials out to --server; the location's token comes from\n" +
 			"POST /api/v1/locations/{name}/agent-token (give it as WOD_AGENT_TOKEN).\n\n" +
 			"With --legacy-api it works for the original Workshops-on-Demand api-db instead: it takes that\n" +
-			"api-db's command mails on --legacy-mail-addr and reports to its REST API, as the original backend did.",
+			"api-db's command mails on --legacy-mail-addr and reports to its REST API, as the original backend did;\n" +
+			"with --smtp-host it also relays the participant mails the api-db sends there (from --legacy-mail-from only).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ac := e.cfg.Agent
