@@ -269,8 +269,12 @@ func mailsTo(smtp *smtptest.Server, addr string) (subjects []string, ids map[str
 // restarts it: the registration finishes, every mail arrives once, the seat
 // comes back.
 func TestCrashAtEveryStep(t *testing.T) {
+	// Server processes with simulated agents, no hub and no Unix account:
+	// nothing another test shares, and most of the time is waiting.
+	t.Parallel()
 	for _, d := range storetest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			data := t.TempDir()
 			dsn := storetest.DSN(t, d)
 			smtp := smtptest.Start(t)
@@ -360,6 +364,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 // TestTwoServersShareTheWork runs two server processes on one PostgreSQL
 // database, each with an agent: every timer and every operation runs once.
 func TestTwoServersShareTheWork(t *testing.T) {
+	t.Parallel() // as TestCrashAtEveryStep
 	dsn := storetest.DSN(t, store.Postgres)
 	data := t.TempDir()
 	smtp := smtptest.Start(t)
