@@ -181,6 +181,14 @@ func (db *DB) DeleteLocation(ctx context.Context, name string) error {
 		if n > 0 {
 			return wod.Errorf(wod.ECONFLICT, "location %s is used by %d workshops; move or delete them first", name, n)
 		}
+		// Seats still held belong to participants (or wait for a reset):
+		// removing their location would leave accounts nobody cleans.
+		if err := tx.queryRow(`SELECT COUNT(*) FROM seats WHERE location_id = $1 AND state <> 'free'`, l.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return wod.Errorf(wod.ECONFLICT, "location %s holds %d seats (in use, or kept for a reset); wait for them to be freed or reset them first", name, n)
+		}
 		if err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE location_id = $1`, l.ID).Scan(&n); err != nil {
 			return err
 		}

@@ -16,12 +16,13 @@ import (
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/config"
 	"github.com/wod-dev/wod/content"
 	"github.com/wod-dev/wod/operator"
 )
 
 func migrateCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	return uses(&cobra.Command{
 		Use:   "migrate",
 		Short: "Bring the database schema up to date",
 		Args:  cobra.NoArgs,
@@ -38,7 +39,7 @@ func migrateCmd(e *env) *cobra.Command {
 			fmt.Fprintf(e.stdout, "database schema at version %d (%s)\n", latest, a.DB.Dialect())
 			return nil
 		},
-	}
+	}, config.UseConfig, config.UseDB, config.UseData)
 }
 
 // cliCaller is who acts from the command line, in the audit trail and as
@@ -46,7 +47,7 @@ func migrateCmd(e *env) *cobra.Command {
 var cliCaller = &wod.Caller{Name: "cli", Role: wod.RoleAdmin}
 
 func userCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "user", Short: "Manage operators (admin UI and API users)"}
+	cmd := uses(&cobra.Command{Use: "user", Short: "Manage operators (admin UI and API users)"}, config.UseConfig, config.UseDB, config.UseData)
 	var role string
 	add := &cobra.Command{
 		Use:   "add NAME --role admin|moderator",
@@ -97,7 +98,7 @@ func readPassword(stdin io.Reader) (string, error) {
 }
 
 func tokenCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens"}
+	cmd := uses(&cobra.Command{Use: "token", Short: "Manage API tokens"}, config.UseConfig, config.UseDB, config.UseData)
 	var role, name, expires string
 	create := &cobra.Command{
 		Use:   "create --role admin|moderator",
@@ -127,7 +128,7 @@ func tokenCmd(e *env) *cobra.Command {
 }
 
 func workshopCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "workshop", Short: "Manage the catalogue's workshops"}
+	cmd := uses(&cobra.Command{Use: "workshop", Short: "Manage the catalogue's workshops"}, config.UseConfig, config.UseDB, config.UseData)
 	var locations []string
 	imp := &cobra.Command{
 		Use:   "import DIR...",
@@ -164,6 +165,7 @@ func workshopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	uses(imp, config.UseConfig, config.UseDB, config.UseData, config.UseImport)
 	imp.Flags().StringSliceVar(&locations, "location", nil, "location of new workshops (repeatable or comma-separated: offered at each; name:MIN-MAX gives it its own seat range; default: the only one)")
 	list := &cobra.Command{
 		Use:   "list",
@@ -218,7 +220,9 @@ func workshopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(imp, list, test, rehearseCmd(e), syncCmd(e))
+	uses(test, config.UseConfig, config.UseImport, config.UseContent)
+	cmd.AddCommand(imp, list, test, uses(rehearseCmd(e), config.UseConfig, config.UseClient),
+		uses(syncCmd(e), config.UseConfig, config.UseClient))
 	return cmd
 }
 

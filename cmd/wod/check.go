@@ -49,5 +49,5 @@ func checkCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&role, "role", role, "what this machine runs: up (all-in-one), server or agent")
-	return cmd
+	return uses(cmd, config.AllRoles()...)
 }

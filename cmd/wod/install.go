@@ -51,7 +51,7 @@ func installCmd(e *env) *cobra.Command {
 			if cmd.Flags().Changed("kernel-binary") || os.Getenv(config.EnvName("kernel-binary")) != "" {
 				in.KernelBinary = e.cfg.Agent.KernelBinary
 			}
-			cmd.Root().PersistentFlags().VisitAll(func(f *pflag.Flag) {
+			e.flags.VisitAll(func(f *pflag.Flag) {
 				if f.Name == "config" || !cmd.Flags().Changed(f.Name) {
 					return
 				}
@@ -72,5 +72,5 @@ func installCmd(e *env) *cobra.Command {
 	cmd.Flags().BoolVar(&in.Packages, "packages", in.Packages, "install the distribution's packages the role lacks (apt-get)")
 	cmd.Flags().BoolVar(&in.Postgres, "postgres", false, "server: install PostgreSQL and create the wod role and database (local socket, peer authentication)")
 	cmd.Flags().BoolVar(&in.Start, "start", in.Start, "enable and start the service")
-	return cmd
+	return uses(cmd, config.AllRoles()...)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/config"
 	"github.com/wod-dev/wod/loadtest"
 )
 
@@ -76,7 +77,7 @@ func loadtestCmd(e *env) *cobra.Command {
 	f.BoolVar(&o.Wait, "wait", false, "participants who find the workshop full join its waiting line (and the report says how long they waited)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.MarkFlagRequired("workshop")
-	return cmd
+	return uses(cmd, config.UseConfig, config.UseClient)
 }
 
 func printReport(e *env, rep *loadtest.Report) {

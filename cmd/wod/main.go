@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/wod-dev/wod/app"
 	"github.com/wod-dev/wod/config"
@@ -30,11 +31,20 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// flags are all the configuration's flags (config.Register), whichever
+	// command runs.
+	flags *pflag.FlagSet
 }
 
 // run executes the command line and returns the exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	// Every flag is defined once, in all; each command shows and parses
+	// those of its uses (withFlags), and the environment and the file set
+	// them all, whatever the command.
+	all := pflag.NewFlagSet("wod", pflag.ContinueOnError)
+	e.cfg.Register(all)
+	e.flags = all
 	root := &cobra.Command{
 		Use:   "wod",
 		Short: "Workshops-on-Demand: hands-on notebook workshops, on demand",
@@ -42,19 +52,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			"private, prepared JupyterHub environment within seconds; operators run it from the admin UI, the\n" +
 			"REST API and this command.\n\n" +
 			"Every flag can also be set in the environment as WOD_<FLAG> (WOD_DB, WOD_DATA, …) or in the YAML\n" +
-			"file given with --config (keys are flag names). Flags win over the environment, which wins over the file.",
+			"file given with --config (keys are flag names), whichever command uses it: one file serves them all.\n" +
+			"Flags win over the environment, which wins over the file. wod COMMAND --help lists the command's flags.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return e.cfg.Resolve(cmd.Flags(), getenv)
+			return e.cfg.Resolve(all, getenv)
 		},
 	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	e.cfg.Register(root.PersistentFlags())
-	root.AddCommand(upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e), checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e))
+	root.AddCommand(upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e),
+		checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e), locationCmd(e))
+	withFlags(root, all)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "wod:", err)
 		return 1

@@ -11,11 +11,12 @@ import (
 
 	"github.com/wod-dev/wod/agent"
 	"github.com/wod-dev/wod/app"
+	"github.com/wod-dev/wod/config"
 	"github.com/wod-dev/wod/content"
 )
 
 func serverCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	return uses(&cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: portal, admin UI, REST API and lifecycle engine",
 		Long: "Runs the server role. It migrates the database, imports the --content directories if any, or\n" +
@@ -46,7 +47,7 @@ func serverCmd(e *env) *cobra.Command {
 			}
 			return a.Serve(ctx, ln)
 		},
-	}
+	}, config.ServerUses...)
 }
 
 func upCmd(e *env) *cobra.Command {
@@ -129,11 +130,11 @@ func upCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&withAgent, "agent", true, "run the agent and a managed JupyterHub here (needs root)")
-	return cmd
+	return uses(cmd, config.UpUses...)
 }
 
 func agentCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	return uses(&cobra.Command{
 		Use:   "agent --server URL --agent-token TOKEN (--content-repo URL... | --content DIR...)",
 		Short: "Run the agent of a JupyterHub host (a location)",
 		Long: "Runs the agent of one location, as root on its JupyterHub host: it claims the server's jobs for\n" +
@@ -171,7 +172,7 @@ func agentCmd(e *env) *cobra.Command {
 			parts.Run(cmd.Context())
 			return nil
 		},
-	}
+	}, config.AgentUses...)
 }
 
 func versionCmd(e *env) *cobra.Command {
