@@ -26,6 +26,7 @@ import (
 	"github.com/wod-dev/wod/lti"
 	"github.com/wod-dev/wod/mail"
 	"github.com/wod-dev/wod/metrics"
+	"github.com/wod-dev/wod/operator"
 	"github.com/wod-dev/wod/rehearsal"
 	"github.com/wod-dev/wod/secret"
 	"github.com/wod-dev/wod/store"
@@ -63,8 +64,11 @@ type App struct {
 	// ImportLocation is where new workshops of a content sync go (wod up's
 	// local location); empty: the only location.
 	ImportLocation string
-	handler        http.Handler
-	repos          []*gitcontent.Repo
+	// ContentWait is the --content that waits for a first location (see
+	// WaitForLocation); Serve imports it once one appears.
+	ContentWait *operator.ContentWait
+	handler     http.Handler
+	repos       []*gitcontent.Repo
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -250,6 +254,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if checks := a.serverChecks(); checks != nil {
 		wg.Go(func() { checks.Run(ctx) })
+	}
+	if a.ContentWait != nil {
+		wg.Go(func() { a.ContentWait.Run(ctx, a.Operator()) })
 	}
 	if a.Config.Retention > 0 || a.Config.NotebookRetention > 0 {
 		h := &engine.Housekeeper{Store: a.DB, Clock: a.Clock, Logger: a.Logger, Retention: a.Config.Retention,

@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"path/filepath"
+	"strings"
 
 	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/gitcontent"
+	"github.com/wod-dev/wod/operator"
 )
 
 // contentRepos opens the --content-repo repositories once: in wod up the
@@ -44,6 +46,24 @@ func (a *App) buildContentSync() error {
 		}}
 	a.Engine.Content = a.DB
 	return nil
+}
+
+// ImportOrWait imports the content directories at start, or, on a bare
+// control plane with no location yet, leaves them waiting for the first
+// one (Serve imports them then) and says so: a new site starts its server
+// first and adds its locations after, from the CLI, the API or the pages.
+func (a *App) ImportOrWait(ctx context.Context, dirs []string) (waiting bool, err error) {
+	ls, err := a.DB.FindLocations(ctx)
+	if err != nil {
+		return false, err
+	}
+	if len(ls) > 0 {
+		return false, nil
+	}
+	a.ContentWait = operator.NewContentWait(dirs, a.Logger.With("component", "content"))
+	a.Logger.Warn("the content waits for a location: there is none yet; it is imported as soon as one is added "+
+		"(wod location add NAME --hub-url URL --students N, POST /api/v1/locations)", "dirs", strings.Join(dirs, ","))
+	return true, nil
 }
 
 // SyncContent runs the first sync of the content repositories, at start:

@@ -14,6 +14,7 @@ func (a *App) Operator() *operator.Service {
 	if a.ContentSync != nil {
 		s.ContentSync, s.ContentRepos = a.ContentSync, a.DB
 	}
+	s.ContentWait = a.ContentWait
 	if a.Keys != nil {
 		s.WebhookKeys = a.Keys
 	}

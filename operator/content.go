@@ -229,7 +229,8 @@ func (s *Service) importLocation(ctx context.Context, name string) (*wod.Locatio
 	}
 	if n == 0 {
 		return nil, wod.Errorf(wod.EINVALID, "there is no location yet to put workshops at: run wod up once "+
-			"(it creates the location %q) or add one with POST /api/v1/locations", LocalLocation)
+			"(it creates the location %q) or add one with wod location add NAME --hub-url URL --students N "+
+			"(or POST /api/v1/locations)", LocalLocation)
 	}
 	return nil, wod.Errorf(wod.EINVALID, "there are %d locations; say which one new workshops go to with --location", n)
 }

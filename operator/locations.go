@@ -18,6 +18,12 @@ func (s *Service) CreateLocation(ctx context.Context, by *wod.Caller, l *wod.Loc
 		return err
 	}
 	s.audit(ctx, by, "location.create", "location:"+l.Name, "")
+	// Content that waited for a location goes there now; the repositories'
+	// import, refused for want of one, is tried again.
+	s.ContentWait.Kick()
+	if s.ContentSync != nil {
+		s.ContentSync.Kick()
+	}
 	return nil
 }
 

@@ -60,6 +60,9 @@ type Service struct {
 	// Passwords hashes operators' passwords; the zero Hasher is wod's
 	// argon2id parameters (tests pass secret.CheapHasher).
 	Passwords secret.Hasher
+	// ContentWait, when set, is the server's content waiting for its
+	// first location: adding one wakes it.
+	ContentWait *ContentWait
 }
 
 // audit records what the caller did. The action has happened by then, so a

@@ -76,6 +76,10 @@ type dashboardData struct {
 	FailedRehearsals []*rehearsalRow
 	// Checks are the last run of the daily checks, per scope.
 	Checks []checkScope
+	// ContentWaits: the server's content waits for a first location,
+	// and ContentWaitError is why its last import failed, if it did.
+	ContentWaits     bool
+	ContentWaitError string
 }
 
 // checkScope is the last run of the daily checks of the platform or of a
@@ -175,6 +179,9 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 	}
 	now := p.Clock.Now()
 	data := dashboardData{CSRF: a.CSRF, FailingJobsTotal: d.FailingJobsTotal, GuardEvents: d.GuardEvents}
+	if p.Operator != nil {
+		data.ContentWaits, data.ContentWaitError = p.Operator.ContentWait.Waiting()
+	}
 	for _, s := range []wod.RegistrationState{wod.StateWaiting, wod.StatePending, wod.StateReady, wod.StateExpiring,
 		wod.StateEnding, wod.StateDone, wod.StateFailed, wod.StateLeft} {
 		data.States = append(data.States, stateTile{State: s, Count: d.ByState[s], Recent: !s.Live() && s != wod.StateEnding})

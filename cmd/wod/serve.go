@@ -19,7 +19,8 @@ func serverCmd(e *env) *cobra.Command {
 	return uses(&cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: portal, admin UI, REST API and lifecycle engine",
-		Long: "Runs the server role. It migrates the database, imports the --content directories if any, or\n" +
+		Long: "Runs the server role. It migrates the database, imports the --content directories if any (with no\n" +
+			"location yet, they wait for the first one: wod location add), or\n" +
 			"syncs the --content-repo repositories (then every --content-sync and on a push to\n" +
 			"/api/v1/content/hook), and serves on --addr. On PostgreSQL several servers may share one database.",
 		Args: cobra.NoArgs,
@@ -31,8 +32,14 @@ func serverCmd(e *env) *cobra.Command {
 			}
 			defer a.Close()
 			if len(e.cfg.Content) > 0 && len(e.cfg.ContentRepos) == 0 {
-				if _, err := importAndReport(ctx, a, e.cfg.Content, ""); err != nil {
+				waiting, err := a.ImportOrWait(ctx, e.cfg.Content)
+				if err != nil {
 					return err
+				}
+				if !waiting {
+					if _, err := importAndReport(ctx, a, e.cfg.Content, ""); err != nil {
+						return err
+					}
 				}
 			}
 			if err := a.Build(); err != nil {
