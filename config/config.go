@@ -62,8 +62,10 @@ type Config struct {
 	// checks the content with them (--var).
 	NotebookVars []string
 
-	PublicURL        string        // --public-url: how people reach the server
-	HubURL           string        // --hub-url: the local hub's public URL (wod up)
+	PublicURL string // --public-url: how people reach the server
+	HubURL    string // --hub-url: the local hub's public URL (wod up)
+	// HubURLWhy says how the default hub URL was picked (DeriveHubURL).
+	HubURLWhy        string
 	Students         int           // --students: seats of the local location (wod up)
 	DenyList         []string      // --deny-list: refused e-mail domains or addresses
 	RegistrationRate int           // --registration-rate: per client address, per minute
@@ -233,7 +235,7 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 	d.in(UseImport).StringVar(&c.ContentCheck, "content-check", "strict", "content that would not render at import: strict (refuse) or warn (import and log)")
 	d.in(UseImport).StringArrayVar(&c.NotebookVars, "var", nil, "notebook variable KEY=VALUE (repeatable; e.g. BRANDINGWOD=Acme, IP-WKSHP-Docker101=10.0.0.5)")
 	d.in(UseServe, UseClient).StringVar(&c.PublicURL, "public-url", "", "URL people reach the server at (default http://<addr>)")
-	d.in(UseLocal, UseHost).StringVar(&c.HubURL, "hub-url", "", "public URL of the local JupyterHub (wod up; default http://<host>:8000)")
+	d.in(UseLocal, UseHost).StringVar(&c.HubURL, "hub-url", "", "public URL of the local JupyterHub, as participants reach it (default: the port of --hub-addr at this machine's host name if it resolves to an address other than loopback, else at its primary address; wod check says which)")
 	d.in(UseLocal).IntVar(&c.Students, "students", 100, "student accounts (seats) of the local location (wod up)")
 	d.in(UseServe).StringSliceVar(&c.DenyList, "deny-list", []string{"@1secmail.com", "@1secmail.org"},
 		"e-mail domains (@example.com) or addresses refused at registration, besides disposable ones")
@@ -487,13 +489,9 @@ func (c *Config) finish() error {
 	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("--public-url %q must start with http:// or https://", c.PublicURL))
 	}
-	if c.HubURL == "" {
-		h := host
-		if h == "" || h == "127.0.0.1" || h == "::1" {
-			h = "localhost"
-		}
-		c.HubURL = "http://" + net.JoinHostPort(h, "8000")
-	}
+	// The default --hub-url needs a look at the machine's name and
+	// addresses, which only the roles running a hub pay for: see
+	// DeriveHubURL.
 	if c.Students < 1 || c.Students > 10000 {
 		errs = append(errs, fmt.Errorf("--students %d must be between 1 and 10000", c.Students))
 	}

@@ -57,7 +57,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return e.cfg.Resolve(all, getenv)
+			if err := e.cfg.Resolve(all, getenv); err != nil {
+				return err
+			}
+			if config.NeedsHubURL(commandUses(cmd)) {
+				e.cfg.DeriveHubURL(cmd.Context(), config.HostProbe{})
+			}
+			return nil
 		},
 	}
 	root.SetArgs(args)
