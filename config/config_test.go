@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +63,7 @@ func TestNoConfigurationAtAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.DeriveHubURL(context.Background(), HostProbe{})
 	if c.Data == "" || !strings.HasPrefix(c.DB, "sqlite:") || c.Addr == "" || c.PublicURL == "" || c.HubURL == "" {
 		t.Fatalf("defaults: %+v", c)
 	}

@@ -39,14 +39,16 @@ type HostProbe struct {
 func ReachableHost(ctx context.Context, p HostProbe) Host {
 	p.defaults()
 	name, err := p.Hostname()
+	var lookupErr error
 	switch {
 	case err != nil:
 		name = ""
 	case name != "":
 		lctx, cancel := context.WithTimeout(ctx, hostLookupTimeout)
-		addrs, err := p.Lookup(lctx, name)
+		var addrs []netip.Addr
+		addrs, lookupErr = p.Lookup(lctx, name)
 		cancel()
-		if err == nil {
+		if lookupErr == nil {
 			for _, a := range addrs {
 				if usable(a) {
 					return Host{Name: name, Why: fmt.Sprintf("the host name %s resolves to %s", name, a.Unmap())}
@@ -58,7 +60,7 @@ func ReachableHost(ctx context.Context, p HostProbe) Host {
 	switch {
 	case name == "":
 		why = "this machine has no host name"
-	case err != nil:
+	case lookupErr != nil:
 		why += " does not resolve"
 	default:
 		why += " resolves to loopback only"

@@ -80,6 +80,7 @@ func (c *Checker) Run(ctx context.Context, role string) []Check {
 	c.checkContent(ctx, add)
 	c.checkKernels(ctx, role, add)
 	if role == config.RoleAgent || role == config.RoleUp {
+		c.checkHubURL(add)
 		c.checkAgent(ctx, role, add)
 		c.checkStudentLimits(add)
 		checkSysctls(c.Host, add)

@@ -26,6 +26,25 @@ func (c *Checker) checkPublicURL(add addCheck) {
 	add("public URL", OK, "links in mails point to %s", c.Config.PublicURL)
 }
 
+// checkHubURL says which hub URL participants are given and why: the
+// default is the machine's reachable name or address (config.DeriveHubURL).
+func (c *Checker) checkHubURL(add addCheck) {
+	u, err := url.Parse(c.Config.HubURL)
+	if err != nil || u.Host == "" {
+		add("hub URL", Fail, "%q is not a URL", c.Config.HubURL)
+		return
+	}
+	why := c.Config.HubURLWhy
+	if why == "" {
+		why = "given (--hub-url)"
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+		add("hub URL", Warn, "participants are sent to %s, which only this machine reaches: set --hub-url\n(%s)", c.Config.HubURL, why)
+		return
+	}
+	add("hub URL", OK, "participants are sent to %s\n(%s)", c.Config.HubURL, why)
+}
+
 // checkServer proves that the agent reaches its server and that the server
 // takes its token, with a call that changes nothing.
 func (c *Checker) checkServer(ctx context.Context, add addCheck) {
