@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/wod-dev/wod"
@@ -67,4 +68,31 @@ func TestMigrationNormalizesHubURLs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeleteLocationHoldingSeats: a location whose seats are still held (a
+// participant's, or kept dirty for a reset) is not removed, even when no
+// workshop names it any more: its accounts would be left to nobody.
+func TestDeleteLocationHoldingSeats(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l := &wod.Location{Name: "hub9", HubURL: "http://hub9:8000", Students: 3}
+		if err := db.CreateLocation(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		// As a reset-flagged workshop leaves a seat after it moved away.
+		if _, err := db.SQL().ExecContext(ctx, `UPDATE seats SET state = 'dirty' WHERE location_id = $1 AND number = 2`, l.ID); err != nil {
+			t.Fatal(err)
+		}
+		err := db.DeleteLocation(ctx, "hub9")
+		if wod.ErrorCode(err) != wod.ECONFLICT || !strings.Contains(err.Error(), "holds 1 seats") {
+			t.Fatalf("delete a location holding a seat: %v", err)
+		}
+		if _, err := db.SQL().ExecContext(ctx, `UPDATE seats SET state = 'free' WHERE location_id = $1`, l.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteLocation(ctx, "hub9"); err != nil {
+			t.Fatalf("delete once the seats are free: %v", err)
+		}
+	})
 }

@@ -54,7 +54,7 @@ func TestLocationCommands(t *testing.T) {
 			}
 
 			code, out, _ = wod("location", "list")
-			if code != 0 || !regexp.MustCompile(`(?m)^NAME\s+HUB URL\s+STUDENTS\s+BASE ID\s+AGENT\s+LAST HEARTBEAT\n` +
+			if code != 0 || !regexp.MustCompile(`(?m)^NAME\s+HUB URL\s+STUDENTS\s+BASE ID\s+AGENT\s+LAST HEARTBEAT\n`+
 				`hub1\s+http://hub1.example:8000\s+12\s+100\s+unknown\s+never$`).MatchString(out) {
 				t.Fatalf("list: %d\n%s", code, out)
 			}
