@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -110,6 +111,16 @@ func TestCheck(t *testing.T) {
 	}
 	if strings.Contains(out, "t0ken") {
 		t.Fatal("the agent token is in the output")
+	}
+	// The hub URL participants get, and why: this machine's reachable
+	// name or address (--hub-addr :8000, every interface); a given one is
+	// said to be given.
+	if !regexp.MustCompile(`(?m)^(ok|warn)\s+hub URL\s+participants are sent to http://\S+:8000\n\s+\((the host name|this machine)`).MatchString(out) {
+		t.Fatalf("agent check: no hub URL with its reason:\n%s", out)
+	}
+	if _, out = check("--role", "agent", "--hub-url", "https://hub.example.org"); !line(out, "ok", "hub URL", "https://hub.example.org") ||
+		!strings.Contains(out, "(given (--hub-url))") {
+		t.Fatalf("agent check with --hub-url:\n%s", out)
 	}
 	// This test machine's memory, cpu and pids are v1 hierarchies.
 	if os.Geteuid() == 0 && !line(out, "ok", "student limits", "cgroup v1 (memory at") && !line(out, "ok", "student limits", "cgroup v2") {
