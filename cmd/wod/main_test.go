@@ -188,33 +188,35 @@ func waitReady(t *testing.T, url string) {
 func TestContentCheck(t *testing.T) {
 	data := t.TempDir()
 	common := []string{"--data", data, "--log-level", "error"}
+	// wod workshop test reads no data directory: --data is not its flag.
+	quiet := []string{"--log-level", "error"}
 	dir := t.TempDir()
 	writeWorkshop(t, dir, "WKSHP-Tpl", "name: Tpl\nrange: [1,3]\n")
 	nb := `{"cells":[{"cell_type":"markdown","metadata":{},"source":"port {{ HTTPPORT }} for student{{ STDID }}"}],` +
 		`"metadata":{},"nbformat":4,"nbformat_minor":4}`
 	os.WriteFile(filepath.Join(dir, "WKSHP-Tpl", "1-Lab.ipynb"), []byte(nb), 0o644)
 
-	code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(dir, "WKSHP-Tpl")}, common...)...)
+	code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(dir, "WKSHP-Tpl")}, quiet...)...)
 	if code == 0 || !strings.Contains(out, `WKSHP-Tpl/1-Lab.ipynb:1:`) || !strings.Contains(out, `undefined variable "HTTPPORT"`) {
 		t.Fatalf("workshop test: %d %q", code, out)
 	}
-	if code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(dir, "WKSHP-Tpl"), "--var", "HTTPPORT=8888"}, common...)...); code != 0 {
+	if code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(dir, "WKSHP-Tpl"), "--var", "HTTPPORT=8888"}, quiet...)...); code != 0 {
 		t.Fatalf("workshop test with the variable: %d %q", code, out)
 	}
 	// An appliance workshop needs its appliance's address, read from wod.yml.
 	other := t.TempDir()
 	writeWorkshop(t, other, "WKSHP-Lab", "name: Lab\nrange: [5,7]\nmultiappliance: true\n")
 	os.WriteFile(filepath.Join(other, "WKSHP-Lab", "1-Lab.ipynb"), []byte(strings.Replace(nb, "{{ HTTPPORT }}", "on {{ WODRTARGET }}", 1)), 0o644)
-	code, out, _ = runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Lab")}, common...)...)
+	code, out, _ = runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Lab")}, quiet...)...)
 	if code == 0 || !strings.Contains(out, "WKSHP-Lab/wod.yml") || !strings.Contains(out, "IP-WKSHP-Lab is not set") ||
 		strings.Contains(out, "undefined") {
 		t.Fatalf("workshop test of an appliance workshop without its address: %d %q", code, out)
 	}
-	if code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Lab"), "--var", "IP-WKSHP-Lab=10.0.0.10"}, common...)...); code != 0 {
+	if code, out, _ := runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Lab"), "--var", "IP-WKSHP-Lab=10.0.0.10"}, quiet...)...); code != 0 {
 		t.Fatalf("workshop test with the appliance's address: %d %q", code, out)
 	}
 	writeWorkshop(t, other, "WKSHP-Bad", "name: Bad\nrange: [9,1]\n")
-	if code, _, errOut := runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Bad")}, common...)...); code == 0 ||
+	if code, _, errOut := runWod(t, "", append([]string{"workshop", "test", filepath.Join(other, "WKSHP-Bad")}, quiet...)...); code == 0 ||
 		!strings.Contains(errOut, "WKSHP-Bad/wod.yml") || !strings.Contains(errOut, "range") {
 		t.Fatalf("workshop test of a bad wod.yml: %d %q", code, errOut)
 	}
