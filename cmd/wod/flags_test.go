@@ -85,8 +85,7 @@ func TestFlagsBelongToTheirCommands(t *testing.T) {
 	taken := map[config.Use]bool{}
 	e := &env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, flags: all}
 	root := &cobra.Command{Use: "wod"}
-	root.AddCommand(upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e),
-		checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e), locationCmd(e))
+	root.AddCommand(commandTree(e)...)
 	commands(root, func(c *cobra.Command) {
 		var want []string
 		c.Flags().VisitAll(func(f *pflag.Flag) {

@@ -70,14 +70,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e),
-		checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e), locationCmd(e))
+	root.AddCommand(commandTree(e)...)
 	withFlags(root, all)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "wod:", err)
 		return 1
 	}
 	return 0
+}
+
+// commandTree is every command of wod.
+func commandTree(e *env) []*cobra.Command {
+	return []*cobra.Command{upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e),
+		checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e), locationCmd(e)}
 }
 
 // open resolves the logger and opens (and migrates) the store.
