@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,8 +37,27 @@ func TestDashboardContentWaits(t *testing.T) {
 		noInlineCode(t, "dashboard", page)
 		wantIn(t, "dashboard", page, `id="content-waits"`, "The content waits for a location.",
 			"wod location add NAME --hub-url URL --students N")
+		if strings.Contains(page, `id="add-location"`) {
+			t.Fatal("a moderator is offered the form that adds a location")
+		}
 
-		// The site has a location: the wait imports there and ends.
+		// An admin adds one from the dashboard; a bad one is refused with
+		// the reason.
+		s.operator("adm", "admin", "correct horse battery staple")
+		s.login("adm", "correct horse battery staple")
+		_, page = s.get("/admin")
+		wantIn(t, "dashboard", page, `id="add-location"`, `action="/admin/locations"`)
+		csrf := s.csrf("/admin")
+		page = s.afterAction(s.post("/admin/locations", url.Values{"csrf": {csrf}, "name": {"Bad Name"}, "hub_url": {"http://x"}, "students": {"3"}}))
+		wantIn(t, "dashboard", page, "Not done:", "name must be 1-63 lower-case letters")
+		page = s.afterAction(s.post("/admin/locations", url.Values{"csrf": {csrf}, "name": {"hub2"}, "hub_url": {"https://hub2.example.com"},
+			"students": {"4"}, "base_student_id": {"40"}}))
+		wantIn(t, "dashboard", page, "Location hub2 added with 4 seats", `<a href="https://hub2.example.com">`)
+		if l, err := s.db.FindLocation(s.ctx, "hub2"); err != nil || l.Students != 4 || l.BaseStudentID != 40 {
+			t.Fatalf("location added by the form: %+v %v", l, err)
+		}
+
+		// The wait imports at the oldest location and ends.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		done := make(chan struct{})

@@ -17,6 +17,7 @@ func (p *Pages) registerDashboard(mux *http.ServeMux) {
 	dashboard := p.admin(wod.RoleModerator, p.dashboard)
 	mux.HandleFunc("GET /admin", dashboard)
 	mux.HandleFunc("GET /admin/{$}", dashboard)
+	mux.HandleFunc("POST /admin/locations", p.admin(wod.RoleAdmin, p.addLocation))
 	mux.HandleFunc("GET /admin/stats", p.admin(wod.RoleModerator, p.stats))
 	mux.HandleFunc("GET /admin/stats.csv", p.admin(wod.RoleModerator, p.statsCSV))
 	mux.HandleFunc("POST /admin/jobs/{id}/dismiss", p.admin(wod.RoleModerator, p.dismissJob))
@@ -78,6 +79,8 @@ type dashboardData struct {
 	Checks []checkScope
 	// ContentWaits: the server's content waits for a first location,
 	// and ContentWaitError is why its last import failed, if it did.
+	// CanAddLocation: an admin sees the form that adds a location.
+	CanAddLocation   bool
 	ContentWaits     bool
 	ContentWaitError string
 }
@@ -179,6 +182,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request, a *adminReques
 	}
 	now := p.Clock.Now()
 	data := dashboardData{CSRF: a.CSRF, FailingJobsTotal: d.FailingJobsTotal, GuardEvents: d.GuardEvents}
+	data.CanAddLocation = a.Caller.Role.Allows(wod.RoleAdmin)
 	if p.Operator != nil {
 		data.ContentWaits, data.ContentWaitError = p.Operator.ContentWait.Waiting()
 	}
