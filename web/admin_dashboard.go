@@ -77,10 +77,10 @@ type dashboardData struct {
 	FailedRehearsals []*rehearsalRow
 	// Checks are the last run of the daily checks, per scope.
 	Checks []checkScope
+	// CanAddLocation: an admin sees the form that adds a location.
+	CanAddLocation bool
 	// ContentWaits: the server's content waits for a first location,
 	// and ContentWaitError is why its last import failed, if it did.
-	// CanAddLocation: an admin sees the form that adds a location.
-	CanAddLocation   bool
 	ContentWaits     bool
 	ContentWaitError string
 }
