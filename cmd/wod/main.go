@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	e.cfg.Register(root.PersistentFlags())
-	root.AddCommand(upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e), checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e))
+	root.AddCommand(upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e), checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e), importLegacyCmd(e))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "wod:", err)
 		return 1
