@@ -225,6 +225,10 @@ func (im *importer) importWorkshops(ctx context.Context) error {
 			continue
 		}
 		w := im.mapWorkshop(ow, live[ow.Name])
+		if existing == nil && w.LocationID == 0 {
+			im.rep.unmapped("workshop %d %q: no content and no location; not created", ow.ID, ow.Name)
+			continue
+		}
 		if existing == nil {
 			w.Active = false
 			if err := w.Validate(); err != nil {

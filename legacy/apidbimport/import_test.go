@@ -1,0 +1,282 @@
+package apidbimport_test
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/legacy/apidbimport"
+	"github.com/wod-dev/wod/login"
+	"github.com/wod-dev/wod/secret"
+	"github.com/wod-dev/wod/store"
+	"github.com/wod-dev/wod/store/storetest"
+)
+
+// originalSchema is the api-db's tables as its Sequelize migration
+// creates them (reference §2.3).
+const originalSchema = `
+CREATE TABLE workshops (id SERIAL PRIMARY KEY, name VARCHAR(255), notebook VARCHAR(255), description TEXT,
+  active BOOLEAN DEFAULT false, capacity INTEGER, priority INTEGER, range INTEGER[], reset BOOLEAN DEFAULT false,
+  ldap BOOLEAN DEFAULT false, "sessionId" INTEGER, "sessionType" VARCHAR(255), location VARCHAR(255),
+  avatar VARCHAR(255), role VARCHAR(255), presenter VARCHAR(255), "preRequisite" TEXT, "replayLink" TEXT,
+  compile VARCHAR(1234), varpass BOOLEAN DEFAULT false, "replayId" INTEGER, "workshopImg" VARCHAR(255),
+  "badgeImg" VARCHAR(255), monoappliance BOOLEAN DEFAULT false, multiappliance BOOLEAN DEFAULT false,
+  beta BOOLEAN DEFAULT false, category TEXT[], "alternateLocation" TEXT[], duration INTEGER DEFAULT 4,
+  "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(), "updatedAt" TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE students (id SERIAL PRIMARY KEY, url VARCHAR(255), username VARCHAR(255), password VARCHAR(255),
+  assigned BOOLEAN DEFAULT false, location VARCHAR(255),
+  "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(), "updatedAt" TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE customers (id SERIAL PRIMARY KEY, name VARCHAR(255), email VARCHAR(255), company VARCHAR(255),
+  "sessionName" VARCHAR(255), "sessionType" VARCHAR(255), location VARCHAR(255), notebook VARCHAR(255),
+  proxy VARCHAR(255), active BOOLEAN DEFAULT false, cleaned BOOLEAN DEFAULT false, "lastEmailSent" VARCHAR(255),
+  hours INTEGER, "startDate" TIMESTAMPTZ NOT NULL, "endDate" TIMESTAMPTZ NOT NULL,
+  "studentId" INTEGER REFERENCES students (id), "specialBadgeId" INTEGER, "completionPercentage" INTEGER DEFAULT 0,
+  "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(), "updatedAt" TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE locations (id SERIAL PRIMARY KEY, name VARCHAR(255), basestdid INTEGER, proto VARCHAR(255),
+  port VARCHAR(255), "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(), "updatedAt" TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE roles (id SERIAL PRIMARY KEY, name VARCHAR(255), "userId" INTEGER,
+  "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(), "updatedAt" TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE users (id SERIAL PRIMARY KEY, username VARCHAR(255), email VARCHAR(255), password VARCHAR(255),
+  "roleId" INTEGER, "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(), "updatedAt" TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE user_roles ("roleId" INTEGER REFERENCES roles (id), "userId" INTEGER REFERENCES users (id),
+  "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(), "updatedAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY ("roleId", "userId"));
+CREATE TABLE special_badges (id SERIAL PRIMARY KEY, name VARCHAR(255), title VARCHAR(255), description TEXT,
+  "badgeImg" VARCHAR(255), "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(), "updatedAt" TEXT);
+`
+
+// original builds an api-db shaped like a site's after months of use,
+// with the original's oddities, and returns its DSN and the admin's
+// password.
+func original(t *testing.T, now time.Time) (dsn, adminPassword string) {
+	t.Helper()
+	dsn = storetest.DSN(t, store.Postgres)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	adminPassword = "Correct-Horse-" + t.Name()
+	hash, err := bcrypt.GenerateFromPassword([]byte(adminPassword), 6) // pgcrypto's gen_salt('bf') cost
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := now.Add(-30 * 24 * time.Hour)
+	stmts := []string{originalSchema,
+		// Two backends of 3 students each, and one seeded without basestdid.
+		`INSERT INTO locations (name, basestdid, proto, port) VALUES
+			('be1.example.org', 0, 'https', '443'), ('be2.example.org', 3, 'http', '8000'), ('be3.example.org', NULL, 'https', '443')`,
+		`INSERT INTO students (id, username, password, assigned, location) VALUES
+			(1, 'student1', 'MyNewPassword', false, 'be1.example.org'), (2, 'student2', 'x', true, 'be1.example.org'),
+			(3, 'student3', 'x', true, 'be1.example.org'), (4, 'student1', 'x', false, 'be2.example.org'),
+			(5, 'student2', 'x', false, 'be2.example.org'), (6, 'student3', 'x', false, 'be2.example.org'),
+			(7, 'student1', 'x', false, 'be3.example.org')`,
+		`INSERT INTO workshops (name, notebook, description, active, capacity, priority, range, reset, ldap,
+			"sessionType", location, compile, varpass, "replayId", monoappliance, beta, category, duration) VALUES
+			('Python 101', 'WKSHP-Python101', 'Learn Python', true, 1, 2, '{1,3}', false, false,
+			 'Workshops-on-Demand', 'be1.example.org', 'false', false, 7, false, false, '{"Open Source",python}', 4),
+			('API 101', 'WKSHP-API101', 'REST', true, 3, 1, '{1,3}', true, true,
+			 'Coding Challenge', 'be2.example.org', 'setup.sh,run.sh', true, NULL, true, true, NULL, 2),
+			('Orphan', 'WKSHP-Orphan', 'nowhere', true, 5, 3, '{1,2}', false, false,
+			 'Workshops-on-Demand', 'gone.example.org', NULL, false, NULL, false, false, NULL, 4)`,
+		`INSERT INTO special_badges (id, name, title) VALUES (1, 'Apprentice', 'a'), (2, 'Expert', 'e'), (3, 'Hero', 'h'),
+			(4, 'Super Hero', 's'), (5, 'Legend', 'l'), (6, 'Mystery', 'm')`,
+		`INSERT INTO roles (id, name) VALUES (1, 'user'), (2, 'moderator'), (3, 'admin')`,
+		`INSERT INTO users (id, username, email, password) VALUES (1, 'moderator', 'mod@example.org', '` + string(hash) + `'),
+			(2, 'hackshack', 'admin@example.org', '` + string(hash) + `'), (3, 'someone', 'x@example.org', '` + string(hash) + `'),
+			(4, 'nopass', '', '')`,
+		`INSERT INTO user_roles ("roleId", "userId") VALUES (1, 1), (2, 1), (1, 2), (3, 2), (1, 3), (1, 4), (3, 4)`,
+	}
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("build the original: %v\n%s", err, s)
+		}
+	}
+	customers := []struct {
+		name, email, session, last string
+		student, badge, pct        any
+		end                        time.Time
+	}{
+		{"Ann Lee", "Ann@Example.org", "Python 101", "expired", 4, 1, 80, past},
+		{"Ann Lee", "ann@example.org", "API 101", "unregister", 5, nil, 20, past.Add(time.Hour)},
+		{"Bob", "bob@example.org", "API 101", "error", 6, nil, 0, past},
+		// The original's NaN student id: a registration that never got one.
+		{"Cy", "cy@example.org", "Python 101", "expired", nil, nil, 100, past},
+		// The badgeImg crash leaves expired customers at 'credentials'
+		// forever; a day after their end they are history.
+		{"Dee", "dee@example.org", "Python 101", "credentials", 1, 6, 50, past},
+		// Live now.
+		{"Eve", "eve@example.org", "Python 101", "credentials", 2, nil, 0, now.Add(2 * time.Hour)},
+		{"Fay", "fay@example.org", "Python 101", "", 3, nil, 0, now.Add(3 * time.Hour)},
+		{"Gus", "gus@example.org", "Vanished Workshop", "expired", nil, nil, 0, past},
+	}
+	for _, c := range customers {
+		var last any
+		if c.last != "" {
+			last = c.last
+		}
+		if _, err := db.Exec(`INSERT INTO customers (name, email, "sessionName", location, "lastEmailSent", "studentId",
+			"specialBadgeId", "completionPercentage", hours, "startDate", "endDate", "createdAt")
+			VALUES ($1, $2, $3, 'be1.example.org', $4, $5, $6, $7, 4, $8, $9, $8)`,
+			c.name, c.email, c.session, last, c.student, c.badge, c.pct, c.end.Add(-4*time.Hour), c.end); err != nil {
+			t.Fatalf("customer %s: %v", c.name, err)
+		}
+	}
+	return dsn, adminPassword
+}
+
+func TestImportLegacy(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		dsn, password := original(t, clock.Now())
+		// WKSHP-API101 was imported from content before; the original's
+		// settings land on it.
+		// be2 was set up in wod already, as the original has it.
+		pre := &wod.Location{Name: "be2.example.org", HubURL: "http://be2.example.org:8000", BaseStudentID: 3, Students: 3}
+		if err := db.CreateLocation(ctx, pre); err != nil {
+			t.Fatal(err)
+		}
+		content := &wod.Workshop{Slug: "WKSHP-API101", Title: "API 101 (content)", Duration: wod.Duration(time.Hour),
+			Capacity: 10, SeatMin: 1, SeatMax: 1, LocationID: pre.ID, Appliance: wod.ApplianceNone, SessionType: wod.SessionWorkshop}
+		if err := db.CreateWorkshop(ctx, content); err != nil {
+			t.Fatal(err)
+		}
+		opt := apidbimport.Options{Now: clock.Now()}
+
+		dry, err := apidbimport.Import(ctx, dsn, db, apidbimport.Options{Now: clock.Now(), DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ls, _ := db.FindLocations(ctx); len(ls) != 1 {
+			t.Fatalf("the dry run created locations: %v", ls)
+		}
+		if !strings.Contains(strings.Join(dry.Done, "\n"), "would create location be1.example.org") {
+			t.Errorf("the dry run does not say what it would do: %q", dry.Done)
+		}
+
+		rep, err := apidbimport.Import(ctx, dsn, db, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		rep.Print(&out)
+		t.Log(out.String())
+		if rep.Live != 2 {
+			t.Errorf("live customers: %d, want 2 (Eve, Fay)", rep.Live)
+		}
+		for _, want := range []string{`location 3 "be3.example.org": no basestdid`,
+			`workshop 3 "Orphan": its location "gone.example.org" is missing`, `workshop 3 "Orphan": no content and no location`,
+			"customer 4: no valid student id (null)", `customer 8: its workshop "Vanished Workshop"`,
+			"special badge 6 \"Mystery\"", `user 3 "someone": neither admin nor moderator`, `user 4 "nopass": no bcrypt password`} {
+			if !strings.Contains(strings.Join(rep.Unmapped, "\n"), want) {
+				t.Errorf("the report lacks %q:\n%s", want, out.String())
+			}
+		}
+
+		be2, err := db.FindLocation(ctx, "be2.example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if be2.BaseStudentID != 3 || be2.Students != 3 || be2.HubURL != "http://be2.example.org:8000" {
+			t.Errorf("be2: %+v", be2)
+		}
+		api, err := db.FindWorkshop(ctx, "WKSHP-API101")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !api.Active || api.Capacity != 3 || api.SeatMin != 1 || api.SeatMax != 3 || api.Location != "be2.example.org" ||
+			!api.Reset || !api.LDAP || !api.VarPass || !api.Beta || api.Appliance != wod.ApplianceMono ||
+			api.SessionType != wod.SessionChallenge || strings.Join(api.Compile, ",") != "setup.sh,run.sh" ||
+			api.Title != "API 101 (content)" {
+			t.Errorf("WKSHP-API101 after the import: %+v", api)
+		}
+		py, err := db.FindWorkshop(ctx, "WKSHP-Python101")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Capacity 1 left plus the two live customers' seats; no content: inactive.
+		if py.Active || py.Capacity != 3 || len(py.Compile) != 0 || py.Location != "be1.example.org" {
+			t.Errorf("WKSHP-Python101 after the import: %+v", py)
+		}
+
+		regs, n, err := db.FindRegistrations(ctx, wod.RegistrationFilter{Page: wod.Page{Limit: 100}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 5 {
+			t.Fatalf("%d registrations imported, want 5 (Ann twice, Bob, Cy, Dee)", n)
+		}
+		byEmail := map[string][]*wod.Registration{}
+		for _, r := range regs {
+			byEmail[r.Email] = append(byEmail[r.Email], r)
+		}
+		if len(byEmail["ann@example.org"]) != 2 {
+			t.Errorf("Ann's registrations: %d (her address differs only in case)", len(byEmail["ann@example.org"]))
+		}
+		if b := byEmail["bob@example.org"]; len(b) != 1 || b[0].State != wod.StateFailed || b[0].StudentNumber != 3 {
+			t.Errorf("Bob: %+v", b)
+		}
+		for _, r := range byEmail["ann@example.org"] {
+			if r.Workshop == "WKSHP-Python101" && (r.State != wod.StateDone || r.Completion == nil || *r.Completion != 80 ||
+				r.StudentNumber != 1 || r.Location != "be2.example.org" || r.EndsAt == nil) {
+				t.Errorf("Ann's Python 101: %+v", r)
+			}
+		}
+		if lvl, err := db.BadgeLevel(ctx, "ann@example.org"); err != nil || lvl != 1 {
+			t.Errorf("Ann's badge level: %d, %v; want 1 (Apprentice)", lvl, err)
+		}
+		stats, err := db.WorkshopStats(ctx, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stats {
+			if s.Slug == "WKSHP-API101" && (s.Registrations != 2 || s.Failed != 1) {
+				t.Errorf("WKSHP-API101's statistics: %+v", s)
+			}
+		}
+
+		// A second run changes nothing.
+		again, err := apidbimport.Import(ctx, dsn, db, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again.Done) != 0 || again.Skipped == 0 {
+			t.Errorf("the second run did %q (skipped %d)", again.Done, again.Skipped)
+		}
+		if _, n2, _ := db.FindRegistrations(ctx, wod.RegistrationFilter{Page: wod.Page{Limit: 100}}); n2 != n {
+			t.Errorf("registrations after a second run: %d, want %d", n2, n)
+		}
+
+		// The admin logs in with the original's password; the hash
+		// becomes argon2id.
+		g := &login.Guard{Users: db, Sessions: db, Events: db, Clock: clock, SessionTTL: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Passwords: secret.CheapHasher()}
+		if _, err := g.Login(ctx, "192.0.2.1", "hackshack", "wrong password"); wod.ErrorCode(err) != wod.EUNAUTHORIZED {
+			t.Fatalf("a wrong password: %v", err)
+		}
+		s, err := g.Login(ctx, "192.0.2.1", "hackshack", password)
+		if err != nil {
+			t.Fatalf("the imported admin's login: %v", err)
+		}
+		if s.User.Role != wod.RoleAdmin {
+			t.Errorf("hackshack's role: %s", s.User.Role)
+		}
+		u, err := db.FindUserByName(ctx, "hackshack")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+			t.Errorf("the hash after the first login: %.10s…", u.PasswordHash)
+		}
+		if _, err := g.Login(ctx, "192.0.2.1", "hackshack", password); err != nil {
+			t.Errorf("the second login, with the argon2id hash: %v", err)
+		}
+	})
+}
