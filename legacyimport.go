@@ -34,6 +34,26 @@ type PastRegistration struct {
 	BadgeLevel int
 }
 
+// LiveRegistration is a customer still running on the original, taken
+// over with its seat (wod import-legacy --live): the participant keeps the
+// account and password the original mailed, and wod ends the session.
+type LiveRegistration struct {
+	LegacyID   int64
+	WorkshopID int64
+	LocationID int64
+	Name       string
+	Email      string
+	Company    string
+	State      RegistrationState // ready or expiring
+	Student    int               // local student number: the seat
+	// PasswordEnc is the student's password, encrypted with wod's key.
+	PasswordEnc []byte
+	CreatedAt   time.Time
+	EndsAt      time.Time
+	// RemindAt schedules the "ends soon" mail (nil: none, already sent).
+	RemindAt *time.Time
+}
+
 // LegacyImportService records what an import of the original brought over.
 type LegacyImportService interface {
 	// LegacyImported maps the legacy ids of kind already imported to the
@@ -45,4 +65,9 @@ type LegacyImportService interface {
 	// its legacy record in one transaction; an already imported one is
 	// left alone (created false).
 	ImportPastRegistration(ctx context.Context, p *PastRegistration) (id int64, created bool, err error)
+	// ImportLiveRegistration adds a running registration on its free seat
+	// with its end (and reminder) timers and its legacy record, in one
+	// transaction. A taken seat or an address with a live registration is
+	// ECONFLICT.
+	ImportLiveRegistration(ctx context.Context, l *LiveRegistration) (id int64, created bool, err error)
 }

@@ -98,3 +98,66 @@ func nullIntPtr(p *int) any {
 	}
 	return *p
 }
+
+// ImportLiveRegistration takes over a customer still running on the
+// original: the registration holds its student's seat and wod's timers
+// end it, as if wod had started it.
+func (db *DB) ImportLiveRegistration(ctx context.Context, l *wod.LiveRegistration) (id int64, created bool, err error) {
+	if l.State != wod.StateReady && l.State != wod.StateExpiring {
+		return 0, false, fmt.Errorf("import legacy customer %d: state %s is not a running one", l.LegacyID, l.State)
+	}
+	err = db.transact(ctx, func(tx *Tx) error {
+		err := tx.queryRow(`SELECT wod_id FROM legacy_imports WHERE kind = $1 AND legacy_id = $2`,
+			string(wod.LegacyCustomer), l.LegacyID).Scan(&id)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var seatID int64
+		var state string
+		err = tx.queryRow(`SELECT id, state FROM seats WHERE location_id = $1 AND number = $2`, l.LocationID, l.Student).
+			Scan(&seatID, &state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.ECONFLICT, "student %d has no seat at location %d", l.Student, l.LocationID)
+		}
+		if err != nil {
+			return err
+		}
+		if state != string(wod.SeatFree) {
+			return wod.Errorf(wod.ECONFLICT, "the seat of student %d is %s in wod", l.Student, state)
+		}
+		err = tx.queryRow(`INSERT INTO registrations (workshop_id, name, email, company, state, seat_id, location_id,
+			student_number, password_enc, created_at, ready_at, ends_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING id`,
+			l.WorkshopID, l.Name, l.Email, l.Company, string(l.State), seatID, l.LocationID, l.Student, l.PasswordEnc,
+			l.CreatedAt.UTC(), l.EndsAt.UTC(), tx.now).Scan(&id)
+		if isUniqueViolation(err, "registrations_live_email") {
+			return wod.Errorf(wod.ECONFLICT, "%s already has a live registration in wod", l.Email)
+		}
+		if err != nil {
+			return err
+		}
+		created = true
+		if _, err := tx.exec(`UPDATE seats SET state = 'assigned', registration_id = $1, updated_at = $2 WHERE id = $3`,
+			id, tx.now, seatID); err != nil {
+			return err
+		}
+		jobs := []*wod.Job{{Kind: wod.JobExpire, RunAt: l.EndsAt}}
+		if l.RemindAt != nil {
+			jobs = append(jobs, &wod.Job{Kind: wod.JobRemind, RunAt: *l.RemindAt})
+		}
+		for _, j := range jobs {
+			j.RegistrationID = &id
+			if err := scheduleJob(tx, j); err != nil {
+				return err
+			}
+		}
+		return recordLegacy(tx, wod.LegacyCustomer, l.LegacyID, id)
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("import live legacy customer %d: %w", l.LegacyID, err)
+	}
+	return id, created, nil
+}

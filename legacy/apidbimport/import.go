@@ -26,6 +26,13 @@ type Options struct {
 	// Now tells a live customer from one the original forgot: a live one
 	// whose end passed a day ago is history.
 	Now time.Time
+	// Live takes over the customers still running on the original (the
+	// session goes on, on the same student account); without it they are
+	// counted and left to finish there.
+	Live bool
+	// Encrypt seals a live customer's student password with wod's key;
+	// required with Live.
+	Encrypt func(plaintext string) ([]byte, error)
 }
 
 // Report is what an import did, would do (dry run) or could not map.
@@ -35,8 +42,9 @@ type Report struct {
 	Done []string
 	// Skipped counts rows imported by an earlier run.
 	Skipped int
-	// Live counts the customers still running on the original: they are
-	// left there to finish and a later run imports them as history.
+	// Live counts the customers still running on the original that were
+	// not taken over: they are left there to finish and a later run
+	// imports them as history.
 	Live int
 	// Unmapped lists the rows that could not be brought over, and why.
 	Unmapped []string
@@ -80,6 +88,9 @@ func Import(ctx context.Context, dsn string, st Store, opt Options) (*Report, er
 	}
 	im := &importer{st: st, src: src, opt: opt, rep: &Report{DryRun: opt.DryRun},
 		locations: map[string]*wod.Location{}, workshops: map[string]*wod.Workshop{}}
+	if opt.Live && opt.Encrypt == nil {
+		return nil, fmt.Errorf("import the original: taking over live customers needs wod's encryption key")
+	}
 	if opt.Now.IsZero() {
 		im.opt.Now = time.Now()
 	}

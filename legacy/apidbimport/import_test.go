@@ -74,7 +74,7 @@ func original(t *testing.T, now time.Time) (dsn, adminPassword string) {
 		`INSERT INTO locations (name, basestdid, proto, port) VALUES
 			('be1.example.org', 0, 'https', '443'), ('be2.example.org', 3, 'http', '8000'), ('be3.example.org', NULL, 'https', '443')`,
 		`INSERT INTO students (id, username, password, assigned, location) VALUES
-			(1, 'student1', 'MyNewPassword', false, 'be1.example.org'), (2, 'student2', 'x', true, 'be1.example.org'),
+			(1, 'student1', 'MyNewPassword', true, 'be1.example.org'), (2, 'student2', 'Eves-Password', true, 'be1.example.org'),
 			(3, 'student3', 'x', true, 'be1.example.org'), (4, 'student1', 'x', false, 'be2.example.org'),
 			(5, 'student2', 'x', false, 'be2.example.org'), (6, 'student3', 'x', false, 'be2.example.org'),
 			(7, 'student1', 'x', false, 'be3.example.org')`,
@@ -123,9 +123,9 @@ func original(t *testing.T, now time.Time) (dsn, adminPassword string) {
 			last = c.last
 		}
 		if _, err := db.Exec(`INSERT INTO customers (name, email, "sessionName", location, "lastEmailSent", "studentId",
-			"specialBadgeId", "completionPercentage", hours, "startDate", "endDate", "createdAt")
-			VALUES ($1, $2, $3, 'be1.example.org', $4, $5, $6, $7, 4, $8, $9, $8)`,
-			c.name, c.email, c.session, last, c.student, c.badge, c.pct, c.end.Add(-4*time.Hour), c.end); err != nil {
+			"specialBadgeId", "completionPercentage", hours, "startDate", "endDate", "createdAt", active)
+			VALUES ($1, $2, $3, 'be1.example.org', $4, $5, $6, $7, 4, $8, $9, $8, $10)`,
+			c.name, c.email, c.session, last, c.student, c.badge, c.pct, c.end.Add(-4*time.Hour), c.end, c.last == "credentials"); err != nil {
 			t.Fatalf("customer %s: %v", c.name, err)
 		}
 	}
@@ -174,7 +174,7 @@ func TestImportLegacy(t *testing.T) {
 		for _, want := range []string{`location 3 "be3.example.org": no basestdid`,
 			`workshop 3 "Orphan": its location "gone.example.org" is missing`, `workshop 3 "Orphan": no content and no location`,
 			"customer 4: no valid student id (null)", `customer 8: its workshop "Vanished Workshop"`,
-			"special badge 6 \"Mystery\"", `user 3 "someone": neither admin nor moderator`, `user 4 "nopass": no bcrypt password`} {
+			"special badge 6 \"Mystery\"", "student 1: assigned on the original with no live customer", `user 3 "someone": neither admin nor moderator`, `user 4 "nopass": no bcrypt password`} {
 			if !strings.Contains(strings.Join(rep.Unmapped, "\n"), want) {
 				t.Errorf("the report lacks %q:\n%s", want, out.String())
 			}
@@ -254,6 +254,38 @@ func TestImportLegacy(t *testing.T) {
 			t.Errorf("registrations after a second run: %d, want %d", n2, n)
 		}
 
+		// --live takes Eve over on her seat; Fay, not running yet, stays.
+		keys, err := secret.LoadOrCreateKeys(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		liveOpt := apidbimport.Options{Now: clock.Now(), Live: true, Encrypt: keys.Encrypt}
+		lrep, err := apidbimport.Import(ctx, dsn, db, liveOpt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lrep.Live != 1 || len(lrep.Done) != 1 || !strings.Contains(lrep.Done[0], "take over live customer 6 (eve@example.org)") {
+			t.Errorf("the --live run: live %d, did %q, unmapped %q", lrep.Live, lrep.Done, lrep.Unmapped)
+		}
+		eve, _, err := db.FindRegistrations(ctx, wod.RegistrationFilter{Email: ptr("eve@example.org"), Page: wod.Page{Limit: 10}})
+		if err != nil || len(eve) != 1 {
+			t.Fatalf("Eve: %v %v", eve, err)
+		}
+		if e := eve[0]; e.State != wod.StateReady || e.SeatID == nil || e.StudentNumber != 2 || e.Location != "be1.example.org" ||
+			e.EndsAt == nil || !e.EndsAt.Equal(clock.Now().Add(2*time.Hour)) {
+			t.Errorf("Eve taken over: %+v", e)
+		}
+		if pw, err := keys.Decrypt(eve[0].PasswordEnc); err != nil || pw != "Eves-Password" {
+			t.Errorf("Eve's password: %q, %v", pw, err)
+		}
+		seats, _, err := db.FindSeats(ctx, wod.SeatFilter{State: ptr(wod.SeatAssigned), Page: wod.Page{Limit: 10}})
+		if err != nil || len(seats) != 1 || seats[0].Number != 2 || seats[0].Location != "be1.example.org" {
+			t.Errorf("assigned seats: %+v, %v", seats, err)
+		}
+		if lrep, err = apidbimport.Import(ctx, dsn, db, liveOpt); err != nil || len(lrep.Done) != 0 {
+			t.Errorf("a second --live run: did %q, %v", lrep.Done, err)
+		}
+
 		// The admin logs in with the original's password; the hash
 		// becomes argon2id.
 		g := &login.Guard{Users: db, Sessions: db, Events: db, Clock: clock, SessionTTL: time.Hour,
@@ -280,3 +312,5 @@ func TestImportLegacy(t *testing.T) {
 		}
 	})
 }
+
+func ptr[T any](v T) *T { return &v }

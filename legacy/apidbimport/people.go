@@ -2,8 +2,10 @@ package apidbimport
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wod-dev/wod"
 )
@@ -24,7 +26,13 @@ func (im *importer) importCustomers(ctx context.Context) error {
 			continue
 		}
 		if im.live(c) {
-			im.rep.Live++
+			if !im.opt.Live {
+				im.rep.Live++
+				continue
+			}
+			if err := im.takeOver(ctx, c); err != nil {
+				return err
+			}
 			continue
 		}
 		w, ok := im.workshops[c.SessionName]
@@ -83,7 +91,70 @@ func (im *importer) importCustomers(ctx context.Context) error {
 	if created > 0 {
 		im.rep.did("import %d finished customers as past registrations", created)
 	}
+	im.leakedStudents()
 	return nil
+}
+
+// leakedStudents reports the students the original keeps assigned with
+// no live customer (its expiry crash and malformed PURGE leave them so):
+// their seats are free in wod.
+func (im *importer) leakedStudents() {
+	held := map[int64]bool{}
+	for _, c := range im.src.customers {
+		if im.live(c) && c.StudentID.Valid {
+			held[c.StudentID.Int64] = true
+		}
+	}
+	for _, s := range im.src.students {
+		if s.Assigned && !held[s.ID] {
+			im.rep.unmapped("student %d: assigned on the original with no live customer (the original's leak); its seat is free in wod", s.ID)
+		}
+	}
+}
+
+// takeOver makes a live customer a running wod registration on its
+// student's seat, once the original has given it its credentials; one
+// still being set up is left to the original (counted in Live).
+func (im *importer) takeOver(ctx context.Context, c oldCustomer) error {
+	last := c.LastEmailSent.String
+	st, hasStudent := im.src.students[c.StudentID.Int64]
+	if !c.Active || (last != "credentials" && last != "expiring") || !hasStudent || !c.StudentID.Valid {
+		im.rep.Live++
+		im.rep.unmapped("customer %d: live but not running yet on the original (%s); let it finish there", c.ID, cmpOr(last, "just registered"))
+		return nil
+	}
+	w, ok := im.workshops[c.SessionName]
+	loc, okLoc := im.locations[st.Location]
+	if !ok || !okLoc {
+		im.rep.Live++
+		im.rep.unmapped("customer %d: live, but its workshop %q or location %q is not imported", c.ID, c.SessionName, st.Location)
+		return nil
+	}
+	enc, err := im.opt.Encrypt(st.Password)
+	if err != nil {
+		return fmt.Errorf("encrypt customer %d's student password: %w", c.ID, err)
+	}
+	l := &wod.LiveRegistration{LegacyID: c.ID, WorkshopID: w.ID, LocationID: loc.ID, Name: cmpOr(strings.TrimSpace(c.Name), "(no name)"),
+		Email: strings.ToLower(strings.TrimSpace(c.Email)), Company: c.Company, State: wod.StateReady,
+		Student: int(st.ID) - loc.BaseStudentID, PasswordEnc: enc, CreatedAt: c.CreatedAt, EndsAt: c.EndDate}
+	// The original warns an hour before the end.
+	if remind := c.EndDate.Add(-time.Hour); last == "credentials" && remind.After(im.opt.Now) {
+		l.RemindAt = &remind
+	} else {
+		l.State = wod.StateExpiring
+	}
+	im.rep.did("take over live customer %d (%s) on %s student %d until %s", c.ID, l.Email, loc.Name, l.Student,
+		l.EndsAt.UTC().Format(time.RFC3339))
+	if im.opt.DryRun {
+		return nil
+	}
+	_, _, err = im.st.ImportLiveRegistration(ctx, l)
+	if wod.ErrorCode(err) == wod.ECONFLICT {
+		im.rep.Live++
+		im.rep.unmapped("customer %d: %v", c.ID, err)
+		return nil
+	}
+	return err
 }
 
 func studentID(c oldCustomer) string {

@@ -29,6 +29,7 @@ type (
 	oldStudent struct {
 		ID       int64
 		Location string
+		Password string
 		Assigned bool
 	}
 	oldWorkshop struct {
@@ -89,9 +90,9 @@ func read(ctx context.Context, dsn string) (*source, error) {
 			s.locations = append(s.locations, l)
 			return err
 		}},
-		{"students", `SELECT id, COALESCE(location, ''), COALESCE(assigned, false) FROM students ORDER BY id`, func(r *sql.Rows) error {
+		{"students", `SELECT id, COALESCE(location, ''), COALESCE(password, ''), COALESCE(assigned, false) FROM students ORDER BY id`, func(r *sql.Rows) error {
 			var st oldStudent
-			err := r.Scan(&st.ID, &st.Location, &st.Assigned)
+			err := r.Scan(&st.ID, &st.Location, &st.Password, &st.Assigned)
 			s.students[st.ID] = st
 			return err
 		}},
