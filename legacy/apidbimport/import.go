@@ -2,9 +2,11 @@ package apidbimport
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,16 +148,19 @@ func (im *importer) importLocations(ctx context.Context) error {
 	for _, l := range im.src.locations {
 		name := strings.ToLower(strings.TrimSpace(l.Name))
 		if existing, err := im.st.FindLocation(ctx, name); err == nil {
-			im.locations[l.Name] = existing
 			if _, ok := done[l.ID]; ok {
+				im.locations[l.Name] = existing
 				im.rep.Skipped++
 				continue
 			}
-			if l.BaseStdID.Valid && int64(existing.BaseStudentID) != l.BaseStdID.Int64 {
-				im.rep.unmapped("location %d %q: wod already has it with base student id %d, the original %d; "+
-					"its students' ids would change", l.ID, l.Name, existing.BaseStudentID, l.BaseStdID.Int64)
+			if !l.BaseStdID.Valid || int64(existing.BaseStudentID) != l.BaseStdID.Int64 {
+				// Student numbers computed with another base would put
+				// history and seats on the wrong accounts.
+				im.rep.unmapped("location %d %q: wod already has it with base student id %d, the original %s",
+					l.ID, l.Name, existing.BaseStudentID, nullInt(l.BaseStdID))
 				continue
 			}
+			im.locations[l.Name] = existing
 			im.rep.did("adopt location %s (already in wod)", name)
 			if err := im.record(ctx, wod.LegacyLocation, l.ID, existing.ID); err != nil {
 				return err
@@ -385,4 +390,11 @@ func (im *importer) liveCounts() map[string]int {
 		}
 	}
 	return n
+}
+
+func nullInt(n sql.NullInt64) string {
+	if !n.Valid {
+		return "has none"
+	}
+	return strconv.FormatInt(n.Int64, 10)
 }

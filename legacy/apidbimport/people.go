@@ -218,7 +218,14 @@ func (im *importer) importUsers(ctx context.Context) error {
 			im.rep.unmapped("user %d %q: %v", ou.ID, ou.Username, err)
 			continue
 		}
-		if _, err := im.st.FindUserByName(ctx, u.Username); err == nil {
+		if existing, err := im.st.FindUserByName(ctx, u.Username); err == nil && existing.PasswordHash == ou.Password {
+			// Created by a run that stopped before recording it.
+			im.rep.did("adopt operator %s (already in wod with the original's password)", u.Username)
+			if err := im.record(ctx, wod.LegacyUser, ou.ID, existing.ID); err != nil {
+				return err
+			}
+			continue
+		} else if err == nil {
 			im.rep.unmapped("user %d %q: wod already has an operator of that name; left as it is", ou.ID, ou.Username)
 			continue
 		} else if wod.ErrorCode(err) != wod.ENOTFOUND {
