@@ -103,6 +103,13 @@ func (g *Guard) Login(ctx context.Context, address, username, password string) (
 	if err != nil {
 		return nil, err
 	}
+	if secret.NeedsRehash(u.PasswordHash) {
+		// Before the session opens: changing the hash ends the user's
+		// sessions.
+		if err := g.rehash(ctx, u, password); err != nil {
+			return nil, err
+		}
+	}
 	token, _, hashed := secret.NewToken()
 	expires := g.Clock.Now().Add(g.SessionTTL)
 	if err := g.Sessions.CreateSession(ctx, hashed, u.ID, expires); err != nil {
@@ -201,4 +208,20 @@ func (g *Guard) audit(ctx context.Context, kind, subject, detail string) {
 	if err := g.Events.RecordEvent(ctx, &wod.Event{Actor: "anonymous", Kind: kind, Subject: subject, Detail: detail}); err != nil {
 		g.Logger.ErrorContext(ctx, "record audit event", "kind", kind, "error", err)
 	}
+}
+
+// rehash replaces an imported hash (the original's bcrypt) by an argon2id
+// one, now that the password is known to match it.
+func (g *Guard) rehash(ctx context.Context, u *wod.User, password string) error {
+	hash, err := g.Passwords.Hash(password)
+	if err != nil {
+		return err
+	}
+	nu, err := g.Users.UpdateUser(ctx, u.ID, wod.UserUpdate{PasswordHash: &hash})
+	if err != nil {
+		return fmt.Errorf("replace %s's imported password hash: %w", u.Username, err)
+	}
+	*u = *nu
+	g.audit(ctx, "password rehashed", "user:"+u.Username, "bcrypt hash from the original replaced by argon2id")
+	return nil
 }

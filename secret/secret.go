@@ -22,6 +22,7 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Keys are the server's secrets. They never appear in logs or errors.
@@ -144,9 +145,23 @@ func (h Hasher) Check(password, hash string) bool {
 		argon2.IDKey([]byte(password), make([]byte, p.SaltLength), p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
 		return false
 	}
+	if isBcrypt(hash) {
+		return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+	}
 	ok, err := argon2id.ComparePasswordAndHash(password, hash)
 	return err == nil && ok
 }
+
+// isBcrypt tells the original api-db's operator hashes (pgcrypto's
+// crypt(pw, gen_salt('bf')): $2a$, or $2b$/$2y$ from other bcrypts), which
+// wod import-legacy brings over so that operators keep their passwords.
+func isBcrypt(hash string) bool {
+	return strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$")
+}
+
+// NeedsRehash reports whether a hash that just matched should be replaced
+// by an argon2id one: an imported bcrypt hash is, at its first login.
+func NeedsRehash(hash string) bool { return !strings.HasPrefix(hash, "$argon2id$") }
 
 // HashPassword is Hasher{}.Hash: wod's parameters.
 func HashPassword(password string) (string, error) { return Hasher{}.Hash(password) }

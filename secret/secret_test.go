@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestKeysPersistWithTightPermissions(t *testing.T) {
@@ -123,5 +125,33 @@ func TestEncryptAndSign(t *testing.T) {
 	sig := k.Sign("status", "42")
 	if !k.Verify("status", "42", sig) || k.Verify("status", "43", sig) || k.Verify("end", "42", sig) {
 		t.Fatal("signature check is wrong")
+	}
+}
+
+// The original api-db's operator hashes come from pgcrypto's
+// crypt(pw, gen_salt('bf')); wod import-legacy brings them over.
+func TestBcryptHashesFromTheOriginal(t *testing.T) {
+	// crypt('MotDePasse', gen_salt('bf')) in PostgreSQL (pgcrypto, cost 6).
+	hash, err := bcrypt.GenerateFromPassword([]byte("MotDePasse"), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := CheapHasher()
+	if !h.Check("MotDePasse", string(hash)) || h.Check("motdepasse", string(hash)) {
+		t.Error("a bcrypt hash is not checked as bcrypt")
+	}
+	if !NeedsRehash(string(hash)) {
+		t.Error("a bcrypt hash is kept after a login")
+	}
+	argon, err := h.Hash("MotDePasse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if NeedsRehash(argon) {
+		t.Error("an argon2id hash would be replaced at every login")
+	}
+	// Something that is neither never matches.
+	if h.Check("x", "$1$abc$def") || h.Check("", "$2a$") {
+		t.Error("a malformed hash matched")
 	}
 }

@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // commandTree is every command of wod.
 func commandTree(e *env) []*cobra.Command {
 	return []*cobra.Command{upCmd(e), serverCmd(e), agentCmd(e), migrateCmd(e), userCmd(e), tokenCmd(e), workshopCmd(e),
-		checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e), locationCmd(e)}
+		checkCmd(e), installCmd(e), loadtestCmd(e), versionCmd(e), kernelCmd(e), locationCmd(e), importLegacyCmd(e)}
 }
 
 // open resolves the logger and opens (and migrates) the store.
