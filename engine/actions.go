@@ -10,7 +10,7 @@ import (
 )
 
 // MaxExtension bounds one extension of a registration.
-const MaxExtension = 24 * time.Hour
+const MaxExtension = wod.MaxExtension
 
 // EndNow ends a live registration early: the participant's "end now" or
 // an operator's action.
