@@ -175,7 +175,8 @@ func (s *Server) registerRegistrations() {
 		wod.RoleModerator, s.purgeRegistration)
 	register(s, huma.Operation{OperationID: "extend-registration", Method: http.MethodPost,
 		Path: APIPrefix + "/registrations/{id}/extend", Summary: "Extend a registration", Tags: tags,
-		Description: "Gives a running registration more time; its reminder and end move with it."},
+		Description: "Gives a running registration more time; its end moves, a new reminder goes before the new end " +
+			"(at once when the new end is nearer than the reminder's lead), and the participant is told by mail."},
 		wod.RoleModerator, s.extendRegistration)
 	register(s, huma.Operation{OperationID: "list-registrations", Method: http.MethodGet, Path: APIPrefix + "/registrations",
 		Summary: "List registrations", Tags: tags, Description: "Newest first."},
