@@ -64,7 +64,7 @@ type Data struct {
 	ExtendBy  time.Duration
 	// Extended (extended) is how much time an operator added.
 	Extended time.Duration
-	EndsAt    time.Time
+	EndsAt   time.Time
 	// Now is when the mail is composed; with EndsAt it gives the time left
 	// that the reminder announces (zero: the reminder says "soon").
 	Now        time.Time
