@@ -184,3 +184,26 @@ func TestOperatorExtensionMailsAndRemindsAgain(t *testing.T) {
 		}
 	})
 }
+
+// An extension takes an expiring session back to ready without a second
+// "registration.ready" event: the credentials did not go out again.
+func TestExtensionRaisesNoSecondReadyEvent(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		w := newHookWorld(t, db, clock, wod.WebhookRegistrationReady)
+		r := w.register("WKSHP-A", "ann@example.com")
+		w.report(w.claim(wod.JobCreate), wod.AgentResult{OK: true, Password: "pw"})
+		clock.Advance(time.Hour)
+		w.tick()
+		if got := w.reg(r.ID).State; got != wod.StateExpiring {
+			t.Fatalf("before the extension: %s", got)
+		}
+		if got, err := w.eng.Extend(w.ctx, r.ID, 2*time.Hour, "ops"); err != nil || got.State != wod.StateReady {
+			t.Fatalf("extend: %v", err)
+		}
+		ds, _, err := db.FindWebhookDeliveries(w.ctx, wod.WebhookDeliveryFilter{EndpointID: &w.ep.ID})
+		if err != nil || len(ds) != 1 || ds[0].Type != wod.WebhookRegistrationReady {
+			t.Fatalf("deliveries: %d, %v", len(ds), err)
+		}
+	})
+}

@@ -73,7 +73,9 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 	if _, err := tx.exec(`UPDATE registrations SET `+strings.Join(sets, ", ")+fmt.Sprintf(` WHERE id = $%d`, len(args)), args...); err != nil {
 		return nil, err
 	}
-	if typ, ok := wod.WebhookOnState(t.To); ok && state != t.To {
+	// An extension takes an expiring session back to ready: the clock
+	// moved, the credentials did not go out again, so no "ready" event.
+	if typ, ok := wod.WebhookOnState(t.To); ok && state != t.To && !(state.Running() && t.To.Running()) {
 		if err := queueRegistrationWebhook(tx, typ, t.RegistrationID); err != nil {
 			return nil, err
 		}
