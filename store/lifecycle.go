@@ -374,11 +374,17 @@ func (db *DB) SnoozeJob(ctx context.Context, jobID int64, attempt int, runAt tim
 
 // claimSelfExtension records the participant's one extension, refusing it
 // when they used it already or when someone waits for a seat of the
-// workshop. The registration's row is locked by the caller; a waiter who
-// joins the line concurrently either commits first (and is seen here) or
-// joins a line this extension has already lengthened, as it would had the
-// participant extended a moment earlier.
+// workshop. The registration's row is locked by the caller; the workshop's
+// row is locked here, as a registration that joins the line holds it: a
+// waiter who joins concurrently either committed first (and is seen here)
+// or joins after this extension, as had the participant extended a moment
+// earlier.
 func claimSelfExtension(tx *Tx, id int64) error {
+	var workshopID int64
+	if err := tx.queryRow(`SELECT id FROM workshops WHERE id = (SELECT workshop_id FROM registrations WHERE id = $1)`+
+		tx.forUpdate(), id).Scan(&workshopID); err != nil {
+		return err
+	}
 	var waiting int
 	if err := tx.queryRow(`SELECT COUNT(*) FROM registrations q JOIN registrations r ON r.workshop_id = q.workshop_id
 		WHERE r.id = $1 AND q.state = 'waiting'`, id).Scan(&waiting); err != nil {
