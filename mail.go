@@ -6,7 +6,9 @@ import (
 )
 
 // MailKind names a mail of the lifecycle. The outbox holds at most one mail
-// of a kind per registration, so none is ever sent twice.
+// of a kind and key per registration, so none is ever sent twice: most kinds
+// go once (key ""), a reminder once per end time, and an extension notice
+// once per new end.
 type MailKind string
 
 // Mail kinds.
@@ -23,6 +25,8 @@ const (
 	// MailWaitExpired: the participant left the line without a seat (they
 	// waited too long or the workshop closed).
 	MailWaitExpired MailKind = "wait-expired"
+	// MailExtended: an operator gave the participant more time.
+	MailExtended MailKind = "extended"
 )
 
 // MailState is where an outbox entry stands.
@@ -42,19 +46,22 @@ const (
 
 // Mail is one outbox entry.
 type Mail struct {
-	ID             int64      `json:"id"`
-	RegistrationID *int64     `json:"registration_id,omitempty"`
-	Kind           MailKind   `json:"kind"`
-	To             string     `json:"recipient"`
-	Subject        string     `json:"subject"`
-	Text           string     `json:"text"`
-	HTML           string     `json:"-"`
-	State          MailState  `json:"state"`
-	Attempts       int        `json:"attempts"`
-	NextAttemptAt  time.Time  `json:"next_attempt_at"`
-	LastError      string     `json:"last_error,omitempty"`
-	SentAt         *time.Time `json:"sent_at,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
+	ID             int64    `json:"id"`
+	RegistrationID *int64   `json:"registration_id,omitempty"`
+	Kind           MailKind `json:"kind"`
+	// Key tells apart the mails of a kind that may go more than once (a
+	// reminder per end time); "" for the kinds that go once.
+	Key           string     `json:"key,omitempty"`
+	To            string     `json:"recipient"`
+	Subject       string     `json:"subject"`
+	Text          string     `json:"text"`
+	HTML          string     `json:"-"`
+	State         MailState  `json:"state"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	LastError     string     `json:"last_error,omitempty"`
+	SentAt        *time.Time `json:"sent_at,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
 }
 
 // MailFilter narrows an outbox listing.

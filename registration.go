@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// MaxExtension bounds one extension of a registration, and a workshop's
+// Extend.
+const MaxExtension = 24 * time.Hour
+
 // RegistrationState is where a participant's registration stands:
 //
 //	pending ──create ok──▶ ready ──ends_at-remind──▶ expiring ──ends_at or end now──▶ ending ──cleanup ok──▶ done
@@ -116,6 +120,8 @@ type Registration struct {
 	// Place is the waiter's place in the workshop's line (1: next), 0
 	// when not waiting; derived when read.
 	Place int `json:"place,omitempty"`
+	// SelfExtended: the participant used the workshop's one extension.
+	SelfExtended bool `json:"self_extended"`
 
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -310,8 +316,16 @@ type Registrar interface {
 	EndNow(ctx context.Context, id int64, actor string) (*Registration, error)
 	// LeaveLine takes a waiting registration out of the line.
 	LeaveLine(ctx context.Context, id int64, actor string) (*Registration, error)
-	// Extend gives a running registration more time.
+	// Extend gives a running registration more time (an operator's
+	// action: the participant is told by mail).
 	Extend(ctx context.Context, id int64, by time.Duration, actor string) (*Registration, error)
+	// ExtendSelf adds the workshop's Extend to a running registration, at
+	// its participant's request: once, and only while nobody waits for a
+	// seat of the workshop (ECONFLICT otherwise).
+	ExtendSelf(ctx context.Context, id int64) (*Registration, error)
+	// SelfExtension is how much time the participant may add now (see
+	// ExtendSelf); 0 when they may not.
+	SelfExtension(ctx context.Context, r *Registration) (time.Duration, error)
 	// Resend sends the credentials of a running registration again.
 	Resend(ctx context.Context, id int64, actor string) error
 	// ResendLink sends a participant who lost the mail their status link

@@ -32,8 +32,13 @@ type Transition struct {
 	Jobs []*Job
 	// Cancel cancels the registration's queued jobs of these kinds.
 	Cancel []JobKind
-	// Mails are queued; one of a kind already queued or sent stays as is.
+	// Mails are queued; one of a kind and key already queued or sent
+	// stays as is.
 	Mails []*Mail
+	// SelfExtend marks the participant's one extension: the store refuses
+	// the step (ECONFLICT) when they used it already or when someone waits
+	// in the workshop's line, checked in the step's transaction.
+	SelfExtend bool
 	// Badge records a badge level earned by the registration's e-mail.
 	Badge *Badge
 	// Done completes the job that caused the step, fenced by its attempt.

@@ -82,6 +82,9 @@ type Workshop struct {
 	// Warm is how many seats the agent keeps prepared for the workshop
 	// before anyone registers (warm.go): a number, or WarmAuto.
 	Warm WarmPool `json:"warm"`
+	// Extend is how much time a participant may add to their session,
+	// once, while nobody waits for a seat (0: they may not).
+	Extend Duration `json:"extend"`
 
 	// ContentVersion identifies the content the workshop was last imported
 	// from (a digest of its folders); warm seats made from another version
@@ -125,6 +128,7 @@ func (w *Workshop) Validate() error {
 		"appliance", "must be none, mono or multi")
 	v.Check(w.SessionType == SessionWorkshop || w.SessionType == SessionChallenge,
 		"session_type", "must be workshop or challenge")
+	v.Check(w.Extend >= 0 && w.Extend.Std() <= MaxExtension, "extend", "must be from 0 (none) to %s", MaxExtension)
 	w.Limits.Validate(&v, "limits.")
 	v.Check(len(w.LocationIDs) <= MaxWorkshopLocations, "locations", "must be at most %d", MaxWorkshopLocations)
 	for i, id := range w.LocationIDs {
@@ -145,7 +149,7 @@ var WorkshopFields = []string{
 	"title", "description", "categories", "duration", "capacity", "seat_min", "seat_max",
 	"active", "beta", "priority", "reset", "ldap", "varpass", "compile", "appliance",
 	"session_type", "presenter", "presenter_role", "avatar", "image", "badge_image",
-	"replay_id", "replay_link", "prerequisite", "limits", "warm",
+	"replay_id", "replay_link", "prerequisite", "limits", "warm", "extend",
 }
 
 // WorkshopFilter narrows a workshop listing. Nil fields do not filter.
@@ -193,6 +197,7 @@ type WorkshopUpdate struct {
 	Prerequisite   *string
 	Limits         *Limits
 	Warm           *WarmPool
+	Extend         *Duration
 	// ClearOverrides lets the content win again on the next import.
 	ClearOverrides bool
 }

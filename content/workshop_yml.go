@@ -174,6 +174,8 @@ func (d *ymlDecoder) set(key string, n *yaml.Node) {
 		w.Limits.Tasks = d.int(key, n)
 	case "warm":
 		w.Warm = d.warm(key, n)
+	case "extend":
+		w.Extend = d.extend(key, n)
 	case "notebook", "location", "alternateLocation", "sessionId":
 		// The original's seeder writes these into its table, so copies of
 		// its rows carry them; here the folder names the workshop and the
@@ -454,4 +456,29 @@ func (d *ymlDecoder) sessionType(key string, n *yaml.Node) wod.SessionType {
 	}
 	d.fail(key, "%q is not a session type: use Workshops-on-Demand (or workshop) or Coding Challenge (or challenge)", s)
 	return wod.SessionWorkshop
+}
+
+// extend reads the time a participant may add once: a duration such as
+// 30m or a number of hours; null or 0 lets them add none.
+func (d *ymlDecoder) extend(key string, n *yaml.Node) wod.Duration {
+	if isNull(n) {
+		return 0
+	}
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!int", "!!float", "!!str":
+			v, err := wod.ParseDuration(n.Value)
+			switch {
+			case err != nil:
+				d.fail(key, "%v", err)
+			case v.Std() > wod.MaxExtension:
+				d.fail(key, "must be at most %s, not %s", wod.MaxExtension, v)
+			default:
+				return v
+			}
+			return 0
+		}
+	}
+	d.fail(key, "must be a duration such as 30m or a number of hours, not %s", show(n))
+	return 0
 }

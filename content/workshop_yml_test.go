@@ -185,6 +185,14 @@ func TestParseWorkshopForms(t *testing.T) {
 			func(w *wod.Workshop) bool { return w.Warm == wod.WarmAuto }},
 		{"no warm seats", "warm", "",
 			func(w *wod.Workshop) bool { return w.Warm == 0 }},
+		{"extend", "extend", "extend: 30m",
+			func(w *wod.Workshop) bool { return w.Extend == wod.Duration(30*time.Minute) }},
+		{"extend in hours", "extend", "extend: 0.5",
+			func(w *wod.Workshop) bool { return w.Extend == wod.Duration(30*time.Minute) }},
+		{"no extend", "extend", "",
+			func(w *wod.Workshop) bool { return w.Extend == 0 }},
+		{"null extend", "extend", "extend:",
+			func(w *wod.Workshop) bool { return w.Extend == 0 }},
 		{"alias", "replayLink", "replayLink: &d 'Same'\npreRequisite: *d",
 			func(w *wod.Workshop) bool { return w.Prerequisite == "Same" && w.ReplayLink == "Same" }},
 	}
@@ -259,6 +267,10 @@ func TestParseWorkshopProblems(t *testing.T) {
 		{"warm text", "warm", "warm: lots", "warm", "auto or a number"},
 		{"warm negative", "warm", "warm: -2", "warm", "auto or a number"},
 		{"warm list", "warm", "warm: [2]", "warm", "auto or a number"},
+		{"extend text", "extend", "extend: a while", "extend", "neither a number of hours nor a duration"},
+		{"extend too long", "extend", "extend: 48h", "extend", "at most 24h"},
+		{"extend list", "extend", "extend: [30m]", "extend", "must be a duration"},
+		{"extend typo", "extnd", "extnd: 30m", "extnd", `did you mean "extend"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/mail"
 )
 
 // MaxExtension bounds one extension of a registration.
-const MaxExtension = 24 * time.Hour
+const MaxExtension = wod.MaxExtension
 
 // EndNow ends a live registration early: the participant's "end now" or
 // an operator's action.
@@ -31,8 +32,8 @@ func (e *Engine) EndNow(ctx context.Context, id int64, actor string) (*wod.Regis
 	return e.Store.FindRegistration(ctx, id)
 }
 
-// Extend gives a ready registration more time, moving its reminder and its
-// end.
+// Extend gives a running registration more time, moving its reminder and
+// its end: an operator's action, of which the participant is told by mail.
 func (e *Engine) Extend(ctx context.Context, id int64, by time.Duration, actor string) (*wod.Registration, error) {
 	if by <= 0 || by > MaxExtension {
 		return nil, &wod.Error{Code: wod.EINVALID, Message: "the extension is not valid",
@@ -42,26 +43,94 @@ func (e *Engine) Extend(ctx context.Context, id int64, by time.Duration, actor s
 	if err != nil {
 		return nil, err
 	}
+	return e.extend(ctx, r, by, actor, false)
+}
+
+// ExtendSelf adds the workshop's Extend to a running registration at its
+// participant's request: once, while nobody waits for a seat of the
+// workshop (the store checks both in the step's transaction).
+func (e *Engine) ExtendSelf(ctx context.Context, id int64) (*wod.Registration, error) {
+	r, err := e.Store.FindRegistration(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case w.Extend <= 0:
+		return nil, wod.Errorf(wod.ECONFLICT, "workshop %s does not let participants add time", w.Slug)
+	case r.RehearsalID != nil:
+		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is a rehearsal's", id)
+	case r.SelfExtended:
+		return nil, wod.Errorf(wod.ECONFLICT, "registration %d was extended by its participant already: once is all", id)
+	}
+	return e.extend(ctx, r, w.Extend.Std(), "participant", true)
+}
+
+// SelfExtension is how much time the participant of r may add now: the
+// workshop's Extend while r runs, was not extended by them yet and nobody
+// waits for a seat; 0 otherwise.
+func (e *Engine) SelfExtension(ctx context.Context, r *wod.Registration) (time.Duration, error) {
+	if !r.State.Running() || r.EndsAt == nil || r.SelfExtended || r.RehearsalID != nil {
+		return 0, nil
+	}
+	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	if err != nil || w.Extend <= 0 {
+		return 0, err
+	}
+	waiting := wod.StateWaiting
+	_, n, err := e.Store.FindRegistrations(ctx, wod.RegistrationFilter{State: &waiting, Workshop: &w.Slug,
+		Page: wod.Page{Limit: 1}})
+	if err != nil || n > 0 {
+		return 0, err
+	}
+	return w.Extend.Std(), nil
+}
+
+// extend moves a running registration's end by by. The registration goes
+// back to ready with a reminder timer before the new end (at once when
+// that is already past): every extension is followed by a new reminder,
+// which the outbox keeps once per end time. An operator's extension is
+// also told to the participant.
+func (e *Engine) extend(ctx context.Context, r *wod.Registration, by time.Duration, actor string, self bool) (*wod.Registration, error) {
 	if !r.State.Running() || r.EndsAt == nil {
-		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s; only a running session can be extended", id, r.State)
+		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s; only a running session can be extended", r.ID, r.State)
 	}
 	now := e.now()
 	ends := r.EndsAt.Add(by)
-	to := wod.StateExpiring
-	jobs := []*wod.Job{{Kind: wod.JobExpire, RunAt: ends}}
-	if remind := ends.Add(-e.RemindBefore); remind.After(now) {
-		// Far enough from the end again: back to ready, reminded anew.
-		to = wod.StateReady
-		jobs = append(jobs, &wod.Job{Kind: wod.JobRemind, RunAt: remind})
+	remind := ends.Add(-e.RemindBefore)
+	if remind.Before(now) {
+		remind = now
 	}
-	r, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: id,
-		From: wod.RunningStates, To: to, EndsAt: &ends, Jobs: jobs,
-		Event: &wod.Event{Actor: actor, Kind: "registration.extend", Subject: subject(r), Detail: "by " + by.String()}})
+	t := &wod.Transition{RegistrationID: r.ID, From: wod.RunningStates, To: wod.StateReady, EndsAt: &ends,
+		Jobs:       []*wod.Job{{Kind: wod.JobExpire, RunAt: ends}, {Kind: wod.JobRemind, RunAt: remind}},
+		SelfExtend: self,
+		Event:      &wod.Event{Actor: actor, Kind: "registration.extend", Subject: subject(r), Detail: "by " + by.String()}}
+	if !self && r.RehearsalID == nil {
+		w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+		if err != nil {
+			return nil, err
+		}
+		next := *r
+		next.EndsAt = &ends
+		m, err := e.compose(ctx, wod.MailExtended, &next, w, func(d *mail.Data) { d.Extended = by })
+		if err != nil {
+			return nil, err
+		}
+		m.Key = mailKey(ends)
+		t.Mails = append(t.Mails, m)
+	}
+	r, err := e.Store.Transition(ctx, t)
 	if err == nil {
 		e.notify()
 	}
 	return r, err
 }
+
+// mailKey tells apart the mails of a kind that go once per end time.
+func mailKey(ends time.Time) string { return ends.UTC().Format(time.RFC3339) }
 
 // Resend queues the credentials mail of a running registration again.
 func (e *Engine) Resend(ctx context.Context, id int64, actor string) error {

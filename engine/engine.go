@@ -384,6 +384,12 @@ func (e *Engine) NotebooksURL(id int64) string {
 	return e.PublicURL + "/status/" + e.Keys.StatusToken(id) + "/notebooks.zip"
 }
 
+// ExtendURL is the participant's signed link to add the workshop's Extend
+// to their session (a confirmation page, as for EndNowURL).
+func (e *Engine) ExtendURL(id int64) string {
+	return e.PublicURL + "/status/" + e.Keys.StatusToken(id) + "/extend"
+}
+
 // EndNowURL is the participant's signed link to end the session early.
 func (e *Engine) EndNowURL(id int64) string {
 	return e.PublicURL + "/status/" + e.Keys.StatusToken(id) + "/end"

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/mail"
 )
 
 // Run fires timers as they fall due until ctx ends. It sleeps until the
@@ -110,10 +111,21 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 		}
 		var mails []*wod.Mail
 		if r.RehearsalID == nil {
-			m, err := e.compose(ctx, wod.MailReminder, r, w, nil)
+			by, err := e.SelfExtension(ctx, r)
 			if err != nil {
 				return err
 			}
+			m, err := e.compose(ctx, wod.MailReminder, r, w, func(d *mail.Data) {
+				if by > 0 {
+					d.ExtendURL, d.ExtendBy = e.ExtendURL(r.ID), by
+				}
+			})
+			if err != nil {
+				return err
+			}
+			// One reminder per end time: an extended session is
+			// reminded again, a retried step is not.
+			m.Key = mailKey(*r.EndsAt)
 			mails = append(mails, m)
 		}
 		_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateReady},

@@ -162,8 +162,9 @@ func TestEveryProtectedRouteRefusesStrangers(t *testing.T) {
 			// a participant who lost the mail asks for their link again
 			"POST /api/v1/registrations/resend-link": true,
 			// the participant's "end now", through the signed link
-			"POST /api/v1/status/{token}/end":   true,
-			"POST /api/v1/status/{token}/leave": true,
+			"POST /api/v1/status/{token}/end":    true,
+			"POST /api/v1/status/{token}/leave":  true,
+			"POST /api/v1/status/{token}/extend": true,
 			// a forge's push, signed with the content hook secret (content_test.go)
 			"POST /api/v1/content/hook": true,
 		}

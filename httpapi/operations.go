@@ -30,7 +30,7 @@ type JobParam struct {
 type listMailsInput struct {
 	Registration int64  `query:"registration"`
 	State        string `query:"state" enum:"queued,sent,failed,kept,"`
-	Kind         string `query:"kind" enum:"welcome,waiting,wait-expired,credentials,reminder,goodbye,apology,alert,badge,"`
+	Kind         string `query:"kind" enum:"welcome,waiting,wait-expired,credentials,reminder,extended,goodbye,apology,alert,badge,"`
 	Paging
 }
 

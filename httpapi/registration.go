@@ -83,6 +83,9 @@ type statusView struct {
 	Username    string                `json:"username,omitempty"`
 	Password    string                `json:"password,omitempty"`
 	LoginURL    string                `json:"login_url,omitempty"`
+	// ExtendBy is what the participant may add now with the extend route.
+	ExtendBy     wod.Duration `json:"extend_by,omitempty" doc:"While running: the time the participant may add with POST .../extend (once, while nobody waits for a seat); absent when they may not"`
+	SelfExtended bool         `json:"self_extended,omitempty" doc:"The participant added time already (once is all)"`
 }
 
 // resendLinkPath is the lost-link route, offered with already_registered.
@@ -140,6 +143,12 @@ func (s *Server) registerRegistrations() {
 	register(s, huma.Operation{OperationID: "end-own-registration", Method: http.MethodPost, Path: APIPrefix + "/status/{token}/end",
 		Summary: "End my session now", Tags: tags, Description: "The participant's \"end now\", through their signed link."},
 		"", s.endOwnRegistration)
+	register(s, huma.Operation{OperationID: "extend-own-registration", Method: http.MethodPost, Path: APIPrefix + "/status/{token}/extend",
+		Summary: "Add time to my session", Tags: tags, Errors: []int{http.StatusConflict},
+		Description: "The participant adds the workshop's `extend` time to their running session, through their signed " +
+			"link, and gets their status back; a reminder follows before the new end. Once per registration, and only " +
+			"while nobody waits for a seat of the workshop: 409 otherwise (the status's `extend_by` says whether it is offered)."},
+		"", s.extendOwnRegistration)
 	register(s, huma.Operation{OperationID: "leave-line", Method: http.MethodPost, Path: APIPrefix + "/status/{token}/leave",
 		Summary: "Leave the waiting line", Tags: tags, Errors: []int{http.StatusConflict},
 		Description: "The participant leaves the workshop's waiting line, through their signed link; 409 when they " +
@@ -166,7 +175,8 @@ func (s *Server) registerRegistrations() {
 		wod.RoleModerator, s.purgeRegistration)
 	register(s, huma.Operation{OperationID: "extend-registration", Method: http.MethodPost,
 		Path: APIPrefix + "/registrations/{id}/extend", Summary: "Extend a registration", Tags: tags,
-		Description: "Gives a running registration more time; its reminder and end move with it."},
+		Description: "Gives a running registration more time; its end moves, a new reminder goes before the new end " +
+			"(at once when the new end is nearer than the reminder's lead), and the participant is told by mail."},
 		wod.RoleModerator, s.extendRegistration)
 	register(s, huma.Operation{OperationID: "list-registrations", Method: http.MethodGet, Path: APIPrefix + "/registrations",
 		Summary: "List registrations", Tags: tags, Description: "Newest first."},
@@ -268,8 +278,25 @@ func (s *Server) getStatus(ctx context.Context, in *statusTokenInput) (*body[sta
 			return nil, err
 		}
 		v.Username, v.LoginURL, v.Password = c.Username, c.LoginURL, c.Password
+		by, err := s.Registrar.SelfExtension(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		v.ExtendBy, v.SelfExtended = wod.Duration(by), r.SelfExtended
 	}
 	return &body[statusView]{v}, nil
+}
+
+// extendOwnRegistration is the participant's one extension.
+func (s *Server) extendOwnRegistration(ctx context.Context, in *statusTokenInput) (*body[statusView], error) {
+	id, err := s.registrationID(in)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Registrar.ExtendSelf(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.getStatus(ctx, in)
 }
 
 // endOwnRegistration is the participant's "end now".

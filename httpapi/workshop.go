@@ -40,6 +40,7 @@ type WorkshopSettable struct {
 	ReplayLink    *string       `json:"replay_link,omitempty"`
 	Prerequisite  *string       `json:"prerequisite,omitempty"`
 	Limits        *wod.Limits   `json:"limits,omitempty" doc:"What each student may use; replaces all four (an absent or 0 one is the agent's default)"`
+	Extend        *string       `json:"extend,omitempty" doc:"Time a participant may add to their session once, while nobody waits for a seat: a duration such as \"30m\" or a number of hours; \"0\": none" example:"30m"`
 	Warm          *wod.WarmPool `json:"warm,omitempty" doc:"Seats kept prepared (server running) before anyone registers: a number, or \"auto\" (sized from the last hour's arrivals); 0: none"`
 }
 
@@ -75,6 +76,13 @@ func (f *WorkshopSettable) change() (operator.WorkshopChange, error) {
 			return c, invalid("duration", "%v", err)
 		}
 		u.Duration = &d
+	}
+	if f.Extend != nil {
+		d, err := wod.ParseDuration(*f.Extend)
+		if err != nil {
+			return c, invalid("extend", "%v", err)
+		}
+		u.Extend = &d
 	}
 	if f.Appliance != nil {
 		a := wod.ApplianceMode(*f.Appliance)

@@ -58,7 +58,13 @@ type Data struct {
 	LaunchURL string // direct link to start the workshop
 	StatusURL string // participant's status page (signed link)
 	EndNowURL string // signed link that ends the session early
-	EndsAt    time.Time
+	// ExtendURL (reminder) is the signed link that adds ExtendBy to the
+	// session, when the participant may still do so (empty otherwise).
+	ExtendURL string
+	ExtendBy  time.Duration
+	// Extended (extended) is how much time an operator added.
+	Extended time.Duration
+	EndsAt   time.Time
 	// Now is when the mail is composed; with EndsAt it gives the time left
 	// that the reminder announces (zero: the reminder says "soon").
 	Now        time.Time
@@ -87,7 +93,7 @@ type Data struct {
 // Kinds returns the kinds of mail the renderer knows, in lifecycle order.
 func Kinds() []wod.MailKind {
 	return []wod.MailKind{wod.MailWelcome, wod.MailWaiting, wod.MailWaitExpired, wod.MailCredentials,
-		wod.MailReminder, wod.MailGoodbye, wod.MailApology, wod.MailAlert, wod.MailBadge}
+		wod.MailReminder, wod.MailExtended, wod.MailGoodbye, wod.MailApology, wod.MailAlert, wod.MailBadge}
 }
 
 // Renderer renders mails from its templates. It is safe for concurrent use:

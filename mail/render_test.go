@@ -112,6 +112,7 @@ func TestRenderSubjects(t *testing.T) {
 		wod.MailBadge:       "Way to go! You just earned the WoD Developer Apprentice badge!",
 		wod.MailWaiting:     "WoD Developer Workshops-on-Demand: you are in the line for Sample workshop",
 		wod.MailWaitExpired: "WoD Developer Workshops-on-Demand: no seat came free for Sample workshop",
+		wod.MailExtended:    "Your WoD Developer Workshops-on-Demand session was extended until Mon 2 Mar 13:00 UTC",
 	}
 	for _, k := range Kinds() {
 		subject, _, _ := render(t, r, sampleData(k))

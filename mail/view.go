@@ -46,6 +46,9 @@ type view struct {
 	EstimatedText, EstimatedIn string
 	// WaitMaxText is WaitMax in words, or empty.
 	WaitMaxText string
+	// ExtendByText and ExtendedText are ExtendBy and Extended in words,
+	// or empty.
+	ExtendByText, ExtendedText string
 	// Color is Brand.Color, checked at NewRenderer, for style attributes.
 	Color htmltemplate.CSS
 }
@@ -86,6 +89,7 @@ func (r *Renderer) view(d Data) view {
 		}
 	}
 	v.WaitMaxText = humanDuration(d.WaitMax)
+	v.ExtendByText, v.ExtendedText = humanDuration(d.ExtendBy), humanDuration(d.Extended)
 	if d.NotebooksURL != "" && !d.NotebooksUntil.IsZero() {
 		v.NotebooksUntilText = d.NotebooksUntil.UTC().Format("Mon 2 Jan")
 	}

@@ -40,6 +40,11 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 	if !slices.Contains(t.From, state) {
 		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s", t.RegistrationID, state)
 	}
+	if t.SelfExtend {
+		if err := claimSelfExtension(tx, t.RegistrationID); err != nil {
+			return nil, err
+		}
+	}
 	sets := []string{"state = $1", "updated_at = $2"}
 	args := []any{t.To, tx.now}
 	set := func(col string, v any) {
@@ -68,7 +73,9 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 	if _, err := tx.exec(`UPDATE registrations SET `+strings.Join(sets, ", ")+fmt.Sprintf(` WHERE id = $%d`, len(args)), args...); err != nil {
 		return nil, err
 	}
-	if typ, ok := wod.WebhookOnState(t.To); ok && state != t.To {
+	// An extension takes an expiring session back to ready: the clock
+	// moved, the credentials did not go out again, so no "ready" event.
+	if typ, ok := wod.WebhookOnState(t.To); ok && state != t.To && !(state.Running() && t.To.Running()) {
 		if err := queueRegistrationWebhook(tx, typ, t.RegistrationID); err != nil {
 			return nil, err
 		}
@@ -361,6 +368,37 @@ func (db *DB) SnoozeJob(ctx context.Context, jobID int64, attempt int, runAt tim
 	})
 	if err != nil {
 		return fmt.Errorf("snooze job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// claimSelfExtension records the participant's one extension, refusing it
+// when they used it already or when someone waits for a seat of the
+// workshop. The registration's row is locked by the caller; the workshop's
+// row is locked here, as a registration that joins the line holds it: a
+// waiter who joins concurrently either committed first (and is seen here)
+// or joins after this extension, as had the participant extended a moment
+// earlier.
+func claimSelfExtension(tx *Tx, id int64) error {
+	var workshopID int64
+	if err := tx.queryRow(`SELECT id FROM workshops WHERE id = (SELECT workshop_id FROM registrations WHERE id = $1)`+
+		tx.forUpdate(), id).Scan(&workshopID); err != nil {
+		return err
+	}
+	var waiting int
+	if err := tx.queryRow(`SELECT COUNT(*) FROM registrations q JOIN registrations r ON r.workshop_id = q.workshop_id
+		WHERE r.id = $1 AND q.state = 'waiting'`, id).Scan(&waiting); err != nil {
+		return err
+	}
+	if waiting > 0 {
+		return wod.Errorf(wod.ECONFLICT, "registration %d cannot be extended: %d participants wait for a seat of its workshop", id, waiting)
+	}
+	res, err := tx.exec(`UPDATE registrations SET self_extended = TRUE WHERE id = $1 AND NOT self_extended`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return wod.Errorf(wod.ECONFLICT, "registration %d was extended by its participant already: once is all", id)
 	}
 	return nil
 }

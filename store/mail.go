@@ -8,8 +8,9 @@ import (
 	"github.com/wod-dev/wod"
 )
 
-// insertMail queues a mail; a second mail of the same kind for the same
-// registration is silently dropped, so retried transitions never send twice.
+// insertMail queues a mail; a second mail of the same kind and key for the
+// same registration is silently dropped, so retried transitions never send
+// twice (a reminder for a new end time has a new key: it goes).
 func insertMail(tx *Tx, m *wod.Mail) error {
 	if m.State == "" {
 		m.State = wod.MailQueued
@@ -18,10 +19,10 @@ func insertMail(tx *Tx, m *wod.Mail) error {
 		m.NextAttemptAt = tx.now
 	}
 	m.CreatedAt = tx.now
-	err := tx.queryRow(`INSERT INTO mails (registration_id, kind, recipient, subject, text_body, html_body, state,
-		next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (registration_id, kind) WHERE registration_id IS NOT NULL DO NOTHING RETURNING id`,
-		nullInt64(m.RegistrationID), m.Kind, m.To, m.Subject, m.Text, m.HTML, m.State, m.NextAttemptAt.UTC(),
+	err := tx.queryRow(`INSERT INTO mails (registration_id, kind, mail_key, recipient, subject, text_body, html_body,
+		state, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (registration_id, kind, mail_key) WHERE registration_id IS NOT NULL DO NOTHING RETURNING id`,
+		nullInt64(m.RegistrationID), m.Kind, m.Key, m.To, m.Subject, m.Text, m.HTML, m.State, m.NextAttemptAt.UTC(),
 		tx.now).Scan(&m.ID)
 	if err == sql.ErrNoRows {
 		return nil
@@ -29,14 +30,14 @@ func insertMail(tx *Tx, m *wod.Mail) error {
 	return err
 }
 
-const mailColumns = `id, registration_id, kind, recipient, subject, text_body, html_body, state, attempts,
+const mailColumns = `id, registration_id, kind, mail_key, recipient, subject, text_body, html_body, state, attempts,
 	next_attempt_at, last_error, sent_at, created_at`
 
 func scanMail(row scanner) (*wod.Mail, error) {
 	var m wod.Mail
 	var reg sql.NullInt64
 	var sent sql.NullTime
-	if err := row.Scan(&m.ID, &reg, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.State, &m.Attempts,
+	if err := row.Scan(&m.ID, &reg, &m.Kind, &m.Key, &m.To, &m.Subject, &m.Text, &m.HTML, &m.State, &m.Attempts,
 		&m.NextAttemptAt, &m.LastError, &sent, &m.CreatedAt); err != nil {
 		return nil, err
 	}

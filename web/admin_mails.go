@@ -22,7 +22,7 @@ func (p *Pages) registerAdminMails(mux *http.ServeMux) {
 var (
 	mailStates = []wod.MailState{wod.MailQueued, wod.MailSending, wod.MailSent, wod.MailFailed, wod.MailKept}
 	mailKinds  = []wod.MailKind{wod.MailWelcome, wod.MailWaiting, wod.MailWaitExpired, wod.MailCredentials,
-		wod.MailReminder, wod.MailGoodbye, wod.MailApology, wod.MailAlert, wod.MailBadge}
+		wod.MailReminder, wod.MailExtended, wod.MailGoodbye, wod.MailApology, wod.MailAlert, wod.MailBadge}
 )
 
 type mailsData struct {

@@ -294,6 +294,28 @@ func TestAdminWorkshops(t *testing.T) {
 		res, page = s.post("/admin/workshops/WKSHP-A", form)
 		s.afterAction(res, page)
 
+		// Extend: a duration, empty for none, kept as an override.
+		form = untouchedWorkshopForm(token)
+		form.Set("extend", "a while")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		mustShow(t, "an unreadable extend", page, `id="f-extend-error"`, `value="a while"`)
+		form.Set("extend", "30m")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		mustShow(t, "the flash after setting extend", s.afterAction(res, page), "Saved WKSHP-A: extend")
+		if w, _ := s.db.FindWorkshop(s.ctx, "WKSHP-A"); w.Extend != wod.Duration(30*time.Minute) || !slices.Contains(w.Overrides, "extend") {
+			t.Fatalf("extend saved as %v, overrides %v", w.Extend, w.Overrides)
+		}
+		_, page = s.get("/admin/workshops/WKSHP-A")
+		mustShow(t, "the form's extend", page, `value="30m"`)
+		form.Set("extend", "")
+		res, page = s.post("/admin/workshops/WKSHP-A", form)
+		s.afterAction(res, page)
+		if w, _ := s.db.FindWorkshop(s.ctx, "WKSHP-A"); w.Extend != 0 {
+			t.Fatalf("extend after emptying the field: %v", w.Extend)
+		}
+		res, page = s.post("/admin/workshops/WKSHP-A/clear-overrides", url.Values{"csrf": {token}})
+		s.afterAction(res, page)
+
 		// Limits: one field, read and checked as a whole.
 		form = untouchedWorkshopForm(token)
 		form.Set("limits", "memory 2M, tasks lots")

@@ -207,6 +207,8 @@ var workshopInputs = []workshopField{
 	{Name: "prerequisite", Label: "Prerequisite", Type: "textarea"},
 	{Name: "warm", Label: "Warm seats", Type: "text",
 		Help: "Seats kept prepared, server running, before anyone registers: a number, or auto (sized from the last hour's arrivals); 0: none"},
+	{Name: "extend", Label: "Participants may add", Type: "text",
+		Help: "Time a participant may add to their session once, from the status page or the reminder, while nobody waits for a seat: e.g. 30m; empty or 0: none"},
 	{Name: "limits", Label: "Limits per student", Type: "text",
 		Help: "e.g. memory 2G, cpus 1, tasks 512, disk 5G (K, M, G, T are powers of 1024); any left out is the agent's default"},
 }
@@ -223,7 +225,16 @@ func workshopValues(w *wod.Workshop) map[string]string {
 		"varpass": b(w.VarPass), "compile": strings.Join(w.Compile, ", "), "appliance": string(w.Appliance),
 		"session_type": string(w.SessionType), "replay_id": strconv.Itoa(w.ReplayID), "replay_link": w.ReplayLink,
 		"prerequisite": w.Prerequisite, "limits": limitsValue(w.Limits), "warm": w.Warm.String(),
+		"extend": extendValue(w.Extend),
 	}
+}
+
+// extendValue shows a workshop's extend in the form; none is empty.
+func extendValue(d wod.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // limitsValue shows limits in the form; none set is an empty field (the
@@ -457,6 +468,19 @@ func (e *workshopEdit) parse(w *wod.Workshop) wod.WorkshopUpdate {
 			e.errs["warm"] = err.Error()
 		case p != w.Warm:
 			u.Warm = &p
+		}
+	}
+	if v, ok := e.changed("extend", extendValue(w.Extend)); ok {
+		var d wod.Duration
+		var err error
+		if v = strings.TrimSpace(v); v != "" {
+			d, err = wod.ParseDuration(v)
+		}
+		switch {
+		case err != nil:
+			e.errs["extend"] = err.Error()
+		case d != w.Extend:
+			u.Extend = &d
 		}
 	}
 	if v, ok := e.changed("appliance", string(w.Appliance)); ok {

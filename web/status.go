@@ -16,6 +16,8 @@ func (p *Pages) registerStatus(mux *http.ServeMux) {
 	mux.HandleFunc("GET /status/{token}/end", p.confirmEnd)
 	mux.HandleFunc("POST /status/{token}/end", p.end)
 	mux.HandleFunc("POST /status/{token}/leave", p.leave)
+	mux.HandleFunc("GET /status/{token}/extend", p.confirmExtend)
+	mux.HandleFunc("POST /status/{token}/extend", p.extend)
 	mux.HandleFunc("GET /status/{token}/notebooks.zip", p.notebooks)
 }
 
@@ -46,6 +48,12 @@ type statusData struct {
 	Place       int
 	EstimatedAt *time.Time
 	Why         string
+	// ExtendBy is how much time the participant may add now (0: none);
+	// SelfExtended: they did already. Refused says why an extension they
+	// asked for was not given.
+	ExtendBy     wod.Duration
+	SelfExtended bool
+	Refused      string
 }
 
 func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registration, *statusData, bool) {
@@ -89,6 +97,12 @@ func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registr
 			return nil, nil, false
 		}
 		d.Username, d.Password, d.LoginURL, d.LaunchURL = c.Username, c.Password, c.LoginURL, c.LaunchURL
+		by, err := p.Registrar.SelfExtension(r.Context(), reg)
+		if err != nil {
+			p.fail(w, r, err)
+			return nil, nil, false
+		}
+		d.ExtendBy, d.SelfExtended = wod.Duration(by), reg.SelfExtended
 	}
 	if reg.State == wod.StateDone {
 		if n, err := p.Registrations.FindNotebooks(r.Context(), reg.ID, false); err == nil {
@@ -197,6 +211,42 @@ func (p *Pages) end(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, r, err)
 			return
 		}
+	}
+	http.Redirect(w, r, "/status/"+r.PathValue("token"), http.StatusSeeOther)
+}
+
+// confirmExtend is where the reminder's link leads: a confirmation, since
+// scanners and previewers follow links in mails.
+func (p *Pages) confirmExtend(w http.ResponseWriter, r *http.Request) {
+	if _, d, ok := p.loadStatus(w, r); ok {
+		p.render(w, r, http.StatusOK, "portal/extend.html", p.view(r.Context(), "More time for "+d.Title+"?", d))
+	}
+}
+
+// extend adds the workshop's time to the participant's session, once; a
+// refusal (used already, someone waits, the session is over) says so.
+func (p *Pages) extend(w http.ResponseWriter, r *http.Request) {
+	reg, d, ok := p.loadStatus(w, r)
+	if !ok {
+		return
+	}
+	_, err := p.Registrar.ExtendSelf(r.Context(), reg.ID)
+	if wod.ErrorCode(err) == wod.ECONFLICT {
+		d.ExtendBy = 0
+		switch {
+		case reg.SelfExtended:
+			d.Refused = "You have added time to this session already: it can be done once."
+		case !reg.State.Running():
+			d.Refused = "This session is not running any more."
+		default:
+			d.Refused = "Time cannot be added to this session now: someone is waiting for a seat of this workshop, or the workshop does not allow it."
+		}
+		p.render(w, r, http.StatusConflict, "portal/extend.html", p.view(r.Context(), "More time for "+d.Title+"?", d))
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
 	}
 	http.Redirect(w, r, "/status/"+r.PathValue("token"), http.StatusSeeOther)
 }
