@@ -191,7 +191,7 @@ func (s *Server) legacyCustomerView(ctx context.Context, reg *wod.Registration) 
 	return map[string]any{"id": reg.ID, "name": reg.Name, "email": reg.Email, "company": reg.Company,
 		"sessionName": wk.Title, "sessionType": legacySessionType(wk.SessionType), "location": reg.Location,
 		"notebook": reg.Workshop, "proxy": "wod", "active": reg.State.Running(),
-		"cleaned":       !reg.State.Live() && reg.State != wod.StateEnding && !reg.SeatHeld,
+		"cleaned":       legacyCleaned(reg),
 		"lastEmailSent": legacyLastEmail(reg.State), "hours": legacyHours(wk.Duration),
 		"startDate": start, "endDate": legacyEndDate(reg, wk), "studentId": studentID,
 		"specialBadgeId": nil, "completionPercentage": completion,
@@ -289,6 +289,12 @@ func (s *Server) legacyPutCustomer(w http.ResponseWriter, r *http.Request, p *le
 	}
 	v, err := s.legacyCustomerView(ctx, reg)
 	if err != nil {
+		return err
+	}
+	if reg, fields, err = s.legacyBackendCustomer(ctx, reg, fields); err != nil {
+		return err
+	}
+	if v, err = s.legacyCustomerView(ctx, reg); err != nil {
 		return err
 	}
 	var refused []string
@@ -470,6 +476,9 @@ func (s *Server) legacyPutStudent(w http.ResponseWriter, r *http.Request, p *leg
 	if err != nil {
 		return err
 	}
+	if st, fields, err = s.legacyBackendStudent(r.Context(), id, st, fields); err != nil {
+		return err
+	}
 	v, err := s.legacyStudentView(st)
 	if err != nil {
 		return err
@@ -487,4 +496,12 @@ func (s *Server) legacyPutStudent(w http.ResponseWriter, r *http.Request, p *leg
 	}
 	writeLegacyJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// legacyCleaned is the original's "cleaned": the cleanup is over. A
+// backend's RESET and PURGE wait for it (up to 15 minutes), so a failed
+// registration, whose cleanup will never come, counts as cleaned, and so
+// does a finished one whose seat waits dirty for its RESET.
+func legacyCleaned(reg *wod.Registration) bool {
+	return reg.State == wod.StateDone || reg.State == wod.StateFailed
 }
