@@ -305,3 +305,80 @@ func (e *env) legacyGet(be *legacyBackend, path string) (map[string]any, error) 
 	}
 	return g.body, nil
 }
+
+// TestLegacyLocationReset: at a reset workshop, the backend's CLEANUP
+// keeps the seat (assigned "true", active "false"); the server then sends
+// RESET, whose {"assigned":"false"} frees the seat.
+func TestLegacyLocationReset(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		e := newEnv(t, db, clock, 0, withLegacy)
+		be := makeLegacy(t, e)
+		reset := true
+		if _, err := db.UpdateWorkshop(ctx, "WKSHP-API101", wod.WorkshopUpdate{Reset: &reset}); err != nil {
+			t.Fatal(err)
+		}
+		r := e.legacy("POST", "/api/customer", "", frontendRegistration("cy", "cy@example.org"))
+		if r.status != 200 {
+			t.Fatalf("register: %d %s", r.status, r.raw)
+		}
+		id := int64(r.body["id"].(float64))
+		drive(t, e.eng, 1)
+		if err := be.api.PutStudent(ctx, 101, map[string]string{"password": "Ab3dEf6h"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.api.PutCustomer(ctx, id, map[string]string{"active": "true"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.eng.EndNow(ctx, id, "participant"); err != nil {
+			t.Fatal(err)
+		}
+		drive(t, e.eng, 1)
+		be.expectCommand(t, 2, fmt.Sprintf("CLEANUP 1 %d", id), "WKSHP-API101")
+		for _, put := range []struct {
+			student bool
+			fields  map[string]string
+		}{
+			{true, map[string]string{"password": "Gh4jKl7m"}},
+			{false, map[string]string{"completionPercentage": "75"}},
+			{true, map[string]string{"assigned": "true"}},
+			{false, map[string]string{"active": "false"}},
+			{false, map[string]string{"cleaned": "true"}},
+		} {
+			var err error
+			if put.student {
+				err = be.api.PutStudent(ctx, 101, put.fields)
+			} else {
+				err = be.api.PutCustomer(ctx, id, put.fields)
+			}
+			if err != nil {
+				t.Fatalf("cleanup callback %v: %v", put.fields, err)
+			}
+		}
+		reg, err := db.FindRegistration(ctx, id)
+		if err != nil || reg.State != wod.StateDone || !reg.SeatHeld {
+			t.Fatalf("after cleaned: %+v %v", reg, err)
+		}
+		drive(t, e.eng, 1)
+		be.expectCommand(t, 3, fmt.Sprintf("RESET 1 %d", id), "WKSHP-API101")
+		// The backend's RESET waits for "cleaned" first.
+		if c, err := e.legacyGet(be, fmt.Sprintf("/customers/%d", id)); err != nil || c["cleaned"] != true {
+			t.Fatalf("cleaned before RESET: %v %v", c, err)
+		}
+		if err := be.api.PutStudent(ctx, 101, map[string]string{"assigned": "false"}); err != nil {
+			t.Fatal(err)
+		}
+		reg, err = db.FindRegistration(ctx, id)
+		if err != nil || reg.SeatHeld {
+			t.Fatalf("after RESET: %+v %v", reg, err)
+		}
+		// A second {"assigned":"false"} (curl again) is the seat as it is.
+		if err := be.api.PutStudent(ctx, 101, map[string]string{"assigned": "false"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := mailCount(t, db, id, wod.MailGoodbye); n != 1 {
+			t.Fatalf("goodbye mails: %d", n)
+		}
+		drive(t, e.eng, 0)
+	})
+}
