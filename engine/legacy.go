@@ -174,7 +174,10 @@ func (e *Engine) sendCommand(ctx context.Context, l *wod.Location, j *wod.Job) (
 	// backend's actions take (each starts from scratch).
 	hold, _ := json.Marshal(legacyHold{Sent: subject, SentAt: e.now()})
 	if err := e.Store.HoldJob(ctx, j.ID, j.Attempts, e.now().Add(e.legacyWait()), hold); err != nil {
-		return true, err
+		// The send outlived its lease: the next attempt sends it again,
+		// which the backend's actions take (each starts from scratch).
+		e.Logger.WarnContext(ctx, "command mail sent but not recorded", "job", j.ID, "command", subject, "error", err)
+		return true, nil
 	}
 	e.Logger.InfoContext(ctx, "command mail sent", "job", j.ID, "location", l.Name, "command", subject)
 	return true, nil

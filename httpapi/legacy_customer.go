@@ -319,9 +319,10 @@ func (s *Server) legacyPutCustomer(w http.ResponseWriter, r *http.Request, p *le
 	}
 	if len(refused) > 0 {
 		sort.Strings(refused)
-		return wod.Errorf(wod.ECONFLICT, "customer %d is at location %s, which a wod agent drives: %s follow(s) its "+
+		return wod.Errorf(wod.ECONFLICT, "customer %d is at location %s, which %s: %s follow(s) its "+
 			"lifecycle and cannot be set here (an operator ends, extends or purges it; this route ends it with "+
-			"lastEmailSent \"unregister\" and extends it with a later endDate)", reg.ID, reg.Location, strings.Join(refused, ", "))
+			"lastEmailSent \"unregister\" and extends it with a later endDate)", reg.ID, reg.Location,
+			s.legacyDriver(ctx, reg.Location), strings.Join(refused, ", "))
 	}
 	if extend {
 		if reg.EndsAt == nil || !reg.State.Running() || !extendTo.After(*reg.EndsAt) {
@@ -491,8 +492,9 @@ func (s *Server) legacyPutStudent(w http.ResponseWriter, r *http.Request, p *leg
 	}
 	if len(refused) > 0 {
 		sort.Strings(refused)
-		return wod.Errorf(wod.ECONFLICT, "student %d is a seat of location %s, which a wod agent drives: %s "+
-			"follow(s) the registrations' lifecycle and cannot be set here", id, st.loc.Name, strings.Join(refused, ", "))
+		return wod.Errorf(wod.ECONFLICT, "student %d is a seat of location %s, which %s: %s "+
+			"follow(s) the registrations' lifecycle and cannot be set here", id, st.loc.Name,
+			s.legacyDriver(r.Context(), st.loc.Name), strings.Join(refused, ", "))
 	}
 	writeLegacyJSON(w, http.StatusOK, v)
 	return nil
@@ -504,4 +506,12 @@ func (s *Server) legacyPutStudent(w http.ResponseWriter, r *http.Request, p *leg
 // does a finished one whose seat waits dirty for its RESET.
 func legacyCleaned(reg *wod.Registration) bool {
 	return reg.State == wod.StateDone || reg.State == wod.StateFailed
+}
+
+// legacyDriver says what serves a location, for the refusals' reasons.
+func (s *Server) legacyDriver(ctx context.Context, location string) string {
+	if l, err := s.Locations.FindLocation(ctx, location); err == nil && l.Legacy() {
+		return "an original backend serves (kind legacy)"
+	}
+	return "a wod agent drives"
 }
