@@ -37,9 +37,13 @@ func makeLegacy(t *testing.T, e *env) *legacyBackend {
 	t.Helper()
 	pf := smtptest.Start(t)
 	e.eng.Commands = &mail.CommandSender{From: "wod@acme.test", HELO: "wod.test", Timeout: 10 * time.Second}
+	// The agent it had spoke; the backend never will.
+	if _, err := e.db.Heartbeat(context.Background(), e.loc.ID, "ok", nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	r := e.do("PATCH", "/api/v1/locations/local", e.admin, map[string]any{"kind": "legacy",
 		"backend_email": "wod@backend.test", "backend_smtp": pf.Addr})
-	if r.status != 200 || r.body["kind"] != "legacy" || r.body["backend_email"] != "wod@backend.test" {
+	if r.status != 200 || r.body["kind"] != "legacy" || r.body["backend_email"] != "wod@backend.test" || r.body["last_heartbeat"] != nil {
 		t.Fatalf("make the location legacy: %d %s", r.status, r.raw)
 	}
 	if r := e.do("PATCH", "/api/v1/locations/local", e.admin, map[string]any{"backend_email": "not an address"}); r.status != 422 && r.status != 400 {

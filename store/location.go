@@ -123,8 +123,15 @@ func (db *DB) UpdateLocation(ctx context.Context, name string, upd wod.LocationU
 		if upd.Students != nil {
 			l.Students = *upd.Students
 		}
-		if upd.Kind != nil {
+		if upd.Kind != nil && *upd.Kind != l.Kind {
 			l.Kind = *upd.Kind
+			// An original backend sends no heartbeat: the agent's last one
+			// would soon make the location silent, and placement pass it
+			// over. It is a location nobody has heard from.
+			if _, err := tx.exec(`UPDATE locations SET last_heartbeat = NULL, health = '' WHERE id = $1`, l.ID); err != nil {
+				return err
+			}
+			l.LastHeartbeat, l.Health = nil, ""
 		}
 		if upd.BackendEmail != nil {
 			l.BackendEmail = *upd.BackendEmail
