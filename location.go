@@ -2,6 +2,7 @@ package wod
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -20,6 +21,15 @@ type Location struct {
 	// Students is how many student accounts (seats) the location has:
 	// student1..studentN.
 	Students int `json:"students"`
+	// Kind says what serves the location: a wod agent (the default) or an
+	// original wod-backend driven by command mails (LocationLegacy).
+	Kind LocationKind `json:"kind" enum:"agent,legacy"`
+	// BackendEmail is where a legacy location's command mails go (the
+	// original's WODUSER@backend), and BackendSMTP the backend's Postfix
+	// (host:port; default the address's domain at port 10025, the
+	// original's WODPOSTPORT). Empty at an agent's location.
+	BackendEmail string `json:"backend_email,omitempty"`
+	BackendSMTP  string `json:"backend_smtp,omitempty"`
 
 	LastHeartbeat *time.Time `json:"last_heartbeat,omitempty"`
 	// AgentState is derived by the server from LastHeartbeat and its
@@ -50,6 +60,40 @@ func (l *Location) HasKernel(name string) (has, known bool) {
 	return false, true
 }
 
+// LocationKind says what serves a location's seats.
+type LocationKind string
+
+// Location kinds.
+const (
+	// LocationAgent: a wod agent claims the location's jobs.
+	LocationAgent LocationKind = "agent"
+	// LocationLegacy: the server sends the original's command mails to an
+	// original wod-backend, which reports on the legacy REST routes.
+	LocationLegacy LocationKind = "legacy"
+)
+
+// DefaultBackendSMTPPort is the original backend's Postfix port
+// (WODPOSTPORT).
+const DefaultBackendSMTPPort = "10025"
+
+// Legacy reports whether an original backend serves the location.
+func (l *Location) Legacy() bool { return l.Kind == LocationLegacy }
+
+// BackendAddr is the host:port a legacy location's command mails are sent
+// to.
+func (l *Location) BackendAddr() string {
+	if a := strings.TrimSpace(l.BackendSMTP); a != "" {
+		if _, _, err := net.SplitHostPort(a); err == nil {
+			return a
+		}
+		return net.JoinHostPort(a, DefaultBackendSMTPPort)
+	}
+	_, domain, _ := strings.Cut(l.BackendEmail, "@")
+	return net.JoinHostPort(domain, DefaultBackendSMTPPort)
+}
+
+var backendEmailPattern = regexp.MustCompile(`^[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+$`)
+
 // MaxStudentsPerLocation bounds the seats of one location; the original ran
 // up to about 2000 students on one backend.
 const MaxStudentsPerLocation = 10000
@@ -61,6 +105,10 @@ var locationNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
 // slash. The store applies it whenever a location is saved.
 func (l *Location) Normalize() {
 	l.HubURL = normalizeHubURL(l.HubURL)
+	l.BackendEmail, l.BackendSMTP = strings.TrimSpace(l.BackendEmail), strings.TrimSpace(l.BackendSMTP)
+	if l.Kind == "" {
+		l.Kind = LocationAgent
+	}
 }
 
 func normalizeHubURL(u string) string {
@@ -102,6 +150,19 @@ func (l *Location) Validate() error {
 	}
 	v.Check(l.BaseStudentID >= 0, "base_student_id", "must not be negative")
 	v.Check(l.Students >= 1 && l.Students <= MaxStudentsPerLocation, "students", "must be between 1 and %d", MaxStudentsPerLocation)
+	v.Check(l.Kind == LocationAgent || l.Kind == LocationLegacy, "kind", "must be agent or legacy")
+	if l.Kind == LocationLegacy {
+		// The address goes into an SMTP envelope: nothing but an address.
+		v.Check(backendEmailPattern.MatchString(l.BackendEmail), "backend_email",
+			"is required for a legacy location: the backend's command mail address, e.g. wod@backend.example.org")
+		if l.BackendSMTP != "" {
+			host, port, err := net.SplitHostPort(l.BackendAddr())
+			v.Check(err == nil && host != "" && port != "" && !strings.ContainsAny(l.BackendSMTP, " /\r\n"),
+				"backend_smtp", "must be host or host:port")
+		}
+	} else {
+		v.Check(l.BackendEmail == "" && l.BackendSMTP == "", "backend_email", "is only for a legacy location")
+	}
 	return v.Err("the location is not valid")
 }
 
@@ -112,6 +173,9 @@ type LocationUpdate struct {
 	HubURL        *string
 	BaseStudentID *int
 	Students      *int
+	Kind          *LocationKind
+	BackendEmail  *string
+	BackendSMTP   *string
 }
 
 // LocationService manages locations and, with them, their seats.

@@ -57,3 +57,30 @@ func TestLocationHasKernel(t *testing.T) {
 		t.Errorf("gophernotes: %v %v, want missing", has, known)
 	}
 }
+
+func TestLegacyLocationValidate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		l    wod.Location
+		ok   bool
+		addr string
+	}{
+		{"agent by default", wod.Location{Name: "a", Students: 1}, true, ""},
+		{"legacy with its address", wod.Location{Name: "a", Students: 1, Kind: wod.LocationLegacy, BackendEmail: "wod@be.example"}, true, "be.example:10025"},
+		{"legacy with its Postfix", wod.Location{Name: "a", Students: 1, Kind: wod.LocationLegacy, BackendEmail: "wod@be.example", BackendSMTP: "10.0.0.5:2525"}, true, "10.0.0.5:2525"},
+		{"legacy with a host only", wod.Location{Name: "a", Students: 1, Kind: wod.LocationLegacy, BackendEmail: "wod@be.example", BackendSMTP: "mx.example"}, true, "mx.example:10025"},
+		{"legacy without an address", wod.Location{Name: "a", Students: 1, Kind: wod.LocationLegacy}, false, ""},
+		{"an address with a line break", wod.Location{Name: "a", Students: 1, Kind: wod.LocationLegacy, BackendEmail: "wod@be.example\r\nRCPT TO:<x@y>"}, false, ""},
+		{"an agent with a backend address", wod.Location{Name: "a", Students: 1, BackendEmail: "wod@be.example"}, false, ""},
+		{"an unknown kind", wod.Location{Name: "a", Students: 1, Kind: "ssh"}, false, ""},
+	} {
+		c.l.Normalize()
+		err := c.l.Validate()
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if c.ok && c.addr != "" && c.l.BackendAddr() != c.addr {
+			t.Errorf("%s: backend at %s, want %s", c.name, c.l.BackendAddr(), c.addr)
+		}
+	}
+}

@@ -157,6 +157,9 @@ func (a *App) Build() error {
 		AlertTo:           mc.AlertTo,
 		Worker:            fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
+	if err := a.buildCommands(); err != nil {
+		return err
+	}
 	ltiKey, err := lti.LoadOrCreateKey(filepath.Join(a.Config.Data, lti.KeyFile))
 	if err != nil {
 		return err
@@ -195,7 +198,7 @@ func (a *App) Build() error {
 		Events: a.DB, Announcements: a.DB, LTI: a.DB, Webhooks: a.DB, Health: a.DB, Keys: a.Keys, Clock: a.Clock, Logger: a.Logger,
 		PublicURL: a.Config.PublicURL, Version: Version, RegistrationRate: a.Config.RegistrationRate, AgentStale: a.Config.AgentStale,
 		TrustProxy: a.Config.TrustProxy, SessionTTL: a.Config.SessionTTL, LoginConcurrency: a.Config.LoginConcurrency,
-		LegacyRoutes: a.Config.LegacyRoutes,
+		LegacyRoutes: a.Config.LegacyRoutes, Backends: a.Engine,
 	}
 	if a.ContentSync != nil {
 		api.ContentHookSecret = a.ContentHookSecret()
@@ -246,6 +249,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Engine.Run(ctx) })
 	wg.Go(func() { a.Engine.FollowAgentJobs(ctx) })
+	wg.Go(func() { a.Engine.RunLegacy(ctx) })
 	wg.Go(func() { a.Dispatcher.Run(ctx) })
 	wg.Go(func() { a.Webhooks.Run(ctx) })
 	wg.Go(func() { a.Rehearsals.Run(ctx) })

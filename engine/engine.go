@@ -55,6 +55,8 @@ type Store interface {
 	WaitEstimate(ctx context.Context, r *wod.Registration) (time.Time, bool, error)
 	RecordHostChecks(ctx context.Context, scope, actor string, results []wod.CheckResult,
 		alert func([]*wod.HostCheck) (*wod.Mail, error)) ([]*wod.HostCheck, error)
+	FindJobs(ctx context.Context, f wod.JobFilter) ([]*wod.Job, int, error)
+	HoldJob(ctx context.Context, jobID int64, attempt int, until time.Time, result []byte) error
 }
 
 // Grades reports completions to grade books. Reporting runs as a job, with
@@ -127,6 +129,13 @@ type Engine struct {
 	// WarmEvery is how often Run's loop keeps the warm pools (default
 	// 2 s); RunDue keeps them at every call.
 	WarmEvery time.Duration
+
+	// Commands sends the command mails of legacy locations (an original
+	// wod-backend); nil: their jobs wait. LegacyWait is how long a sent
+	// command waits for the backend's callbacks before it is sent again
+	// (0: DefaultLegacyWait).
+	Commands   CommandMailer
+	LegacyWait time.Duration
 
 	lastWarm time.Time // Run's loop only
 	wakeMu   sync.Mutex

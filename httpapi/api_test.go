@@ -61,7 +61,7 @@ func newEnv(t testing.TB, db *store.DB, clock *storetest.Clock, rate int, opts .
 		Events: db, Clock: clock, Logger: logger, AgentTokens: db, Webhooks: db, WebhookKeys: keys,
 		Passwords: secret.CheapHasher()}
 	api := &httpapi.Server{Webhooks: db, Workshops: db, Locations: db, Seats: db, Registrations: db, Registrar: eng, Jobs: db, Operator: ops,
-		Agents: eng, AgentAuth: db, LTI: db,
+		Agents: eng, AgentAuth: db, LTI: db, Backends: eng,
 		Mails: db, Users: db, Tokens: db, Sessions: db, Events: db, Announcements: db, Health: db, Keys: keys,
 		Clock: clock, Logger: logger, PublicURL: "http://wod.test", Version: "test", RegistrationRate: rate}
 	e := &env{t: t, db: db, keys: keys, clock: clock, eng: eng, ops: ops}

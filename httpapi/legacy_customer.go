@@ -191,7 +191,7 @@ func (s *Server) legacyCustomerView(ctx context.Context, reg *wod.Registration) 
 	return map[string]any{"id": reg.ID, "name": reg.Name, "email": reg.Email, "company": reg.Company,
 		"sessionName": wk.Title, "sessionType": legacySessionType(wk.SessionType), "location": reg.Location,
 		"notebook": reg.Workshop, "proxy": "wod", "active": reg.State.Running(),
-		"cleaned":       !reg.State.Live() && reg.State != wod.StateEnding && !reg.SeatHeld,
+		"cleaned":       legacyCleaned(reg),
 		"lastEmailSent": legacyLastEmail(reg.State), "hours": legacyHours(wk.Duration),
 		"startDate": start, "endDate": legacyEndDate(reg, wk), "studentId": studentID,
 		"specialBadgeId": nil, "completionPercentage": completion,
@@ -291,6 +291,12 @@ func (s *Server) legacyPutCustomer(w http.ResponseWriter, r *http.Request, p *le
 	if err != nil {
 		return err
 	}
+	if reg, fields, err = s.legacyBackendCustomer(ctx, reg, fields); err != nil {
+		return err
+	}
+	if v, err = s.legacyCustomerView(ctx, reg); err != nil {
+		return err
+	}
 	var refused []string
 	var end, extend bool
 	var extendTo time.Time
@@ -313,9 +319,10 @@ func (s *Server) legacyPutCustomer(w http.ResponseWriter, r *http.Request, p *le
 	}
 	if len(refused) > 0 {
 		sort.Strings(refused)
-		return wod.Errorf(wod.ECONFLICT, "customer %d is at location %s, which a wod agent drives: %s follow(s) its "+
+		return wod.Errorf(wod.ECONFLICT, "customer %d is at location %s, which %s: %s follow(s) its "+
 			"lifecycle and cannot be set here (an operator ends, extends or purges it; this route ends it with "+
-			"lastEmailSent \"unregister\" and extends it with a later endDate)", reg.ID, reg.Location, strings.Join(refused, ", "))
+			"lastEmailSent \"unregister\" and extends it with a later endDate)", reg.ID, reg.Location,
+			s.legacyDriver(ctx, reg.Location), strings.Join(refused, ", "))
 	}
 	if extend {
 		if reg.EndsAt == nil || !reg.State.Running() || !extendTo.After(*reg.EndsAt) {
@@ -470,6 +477,9 @@ func (s *Server) legacyPutStudent(w http.ResponseWriter, r *http.Request, p *leg
 	if err != nil {
 		return err
 	}
+	if st, fields, err = s.legacyBackendStudent(r.Context(), id, st, fields); err != nil {
+		return err
+	}
 	v, err := s.legacyStudentView(st)
 	if err != nil {
 		return err
@@ -482,9 +492,26 @@ func (s *Server) legacyPutStudent(w http.ResponseWriter, r *http.Request, p *leg
 	}
 	if len(refused) > 0 {
 		sort.Strings(refused)
-		return wod.Errorf(wod.ECONFLICT, "student %d is a seat of location %s, which a wod agent drives: %s "+
-			"follow(s) the registrations' lifecycle and cannot be set here", id, st.loc.Name, strings.Join(refused, ", "))
+		return wod.Errorf(wod.ECONFLICT, "student %d is a seat of location %s, which %s: %s "+
+			"follow(s) the registrations' lifecycle and cannot be set here", id, st.loc.Name,
+			s.legacyDriver(r.Context(), st.loc.Name), strings.Join(refused, ", "))
 	}
 	writeLegacyJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// legacyCleaned is the original's "cleaned": the cleanup is over. A
+// backend's RESET and PURGE wait for it (up to 15 minutes), so a failed
+// registration, whose cleanup will never come, counts as cleaned, and so
+// does a finished one whose seat waits dirty for its RESET.
+func legacyCleaned(reg *wod.Registration) bool {
+	return reg.State == wod.StateDone || reg.State == wod.StateFailed
+}
+
+// legacyDriver says what serves a location, for the refusals' reasons.
+func (s *Server) legacyDriver(ctx context.Context, location string) string {
+	if l, err := s.Locations.FindLocation(ctx, location); err == nil && l.Legacy() {
+		return "an original backend serves (kind legacy)"
+	}
+	return "a wod agent drives"
 }

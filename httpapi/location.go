@@ -14,12 +14,18 @@ type locationCreate struct {
 	HubURL        string `json:"hub_url,omitempty" doc:"The hub's public URL, as participants reach it"`
 	BaseStudentID int    `json:"base_student_id,omitempty" minimum:"0"`
 	Students      int    `json:"students" minimum:"1" maximum:"10000" doc:"Student accounts (seats): student1..studentN"`
+	Kind          string `json:"kind,omitempty" enum:"agent,legacy" doc:"agent (default): a wod agent serves it; legacy: an original wod-backend, driven with command mails"`
+	BackendEmail  string `json:"backend_email,omitempty" maxLength:"254" doc:"legacy: the backend's command mail address (WODUSER@backend)"`
+	BackendSMTP   string `json:"backend_smtp,omitempty" maxLength:"260" doc:"legacy: the backend's Postfix, host[:port] (default: the address's domain, port 10025)"`
 }
 
 type locationPatch struct {
 	HubURL        *string `json:"hub_url,omitempty"`
 	BaseStudentID *int    `json:"base_student_id,omitempty" minimum:"0"`
 	Students      *int    `json:"students,omitempty" minimum:"1" maximum:"10000"`
+	Kind          *string `json:"kind,omitempty" enum:"agent,legacy"`
+	BackendEmail  *string `json:"backend_email,omitempty" maxLength:"254"`
+	BackendSMTP   *string `json:"backend_smtp,omitempty" maxLength:"260"`
 }
 
 // NameParam is a location name in the path.
@@ -85,7 +91,8 @@ func (s *Server) getLocation(ctx context.Context, in *NameParam) (*body[*wod.Loc
 
 func (s *Server) createLocation(ctx context.Context, in *createLocationInput) (*body[*wod.Location], error) {
 	l := &wod.Location{Name: in.Body.Name, HubURL: in.Body.HubURL, BaseStudentID: in.Body.BaseStudentID,
-		Students: in.Body.Students}
+		Students: in.Body.Students, Kind: wod.LocationKind(in.Body.Kind), BackendEmail: in.Body.BackendEmail,
+		BackendSMTP: in.Body.BackendSMTP}
 	if err := s.Operator.CreateLocation(ctx, CallerFrom(ctx), l); err != nil {
 		return nil, err
 	}
@@ -94,7 +101,8 @@ func (s *Server) createLocation(ctx context.Context, in *createLocationInput) (*
 
 func (s *Server) updateLocation(ctx context.Context, in *updateLocationInput) (*body[*wod.Location], error) {
 	l, err := s.Operator.UpdateLocation(ctx, CallerFrom(ctx), in.Name, wod.LocationUpdate{HubURL: in.Body.HubURL,
-		BaseStudentID: in.Body.BaseStudentID, Students: in.Body.Students})
+		BaseStudentID: in.Body.BaseStudentID, Students: in.Body.Students, Kind: (*wod.LocationKind)(in.Body.Kind),
+		BackendEmail: in.Body.BackendEmail, BackendSMTP: in.Body.BackendSMTP})
 	if err != nil {
 		return nil, err
 	}

@@ -77,6 +77,9 @@ type Server struct {
 	// LegacyRoutes also serves the original api-db's routes under /api
 	// (--legacy-routes; see legacy.go).
 	LegacyRoutes bool
+	// Backends takes the callbacks of the original backends that serve
+	// legacy locations (the engine); nil: they are refused as at agents'.
+	Backends LegacyBackends
 
 	api     huma.API
 	limiter *limiter

@@ -402,3 +402,24 @@ func claimSelfExtension(tx *Tx, id int64) error {
 	}
 	return nil
 }
+
+// HoldJob keeps a running job leased until the given time and records its
+// result so far, fenced by its attempt: a legacy location's job waits,
+// with its command mail sent, for the backend's callbacks.
+func (db *DB) HoldJob(ctx context.Context, jobID int64, attempt int, until time.Time, result []byte) error {
+	err := db.transact(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`UPDATE jobs SET lease_until = $1, result = $2, updated_at = $3
+			WHERE id = $4 AND state = 'running' AND attempts = $5`, until.UTC(), string(result), tx.now, jobID, attempt)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("hold job %d: %w", jobID, err)
+	}
+	return nil
+}

@@ -12,14 +12,15 @@ import (
 	"github.com/wod-dev/wod"
 )
 
-const locationColumns = `id, name, hub_url, base_student_id, students, last_heartbeat, health, kernels, created_at, updated_at`
+const locationColumns = `id, name, hub_url, base_student_id, students, last_heartbeat, health, kernels, created_at, updated_at,
+	kind, backend_email, backend_smtp`
 
 func scanLocation(row scanner) (*wod.Location, error) {
 	var l wod.Location
 	var hb sql.NullTime
 	var kernels sql.NullString
 	if err := row.Scan(&l.ID, &l.Name, &l.HubURL, &l.BaseStudentID, &l.Students, &hb, &l.Health, &kernels,
-		&l.CreatedAt, &l.UpdatedAt); err != nil {
+		&l.CreatedAt, &l.UpdatedAt, &l.Kind, &l.BackendEmail, &l.BackendSMTP); err != nil {
 		return nil, err
 	}
 	l.LastHeartbeat = timePtr(hb)
@@ -73,9 +74,9 @@ func (db *DB) CreateLocation(ctx context.Context, l *wod.Location) error {
 	}
 	err := db.transact(ctx, func(tx *Tx) error {
 		l.CreatedAt, l.UpdatedAt = tx.now, tx.now
-		err := tx.queryRow(`INSERT INTO locations (name, hub_url, base_student_id, students, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`,
-			l.Name, l.HubURL, l.BaseStudentID, l.Students, tx.now).Scan(&l.ID)
+		err := tx.queryRow(`INSERT INTO locations (name, hub_url, base_student_id, students, created_at, updated_at,
+			kind, backend_email, backend_smtp) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8) RETURNING id`,
+			l.Name, l.HubURL, l.BaseStudentID, l.Students, tx.now, l.Kind, l.BackendEmail, l.BackendSMTP).Scan(&l.ID)
 		if isUniqueViolation(err, "locations_name_key") {
 			return wod.Errorf(wod.ECONFLICT, "location %s already exists", l.Name)
 		}
@@ -122,6 +123,22 @@ func (db *DB) UpdateLocation(ctx context.Context, name string, upd wod.LocationU
 		if upd.Students != nil {
 			l.Students = *upd.Students
 		}
+		if upd.Kind != nil && *upd.Kind != l.Kind {
+			l.Kind = *upd.Kind
+			// An original backend sends no heartbeat: the agent's last one
+			// would soon make the location silent, and placement pass it
+			// over. It is a location nobody has heard from.
+			if _, err := tx.exec(`UPDATE locations SET last_heartbeat = NULL, health = '' WHERE id = $1`, l.ID); err != nil {
+				return err
+			}
+			l.LastHeartbeat, l.Health = nil, ""
+		}
+		if upd.BackendEmail != nil {
+			l.BackendEmail = *upd.BackendEmail
+		}
+		if upd.BackendSMTP != nil {
+			l.BackendSMTP = *upd.BackendSMTP
+		}
 		l.Normalize()
 		if err := l.Validate(); err != nil {
 			return err
@@ -134,8 +151,9 @@ func (db *DB) UpdateLocation(ctx context.Context, name string, upd wod.LocationU
 			return err
 		}
 		l.UpdatedAt = tx.now
-		_, err = tx.exec(`UPDATE locations SET hub_url = $1, base_student_id = $2, students = $3, updated_at = $4
-			WHERE id = $5`, l.HubURL, l.BaseStudentID, l.Students, tx.now, l.ID)
+		_, err = tx.exec(`UPDATE locations SET hub_url = $1, base_student_id = $2, students = $3, updated_at = $4,
+			kind = $6, backend_email = $7, backend_smtp = $8 WHERE id = $5`,
+			l.HubURL, l.BaseStudentID, l.Students, tx.now, l.ID, l.Kind, l.BackendEmail, l.BackendSMTP)
 		return err
 	})
 	if err != nil {

@@ -108,6 +108,12 @@ func (db *DB) FindLocationByAgentToken(ctx context.Context, hash []byte) (l *wod
 		if errors.Is(err, sql.ErrNoRows) {
 			return wod.Errorf(wod.EUNAUTHORIZED, "the agent token is unknown or was replaced")
 		}
+		if err == nil && l.Legacy() {
+			// The server itself drives it with command mails: an agent
+			// claiming its jobs too would run them twice.
+			return wod.Errorf(wod.EFORBIDDEN, "location %s is served by an original backend (kind legacy): "+
+				"no wod agent may claim its jobs", l.Name)
+		}
 		return err
 	})
 	return l, err
