@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -107,35 +105,7 @@ func (r *Relay) woken() <-chan struct{} {
 // Pending lists the mails not sent yet, oldest first. An unreadable file
 // is set aside with a .bad suffix and reported.
 func (r *Relay) Pending() ([]*Relayed, []error) {
-	des, err := os.ReadDir(r.Dir)
-	if err != nil {
-		return nil, []error{fmt.Errorf("legacy relay: %w", err)}
-	}
-	var out []*Relayed
-	var errs []error
-	for _, de := range des {
-		name := de.Name()
-		if de.IsDir() || !strings.HasSuffix(name, ".json") {
-			continue
-		}
-		p := filepath.Join(r.Dir, name)
-		var m Relayed
-		b, err := os.ReadFile(p)
-		if err == nil {
-			err = json.Unmarshal(b, &m)
-		}
-		if err == nil && filepath.Base(r.path(m.ID)) != name {
-			err = fmt.Errorf("its id %d does not match its name", m.ID)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("legacy relay: %s set aside: %v", name, err))
-			_ = os.Rename(p, p+".bad")
-			continue
-		}
-		out = append(out, &m)
-	}
-	slices.SortFunc(out, func(a, b *Relayed) int { return cmp.Compare(a.ID, b.ID) })
-	return out, errs
+	return readQueue(r.Dir, "legacy relay", func(m *Relayed) int64 { return m.ID })
 }
 
 // Failed lists the mails given up.

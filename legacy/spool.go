@@ -131,34 +131,42 @@ func (s *Spool) Fail(e *Entry) error {
 // is moved aside (with a .bad suffix) and reported, not left to block the
 // rest.
 func (s *Spool) Entries() ([]*Entry, []error) {
-	des, err := os.ReadDir(s.Dir)
+	return readQueue(s.Dir, "legacy spool", func(e *Entry) int64 { return e.ID })
+}
+
+// readQueue reads a directory of queued items, one JSON file each named
+// by its id (%020d.json), in id order. An unreadable file, or one whose
+// name is not its id's, is moved aside (with a .bad suffix) and reported,
+// not left to block the rest.
+func readQueue[T any](dir, what string, id func(*T) int64) ([]*T, []error) {
+	des, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, []error{fmt.Errorf("legacy spool: %w", err)}
+		return nil, []error{fmt.Errorf("%s: %w", what, err)}
 	}
-	var out []*Entry
+	var out []*T
 	var errs []error
 	for _, de := range des {
 		name := de.Name()
 		if de.IsDir() || !strings.HasSuffix(name, ".json") {
 			continue
 		}
-		p := filepath.Join(s.Dir, name)
-		var e Entry
+		p := filepath.Join(dir, name)
+		var item T
 		b, err := os.ReadFile(p)
 		if err == nil {
-			err = json.Unmarshal(b, &e)
+			err = json.Unmarshal(b, &item)
 		}
-		if err == nil && filepath.Base(s.path(e.ID)) != name {
-			err = fmt.Errorf("its id %d does not match its name", e.ID)
+		if err == nil && fmt.Sprintf("%020d.json", id(&item)) != name {
+			err = fmt.Errorf("its id %d does not match its name", id(&item))
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("legacy spool: %s set aside: %v", name, err))
+			errs = append(errs, fmt.Errorf("%s: %s set aside: %v", what, name, err))
 			_ = os.Rename(p, p+".bad")
 			continue
 		}
-		out = append(out, &e)
+		out = append(out, &item)
 	}
-	slices.SortFunc(out, func(a, b *Entry) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b *T) int { return cmp.Compare(id(a), id(b)) })
 	return out, errs
 }
 
