@@ -189,6 +189,16 @@ func scheduleJob(tx *Tx, j *wod.Job) error {
 		j.Kind, *j.RegistrationID, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, args, tx.now).Scan(&j.ID)
 }
 
+// leaseKept reports whether an update fenced by a job's attempt (WHERE
+// state = 'running' AND attempts = …) found the job: ECONFLICT when the
+// worker's lease was lost to another attempt.
+func leaseKept(res sql.Result, jobID int64, attempt int) error {
+	if n, _ := res.RowsAffected(); n != 1 {
+		return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
+	}
+	return nil
+}
+
 func completeJob(tx *Tx, d *wod.JobCompletion) error {
 	result := string(d.Result)
 	if result == "" {
@@ -199,10 +209,7 @@ func completeJob(tx *Tx, d *wod.JobCompletion) error {
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", d.JobID, d.Attempt)
-	}
-	return nil
+	return leaseKept(res, d.JobID, d.Attempt)
 }
 
 // CompleteJob marks a running job done, fenced by its attempt.
@@ -228,10 +235,7 @@ func (db *DB) FailJob(ctx context.Context, jobID int64, attempt int, msg, output
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
-		}
-		return nil
+		return leaseKept(res, jobID, attempt)
 	})
 	if err != nil {
 		return fmt.Errorf("fail job %d: %w", jobID, err)
@@ -361,10 +365,7 @@ func (db *DB) SnoozeJob(ctx context.Context, jobID int64, attempt int, runAt tim
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
-		}
-		return nil
+		return leaseKept(res, jobID, attempt)
 	})
 	if err != nil {
 		return fmt.Errorf("snooze job %d: %w", jobID, err)
@@ -413,10 +414,7 @@ func (db *DB) HoldJob(ctx context.Context, jobID int64, attempt int, until time.
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
-		}
-		return nil
+		return leaseKept(res, jobID, attempt)
 	})
 	if err != nil {
 		return fmt.Errorf("hold job %d: %w", jobID, err)
