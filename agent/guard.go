@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,7 +106,7 @@ func (g *Guard) Sweep(ctx context.Context) error {
 	if g.samples == nil {
 		g.samples = map[int]*cpuSample{}
 	}
-	procs, err := studentProcesses(g.Host.UIDBase, g.Students)
+	procs, err := studentProcesses(g.Host.UIDBase, g.Students, g.Host.root())
 	if err != nil {
 		return err
 	}
@@ -209,7 +210,7 @@ type studentProc struct {
 }
 
 // studentProcesses lists the processes of uids base+1..base+n.
-func studentProcesses(base, n int) ([]studentProc, error) {
+func studentProcesses(base, n int, root string) ([]studentProc, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -226,7 +227,7 @@ func studentProcesses(base, n int) ([]studentProc, error) {
 		if !ok || ruid <= base || ruid > base+n {
 			continue
 		}
-		if notOurs(others, ruid, ruid-base) {
+		if notOurs(others, ruid, ruid-base, root) {
 			continue
 		}
 		p := studentProc{pid: pid, student: ruid - base}
@@ -276,15 +277,21 @@ func readUptime() float64 {
 // notOurs says whether the uid is the account of someone other than this
 // host's student n: another location's student on the same machine (each
 // has its own uid base, and the ranges a guard watches may overlap) or a
-// system account. A uid with no account at all is still guarded: an
-// account removed under a running process is no reason to spare it.
-// Answers are cached in seen for one sweep.
-func notOurs(seen map[int]bool, uid, n int) bool {
+// system account), or the student n of another wod sharing the uid base
+// on this machine, whose homes are under another student root (two
+// installs side by side, or tests running concurrently: each one's guard
+// killed the other's servers). An account of this root whose home was
+// moved elsewhere is spared until its next create brings it back
+// (EnsureAccount); a participant cannot move their own home. A uid with
+// no account at all is still guarded: an account removed under a running
+// process is no reason to spare it. Answers are cached in seen for one
+// sweep.
+func notOurs(seen map[int]bool, uid, n int, root string) bool {
 	if v, ok := seen[uid]; ok {
 		return v
 	}
 	u, err := user.LookupId(strconv.Itoa(uid))
-	other := err == nil && u.Username != wod.StudentUsername(n)
+	other := err == nil && (u.Username != wod.StudentUsername(n) || filepath.Dir(filepath.Clean(u.HomeDir)) != filepath.Clean(root))
 	seen[uid] = other
 	return other
 }

@@ -7,11 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wod-dev/wod"
 )
 
 type guardServer struct {
@@ -237,10 +240,29 @@ func TestGuardKillsOldKernels(t *testing.T) {
 // system account) is not this host's student.
 func TestNotOurs(t *testing.T) {
 	seen := map[int]bool{}
-	if !notOurs(seen, 0, 1) {
+	if !notOurs(seen, 0, 1, DefaultStudentRoot) {
 		t.Fatal("root counts as student1")
 	}
-	if notOurs(seen, 1<<30, 5) {
+	if notOurs(seen, 1<<30, 5, DefaultStudentRoot) {
 		t.Fatal("a uid with no account is spared")
+	}
+	// The same student of another wod on the machine (same uid base,
+	// another student root) is not ours.
+	if os.Geteuid() != 0 {
+		return
+	}
+	const n, uid = 9910, 61910
+	root := t.TempDir()
+	exec.Command("userdel", wod.StudentUsername(n)).Run()
+	if out, err := exec.Command("useradd", "-u", strconv.Itoa(uid), "-M", "-d", filepath.Join(root, wod.StudentUsername(n)),
+		wod.StudentUsername(n)).CombinedOutput(); err != nil {
+		t.Skipf("useradd: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("userdel", wod.StudentUsername(n)).Run() })
+	if notOurs(map[int]bool{}, uid, n, root) {
+		t.Error("this root's student counts as another's")
+	}
+	if !notOurs(map[int]bool{}, uid, n, filepath.Join(root, "other")) {
+		t.Error("another root's student counts as this one's")
 	}
 }

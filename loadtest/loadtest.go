@@ -52,7 +52,12 @@ type Options struct {
 	// Wait: participants who find the workshop full join its waiting
 	// line ("wait": true) instead of failing, and the report says how
 	// long they stood in it.
-	Wait   bool
+	Wait bool
+	// Warm, when positive, waits before the participants start until the
+	// workshop has this many warm seats (its pool is set by its wod.yml or
+	// an operator; the load test only waits for it), so that a run
+	// measures a room arriving at a full pool.
+	Warm   int
 	HTTP   *http.Client
 	Logger *slog.Logger
 }
@@ -82,10 +87,16 @@ type Report struct {
 	Participants int    `json:"participants"`
 	Succeeded    int    `json:"succeeded"`
 	// Waited counts the participants who joined the waiting line.
-	Waited  int          `json:"waited,omitempty"`
-	Seconds float64      `json:"seconds"`
-	Stages  []StageStats `json:"stages"`
-	Errors  []ErrorCount `json:"errors,omitempty"`
+	Waited  int     `json:"waited,omitempty"`
+	Seconds float64 `json:"seconds"`
+	// WarmSeconds is how long the pool took to fill before the start
+	// (Options.Warm).
+	WarmSeconds float64      `json:"warm_seconds,omitempty"`
+	Stages      []StageStats `json:"stages"`
+	// ToOpen is from registering to the notebook server answering: what
+	// the participant waits for, steps and thinking time included.
+	ToOpen *StageStats  `json:"register_to_open,omitempty"`
+	Errors []ErrorCount `json:"errors,omitempty"`
 }
 
 // StageStats sums up one stage over the participants that reached it.
@@ -111,6 +122,7 @@ type result struct {
 	failed    Stage
 	err       string
 	waited    bool
+	toOpen    time.Duration // 0 if the notebook never opened
 }
 
 // Run plays the participants and reports. It ends the sessions it opened
@@ -121,14 +133,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	c := &api{base: strings.TrimSuffix(o.Server, "/"), token: o.Token, http: o.HTTP}
 	var ws struct {
-		Slug   string `json:"slug"`
-		Active bool   `json:"active"`
+		Slug   string       `json:"slug"`
+		Active bool         `json:"active"`
+		Warm   wod.WarmPool `json:"warm"`
 	}
 	if err := c.do(ctx, http.MethodGet, "/api/v1/workshops/"+o.Workshop, nil, &ws); err != nil {
 		return nil, fmt.Errorf("workshop %s: %w", o.Workshop, err)
 	}
 	if !ws.Active {
 		return nil, fmt.Errorf("workshop %s is not active: participants could not register", o.Workshop)
+	}
+	var warmTook time.Duration
+	if o.Warm > 0 {
+		if ws.Warm != wod.WarmAuto && int(ws.Warm) < o.Warm {
+			return nil, fmt.Errorf("workshop %s keeps %d warm seats, not %d: set its pool first (warm: in its wod.yml, or PATCH /api/v1/workshops/%s)",
+				o.Workshop, ws.Warm, o.Warm, o.Workshop)
+		}
+		t0 := time.Now()
+		if err := c.waitWarm(ctx, o.Workshop, o.Warm, o.Poll, o.Timeout); err != nil {
+			return nil, err
+		}
+		warmTook = time.Since(t0)
 	}
 	run := strings.ToLower(rand.Text()[:8])
 	o.Logger.InfoContext(ctx, "load test", "run", run, "server", o.Server, "workshop", o.Workshop,
@@ -156,7 +181,39 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		wg.Go(func() { results[i] = o.participant(ctx, c, run, i+1) })
 	}
 	wg.Wait()
-	return summarize(o, run, time.Since(start), results), nil
+	rep := summarize(o, run, time.Since(start), results)
+	rep.WarmSeconds = warmTook.Seconds()
+	return rep, nil
+}
+
+// waitWarm waits until the workshop has n warm seats, for at most limit.
+func (c *api) waitWarm(ctx context.Context, workshop string, n int, poll, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		var seats struct {
+			Items []struct {
+				WarmWorkshop string `json:"warm_workshop"`
+			} `json:"items"`
+		}
+		if err := c.do(ctx, http.MethodGet, "/api/v1/seats?state=warm&limit=1000", nil, &seats); err != nil {
+			return fmt.Errorf("the warm seats: %w", err)
+		}
+		have := 0
+		for _, s := range seats.Items {
+			if s.WarmWorkshop == workshop {
+				have++
+			}
+		}
+		if have >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("workshop %s has %d warm seats of the %d awaited: %w", workshop, have, n, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
 }
 
 func (o *Options) defaults() error {
@@ -201,6 +258,7 @@ func (o *Options) participant(parent context.Context, c *api, run string, n int)
 	step := func(s Stage, t0 time.Time) { res.durations[s] = time.Since(t0) }
 
 	t0 := time.Now()
+	registered := t0
 	var reg struct {
 		ID    int64                 `json:"id"`
 		State wod.RegistrationState `json:"state"`
@@ -268,6 +326,7 @@ func (o *Options) participant(parent context.Context, c *api, run string, n int)
 		return fail(StageOpen, err)
 	}
 	step(StageOpen, t0)
+	res.toOpen = time.Since(registered)
 
 	if o.Code != "" {
 		t0 = time.Now()
@@ -326,6 +385,17 @@ func summarize(o Options, run string, took time.Duration, results []result) *Rep
 			st.Max = ds[len(ds)-1].Seconds()
 		}
 		rep.Stages = append(rep.Stages, st)
+	}
+	var toOpen []time.Duration
+	for _, r := range results {
+		if r.toOpen > 0 {
+			toOpen = append(toOpen, r.toOpen)
+		}
+	}
+	if len(toOpen) > 0 {
+		slices.Sort(toOpen)
+		rep.ToOpen = &StageStats{Stage: "register→open", OK: len(toOpen), P50: percentile(toOpen, 50),
+			P90: percentile(toOpen, 90), P99: percentile(toOpen, 99), Max: toOpen[len(toOpen)-1].Seconds()}
 	}
 	for k, n := range errs {
 		rep.Errors = append(rep.Errors, ErrorCount{Stage: Stage(k[0]), Error: k[1], Count: n})

@@ -63,6 +63,9 @@ func main() {
 	spread := flag.Duration("spread", 10*time.Second, "timers fall due over this window")
 	mode := flag.String("mode", "control", "control (engine and store), locations (a crowd through two server replicas and simulated agents), pages (web pages with -registrations in the database), render (content deployment) or hub (a real JupyterHub, as root)")
 	simultaneous := flag.String("simultaneous", "1,100", "hub mode: registrations booked at once, per round")
+	warm := flag.Int("warm", 0, "hub mode: the workshop's warm pool; each round waits until it is full (servers running) before its burst")
+	firstSeat := flag.Int("seat", 9201, "hub mode: the first seat number of the bench's accounts")
+	uidBase := flag.Int("uid-base", 54000, "hub mode: uid (and gid) of seat N is this base + N")
 	prestart := flag.Bool("prestart", true, "hub mode: start each student's server as part of ready")
 	cpuprofile := flag.String("cpuprofile", "", "pages and locations modes: write a CPU profile of the run to this file")
 	participants := flag.Int("participants", 2000, "locations mode: participants who book, get ready and end")
@@ -106,7 +109,8 @@ func main() {
 			counts = append(counts, n)
 		}
 		var res []provisionResult
-		if res, err = benchProvision(context.Background(), counts, *prestart); err == nil {
+		if res, err = benchProvision(context.Background(), hubOptions{Counts: counts,
+			PreStart: *prestart, Warm: *warm, FirstSeat: *firstSeat, UIDBase: *uidBase}); err == nil {
 			err = printJSON(res)
 		}
 	default:

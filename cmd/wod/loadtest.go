@@ -54,7 +54,7 @@ func loadtestCmd(e *env) *cobra.Command {
 					return err
 				}
 			} else {
-				printReport(e, rep)
+				printReport(e, o, rep)
 			}
 			if rep.Succeeded < rep.Participants {
 				return fmt.Errorf("%d of %d participants failed", rep.Participants-rep.Succeeded, rep.Participants)
@@ -75,14 +75,18 @@ func loadtestCmd(e *env) *cobra.Command {
 	f.DurationVar(&o.Timeout, "participant-timeout", 10*time.Minute, "how long one participant may take, start to end")
 	f.BoolVar(&o.Keep, "keep", false, "leave the sessions running instead of ending them")
 	f.BoolVar(&o.Wait, "wait", false, "participants who find the workshop full join its waiting line (and the report says how long they waited)")
+	f.IntVar(&o.Warm, "warm", 0, "wait until the workshop has this many warm seats before the participants start (set its pool first: warm: in wod.yml or PATCH /api/v1/workshops/{slug})")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.MarkFlagRequired("workshop")
 	return uses(cmd, config.UseConfig, config.UseClient)
 }
 
-func printReport(e *env, rep *loadtest.Report) {
+func printReport(e *env, o loadtest.Options, rep *loadtest.Report) {
 	fmt.Fprintf(e.stdout, "run %s: %d of %d participants made it through %s in %.1f s\n",
 		rep.Run, rep.Succeeded, rep.Participants, rep.Workshop, rep.Seconds)
+	if rep.WarmSeconds > 0 {
+		fmt.Fprintf(e.stdout, "they started once %d warm seats were ready (%.1f s of waiting for the pool)\n", o.Warm, rep.WarmSeconds)
+	}
 	if rep.Waited > 0 {
 		fmt.Fprintf(e.stdout, "%d of them stood in the waiting line (step \"wait\": time in line)\n", rep.Waited)
 	}
@@ -90,6 +94,9 @@ func printReport(e *env, rep *loadtest.Report) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "step\tok\tfailed\tp50 s\tp90 s\tp99 s\tmax s\t")
 	for _, s := range rep.Stages {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t\n", s.Stage, s.OK, s.Failed, s.P50, s.P90, s.P99, s.Max)
+	}
+	if s := rep.ToOpen; s != nil {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t\n", s.Stage, s.OK, s.Failed, s.P50, s.P90, s.P99, s.Max)
 	}
 	tw.Flush()

@@ -42,6 +42,10 @@ func TestLoadtest(t *testing.T) {
 			t.Errorf("stage %+v", s)
 		}
 	}
+	// What each of the three waited for, from registering to their notebook.
+	if rep.ToOpen == nil || rep.ToOpen.OK != 3 || rep.ToOpen.P50 <= 0 || rep.ToOpen.Max < rep.ToOpen.P50 {
+		t.Errorf("register → open: %+v", rep.ToOpen)
+	}
 	if len(rep.Errors) != 1 || rep.Errors[0].Stage != loadtest.StageRegister || !strings.Contains(rep.Errors[0].Error, "409 full") {
 		t.Errorf("errors: %+v", rep.Errors)
 	}
@@ -64,8 +68,15 @@ func TestLoadtest(t *testing.T) {
 	code, out, _ = runWod(t, "", "loadtest", "--server", p.base, "--token", p.admin, "--workshop", "WKSHP-Welcome101",
 		"-n", "1", "--code", "", "--poll", "100ms", "--log-level", "error")
 	if code != 0 || !strings.Contains(out, "1 of 1 participants made it") || !strings.Contains(out, "login") ||
+		!strings.Contains(out, "register→open") ||
 		strings.Contains(out, "execute") {
 		t.Fatalf("table: exit %d\n%s", code, out)
+	}
+	// Waiting for a pool the workshop does not keep would wait forever:
+	// refused at once, before anyone registers.
+	if code, _, errOut := runWod(t, "", "loadtest", "--server", p.base, "--token", p.admin, "--workshop", "WKSHP-Welcome101",
+		"--warm", "2"); code == 0 || !strings.Contains(errOut, "keeps 0 warm seats, not 2") {
+		t.Fatalf("--warm on a workshop without a pool: %d %s", code, errOut)
 	}
 	if code, _, errOut := runWod(t, "", "loadtest", "--server", p.base, "--workshop", "WKSHP-Welcome101"); code == 0 ||
 		!strings.Contains(errOut, "operator token") {
