@@ -15,8 +15,9 @@ import (
 )
 
 // rehearsalSeat is the first seat the rehearsal test's wod up gives: its
-// own range, far from a running wod up's and from the other tests'.
-const rehearsalSeat = 9101
+// own range, far from a running wod up's and from the other tests' (the
+// agent package's tests, which may run at the same time, have student9101…).
+const rehearsalSeat = 9951
 
 // TestRehearsalOnRealHub rehearses on a real wod up with a managed
 // JupyterHub: the sample workshop passes end to end, with the completion
