@@ -19,7 +19,9 @@ import (
 // seat whose job ended without making it warm (failed for good, cancelled)
 // is freed, so no crash or failure leaks one.
 
-const warmPoolColumns = `w.id, w.slug, wl.location_id, l.name, w.warm, w.active, w.content_version, w.capacity
+// A legacy location (an original backend behind it) keeps no warm seats:
+// its pools read as inactive, so their target is none.
+const warmPoolColumns = `w.id, w.slug, wl.location_id, l.name, w.warm, (w.active AND l.kind = 'agent'), w.content_version, w.capacity
 	- (SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
 	(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'free'
 		AND s.number BETWEEN ` + wlMin + ` AND ` + wlMax + `),

@@ -250,3 +250,24 @@ func TestWarmPoolRangeChange(t *testing.T) {
 		}
 	})
 }
+
+// A location an original backend serves (kind legacy) keeps no warm seats:
+// its agent is not wod's and would fail every warm job.
+func TestWarmPoolNoneAtALegacyLocation(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 10, 1, 10, 10)
+		three := wod.WarmPool(3)
+		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Warm: &three}); err != nil {
+			t.Fatal(err)
+		}
+		legacy, mail := wod.LocationLegacy, "wod@backend.example.com"
+		if _, err := db.UpdateLocation(ctx, w.Location, wod.LocationUpdate{Kind: &legacy, BackendEmail: &mail}); err != nil {
+			t.Fatal(err)
+		}
+		p, n, err := db.KeepWarm(ctx, w.ID, w.LocationID)
+		if err != nil || n != 0 || p.Target != 0 || p.Warming != 0 {
+			t.Fatalf("keep warm at a legacy location: %+v, %d scheduled, %v", p, n, err)
+		}
+	})
+}
