@@ -64,7 +64,7 @@ func TestFlagsBelongToTheirCommands(t *testing.T) {
 			t.Errorf("wod agent --help lists the server's --%s", not)
 		}
 	}
-	if got, want := helpFlags(t, "location", "add"), []string{"base-student-id", "config", "data", "db", "hub-url",
+	if got, want := helpFlags(t, "location", "add"), []string{"backend-email", "backend-smtp", "base-student-id", "config", "data", "db", "hub-url", "kind",
 		"log-format", "log-level", "students"}; !slices.Equal(got, want) {
 		t.Errorf("wod location add --help: %v, want %v", got, want)
 	}

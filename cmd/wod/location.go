@@ -32,7 +32,7 @@ func locationCmd(e *env) *cobra.Command {
 func locationAddCmd(e *env) *cobra.Command {
 	var l wod.Location
 	cmd := &cobra.Command{
-		Use:   "add NAME --hub-url URL --students N [--base-student-id B]",
+		Use:   "add NAME --hub-url URL --students N [--base-student-id B] [--kind legacy --backend-email ADDR]",
 		Short: "Add a location with its seats, all free",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,6 +54,7 @@ func locationAddCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&l.HubURL, "hub-url", "", "the hub's public URL, as participants reach it")
 	cmd.Flags().IntVar(&l.Students, "students", 0, "student accounts (seats): student1..studentN")
 	cmd.Flags().IntVar(&l.BaseStudentID, "base-student-id", 0, "offset of this location's student numbers in the global ids (the original's basestdid)")
+	kindFlags(cmd, (*string)(&l.Kind), &l.BackendEmail, &l.BackendSMTP)
 	cmd.MarkFlagRequired("hub-url")
 	cmd.MarkFlagRequired("students")
 	return cmd
@@ -110,12 +111,20 @@ func printLocations(e *env, a *app.App, ls []*wod.Location, now time.Time) error
 	return tw.Flush()
 }
 
+// kindFlags are the flags of what serves a location: a wod agent, or an
+// original backend driven by command mails ("Moving from the original").
+func kindFlags(cmd *cobra.Command, kind, email, smtp *string) {
+	cmd.Flags().StringVar(kind, "kind", "", "what serves the location: agent (a wod agent, the default) or legacy (an original backend, driven by command mails)")
+	cmd.Flags().StringVar(email, "backend-email", "", "a legacy location's command mail address (the original's WODUSER@backend)")
+	cmd.Flags().StringVar(smtp, "backend-smtp", "", "a legacy location's Postfix as host[:port] (default: the address's domain, port 10025)")
+}
+
 func locationSetCmd(e *env) *cobra.Command {
-	var hubURL string
+	var hubURL, kind, backendEmail, backendSMTP string
 	var students, base int
 	cmd := &cobra.Command{
-		Use:   "set NAME [--hub-url URL] [--students N] [--base-student-id B]",
-		Short: "Change a location's hub URL, seats or base student id",
+		Use:   "set NAME [--hub-url URL] [--students N] [--base-student-id B] [--kind K] [--backend-email ADDR]",
+		Short: "Change a location's hub URL, seats, base student id or kind",
 		Long: "Changes what is given and leaves the rest. Growing --students adds free seats; shrinking is\n" +
 			"refused while a seat or a workshop's range is above the new count.",
 		Args: cobra.ExactArgs(1),
@@ -130,8 +139,18 @@ func locationSetCmd(e *env) *cobra.Command {
 			if cmd.Flags().Changed("base-student-id") {
 				upd.BaseStudentID = &base
 			}
+			if cmd.Flags().Changed("kind") {
+				k := wod.LocationKind(kind)
+				upd.Kind = &k
+			}
+			if cmd.Flags().Changed("backend-email") {
+				upd.BackendEmail = &backendEmail
+			}
+			if cmd.Flags().Changed("backend-smtp") {
+				upd.BackendSMTP = &backendSMTP
+			}
 			if upd == (wod.LocationUpdate{}) {
-				return fmt.Errorf("nothing to change: give --hub-url, --students or --base-student-id")
+				return fmt.Errorf("nothing to change: give --hub-url, --students, --base-student-id, --kind, --backend-email or --backend-smtp")
 			}
 			a, err := e.open(cmd.Context())
 			if err != nil {
@@ -150,6 +169,7 @@ func locationSetCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&hubURL, "hub-url", "", "the hub's public URL, as participants reach it")
 	cmd.Flags().IntVar(&students, "students", 0, "student accounts (seats)")
 	cmd.Flags().IntVar(&base, "base-student-id", 0, "offset of this location's student numbers in the global ids")
+	kindFlags(cmd, &kind, &backendEmail, &backendSMTP)
 	return cmd
 }
 

@@ -71,6 +71,41 @@ func TestLocationCommands(t *testing.T) {
 				t.Fatalf("list --json: %d %v %s", code, err, out)
 			}
 
+			// A location an original backend serves, added and switched back.
+			if code, _, errOut := wod("location", "add", "legacy1", "--hub-url", "http://legacy1.example:8000", "--students", "5",
+				"--base-student-id", "500", "--kind", "legacy", "--backend-email", "wod@legacy1.example.com"); code != 0 {
+				t.Fatalf("add legacy: %d %q", code, errOut)
+			}
+			if code, _, errOut := wod("location", "add", "legacy2", "--hub-url", "http://x", "--students", "1", "--base-student-id", "600",
+				"--kind", "legacy"); code == 0 || !strings.Contains(errOut, "backend_email") {
+				t.Fatalf("legacy without its address: %d %q", code, errOut)
+			}
+			// Back to a wod agent: the command address goes too, or the
+			// answer says why not.
+			if code, _, errOut := wod("location", "set", "legacy1", "--kind", "agent"); code == 0 || !strings.Contains(errOut, "backend_email") {
+				t.Fatalf("set kind, address kept: %d %q", code, errOut)
+			}
+			if code, _, errOut := wod("location", "set", "legacy1", "--kind", "agent", "--backend-email", ""); code != 0 {
+				t.Fatalf("set kind: %d %q", code, errOut)
+			}
+			_, out, _ = wod("location", "list", "--json")
+			var kinds []struct {
+				Name string `json:"name"`
+				Kind string `json:"kind"`
+			}
+			if err := json.Unmarshal([]byte(out), &kinds); err != nil || len(kinds) != 2 || kinds[0].Kind != "agent" || kinds[1].Kind != "agent" {
+				t.Fatalf("kinds: %v %s", err, out)
+			}
+			if code, _, errOut := wod("location", "set", "legacy1", "--kind", "legacy", "--backend-email", "wod@legacy1.example.com"); code != 0 {
+				t.Fatalf("set legacy: %d %q", code, errOut)
+			}
+			if _, out, _ = wod("location", "list", "--json"); !strings.Contains(out, `"kind": "legacy"`) {
+				t.Fatalf("legacy kind not listed: %s", out)
+			}
+			if code, _, errOut := wod("location", "remove", "legacy1"); code != 0 {
+				t.Fatalf("remove legacy1: %d %q", code, errOut)
+			}
+
 			// The token is printed once; a new one replaces it.
 			code, tok1, _ := wod("location", "agent-token", "hub1")
 			_, tok2, _ := wod("location", "agent-token", "hub1")
