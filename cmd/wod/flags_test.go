@@ -54,12 +54,13 @@ func TestFlagsBelongToTheirCommands(t *testing.T) {
 		t.Errorf("wod version --help has a Flags section:\n%s", out)
 	}
 	agent := helpFlags(t, "agent")
-	for _, want := range []string{"server", "agent-token", "hub-addr", "student-root", "content-repo", "legacy-api", "log-level", "config", "data"} {
+	// smtp-*: the legacy intake relays the api-db's participant mails.
+	for _, want := range []string{"server", "agent-token", "hub-addr", "student-root", "content-repo", "legacy-api", "log-level", "config", "data", "smtp-host"} {
 		if !slices.Contains(agent, want) {
 			t.Errorf("wod agent --help lacks --%s", want)
 		}
 	}
-	for _, not := range []string{"db", "smtp-host", "addr", "public-url", "students", "brand-color", "session-ttl", "deny-list"} {
+	for _, not := range []string{"db", "mail-from", "alert-to", "addr", "public-url", "students", "brand-color", "session-ttl", "deny-list"} {
 		if slices.Contains(agent, not) {
 			t.Errorf("wod agent --help lists the server's --%s", not)
 		}

@@ -175,6 +175,7 @@ func (im *importer) importLocations(ctx context.Context) error {
 		}
 		loc := &wod.Location{Name: name, BaseStudentID: int(l.BaseStdID.Int64), Students: max(students[l.Name], 1),
 			HubURL: hubURL(name, l.Proto.String, l.Port.String)}
+		loc.Normalize() // as the store will: a wod agent serves it unless an operator says otherwise
 		if err := loc.Validate(); err != nil {
 			im.rep.unmapped("location %d %q: %v", l.ID, l.Name, err)
 			continue
