@@ -154,7 +154,10 @@ func (s *Server) apiError(ctx context.Context, err error) error {
 		}
 		return body
 	}
-	if errors.Is(err, context.Canceled) {
+	// The client went away (an agent's long-poll at its shutdown): the
+	// driver's error need not wrap context.Canceled, the request's context
+	// says it all.
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		return &ErrorBody{Status: 499, Code: wod.EINTERNAL, Message: "request cancelled"}
 	}
 	s.Logger.ErrorContext(ctx, "internal error", slog.String("error", err.Error()))
