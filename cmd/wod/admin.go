@@ -27,17 +27,14 @@ func migrateCmd(e *env) *cobra.Command {
 		Short: "Bring the database schema up to date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			_, latest, err := a.DB.MigrationVersions(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "database schema at version %d (%s)\n", latest, a.DB.Dialect())
-			return nil
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				_, latest, err := a.DB.MigrationVersions(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "database schema at version %d (%s)\n", latest, a.DB.Dialect())
+				return nil
+			})
 		},
 	}, config.UseConfig, config.UseDB, config.UseData)
 }
@@ -60,22 +57,19 @@ func userCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			u, generated, err := a.Operator().CreateUser(cmd.Context(), cliCaller,
-				operator.NewUser{Username: args[0], Role: wod.Role(role), Password: pw})
-			if err != nil {
-				return explain(err)
-			}
-			if generated != "" {
-				fmt.Fprintf(e.stdout, "user %s (%s) created; password: %s\n", u.Username, u.Role, generated)
-			} else {
-				fmt.Fprintf(e.stdout, "user %s (%s) created\n", u.Username, u.Role)
-			}
-			return nil
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				u, generated, err := a.Operator().CreateUser(cmd.Context(), cliCaller,
+					operator.NewUser{Username: args[0], Role: wod.Role(role), Password: pw})
+				if err != nil {
+					return explain(err)
+				}
+				if generated != "" {
+					fmt.Fprintf(e.stdout, "user %s (%s) created; password: %s\n", u.Username, u.Role, generated)
+				} else {
+					fmt.Fprintf(e.stdout, "user %s (%s) created\n", u.Username, u.Role)
+				}
+				return nil
+			})
 		},
 	}
 	add.Flags().StringVar(&role, "role", "", "admin or moderator")
@@ -105,18 +99,15 @@ func tokenCmd(e *env) *cobra.Command {
 		Short: "Create an API bearer token and print it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			_, tok, err := a.Operator().CreateToken(cmd.Context(), cliCaller,
-				operator.TokenSpec{Name: name, Role: wod.Role(role), ExpiresIn: expires})
-			if err != nil {
-				return explain(err)
-			}
-			fmt.Fprintln(e.stdout, tok)
-			return nil
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				_, tok, err := a.Operator().CreateToken(cmd.Context(), cliCaller,
+					operator.TokenSpec{Name: name, Role: wod.Role(role), ExpiresIn: expires})
+				if err != nil {
+					return explain(err)
+				}
+				fmt.Fprintln(e.stdout, tok)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&role, "role", "", "admin or moderator")
@@ -140,29 +131,26 @@ func workshopCmd(e *env) *cobra.Command {
 			"already in the catalogue keep their locations: change them on the admin page or with PATCH.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			res, err := importAndReport(cmd.Context(), a, args, strings.Join(locations, ","))
-			if err != nil {
-				return err
-			}
-			for _, r := range res {
-				line := fmt.Sprintf("%-10s %s", r.Action, r.Slug)
-				if len(r.Changed) > 0 {
-					line += "  changed: " + strings.Join(r.Changed, ", ")
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				res, err := importAndReport(cmd.Context(), a, args, strings.Join(locations, ","))
+				if err != nil {
+					return err
 				}
-				if len(r.Kept) > 0 {
-					line += "  kept (operator's): " + strings.Join(r.Kept, ", ")
+				for _, r := range res {
+					line := fmt.Sprintf("%-10s %s", r.Action, r.Slug)
+					if len(r.Changed) > 0 {
+						line += "  changed: " + strings.Join(r.Changed, ", ")
+					}
+					if len(r.Kept) > 0 {
+						line += "  kept (operator's): " + strings.Join(r.Kept, ", ")
+					}
+					fmt.Fprintln(e.stdout, line)
+					for _, w := range r.Warnings {
+						fmt.Fprintln(e.stdout, "  warning: "+w)
+					}
 				}
-				fmt.Fprintln(e.stdout, line)
-				for _, w := range r.Warnings {
-					fmt.Fprintln(e.stdout, "  warning: "+w)
-				}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	uses(imp, config.UseConfig, config.UseDB, config.UseData, config.UseImport)
@@ -172,21 +160,18 @@ func workshopCmd(e *env) *cobra.Command {
 		Short: "List workshops with their state and free seats",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ws, _, err := a.DB.FindWorkshops(cmd.Context(), wod.WorkshopFilter{Page: wod.Page{Limit: wod.MaxLimit}})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%-32s %-8s %-9s %-6s %s\n", "SLUG", "ACTIVE", "SEATS", "FREE", "TITLE")
-			for _, w := range ws {
-				fmt.Fprintf(e.stdout, "%-32s %-8v %-9s %-6d %s\n", w.Slug, w.Active,
-					fmt.Sprintf("%d-%d", w.SeatMin, w.SeatMax), w.SeatsFree, w.Title)
-			}
-			return nil
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				ws, _, err := a.DB.FindWorkshops(cmd.Context(), wod.WorkshopFilter{Page: wod.Page{Limit: wod.MaxLimit}})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%-32s %-8s %-9s %-6s %s\n", "SLUG", "ACTIVE", "SEATS", "FREE", "TITLE")
+				for _, w := range ws {
+					fmt.Fprintf(e.stdout, "%-32s %-8v %-9s %-6d %s\n", w.Slug, w.Active,
+						fmt.Sprintf("%d-%d", w.SeatMin, w.SeatMax), w.SeatsFree, w.Title)
+				}
+				return nil
+			})
 		},
 	}
 	test := &cobra.Command{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/wod-dev/wod/app"
 	"github.com/wod-dev/wod/config"
 	"strings"
 
@@ -28,25 +29,22 @@ func importLegacyCmd(e *env) *cobra.Command {
 			if !strings.HasPrefix(args[0], "postgres://") && !strings.HasPrefix(args[0], "postgresql://") {
 				return fmt.Errorf("import-legacy needs the original api-db's address as postgres://USER@HOST/DB")
 			}
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			opt := apidbimport.Options{DryRun: dryRun, Live: live}
-			if live {
-				// Taken-over students' passwords are kept encrypted, as
-				// wod's own (the server's key in --data).
-				if err := a.OpenKeys(); err != nil {
-					return err
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				opt := apidbimport.Options{DryRun: dryRun, Live: live}
+				if live {
+					// Taken-over students' passwords are kept encrypted, as
+					// wod's own (the server's key in --data).
+					if err := a.OpenKeys(); err != nil {
+						return err
+					}
+					opt.Encrypt = a.Keys.Encrypt
 				}
-				opt.Encrypt = a.Keys.Encrypt
-			}
-			rep, err := apidbimport.Import(cmd.Context(), args[0], a.DB, opt)
-			if rep != nil {
-				rep.Print(e.stdout)
-			}
-			return err
+				rep, err := apidbimport.Import(cmd.Context(), args[0], a.DB, opt)
+				if rep != nil {
+					rep.Print(e.stdout)
+				}
+				return err
+			})
 		},
 	}, config.UseConfig, config.UseDB, config.UseData)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what the import would do and change nothing")

@@ -36,19 +36,16 @@ func locationAddCmd(e *env) *cobra.Command {
 		Short: "Add a location with its seats, all free",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			l.Name = args[0]
-			if err := a.Operator().CreateLocation(cmd.Context(), cliCaller, &l); err != nil {
-				return explain(err)
-			}
-			fmt.Fprintf(e.stdout, "location %s added: %d seats (student%d..student%d), hub %s\n", l.Name, l.Students,
-				l.StudentID(1), l.StudentID(l.Students), orDash(l.HubURL))
-			fmt.Fprintf(e.stdout, "next: wod location agent-token %s, for its agent (WOD_AGENT_TOKEN)\n", l.Name)
-			return nil
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				l.Name = args[0]
+				if err := a.Operator().CreateLocation(cmd.Context(), cliCaller, &l); err != nil {
+					return explain(err)
+				}
+				fmt.Fprintf(e.stdout, "location %s added: %d seats (student%d..student%d), hub %s\n", l.Name, l.Students,
+					l.StudentID(1), l.StudentID(l.Students), orDash(l.HubURL))
+				fmt.Fprintf(e.stdout, "next: wod location agent-token %s, for its agent (WOD_AGENT_TOKEN)\n", l.Name)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&l.HubURL, "hub-url", "", "the hub's public URL, as participants reach it")
@@ -67,28 +64,25 @@ func locationListCmd(e *env) *cobra.Command {
 		Short: "List the locations with their seats and their agents' state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ls, err := a.DB.FindLocations(cmd.Context())
-			if err != nil {
-				return err
-			}
-			now := a.Clock.Now()
-			for _, l := range ls {
-				l.SetAgentState(now, e.cfg.AgentStale)
-			}
-			if asJSON {
-				if ls == nil {
-					ls = []*wod.Location{}
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				ls, err := a.DB.FindLocations(cmd.Context())
+				if err != nil {
+					return err
 				}
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(ls)
-			}
-			return printLocations(e, a, ls, now)
+				now := a.Clock.Now()
+				for _, l := range ls {
+					l.SetAgentState(now, e.cfg.AgentStale)
+				}
+				if asJSON {
+					if ls == nil {
+						ls = []*wod.Location{}
+					}
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(ls)
+				}
+				return printLocations(e, a, ls, now)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, as GET /api/v1/locations answers")
@@ -152,18 +146,15 @@ func locationSetCmd(e *env) *cobra.Command {
 			if upd == (wod.LocationUpdate{}) {
 				return fmt.Errorf("nothing to change: give --hub-url, --students, --base-student-id, --kind, --backend-email or --backend-smtp")
 			}
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			l, err := a.Operator().UpdateLocation(cmd.Context(), cliCaller, args[0], upd)
-			if err != nil {
-				return explain(err)
-			}
-			fmt.Fprintf(e.stdout, "location %s: %d seats (student%d..student%d), hub %s\n", l.Name, l.Students,
-				l.StudentID(1), l.StudentID(l.Students), orDash(l.HubURL))
-			return nil
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				l, err := a.Operator().UpdateLocation(cmd.Context(), cliCaller, args[0], upd)
+				if err != nil {
+					return explain(err)
+				}
+				fmt.Fprintf(e.stdout, "location %s: %d seats (student%d..student%d), hub %s\n", l.Name, l.Students,
+					l.StudentID(1), l.StudentID(l.Students), orDash(l.HubURL))
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&hubURL, "hub-url", "", "the hub's public URL, as participants reach it")
@@ -179,16 +170,13 @@ func locationRemoveCmd(e *env) *cobra.Command {
 		Short: "Remove a location that holds no seat, no workshop and no history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if err := a.Operator().DeleteLocation(cmd.Context(), cliCaller, args[0]); err != nil {
-				return explain(err)
-			}
-			fmt.Fprintf(e.stdout, "location %s removed\n", args[0])
-			return nil
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				if err := a.Operator().DeleteLocation(cmd.Context(), cliCaller, args[0]); err != nil {
+					return explain(err)
+				}
+				fmt.Fprintf(e.stdout, "location %s removed\n", args[0])
+				return nil
+			})
 		},
 	}
 }
@@ -202,17 +190,14 @@ func locationTokenCmd(e *env) *cobra.Command {
 			"agent with the new one (WOD_AGENT_TOKEN).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := e.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			tok, err := a.Operator().IssueAgentToken(cmd.Context(), cliCaller, args[0])
-			if err != nil {
-				return explain(err)
-			}
-			fmt.Fprintln(e.stdout, tok)
-			return nil
+			return e.withStore(cmd.Context(), func(a *app.App) error {
+				tok, err := a.Operator().IssueAgentToken(cmd.Context(), cliCaller, args[0])
+				if err != nil {
+					return explain(err)
+				}
+				fmt.Fprintln(e.stdout, tok)
+				return nil
+			})
 		},
 	}
 }

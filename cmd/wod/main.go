@@ -109,3 +109,14 @@ func (e *env) openServer(ctx context.Context) (*app.App, error) {
 	a.NotebookExecutor = &jupyterhub.Rehearser{Logger: a.Logger}
 	return a, nil
 }
+
+// withStore opens the store (as open does), runs fn with it and closes it:
+// the shape of every command that works on the database directly.
+func (e *env) withStore(ctx context.Context, fn func(a *app.App) error) error {
+	a, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
+}
