@@ -261,7 +261,8 @@ func cacheFor(d time.Duration, h http.Handler) http.Handler {
 }
 
 func mustParse() map[string]*template.Template {
-	base := template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/layout.html"))
+	// The layout and the partials (templates/partials) every page may use.
+	base := template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html"))
 	out := map[string]*template.Template{}
 	for _, dir := range []string{"portal", "admin"} {
 		pages, err := fs.Glob(files, "templates/"+dir+"/*.html")
