@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -76,8 +75,11 @@ func (e *Engine) workshopLocations(ctx context.Context, w *wod.Workshop) (map[st
 		names = []string{w.Location}
 	}
 	out := make(map[string]*wod.Location, len(names))
-	for _, n := range names {
-		n, _, _ = strings.Cut(n, ":") // "name:MIN-MAX" gives the location its own range
+	for _, spec := range names {
+		n, _, err := wod.ParseLocationSpec(spec) // "name:MIN-MAX" gives the location its own range
+		if err != nil {
+			return nil, fmt.Errorf("workshop %s: %w", w.Slug, err)
+		}
 		if _, ok := out[n]; ok {
 			continue
 		}
