@@ -283,6 +283,7 @@ func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *in
 // time, or a running one's lease end), and false when there is none.
 func (db *DB) NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (next time.Time, ok bool, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
+		var qs []dueQuery
 		for _, q := range []struct{ state, col string }{{"queued", "run_at"}, {"running", "lease_until"}} {
 			var w where
 			w.add("state = ?", q.state)
@@ -290,19 +291,10 @@ func (db *DB) NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *in
 			if locationID != nil {
 				w.add("location_id = ?", *locationID)
 			}
-			var t time.Time
-			err := tx.queryRow(`SELECT `+q.col+` FROM jobs`+w.String()+` ORDER BY `+q.col+` LIMIT 1`, w.args...).Scan(&t)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if !ok || t.Before(next) {
-				next, ok = t.UTC(), true
-			}
+			qs = append(qs, dueQuery{`SELECT ` + q.col + ` FROM jobs` + w.String() + ` ORDER BY ` + q.col + ` LIMIT 1`, w.args})
 		}
-		return nil
+		next, ok, err = earliest(tx, qs...)
+		return err
 	})
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next job: %w", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -119,3 +120,30 @@ const (
 	liveSQL    = `('pending', 'ready', 'expiring', 'waiting')`
 	holdingSQL = `('pending', 'ready', 'expiring', 'ending')`
 )
+
+// dueQuery is a query of one time (a queue's next due time or lease end)
+// with its arguments, for earliest.
+type dueQuery struct {
+	sql  string
+	args []any
+}
+
+// earliest runs the queries and returns the earliest time any of them
+// found, and false when none found a row: when a queue (jobs, mails,
+// webhook deliveries) next has work, due or leased.
+func earliest(tx *Tx, qs ...dueQuery) (next time.Time, ok bool, err error) {
+	for _, q := range qs {
+		var t time.Time
+		err := tx.queryRow(q.sql, q.args...).Scan(&t)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if !ok || t.Before(next) {
+			next, ok = t.UTC(), true
+		}
+	}
+	return next, ok, nil
+}

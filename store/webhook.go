@@ -516,25 +516,12 @@ func (db *DB) FinishWebhookDelivery(ctx context.Context, o wod.WebhookOutcome) (
 // is not paused falls due, and false when none is waiting.
 func (db *DB) NextWebhookDeliveryAt(ctx context.Context) (next time.Time, ok bool, err error) {
 	err = db.read(ctx, func(tx *Tx) error {
-		for _, q := range []string{
-			`SELECT d.next_attempt_at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-				WHERE e.paused_at IS NULL AND d.state = 'queued' ORDER BY d.next_attempt_at LIMIT 1`,
-			`SELECT d.lease_until FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-				WHERE e.paused_at IS NULL AND d.state = 'sending' ORDER BY d.lease_until LIMIT 1`,
-		} {
-			var t time.Time
-			err := tx.queryRow(q).Scan(&t)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if !ok || t.Before(next) {
-				next, ok = t.UTC(), true
-			}
-		}
-		return nil
+		next, ok, err = earliest(tx,
+			dueQuery{sql: `SELECT d.next_attempt_at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+				WHERE e.paused_at IS NULL AND d.state = 'queued' ORDER BY d.next_attempt_at LIMIT 1`},
+			dueQuery{sql: `SELECT d.lease_until FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+				WHERE e.paused_at IS NULL AND d.state = 'sending' ORDER BY d.lease_until LIMIT 1`})
+		return err
 	})
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next webhook delivery: %w", err)
