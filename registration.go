@@ -58,6 +58,12 @@ var EndableStates = []RegistrationState{StatePending, StateReady, StateExpiring}
 // theirs to use: the clock runs and the credentials are valid.
 var RunningStates = []RegistrationState{StateReady, StateExpiring}
 
+// FinalStates are the states nothing leaves: the registration is over.
+var FinalStates = []RegistrationState{StateDone, StateFailed, StateLeft}
+
+// Final reports whether the state is one of FinalStates.
+func (s RegistrationState) Final() bool { return slices.Contains(FinalStates, s) }
+
 // Live reports whether the state is one of LiveStates.
 func (s RegistrationState) Live() bool { return slices.Contains(LiveStates, s) }
 

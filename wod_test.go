@@ -117,3 +117,24 @@ func TestReportPasswordNeverTravels(t *testing.T) {
 		t.Error("a job decoded from the wire asks for the password")
 	}
 }
+
+// TestEveryStateIsLiveFinalOrEnding: a registration is the participant's
+// (live), over (final), or being cleaned up (ending), never two of them.
+func TestEveryStateIsLiveFinalOrEnding(t *testing.T) {
+	all := []wod.RegistrationState{wod.StatePending, wod.StateReady, wod.StateExpiring, wod.StateEnding,
+		wod.StateDone, wod.StateFailed, wod.StateWaiting, wod.StateLeft}
+	for _, s := range all {
+		if !s.Valid() {
+			t.Errorf("%s is not valid", s)
+		}
+		n := 0
+		for _, in := range []bool{s.Live(), s.Final(), s == wod.StateEnding} {
+			if in {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: live %v, final %v, ending %v; want exactly one", s, s.Live(), s.Final(), s == wod.StateEnding)
+		}
+	}
+}

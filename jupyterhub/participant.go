@@ -91,6 +91,7 @@ func (p *Participant) Login(ctx context.Context, password string) (bool, error) 
 // It gives up when ctx ends.
 func (p *Participant) Open(ctx context.Context) error {
 	var last error
+	askedAgain := false
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.userBase+"/api/status", nil)
 		res, err := p.client.Do(req)
@@ -109,6 +110,13 @@ func (p *Participant) Open(ctx context.Context) error {
 		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, p.Hub+"/hub/spawn/"+url.PathEscape(p.Name), nil)
 		if res, err := p.client.Do(req); err == nil {
 			res.Body.Close()
+			// The redirects ended at the running server: its cookie is set,
+			// ask again now rather than after a pause (once: a server that
+			// keeps refusing must not be asked in a tight loop).
+			if !askedAgain && res.StatusCode == http.StatusOK && strings.HasPrefix(res.Request.URL.String(), p.userBase+"/") {
+				askedAgain = true
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():

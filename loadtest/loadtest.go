@@ -441,7 +441,7 @@ func (c *api) waitState(ctx context.Context, id int64, poll time.Duration, want 
 		if slices.Contains(want, r.State) {
 			return &r, nil
 		}
-		if r.State == wod.StateFailed || r.State == wod.StateDone || r.State == wod.StateLeft {
+		if r.State.Final() {
 			return nil, fmt.Errorf("the registration is %s", r.State)
 		}
 		select {

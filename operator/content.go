@@ -93,8 +93,9 @@ func (s *Service) ContentStatus(ctx context.Context) ([]*wod.ContentRepo, error)
 // (comma-separated, the first one first), or to the only one; workshops
 // already in the catalogue keep theirs, which are the operators' to change.
 //
-// by is nil when the platform imports on its own behalf, as wod up does at
-// start and the CLI does on the host: that import leaves no audit event.
+// by is nil when the platform imports on its own behalf, as wod server and
+// wod up do at start and the content sync after a pull (which records its
+// own content.sync event): that import leaves no audit event.
 func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []string, location string) ([]wod.ImportResult, error) {
 	ws, err := content.Load(dirs)
 	if err != nil {

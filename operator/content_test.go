@@ -60,7 +60,7 @@ func TestImportContentIsAllOrNone(t *testing.T) {
 		if len(es) != 1 || es[0].Actor != "boss" || es[0].Subject != "content" || es[0].Detail != "" {
 			t.Fatalf("audit of the import: %+v", es)
 		}
-		// The platform's own import (wod up, the CLI) leaves no event.
+		// The platform's own import (at start, after a sync) leaves no event.
 		if _, err := ops.ImportContent(ctx, nil, []string{dir}, ""); err != nil {
 			t.Fatal(err)
 		}

@@ -299,9 +299,7 @@ func (r *Runner) cleanup(ctx, run context.Context, reg *wod.Registration) (*wod.
 	if run.Err() != nil {
 		return nil, errors.New("not waited for: the server stopped")
 	}
-	return r.waitFor(ctx, reg.ID, r.cleanupTimeout(), func(s wod.RegistrationState) bool {
-		return s == wod.StateDone || s == wod.StateFailed
-	})
+	return r.waitFor(ctx, reg.ID, r.cleanupTimeout(), wod.RegistrationState.Final)
 }
 
 // verdict decides a finished rehearsal: it fails on a failure outside the

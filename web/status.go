@@ -75,7 +75,7 @@ func (p *Pages) loadStatus(w http.ResponseWriter, r *http.Request) (*wod.Registr
 	}
 	d := &statusData{Token: token, Title: ws.Title, Workshop: ws.Slug, State: reg.State, EndsAt: reg.EndsAt,
 		ReadyAt: reg.ReadyAt, Completion: reg.Completion, Live: reg.State.Live(), Running: reg.State.Running(),
-		Final:          reg.State == wod.StateDone || reg.State == wod.StateFailed || reg.State == wod.StateLeft,
+		Final:          reg.State.Final(),
 		KeepsNotebooks: p.NotebookRetention > 0, Waiting: reg.State == wod.StateWaiting, Place: reg.Place}
 	if d.Waiting {
 		at, ok, err := p.Registrations.WaitEstimate(r.Context(), reg)

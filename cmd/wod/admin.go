@@ -132,7 +132,7 @@ func workshopCmd(e *env) *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.withStore(cmd.Context(), func(a *app.App) error {
-				res, err := importAndReport(cmd.Context(), a, args, strings.Join(locations, ","))
+				res, err := importAndReport(cmd.Context(), a, cliCaller, args, strings.Join(locations, ","))
 				if err != nil {
 					return err
 				}
@@ -252,10 +252,12 @@ func testWorkshop(dir string, vars content.Vars, contentDirs []string) (content.
 	return content.CheckWorkshop(w, vars, dirs)
 }
 
-func importAndReport(ctx context.Context, a *app.App, dirs []string, location string) ([]wod.ImportResult, error) {
-	// The CLI and wod up import as the platform itself, with no caller:
-	// that leaves no audit event.
-	res, err := a.Operator().ImportContent(ctx, nil, dirs, location)
+// importAndReport imports the content directories and logs what changed.
+// by is the CLI's caller for `wod workshop import` (audited as an operator's
+// import) and nil for the imports wod server and wod up make at start, as
+// the platform itself.
+func importAndReport(ctx context.Context, a *app.App, by *wod.Caller, dirs []string, location string) ([]wod.ImportResult, error) {
+	res, err := a.Operator().ImportContent(ctx, by, dirs, location)
 	if err != nil {
 		return nil, explain(err)
 	}

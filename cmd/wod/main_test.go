@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/store"
 	"github.com/wod-dev/wod/store/storetest"
 )
 
@@ -106,6 +108,20 @@ func TestCommands(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "created    WKSHP-Good") {
 				t.Fatalf("import: %d %q %q", code, out, errOut)
 			}
+			// The CLI's import is an operator's action: audited, as "cli".
+			// wod up's import of the sample at start is the platform's own.
+			func() {
+				st, err := store.Open(context.Background(), db, wod.SystemClock{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Close()
+				kind := "workshop.import"
+				es, _, err := st.FindEvents(context.Background(), wod.EventFilter{Kind: &kind})
+				if err != nil || len(es) != 1 || es[0].Actor != "cli" {
+					t.Fatalf("audit of the CLI's import: %+v %v", es, err)
+				}
+			}()
 			big := t.TempDir()
 			writeWorkshop(t, big, "WKSHP-Big", "name: Big\nrange: [1,500]\n")
 			if code, _, errOut := runWod(t, "", append([]string{"workshop", "import", big}, common...)...); code == 0 || !strings.Contains(errOut, "students 1..30") {

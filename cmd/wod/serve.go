@@ -37,7 +37,7 @@ func serverCmd(e *env) *cobra.Command {
 					return err
 				}
 				if !waiting {
-					if _, err := importAndReport(ctx, a, e.cfg.Content, ""); err != nil {
+					if _, err := importAndReport(ctx, a, nil, e.cfg.Content, ""); err != nil {
 						return err
 					}
 				}
@@ -92,7 +92,7 @@ func upCmd(e *env) *cobra.Command {
 				dirs = []string{sample}
 			}
 			if !repos {
-				if _, err := importAndReport(ctx, a, dirs, local.Name); err != nil {
+				if _, err := importAndReport(ctx, a, nil, dirs, local.Name); err != nil {
 					return err
 				}
 			}
