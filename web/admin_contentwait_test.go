@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wod-dev/wod"
 	"github.com/wod-dev/wod/operator"
 )
 
@@ -53,8 +54,19 @@ func TestDashboardContentWaits(t *testing.T) {
 		page = s.afterAction(s.post("/admin/locations", url.Values{"csrf": {csrf}, "name": {"hub2"}, "hub_url": {"https://hub2.example.com"},
 			"students": {"4"}, "base_student_id": {"40"}}))
 		wantIn(t, "dashboard", page, "Location hub2 added with 4 seats", `<a href="https://hub2.example.com">`)
-		if l, err := s.db.FindLocation(s.ctx, "hub2"); err != nil || l.Students != 4 || l.BaseStudentID != 40 {
+		if l, err := s.db.FindLocation(s.ctx, "hub2"); err != nil || l.Students != 4 || l.BaseStudentID != 40 || l.Kind != wod.LocationAgent {
 			t.Fatalf("location added by the form: %+v %v", l, err)
+		}
+		// An original backend: its command mail address is required.
+		wantIn(t, "dashboard", page, `<select id="loc-kind" name="kind">`, `name="backend_email"`)
+		page = s.afterAction(s.post("/admin/locations", url.Values{"csrf": {csrf}, "name": {"old1"}, "hub_url": {"https://old1.example.com"},
+			"students": {"4"}, "base_student_id": {"100"}, "kind": {"legacy"}}))
+		wantIn(t, "dashboard", page, "Not done:", "is required for a legacy location")
+		page = s.afterAction(s.post("/admin/locations", url.Values{"csrf": {csrf}, "name": {"old1"}, "hub_url": {"https://old1.example.com"},
+			"students": {"4"}, "base_student_id": {"100"}, "kind": {"legacy"}, "backend_email": {"wod@old1.example.com"}}))
+		wantIn(t, "dashboard", page, "Location old1 added with 4 seats. Its command mails go to wod@old1.example.com.")
+		if l, err := s.db.FindLocation(s.ctx, "old1"); err != nil || !l.Legacy() || l.BackendEmail != "wod@old1.example.com" {
+			t.Fatalf("legacy location added by the form: %+v %v", l, err)
 		}
 
 		// The wait imports at the oldest location and ends.

@@ -24,10 +24,18 @@ func (p *Pages) addLocation(w http.ResponseWriter, r *http.Request, a *adminRequ
 			return
 		}
 	}
+	l.Kind = wod.LocationKind(strings.TrimSpace(r.PostFormValue("kind")))
+	l.BackendEmail = strings.TrimSpace(r.PostFormValue("backend_email"))
+	l.BackendSMTP = strings.TrimSpace(r.PostFormValue("backend_smtp"))
 	if err := p.Operator.CreateLocation(r.Context(), a.Caller, l); err != nil {
 		p.actionFailed(w, r, "/admin", err)
 		return
 	}
-	p.done(w, r, "/admin", "Location "+l.Name+" added with "+strconv.Itoa(l.Students)+
-		" seats. Its agent's token: wod location agent-token "+l.Name+" (or POST /api/v1/locations/"+l.Name+"/agent-token).")
+	added := "Location " + l.Name + " added with " + strconv.Itoa(l.Students) + " seats."
+	if l.Legacy() {
+		p.done(w, r, "/admin", added+" Its command mails go to "+l.BackendEmail+".")
+		return
+	}
+	p.done(w, r, "/admin", added+" Its agent's token: wod location agent-token "+l.Name+
+		" (or POST /api/v1/locations/"+l.Name+"/agent-token).")
 }
