@@ -90,11 +90,13 @@ func TestLoginAuditBoundsAddresses(t *testing.T) {
 
 func TestLoginThrottleSettings(t *testing.T) {
 	r, err := LoginThrottle{}.resolve()
-	if err != nil || r.delayAfter != DefaultLoginDelayAfter || r.blockAfter != DefaultLoginBlockAfter || r.blockFor != DefaultLoginBlockFor {
+	if err != nil || r.delayAfter != DefaultLoginDelayAfter || r.blockAfter != DefaultLoginBlockAfter ||
+		r.addressBlockAfter != DefaultLoginAddressBlockAfter || r.blockFor != DefaultLoginBlockFor {
 		t.Errorf("defaults: %+v, %v", r, err)
 	}
-	r, err = LoginThrottle{DelayAfter: -1, BlockAfter: -1, Exempt: []string{"10.1.2.3/16", " 192.0.2.7", "2001:db8::1/48"}}.resolve()
-	if err != nil || r.delayAfter != 0 || r.blockAfter != 0 || strings.Join(r.exempt, " ") != "10.1.0.0/16 192.0.2.7/32 2001:db8::/48" {
+	r, err = LoginThrottle{DelayAfter: -1, BlockAfter: -1, AddressBlockAfter: -1, Exempt: []string{"10.1.2.3/16", " 192.0.2.7", "2001:db8::1/48"}}.resolve()
+	if err != nil || r.delayAfter != 0 || r.blockAfter != 0 || r.addressBlockAfter != 0 ||
+		strings.Join(r.exempt, " ") != "10.1.0.0/16 192.0.2.7/32 2001:db8::/48" {
 		t.Errorf("never, exemptions: %+v, %v", r, err)
 	}
 	for _, bad := range []LoginThrottle{{Exempt: []string{"10.0.0.0/33"}}, {Exempt: []string{"'); import os #"}}, {BlockFor: time.Millisecond}} {
