@@ -167,6 +167,11 @@ func TestHubLoginThrottle(t *testing.T) {
 	if _, err := c.User(ctx, student); err != nil {
 		t.Errorf("the agent's API while a name is blocked: %v", err)
 	}
+	// wod loadtest and the rehearsal tell a refusal from a wrong password.
+	if ok, err := NewParticipant(base, student).Login(ctx, "right-Pass-0"); ok || err == nil ||
+		!strings.Contains(err.Error(), "login throttle refused") {
+		t.Errorf("a participant's login of a blocked name: %v, %v", ok, err)
+	}
 	// Another student from that address, the student from another one.
 	if r := formLogin(ctx, "127.0.0.1", base, students[1], "right-Pass-1", nil); !r.isSuccess() {
 		t.Errorf("another student from the guessing address: %d %v %s", r.status, r.err, r.body)
