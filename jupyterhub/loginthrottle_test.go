@@ -42,7 +42,7 @@ func TestHubLoginThrottle(t *testing.T) {
 	defer cancel()
 	logger, logs := hubTestLogger(t)
 
-	const room, typos, blockAfter, addressBlockAfter, spray = 30, 4, 6, 20, 40
+	const room, typos, blockAfter, addressBlockAfter, spray = 30, 4, 4, 12, 40
 	uids := freeUIDs(t, 65100, 65149, room)
 	group := fmt.Sprintf("wodt-g%d", uids[0])
 	t.Cleanup(func() { run(t, "groupdel", group) })
@@ -223,7 +223,7 @@ func TestHubLoginThrottle(t *testing.T) {
 		EventLoginFailed + " 127.0.0.10":         typos,
 		EventLoginFailed + " 127.0.0.1":          blockAfter,
 		EventLoginBlocked + " user 127.0.0.1":    blockAfter,
-		EventLoginRefused + " user 127.0.0.1":    guesses - blockAfter + 4,
+		EventLoginRefused + " user 127.0.0.1":    guesses - blockAfter + 5,
 		EventLoginFailed + " 127.0.0.4":          addressBlockAfter,
 		EventLoginBlocked + " address 127.0.0.4": addressBlockAfter,
 		EventLoginRefused + " address 127.0.0.4": spray - addressBlockAfter + 1,
