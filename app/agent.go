@@ -63,7 +63,8 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 			KeepServers: true, StudentGroup: agent.DefaultGroup,
 			Announcement: a.Config.Announcement, Logger: a.Logger.With("component", "jupyterhub"),
 			LoginThrottle: jupyterhub.LoginThrottle{DelayAfter: never(ac.HubLoginDelayAfter),
-				BlockAfter: never(ac.HubLoginBlockAfter), BlockFor: ac.HubLoginBlockFor, Exempt: ac.HubLoginExempt},
+				BlockAfter: never(ac.HubLoginBlockAfter), AddressBlockAfter: never(ac.HubLoginAddressBlockAfter),
+				BlockFor: ac.HubLoginBlockFor, Exempt: ac.HubLoginExempt},
 			// Failed and refused logins join the audit trail, as guard kills do.
 			Audit: server.Event}
 		if cgroups != nil {

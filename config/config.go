@@ -125,11 +125,13 @@ type Agent struct {
 	// (--student-memory, --student-cpus, --student-tasks, --student-disk);
 	// a workshop's own value (wod.yml) wins. 0 is no limit.
 	StudentLimits wod.Limits
-	// The managed hub's throttle of failed logins, per client address.
-	HubLoginDelayAfter int           // --hub-login-delay-after (0: never)
-	HubLoginBlockAfter int           // --hub-login-block-after (0: never)
-	HubLoginBlockFor   time.Duration // --hub-login-block-for
-	HubLoginExempt     []string      // --hub-login-exempt: networks never throttled
+	// The managed hub's throttle of failed logins, per client address and
+	// user name, and per client address.
+	HubLoginDelayAfter        int           // --hub-login-delay-after (0: never)
+	HubLoginBlockAfter        int           // --hub-login-block-after (0: never)
+	HubLoginAddressBlockAfter int           // --hub-login-address-block-after (0: never)
+	HubLoginBlockFor          time.Duration // --hub-login-block-for
+	HubLoginExempt            []string      // --hub-login-exempt: networks never throttled
 	// LDAP: the directory that gets the passwords of `ldap: true` workshops.
 	LDAPURL          string // --ldap-url
 	LDAPBindDN       string // --ldap-bind-dn
@@ -281,10 +283,15 @@ func (c *Config) Register(fs *pflag.FlagSet) {
 		"processes and threads of one student at once, unless the workshop's wod.yml says (tasks:); 0: no limit")
 	d.in(UseHost).Var((*wod.Size)(&a.StudentLimits.Disk), "student-disk",
 		"disk quota of one student's home, unless the workshop's wod.yml says (disk:); 0: no quota")
-	d.in(UseHost).IntVar(&a.HubLoginDelayAfter, "hub-login-delay-after", 5, "failed logins from one address after which each further hub login waits, 1 s doubling up to 30 s (0: never)")
-	d.in(UseHost).IntVar(&a.HubLoginBlockAfter, "hub-login-block-after", 10, "failed logins from one address after which it is refused at the hub's login for --hub-login-block-for (0: never)")
-	d.in(UseHost).DurationVar(&a.HubLoginBlockFor, "hub-login-block-for", 15*time.Minute, "how long a refused address waits, and how far back failed hub logins count")
-	d.in(UseHost).StringSliceVar(&a.HubLoginExempt, "hub-login-exempt", nil, "networks or addresses whose hub logins are never throttled (e.g. a classroom behind one NAT address)")
+	d.in(UseHost).IntVar(&a.HubLoginDelayAfter, "hub-login-delay-after", 5,
+		"failed hub logins of one user name from one address after which its further attempts wait, 1 s doubling up to 30 s (0: never)")
+	d.in(UseHost).IntVar(&a.HubLoginBlockAfter, "hub-login-block-after", 10,
+		"failed hub logins of one user name from one address after which that name is refused from there for --hub-login-block-for (0: never)")
+	d.in(UseHost).IntVar(&a.HubLoginAddressBlockAfter, "hub-login-address-block-after", 500,
+		"failed hub logins from one address, any user names, after which the address is refused for --hub-login-block-for; keep it above a room behind one NAT address times a few typos (0: never)")
+	d.in(UseHost).DurationVar(&a.HubLoginBlockFor, "hub-login-block-for", 15*time.Minute,
+		"how long a refused address or user name waits, and how far back failed hub logins count")
+	d.in(UseHost).StringSliceVar(&a.HubLoginExempt, "hub-login-exempt", nil, "networks or addresses whose hub logins are never throttled (e.g. a trusted lab network)")
 
 	d.in(UseHost).StringVar(&a.KernelspecDir, "kernelspec-dir", "/usr/local/share/jupyter/kernels",
 		"Jupyter kernels directory where the agent installs wod's kernels (bash, ssh, gophernotes); a site's own kernel of the same name is left alone")
@@ -527,8 +534,8 @@ func (c *Config) finish() error {
 			errs = append(errs, fmt.Errorf("--%s: %s", f.Field, f.Message))
 		}
 	}
-	if c.Agent.HubLoginDelayAfter < 0 || c.Agent.HubLoginBlockAfter < 0 {
-		errs = append(errs, errors.New("--hub-login-delay-after and --hub-login-block-after must not be negative (0: never)"))
+	if c.Agent.HubLoginDelayAfter < 0 || c.Agent.HubLoginBlockAfter < 0 || c.Agent.HubLoginAddressBlockAfter < 0 {
+		errs = append(errs, errors.New("--hub-login-delay-after, --hub-login-block-after and --hub-login-address-block-after must not be negative (0: never)"))
 	}
 	if c.Agent.HubLoginBlockFor < time.Second {
 		errs = append(errs, fmt.Errorf("--hub-login-block-for %s: at least 1s", c.Agent.HubLoginBlockFor))

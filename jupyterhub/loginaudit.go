@@ -18,8 +18,14 @@ import (
 // Audit event kinds of the hub's login throttle.
 const (
 	EventLoginFailed  = "hub.login_failed"  // wrong password, unknown or disallowed user
-	EventLoginBlocked = "hub.login_blocked" // an address is refused from now on
-	EventLoginRefused = "hub.login_refused" // attempts of a refused address
+	EventLoginBlocked = "hub.login_blocked" // an address, or a user name from it, is refused from now on
+	EventLoginRefused = "hub.login_refused" // attempts of a refused address or user name
+)
+
+// Scopes of a block: the whole address, or one user name from it.
+const (
+	scopeAddress = "address"
+	scopeUser    = "user"
 )
 
 const (
@@ -48,6 +54,7 @@ type loginRecord struct {
 	User     string  `json:"user"`
 	Failures int     `json:"failures"`
 	Seconds  float64 `json:"seconds"`
+	Scope    string  `json:"scope"` // blocked, refused: address or user
 }
 
 // AuditEvent is one event for the audit trail.
@@ -55,7 +62,7 @@ type AuditEvent struct {
 	Kind, Detail string
 }
 
-type auditKey struct{ kind, addr string }
+type auditKey struct{ kind, addr, scope string }
 
 // auditBucket gathers the records of one kind and address between two
 // events.
@@ -123,9 +130,20 @@ func (a *loginAudit) add(rec loginRecord, now time.Time) error {
 	if addr == "" {
 		addr = "unknown"
 	}
+	scope := ""
+	if kind != EventLoginFailed {
+		switch rec.Scope {
+		case "", scopeAddress: // hubs started before scopes block addresses only
+			scope = scopeAddress
+		case scopeUser:
+			scope = scopeUser
+		default:
+			return fmt.Errorf("scope %q", clip(rec.Scope, 32))
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	k := auditKey{kind, addr}
+	k := auditKey{kind, addr, scope}
 	b := a.buckets[k]
 	if b == nil {
 		if len(a.buckets) >= maxAuditKeys {
@@ -167,7 +185,13 @@ func (a *loginAudit) flush(now time.Time, final bool) {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { // a stable order of events
-		return keys[i].addr < keys[j].addr || keys[i].addr == keys[j].addr && keys[i].kind < keys[j].kind
+		if keys[i].addr != keys[j].addr {
+			return keys[i].addr < keys[j].addr
+		}
+		if keys[i].kind != keys[j].kind {
+			return keys[i].kind < keys[j].kind
+		}
+		return keys[i].scope < keys[j].scope
 	})
 	for _, k := range keys {
 		b := a.buckets[k]
@@ -222,11 +246,17 @@ func auditDetail(k auditKey, b *auditBucket) string {
 		return many
 	}
 	who := plural(len(b.users)+more, "user ", "users ") + names
-	switch k.kind {
-	case EventLoginBlocked:
-		d := time.Duration(b.seconds * float64(time.Second)).Round(time.Second)
+	d := time.Duration(b.seconds * float64(time.Second)).Round(time.Second)
+	switch {
+	case k.kind == EventLoginBlocked && k.scope == scopeUser:
+		return fmt.Sprintf("%s refused at the hub's login from %s for %v after %d failed logins %s", who, k.addr, d, b.failures,
+			plural(len(b.users)+more, "of that name", "of each name"))
+	case k.kind == EventLoginBlocked:
 		return fmt.Sprintf("%s refused at the hub's login for %v after %d failed logins (%s)", k.addr, d, b.failures, who)
-	case EventLoginRefused:
+	case k.kind == EventLoginRefused && k.scope == scopeUser:
+		return fmt.Sprintf("%d %s to the hub refused from %s for a blocked user name (%s)", b.count,
+			plural(b.count, "login", "logins"), k.addr, who)
+	case k.kind == EventLoginRefused:
 		return fmt.Sprintf("%d %s to the hub refused from %s, which is blocked (%s)", b.count,
 			plural(b.count, "login", "logins"), k.addr, who)
 	default:

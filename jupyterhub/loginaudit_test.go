@@ -61,6 +61,38 @@ func TestLoginAuditRateLimitsPerKindAndAddress(t *testing.T) {
 	}
 }
 
+// TestLoginAuditScopes tells a blocked user name from a blocked address, in
+// separate events, and refuses an unknown scope.
+func TestLoginAuditScopes(t *testing.T) {
+	a := newLoginAudit(time.Minute)
+	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	for _, rec := range []loginRecord{
+		{Event: "blocked", Addr: "203.0.113.9", User: "student1", Failures: 10, Seconds: 900, Scope: "user"},
+		{Event: "refused", Addr: "203.0.113.9", User: "student1", Scope: "user"},
+		{Event: "blocked", Addr: "203.0.113.9", User: "student7", Failures: 500, Seconds: 900, Scope: "address"},
+		{Event: "refused", Addr: "203.0.113.9", User: "student8", Scope: "address"},
+		{Event: "refused", Addr: "198.51.100.1", User: "x"}, // a hub of before scopes
+	} {
+		if err := a.add(rec, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, _ := a.take()
+	want := []AuditEvent{
+		{EventLoginBlocked, `user "student1" refused at the hub's login from 203.0.113.9 for 15m0s after 10 failed logins of that name`},
+		{EventLoginRefused, `1 login to the hub refused from 203.0.113.9 for a blocked user name (user "student1")`},
+		{EventLoginBlocked, `203.0.113.9 refused at the hub's login for 15m0s after 500 failed logins (user "student7")`},
+		{EventLoginRefused, `1 login to the hub refused from 203.0.113.9, which is blocked (user "student8")`},
+		{EventLoginRefused, `1 login to the hub refused from 198.51.100.1, which is blocked (user "x")`},
+	}
+	if fmt.Sprint(events) != fmt.Sprint(want) {
+		t.Errorf("events:\n%q\nwant\n%q", events, want)
+	}
+	if err := a.add(loginRecord{Event: "blocked", Addr: "x", Scope: "everyone"}, t0); err == nil {
+		t.Error("an unknown scope was accepted")
+	}
+}
+
 func TestLoginAuditBoundsAddresses(t *testing.T) {
 	a := newLoginAudit(time.Minute)
 	now := time.Now()
@@ -90,11 +122,13 @@ func TestLoginAuditBoundsAddresses(t *testing.T) {
 
 func TestLoginThrottleSettings(t *testing.T) {
 	r, err := LoginThrottle{}.resolve()
-	if err != nil || r.delayAfter != DefaultLoginDelayAfter || r.blockAfter != DefaultLoginBlockAfter || r.blockFor != DefaultLoginBlockFor {
+	if err != nil || r.delayAfter != DefaultLoginDelayAfter || r.blockAfter != DefaultLoginBlockAfter ||
+		r.addressBlockAfter != DefaultLoginAddressBlockAfter || r.blockFor != DefaultLoginBlockFor {
 		t.Errorf("defaults: %+v, %v", r, err)
 	}
-	r, err = LoginThrottle{DelayAfter: -1, BlockAfter: -1, Exempt: []string{"10.1.2.3/16", " 192.0.2.7", "2001:db8::1/48"}}.resolve()
-	if err != nil || r.delayAfter != 0 || r.blockAfter != 0 || strings.Join(r.exempt, " ") != "10.1.0.0/16 192.0.2.7/32 2001:db8::/48" {
+	r, err = LoginThrottle{DelayAfter: -1, BlockAfter: -1, AddressBlockAfter: -1, Exempt: []string{"10.1.2.3/16", " 192.0.2.7", "2001:db8::1/48"}}.resolve()
+	if err != nil || r.delayAfter != 0 || r.blockAfter != 0 || r.addressBlockAfter != 0 ||
+		strings.Join(r.exempt, " ") != "10.1.0.0/16 192.0.2.7/32 2001:db8::/48" {
 		t.Errorf("never, exemptions: %+v, %v", r, err)
 	}
 	for _, bad := range []LoginThrottle{{Exempt: []string{"10.0.0.0/33"}}, {Exempt: []string{"'); import os #"}}, {BlockFor: time.Millisecond}} {

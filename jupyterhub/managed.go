@@ -111,8 +111,9 @@ type Managed struct {
 	// StopTimeout is the grace between SIGTERM and SIGKILL (default 20 s);
 	// on SIGTERM the hub stops every student's server first.
 	StopTimeout time.Duration
-	// LoginThrottle slows and then refuses an address whose logins keep
-	// failing; the zero value has the defaults.
+	// LoginThrottle slows and then refuses a user name whose logins keep
+	// failing from one address, and an address spraying many names; the
+	// zero value has the defaults.
 	LoginThrottle LoginThrottle
 	// Audit receives the throttle's events (EventLoginFailed…), rate
 	// limited: per kind and address one at once, then a summary with a

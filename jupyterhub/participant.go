@@ -50,7 +50,8 @@ func (browserAccept) RoundTrip(r *http.Request) (*http.Response, error) {
 var xsrfField = regexp.MustCompile(`name="_xsrf"\s+value="([^"]+)"`)
 
 // Login posts the hub's login form. It returns false when the hub refuses
-// the password.
+// the password, and an error when its login throttle refuses the attempt
+// (which a room's burst never meets: the throttle counts failures only).
 func (p *Participant) Login(ctx context.Context, password string) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Hub+"/hub/login", nil)
 	if err != nil {
@@ -82,6 +83,10 @@ func (p *Participant) Login(ctx context.Context, password string) (bool, error) 
 		return false, fmt.Errorf("the hub's login form: %w", err)
 	}
 	res.Body.Close()
+	if res.StatusCode == http.StatusTooManyRequests {
+		return false, fmt.Errorf("the hub's login throttle refused the login after failed ones (429, retry after %s s)",
+			res.Header.Get("Retry-After"))
+	}
 	return res.StatusCode == http.StatusFound || res.StatusCode == http.StatusSeeOther, nil
 }
 
