@@ -124,9 +124,7 @@ func (a *App) Close() {
 // dispatcher and the HTTP handler.
 func (a *App) Build() error {
 	mc, bc := a.Config.Mail, a.Config.Branding
-	renderer, err := mail.NewRenderer(mail.Branding{Name: bc.Name, URL: bc.URL, LogoURL: bc.Logo,
-		Slack: bc.Slack, X: bc.X, From: mc.From, Support: bc.Support, PortalURL: a.Config.PublicURL + "/",
-		FeedbackURL: bc.FeedbackURL}, mc.Templates)
+	renderer, err := mail.NewRenderer(a.Config.MailBranding(), mc.Templates)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wod-dev/wod"
+	"github.com/wod-dev/wod/mail"
 )
 
 // The roles the binary runs as a service, which `wod check` checks and
@@ -694,4 +695,13 @@ func (a *Agent) finishKernels() []error {
 		errs = append(errs, fmt.Errorf("--kernel-binary %q must be an absolute path", a.KernelBinary))
 	}
 	return errs
+}
+
+// MailBranding is what the mails say of the organiser: the branding and
+// the sender, with the portal's address. The server's renderer and wod
+// check's render test use this one value.
+func (c *Config) MailBranding() mail.Branding {
+	bc := c.Branding
+	return mail.Branding{Name: bc.Name, URL: bc.URL, LogoURL: bc.Logo, Slack: bc.Slack, X: bc.X,
+		From: c.Mail.From, Support: bc.Support, PortalURL: c.PublicURL + "/", FeedbackURL: bc.FeedbackURL}
 }

@@ -10,10 +10,8 @@ import (
 // checkMail renders every kind of mail with the templates and branding,
 // and connects (and logs in) to the SMTP relay without sending anything.
 func (c *Checker) checkMail(ctx context.Context, add addCheck) {
-	mc, bc := c.Config.Mail, c.Config.Branding
-	if _, err := mail.NewRenderer(mail.Branding{Name: bc.Name, URL: bc.URL, LogoURL: bc.Logo,
-		From: mc.From, Support: bc.Support, PortalURL: c.Config.PublicURL + "/", FeedbackURL: bc.FeedbackURL},
-		mc.Templates); err != nil {
+	mc := c.Config.Mail
+	if _, err := mail.NewRenderer(c.Config.MailBranding(), mc.Templates); err != nil {
 		add("mail templates", Fail, "%v", err)
 	} else if mc.Templates != "" {
 		add("mail templates", OK, "%s render every kind of mail", mc.Templates)
