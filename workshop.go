@@ -164,6 +164,9 @@ type WorkshopFilter struct {
 	Active     *bool
 	LocationID *int64
 	Category   *string
+	// OfferedAt keeps the workshops not closed at that time (those yet to
+	// open included): what a catalogue offers.
+	OfferedAt *time.Time
 	Page
 }
 

@@ -199,7 +199,9 @@ func TestParseWorkshopForms(t *testing.T) {
 					w.Closes == time.Date(2026, 12, 10, 17, 30, 0, 0, time.UTC)
 			}},
 		{"closes alone", "closes", "closes: 2026-12-10T18:00:00Z",
-			func(w *wod.Workshop) bool { return w.Opens.IsZero() && w.Closes.Equal(time.Date(2026, 12, 10, 18, 0, 0, 0, time.UTC)) }},
+			func(w *wod.Workshop) bool {
+				return w.Opens.IsZero() && w.Closes.Equal(time.Date(2026, 12, 10, 18, 0, 0, 0, time.UTC))
+			}},
 		{"no dates", "opens", "",
 			func(w *wod.Workshop) bool { return w.Opens.IsZero() && w.Closes.IsZero() }},
 		{"null dates", "opens", "opens:\ncloses: null",

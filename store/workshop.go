@@ -77,6 +77,9 @@ func findWorkshops(tx *Tx, f wod.WorkshopFilter) ([]*wod.Workshop, int, error) {
 	if f.LocationID != nil {
 		w.add("EXISTS (SELECT 1 FROM workshop_locations wl WHERE wl.workshop_id = w.id AND wl.location_id = ?)", *f.LocationID)
 	}
+	if f.OfferedAt != nil {
+		w.add("(w.closes_at IS NULL OR w.closes_at > ?)", f.OfferedAt.UTC())
+	}
 	if f.Category != nil {
 		// categories is a JSON array of strings; match one element exactly,
 		// ignoring case (the original's filter was case-sensitive: a defect).
