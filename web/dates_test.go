@@ -116,3 +116,26 @@ func TestWorkshopDatesAdmin(t *testing.T) {
 		}
 	})
 }
+
+// An LTI launch books through the same transaction: before the opening it
+// is refused with the reason, at the opening it lands on the status page.
+func TestWorkshopDatesLTILaunch(t *testing.T) {
+	t.Parallel()
+	forEach(t, func(t *testing.T, s *site) {
+		s.workshop("WKSHP-API101", "APIs 101", 1, 3)
+		opens := s.clock.Now().Add(time.Hour)
+		if _, err := s.db.UpdateWorkshop(s.ctx, "WKSHP-API101", wod.WorkshopUpdate{Opens: &opens}); err != nil {
+			t.Fatal(err)
+		}
+		plat := s.ltiPlatform(false)
+		res, page := s.ltiLaunch(plat, nil)
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(page, "opens for registration at "+opens.UTC().Format(time.RFC3339)) {
+			t.Fatalf("launch before the opening: %d\n%s", res.StatusCode, page)
+		}
+		s.clock.Advance(time.Hour)
+		if res, page := s.ltiLaunch(plat, nil); res.StatusCode != http.StatusSeeOther ||
+			!strings.HasPrefix(res.Header.Get("Location"), "/status/") {
+			t.Fatalf("launch at the opening: %d\n%s", res.StatusCode, page)
+		}
+	})
+}
