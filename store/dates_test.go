@@ -167,3 +167,25 @@ func TestWorkshopDatesLine(t *testing.T) {
 		}
 	})
 }
+
+// A workshop yet to open keeps its warm pool (ready when the doors open);
+// one past its closing time gives its warm seats back.
+func TestWorkshopDatesWarmPool(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 10, 1, 10, 10)
+		two := wod.WarmPool(2)
+		opens, closes := clock.Now().Add(time.Hour), clock.Now().Add(2*time.Hour)
+		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Warm: &two, Opens: &opens, Closes: &closes}); err != nil {
+			t.Fatal(err)
+		}
+		if n := warmUp(t, db, w); n != 2 {
+			t.Fatalf("warm seats before the opening: %d, want 2", n)
+		}
+		clock.Advance(2 * time.Hour)
+		if p, n, err := db.KeepWarm(ctx, w.ID, w.LocationID); err != nil || n != 0 || p.Target != 0 || p.Warm != 0 {
+			t.Fatalf("the pool after closing: %+v %d %v", p, n, err)
+		}
+	})
+}
