@@ -105,6 +105,8 @@ func TestWorkshopDatesAdmin(t *testing.T) {
 			!slices.Contains(w.Overrides, "opens") || !slices.Contains(w.Overrides, "closes") {
 			t.Fatalf("dates saved as %v %v, overrides %v", w.Opens, w.Closes, w.Overrides)
 		}
+		_, page = s.get("/admin/workshops")
+		mustShow(t, "the list's dates", page, `opens <time datetime="2026-12-10T09:00:00Z">`)
 		_, page = s.get("/admin/workshops/WKSHP-A")
 		mustShow(t, "the form's dates", page, `value="2026-12-10T09:00:00Z"`, `value="2026-12-10T18:00:00Z"`)
 		form.Set("opens", "2026-12-10T09:00:00Z")
