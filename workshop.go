@@ -87,8 +87,8 @@ type Workshop struct {
 	Extend Duration `json:"extend"`
 	// Opens and Closes are when the workshop takes registrations (dates.go):
 	// from Opens, until Closes; zero is no bound. Both are UTC, to the second.
-	Opens  time.Time `json:"opens,omitzero"`
-	Closes time.Time `json:"closes,omitzero"`
+	Opens  time.Time `json:"opens,omitzero" doc:"When the workshop opens for registration (UTC); before it, registrations and the waiting line are refused. Absent: no opening time"`
+	Closes time.Time `json:"closes,omitzero" doc:"When the workshop closes for registration (UTC): from then on it is refused, the workshop leaves the catalogue and waits end; running sessions are not cut. Absent: no closing time"`
 
 	// ContentVersion identifies the content the workshop was last imported
 	// from (a digest of its folders); warm seats made from another version

@@ -151,7 +151,8 @@ func handOver(tx *Tx, wt waiter, locationID int64) (handover, error) {
 	}
 	// Outside its dates the workshop seats nobody: after closing, its
 	// waiters' waits end (their wait-expire is due at the closing time).
-	if !w.active || wod.CheckDates("", dateOf(w.opens), dateOf(w.closes), tx.now) != nil {
+	dates := wod.Workshop{Active: w.active, Opens: dateOf(w.opens), Closes: dateOf(w.closes)}
+	if !dates.Bookable(tx.now) {
 		return noRoom, nil
 	}
 	// The workshop's range at this location (a location may have its own).
