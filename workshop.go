@@ -85,6 +85,10 @@ type Workshop struct {
 	// Extend is how much time a participant may add to their session,
 	// once, while nobody waits for a seat (0: they may not).
 	Extend Duration `json:"extend"`
+	// Opens and Closes are when the workshop takes registrations (dates.go):
+	// from Opens, until Closes; zero is no bound. Both are UTC, to the second.
+	Opens  time.Time `json:"opens,omitzero" doc:"When the workshop opens for registration (UTC); before it, registrations and the waiting line are refused. Absent: no opening time"`
+	Closes time.Time `json:"closes,omitzero" doc:"When the workshop closes for registration (UTC): from then on it is refused, the workshop leaves the catalogue and waits end; running sessions are not cut. Absent: no closing time"`
 
 	// ContentVersion identifies the content the workshop was last imported
 	// from (a digest of its folders); warm seats made from another version
@@ -129,6 +133,7 @@ func (w *Workshop) Validate() error {
 	v.Check(w.SessionType == SessionWorkshop || w.SessionType == SessionChallenge,
 		"session_type", "must be workshop or challenge")
 	v.Check(w.Extend >= 0 && w.Extend.Std() <= MaxExtension, "extend", "must be from 0 (none) to %s", MaxExtension)
+	w.validateDates(&v)
 	w.Limits.Validate(&v, "limits.")
 	v.Check(len(w.LocationIDs) <= MaxWorkshopLocations, "locations", "must be at most %d", MaxWorkshopLocations)
 	for i, id := range w.LocationIDs {
@@ -150,6 +155,7 @@ var WorkshopFields = []string{
 	"active", "beta", "priority", "reset", "ldap", "varpass", "compile", "appliance",
 	"session_type", "presenter", "presenter_role", "avatar", "image", "badge_image",
 	"replay_id", "replay_link", "prerequisite", "limits", "warm", "extend",
+	"opens", "closes",
 }
 
 // WorkshopFilter narrows a workshop listing. Nil fields do not filter.
@@ -158,6 +164,9 @@ type WorkshopFilter struct {
 	Active     *bool
 	LocationID *int64
 	Category   *string
+	// OfferedAt keeps the workshops not closed at that time (those yet to
+	// open included): what a catalogue offers.
+	OfferedAt *time.Time
 	Page
 }
 
@@ -198,6 +207,10 @@ type WorkshopUpdate struct {
 	Limits         *Limits
 	Warm           *WarmPool
 	Extend         *Duration
+	// Opens and Closes set the workshop's dates; a zero time removes one
+	// (see wod.ParseWorkshopDate).
+	Opens  *time.Time
+	Closes *time.Time
 	// ClearOverrides lets the content win again on the next import.
 	ClearOverrides bool
 }

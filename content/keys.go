@@ -40,7 +40,7 @@ func ymlKeys() []string {
 		"name", "description", "active", "capacity", "priority", "range", "reset", "ldap", "replayId",
 		"varpass", "compile", "workshopImg", "badgeImg", "beta", "category", "duration", "presenter",
 		"role", "avatar", "replayLink", "preRequisite", "monoappliance", "multiappliance", "sessionType",
-		"memory", "cpus", "tasks", "disk", "warm", "extend",
+		"memory", "cpus", "tasks", "disk", "warm", "extend", "opens", "closes",
 	}
 }
 

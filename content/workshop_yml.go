@@ -176,6 +176,10 @@ func (d *ymlDecoder) set(key string, n *yaml.Node) {
 		w.Warm = d.warm(key, n)
 	case "extend":
 		w.Extend = d.extend(key, n)
+	case "opens":
+		w.Opens = d.date(key, n)
+	case "closes":
+		w.Closes = d.date(key, n)
 	case "notebook", "location", "alternateLocation", "sessionId":
 		// The original's seeder writes these into its table, so copies of
 		// its rows carry them; here the folder names the workshop and the
@@ -481,4 +485,25 @@ func (d *ymlDecoder) extend(key string, n *yaml.Node) wod.Duration {
 	}
 	d.fail(key, "must be a duration such as 30m or a number of hours, not %s", show(n))
 	return 0
+}
+
+// date reads an opening or closing time: RFC 3339 with its zone, written
+// plain (YAML's timestamp) or quoted; null is none. A date without a time
+// and zone is refused rather than guessed at (midnight where?).
+func (d *ymlDecoder) date(key string, n *yaml.Node) time.Time {
+	if isNull(n) {
+		return time.Time{}
+	}
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!timestamp", "!!str":
+			t, err := wod.ParseWorkshopDate(n.Value)
+			if err != nil {
+				d.fail(key, "%v", err)
+			}
+			return t
+		}
+	}
+	d.fail(key, "must be a time such as 2026-12-10T09:00:00Z (RFC 3339, with the zone), not %s", show(n))
+	return time.Time{}
 }

@@ -193,6 +193,19 @@ func TestParseWorkshopForms(t *testing.T) {
 			func(w *wod.Workshop) bool { return w.Extend == 0 }},
 		{"null extend", "extend", "extend:",
 			func(w *wod.Workshop) bool { return w.Extend == 0 }},
+		{"dates", "opens", "opens: 2026-12-10T09:00:00Z\ncloses: '2026-12-10T18:30:00+01:00'",
+			func(w *wod.Workshop) bool {
+				return w.Opens == time.Date(2026, 12, 10, 9, 0, 0, 0, time.UTC) &&
+					w.Closes == time.Date(2026, 12, 10, 17, 30, 0, 0, time.UTC)
+			}},
+		{"closes alone", "closes", "closes: 2026-12-10T18:00:00Z",
+			func(w *wod.Workshop) bool {
+				return w.Opens.IsZero() && w.Closes.Equal(time.Date(2026, 12, 10, 18, 0, 0, 0, time.UTC))
+			}},
+		{"no dates", "opens", "",
+			func(w *wod.Workshop) bool { return w.Opens.IsZero() && w.Closes.IsZero() }},
+		{"null dates", "opens", "opens:\ncloses: null",
+			func(w *wod.Workshop) bool { return w.Opens.IsZero() && w.Closes.IsZero() }},
 		{"alias", "replayLink", "replayLink: &d 'Same'\npreRequisite: *d",
 			func(w *wod.Workshop) bool { return w.Prerequisite == "Same" && w.ReplayLink == "Same" }},
 	}
@@ -271,6 +284,12 @@ func TestParseWorkshopProblems(t *testing.T) {
 		{"extend too long", "extend", "extend: 48h", "extend", "at most 24h"},
 		{"extend list", "extend", "extend: [30m]", "extend", "must be a duration"},
 		{"extend typo", "extnd", "extnd: 30m", "extnd", `did you mean "extend"`},
+		{"opens without a zone", "opens", "opens: 2026-12-10T09:00:00", "opens", "RFC 3339 with the zone"},
+		{"opens date only", "opens", "opens: 2026-12-10", "opens", "RFC 3339 with the zone"},
+		{"closes text", "closes", "closes: tomorrow", "closes", "not a time"},
+		{"closes list", "closes", "closes: [2026-12-10T09:00:00Z]", "closes", "must be a time"},
+		{"closes before opens", "closes", "opens: 2026-12-10T09:00:00Z\ncloses: 2026-12-10T08:00:00Z", "closes", "after opens"},
+		{"opens typo", "opnes", "opnes: 2026-12-10T09:00:00Z", "opnes", `did you mean "opens"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -71,8 +71,13 @@ func (e *Engine) waitNotice(ctx context.Context, r *wod.Registration, done *wod.
 	if err != nil {
 		return err
 	}
+	wait := e.waitMax()
+	if r.WaitingSince != nil {
+		// A workshop closing sooner ends the wait sooner (wod.WaitDeadline).
+		wait = wod.WaitDeadline(r.WaitingSince.Add(wait), w.Closes).Sub(*r.WaitingSince)
+	}
 	m, err := e.compose(ctx, wod.MailWaiting, r, w, func(d *mail.Data) {
-		d.Place, d.WaitMax = r.Place, e.waitMax()
+		d.Place, d.WaitMax = r.Place, wait
 		if ok {
 			d.EstimatedAt = at
 		}
@@ -89,7 +94,8 @@ func (e *Engine) waitNotice(ctx context.Context, r *wod.Registration, done *wod.
 }
 
 // waitExpire ends a wait that lasted WaitMax, or the wait for a workshop
-// that no longer takes participants, with the wait-expired mail.
+// that no longer takes participants (inactive, or past its closing time),
+// with the wait-expired mail.
 func (e *Engine) waitExpire(ctx context.Context, r *wod.Registration, done *wod.JobCompletion) error {
 	if r.State != wod.StateWaiting {
 		return e.Store.CompleteJob(ctx, done)
@@ -100,16 +106,21 @@ func (e *Engine) waitExpire(ctx context.Context, r *wod.Registration, done *wod.
 	}
 	now := e.now()
 	reason := fmt.Sprintf("waited %s without a seat coming free", e.waitMax())
-	if !w.Active {
+	closed := !w.Active || w.Closed(now)
+	switch {
+	case !w.Active:
 		reason = "the workshop closed while waiting"
-	} else if r.WaitingSince != nil {
-		if due := r.WaitingSince.Add(e.waitMax()); due.After(now.Add(time.Second)) {
-			// Made due early by a workshop that closed and opened again.
+	case w.Closed(now):
+		reason = "the workshop closed for registration at " + wod.FormatWorkshopDate(w.Closes) + " while waiting"
+	case r.WaitingSince != nil:
+		if due := wod.WaitDeadline(r.WaitingSince.Add(e.waitMax()), w.Closes); due.After(now.Add(time.Second)) {
+			// Made due early by a workshop that closed and opened again,
+			// or whose closing time moved later or was removed.
 			return e.Store.SnoozeJob(ctx, done.JobID, done.Attempt, due)
 		}
 	}
 	m, err := e.compose(ctx, wod.MailWaitExpired, r, w, func(d *mail.Data) {
-		d.WaitMax, d.WorkshopClosed = e.waitMax(), !w.Active
+		d.WaitMax, d.WorkshopClosed = e.waitMax(), closed
 	})
 	if err != nil {
 		return err

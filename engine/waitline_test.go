@@ -215,3 +215,66 @@ func TestWaitingLineCapacityGrows(t *testing.T) {
 		}
 	})
 }
+
+// Whoever still waits when the workshop's closing time comes leaves the
+// line once, with the wait-expired mail that says it closed; a closing
+// time moved later lets them wait on; running sessions are not cut.
+func TestWaitingLineWorkshopCloses(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		w := newWorld(t, db, clock)
+		holders := w.fill()
+		setCloses := func(at time.Time) {
+			t.Helper()
+			if _, err := db.UpdateWorkshop(w.ctx, "WKSHP-A", wod.WorkshopUpdate{Closes: &at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setCloses(clock.Now().Add(20 * time.Minute))
+		e := w.wait("WKSHP-A", "eve@example.com")
+		w.tick()
+		if m := w.out.sent[len(w.out.sent)-1]; !strings.Contains(m.Text, "within 20 minutes") {
+			t.Fatalf("the waiting mail does not say the wait ends at the closing time:\n%s", m.Text)
+		}
+		// Moved later: the end of the wait, due at the old time, waits on.
+		setCloses(clock.Now().Add(40 * time.Minute))
+		clock.Advance(20*time.Minute + time.Second)
+		w.tick()
+		if r := w.reg(e.ID); r.State != wod.StateWaiting {
+			t.Fatalf("waiter after the closing time moved later: %+v", r)
+		}
+		clock.Advance(20 * time.Minute)
+		for range 3 {
+			w.tick()
+		}
+		if r := w.reg(e.ID); r.State != wod.StateLeft || !strings.Contains(r.Error, "closed for registration") {
+			t.Fatalf("waiter of a closed workshop: %+v", r)
+		}
+		got := w.mailsTo("eve@example.com")
+		if len(got) != 2 || !strings.Contains(got[1], "no seat came free") {
+			t.Fatalf("mails to Eve: %v", got)
+		}
+		if m := w.out.sent[len(w.out.sent)-1]; !strings.Contains(m.Text, "no longer open") {
+			t.Fatalf("closed-workshop mail:\n%s", m.Text)
+		}
+		// Nobody joins the line now, and the sessions run on.
+		_, err := w.eng.Register(w.ctx, wod.RegistrationRequest{Workshop: "WKSHP-A", Name: "F", Email: "f@example.com", Wait: true})
+		if wod.ErrorCode(err) != wod.EINVALID || !strings.Contains(err.Error(), "closed for registration") {
+			t.Fatalf("waiting for a closed workshop: %v", err)
+		}
+		for _, h := range holders {
+			if r := w.reg(h.ID); r.State != wod.StateReady {
+				t.Fatalf("a session of the closed workshop: %+v", r)
+			}
+		}
+		// A seat freed later goes to nobody, and nothing more is sent.
+		if _, err := w.eng.EndNow(w.ctx, holders[0].ID, "participant"); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			w.tick()
+		}
+		if got := w.mailsTo("eve@example.com"); len(got) != 2 {
+			t.Fatalf("mails to Eve after a seat freed: %v", got)
+		}
+	})
+}

@@ -105,9 +105,14 @@ func (s *Server) legacyCatalogue(ctx context.Context, p *legacyPrincipal, active
 		yes := true
 		active = &yes
 	}
+	var offered *time.Time
+	if !p.moderator() {
+		now := s.Clock.Now()
+		offered = &now // a closed workshop is not offered (wod/dates.go)
+	}
 	var all []*wod.Workshop
 	for page := 0; ; page++ {
-		ws, n, err := s.Workshops.FindWorkshops(ctx, wod.WorkshopFilter{Active: active,
+		ws, n, err := s.Workshops.FindWorkshops(ctx, wod.WorkshopFilter{Active: active, OfferedAt: offered,
 			Page: wod.Page{Limit: 1000, Offset: page * 1000}})
 		if err != nil {
 			return nil, err

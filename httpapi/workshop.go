@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -42,6 +43,8 @@ type WorkshopSettable struct {
 	Limits        *wod.Limits   `json:"limits,omitempty" doc:"What each student may use; replaces all four (an absent or 0 one is the agent's default)"`
 	Extend        *string       `json:"extend,omitempty" doc:"Time a participant may add to their session once, while nobody waits for a seat: a duration such as \"30m\" or a number of hours; \"0\": none" example:"30m"`
 	Warm          *wod.WarmPool `json:"warm,omitempty" doc:"Seats kept prepared (server running) before anyone registers: a number, or \"auto\" (sized from the last hour's arrivals); 0: none"`
+	Opens         *string       `json:"opens,omitempty" doc:"When the workshop opens for registration, RFC 3339 with the zone; before it, registrations (and the waiting line) are refused. \"\": no opening time" example:"2026-12-10T09:00:00Z"`
+	Closes        *string       `json:"closes,omitempty" doc:"When the workshop closes for registration, RFC 3339 with the zone: from then on registrations are refused, the workshop leaves the catalogue and whoever still waits for a seat leaves the line (wait-expired mail). Running sessions are not cut. \"\": no closing time" example:"2026-12-10T18:00:00Z"`
 }
 
 // warmSchema describes wod.WarmPool in the OpenAPI document: a number of
@@ -83,6 +86,20 @@ func (f *WorkshopSettable) change() (operator.WorkshopChange, error) {
 			return c, invalid("extend", "%v", err)
 		}
 		u.Extend = &d
+	}
+	for _, d := range []struct {
+		field string
+		in    *string
+		out   **time.Time
+	}{{"opens", f.Opens, &u.Opens}, {"closes", f.Closes, &u.Closes}} {
+		if d.in == nil {
+			continue
+		}
+		t, err := wod.ParseWorkshopDate(*d.in)
+		if err != nil {
+			return c, invalid(d.field, "%v", err)
+		}
+		*d.out = &t
 	}
 	if f.Appliance != nil {
 		a := wod.ApplianceMode(*f.Appliance)
@@ -129,7 +146,9 @@ func (s *Server) registerWorkshops() {
 	register(s, huma.Operation{OperationID: "list-workshops", Method: http.MethodGet, Path: APIPrefix + "/workshops",
 		Summary: "List workshops", Tags: tags,
 		Description: "The catalogue: active workshops by priority, each with its free seats (`seats_free`) and " +
-			"whether it is among the most popular. Operators may ask for inactive ones too with `all=true`."},
+			"whether it is among the most popular. A workshop past its closing time (`closes`) is not listed; one " +
+			"yet to open (`opens`) is, and refuses registrations until then. Operators may ask for inactive and " +
+			"closed ones too with `all=true`."},
 		"", s.listWorkshops)
 	register(s, huma.Operation{OperationID: "get-workshop", Method: http.MethodGet, Path: APIPrefix + "/workshops/{slug}",
 		Summary: "Get a workshop", Tags: tags, Description: "An inactive workshop is visible to operators only."},
@@ -160,8 +179,8 @@ func (s *Server) registerWorkshops() {
 func (s *Server) listWorkshops(ctx context.Context, in *listWorkshopsInput) (*list[*wod.Workshop], error) {
 	f := wod.WorkshopFilter{Page: in.page()}
 	if !in.All {
-		yes := true
-		f.Active = &yes
+		yes, now := true, s.Clock.Now()
+		f.Active, f.OfferedAt = &yes, &now
 	} else if CallerFrom(ctx).Anonymous() {
 		return nil, wod.Errorf(wod.EUNAUTHORIZED, "all=true is for operators; authenticate first")
 	}

@@ -71,9 +71,10 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		id, locationID int64
 		capacity       int
 		active         bool
+		opens, closes  sql.NullTime
 	}
-	err := tx.queryRow(`SELECT id, location_id, capacity, active FROM workshops WHERE slug = $1`+
-		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.locationID, &w.capacity, &w.active)
+	err := tx.queryRow(`SELECT id, location_id, capacity, active, opens_at, closes_at FROM workshops WHERE slug = $1`+
+		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.locationID, &w.capacity, &w.active, &w.opens, &w.closes)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.active) {
 		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
 			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)}}}
@@ -83,6 +84,11 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	}
 	var p placed
 	if nr.RehearsalID == nil {
+		// The workshop's dates (wod/dates.go): the one place every booking
+		// and every newcomer to the line passes. Rehearsals are not bound.
+		if err := wod.CheckDates(req.Workshop, dateOf(w.opens), dateOf(w.closes), tx.now); err != nil {
+			return nil, err
+		}
 		if err := alreadyRegistered(tx, req.Email); err != nil {
 			return nil, err
 		}
@@ -100,13 +106,13 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			return nil, err
 		}
 		if held >= w.capacity || line > 0 {
-			return joinLine(tx, nr, w.id, w.locationID, fmt.Sprintf("workshop %s is full", req.Workshop))
+			return joinLine(tx, nr, w.id, w.locationID, dateOf(w.closes), fmt.Sprintf("workshop %s is full", req.Workshop))
 		}
 		p, err = placeSeat(tx, req.Workshop, w.id, nr.AgentStale, nr.Warm != nil)
 		if wod.ErrorCode(err) == wod.EFULL {
 			// A waiter's row names the workshop's first location until a
 			// seat, wherever it frees, is handed over.
-			return joinLine(tx, nr, w.id, w.locationID, fmt.Sprintf("workshop %s has no free seat", req.Workshop))
+			return joinLine(tx, nr, w.id, w.locationID, dateOf(w.closes), fmt.Sprintf("workshop %s has no free seat", req.Workshop))
 		}
 	} else {
 		p, err = placeRehearsal(tx, req.Workshop, w.id, nr.AgentStale)

@@ -26,8 +26,10 @@ func lineLength(tx *Tx, workshopID int64) (int, error) {
 }
 
 // joinLine inserts a waiting registration when the request allows waiting,
-// or answers EFULL saying that it could have.
-func joinLine(tx *Tx, nr *wod.NewRegistration, workshopID, locationID int64, why string) (*wod.Registration, error) {
+// or answers EFULL saying that it could have. A wait ends at the
+// workshop's closing time at the latest (wod.WaitDeadline): the end of the
+// wait the request brings is moved there when it falls later.
+func joinLine(tx *Tx, nr *wod.NewRegistration, workshopID, locationID int64, closes time.Time, why string) (*wod.Registration, error) {
 	if nr.Wait == nil {
 		return nil, &wod.Error{Code: wod.EFULL, Message: why +
 			"; you can join its waiting line (and get the next free seat) or try again later"}
@@ -43,6 +45,9 @@ func joinLine(tx *Tx, nr *wod.NewRegistration, workshopID, locationID int64, why
 	}
 	for _, j := range nr.Wait.Jobs {
 		j.RegistrationID = &id
+		if j.Kind == wod.JobWaitExpire {
+			j.RunAt = wod.WaitDeadline(j.RunAt, closes)
+		}
 		if err := insertJob(tx, j); err != nil {
 			return nil, err
 		}
@@ -138,12 +143,16 @@ func handOver(tx *Tx, wt waiter, locationID int64) (handover, error) {
 	var w struct {
 		capacity, seatMin, seatMax int64
 		active                     bool
+		opens, closes              sql.NullTime
 	}
-	if err := tx.queryRow(`SELECT capacity, seat_min, seat_max, active FROM workshops WHERE id = $1`+
-		tx.forUpdate(), wt.workshopID).Scan(&w.capacity, &w.seatMin, &w.seatMax, &w.active); err != nil {
+	if err := tx.queryRow(`SELECT capacity, seat_min, seat_max, active, opens_at, closes_at FROM workshops WHERE id = $1`+
+		tx.forUpdate(), wt.workshopID).Scan(&w.capacity, &w.seatMin, &w.seatMax, &w.active, &w.opens, &w.closes); err != nil {
 		return noRoom, err
 	}
-	if !w.active {
+	// Outside its dates the workshop seats nobody: after closing, its
+	// waiters' waits end (their wait-expire is due at the closing time).
+	dates := wod.Workshop{Active: w.active, Opens: dateOf(w.opens), Closes: dateOf(w.closes)}
+	if !dates.Bookable(tx.now) {
 		return noRoom, nil
 	}
 	// The workshop's range at this location (a location may have its own).
@@ -226,21 +235,29 @@ func handOver(tx *Tx, wt waiter, locationID int64) (handover, error) {
 		Subject: fmt.Sprintf("registration:%d", wt.id), Detail: "a seat came free: " + wod.StudentUsername(number)})
 }
 
-// closeLine makes the wait-expire timers of an inactive workshop's waiters
-// due now: the engine ends their waits, with the mail that says so.
-func closeLine(tx *Tx, workshopID int64) error {
-	_, err := tx.exec(`UPDATE jobs SET run_at = $1, updated_at = $1 WHERE kind = 'wait-expire' AND state = 'queued'
-		AND run_at > $1 AND registration_id IN (SELECT id FROM registrations WHERE workshop_id = $2 AND state = 'waiting')`,
-		tx.now, workshopID)
+// closeLine makes the wait-expire timers of a workshop's waiters due by
+// at: now for an inactive or closed workshop, its closing time for one
+// that closes later. The engine ends their waits, with the mail that says
+// so (and snoozes a timer made due early by a closing time moved later).
+func closeLine(tx *Tx, workshopID int64, at time.Time) error {
+	_, err := tx.exec(`UPDATE jobs SET run_at = $1, updated_at = $2 WHERE kind = 'wait-expire' AND state = 'queued'
+		AND run_at > $1 AND registration_id IN (SELECT id FROM registrations WHERE workshop_id = $3 AND state = 'waiting')`,
+		at, tx.now, workshopID)
 	return err
 }
 
 // workshopChanged serves the line of a workshop an operator or an import
 // changed (more capacity, a wider range, reactivated), or closes it when
-// the workshop no longer takes participants.
+// the workshop no longer takes participants. A closing time bounds every
+// wait (wod.WaitDeadline), whenever it is set.
 func workshopChanged(tx *Tx, w *wod.Workshop) error {
-	if !w.Active {
-		return closeLine(tx, w.ID)
+	if !w.Active || w.Closed(tx.now) {
+		return closeLine(tx, w.ID, tx.now)
+	}
+	if !w.Closes.IsZero() {
+		if err := closeLine(tx, w.ID, w.Closes); err != nil {
+			return err
+		}
 	}
 	// Every location the workshop is offered at may now have room for it.
 	ids, err := queryAll(tx, scanOne[int64], `SELECT location_id FROM workshop_locations WHERE workshop_id = $1

@@ -19,9 +19,12 @@ import (
 // seat whose job ended without making it warm (failed for good, cancelled)
 // is freed, so no crash or failure leaks one.
 
-// A legacy location (an original backend behind it) keeps no warm seats:
-// its pools read as inactive, so their target is none.
-const warmPoolColumns = `w.id, w.slug, wl.location_id, l.name, w.warm, (w.active AND l.kind = 'agent'), w.content_version, w.capacity
+// A legacy location (an original backend behind it) keeps no warm seats,
+// nor does a workshop past its closing time (nobody can book it): their
+// pools read as inactive, so their target is none. A workshop yet to open
+// does keep them: the pool is ready when the doors open.
+const warmPoolColumns = `w.id, w.slug, wl.location_id, l.name, w.warm,
+	(w.active AND l.kind = 'agent' AND (w.closes_at IS NULL OR w.closes_at > $3)), w.content_version, w.capacity
 	- (SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
 	(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'free'
 		AND s.number BETWEEN ` + wlMin + ` AND ` + wlMax + `),
@@ -59,7 +62,7 @@ func scanWarmPool(row scanner) (*wod.WarmPoolState, error) {
 }
 
 func warmPoolArgs(now time.Time) []any {
-	return []any{now.Add(-wod.WarmRecycleAfter), now.Add(-time.Hour)}
+	return []any{now.Add(-wod.WarmRecycleAfter), now.Add(-time.Hour), now}
 }
 
 // WarmPools lists the pools, one per workshop and location of its: every
@@ -124,7 +127,7 @@ func (db *DB) KeepWarm(ctx context.Context, workshopID, locationID int64) (p *wo
 			return err
 		}
 		read := func() (*wod.WarmPoolState, error) {
-			return scanWarmPool(tx.queryRow(`SELECT `+warmPoolColumns+warmPoolFrom+` WHERE w.id = $3 AND wl.location_id = $4`,
+			return scanWarmPool(tx.queryRow(`SELECT `+warmPoolColumns+warmPoolFrom+` WHERE w.id = $4 AND wl.location_id = $5`,
 				append(warmPoolArgs(tx.now), workshopID, locationID)...))
 		}
 		if p, err = read(); err != nil {

@@ -17,6 +17,7 @@ const workshopColumns = `w.id, w.slug, w.title, w.description, w.categories, w.d
 	w.compile, w.appliance, w.session_type, w.presenter, w.presenter_role, w.avatar, w.image, w.badge_image,
 	w.replay_id, w.replay_link, w.prerequisite, w.content_dir, w.overrides, w.created_at, w.updated_at,
 	w.memory_bytes, w.cpus, w.tasks, w.disk_bytes, w.warm, w.content_version, w.extend_seconds,
+	w.opens_at, w.closes_at,
 	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
 	` + freeSeatsSQL
 
@@ -28,11 +29,13 @@ func scanWorkshop(row scanner) (*wod.Workshop, error) {
 	var seconds, extend int64
 	var held, free int
 	var warm string
+	var opens, closes sql.NullTime
 	err := row.Scan(&w.ID, &w.Slug, &w.Title, &w.Description, &categories, &seconds, &w.Capacity,
 		&w.SeatMin, &w.SeatMax, &w.LocationID, &w.Location, &w.Active, &w.Beta, &w.Priority, &w.Reset, &w.LDAP,
 		&w.VarPass, &compile, &w.Appliance, &w.SessionType, &w.Presenter, &w.PresenterRole, &w.Avatar, &w.Image,
 		&w.BadgeImage, &w.ReplayID, &w.ReplayLink, &w.Prerequisite, &w.ContentDir, &overrides, &w.CreatedAt,
-		&w.UpdatedAt, &w.Limits.Memory, &w.Limits.CPUs, &w.Limits.Tasks, &w.Limits.Disk, &warm, &w.ContentVersion, &extend, &held, &free)
+		&w.UpdatedAt, &w.Limits.Memory, &w.Limits.CPUs, &w.Limits.Tasks, &w.Limits.Disk, &warm, &w.ContentVersion, &extend,
+		&opens, &closes, &held, &free)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +45,7 @@ func scanWorkshop(row scanner) (*wod.Workshop, error) {
 	w.Categories, w.Compile, w.Overrides = categories, compile, overrides
 	w.Duration = wod.Duration(time.Duration(seconds) * time.Second)
 	w.Extend = wod.Duration(time.Duration(extend) * time.Second)
+	w.Opens, w.Closes = dateOf(opens), dateOf(closes)
 	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
 	w.SeatsFree = max(0, min(w.Capacity-held, free))
 	return &w, nil
@@ -72,6 +76,9 @@ func findWorkshops(tx *Tx, f wod.WorkshopFilter) ([]*wod.Workshop, int, error) {
 	}
 	if f.LocationID != nil {
 		w.add("EXISTS (SELECT 1 FROM workshop_locations wl WHERE wl.workshop_id = w.id AND wl.location_id = ?)", *f.LocationID)
+	}
+	if f.OfferedAt != nil {
+		w.add("(w.closes_at IS NULL OR w.closes_at > ?)", f.OfferedAt.UTC())
 	}
 	if f.Category != nil {
 		// categories is a JSON array of strings; match one element exactly,
@@ -159,16 +166,16 @@ func createWorkshop(tx *Tx, w *wod.Workshop) error {
 		seat_min, seat_max, location_id, active, beta, priority, reset, ldap, varpass, compile, appliance,
 		session_type, presenter, presenter_role, avatar, image, badge_image, replay_id, replay_link,
 		prerequisite, content_dir, overrides, created_at, updated_at, memory_bytes, cpus, tasks, disk_bytes,
-		warm, content_version, extend_seconds)
+		warm, content_version, extend_seconds, opens_at, closes_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25, $26, $27, $28, $29, $29, $30, $31, $32, $33, $34, $35, $36) RETURNING id`,
+		$21, $22, $23, $24, $25, $26, $27, $28, $29, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38) RETURNING id`,
 		w.Slug, w.Title, w.Description, jsonText(nonNil(w.Categories)), int64(w.Duration.Std()/time.Second),
 		w.Capacity, w.SeatMin, w.SeatMax, w.LocationID, w.Active, w.Beta, w.Priority, w.Reset, w.LDAP, w.VarPass,
 		jsonText(nonNil(w.Compile)), w.Appliance, w.SessionType, w.Presenter, w.PresenterRole, w.Avatar,
 		w.Image, w.BadgeImage, w.ReplayID, w.ReplayLink, w.Prerequisite, w.ContentDir,
 		jsonText(nonNil(w.Overrides)), tx.now,
 		w.Limits.Memory, w.Limits.CPUs, w.Limits.Tasks, w.Limits.Disk, w.Warm.String(), w.ContentVersion,
-		int64(w.Extend.Std()/time.Second)).Scan(&w.ID)
+		int64(w.Extend.Std()/time.Second), nullDate(w.Opens), nullDate(w.Closes)).Scan(&w.ID)
 	if isUniqueViolation(err, "workshops_slug_key") {
 		return wod.Errorf(wod.ECONFLICT, "workshop %s already exists", w.Slug)
 	}
@@ -256,13 +263,13 @@ func updateWorkshop(tx *Tx, w *wod.Workshop) error {
 		presenter = $18, presenter_role = $19, avatar = $20, image = $21, badge_image = $22, replay_id = $23,
 		replay_link = $24, prerequisite = $25, content_dir = $26, overrides = $27, updated_at = $28,
 		memory_bytes = $30, cpus = $31, tasks = $32, disk_bytes = $33, warm = $34, content_version = $35,
-		extend_seconds = $36 WHERE id = $29`,
+		extend_seconds = $36, opens_at = $37, closes_at = $38 WHERE id = $29`,
 		w.Title, w.Description, jsonText(nonNil(w.Categories)), int64(w.Duration.Std()/time.Second), w.Capacity,
 		w.SeatMin, w.SeatMax, w.LocationID, w.Active, w.Beta, w.Priority, w.Reset, w.LDAP, w.VarPass,
 		jsonText(nonNil(w.Compile)), w.Appliance, w.SessionType, w.Presenter, w.PresenterRole, w.Avatar, w.Image,
 		w.BadgeImage, w.ReplayID, w.ReplayLink, w.Prerequisite, w.ContentDir, jsonText(nonNil(w.Overrides)),
 		tx.now, w.ID, w.Limits.Memory, w.Limits.CPUs, w.Limits.Tasks, w.Limits.Disk, w.Warm.String(), w.ContentVersion,
-		int64(w.Extend.Std()/time.Second))
+		int64(w.Extend.Std()/time.Second), nullDate(w.Opens), nullDate(w.Closes))
 	if err != nil {
 		return err
 	}
@@ -346,6 +353,22 @@ func importWorkshop(tx *Tx, in *wod.Workshop) (wod.ImportResult, error) {
 	res.Action = "updated"
 	cur.ContentDir = in.ContentDir
 	return res, updateWorkshop(tx, cur)
+}
+
+// dateOf reads a workshop date; NULL is none (the zero time).
+func dateOf(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return wod.NormalizeDate(t.Time)
+}
+
+// nullDate writes a workshop date; none is NULL.
+func nullDate(t time.Time) sql.NullTime {
+	if t.IsZero() {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: wod.NormalizeDate(t), Valid: true}
 }
 
 func nonNil(s []string) []string {

@@ -209,6 +209,10 @@ var workshopInputs = []workshopField{
 		Help: "Seats kept prepared, server running, before anyone registers: a number, or auto (sized from the last hour's arrivals); 0: none"},
 	{Name: "extend", Label: "Participants may add", Type: "text",
 		Help: "Time a participant may add to their session once, from the status page or the reminder, while nobody waits for a seat: e.g. 30m; empty or 0: none"},
+	{Name: "opens", Label: "Opens for registration", Type: "text",
+		Help: "RFC 3339 with the zone, e.g. 2026-12-10T09:00:00Z; before it, nobody books or joins the line. Empty: no opening time"},
+	{Name: "closes", Label: "Closes for registration", Type: "text",
+		Help: "RFC 3339 with the zone, e.g. 2026-12-10T18:00:00Z; from then on, nobody books, the workshop leaves the catalogue and whoever waits leaves the line. Running sessions are not cut. Empty: no closing time"},
 	{Name: "limits", Label: "Limits per student", Type: "text",
 		Help: "e.g. memory 2G, cpus 1, tasks 512, disk 5G (K, M, G, T are powers of 1024); any left out is the agent's default"},
 }
@@ -225,7 +229,8 @@ func workshopValues(w *wod.Workshop) map[string]string {
 		"varpass": b(w.VarPass), "compile": strings.Join(w.Compile, ", "), "appliance": string(w.Appliance),
 		"session_type": string(w.SessionType), "replay_id": strconv.Itoa(w.ReplayID), "replay_link": w.ReplayLink,
 		"prerequisite": w.Prerequisite, "limits": limitsValue(w.Limits), "warm": w.Warm.String(),
-		"extend": extendValue(w.Extend),
+		"extend": extendValue(w.Extend), "opens": wod.FormatWorkshopDate(w.Opens),
+		"closes": wod.FormatWorkshopDate(w.Closes),
 	}
 }
 
@@ -430,6 +435,22 @@ func (e *workshopEdit) list(name string, cur []string) *[]string {
 	return &out
 }
 
+// date reads an opening or closing time; empty removes it.
+func (e *workshopEdit) date(name string, cur time.Time) *time.Time {
+	v, ok := e.changed(name, wod.FormatWorkshopDate(cur))
+	if !ok {
+		return nil
+	}
+	t, err := wod.ParseWorkshopDate(v)
+	switch {
+	case err != nil:
+		e.errs[name] = err.Error()
+	case !t.Equal(cur):
+		return &t
+	}
+	return nil
+}
+
 func (e *workshopEdit) parse(w *wod.Workshop) wod.WorkshopUpdate {
 	u := wod.WorkshopUpdate{
 		Title: e.text("title", w.Title), Description: e.text("description", w.Description),
@@ -483,6 +504,7 @@ func (e *workshopEdit) parse(w *wod.Workshop) wod.WorkshopUpdate {
 			u.Extend = &d
 		}
 	}
+	u.Opens, u.Closes = e.date("opens", w.Opens), e.date("closes", w.Closes)
 	if v, ok := e.changed("appliance", string(w.Appliance)); ok {
 		m := wod.ApplianceMode(v)
 		u.Appliance = &m

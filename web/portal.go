@@ -20,16 +20,25 @@ func (p *Pages) registerPortal(mux *http.ServeMux) {
 type catalogueData struct {
 	Category   string
 	Categories []string
-	Popular    []*wod.Workshop
-	Latest     []*wod.Workshop
-	All        []*wod.Workshop
+	Popular    []card
+	Latest     []card
+	All        []card
 }
 
-// activeWorkshops lists the catalogue: every active workshop, ordered by
-// priority then slug.
+// card is a workshop of the catalogue as its card shows it.
+type card struct {
+	*wod.Workshop
+	// NotYetOpen: the card says when it opens instead of offering to book.
+	NotYetOpen bool
+}
+
+// activeWorkshops lists the catalogue: every active workshop not past its
+// closing time, ordered by priority then slug (one yet to open is listed,
+// with when it opens).
 func (p *Pages) activeWorkshops(r *http.Request) ([]*wod.Workshop, error) {
-	active := true
-	ws, _, err := p.Workshops.FindWorkshops(r.Context(), wod.WorkshopFilter{Active: &active, Page: wod.Page{Limit: 1000}})
+	active, now := true, p.Clock.Now()
+	ws, _, err := p.Workshops.FindWorkshops(r.Context(), wod.WorkshopFilter{Active: &active, OfferedAt: &now,
+		Page: wod.Page{Limit: 1000}})
 	return ws, err
 }
 
@@ -40,6 +49,8 @@ func (p *Pages) catalogue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := catalogueData{Category: r.URL.Query().Get("category")}
+	now := p.Clock.Now()
+	cardOf := func(x *wod.Workshop) card { return card{Workshop: x, NotYetOpen: x.Upcoming(now)} }
 	seen := map[string]bool{}
 	for _, x := range ws {
 		for _, c := range x.Categories {
@@ -52,18 +63,20 @@ func (p *Pages) catalogue(w http.ResponseWriter, r *http.Request) {
 	slices.SortFunc(d.Categories, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	for _, x := range ws {
 		if d.Category == "" || slices.Contains(x.Categories, d.Category) {
-			d.All = append(d.All, x)
+			d.All = append(d.All, cardOf(x))
 		}
 	}
 	if d.Category == "" && len(ws) > 3 {
 		for _, x := range ws {
 			if x.Popular && len(d.Popular) < 3 {
-				d.Popular = append(d.Popular, x)
+				d.Popular = append(d.Popular, cardOf(x))
 			}
 		}
 		latest := slices.Clone(ws)
 		slices.SortStableFunc(latest, func(a, b *wod.Workshop) int { return b.CreatedAt.Compare(a.CreatedAt) })
-		d.Latest = latest[:min(3, len(latest))]
+		for _, x := range latest[:min(3, len(latest))] {
+			d.Latest = append(d.Latest, cardOf(x))
+		}
 	}
 	p.render(w, r, http.StatusOK, "portal/catalogue.html", p.view(r.Context(), "Workshops", d))
 }
@@ -90,6 +103,11 @@ func (p *Pages) findActive(w http.ResponseWriter, r *http.Request) (*wod.Worksho
 	ws, err := p.Workshops.FindWorkshop(r.Context(), r.PathValue("slug"))
 	if err == nil && !ws.Active {
 		err = wod.Errorf(wod.ENOTFOUND, "this workshop is not open for registration")
+	}
+	if err == nil && ws.Closed(p.Clock.Now()) {
+		// A closed workshop is no longer offered; an old link says why.
+		p.notFound(w, r, "Registration for this workshop closed on "+utc(ws.Closes)+".")
+		return nil, false
 	}
 	if err != nil {
 		if wod.ErrorCode(err) == wod.ENOTFOUND {
