@@ -43,6 +43,16 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// Sentence is the problem as one phrase for a person: the field's name
+// then the message ("email must be an address"), or the message alone when
+// it already names the field ("workshop X opens for registration at …").
+func (f FieldError) Sentence() string {
+	if strings.HasPrefix(f.Message, f.Field+" ") {
+		return f.Message
+	}
+	return f.Field + " " + f.Message
+}
+
 func (e *Error) Error() string {
 	if len(e.Fields) == 0 {
 		return fmt.Sprintf("wod error: code=%s message=%s", e.Code, e.Message)

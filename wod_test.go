@@ -138,3 +138,19 @@ func TestEveryStateIsLiveFinalOrEnding(t *testing.T) {
 		}
 	}
 }
+
+func TestFieldErrorSentence(t *testing.T) {
+	for _, c := range []struct {
+		f    wod.FieldError
+		want string
+	}{
+		{wod.FieldError{Field: "email", Message: "must be an address"}, "email must be an address"},
+		{wod.FieldError{Field: "workshop", Message: "workshop X opens for registration at 2026-12-10 09:00 UTC"},
+			"workshop X opens for registration at 2026-12-10 09:00 UTC"},
+		{wod.FieldError{Field: "workshop", Message: "workshops_x is odd"}, "workshop workshops_x is odd"},
+	} {
+		if got := c.f.Sentence(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.f, got, c.want)
+		}
+	}
+}

@@ -322,7 +322,7 @@ func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) (*wod.W
 		w, err = e.Store.FindWorkshop(ctx, req.Workshop)
 		switch {
 		case wod.ErrorCode(err) == wod.ENOTFOUND, err == nil && !w.Active:
-			fields = append(fields, wod.FieldError{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)})
+			fields = append(fields, wod.FieldError{Field: "workshop", Message: fmt.Sprintf("workshop %q does not exist or is not open", req.Workshop)})
 		case err != nil:
 			return nil, err
 		}

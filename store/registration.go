@@ -77,7 +77,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.locationID, &w.capacity, &w.active, &w.opens, &w.closes)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.active) {
 		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
-			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)}}}
+			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("workshop %q does not exist or is not open", req.Workshop)}}}
 	}
 	if err != nil {
 		return nil, err

@@ -123,7 +123,7 @@ func (p *Pages) actionFailed(w http.ResponseWriter, r *http.Request, back string
 		var e *wod.Error
 		if errors.As(err, &e) {
 			for _, f := range e.Fields {
-				msg += "; " + f.Field + " " + f.Message
+				msg += "; " + f.Sentence()
 			}
 		}
 		// The flash travels in a cookie, which browsers drop past ~4 KB.

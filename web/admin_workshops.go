@@ -349,7 +349,7 @@ func (e *workshopEdit) refused(we *wod.Error) string {
 		} else if _, ok := e.values[f.Field]; ok {
 			e.errs[f.Field] = f.Message
 		} else {
-			rest = append(rest, " "+f.Field+" "+f.Message+".")
+			rest = append(rest, " "+f.Sentence()+".")
 		}
 	}
 	if len(rest) == 0 && len(we.Fields) > 0 {

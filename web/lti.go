@@ -173,7 +173,7 @@ func (p *Pages) ltiProblem(w http.ResponseWriter, r *http.Request, err error) {
 		if len(e.Fields) > 0 {
 			var parts []string
 			for _, f := range e.Fields {
-				parts = append(parts, f.Field+" "+f.Message)
+				parts = append(parts, f.Sentence())
 			}
 			msg += ": " + strings.Join(parts, "; ")
 		}
