@@ -121,6 +121,10 @@ func TestDryRunFreshRoot(t *testing.T) {
 		"write the configuration " + root + "/etc/wod/up.yml",
 		"write the sysctls the students' host needs " + root + "/etc/sysctl.d/90-wod.conf",
 		"write the systemd unit " + root + "/etc/systemd/system/wod-up.service",
+		// Debian's package enables a hub of its own, which would hold port
+		// 8000 when the tree boots.
+		"disable the distribution's jupyterhub service in " + root,
+		"enable wod-up.service in " + root + " (it starts when the tree boots)",
 	} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("plan lacks %q:\n%s", want, plan)
@@ -187,7 +191,7 @@ func TestIdempotent(t *testing.T) {
 		return map[string]any{"data": "/var/lib/wod", "students": students}
 	}
 	first := run(settings("30"), false)
-	if strings.Contains(first, "install packages") || !strings.Contains(first, "is set up for wod up (5 changes)") {
+	if strings.Contains(first, "install packages") || !strings.Contains(first, "is set up for wod up (6 changes)") {
 		t.Fatalf("first run:\n%s", first)
 	}
 	for _, f := range []string{"etc/wod/up.yml", "etc/systemd/system/wod-up.service", "etc/sysctl.d/90-wod.conf",
@@ -195,6 +199,10 @@ func TestIdempotent(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("first run: %v", err)
 		}
+	}
+	if link, err := os.Readlink(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/wod-up.service")); err != nil ||
+		link != "/etc/systemd/system/wod-up.service" {
+		t.Errorf("not enabled in the tree: %q %v", link, err)
 	}
 	unit, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/wod-up.service"))
 	if !bytes.Contains(unit, []byte("LimitNOFILE=65536")) {
