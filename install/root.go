@@ -126,18 +126,25 @@ func (in *Service) enableInRoot(unit string) error {
 }
 
 // disableDistributionHub stops DestDir from starting Debian's jupyterhub
-// service at boot (its hub would hold port 8000 before wod's). The tree's
-// deb-systemd-helper records it, so that an upgrade of the package keeps it
-// disabled; without one the link alone goes.
-func (in *Service) disableDistributionHub(ctx context.Context) error {
-	if !in.enabledInRoot("jupyterhub.service") {
-		return nil
-	}
-	if _, err := os.Stat(in.dest("/usr/bin/deb-systemd-helper")); err == nil {
-		return in.inRoot(ctx, "deb-systemd-helper", "disable", "jupyterhub.service")
-	}
-	if err := os.Remove(in.dest(wantsLink("jupyterhub.service"))); err != nil {
+// service at boot (its hub would hold port 8000 before wod's) as
+// `systemctl disable` does: the links to the unit under /etc/systemd/system
+// go. An upgrade of the package keeps it so: its maintainer script enables
+// the unit again only where it was enabled.
+func (in *Service) disableDistributionHub(context.Context) error {
+	const unit = "jupyterhub.service"
+	links, err := filepath.Glob(in.dest(filepath.Join(unitDir, "*", unit)))
+	if err != nil {
 		return fmt.Errorf("install: %w", err)
+	}
+	for _, link := range links {
+		info, err := os.Lstat(link)
+		if err != nil || info.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if err := os.Remove(link); err != nil {
+			return fmt.Errorf("install: disabling %s in %s: %w", unit, in.DestDir, err)
+		}
+		fmt.Fprintf(in.Out, "removed %s\n", link)
 	}
 	return nil
 }
