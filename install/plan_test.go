@@ -244,3 +244,63 @@ func TestDpkgStatus(t *testing.T) {
 		t.Fatalf("%s", out.String())
 	}
 }
+
+// TestRootTools: under a tree, the ids of its accounts are its own, its
+// own policy-rc.d is kept, and Debian's hub is disabled as `systemctl
+// disable` does.
+func TestRootTools(t *testing.T) {
+	root := freshRoot(t, minimal...)
+	in := &Service{Role: config.RoleServer, DestDir: root, Out: &bytes.Buffer{}}
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	passwd := "root:x:0:0:root:/root:/bin/bash\nwod:x:998:997::/nonexistent:/usr/sbin/nologin\n"
+	if err := os.WriteFile(filepath.Join(root, "etc/passwd"), []byte(passwd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if uid, gid, err := in.account("wod"); err != nil || uid != 998 || gid != 997 {
+		t.Fatalf("the tree's wod: %d %d %v", uid, gid, err)
+	}
+	if _, _, err := in.account("nobody"); err == nil {
+		t.Fatal("a user the tree lacks")
+	}
+
+	// A policy-rc.d of ours comes and goes; the tree's own stays.
+	restore, err := in.forbidServiceStarts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(root, policyRcD)); err != nil || !bytes.Contains(data, []byte("exit 101")) {
+		t.Fatalf("policy-rc.d: %v %s", err, data)
+	}
+	restore()
+	if _, err := os.Lstat(filepath.Join(root, policyRcD)); err == nil {
+		t.Fatal("policy-rc.d left behind")
+	}
+	own := []byte("#!/bin/sh\nexit 0\n")
+	if err := os.WriteFile(filepath.Join(root, policyRcD), own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	restore, err = in.forbidServiceStarts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore()
+	if data, _ := os.ReadFile(filepath.Join(root, policyRcD)); !bytes.Equal(data, own) {
+		t.Fatalf("the tree's own policy-rc.d: %s", data)
+	}
+
+	wants := filepath.Join(root, "etc/systemd/system/multi-user.target.wants")
+	if err := os.MkdirAll(wants, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/lib/systemd/system/jupyterhub.service", filepath.Join(wants, "jupyterhub.service")); err != nil {
+		t.Fatal(err)
+	}
+	if !in.enabledInRoot("jupyterhub.service") {
+		t.Fatal("the link is not seen")
+	}
+	if err := in.disableDistributionHub(context.Background()); err != nil || in.enabledInRoot("jupyterhub.service") {
+		t.Fatalf("still enabled: %v", err)
+	}
+}
