@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/template"
@@ -147,6 +146,10 @@ func (in *Service) Run(ctx context.Context) error {
 // notes on what it leaves to the operator. It changes nothing.
 func (in *Service) Plan(ctx context.Context) (steps []Step, notes []string, err error) {
 	add := func(what string, do func(context.Context) error) { steps = append(steps, Step{What: what, Do: do}) }
+	_, externalHub := in.Settings["hub-api"]
+	// installingHub: Debian's jupyterhub comes with a service of its own,
+	// enabled, which must make way for wod's hub once installed.
+	installingHub := false
 	if in.Postgres {
 		if _, ok := in.Settings["db"]; !ok {
 			in.Settings["db"] = PostgresDSN
@@ -159,8 +162,7 @@ func (in *Service) Plan(ctx context.Context) (steps []Step, notes []string, err 
 		if root == "" {
 			root = "/student"
 		}
-		_, external := in.Settings["hub-api"]
-		need := rolePackages(in.Role, external, isBtrfs(in.dest(root)), in.Postgres, installed)
+		need := rolePackages(in.Role, externalHub, isBtrfs(in.dest(root)), in.Postgres, installed)
 		switch lack := missing(need, installed); {
 		case !ok:
 			notes = append(notes, fmt.Sprintf("no dpkg database at %s: install %s with the system's tools",
@@ -169,15 +171,32 @@ func (in *Service) Plan(ctx context.Context) (steps []Step, notes []string, err 
 			var why []string
 			for _, p := range lack {
 				why = append(why, p.Name+" ("+p.Why+")")
+				installingHub = installingHub || p.Name == "jupyterhub"
 			}
 			add("install packages: "+strings.Join(why, ", "), func(ctx context.Context) error {
 				return in.aptInstall(ctx, names(lack))
 			})
 		}
 	}
-	if in.system() && !in.root() {
-		if _, err := user.Lookup(serviceUser); err != nil {
+	// The server's unprivileged user, on this machine or in the tree
+	// (created with the tree's own useradd: its ids are its own).
+	serviceAccount := false
+	if !in.root() {
+		_, _, err := in.account(serviceUser)
+		switch {
+		case err == nil:
+			serviceAccount = true
+		case in.system():
+			serviceAccount = true
 			add("create the system user "+serviceUser, ensureServiceUser)
+		case in.canAddUsers():
+			serviceAccount = true
+			add("create the system user "+serviceUser+" in "+in.DestDir, func(ctx context.Context) error {
+				return in.inRoot(ctx, useraddArgs()...)
+			})
+		default:
+			notes = append(notes, fmt.Sprintf("no useradd in %s: create the system user %s there, owner of %s",
+				in.DestDir, serviceUser, in.Data))
 		}
 	}
 	if !same(in.Binary, in.dest(in.Bin)) && !sameContent(in.Binary, in.dest(in.Bin)) {
@@ -203,7 +222,7 @@ func (in *Service) Plan(ctx context.Context) (steps []Step, notes []string, err 
 		return nil, nil, err
 	}
 	cfgMode := os.FileMode(0o600)
-	if in.system() && !in.root() {
+	if serviceAccount {
 		cfgMode = 0o640 // the service's group reads it
 	}
 	if !unchanged(in.dest(in.ConfigPath()), cfg, cfgMode) {
@@ -211,9 +230,13 @@ func (in *Service) Plan(ctx context.Context) (steps []Step, notes []string, err 
 			if err := in.write(in.ConfigPath(), cfg, 0o600); err != nil {
 				return err
 			}
-			if in.system() && !in.root() {
+			if serviceAccount {
 				// It may hold secrets (SMTP password): the service's group only.
-				return chownTo(in.ConfigPath(), "root", serviceUser, 0o640)
+				_, gid, err := in.account(serviceUser)
+				if err != nil {
+					return err
+				}
+				return chownTo(in.dest(in.ConfigPath()), 0, gid, 0o640)
 			}
 			return nil
 		})
@@ -251,18 +274,35 @@ func (in *Service) Plan(ctx context.Context) (steps []Step, notes []string, err 
 			return nil
 		})
 	}
-	if in.system() && !in.root() && !ownedBy(in.Data, serviceUser, 0o700) {
-		add(fmt.Sprintf("give the data directory %s to %s", in.Data, serviceUser), func(context.Context) error {
-			if err := os.MkdirAll(in.Data, 0o700); err != nil {
+	if serviceAccount && in.Data != "" && !in.ownedBy(in.dest(in.Data), serviceUser, 0o700) {
+		add(fmt.Sprintf("give the data directory %s to %s", in.dest(in.Data), serviceUser), func(context.Context) error {
+			if err := os.MkdirAll(in.dest(in.Data), 0o700); err != nil {
 				return fmt.Errorf("install: %w", err)
 			}
-			return chownTree(in.Data, serviceUser)
+			uid, gid, err := in.account(serviceUser)
+			if err != nil {
+				return err
+			}
+			return chownTree(in.dest(in.Data), uid, gid)
 		})
 	}
 	if in.Postgres {
 		steps = append(steps, in.postgresSteps(ctx)...)
 	}
 	if !in.system() {
+		if in.Postgres {
+			notes = append(notes, fmt.Sprintf("no PostgreSQL runs in %s: its role and database %s are created by "+
+				"wod install --role server --postgres run on the machine it becomes", in.DestDir, serviceUser))
+		}
+		if in.root() && !externalHub && (installingHub || in.enabledInRoot("jupyterhub.service")) {
+			add("disable the distribution's jupyterhub service in "+in.DestDir+" (wod manages its own hub)",
+				in.disableDistributionHub)
+		}
+		if in.Start && !in.enabledInRoot(in.UnitName()) {
+			add("enable "+in.UnitName()+" in "+in.DestDir+" (it starts when the tree boots)", func(context.Context) error {
+				return in.enableInRoot(in.UnitName())
+			})
+		}
 		return steps, notes, nil
 	}
 	if !systemdRunning() {
@@ -270,8 +310,8 @@ func (in *Service) Plan(ctx context.Context) (steps []Step, notes []string, err 
 			in.Bin, in.Role, in.ConfigPath()))
 		return steps, notes, nil
 	}
-	if _, external := in.Settings["hub-api"]; in.root() && !external &&
-		exec.CommandContext(ctx, "systemctl", "is-enabled", "--quiet", "jupyterhub").Run() == nil {
+	if in.root() && !externalHub && (installingHub ||
+		exec.CommandContext(ctx, "systemctl", "is-enabled", "--quiet", "jupyterhub").Run() == nil) {
 		// Debian's package starts a hub of its own on port 8000; wod runs
 		// its own in its place.
 		add("disable the distribution's jupyterhub service (wod manages its own hub)", func(ctx context.Context) error {
@@ -324,6 +364,15 @@ func (in *Service) aptInstall(ctx context.Context, pkgs []string) error {
 		}
 		return nil
 	}
+	if !in.system() {
+		restore, err := in.forbidServiceStarts()
+		if err != nil {
+			return err
+		}
+		defer restore()
+	}
+	// Offline, apt-get update warns and keeps the lists it has: what is
+	// in the apt cache still installs.
 	if err := run("apt-get", "update", "-q"); err != nil {
 		return err
 	}
@@ -391,14 +440,14 @@ func sameContent(a, b string) bool {
 }
 
 // ownedBy reports whether dir belongs to owner with mode.
-func ownedBy(dir, owner string, mode os.FileMode) bool {
+func (in *Service) ownedBy(dir, owner string, mode os.FileMode) bool {
 	info, err := os.Stat(dir)
-	u, uerr := user.Lookup(owner)
+	uid, _, uerr := in.account(owner)
 	if err != nil || uerr != nil || info.Mode().Perm() != mode {
 		return false
 	}
 	st, ok := info.Sys().(*syscall.Stat_t)
-	return ok && strconv.Itoa(int(st.Uid)) == u.Uid
+	return ok && int(st.Uid) == uid
 }
 
 // configFile renders the settings as the YAML file --config reads.
@@ -516,29 +565,25 @@ func isDir(path string) bool {
 	return err == nil && info.IsDir()
 }
 
+// useraddArgs create the server's unprivileged system user.
+func useraddArgs() []string {
+	return []string{"useradd", "--system", "--user-group", "--no-create-home",
+		"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", serviceUser}
+}
+
 func ensureServiceUser(ctx context.Context) error {
 	if _, err := user.Lookup(serviceUser); err == nil {
 		return nil
 	}
-	out, err := exec.CommandContext(ctx, "useradd", "--system", "--user-group", "--no-create-home",
-		"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", serviceUser).CombinedOutput()
+	args := useraddArgs()
+	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("install: creating the %s user: %v: %s", serviceUser, err, bytes.TrimSpace(out))
 	}
 	return nil
 }
 
-func chownTo(path, owner, group string, mode os.FileMode) error {
-	u, err := user.Lookup(owner)
-	if err != nil {
-		return fmt.Errorf("install: %w", err)
-	}
-	g, err := user.LookupGroup(group)
-	if err != nil {
-		return fmt.Errorf("install: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(g.Gid)
+func chownTo(path string, uid, gid int, mode os.FileMode) error {
 	if err := os.Chown(path, uid, gid); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
@@ -550,21 +595,15 @@ func chownTo(path, owner, group string, mode os.FileMode) error {
 
 // chownTree gives the directory and what it holds to the user (the data
 // directory of an earlier run as root included), without following links.
-func chownTree(dir, owner string) error {
-	u, err := user.Lookup(owner)
-	if err != nil {
-		return fmt.Errorf("install: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	err = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+func chownTree(dir string, uid, gid int) error {
+	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		return os.Lchown(p, uid, gid)
 	})
 	if err != nil {
-		return fmt.Errorf("install: giving %s to %s: %w", dir, owner, err)
+		return fmt.Errorf("install: giving %s to %s: %w", dir, serviceUser, err)
 	}
 	return os.Chmod(dir, 0o700)
 }

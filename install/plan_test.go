@@ -121,6 +121,10 @@ func TestDryRunFreshRoot(t *testing.T) {
 		"write the configuration " + root + "/etc/wod/up.yml",
 		"write the sysctls the students' host needs " + root + "/etc/sysctl.d/90-wod.conf",
 		"write the systemd unit " + root + "/etc/systemd/system/wod-up.service",
+		// Debian's package enables a hub of its own, which would hold port
+		// 8000 when the tree boots.
+		"disable the distribution's jupyterhub service in " + root,
+		"enable wod-up.service in " + root + " (it starts when the tree boots)",
 	} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("plan lacks %q:\n%s", want, plan)
@@ -187,7 +191,7 @@ func TestIdempotent(t *testing.T) {
 		return map[string]any{"data": "/var/lib/wod", "students": students}
 	}
 	first := run(settings("30"), false)
-	if strings.Contains(first, "install packages") || !strings.Contains(first, "is set up for wod up (5 changes)") {
+	if strings.Contains(first, "install packages") || !strings.Contains(first, "is set up for wod up (6 changes)") {
 		t.Fatalf("first run:\n%s", first)
 	}
 	for _, f := range []string{"etc/wod/up.yml", "etc/systemd/system/wod-up.service", "etc/sysctl.d/90-wod.conf",
@@ -195,6 +199,10 @@ func TestIdempotent(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("first run: %v", err)
 		}
+	}
+	if link, err := os.Readlink(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/wod-up.service")); err != nil ||
+		link != "/etc/systemd/system/wod-up.service" {
+		t.Errorf("not enabled in the tree: %q %v", link, err)
 	}
 	unit, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/wod-up.service"))
 	if !bytes.Contains(unit, []byte("LimitNOFILE=65536")) {
@@ -234,5 +242,65 @@ func TestDpkgStatus(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "note: no dpkg database at") || !strings.Contains(out.String(), "with the system's tools") {
 		t.Fatalf("%s", out.String())
+	}
+}
+
+// TestRootTools: under a tree, the ids of its accounts are its own, its
+// own policy-rc.d is kept, and Debian's hub is disabled as `systemctl
+// disable` does.
+func TestRootTools(t *testing.T) {
+	root := freshRoot(t, minimal...)
+	in := &Service{Role: config.RoleServer, DestDir: root, Out: &bytes.Buffer{}}
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	passwd := "root:x:0:0:root:/root:/bin/bash\nwod:x:998:997::/nonexistent:/usr/sbin/nologin\n"
+	if err := os.WriteFile(filepath.Join(root, "etc/passwd"), []byte(passwd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if uid, gid, err := in.account("wod"); err != nil || uid != 998 || gid != 997 {
+		t.Fatalf("the tree's wod: %d %d %v", uid, gid, err)
+	}
+	if _, _, err := in.account("nobody"); err == nil {
+		t.Fatal("a user the tree lacks")
+	}
+
+	// A policy-rc.d of ours comes and goes; the tree's own stays.
+	restore, err := in.forbidServiceStarts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(root, policyRcD)); err != nil || !bytes.Contains(data, []byte("exit 101")) {
+		t.Fatalf("policy-rc.d: %v %s", err, data)
+	}
+	restore()
+	if _, err := os.Lstat(filepath.Join(root, policyRcD)); err == nil {
+		t.Fatal("policy-rc.d left behind")
+	}
+	own := []byte("#!/bin/sh\nexit 0\n")
+	if err := os.WriteFile(filepath.Join(root, policyRcD), own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	restore, err = in.forbidServiceStarts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore()
+	if data, _ := os.ReadFile(filepath.Join(root, policyRcD)); !bytes.Equal(data, own) {
+		t.Fatalf("the tree's own policy-rc.d: %s", data)
+	}
+
+	wants := filepath.Join(root, "etc/systemd/system/multi-user.target.wants")
+	if err := os.MkdirAll(wants, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/lib/systemd/system/jupyterhub.service", filepath.Join(wants, "jupyterhub.service")); err != nil {
+		t.Fatal(err)
+	}
+	if !in.enabledInRoot("jupyterhub.service") {
+		t.Fatal("the link is not seen")
+	}
+	if err := in.disableDistributionHub(context.Background()); err != nil || in.enabledInRoot("jupyterhub.service") {
+		t.Fatalf("still enabled: %v", err)
 	}
 }

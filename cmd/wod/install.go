@@ -26,7 +26,9 @@ func installCmd(e *env) *cobra.Command {
 			"second run changes nothing and says so; --dry-run prints the plan and changes nothing. The server\n" +
 			"runs as the unprivileged user wod, which install creates and which owns --data; up and agent run as\n" +
 			"root, and their unit lets the students' servers outlive a restart. --root DIR sets up the tree DIR\n" +
-			"(a chroot, an image) instead of this machine: its dpkg database, its /etc; no user, no systemctl.\n" +
+			"(a chroot, an image) instead of this machine, with its own tools: its dpkg database and apt-get (no\n" +
+			"service of a package starts meanwhile), its /etc, its useradd; the unit is enabled for its boot, and\n" +
+			"nothing runs: no systemctl, no PostgreSQL database (created by a run on the machine it becomes).\n" +
 			"Example: sudo wod install --role server --postgres --public-url https://wod.example.com",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
