@@ -250,20 +250,12 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 	if r.RehearsalID != nil {
 		return e.cleanedRehearsal(ctx, r, w, res, done)
 	}
-	finished, err := e.Store.FinishedWorkshops(ctx, r.Email)
-	if err != nil {
-		return err
-	}
-	had, err := e.Store.BadgeLevel(ctx, r.Email)
+	finished, had, prior, err := e.Store.BadgeStanding(ctx, r)
 	if err != nil {
 		return err
 	}
 	// This registration counts once it is done, unless the address had
 	// already finished this workshop before.
-	prior, err := e.finishedBefore(ctx, r)
-	if err != nil {
-		return err
-	}
 	if !prior {
 		finished++
 	}
@@ -314,14 +306,6 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 		Notebooks: notebooks,
 	})
 	return err
-}
-
-// finishedBefore reports whether the address had finished this workshop in
-// an earlier registration.
-func (e *Engine) finishedBefore(ctx context.Context, r *wod.Registration) (bool, error) {
-	done := wod.StateDone
-	_, n, err := e.Store.FindRegistrations(ctx, wod.RegistrationFilter{State: &done, Email: &r.Email, Workshop: &r.Workshop, Page: wod.Page{Limit: 1}})
-	return n > 0, err
 }
 
 // agentJobListener is a store that hears of the agent jobs other server

@@ -36,8 +36,7 @@ type Store interface {
 	CompleteJob(ctx context.Context, d *wod.JobCompletion) error
 	FailJob(ctx context.Context, jobID int64, attempt int, msg, output string, retryAt *time.Time) error
 	SnoozeJob(ctx context.Context, jobID int64, attempt int, runAt time.Time) error
-	FinishedWorkshops(ctx context.Context, email string) (int, error)
-	BadgeLevel(ctx context.Context, email string) (int, error)
+	BadgeStanding(ctx context.Context, r *wod.Registration) (finished, level int, before bool, err error)
 	RequeueMail(ctx context.Context, registrationID int64, kind wod.MailKind) error
 	FindMails(ctx context.Context, f wod.MailFilter) ([]*wod.Mail, int, error)
 	Heartbeat(ctx context.Context, locationID int64, health string, running []int64, claimedBefore time.Time) ([]*wod.Job, error)

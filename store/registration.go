@@ -83,21 +83,27 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	}
 	var p placed
 	if nr.RehearsalID == nil {
-		if err := alreadyRegistered(tx, req.Email); err != nil {
+		// One statement, read under the workshop's lock (not in the
+		// statement that takes it, whose snapshot predates the wait): the
+		// capacity is the participants' across all the workshop's locations
+		// (a rehearsal's robot is not one); nobody jumps the line (while
+		// people wait for this workshop, a newcomer waits behind them); and
+		// the e-mail's live registration, if any (the unique index
+		// registrations_live_email allows one).
+		var held, line, live int
+		var endsAt sql.NullTime
+		var seconds sql.NullInt64
+		if err := tx.queryRow(`SELECT (SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
+			AND state IN `+holdingSQL+`), (SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND state = 'waiting'),
+			(SELECT COUNT(*) FROM registrations WHERE email = $2 AND state IN `+liveSQL+`),
+			(SELECT ends_at FROM registrations WHERE email = $2 AND state IN `+liveSQL+` LIMIT 1),
+			(SELECT w.duration_seconds FROM registrations r JOIN workshops w ON w.id = r.workshop_id
+				WHERE r.email = $2 AND r.state IN `+liveSQL+` LIMIT 1)`, w.id, req.Email).
+			Scan(&held, &line, &live, &endsAt, &seconds); err != nil {
 			return nil, err
 		}
-		// The capacity is the participants' across all the workshop's
-		// locations: a rehearsal's robot is not one.
-		var held int
-		if err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
-			AND state IN `+holdingSQL, w.id).Scan(&held); err != nil {
-			return nil, err
-		}
-		// Nobody jumps the line: while people wait for this workshop, a
-		// newcomer waits behind them.
-		line, err := lineLength(tx, w.id)
-		if err != nil {
-			return nil, err
+		if live > 0 {
+			return nil, registeredError(tx.now, endsAt, seconds.Int64)
 		}
 		if held >= w.capacity || line > 0 {
 			return joinLine(tx, nr, w.id, w.locationID, fmt.Sprintf("workshop %s is full", req.Workshop))
@@ -146,9 +152,9 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		if j.LocationID == nil {
 			j.LocationID = &p.locationID
 		}
-		if err := insertJob(tx, j); err != nil {
-			return nil, err
-		}
+	}
+	if err := insertJobs(tx, nr.Jobs); err != nil {
+		return nil, err
 	}
 	for _, m := range nr.Mails {
 		m.RegistrationID = &id
@@ -235,7 +241,13 @@ func alreadyRegistered(tx *Tx, email string) error {
 	if err != nil {
 		return err
 	}
-	end := tx.now.Add(time.Duration(seconds) * time.Second)
+	return registeredError(tx.now, endsAt, seconds)
+}
+
+// registeredError is EALREADYREGISTERED for an e-mail whose live
+// registration ends at endsAt, or has not started its clock of seconds.
+func registeredError(now time.Time, endsAt sql.NullTime, seconds int64) error {
+	end := now.Add(time.Duration(seconds) * time.Second)
 	if endsAt.Valid {
 		end = endsAt.Time.UTC()
 	}

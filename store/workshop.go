@@ -18,7 +18,7 @@ const workshopColumns = `w.id, w.slug, w.title, w.description, w.categories, w.d
 	w.replay_id, w.replay_link, w.prerequisite, w.content_dir, w.overrides, w.created_at, w.updated_at,
 	w.memory_bytes, w.cpus, w.tasks, w.disk_bytes, w.warm, w.content_version, w.extend_seconds,
 	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
-	` + freeSeatsSQL
+	` + freeSeatsSQL + `, ` + workshopLocationsSQL
 
 const workshopFrom = `workshops w JOIN locations l ON l.id = w.location_id`
 
@@ -28,12 +28,16 @@ func scanWorkshop(row scanner) (*wod.Workshop, error) {
 	var seconds, extend int64
 	var held, free int
 	var warm string
+	var locations sql.NullString
 	err := row.Scan(&w.ID, &w.Slug, &w.Title, &w.Description, &categories, &seconds, &w.Capacity,
 		&w.SeatMin, &w.SeatMax, &w.LocationID, &w.Location, &w.Active, &w.Beta, &w.Priority, &w.Reset, &w.LDAP,
 		&w.VarPass, &compile, &w.Appliance, &w.SessionType, &w.Presenter, &w.PresenterRole, &w.Avatar, &w.Image,
 		&w.BadgeImage, &w.ReplayID, &w.ReplayLink, &w.Prerequisite, &w.ContentDir, &overrides, &w.CreatedAt,
-		&w.UpdatedAt, &w.Limits.Memory, &w.Limits.CPUs, &w.Limits.Tasks, &w.Limits.Disk, &warm, &w.ContentVersion, &extend, &held, &free)
+		&w.UpdatedAt, &w.Limits.Memory, &w.Limits.CPUs, &w.Limits.Tasks, &w.Limits.Disk, &warm, &w.ContentVersion, &extend, &held, &free, &locations)
 	if err != nil {
+		return nil, err
+	}
+	if err := parseWorkshopLocations(&w, locations.String); err != nil {
 		return nil, err
 	}
 	if w.Warm, err = wod.ParseWarmPool(warm); err != nil {
@@ -87,9 +91,6 @@ func findWorkshops(tx *Tx, f wod.WorkshopFilter) ([]*wod.Workshop, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := loadWorkshopLocations(tx, ws...); err != nil {
-		return nil, 0, err
-	}
 	return ws, total, nil
 }
 
@@ -119,8 +120,9 @@ func markPopular(tx *Tx, ws []*wod.Workshop) error {
 // FindWorkshop returns the workshop with the slug. Popularity is a
 // property of the catalogue and is only marked by FindWorkshops.
 func (db *DB) FindWorkshop(ctx context.Context, slug string) (w *wod.Workshop, err error) {
-	// Two statements (the workshop, its locations): one transaction.
-	err = db.read(ctx, func(tx *Tx) error {
+	// One statement, its locations included: every booking, claim and
+	// report reads a workshop, so this is one round trip, not a transaction.
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		w, err = findWorkshop(tx, slug)
 		return err
 	})
@@ -135,10 +137,7 @@ func findWorkshop(tx *Tx, slug string) (*wod.Workshop, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, wod.Errorf(wod.ENOTFOUND, "workshop %s not found", slug)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return w, loadWorkshopLocations(tx, w)
+	return w, err
 }
 
 // CreateWorkshop adds a workshop.
