@@ -77,7 +77,7 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 		return nil, e.Store.CompleteJob(ctx, &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts,
 			Result: []byte(fmt.Sprintf(`{"skipped":%q}`, why))})
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	if res.Password == "" {
 		return fmt.Errorf("create of registration %d reported no password", r.ID)
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 	if r.State != wod.StateEnding {
 		return e.Store.CompleteJob(ctx, done)
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,8 @@ import (
 
 // Store is what the engine needs of the store.
 type Store interface {
-	FindWorkshop(ctx context.Context, slug string) (*wod.Workshop, error)
+	// FindWorkshopSettings reads a workshop without counting its seats.
+	FindWorkshopSettings(ctx context.Context, slug string) (*wod.Workshop, error)
 	FindLocation(ctx context.Context, name string) (*wod.Location, error)
 	FindUsers(ctx context.Context) ([]*wod.User, error)
 	CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (*wod.Registration, error)
@@ -318,7 +319,7 @@ func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) (*wod.W
 	var w *wod.Workshop
 	if req.Workshop != "" {
 		var err error
-		w, err = e.Store.FindWorkshop(ctx, req.Workshop)
+		w, err = e.Store.FindWorkshopSettings(ctx, req.Workshop)
 		switch {
 		case wod.ErrorCode(err) == wod.ENOTFOUND, err == nil && !w.Active:
 			fields = append(fields, wod.FieldError{Field: "workshop", Message: fmt.Sprintf("no open workshop is called %q", req.Workshop)})

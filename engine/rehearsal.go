@@ -25,7 +25,7 @@ func RehearsalEmail(id int64) string { return fmt.Sprintf("rehearsal-%d@rehearsa
 // without taking one a participant needs; EINVALID when the workshop is
 // not open.
 func (e *Engine) RegisterRehearsal(ctx context.Context, h *wod.Rehearsal) (*wod.Registration, error) {
-	w, err := e.Store.FindWorkshop(ctx, h.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, h.Workshop)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func (e *Engine) end(ctx context.Context, r *wod.Registration, reason, actor str
 // fail gives up on a registration that could not be prepared: its seat is
 // purged, the participant gets the apology and the operators an alert.
 func (e *Engine) fail(ctx context.Context, r *wod.Registration, reason string, done *wod.JobCompletion) error {
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}

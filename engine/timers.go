@@ -105,7 +105,7 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 			// Extended since the timer was set: fire at the new time.
 			return e.Store.SnoozeJob(ctx, j.ID, j.Attempts, due)
 		}
-		w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+		w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 		if err != nil {
 			return err
 		}

@@ -63,7 +63,7 @@ func (e *Engine) waitNotice(ctx context.Context, r *wod.Registration, done *wod.
 	if r.State != wod.StateWaiting {
 		return e.Store.CompleteJob(ctx, done)
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (e *Engine) waitExpire(ctx context.Context, r *wod.Registration, done *wod.
 	if r.State != wod.StateWaiting {
 		return e.Store.CompleteJob(ctx, done)
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}
