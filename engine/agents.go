@@ -193,7 +193,7 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 		err = e.cleaned(ctx, r, res, done)
 	case wod.JobReset, wod.JobPurge:
 		free := wod.SeatFree
-		_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
+		err = e.Store.Apply(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
 			To: r.State, Seat: &free, Done: done,
 			Event: &wod.Event{Actor: "agent:" + agent, Kind: "seat." + string(j.Kind), Subject: subject(r), Detail: r.Username}})
 	}
@@ -228,7 +228,7 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	t.PasswordEnc, t.Done = sealed, done
 	t.Cancel = []wod.JobKind{wod.JobWatchdog}
 	now := *t.ReadyAt
-	_, err = e.Store.Transition(ctx, t)
+	err = e.Store.Apply(ctx, t)
 	if err == nil {
 		e.Logger.InfoContext(ctx, "registration ready", "registration", r.ID, "seat", r.Username,
 			"after", now.Sub(r.CreatedAt).Round(time.Millisecond))
@@ -300,7 +300,7 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 			jobs = append(jobs, &wod.Job{Kind: wod.JobGrade, RunAt: e.now()})
 		}
 	}
-	_, err = e.Store.Transition(ctx, &wod.Transition{
+	err = e.Store.Apply(ctx, &wod.Transition{
 		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateEnding}, To: wod.StateDone,
 		Completion: res.Completion, Seat: &seat, Jobs: jobs, Mails: mails, Badge: badge, Done: done,
 		Notebooks: notebooks,

@@ -31,6 +31,8 @@ type Store interface {
 	FindRegistration(ctx context.Context, id int64) (*wod.Registration, error)
 	FindRegistrations(ctx context.Context, f wod.RegistrationFilter) ([]*wod.Registration, int, error)
 	Transition(ctx context.Context, t *wod.Transition) (*wod.Registration, error)
+	// Apply is Transition without reading the registration back.
+	Apply(ctx context.Context, t *wod.Transition) error
 	ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string, lease time.Duration, limit int) ([]*wod.Job, error)
 	NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (time.Time, bool, error)
 	FindJob(ctx context.Context, id int64) (*wod.Job, error)

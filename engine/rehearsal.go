@@ -77,7 +77,7 @@ func (e *Engine) cleanedRehearsal(ctx context.Context, r *wod.Registration, w *w
 		seat = wod.SeatDirty
 		jobs = append(jobs, &wod.Job{Kind: wod.JobReset, RunAt: e.now()})
 	}
-	_, err := e.Store.Transition(ctx, &wod.Transition{
+	err := e.Store.Apply(ctx, &wod.Transition{
 		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateEnding}, To: wod.StateDone,
 		Completion: res.Completion, Seat: &seat, Jobs: jobs, Done: done,
 	})

@@ -25,7 +25,25 @@ func (db *DB) Transition(ctx context.Context, t *wod.Transition) (r *wod.Registr
 	return r, nil
 }
 
+// Apply applies one step of a registration's life atomically, as
+// Transition does, without reading the registration back: most steps of
+// the engine (an agent's report, a timer) need nothing of it after.
+func (db *DB) Apply(ctx context.Context, t *wod.Transition) error {
+	err := db.transact(ctx, func(tx *Tx) error { return step(tx, t) })
+	if err != nil {
+		return fmt.Errorf("registration %d to %s: %w", t.RegistrationID, t.To, err)
+	}
+	return nil
+}
+
 func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
+	if err := step(tx, t); err != nil {
+		return nil, err
+	}
+	return findRegistration(tx, t.RegistrationID)
+}
+
+func step(tx *Tx, t *wod.Transition) error {
 	sets := []string{"state = $1", "updated_at = $2"}
 	args := []any{t.To, tx.now}
 	set := func(col string, v any) {
@@ -52,20 +70,20 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 	}
 	update := `UPDATE registrations SET ` + strings.Join(sets, ", ") + fmt.Sprintf(` WHERE id = $%d`, len(args)+1)
 	args = append(args, t.RegistrationID)
-	state, seat, email, err := applyTransition(tx, t, update, args)
+	state, seat, email, subscribers, err := applyTransition(tx, t, update, args)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// An extension takes an expiring session back to ready: the clock
 	// moved, the credentials did not go out again, so no "ready" event.
 	if typ, ok := wod.WebhookOnState(t.To); ok && state != t.To && !(state.Running() && t.To.Running()) {
-		if err := queueRegistrationWebhook(tx, typ, t.RegistrationID); err != nil {
-			return nil, err
+		if err := queueRegistrationWebhookTo(tx, typ, t.RegistrationID, subscribers); err != nil {
+			return err
 		}
 	}
 	if t.Seat != nil && seat.Valid {
 		if err := moveSeat(tx, seat.Int64, t.RegistrationID, *t.Seat); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(t.Cancel) > 0 {
@@ -74,90 +92,91 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 		w.add("state = 'queued'")
 		w.add(inList("kind", len(t.Cancel)), kindArgs(t.Cancel)...)
 		if _, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1`+w.String(), w.args...); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, j := range t.Jobs {
 		j.RegistrationID = &t.RegistrationID
 		if err := scheduleJob(tx, j); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, m := range t.Mails {
 		m.RegistrationID = &t.RegistrationID
 		if err := insertMail(tx, m); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.Badge != nil {
 		if _, err := tx.exec(`INSERT INTO badges_earned (email, level, registration_id, earned_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (email, level) DO NOTHING`, email, t.Badge.Level, t.RegistrationID, tx.now); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.Done != nil {
 		if err := completeJob(tx, t.Done); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.Notebooks != nil {
 		if _, err := tx.exec(`INSERT INTO registration_notebooks (registration_id, data, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (registration_id) DO UPDATE SET data = excluded.data, created_at = excluded.created_at`,
 			t.RegistrationID, t.Notebooks, tx.now); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.Event != nil {
 		if err := recordEvent(tx, t.Event); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return findRegistration(tx, t.RegistrationID)
+	return nil
 }
 
 // applyTransition runs the transition's update of the registration row,
-// from one of its states, and returns the state it was in, its seat and
-// its e-mail. From a single state (most steps), the update says it all in
-// one statement: fenced by the state in its WHERE (PostgreSQL re-reads
-// the row after waiting for its lock), it changes nothing when the
-// registration moved on. Otherwise (or for a participant's extension,
-// checked first) the row is locked and read first.
-func applyTransition(tx *Tx, t *wod.Transition, update string, args []any) (wod.RegistrationState, sql.NullInt64, string, error) {
-	var state wod.RegistrationState
-	var seat sql.NullInt64
-	var email string
+// from one of its states, and returns the state it was in, its seat, its
+// e-mail and the subscribers of the webhook its new state raises (-1: not
+// read). From a single state (most steps), the update says it all in one
+// statement: fenced by the state in its WHERE (PostgreSQL re-reads the row
+// after waiting for its lock), it changes nothing when the registration
+// moved on. Otherwise (or for a participant's extension, checked first)
+// the row is locked and read first.
+func applyTransition(tx *Tx, t *wod.Transition, update string, args []any) (state wod.RegistrationState,
+	seat sql.NullInt64, email string, subscribers int, err error) {
 	if len(t.From) == 1 && !t.SelfExtend {
-		err := tx.queryRow(update+fmt.Sprintf(` AND state = $%d RETURNING seat_id, email`, len(args)+1),
-			append(args, t.From[0])...).Scan(&seat, &email)
+		typ, _ := wod.WebhookOnState(t.To)
+		n := len(args)
+		err := tx.queryRow(update+fmt.Sprintf(` AND state = $%d RETURNING seat_id, email, `, n+1)+subscribersSQL(n+2),
+			append(args, t.From[0], typ)...).Scan(&seat, &email, &subscribers)
 		if errors.Is(err, sql.ErrNoRows) {
 			err = tx.queryRow(`SELECT state FROM registrations WHERE id = $1`, t.RegistrationID).Scan(&state)
 			if errors.Is(err, sql.ErrNoRows) {
-				return "", seat, "", wod.Errorf(wod.ENOTFOUND, "registration %d not found", t.RegistrationID)
+				return "", seat, "", 0, wod.Errorf(wod.ENOTFOUND, "registration %d not found", t.RegistrationID)
 			}
 			if err == nil {
 				err = wod.Errorf(wod.ECONFLICT, "registration %d is %s", t.RegistrationID, state)
 			}
 		}
-		return t.From[0], seat, email, err
+		return t.From[0], seat, email, subscribers, err
 	}
-	err := tx.queryRow(`SELECT state, seat_id, email FROM registrations WHERE id = $1`+tx.forUpdate(), t.RegistrationID).
+	err = tx.queryRow(`SELECT state, seat_id, email FROM registrations WHERE id = $1`+tx.forUpdate(), t.RegistrationID).
 		Scan(&state, &seat, &email)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", seat, "", wod.Errorf(wod.ENOTFOUND, "registration %d not found", t.RegistrationID)
+		return "", seat, "", 0, wod.Errorf(wod.ENOTFOUND, "registration %d not found", t.RegistrationID)
 	}
 	if err != nil {
-		return "", seat, "", err
+		return "", seat, "", 0, err
 	}
 	if !slices.Contains(t.From, state) {
-		return "", seat, "", wod.Errorf(wod.ECONFLICT, "registration %d is %s", t.RegistrationID, state)
+		return "", seat, "", 0, wod.Errorf(wod.ECONFLICT, "registration %d is %s", t.RegistrationID, state)
 	}
 	if t.SelfExtend {
 		if err := claimSelfExtension(tx, t.RegistrationID); err != nil {
-			return "", seat, "", err
+			return "", seat, "", 0, err
 		}
 	}
 	_, err = tx.exec(update, args...)
-	return state, seat, email, err
+	return state, seat, email, -1, err
 }
 
 // moveSeat frees a seat or marks it dirty, if it still belongs to the

@@ -82,6 +82,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		return nil, err
 	}
 	var p placed
+	subscribers := -1 // of registration.created, read with the checks
 	if nr.RehearsalID == nil {
 		// One statement, read under the workshop's lock (not in the
 		// statement that takes it, whose snapshot predates the wait): the
@@ -98,8 +99,9 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			(SELECT COUNT(*) FROM registrations WHERE email = $2 AND state IN `+liveSQL+`),
 			(SELECT ends_at FROM registrations WHERE email = $2 AND state IN `+liveSQL+` LIMIT 1),
 			(SELECT w.duration_seconds FROM registrations r JOIN workshops w ON w.id = r.workshop_id
-				WHERE r.email = $2 AND r.state IN `+liveSQL+` LIMIT 1)`, w.id, req.Email).
-			Scan(&held, &line, &live, &endsAt, &seconds); err != nil {
+				WHERE r.email = $2 AND r.state IN `+liveSQL+` LIMIT 1), `+subscribersSQL(3),
+			w.id, req.Email, wod.WebhookRegistrationCreated).
+			Scan(&held, &line, &live, &endsAt, &seconds, &subscribers); err != nil {
 			return nil, err
 		}
 		if live > 0 {
@@ -145,7 +147,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		return nil, fmt.Errorf("seat %d was taken under our lock", seatID)
 	}
 	if p.from == wod.SeatWarm {
-		return bookWarm(tx, nr, id, p.password)
+		return bookWarm(tx, nr, id, p.password, subscribers)
 	}
 	for _, j := range nr.Jobs {
 		j.RegistrationID = &id
@@ -162,7 +164,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			return nil, err
 		}
 	}
-	if err := queueRegistrationWebhook(tx, wod.WebhookRegistrationCreated, id); err != nil {
+	if err := queueRegistrationWebhookTo(tx, wod.WebhookRegistrationCreated, id, subscribers); err != nil {
 		return nil, err
 	}
 	if g := req.Launch; g != nil {
@@ -177,7 +179,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 
 // bookWarm finishes a booking that took a warm seat: the registration is
 // ready in the booking's transaction (see wod.NewRegistration.Warm).
-func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte) (*wod.Registration, error) {
+func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte, subscribers int) (*wod.Registration, error) {
 	r, err := findRegistration(tx, id)
 	if err != nil {
 		return nil, err
@@ -187,7 +189,7 @@ func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte) (*wod.
 		return nil, err
 	}
 	t.RegistrationID, t.PasswordEnc = id, password
-	if err := queueRegistrationWebhook(tx, wod.WebhookRegistrationCreated, id); err != nil {
+	if err := queueRegistrationWebhookTo(tx, wod.WebhookRegistrationCreated, id, subscribers); err != nil {
 		return nil, err
 	}
 	if g := nr.Request.Launch; g != nil {
