@@ -14,7 +14,8 @@ const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.com
 	r.location_id, l.name, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
 	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE), r.rehearsal_id,
 	r.waiting_since, r.seated_at, CASE WHEN r.state = 'waiting' THEN (SELECT COUNT(*) FROM registrations q
-		WHERE q.workshop_id = r.workshop_id AND q.state = 'waiting' AND q.id <= r.id) ELSE 0 END, r.self_extended`
+		WHERE q.workshop_id = r.workshop_id AND q.state = 'waiting' AND q.id <= r.id) ELSE 0 END, r.self_extended,
+	l.base_student_id`
 
 const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id
 	LEFT JOIN seats s ON s.id = r.seat_id`
@@ -28,7 +29,8 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 	var waiting, seated sql.NullTime
 	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
 		&r.LocationID, &r.Location, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
-		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal, &waiting, &seated, &r.Place, &r.SelfExtended); err != nil {
+		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal, &waiting, &seated, &r.Place, &r.SelfExtended,
+		&r.BaseStudentID); err != nil {
 		return nil, err
 	}
 	r.WaitingSince, r.SeatedAt = timePtr(waiting), timePtr(seated)
