@@ -54,7 +54,7 @@ func (e *Engine) ExtendSelf(ctx context.Context, id int64) (*wod.Registration, e
 	if err != nil {
 		return nil, err
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (e *Engine) SelfExtension(ctx context.Context, r *wod.Registration) (time.D
 	if !r.State.Running() || r.EndsAt == nil || r.SelfExtended || r.RehearsalID != nil {
 		return 0, nil
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil || w.Extend <= 0 {
 		return 0, err
 	}
@@ -109,7 +109,7 @@ func (e *Engine) extend(ctx context.Context, r *wod.Registration, by time.Durati
 		SelfExtend: self,
 		Event:      &wod.Event{Actor: actor, Kind: "registration.extend", Subject: subject(r), Detail: "by " + by.String()}}
 	if !self && r.RehearsalID == nil {
-		w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+		w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 		if err != nil {
 			return nil, err
 		}

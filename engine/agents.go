@@ -77,14 +77,11 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 		return nil, e.Store.CompleteJob(ctx, &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts,
 			Result: []byte(fmt.Sprintf(`{"skipped":%q}`, why))})
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return nil, err
 	}
-	l, err := e.Store.FindLocation(ctx, r.Location)
-	if err != nil {
-		return nil, err
-	}
+	l := wod.Location{BaseStudentID: r.BaseStudentID} // the registration's, read with it
 	aj.RegistrationID, aj.Workshop, aj.SessionType, aj.Reset = r.ID, w.Slug, w.SessionType, w.Reset
 	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.StudentID(r.StudentNumber), r.Username
 	// The range at the registration's location: per-seat ports count from it.
@@ -193,7 +190,7 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 		err = e.cleaned(ctx, r, res, done)
 	case wod.JobReset, wod.JobPurge:
 		free := wod.SeatFree
-		_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
+		err = e.Store.Apply(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
 			To: r.State, Seat: &free, Done: done,
 			Event: &wod.Event{Actor: "agent:" + agent, Kind: "seat." + string(j.Kind), Subject: subject(r), Detail: r.Username}})
 	}
@@ -213,7 +210,7 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	if res.Password == "" {
 		return fmt.Errorf("create of registration %d reported no password", r.ID)
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}
@@ -228,7 +225,7 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 	t.PasswordEnc, t.Done = sealed, done
 	t.Cancel = []wod.JobKind{wod.JobWatchdog}
 	now := *t.ReadyAt
-	_, err = e.Store.Transition(ctx, t)
+	err = e.Store.Apply(ctx, t)
 	if err == nil {
 		e.Logger.InfoContext(ctx, "registration ready", "registration", r.ID, "seat", r.Username,
 			"after", now.Sub(r.CreatedAt).Round(time.Millisecond))
@@ -243,27 +240,19 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 	if r.State != wod.StateEnding {
 		return e.Store.CompleteJob(ctx, done)
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}
 	if r.RehearsalID != nil {
 		return e.cleanedRehearsal(ctx, r, w, res, done)
 	}
-	finished, err := e.Store.FinishedWorkshops(ctx, r.Email)
-	if err != nil {
-		return err
-	}
-	had, err := e.Store.BadgeLevel(ctx, r.Email)
+	finished, had, prior, err := e.Store.BadgeStanding(ctx, r)
 	if err != nil {
 		return err
 	}
 	// This registration counts once it is done, unless the address had
 	// already finished this workshop before.
-	prior, err := e.finishedBefore(ctx, r)
-	if err != nil {
-		return err
-	}
 	if !prior {
 		finished++
 	}
@@ -308,20 +297,12 @@ func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.Agent
 			jobs = append(jobs, &wod.Job{Kind: wod.JobGrade, RunAt: e.now()})
 		}
 	}
-	_, err = e.Store.Transition(ctx, &wod.Transition{
+	err = e.Store.Apply(ctx, &wod.Transition{
 		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateEnding}, To: wod.StateDone,
 		Completion: res.Completion, Seat: &seat, Jobs: jobs, Mails: mails, Badge: badge, Done: done,
 		Notebooks: notebooks,
 	})
 	return err
-}
-
-// finishedBefore reports whether the address had finished this workshop in
-// an earlier registration.
-func (e *Engine) finishedBefore(ctx context.Context, r *wod.Registration) (bool, error) {
-	done := wod.StateDone
-	_, n, err := e.Store.FindRegistrations(ctx, wod.RegistrationFilter{State: &done, Email: &r.Email, Workshop: &r.Workshop, Page: wod.Page{Limit: 1}})
-	return n > 0, err
 }
 
 // agentJobListener is a store that hears of the agent jobs other server

@@ -23,21 +23,23 @@ import (
 
 // Store is what the engine needs of the store.
 type Store interface {
-	FindWorkshop(ctx context.Context, slug string) (*wod.Workshop, error)
+	// FindWorkshopSettings reads a workshop without counting its seats.
+	FindWorkshopSettings(ctx context.Context, slug string) (*wod.Workshop, error)
 	FindLocation(ctx context.Context, name string) (*wod.Location, error)
 	FindUsers(ctx context.Context) ([]*wod.User, error)
 	CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (*wod.Registration, error)
 	FindRegistration(ctx context.Context, id int64) (*wod.Registration, error)
 	FindRegistrations(ctx context.Context, f wod.RegistrationFilter) ([]*wod.Registration, int, error)
 	Transition(ctx context.Context, t *wod.Transition) (*wod.Registration, error)
+	// Apply is Transition without reading the registration back.
+	Apply(ctx context.Context, t *wod.Transition) error
 	ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string, lease time.Duration, limit int) ([]*wod.Job, error)
 	NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (time.Time, bool, error)
 	FindJob(ctx context.Context, id int64) (*wod.Job, error)
 	CompleteJob(ctx context.Context, d *wod.JobCompletion) error
 	FailJob(ctx context.Context, jobID int64, attempt int, msg, output string, retryAt *time.Time) error
 	SnoozeJob(ctx context.Context, jobID int64, attempt int, runAt time.Time) error
-	FinishedWorkshops(ctx context.Context, email string) (int, error)
-	BadgeLevel(ctx context.Context, email string) (int, error)
+	BadgeStanding(ctx context.Context, r *wod.Registration) (finished, level int, before bool, err error)
 	RequeueMail(ctx context.Context, registrationID int64, kind wod.MailKind) error
 	FindMails(ctx context.Context, f wod.MailFilter) ([]*wod.Mail, int, error)
 	Heartbeat(ctx context.Context, locationID int64, health string, running []int64, claimedBefore time.Time) ([]*wod.Job, error)
@@ -319,7 +321,7 @@ func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) (*wod.W
 	var w *wod.Workshop
 	if req.Workshop != "" {
 		var err error
-		w, err = e.Store.FindWorkshop(ctx, req.Workshop)
+		w, err = e.Store.FindWorkshopSettings(ctx, req.Workshop)
 		switch {
 		case wod.ErrorCode(err) == wod.ENOTFOUND, err == nil && !w.Active:
 			fields = append(fields, wod.FieldError{Field: "workshop", Message: fmt.Sprintf("workshop %q does not exist or is not open", req.Workshop)})

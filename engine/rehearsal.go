@@ -25,7 +25,7 @@ func RehearsalEmail(id int64) string { return fmt.Sprintf("rehearsal-%d@rehearsa
 // without taking one a participant needs; EINVALID when the workshop is
 // not open.
 func (e *Engine) RegisterRehearsal(ctx context.Context, h *wod.Rehearsal) (*wod.Registration, error) {
-	w, err := e.Store.FindWorkshop(ctx, h.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, h.Workshop)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (e *Engine) cleanedRehearsal(ctx context.Context, r *wod.Registration, w *w
 		seat = wod.SeatDirty
 		jobs = append(jobs, &wod.Job{Kind: wod.JobReset, RunAt: e.now()})
 	}
-	_, err := e.Store.Transition(ctx, &wod.Transition{
+	err := e.Store.Apply(ctx, &wod.Transition{
 		RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateEnding}, To: wod.StateDone,
 		Completion: res.Completion, Seat: &seat, Jobs: jobs, Done: done,
 	})

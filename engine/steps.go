@@ -13,7 +13,7 @@ import (
 // ran out, the participant pressed "end now", or an operator ended it.
 func (e *Engine) end(ctx context.Context, r *wod.Registration, reason, actor string, done *wod.JobCompletion) error {
 	now := e.now()
-	_, err := e.Store.Transition(ctx, &wod.Transition{
+	err := e.Store.Apply(ctx, &wod.Transition{
 		RegistrationID: r.ID,
 		From:           wod.EndableStates,
 		To:             wod.StateEnding,
@@ -32,7 +32,7 @@ func (e *Engine) end(ctx context.Context, r *wod.Registration, reason, actor str
 // fail gives up on a registration that could not be prepared: its seat is
 // purged, the participant gets the apology and the operators an alert.
 func (e *Engine) fail(ctx context.Context, r *wod.Registration, reason string, done *wod.JobCompletion) error {
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (e *Engine) fail(ctx context.Context, r *wod.Registration, reason string, d
 		mails = append(mails, alert)
 	}
 	now := e.now()
-	_, err = e.Store.Transition(ctx, &wod.Transition{
+	err = e.Store.Apply(ctx, &wod.Transition{
 		RegistrationID: r.ID,
 		From:           []wod.RegistrationState{wod.StatePending},
 		To:             wod.StateFailed,
@@ -155,7 +155,7 @@ func (e *Engine) giveUp(ctx context.Context, j *wod.Job, msg string) {
 				if alert != nil {
 					t.Mails = []*wod.Mail{alert}
 				}
-				_, err = e.Store.Transition(ctx, t)
+				err = e.Store.Apply(ctx, t)
 			}
 		}
 	case wod.JobGrade:
@@ -163,7 +163,7 @@ func (e *Engine) giveUp(ctx context.Context, j *wod.Job, msg string) {
 		alert, err = e.alert(ctx, r, fmt.Sprintf("The completion of registration %d (%s, %s) could not be posted to its learning platform's grade book: %s.",
 			r.ID, r.Workshop, r.Email, msg))
 		if err == nil && alert != nil {
-			_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
+			err = e.Store.Apply(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
 				To: r.State, Mails: []*wod.Mail{alert}})
 		}
 	default:
@@ -171,7 +171,7 @@ func (e *Engine) giveUp(ctx context.Context, j *wod.Job, msg string) {
 		alert, err = e.alert(ctx, r, fmt.Sprintf("%s of seat %s (registration %d, %s) failed for good: %s.\nThe seat stays out of the pool; purge the registration from the admin UI to try again.",
 			j.Kind, r.Username, r.ID, r.Workshop, msg))
 		if err == nil && alert != nil {
-			_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
+			err = e.Store.Apply(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
 				To: r.State, Mails: []*wod.Mail{alert}})
 		}
 	}

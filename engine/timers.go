@@ -105,7 +105,7 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 			// Extended since the timer was set: fire at the new time.
 			return e.Store.SnoozeJob(ctx, j.ID, j.Attempts, due)
 		}
-		w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+		w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 			m.Key = mailKey(*r.EndsAt)
 			mails = append(mails, m)
 		}
-		_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateReady},
+		err = e.Store.Apply(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{wod.StateReady},
 			To: wod.StateExpiring, Mails: mails, Done: done})
 		return err
 	case wod.JobExpire:

@@ -63,7 +63,7 @@ func (e *Engine) waitNotice(ctx context.Context, r *wod.Registration, done *wod.
 	if r.State != wod.StateWaiting {
 		return e.Store.CompleteJob(ctx, done)
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (e *Engine) waitNotice(ctx context.Context, r *wod.Registration, done *wod.
 	if err != nil {
 		return err
 	}
-	_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID,
+	err = e.Store.Apply(ctx, &wod.Transition{RegistrationID: r.ID,
 		From: []wod.RegistrationState{wod.StateWaiting}, To: wod.StateWaiting, Mails: []*wod.Mail{m}, Done: done})
 	if wod.ErrorCode(err) == wod.ECONFLICT {
 		return e.Store.CompleteJob(ctx, done) // seated meanwhile
@@ -100,7 +100,7 @@ func (e *Engine) waitExpire(ctx context.Context, r *wod.Registration, done *wod.
 	if r.State != wod.StateWaiting {
 		return e.Store.CompleteJob(ctx, done)
 	}
-	w, err := e.Store.FindWorkshop(ctx, r.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (e *Engine) waitExpire(ctx context.Context, r *wod.Registration, done *wod.
 	if err != nil {
 		return err
 	}
-	_, err = e.Store.Transition(ctx, &wod.Transition{RegistrationID: r.ID,
+	err = e.Store.Apply(ctx, &wod.Transition{RegistrationID: r.ID,
 		From: []wod.RegistrationState{wod.StateWaiting}, To: wod.StateLeft, EndedAt: &now, Error: &reason,
 		Cancel: []wod.JobKind{wod.JobWaitNotice}, Mails: []*wod.Mail{m}, Done: done,
 		Event: &wod.Event{Actor: "system", Kind: "registration.wait_expired", Subject: subject(r), Detail: reason}})

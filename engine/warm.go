@@ -124,7 +124,7 @@ func (e *Engine) warmJob(ctx context.Context, j *wod.Job, aj *wod.AgentJob) (*wo
 		return nil, e.Store.CompleteJob(ctx, &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts,
 			Result: []byte(`{"skipped":"the seat no longer waits for this warm job"}`)})
 	}
-	w, err := e.Store.FindWorkshop(ctx, args.Workshop)
+	w, err := e.Store.FindWorkshopSettings(ctx, args.Workshop)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,12 +100,20 @@ func Open(ctx context.Context, dsn string, clock wod.Clock) (*DB, error) {
 		db.ro.SetMaxOpenConns(4)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db.dialect = Postgres
+		conns := 20
+		if dsn, conns, err = poolSize(dsn, conns); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", RedactDSN(dsn), err)
+		}
 		db.sql, err = sql.Open("pgx", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
-		db.sql.SetMaxOpenConns(20)
-		db.sql.SetMaxIdleConns(10)
+		// As many idle connections as open ones: a burst that used them all
+		// would otherwise close half of them as it ends and open them again
+		// at the next (a server process forked each time); the idle timeout
+		// closes them once the crowd is gone.
+		db.sql.SetMaxOpenConns(conns)
+		db.sql.SetMaxIdleConns(conns)
 		db.sql.SetConnMaxIdleTime(5 * time.Minute)
 	default:
 		return nil, fmt.Errorf("open store: database %q is neither sqlite:PATH nor postgres://…", RedactDSN(dsn))
@@ -116,6 +125,27 @@ func Open(ctx context.Context, dsn string, clock wod.Clock) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", RedactDSN(dsn), err)
 	}
 	return db, nil
+}
+
+// poolSize takes the pool_max_conns parameter (pgxpool's name for it)
+// out of a PostgreSQL URL: the most connections a server opens, def when
+// it is not given. Each connection is a server process; a crowd's requests
+// wait for one (wod-bench -mode locations: claims wait a fifth of a second
+// for one of 20 on a loaded machine, a twentieth for one of 40), and all
+// the replicas' together must stay under the server's max_connections.
+func poolSize(dsn string, def int) (string, int, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || !u.Query().Has("pool_max_conns") {
+		return dsn, def, nil
+	}
+	q := u.Query()
+	n, err := strconv.Atoi(q.Get("pool_max_conns"))
+	if err != nil || n < 1 {
+		return dsn, 0, fmt.Errorf("pool_max_conns=%q: want a number of connections, 1 or more", q.Get("pool_max_conns"))
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }
 
 // sqliteDSN builds the writer's DSN in code: the pragmas run verbatim, so

@@ -6,33 +6,83 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/wod-dev/wod"
 )
 
-func insertJob(tx *Tx, j *wod.Job) error {
-	if j.State == "" {
-		j.State = wod.JobQueued
+func insertJob(tx *Tx, j *wod.Job) error { return insertJobs(tx, []*wod.Job{j}) }
+
+// insertJobs inserts jobs in one statement (a booking's create and
+// watchdog), and tells the replicas of the agent jobs among them due now.
+// Their ids come back with their kinds; jobs of one kind are inserted
+// one by one, since nothing else tells their rows apart.
+func insertJobs(tx *Tx, js []*wod.Job) error {
+	if len(js) == 0 {
+		return nil
 	}
-	if j.MaxAttempts == 0 {
-		j.MaxAttempts = wod.DefaultMaxAttempts
+	kinds := map[wod.JobKind]*wod.Job{}
+	for _, j := range js {
+		kinds[j.Kind] = j
 	}
-	if j.RunAt.IsZero() {
-		j.RunAt = tx.now
+	if len(kinds) < len(js) {
+		for _, j := range js {
+			if err := insertJobs(tx, []*wod.Job{j}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	args := string(j.Args)
-	if args == "" {
-		args = "{}"
+	var values []string
+	var args []any
+	for _, j := range js {
+		if j.State == "" {
+			j.State = wod.JobQueued
+		}
+		if j.MaxAttempts == 0 {
+			j.MaxAttempts = wod.DefaultMaxAttempts
+		}
+		if j.RunAt.IsZero() {
+			j.RunAt = tx.now
+		}
+		a := string(j.Args)
+		if a == "" {
+			a = "{}"
+		}
+		j.CreatedAt, j.UpdatedAt = tx.now, tx.now
+		n := len(args)
+		values = append(values, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+8))
+		args = append(args, j.Kind, nullInt64(j.RegistrationID), nullInt64(j.LocationID), j.State, j.RunAt.UTC(),
+			j.MaxAttempts, a, tx.now)
 	}
-	j.CreatedAt, j.UpdatedAt = tx.now, tx.now
-	if err := tx.queryRow(`INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args,
-		created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
-		j.Kind, nullInt64(j.RegistrationID), nullInt64(j.LocationID), j.State, j.RunAt.UTC(), j.MaxAttempts, args,
-		tx.now).Scan(&j.ID); err != nil {
+	type inserted struct {
+		id   int64
+		kind wod.JobKind
+	}
+	rows, err := queryAll(tx, func(row scanner) (inserted, error) {
+		var r inserted
+		return r, row.Scan(&r.id, &r.kind)
+	}, `INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args, created_at, updated_at)
+		VALUES `+strings.Join(values, ", ")+` RETURNING id, kind`, args...)
+	if err != nil {
 		return err
 	}
-	if j.LocationID != nil && j.Kind.AgentKind() && j.State == wod.JobQueued && !j.RunAt.After(tx.now) {
-		return notifyAgentJob(tx, *j.LocationID)
+	if len(rows) != len(js) {
+		return fmt.Errorf("inserted %d jobs, want %d", len(rows), len(js))
+	}
+	for _, r := range rows {
+		kinds[r.kind].ID = r.id
+	}
+	notified := map[int64]bool{}
+	for _, j := range js {
+		if j.LocationID != nil && j.Kind.AgentKind() && j.State == wod.JobQueued && !j.RunAt.After(tx.now) &&
+			!notified[*j.LocationID] {
+			notified[*j.LocationID] = true
+			if err := notifyAgentJob(tx, *j.LocationID); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -25,26 +25,25 @@ func (db *DB) Transition(ctx context.Context, t *wod.Transition) (r *wod.Registr
 	return r, nil
 }
 
-func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
-	var state wod.RegistrationState
-	var seat sql.NullInt64
-	var email string
-	err := tx.queryRow(`SELECT state, seat_id, email FROM registrations WHERE id = $1`+tx.forUpdate(), t.RegistrationID).
-		Scan(&state, &seat, &email)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, wod.Errorf(wod.ENOTFOUND, "registration %d not found", t.RegistrationID)
-	}
+// Apply applies one step of a registration's life atomically, as
+// Transition does, without reading the registration back: most steps of
+// the engine (an agent's report, a timer) need nothing of it after.
+func (db *DB) Apply(ctx context.Context, t *wod.Transition) error {
+	err := db.transact(ctx, func(tx *Tx) error { return step(tx, t) })
 	if err != nil {
+		return fmt.Errorf("registration %d to %s: %w", t.RegistrationID, t.To, err)
+	}
+	return nil
+}
+
+func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
+	if err := step(tx, t); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(t.From, state) {
-		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s", t.RegistrationID, state)
-	}
-	if t.SelfExtend {
-		if err := claimSelfExtension(tx, t.RegistrationID); err != nil {
-			return nil, err
-		}
-	}
+	return findRegistration(tx, t.RegistrationID)
+}
+
+func step(tx *Tx, t *wod.Transition) error {
 	sets := []string{"state = $1", "updated_at = $2"}
 	args := []any{t.To, tx.now}
 	set := func(col string, v any) {
@@ -69,20 +68,22 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 	if t.Error != nil {
 		set("error", *t.Error)
 	}
+	update := `UPDATE registrations SET ` + strings.Join(sets, ", ") + fmt.Sprintf(` WHERE id = $%d`, len(args)+1)
 	args = append(args, t.RegistrationID)
-	if _, err := tx.exec(`UPDATE registrations SET `+strings.Join(sets, ", ")+fmt.Sprintf(` WHERE id = $%d`, len(args)), args...); err != nil {
-		return nil, err
+	state, seat, email, subscribers, err := applyTransition(tx, t, update, args)
+	if err != nil {
+		return err
 	}
 	// An extension takes an expiring session back to ready: the clock
 	// moved, the credentials did not go out again, so no "ready" event.
 	if typ, ok := wod.WebhookOnState(t.To); ok && state != t.To && !(state.Running() && t.To.Running()) {
-		if err := queueRegistrationWebhook(tx, typ, t.RegistrationID); err != nil {
-			return nil, err
+		if err := queueRegistrationWebhookTo(tx, typ, t.RegistrationID, subscribers); err != nil {
+			return err
 		}
 	}
 	if t.Seat != nil && seat.Valid {
 		if err := moveSeat(tx, seat.Int64, t.RegistrationID, *t.Seat); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(t.Cancel) > 0 {
@@ -91,45 +92,91 @@ func transition(tx *Tx, t *wod.Transition) (*wod.Registration, error) {
 		w.add("state = 'queued'")
 		w.add(inList("kind", len(t.Cancel)), kindArgs(t.Cancel)...)
 		if _, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1`+w.String(), w.args...); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, j := range t.Jobs {
 		j.RegistrationID = &t.RegistrationID
 		if err := scheduleJob(tx, j); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, m := range t.Mails {
 		m.RegistrationID = &t.RegistrationID
 		if err := insertMail(tx, m); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.Badge != nil {
 		if _, err := tx.exec(`INSERT INTO badges_earned (email, level, registration_id, earned_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (email, level) DO NOTHING`, email, t.Badge.Level, t.RegistrationID, tx.now); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.Done != nil {
 		if err := completeJob(tx, t.Done); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.Notebooks != nil {
 		if _, err := tx.exec(`INSERT INTO registration_notebooks (registration_id, data, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (registration_id) DO UPDATE SET data = excluded.data, created_at = excluded.created_at`,
 			t.RegistrationID, t.Notebooks, tx.now); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.Event != nil {
 		if err := recordEvent(tx, t.Event); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return findRegistration(tx, t.RegistrationID)
+	return nil
+}
+
+// applyTransition runs the transition's update of the registration row,
+// from one of its states, and returns the state it was in, its seat, its
+// e-mail and the subscribers of the webhook its new state raises (-1: not
+// read). From a single state (most steps), the update says it all in one
+// statement: fenced by the state in its WHERE (PostgreSQL re-reads the row
+// after waiting for its lock), it changes nothing when the registration
+// moved on. Otherwise (or for a participant's extension, checked first)
+// the row is locked and read first.
+func applyTransition(tx *Tx, t *wod.Transition, update string, args []any) (state wod.RegistrationState,
+	seat sql.NullInt64, email string, subscribers int, err error) {
+	if len(t.From) == 1 && !t.SelfExtend {
+		typ, _ := wod.WebhookOnState(t.To)
+		n := len(args)
+		err := tx.queryRow(update+fmt.Sprintf(` AND state = $%d RETURNING seat_id, email, `, n+1)+subscribersSQL(n+2),
+			append(args, t.From[0], typ)...).Scan(&seat, &email, &subscribers)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.queryRow(`SELECT state FROM registrations WHERE id = $1`, t.RegistrationID).Scan(&state)
+			if errors.Is(err, sql.ErrNoRows) {
+				return "", seat, "", 0, wod.Errorf(wod.ENOTFOUND, "registration %d not found", t.RegistrationID)
+			}
+			if err == nil {
+				err = wod.Errorf(wod.ECONFLICT, "registration %d is %s", t.RegistrationID, state)
+			}
+		}
+		return t.From[0], seat, email, subscribers, err
+	}
+	err = tx.queryRow(`SELECT state, seat_id, email FROM registrations WHERE id = $1`+tx.forUpdate(), t.RegistrationID).
+		Scan(&state, &seat, &email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", seat, "", 0, wod.Errorf(wod.ENOTFOUND, "registration %d not found", t.RegistrationID)
+	}
+	if err != nil {
+		return "", seat, "", 0, err
+	}
+	if !slices.Contains(t.From, state) {
+		return "", seat, "", 0, wod.Errorf(wod.ECONFLICT, "registration %d is %s", t.RegistrationID, state)
+	}
+	if t.SelfExtend {
+		if err := claimSelfExtension(tx, t.RegistrationID); err != nil {
+			return "", seat, "", 0, err
+		}
+	}
+	_, err = tx.exec(update, args...)
+	return state, seat, email, -1, err
 }
 
 // moveSeat frees a seat or marks it dirty, if it still belongs to the
@@ -173,20 +220,26 @@ func scheduleJob(tx *Tx, j *wod.Job) error {
 	if args == "" {
 		args = "{}"
 	}
+	// The registration's location unless the job names one, in the
+	// INSERT itself: one round trip.
 	var loc sql.NullInt64
-	if j.LocationID == nil {
-		if err := tx.queryRow(`SELECT location_id FROM registrations WHERE id = $1`, *j.RegistrationID).Scan(&loc); err != nil {
-			return err
-		}
-		j.LocationID = int64Ptr(loc)
-	}
-	return tx.queryRow(`INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args,
-		created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $7)
+	if err := tx.queryRow(`INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args,
+		created_at, updated_at) VALUES ($1, $2, COALESCE($3, (SELECT location_id FROM registrations WHERE id = $2)),
+		'queued', $4, $5, $6, $7, $7)
 		ON CONFLICT (registration_id, kind) WHERE registration_id IS NOT NULL DO UPDATE SET state = 'queued',
 		run_at = excluded.run_at, attempts = 0, max_attempts = excluded.max_attempts, lease_until = NULL,
 		leased_by = '', last_error = '', args = excluded.args, dismissed_at = NULL, updated_at = excluded.updated_at
-		RETURNING id`,
-		j.Kind, *j.RegistrationID, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, args, tx.now).Scan(&j.ID)
+		RETURNING id, location_id`,
+		j.Kind, *j.RegistrationID, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, args, tx.now).Scan(&j.ID, &loc); err != nil {
+		return err
+	}
+	j.LocationID = int64Ptr(loc)
+	// An agent job due now (a cleanup after an end) wakes the claims of
+	// its location on every replica, as insertJob's do.
+	if j.LocationID != nil && j.Kind.AgentKind() && !j.RunAt.After(tx.now) {
+		return notifyAgentJob(tx, *j.LocationID)
+	}
+	return nil
 }
 
 // leaseKept reports whether an update fenced by a job's attempt (WHERE
@@ -329,6 +382,23 @@ func (db *DB) BadgeLevel(ctx context.Context, email string) (level int, err erro
 		return tx.queryRow(`SELECT COALESCE(MAX(level), 0) FROM badges_earned WHERE email = $1`, email).Scan(&level)
 	})
 	return level, err
+}
+
+// BadgeStanding reads, in one statement, what a participant's finished
+// session changes for their badges: the distinct workshops the address
+// has finished, the highest badge it has earned (0: none), and whether it
+// had finished this registration's workshop before.
+func (db *DB) BadgeStanding(ctx context.Context, r *wod.Registration) (finished, level int, before bool, err error) {
+	err = db.readStatement(ctx, func(tx *Tx) error {
+		return tx.queryRow(`SELECT (SELECT COUNT(DISTINCT workshop_id) FROM registrations WHERE email = $1
+			AND state = 'done' AND rehearsal_id IS NULL), (SELECT COALESCE(MAX(level), 0) FROM badges_earned WHERE email = $1),
+			EXISTS (SELECT 1 FROM registrations WHERE email = $1 AND state = 'done' AND workshop_id = $2 AND id <> $3)`,
+			r.Email, r.WorkshopID, r.ID).Scan(&finished, &level, &before)
+	})
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("badge standing of %s: %w", r.Email, err)
+	}
+	return finished, level, before, nil
 }
 
 // inList returns "col IN (?, …)" with n placeholders, for where.add.

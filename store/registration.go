@@ -14,7 +14,8 @@ const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.com
 	r.location_id, l.name, r.student_number, r.password_enc, r.completion, r.error, r.created_at, r.ready_at, r.ends_at,
 	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE), r.rehearsal_id,
 	r.waiting_since, r.seated_at, CASE WHEN r.state = 'waiting' THEN (SELECT COUNT(*) FROM registrations q
-		WHERE q.workshop_id = r.workshop_id AND q.state = 'waiting' AND q.id <= r.id) ELSE 0 END, r.self_extended`
+		WHERE q.workshop_id = r.workshop_id AND q.state = 'waiting' AND q.id <= r.id) ELSE 0 END, r.self_extended,
+	l.base_student_id`
 
 const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id
 	LEFT JOIN seats s ON s.id = r.seat_id`
@@ -28,7 +29,8 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 	var waiting, seated sql.NullTime
 	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
 		&r.LocationID, &r.Location, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
-		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal, &waiting, &seated, &r.Place, &r.SelfExtended); err != nil {
+		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal, &waiting, &seated, &r.Place, &r.SelfExtended,
+		&r.BaseStudentID); err != nil {
 		return nil, err
 	}
 	r.WaitingSince, r.SeatedAt = timePtr(waiting), timePtr(seated)
@@ -83,27 +85,35 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		return nil, err
 	}
 	var p placed
+	subscribers := -1 // of registration.created, read with the checks
 	if nr.RehearsalID == nil {
 		// The workshop's dates (wod/dates.go): the one place every booking
 		// and every newcomer to the line passes. Rehearsals are not bound.
 		if err := wod.CheckDates(req.Workshop, dateOf(w.opens), dateOf(w.closes), tx.now); err != nil {
 			return nil, err
 		}
-		if err := alreadyRegistered(tx, req.Email); err != nil {
+		// One statement, read under the workshop's lock (not in the
+		// statement that takes it, whose snapshot predates the wait): the
+		// capacity is the participants' across all the workshop's locations
+		// (a rehearsal's robot is not one); nobody jumps the line (while
+		// people wait for this workshop, a newcomer waits behind them); and
+		// the e-mail's live registration, if any (the unique index
+		// registrations_live_email allows one).
+		var held, line, live int
+		var endsAt sql.NullTime
+		var seconds sql.NullInt64
+		if err := tx.queryRow(`SELECT (SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
+			AND state IN `+holdingSQL+`), (SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND state = 'waiting'),
+			(SELECT COUNT(*) FROM registrations WHERE email = $2 AND state IN `+liveSQL+`),
+			(SELECT ends_at FROM registrations WHERE email = $2 AND state IN `+liveSQL+` LIMIT 1),
+			(SELECT w.duration_seconds FROM registrations r JOIN workshops w ON w.id = r.workshop_id
+				WHERE r.email = $2 AND r.state IN `+liveSQL+` LIMIT 1), `+subscribersSQL(3),
+			w.id, req.Email, wod.WebhookRegistrationCreated).
+			Scan(&held, &line, &live, &endsAt, &seconds, &subscribers); err != nil {
 			return nil, err
 		}
-		// The capacity is the participants' across all the workshop's
-		// locations: a rehearsal's robot is not one.
-		var held int
-		if err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
-			AND state IN `+holdingSQL, w.id).Scan(&held); err != nil {
-			return nil, err
-		}
-		// Nobody jumps the line: while people wait for this workshop, a
-		// newcomer waits behind them.
-		line, err := lineLength(tx, w.id)
-		if err != nil {
-			return nil, err
+		if live > 0 {
+			return nil, registeredError(tx.now, endsAt, seconds.Int64)
 		}
 		if held >= w.capacity || line > 0 {
 			return joinLine(tx, nr, w.id, w.locationID, dateOf(w.closes), fmt.Sprintf("workshop %s is full", req.Workshop))
@@ -145,16 +155,16 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		return nil, fmt.Errorf("seat %d was taken under our lock", seatID)
 	}
 	if p.from == wod.SeatWarm {
-		return bookWarm(tx, nr, id, p.password)
+		return bookWarm(tx, nr, id, p.password, subscribers)
 	}
 	for _, j := range nr.Jobs {
 		j.RegistrationID = &id
 		if j.LocationID == nil {
 			j.LocationID = &p.locationID
 		}
-		if err := insertJob(tx, j); err != nil {
-			return nil, err
-		}
+	}
+	if err := insertJobs(tx, nr.Jobs); err != nil {
+		return nil, err
 	}
 	for _, m := range nr.Mails {
 		m.RegistrationID = &id
@@ -162,7 +172,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			return nil, err
 		}
 	}
-	if err := queueRegistrationWebhook(tx, wod.WebhookRegistrationCreated, id); err != nil {
+	if err := queueRegistrationWebhookTo(tx, wod.WebhookRegistrationCreated, id, subscribers); err != nil {
 		return nil, err
 	}
 	if g := req.Launch; g != nil {
@@ -177,7 +187,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 
 // bookWarm finishes a booking that took a warm seat: the registration is
 // ready in the booking's transaction (see wod.NewRegistration.Warm).
-func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte) (*wod.Registration, error) {
+func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte, subscribers int) (*wod.Registration, error) {
 	r, err := findRegistration(tx, id)
 	if err != nil {
 		return nil, err
@@ -187,7 +197,7 @@ func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte) (*wod.
 		return nil, err
 	}
 	t.RegistrationID, t.PasswordEnc = id, password
-	if err := queueRegistrationWebhook(tx, wod.WebhookRegistrationCreated, id); err != nil {
+	if err := queueRegistrationWebhookTo(tx, wod.WebhookRegistrationCreated, id, subscribers); err != nil {
 		return nil, err
 	}
 	if g := nr.Request.Launch; g != nil {
@@ -241,7 +251,13 @@ func alreadyRegistered(tx *Tx, email string) error {
 	if err != nil {
 		return err
 	}
-	end := tx.now.Add(time.Duration(seconds) * time.Second)
+	return registeredError(tx.now, endsAt, seconds)
+}
+
+// registeredError is EALREADYREGISTERED for an e-mail whose live
+// registration ends at endsAt, or has not started its clock of seconds.
+func registeredError(now time.Time, endsAt sql.NullTime, seconds int64) error {
+	end := now.Add(time.Duration(seconds) * time.Second)
 	if endsAt.Valid {
 		end = endsAt.Time.UTC()
 	}

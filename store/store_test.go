@@ -175,3 +175,27 @@ func TestMigrationsDigest(t *testing.T) {
 		t.Fatalf("digests %q %q %q %v", pg, again, lite, err)
 	}
 }
+
+// TestOpenPoolSize: a PostgreSQL URL may size the pool (pool_max_conns),
+// which the server never sees as a setting; a size that is no number is
+// refused.
+func TestOpenPoolSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := storetest.DSN(t, store.Postgres)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	db, err := store.Open(ctx, dsn+sep+"pool_max_conns=3", nil)
+	if err != nil {
+		t.Fatalf("Open with pool_max_conns=3: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate through a pool of 3: %v", err)
+	}
+	if _, err := store.Open(ctx, dsn+sep+"pool_max_conns=lots", nil); err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
+		t.Fatalf("Open with pool_max_conns=lots: %v, want it refused", err)
+	}
+}

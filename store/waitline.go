@@ -18,13 +18,6 @@ import (
 // commits, so a seat never sits free while someone it fits waits, and a
 // crash can never lose a handover half-done.
 
-// lineLength counts the workshop's waiters.
-func lineLength(tx *Tx, workshopID int64) (int, error) {
-	var n int
-	err := tx.queryRow(`SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND state = 'waiting'`, workshopID).Scan(&n)
-	return n, err
-}
-
 // joinLine inserts a waiting registration when the request allows waiting,
 // or answers EFULL saying that it could have. A wait ends at the
 // workshop's closing time at the latest (wod.WaitDeadline): the end of the

@@ -62,6 +62,24 @@ func queueRegistrationWebhook(tx *Tx, typ wod.WebhookEventType, id int64) error 
 	}))
 }
 
+// subscribersSQL counts the endpoints subscribed to the webhook type given
+// as parameter $n. A statement that does a step's own work reads it along
+// (see queueRegistrationWebhookTo), so that a step nobody subscribed to
+// spends no round trip on webhooks.
+func subscribersSQL(n int) string {
+	return fmt.Sprintf(`(SELECT COUNT(*) FROM webhook_subscriptions WHERE event_type = $%d)`, n)
+}
+
+// queueRegistrationWebhookTo is queueRegistrationWebhook for a step that
+// read the type's subscribers along with its own work (subscribersSQL):
+// none, nothing to do; -1, not read.
+func queueRegistrationWebhookTo(tx *Tx, typ wod.WebhookEventType, id int64, subscribers int) error {
+	if subscribers == 0 {
+		return nil
+	}
+	return queueRegistrationWebhook(tx, typ, id)
+}
+
 // errSkipWebhook tells queueWebhook's caller that nothing was to be sent.
 var errSkipWebhook = errors.New("no webhook for this one")
 

@@ -18,8 +18,14 @@ const workshopColumns = `w.id, w.slug, w.title, w.description, w.categories, w.d
 	w.replay_id, w.replay_link, w.prerequisite, w.content_dir, w.overrides, w.created_at, w.updated_at,
 	w.memory_bytes, w.cpus, w.tasks, w.disk_bytes, w.warm, w.content_version, w.extend_seconds,
 	w.opens_at, w.closes_at,
+	` + workshopLocationsSQL + `,
 	(SELECT COUNT(*) FROM registrations r WHERE r.workshop_id = w.id AND r.rehearsal_id IS NULL AND r.state IN ` + holdingSQL + `),
 	` + freeSeatsSQL
+
+// workshopSettingsColumns are workshopColumns without the seat counts
+// (they read 0): a workshop as each step of a registration reads it, which
+// counting its seats and participants every time would only slow down.
+var workshopSettingsColumns = workshopColumns[:strings.Index(workshopColumns, workshopLocationsSQL)+len(workshopLocationsSQL)] + `, 0, 0`
 
 const workshopFrom = `workshops w JOIN locations l ON l.id = w.location_id`
 
@@ -30,13 +36,17 @@ func scanWorkshop(row scanner) (*wod.Workshop, error) {
 	var held, free int
 	var warm string
 	var opens, closes sql.NullTime
+	var locations sql.NullString
 	err := row.Scan(&w.ID, &w.Slug, &w.Title, &w.Description, &categories, &seconds, &w.Capacity,
 		&w.SeatMin, &w.SeatMax, &w.LocationID, &w.Location, &w.Active, &w.Beta, &w.Priority, &w.Reset, &w.LDAP,
 		&w.VarPass, &compile, &w.Appliance, &w.SessionType, &w.Presenter, &w.PresenterRole, &w.Avatar, &w.Image,
 		&w.BadgeImage, &w.ReplayID, &w.ReplayLink, &w.Prerequisite, &w.ContentDir, &overrides, &w.CreatedAt,
 		&w.UpdatedAt, &w.Limits.Memory, &w.Limits.CPUs, &w.Limits.Tasks, &w.Limits.Disk, &warm, &w.ContentVersion, &extend,
-		&opens, &closes, &held, &free)
+		&opens, &closes, &locations, &held, &free)
 	if err != nil {
+		return nil, err
+	}
+	if err := parseWorkshopLocations(&w, locations.String); err != nil {
 		return nil, err
 	}
 	if w.Warm, err = wod.ParseWarmPool(warm); err != nil {
@@ -94,9 +104,6 @@ func findWorkshops(tx *Tx, f wod.WorkshopFilter) ([]*wod.Workshop, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := loadWorkshopLocations(tx, ws...); err != nil {
-		return nil, 0, err
-	}
 	return ws, total, nil
 }
 
@@ -126,9 +133,28 @@ func markPopular(tx *Tx, ws []*wod.Workshop) error {
 // FindWorkshop returns the workshop with the slug. Popularity is a
 // property of the catalogue and is only marked by FindWorkshops.
 func (db *DB) FindWorkshop(ctx context.Context, slug string) (w *wod.Workshop, err error) {
-	// Two statements (the workshop, its locations): one transaction.
-	err = db.read(ctx, func(tx *Tx) error {
+	// One statement, its locations included: every booking, claim and
+	// report reads a workshop, so this is one round trip, not a transaction.
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		w, err = findWorkshop(tx, slug)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find workshop %q: %w", slug, err)
+	}
+	return w, nil
+}
+
+// FindWorkshopSettings returns the workshop with the slug as FindWorkshop
+// does, but without counting its seats (SeatsFree is 0): the engine reads
+// the workshop at every step of every registration, and never its free
+// seats, which the booking counts under the workshop's lock.
+func (db *DB) FindWorkshopSettings(ctx context.Context, slug string) (w *wod.Workshop, err error) {
+	err = db.readStatement(ctx, func(tx *Tx) error {
+		w, err = scanWorkshop(tx.queryRow(`SELECT `+workshopSettingsColumns+` FROM `+workshopFrom+` WHERE w.slug = $1`, slug))
+		if errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.ENOTFOUND, "workshop %s not found", slug)
+		}
 		return err
 	})
 	if err != nil {
@@ -142,10 +168,7 @@ func findWorkshop(tx *Tx, slug string) (*wod.Workshop, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, wod.Errorf(wod.ENOTFOUND, "workshop %s not found", slug)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return w, loadWorkshopLocations(tx, w)
+	return w, err
 }
 
 // CreateWorkshop adds a workshop.

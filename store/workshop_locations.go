@@ -2,54 +2,56 @@ package store
 
 import (
 	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/wod-dev/wod"
 )
 
-// loadWorkshopLocations fills each workshop's locations, in their order, in
-// one query. A workshop with no row (none should have one) keeps its
-// first location alone.
-func loadWorkshopLocations(tx *Tx, ws ...*wod.Workshop) error {
-	if len(ws) == 0 {
-		return nil
-	}
-	byID := make(map[int64]*wod.Workshop, len(ws))
-	args := make([]any, 0, len(ws))
-	for _, w := range ws {
-		byID[w.ID] = w
-		args = append(args, w.ID)
-		w.LocationIDs, w.Locations, w.LocationRanges = nil, nil, nil
-	}
-	var wh where
-	wh.add(inList("wl.workshop_id", len(args)), args...)
-	type row struct {
-		workshop, location int64
-		name               string
-		min, max           sql.NullInt64
-	}
-	rows, err := queryAll(tx, func(s scanner) (row, error) {
-		var r row
-		return r, s.Scan(&r.workshop, &r.location, &r.name, &r.min, &r.max)
-	}, `SELECT wl.workshop_id, wl.location_id, l.name, wl.seat_min, wl.seat_max
-		FROM workshop_locations wl JOIN locations l ON l.id = wl.location_id`+
-		wh.String()+` ORDER BY wl.workshop_id, wl.position`, wh.args...)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		w := byID[r.workshop]
+// workshopLocationsSQL is the column of workshopColumns that lists the
+// workshop's locations in their order, one line each: "ID MIN MAX NAME",
+// "-" for a range of its own that is not set. One column of the workshop's
+// row rather than a second query: a workshop is read in one statement,
+// outside a transaction (string_agg is PostgreSQL's and, since 3.44,
+// SQLite's; a location's name has no space and no line break).
+const workshopLocationsSQL = `(SELECT string_agg(CAST(wl.location_id AS TEXT) || ' ' ||
+	COALESCE(CAST(wl.seat_min AS TEXT), '-') || ' ' || COALESCE(CAST(wl.seat_max AS TEXT), '-') || ' ' || ll.name, '` + "\n" + `'
+	ORDER BY wl.position) FROM workshop_locations wl JOIN locations ll ON ll.id = wl.location_id WHERE wl.workshop_id = w.id)`
+
+// parseWorkshopLocations fills the workshop's locations from the column
+// of workshopLocationsSQL. A workshop with no row (none should have one)
+// keeps its first location alone.
+func parseWorkshopLocations(w *wod.Workshop, list string) error {
+	w.LocationIDs, w.Locations, w.LocationRanges = nil, nil, nil
+	for line := range strings.SplitSeq(list, "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.SplitN(line, " ", 4)
+		if len(f) != 4 {
+			return fmt.Errorf("workshop %s: location %q: want ID MIN MAX NAME", w.Slug, line)
+		}
+		id, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("workshop %s: location %q: %w", w.Slug, line, err)
+		}
 		var rng wod.SeatRange
-		if r.min.Valid && r.max.Valid {
-			rng = wod.SeatRange{Min: int(r.min.Int64), Max: int(r.max.Int64)}
+		if f[1] != "-" && f[2] != "-" {
+			lo, err1 := strconv.Atoi(f[1])
+			hi, err2 := strconv.Atoi(f[2])
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("workshop %s: location %q: %w", w.Slug, line, err)
+			}
+			rng = wod.SeatRange{Min: lo, Max: hi}
 		}
-		w.LocationIDs = append(w.LocationIDs, r.location)
+		w.LocationIDs = append(w.LocationIDs, id)
 		w.LocationRanges = append(w.LocationRanges, rng)
-		w.Locations = append(w.Locations, wod.LocationSpec(r.name, rng))
+		w.Locations = append(w.Locations, wod.LocationSpec(f[3], rng))
 	}
-	for _, w := range ws {
-		if len(w.LocationIDs) == 0 {
-			w.LocationIDs, w.Locations, w.LocationRanges = []int64{w.LocationID}, []string{w.Location}, []wod.SeatRange{{}}
-		}
+	if len(w.LocationIDs) == 0 {
+		w.LocationIDs, w.Locations, w.LocationRanges = []int64{w.LocationID}, []string{w.Location}, []wod.SeatRange{{}}
 	}
 	return nil
 }

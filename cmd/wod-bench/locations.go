@@ -290,7 +290,7 @@ func freshPostgres(ctx context.Context, adminURL string) (dsn string, drop func(
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return "", nil, fmt.Errorf("-db takes a postgres:// URL to any database of the server (the run creates its own)")
 	}
-	conn, err := sql.Open("pgx", adminURL)
+	conn, err := sql.Open("pgx", withoutPoolSize(adminURL))
 	if err != nil {
 		return "", nil, err
 	}
@@ -313,7 +313,7 @@ func freshPostgres(ctx context.Context, adminURL string) (dsn string, drop func(
 // postgresActivity reads the database's statistics: its transactions,
 // and per table the sequential and index scans and the rows written.
 func postgresActivity(ctx context.Context, dsn string) (int64, map[string]int64) {
-	conn, err := sql.Open("pgx", dsn)
+	conn, err := sql.Open("pgx", withoutPoolSize(dsn))
 	if err != nil {
 		return 0, nil
 	}
@@ -335,6 +335,20 @@ func postgresActivity(ctx context.Context, dsn string) (int64, map[string]int64)
 		}
 	}
 	return n, tables
+}
+
+// withoutPoolSize drops the store's pool_max_conns from a PostgreSQL URL
+// (the replicas' pools take it; the server would refuse it as a setting)
+// for the bench's own connections.
+func withoutPoolSize(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // replica is one server of the bench: the real application (API, pages,
