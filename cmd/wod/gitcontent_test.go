@@ -183,13 +183,20 @@ func TestContentFromGit(t *testing.T) {
 		t.Fatalf("GitHub push: %d %s", code, b)
 	}
 	waitTitle("Private two")
-	priv.Commit("private 3", map[string]*string{"WKSHP-Git/wod.yml": gittest.Text(strings.Replace(gitWorkshopYML, "TITLE", "Private three", 1)),
+	third := priv.Commit("private 3", map[string]*string{"WKSHP-Git/wod.yml": gittest.Text(strings.Replace(gitWorkshopYML, "TITLE", "Private three", 1)),
 		"WKSHP-Git/1-Lab.ipynb": gitNotebook("private three")})
 	if code, b := call("POST", "/api/v1/content/hook", push, map[string]string{"X-Gitlab-Token": secret,
 		"X-Gitlab-Event": "Push Hook"}); code != http.StatusAccepted {
 		t.Fatalf("GitLab push: %d %s", code, b)
 	}
 	waitTitle("Private three")
+	// The syncer records the repositories' commits just after the import
+	// that changed the catalogue: wait for that record too.
+	for deadline := time.Now().Add(30 * time.Second); repos()[1].Commit != third; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the content state never recorded %s: %+v", third, repos()[1])
+		}
+	}
 	live := repos()[1].Commit
 
 	// A participant registers; the repository moves on before the agent
