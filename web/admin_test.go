@@ -66,7 +66,9 @@ func TestAdminLoginThrottleAndCSRF(t *testing.T) {
 				res, page := flood.post("/admin/login", url.Values{"username": {"ops"}, "password": {"nope"}})
 				mu.Lock()
 				defer mu.Unlock()
-				if res.StatusCode == http.StatusTooManyRequests {
+				// Checks that finish quickly (no -race) may reach the
+				// address's failure limit first: that lock is no busy answer.
+				if res.StatusCode == http.StatusTooManyRequests && !strings.Contains(page, "Too many failed logins") {
 					if !strings.Contains(page, "Too many logins are being checked at this moment") || res.Header.Get("Retry-After") != "1" {
 						t.Errorf("busy answer: %v %s", res.Header, page)
 					}
