@@ -31,6 +31,7 @@ type hubConfig struct {
 	CgroupDirs       []string // where the students' cgroups are (see renderSpawner); none: no placement
 	Throttle         loginThrottle
 	JupyterPath      string // the servers' JUPYTER_PATH, or "" for none
+	ServerLogDir     string // where each student's server writes its output (see renderSpawner)
 }
 
 // render writes the configuration as Python source. Every value goes through

@@ -32,6 +32,7 @@ func testHubConfig() hubConfig {
 		DefaultURL:       "/tree",
 		SingleUserCmd:    "/usr/bin/jupyterhub-singleuser",
 		CookieMaxAgeDays: 0.17,
+		ServerLogDir:     "/var/lib/wod/hub/servers",
 		TemplateDir:      "/var/lib/wod/it's'''); import os; os.system('touch /tmp/pwned'); ('/templates",
 	}
 }
@@ -44,7 +45,8 @@ func TestConfigRendersEveryValueQuoted(t *testing.T) {
 	for _, want := range []string{
 		"c.JupyterHub.authenticator_class = WodPAMAuthenticator",
 		"class WodPAMAuthenticator(PAMAuthenticator):",
-		"c.JupyterHub.spawner_class = 'jupyterhub.spawner.LocalProcessSpawner'",
+		"c.JupyterHub.spawner_class = WodSpawner",
+		"_WOD_SERVER_LOGS = '/var/lib/wod/hub/servers'",
 		"c.PAMAuthenticator.allowed_groups = {'wod-students'}",
 		"c.Authenticator.allowed_users = set()",
 		"c.JupyterHub.bind_url = 'http://0.0.0.0:8000/wod/'",
@@ -70,7 +72,7 @@ func TestConfigRendersEveryValueQuoted(t *testing.T) {
 	// The hostile path stays inside one literal on one line (its value is
 	// checked by TestConfigLoadsInJupyterHubsPython).
 	for _, l := range strings.Split(text, "\n") {
-		if strings.Contains(l, "import os") && !strings.HasPrefix(l, "c.JupyterHub.template_paths = ['") {
+		if strings.Contains(l, "import os;") && !strings.HasPrefix(l, "c.JupyterHub.template_paths = ['") {
 			t.Errorf("the template path escaped its literal: %q", l)
 		}
 	}
@@ -271,8 +273,8 @@ func TestCgroupSpawner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text, "c.JupyterHub.spawner_class = 'jupyterhub.spawner.LocalProcessSpawner'\n") {
-		t.Fatal("without cgroup directories the hub does not use the plain LocalProcessSpawner")
+	if !strings.Contains(text, "c.JupyterHub.spawner_class = WodSpawner\n") {
+		t.Fatal("without cgroup directories the hub does not use wod's spawner without cgroups")
 	}
 	hub := testenv.Command(t, testenv.RequireRoot, "jupyterhub", "apt-get install jupyterhub")
 	py := shebang(hub)
@@ -335,7 +337,7 @@ print(json.dumps(out))
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if got.Class != "LocalProcessSpawner" {
+	if got.Class != "WodSpawner" {
 		t.Errorf("the spawner subclasses %s", got.Class)
 	}
 	if !strings.Contains(got.Missing, "does not exist") || !strings.Contains(got.Missing, "not spawned") {

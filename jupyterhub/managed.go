@@ -30,7 +30,8 @@ const (
 	tokenFile        = "wod-agent.token"
 	hubPIDFile       = "jupyterhub.pid"
 	proxyPIDFile     = "jupyterhub-proxy.pid"
-	portsFile        = "ports" // the hub API and proxy API ports picked, kept for the next start
+	portsFile        = "ports"   // the hub API and proxy API ports picked, kept for the next start
+	serverLogsDir    = "servers" // each student's server's output, <name>.log (serverlogs.go)
 )
 
 // Supervision timings.
@@ -297,6 +298,9 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		return nil, fmt.Errorf("jupyterhub: securing the state directory: %w", err)
 	}
 	s.configPath = filepath.Join(s.dir, configFile)
+	if err := makeServerLogDir(filepath.Join(s.dir, serverLogsDir)); err != nil {
+		return nil, err
+	}
 
 	token, err := readOrCreateSecret(filepath.Join(s.dir, tokenFile), 32)
 	if err != nil {
@@ -356,6 +360,7 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		CgroupDirs:       m.CgroupDirs,
 		Throttle:         throttle,
 		JupyterPath:      m.JupyterPath,
+		ServerLogDir:     filepath.Join(s.dir, serverLogsDir),
 	}
 	if err := validCgroupDirs(m.CgroupDirs); err != nil {
 		return nil, err

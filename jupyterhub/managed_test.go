@@ -290,6 +290,41 @@ func TestManagedHub(t *testing.T) {
 	if res.status != http.StatusFound || !strings.Contains(res.location, "/user/"+student+"/") {
 		t.Errorf("login after a restart of the hub: %d, location %q", res.status, res.location)
 	}
+	// The server outlived the process that read the hub's output. Its
+	// kernels must live: when the servers wrote to the hub's pipe, a kept
+	// server's new kernel died at its first write (EPIPE) and the
+	// participant's notebook lost its connection. What a kernel writes to
+	// its descriptors goes to the server's log, which only root reads.
+	p := NewParticipant(base, student)
+	if ok, err := p.Login(ctx, "right-Pass-1"); err != nil || !ok {
+		t.Fatalf("participant login after a restart of the hub: %v, %v", ok, err)
+	}
+	if err := p.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, err := p.Execute(ctx, "import os\nos.write(1, b'wod-fd-1\\n'); os.write(2, b'wod-fd-2\\n')\nprint('kernel after restart')"); err != nil || !strings.Contains(out, "kernel after restart") {
+		t.Errorf("a kernel of a server kept over a restart of the hub: %q, %v", out, err)
+	}
+	serverLog := filepath.Join(m.Dir, serverLogsDir, student+".log")
+	if st, err := os.Stat(filepath.Dir(serverLog)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("the servers' log directory: %v, %v", st, err)
+	}
+	if st, err := os.Stat(serverLog); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the server's log: %v, %v", st, err)
+	}
+	// None of the student's processes holds the hub's output pipe: once
+	// wod exits, nobody reads it.
+	for _, pid := range pidsOfUID(uid) {
+		for _, fd := range []string{"1", "2"} {
+			if dest, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", fd)); err == nil && dest != serverLog && dest != "/dev/null" {
+				t.Errorf("process %d of the student writes its fd %s to %s, not to its server's log", pid, fd, dest)
+			}
+		}
+	}
+	if b, err := os.ReadFile(serverLog); err != nil || !strings.Contains(string(b), "wod-fd-1") || !strings.Contains(string(b), "wod-fd-2") ||
+		!strings.Contains(string(b), "SingleUserNotebookApp") {
+		t.Errorf("the server's log holds no output of the server or its kernel (%v):\n%s", err, b)
+	}
 
 	if err := c.StopServer(ctx, student); err != nil {
 		t.Fatalf("StopServer: %v", err)

@@ -173,6 +173,7 @@ func (m *Managed) Run(ctx context.Context) error {
 	m.running = true
 	p := m.proc
 	audit := m.audit
+	logs := m.set.cfg.ServerLogDir
 	m.mu.Unlock()
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
 	auditDone := make(chan struct{})
@@ -180,7 +181,13 @@ func (m *Managed) Run(ctx context.Context) error {
 		defer close(auditDone)
 		audit.deliver(auditCtx, m.Audit, m.logger())
 	}()
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		keepServerLogsSmall(ctx, logs, m.logger())
+	}()
 	defer func() {
+		<-logsDone
 		// After the hub has stopped: its last records go out too.
 		stopAudit()
 		<-auditDone
