@@ -141,6 +141,10 @@ type AgentService interface {
 	// HeldSeats lists the student numbers of the location that belong to a
 	// registration (assigned or dirty): the process guard spares only them.
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
+	// WarmSeats lists the student numbers of the location kept warm for a
+	// workshop's pool (WarmPool) and not yet taken: the agent keeps their
+	// servers running.
+	WarmSeats(ctx context.Context, locationID int64) ([]int, error)
 	// AgentEvent records something the agent did on its own (a guard kill).
 	AgentEvent(ctx context.Context, locationID int64, kind, detail string) error
 	// ReportChecks records a run of the host checks on the location (wod

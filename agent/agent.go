@@ -257,6 +257,11 @@ func (l *Local) HeldSeats(ctx context.Context) ([]int, error) {
 	return l.Service.HeldSeats(ctx, l.LocationID)
 }
 
+// WarmSeats implements WarmSource.
+func (l *Local) WarmSeats(ctx context.Context) ([]int, error) {
+	return l.Service.WarmSeats(ctx, l.LocationID)
+}
+
 // Event implements GuardServer.
 // Announcements implements BannerSource.
 func (l *Local) Announcements(ctx context.Context) ([]*wod.Announcement, error) {

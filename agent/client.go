@@ -110,6 +110,17 @@ func (c *Client) HeldSeats(ctx context.Context) ([]int, error) {
 	return out.Held, nil
 }
 
+// WarmSeats implements WarmSource.
+func (c *Client) WarmSeats(ctx context.Context) ([]int, error) {
+	var out struct {
+		Warm []int `json:"warm"`
+	}
+	if _, err := c.do(ctx, "/agent/seats", nil, &out); err != nil {
+		return nil, fmt.Errorf("warm seats: %w", err)
+	}
+	return out.Warm, nil
+}
+
 // Announcements implements BannerSource: the banners showing now (a
 // public route).
 func (c *Client) Announcements(ctx context.Context) ([]*wod.Announcement, error) {

@@ -178,6 +178,13 @@ func (h *Host) EnsureAccount(ctx context.Context, n int) (Account, error) {
 
 // SetPassword sets the account's password through chpasswd, reading it on
 // stdin so that it never shows in a process list.
+//
+// The hash is SHA-512 crypt (5000 rounds), not the distribution's default
+// (yescrypt on Debian 12): a room logging in at once on a warm pool spends
+// its first seconds in the hub's PAM checks, about 46 ms of CPU each with
+// yescrypt against 8 with SHA-512 (docs/benchmarks.md). A slow hash protects
+// passwords people choose; these are wod's, 12 random characters (about 70
+// bits), new at every seat, where a fast salted hash loses nothing.
 func (h *Host) SetPassword(ctx context.Context, a Account, password string) error {
 	if strings.ContainsAny(password, ":\n") {
 		return errors.New("a password may not contain ':' or a newline")
@@ -185,7 +192,7 @@ func (h *Host) SetPassword(ctx context.Context, a Account, password string) erro
 	if _, err := user.Lookup(a.Name); err != nil {
 		return nil // no account, nothing to rotate
 	}
-	return run(ctx, strings.NewReader(a.Name+":"+password+"\n"), "chpasswd")
+	return run(ctx, strings.NewReader(a.Name+":"+password+"\n"), "chpasswd", "--crypt-method", "SHA512")
 }
 
 // KillProcesses kills every process running as the account's uid — by uid,

@@ -78,8 +78,8 @@ func TestAccountLifecycle(t *testing.T) {
 	if err := h.SetPassword(ctx, a, "Second-Pass-2"); err != nil {
 		t.Fatal(err)
 	}
-	if after := shadow(t, "student9101"); after == before || !strings.HasPrefix(after, "$") {
-		t.Fatalf("shadow entry did not change: %q", after)
+	if after := shadow(t, "student9101"); after == before || !strings.HasPrefix(after, "$6$") {
+		t.Fatalf("shadow entry did not change to a SHA-512 crypt hash: %q", after)
 	}
 	if err := h.SetPassword(ctx, a, "bad:pass"); err == nil {
 		t.Fatal("a password with ':' was accepted")

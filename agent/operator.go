@@ -70,6 +70,9 @@ type HubOperator struct {
 	// and hub user, and the hub spawns the server at the first login
 	// (about 110 MB less per idle warm seat).
 	WarmServer bool
+	// Warm, with WarmServer, lists the warm seats whose servers the agent
+	// keeps running (warmservers.go); nil: only the warm job starts them.
+	Warm WarmSource
 	// Directory, when set, gets the students' passwords of the workshops
 	// with `ldap: true`, whose appliances log them in against it.
 	Directory Directory

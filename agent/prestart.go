@@ -32,8 +32,9 @@ type preStarts struct {
 
 // RunBackground runs the pre-starts of the students' servers until ctx
 // ends, then returns once those under way have stopped (ctx's end cancels
-// them). The Runner calls it (BackgroundOperator). A pre-start asked for
-// while it does not run waits for it.
+// them), and keeps the warm seats' servers running (Warm). The Runner
+// calls it (BackgroundOperator). A pre-start asked for while it does not
+// run waits for it.
 func (o *HubOperator) RunBackground(ctx context.Context) {
 	p := &o.pre
 	p.mu.Lock()
@@ -44,7 +45,12 @@ func (o *HubOperator) RunBackground(ctx context.Context) {
 	clear(p.waiting)
 	p.mu.Unlock()
 
+	var keeper sync.WaitGroup
+	if o.Warm != nil && o.WarmServer {
+		keeper.Go(func() { o.keepWarmServers(ctx) })
+	}
 	<-ctx.Done()
+	keeper.Wait()
 	p.mu.Lock()
 	p.owner = nil // no pre-start starts after this: running.Wait may begin
 	p.mu.Unlock()

@@ -100,6 +100,9 @@ func (a *App) BuildAgent(ctx context.Context, server interface {
 		// imported, which the job names.
 		op.Content = &gitcontent.Source{Repos: repos, Dirs: contentDirs}
 	}
+	if w, ok := server.(agent.WarmSource); ok {
+		op.Warm = w
+	}
 	if ac.LDAPURL != "" {
 		d := a.Directory()
 		if err := d.Validate(); err != nil {

@@ -115,6 +115,15 @@ func (e *Engine) HeldSeats(ctx context.Context, locationID int64) ([]int, error)
 	return held, err
 }
 
+// WarmSeats lists the location's warm seats.
+func (e *Engine) WarmSeats(ctx context.Context, locationID int64) ([]int, error) {
+	warm, err := e.Store.WarmSeats(ctx, locationID)
+	if warm == nil {
+		warm = []int{}
+	}
+	return warm, err
+}
+
 // AgentEvent records what an agent did on its own, for the operators.
 func (e *Engine) AgentEvent(ctx context.Context, locationID int64, kind, detail string) error {
 	name := fmt.Sprint(locationID)

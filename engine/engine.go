@@ -45,6 +45,7 @@ type Store interface {
 	Heartbeat(ctx context.Context, locationID int64, health string, running []int64, claimedBefore time.Time) ([]*wod.Job, error)
 	SetLocationKernels(ctx context.Context, locationID int64, kernels []string) error
 	HeldSeats(ctx context.Context, locationID int64) ([]int, error)
+	WarmSeats(ctx context.Context, locationID int64) ([]int, error)
 	FindLocations(ctx context.Context) ([]*wod.Location, error)
 	RecordEvent(ctx context.Context, e *wod.Event) error
 	WarmPools(ctx context.Context) ([]*wod.WarmPoolState, error)

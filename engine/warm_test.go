@@ -54,10 +54,16 @@ func TestWarmPool(t *testing.T) {
 			t.Fatalf("warm job: %+v", job)
 		}
 		w.noJob()
+		if warm, err := w.eng.WarmSeats(w.ctx, w.loc.ID); err != nil || len(warm) != 0 {
+			t.Fatalf("warm seats while the seat warms (its server is the job's to start): %v %v", warm, err)
+		}
 		w.report(job, wod.AgentResult{OK: true, Password: "pw-Warm-123"})
 		held, err := w.eng.HeldSeats(w.ctx, w.loc.ID)
 		if err != nil || !slices.Equal(held, []int{3}) {
 			t.Fatalf("held seats (the guard spares them): %v %v", held, err)
+		}
+		if warm, err := w.eng.WarmSeats(w.ctx, w.loc.ID); err != nil || !slices.Equal(warm, []int{3}) {
+			t.Fatalf("warm seats (the agent keeps their servers running): %v %v", warm, err)
 		}
 		if len(obs.pools) != 1 || obs.pools[0].Warm != 0 {
 			t.Fatalf("pools seen before the report: %+v", obs.pools)
@@ -67,6 +73,9 @@ func TestWarmPool(t *testing.T) {
 		if r.State != wod.StateReady || r.Username != "student3" || r.ReadyAt == nil || !r.ReadyAt.Equal(clock.Now()) ||
 			!r.EndsAt.Equal(clock.Now().Add(2*time.Hour)) {
 			t.Fatalf("warm registration: %+v", r)
+		}
+		if warm, err := w.eng.WarmSeats(w.ctx, w.loc.ID); err != nil || len(warm) != 0 {
+			t.Fatalf("warm seats once the seat is taken: %v %v", warm, err)
 		}
 		if pw, running, err := engine.StudentPassword(w.keys, r); err != nil || !running || pw != "pw-Warm-123" {
 			t.Fatalf("password: %q %v %v", pw, running, err)

@@ -52,7 +52,7 @@ func (s *Server) registerAgents() {
 		roleAgent, s.heartbeat)
 	register(s, huma.Operation{OperationID: "agent-seats", Method: http.MethodGet, Path: APIPrefix + "/agent/seats",
 		Summary: "Seats in use", Tags: tags,
-		Description: "The student numbers of the location that belong to a registration; the process guard spares only them."},
+		Description: "The student numbers of the location that belong to a registration or to a warm pool (held; the process guard spares only them), and those of its warm seats (warm; the agent keeps their notebook servers running)."},
 		roleAgent, s.heldSeats)
 	register(s, huma.Operation{OperationID: "agent-event", Method: http.MethodPost, Path: APIPrefix + "/agent/events",
 		Summary: "Report what the agent did", Tags: tags, DefaultStatus: http.StatusNoContent,
@@ -126,6 +126,7 @@ func (s *Server) heartbeat(ctx context.Context, in *heartbeatInput) (*empty, err
 // heldSeatsOutput is an alias (see claimJobInput).
 type heldSeatsOutput = body[struct {
 	Held []int `json:"held"`
+	Warm []int `json:"warm"`
 }]
 
 // heldSeats is agent-seats: the location's seats that belong to a
@@ -135,8 +136,12 @@ func (s *Server) heldSeats(ctx context.Context, _ *struct{}) (*heldSeatsOutput, 
 	if err != nil {
 		return nil, err
 	}
+	warm, err := s.Agents.WarmSeats(ctx, agentLocation(ctx).ID)
+	if err != nil {
+		return nil, err
+	}
 	out := &heldSeatsOutput{}
-	out.Body.Held = held
+	out.Body.Held, out.Body.Warm = held, warm
 	return out, nil
 }
 

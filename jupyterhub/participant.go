@@ -95,6 +95,19 @@ func (p *Participant) Login(ctx context.Context, password string) (bool, error) 
 // set.
 // It gives up when ctx ends.
 func (p *Participant) Open(ctx context.Context) error {
+	// What a browser does after the login (the hub redirects it to its
+	// server, redirect_to_server): the server's page, through the OAuth
+	// redirects that set the server's cookie. A running server answers at
+	// once; a stopped or starting one takes the loop below.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.userBase+"/", nil)
+	if res, err := p.client.Do(req); err == nil {
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK && strings.HasPrefix(res.Request.URL.String(), p.userBase+"/") {
+			return nil
+		}
+	} else if ctx.Err() != nil {
+		return fmt.Errorf("the notebook server of %s did not answer: %w", p.Name, err)
+	}
 	var last error
 	askedAgain := false
 	for {
