@@ -44,8 +44,8 @@ const (
 	// restarts it after the minimum backoff.
 	restartHealthyAfter = 2 * time.Minute
 	// readersGrace bounds the wait for the output pipe to drain after a
-	// stop; leftovers (a student's server orphaned by a SIGKILL) keep it
-	// open indefinitely.
+	// stop; leftovers (a proxy orphaned by a SIGKILL) keep it open
+	// indefinitely.
 	readersGrace = 2 * time.Second
 )
 

@@ -27,17 +27,17 @@ type hubProc struct {
 
 // launch starts the hub process. Its stdout and stderr are one pipe whose
 // write end is handed to the child as a file, so that exec does not wait for
-// the copy: the proxy and the students' servers inherit the pipe and may
-// outlive a killed hub.
+// the copy: the proxy inherits the pipe and may outlive a killed hub. The
+// students' servers write to logs of their own (renderSpawner), not here.
 func (m *Managed) launch() (*hubProc, error) {
 	s := m.set
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("jupyterhub: %w", err)
 	}
-	// The login throttle's audit records come on a pipe of their own: the
-	// output pipe above is shared with every student's server, whose
-	// owner could write anything there.
+	// The login throttle's audit records come on a pipe of their own, so
+	// that nothing another process writes to the hub's output (a server
+	// started by an older wod still holds it) can pass for one.
 	ar, aw, err := os.Pipe()
 	if err != nil {
 		r.Close()
@@ -301,8 +301,7 @@ func (m *Managed) stopProc(p *hubProc) {
 }
 
 // drain waits up to d for the output pipe to be read to its end. It may not
-// end at all: a proxy or a student's server orphaned by a killed hub holds
-// the write end.
+// end at all: a proxy orphaned by a killed hub holds the write end.
 func (p *hubProc) drain(d time.Duration) {
 	done := make(chan struct{})
 	go func() { p.readers.Wait(); close(done) }()
