@@ -242,4 +242,9 @@ type WorkshopService interface {
 	// ImportWorkshops creates or updates workshops from content, all or none:
 	// fields listed in a workshop's Overrides keep the operator's value.
 	ImportWorkshops(ctx context.Context, ws []*Workshop) ([]ImportResult, error)
+	// ImportWorkshopsFrom is ImportWorkshops of content pulled from git,
+	// which records the repositories' state (the commits imported) in the
+	// same transaction: an agent's job never sees the new catalogue with
+	// the old commits, nor the reverse.
+	ImportWorkshopsFrom(ctx context.Context, ws []*Workshop, repos []*ContentRepo) ([]ImportResult, error)
 }

@@ -38,8 +38,8 @@ func (a *App) buildContentSync() error {
 	}
 	a.ContentSync = &gitcontent.Syncer{Repos: repos, Dirs: a.Config.Content, State: a.DB, Events: a.DB,
 		Every: a.Config.ContentSync, Clock: a.Clock, Logger: a.Logger.With("component", "content"),
-		Import: func(ctx context.Context, dirs []string) ([]wod.ImportResult, error) {
-			return a.Operator().ImportContent(ctx, nil, dirs, a.ImportLocation)
+		Import: func(ctx context.Context, dirs []string, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
+			return a.Operator().ImportContentFrom(ctx, dirs, a.ImportLocation, repos)
 		},
 		Alert: func(ctx context.Context, text string) (*wod.Mail, error) {
 			return a.Engine.ComposeAlert(ctx, "", text)

@@ -28,8 +28,10 @@ type Syncer struct {
 	// Dirs are the --content directories, overlaid after the repositories.
 	Dirs []string
 	// Import imports the content directories (public first) into the
-	// catalogue, all or nothing (operator.Service.ImportContent).
-	Import func(ctx context.Context, dirs []string) ([]wod.ImportResult, error)
+	// catalogue, all or nothing, and records repos (the commits imported)
+	// in the same transaction (operator.Service.ImportContentFrom): a job
+	// claimed meanwhile sees both or neither.
+	Import func(ctx context.Context, dirs []string, repos []*wod.ContentRepo) ([]wod.ImportResult, error)
 	State  wod.ContentRepoService
 	// Alert composes an operator alert, or nil when nobody has an address
 	// (engine.Engine.ComposeAlert).
@@ -140,8 +142,14 @@ func (s *Syncer) Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, []wo
 		dirs = append(dirs, d)
 	}
 	var results []wod.ImportResult
+	imported := make([]*wod.ContentRepo, len(recs))
+	for i, rec := range recs {
+		c := *rec
+		c.Commit, c.ImportedAt, c.Error, c.ErrorAt = heads[i], &now, "", nil
+		imported[i] = &c
+	}
 	if layErr == nil {
-		results, layErr = s.Import(ctx, append(dirs, s.Dirs...))
+		results, layErr = s.Import(ctx, append(dirs, s.Dirs...), imported)
 	}
 	if layErr != nil {
 		msg := "import of " + s.commits(heads) + ": " + Describe(layErr)
@@ -150,19 +158,15 @@ func (s *Syncer) Sync(ctx context.Context, force bool) ([]*wod.ContentRepo, []wo
 		}
 		return recs, nil, s.save(ctx, prev, recs, fmt.Errorf("content: %s", msg))
 	}
-	for i, rec := range recs {
-		previous := rec.Commit
-		rec.Commit, rec.ImportedAt, rec.Error, rec.ErrorAt = heads[i], &now, "", nil
+	for i, rec := range imported {
 		// The commit before stays laid out for the agents' jobs claimed
 		// before this import.
-		if err := s.Repos[i].Prune(heads[i], previous); err != nil {
+		if err := s.Repos[i].Prune(heads[i], recs[i].Commit); err != nil {
 			s.Logger.WarnContext(ctx, "content: pruning old commits", "repo", s.Repos[i].Spec.Display(), "error", err)
 		}
+		recs[i] = rec
 	}
 	s.started = true
-	if err := s.save(ctx, prev, recs, nil); err != nil {
-		return recs, results, err
-	}
 	s.Logger.InfoContext(ctx, "content imported from git", "commits", s.commits(heads))
 	return recs, results, nil
 }

@@ -42,8 +42,8 @@ func syncer(t *testing.T, db *store.DB, clock wod.Clock, dirs []string, specs ..
 		ContentVars: content.Vars{}, StrictContent: true}
 	base := t.TempDir()
 	sy := &gitcontent.Syncer{Dirs: dirs, State: db, Clock: clock, Logger: logger,
-		Import: func(ctx context.Context, dirs []string) ([]wod.ImportResult, error) {
-			return ops.ImportContent(ctx, nil, dirs, "")
+		Import: func(ctx context.Context, dirs []string, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
+			return ops.ImportContentFrom(ctx, dirs, "", repos)
 		},
 		Alert: func(_ context.Context, text string) (*wod.Mail, error) {
 			return &wod.Mail{Kind: wod.MailAlert, To: "ops@example.org", Subject: "alert", Text: text}, nil
@@ -66,6 +66,40 @@ func alerts(t *testing.T, db *store.DB) []*wod.Mail {
 		t.Fatal(err)
 	}
 	return ms
+}
+
+// TestSyncRecordsTheCommitWithTheImport: the moment the new catalogue is
+// committed, so is the commit it came from. An agent's job is described
+// with the recorded commit; recorded after the import, a job claimed in
+// between deployed the previous commit's notebooks for the new catalogue.
+func TestSyncRecordsTheCommitWithTheImport(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		o := newOrigin(t)
+		c1 := o.Commit("first", map[string]*string{"WKSHP-A/wod.yml": s(ymlA), "WKSHP-A/1.ipynb": notebook("one")})
+		sy := syncer(t, db, clock, nil, o.FileURL()+"#main")
+		importWith := sy.Import
+		var seen []string // the commit recorded as each import returns
+		sy.Import = func(ctx context.Context, dirs []string, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
+			res, err := importWith(ctx, dirs, repos)
+			saved, ferr := db.FindContentRepos(ctx)
+			if ferr != nil || len(saved) != 1 {
+				t.Fatalf("recorded repositories: %+v %v", saved, ferr)
+			}
+			seen = append(seen, saved[0].Commit)
+			return res, err
+		}
+		if _, _, err := sy.Sync(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		c2 := o.Commit("retitle", map[string]*string{"WKSHP-A/wod.yml": s(strings.Replace(ymlA, "Workshop A", "Workshop A, again", 1))})
+		if _, _, err := sy.Sync(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 2 || seen[0] != c1 || seen[1] != c2 {
+			t.Fatalf("commits recorded when the imports committed: %v, want [%s %s]", seen, c1, c2)
+		}
+	})
 }
 
 func TestSyncImportsNewCommitsAndKeepsTheLastGood(t *testing.T) {

@@ -97,6 +97,22 @@ func (s *Service) ContentStatus(ctx context.Context) ([]*wod.ContentRepo, error)
 // wod up do at start and the content sync after a pull (which records its
 // own content.sync event): that import leaves no audit event.
 func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []string, location string) ([]wod.ImportResult, error) {
+	return s.importContent(ctx, by, dirs, location, nil)
+}
+
+// ImportContentFrom is ImportContent of content pulled from git, on the
+// platform's behalf: the repositories' state (the commits imported) is
+// recorded in the import's own transaction.
+func (s *Service) ImportContentFrom(ctx context.Context, dirs []string, location string, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
+	if repos == nil {
+		repos = []*wod.ContentRepo{}
+	}
+	return s.importContent(ctx, nil, dirs, location, repos)
+}
+
+// importContent imports dirs and, unless repos is nil, records the content
+// repositories with it.
+func (s *Service) importContent(ctx context.Context, by *wod.Caller, dirs []string, location string, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
 	ws, err := content.Load(dirs)
 	if err != nil {
 		return nil, err
@@ -116,7 +132,12 @@ func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []stri
 			w.LocationIDs = append(w.LocationIDs, l.ID)
 		}
 	}
-	res, err := s.Workshops.ImportWorkshops(ctx, ws)
+	var res []wod.ImportResult
+	if repos != nil {
+		res, err = s.Workshops.ImportWorkshopsFrom(ctx, ws, repos)
+	} else {
+		res, err = s.Workshops.ImportWorkshops(ctx, ws)
+	}
 	if err != nil {
 		return nil, err
 	}

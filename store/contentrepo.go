@@ -43,16 +43,8 @@ func (db *DB) FindContentRepos(ctx context.Context) (repos []*wod.ContentRepo, e
 // the same transaction.
 func (db *DB) SaveContentRepos(ctx context.Context, repos []*wod.ContentRepo, alert *wod.Mail) error {
 	err := db.transact(ctx, func(tx *Tx) error {
-		if _, err := tx.exec(`DELETE FROM content_repos`); err != nil {
+		if err := saveContentRepos(tx, repos); err != nil {
 			return err
-		}
-		for _, r := range repos {
-			if _, err := tx.exec(`INSERT INTO content_repos (repo_key, url, branch, position, commit_hash, imported_at,
-				head, synced_at, error, error_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-				r.Key, r.URL, r.Branch, r.Position, r.Commit, nullTime(r.ImportedAt), r.Head, nullTime(r.SyncedAt),
-				r.Error, nullTime(r.ErrorAt)); err != nil {
-				return err
-			}
 		}
 		if alert != nil {
 			return insertMail(tx, alert)
@@ -61,6 +53,22 @@ func (db *DB) SaveContentRepos(ctx context.Context, repos []*wod.ContentRepo, al
 	})
 	if err != nil {
 		return fmt.Errorf("store: saving the content repositories: %w", err)
+	}
+	return nil
+}
+
+// saveContentRepos replaces the recorded repositories with repos.
+func saveContentRepos(tx *Tx, repos []*wod.ContentRepo) error {
+	if _, err := tx.exec(`DELETE FROM content_repos`); err != nil {
+		return err
+	}
+	for _, r := range repos {
+		if _, err := tx.exec(`INSERT INTO content_repos (repo_key, url, branch, position, commit_hash, imported_at,
+			head, synced_at, error, error_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			r.Key, r.URL, r.Branch, r.Position, r.Commit, nullTime(r.ImportedAt), r.Head, nullTime(r.SyncedAt),
+			r.Error, nullTime(r.ErrorAt)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

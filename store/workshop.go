@@ -330,6 +330,20 @@ func (db *DB) DeleteWorkshop(ctx context.Context, slug string) error {
 // ImportWorkshops creates or updates workshops from content in one
 // transaction: either all of them land or none does.
 func (db *DB) ImportWorkshops(ctx context.Context, ws []*wod.Workshop) (results []wod.ImportResult, err error) {
+	return db.importWorkshops(ctx, ws, nil)
+}
+
+// ImportWorkshopsFrom implements wod.WorkshopService.
+func (db *DB) ImportWorkshopsFrom(ctx context.Context, ws []*wod.Workshop, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
+	if repos == nil {
+		repos = []*wod.ContentRepo{} // none: the record is emptied, not left alone
+	}
+	return db.importWorkshops(ctx, ws, repos)
+}
+
+// importWorkshops imports ws and, unless repos is nil, records the content
+// repositories' state in the same transaction.
+func (db *DB) importWorkshops(ctx context.Context, ws []*wod.Workshop, repos []*wod.ContentRepo) (results []wod.ImportResult, err error) {
 	err = db.transact(ctx, func(tx *Tx) error {
 		results = results[:0]
 		for _, in := range ws {
@@ -338,6 +352,9 @@ func (db *DB) ImportWorkshops(ctx context.Context, ws []*wod.Workshop) (results 
 				return fmt.Errorf("%s: %w", in.Slug, err)
 			}
 			results = append(results, r)
+		}
+		if repos != nil {
+			return saveContentRepos(tx, repos)
 		}
 		return nil
 	})
