@@ -56,7 +56,7 @@ async def attempt(auth, addr, user, password):
         return "ok" if r else "invalid"
     except web.HTTPError as e:
         text = e.log_message % e.args
-        scope = "user" if "for this user name" in text else "address"
+        scope = "busy" if "at once" in text else "user" if "for this user name" in text else "address"
         assert e.status_code == 429 and int(e.headers["Retry-After"]) > 0, (e.status_code, e.headers)
         return "refused-" + scope
 
@@ -106,6 +106,11 @@ async def main():
     _clock[0] += _WOD_BLOCK_FOR + 1
     out["later_sprayer"] = await attempt(auth, "sprayer", "s1", "right")
     out["later_guesser"] = await attempt(auth, "guesser", "alice", "right")
+
+    # A flood from one address: the attempts waiting for their turn are
+    # bounded, per user name and per address; the others are refused at once.
+    out["flood_name"] = await burst(auth, "flooder", [("mallory", "right")] * 100)
+    out["flood_address"] = await burst(auth, "crowd", [("c%d" % i, "right") for i in range(1100)])
     print(json.dumps(out))
 
 asyncio.run(main())
@@ -169,6 +174,9 @@ func TestLoginThrottleRule(t *testing.T) {
 		"spray_other_address":    "ok",
 		"later_sprayer":          "ok",
 		"later_guesser":          "ok",
+		"flood_name":             map[string]any{"ok": float64(1 + maxWaitingPerName), "refused-busy": float64(100 - 1 - maxWaitingPerName)},
+		"flood_address": map[string]any{"ok": float64(addressPAMSlots + maxWaitingPerAddress),
+			"refused-busy": float64(1100 - addressPAMSlots - maxWaitingPerAddress)},
 	}
 	for k, w := range want {
 		if g, _ := json.Marshal(got[k]); string(g) != mustJSON(t, w) {

@@ -28,6 +28,15 @@ const (
 	// of address and user name; the least recently seen are forgotten
 	// first.
 	maxThrottledKeys = 10000
+	// maxWaitingPerName and maxWaitingPerAddress bound the attempts that
+	// wait for their turn (one per user name and address, addressPAMSlots
+	// per address): each holds a request and its connection in the hub, and
+	// a flood from one address (a student's loop on the hub host) must not
+	// pile them up. Past them an attempt is refused at once (429, a few
+	// seconds). A room of hundreds behind one address stays below.
+	maxWaitingPerName    = 32
+	maxWaitingPerAddress = 1024
+	busyRetryAfter       = 5 // seconds
 	// auditFD is the audit pipe's descriptor number in the hub
 	// (exec.Cmd.ExtraFiles[0]).
 	auditFD = 3
@@ -144,6 +153,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 const (
 	refusalAddress = "Too many failed logins from your address. Try again in %d minute%s."
 	refusalUser    = "Too many failed logins for this user name from your address. Try again in %d minute%s."
+	refusalBusy    = "Too many logins at once from your address. Try again in a few seconds."
 )
 
 // renderModule writes the throttle's module-level Python: settings, the
@@ -174,6 +184,8 @@ func (t loginThrottle) renderModule(line func(string, ...any)) error {
 	line("_WOD_MAX_DELAY = %s", maxDelay)
 	line("_WOD_ADDRESS_SLOTS = %d  # attempts of one address in PAM at once", addressPAMSlots)
 	line("_WOD_MAX_KEYS = %d", maxThrottledKeys)
+	line("_WOD_MAX_WAITING_NAME = %d  # attempts of one user name and address waiting their turn", maxWaitingPerName)
+	line("_WOD_MAX_WAITING_ADDRESS = %d", maxWaitingPerAddress)
 	line("_WOD_EXEMPT = [ipaddress.ip_network(n) for n in %s]", pyStrList(t.exempt))
 	line("_wod_now = time.monotonic")
 	line("_wod_sleep = asyncio.sleep")
@@ -244,6 +256,11 @@ func (t loginThrottle) renderModule(line func(string, ...any)) error {
 	line("    e.headers = {%s: str(math.ceil(seconds))}", pyStr("Retry-After"))
 	line("    return e")
 	line("")
+	line("def _wod_busy():")
+	line("    e = web.HTTPError(429, %s)", pyStr(refusalBusy))
+	line("    e.headers = {%s: %s}", pyStr("Retry-After"), pyStr(fmt.Sprint(busyRetryAfter)))
+	line("    return e")
+	line("")
 	line("class _WodCount:")
 	line("    # One key's failures over the last _WOD_BLOCK_FOR (an address's, or an")
 	line("    # address and user name's), its attempts in PAM, and those waiting for them.")
@@ -297,13 +314,13 @@ func (t loginThrottle) renderMethods(line func(string, ...any)) {
 	line("        self._wod_refuse_blocked(addr, key, user, %s)  # before it makes a pair", pyStr("address"))
 	line("        pair = _wod_entry(self._wod_pairs, (key, user.lower()), max(_WOD_DELAY_AFTER, _WOD_BLOCK_AFTER))")
 	line("        # One attempt of a user name from an address at a time: its count is exact.")
-	line("        await self._wod_enter(pair, 1, _WOD_BLOCK_AFTER, key, user, %s)", pyStr("user"))
+	line("        await self._wod_enter(pair, 1, _WOD_BLOCK_AFTER, _WOD_MAX_WAITING_NAME, key, user, %s)", pyStr("user"))
 	line("        failed = None  # PAM not asked")
 	line("        try:")
 	line("            prior = pair.count(_wod_now())")
 	line("            if _WOD_DELAY_AFTER and prior >= _WOD_DELAY_AFTER:")
 	line("                await _wod_sleep(min(2 ** (prior - _WOD_DELAY_AFTER), _WOD_MAX_DELAY))")
-	line("            await self._wod_enter(addr, _WOD_ADDRESS_SLOTS, _WOD_ADDRESS_BLOCK_AFTER, key, user, %s)", pyStr("address"))
+	line("            await self._wod_enter(addr, _WOD_ADDRESS_SLOTS, _WOD_ADDRESS_BLOCK_AFTER, _WOD_MAX_WAITING_ADDRESS, key, user, %s)", pyStr("address"))
 	line("            failed = True")
 	line("            try:")
 	line("                authenticated = await super().get_authenticated_user(handler, data)")
@@ -323,7 +340,7 @@ func (t loginThrottle) renderMethods(line func(string, ...any)) {
 	line("            _wod_audit(%s, key, user, scope=scope)", pyStr("refused"))
 	line("            raise _wod_refusal(st.blocked_until - now, scope)")
 	line("")
-	line("    async def _wod_enter(self, st, slots, limit, key, user, scope):")
+	line("    async def _wod_enter(self, st, slots, limit, waiting, key, user, scope):")
 	line("        # Only finished failures count; an attempt goes on while those under")
 	line("        # way could all fail without reaching the limit, else it waits for one.")
 	line("        while True:")
@@ -335,6 +352,8 @@ func (t loginThrottle) renderMethods(line func(string, ...any)) {
 	line("            if st.running < slots and (not limit or n + st.running < limit):")
 	line("                st.running += 1")
 	line("                return")
+	line("            if len(st.waiters) >= waiting:")
+	line("                raise _wod_busy()")
 	line("            w = asyncio.get_running_loop().create_future()")
 	line("            st.waiters.append(w)")
 	line("            await w")

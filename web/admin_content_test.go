@@ -37,8 +37,8 @@ func TestAdminWorkshopsShowsContentRepos(t *testing.T) {
 		}
 		sy := &gitcontent.Syncer{Repos: []*gitcontent.Repo{gitcontent.Open(t.TempDir(), spec)}, State: s.db, Events: s.db,
 			Clock: s.clock, Logger: s.ops.Logger,
-			Import: func(ctx context.Context, dirs []string) ([]wod.ImportResult, error) {
-				return s.ops.ImportContent(ctx, nil, dirs, "")
+			Import: func(ctx context.Context, dirs []string, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
+				return s.ops.ImportContentFrom(ctx, dirs, "", repos)
 			}}
 		s.ops.ContentSync, s.ops.ContentRepos, s.ops.ContentVars, s.ops.StrictContent = sy, s.db, content.Vars{}, true
 		s.pages.ContentHookURL, s.pages.ContentHookSecret = "http://wod.test/api/v1/content/hook", "hook-secret-for-admins"
