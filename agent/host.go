@@ -427,5 +427,8 @@ func (h *Host) RemoveAccount(ctx context.Context, n int) error {
 		// The uid's limit would outlive the account.
 		h.setDiskLimit(ctx, a, 0)
 	}
+	if _, err := removeTree(notebookRuntimeDir(a.UID), a.UID); err != nil {
+		return fmt.Errorf("removing %s's runtime directory: %w", a.Name, err)
+	}
 	return h.removeHome(ctx, a)
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wod-dev/wod/jupyterhub"
 )
 
 // A seat goes from one participant to the next under the same uid, so
@@ -38,8 +40,8 @@ var atSpools = []string{"/var/spool/cron/atjobs", "/var/spool/cron/atspool", "/v
 
 // RemoveTraces removes everything the account owns outside its home: cron
 // and at jobs, files in the shared temporary directories, System V IPC
-// objects, its mail spool, its runtime directory and lingering user
-// services. Run it when no process of the account is left (see
+// objects, its mail spool, its runtime directories (systemd's and its
+// notebook server's) and lingering user services. Run it when no process of the account is left (see
 // KillProcesses): a process could otherwise make new ones. It returns what
 // it removed, for the job's output.
 func (h *Host) RemoveTraces(ctx context.Context, a Account) ([]string, error) {
@@ -71,6 +73,9 @@ func (h *Host) RemoveTraces(ctx context.Context, a Account) ([]string, error) {
 		}
 	}
 	note(removeTree(filepath.Join("/run/user", strconv.Itoa(a.UID)), a.UID))
+	// Its notebook server's runtime directory: the kernels' sockets and
+	// connection files, the server's own secrets.
+	note(removeTree(notebookRuntimeDir(a.UID), a.UID))
 	// The student root holds the homes, emptied by Wipe; on a host (or a
 	// test) whose student root sits in /tmp, it must not be walked as
 	// temporary files.
@@ -91,6 +96,12 @@ func (h *Host) RemoveTraces(ctx context.Context, a Account) ([]string, error) {
 		return removed, fmt.Errorf("remove what %s left outside the home: %w", a.Name, errors.Join(errs...))
 	}
 	return removed, nil
+}
+
+// notebookRuntimeDir is the uid's notebook server's runtime directory (the
+// managed hub's spawner makes it).
+func notebookRuntimeDir(uid int) string {
+	return filepath.Join(jupyterhub.RuntimeRoot, strconv.Itoa(uid))
 }
 
 // systemdRuns says whether systemd is the init system (loginctl talks to

@@ -33,6 +33,7 @@ func testHubConfig() hubConfig {
 		SingleUserCmd:    "/usr/bin/jupyterhub-singleuser",
 		CookieMaxAgeDays: 0.17,
 		ServerLogDir:     "/var/lib/wod/hub/servers",
+		RuntimeRoot:      RuntimeRoot,
 		TemplateDir:      "/var/lib/wod/it's'''); import os; os.system('touch /tmp/pwned'); ('/templates",
 	}
 }
@@ -47,6 +48,8 @@ func TestConfigRendersEveryValueQuoted(t *testing.T) {
 		"class WodPAMAuthenticator(PAMAuthenticator):",
 		"c.JupyterHub.spawner_class = WodSpawner",
 		"_WOD_SERVER_LOGS = '/var/lib/wod/hub/servers'",
+		"_WOD_RUNTIME = '/run/wod-jupyter'",
+		"c.Spawner.args = ['--KernelManager.transport=ipc']",
 		"c.PAMAuthenticator.allowed_groups = {'wod-students'}",
 		"c.Authenticator.allowed_users = set()",
 		"c.JupyterHub.bind_url = 'http://0.0.0.0:8000/wod/'",

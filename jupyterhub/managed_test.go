@@ -49,6 +49,7 @@ func TestManagedHub(t *testing.T) {
 		t.Cleanup(func() {
 			killUID(u.uid) // processes of the test account only, by pid
 			run(t, "userdel", u.name)
+			os.RemoveAll(filepath.Join(RuntimeRoot, strconv.Itoa(u.uid)))
 		})
 	}
 	homes := testHomes(t)
@@ -304,6 +305,25 @@ func TestManagedHub(t *testing.T) {
 	}
 	if _, out, err := p.Execute(ctx, "import os\nos.write(1, b'wod-fd-1\\n'); os.write(2, b'wod-fd-2\\n')\nprint('kernel after restart')"); err != nil || !strings.Contains(out, "kernel after restart") {
 		t.Errorf("a kernel of a server kept over a restart of the hub: %q, %v", out, err)
+	}
+	// Its kernels talk over Unix sockets in the student's runtime directory,
+	// root's RuntimeRoot/<uid>, not on loopback ports any student reaches.
+	var kern struct {
+		ID string `json:"id"`
+	}
+	if err := p.API(ctx, http.MethodPost, "/api/kernels", map[string]any{"name": "python3"}, &kern); err != nil {
+		t.Fatal(err)
+	}
+	runtime := filepath.Join(RuntimeRoot, strconv.Itoa(uid))
+	if st, err := os.Stat(runtime); err != nil || st.Mode().Perm() != 0o700 || int(st.Sys().(*syscall.Stat_t).Uid) != uid {
+		t.Errorf("the student's runtime directory: %v, %v", st, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(runtime, "kernel-"+kern.ID+".json")); err != nil ||
+		!strings.Contains(string(b), `"transport": "ipc"`) || !strings.Contains(string(b), runtime) {
+		t.Errorf("the kernel's connection file (%v):\n%s", err, b)
+	}
+	if err := p.API(ctx, http.MethodDelete, "/api/kernels/"+kern.ID, nil, nil); err != nil {
+		t.Error(err)
 	}
 	serverLog := filepath.Join(m.Dir, serverLogsDir, student+".log")
 	if st, err := os.Stat(filepath.Dir(serverLog)); err != nil || st.Mode().Perm() != 0o700 {

@@ -2,6 +2,23 @@ package jupyterhub
 
 import "fmt"
 
+// RuntimeRoot holds each student's Jupyter runtime directory,
+// RuntimeRoot/<uid> (JUPYTER_RUNTIME_DIR of their server): the kernels'
+// connection files and, since their sockets are Unix sockets there
+// (KernelManager.transport ipc), the sockets themselves. It is root's and
+// no one else writes in it; the spawner makes the student's directory anew
+// at each start, and the agent removes it with the seat's other traces.
+//
+// Kernels on TCP (Jupyter's default) take ports that jupyter_client picked
+// free a moment before: twenty kernels starting together on one host
+// collide now and then ("Address already in use"), the kernel is restarted
+// on new ports and the notebook waits 60 s for an answer on the old ones.
+// And any student could connect to another's kernel ports on loopback
+// (the HMAC key held; still, nothing to reach is better). A home-relative
+// runtime directory would make the socket paths too long for a deep
+// student root (Unix socket paths end at 108 bytes).
+const RuntimeRoot = "/run/wod-jupyter"
+
 // renderSpawner writes the spawner of the configuration.
 //
 // Every student's server writes its output (and its kernels' and
@@ -21,17 +38,51 @@ import "fmt"
 func (h hubConfig) renderSpawner(line func(format string, args ...any)) {
 	line("# Each student's server writes its output to <hub dir>/%s/<name>.log (a", serverLogsDir)
 	line("# server that outlives the hub must not write to the hub's pipe).")
-	line("import os as _wod_os, re as _wod_re, subprocess as _wod_subprocess")
+	line("# Its kernels talk over Unix sockets in %s/<uid>, made anew at each start.", RuntimeRoot)
+	line("import os as _wod_os, pwd as _wod_pwd, re as _wod_re, shutil as _wod_shutil, stat as _wod_stat")
+	line("import subprocess as _wod_subprocess")
 	line("from jupyterhub.spawner import LocalProcessSpawner")
 	line("")
 	line("_WOD_NAME = %s", pyStr(`[a-z_][a-z0-9_-]{0,31}`))
 	line("_WOD_SERVER_LOGS = %s", pyStr(h.ServerLogDir))
+	line("_WOD_RUNTIME = %s", pyStr(h.RuntimeRoot))
+	line("c.Spawner.args = [%s]", pyStr("--KernelManager.transport=ipc"))
+	line("")
+	line("def _wod_runtime_dir(name):")
+	line("    # Root's directory of runtime directories: nobody else can have made")
+	line("    # or replaced an entry in it.")
+	line("    pw = _wod_pwd.getpwnam(name)")
+	line("    _wod_os.makedirs(_WOD_RUNTIME, mode=0o755, exist_ok=True)")
+	line("    st = _wod_os.lstat(_WOD_RUNTIME)")
+	line("    if not _wod_stat.S_ISDIR(st.st_mode) or st.st_uid != 0:")
+	line("        raise RuntimeError(%s %% (_WOD_RUNTIME,))", pyStr("wod: %s is not a directory of root's: not spawned"))
+	line("    _wod_os.chmod(_WOD_RUNTIME, 0o755)")
+	line("    d = _wod_os.path.join(_WOD_RUNTIME, str(pw.pw_uid))")
+	line("    try:")
+	line("        if _wod_stat.S_ISDIR(_wod_os.lstat(d).st_mode):")
+	line("            _wod_shutil.rmtree(d)  # the last server's: stale sockets and secrets")
+	line("        else:")
+	line("            _wod_os.unlink(d)")
+	line("    except FileNotFoundError:")
+	line("        pass")
+	line("    _wod_os.mkdir(d, 0o700)")
+	line("    _wod_os.chown(d, pw.pw_uid, pw.pw_gid)")
+	line("    return d")
 	line("")
 	line("class WodSpawner(LocalProcessSpawner):")
+	line("    _wod_runtime = None")
+	line("")
+	line("    def get_env(self):")
+	line("        env = super().get_env()")
+	line("        if self._wod_runtime:")
+	line("            env[%s] = self._wod_runtime", pyStr("JUPYTER_RUNTIME_DIR"))
+	line("        return env")
+	line("")
 	line("    async def start(self):")
 	line("        name = self.user.name")
 	line("        if not _wod_re.fullmatch(_WOD_NAME, name):")
 	line("            raise RuntimeError(%s %% (name,))", pyStr("wod: %r cannot name a log file: not spawned"))
+	line("        self._wod_runtime = _wod_runtime_dir(name)")
 	line("        path = _wod_os.path.join(_WOD_SERVER_LOGS, name + %s)", pyStr(".log"))
 	line("        try:")
 	line("            if _wod_os.lstat(path).st_size > %d:", serverLogKeep)

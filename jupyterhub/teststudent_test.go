@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -20,6 +21,7 @@ func testStudent(t *testing.T, lo, hi int) (uid int, group, student string) {
 	t.Cleanup(func() {
 		killUID(uid)
 		run(t, "userdel", student)
+		os.RemoveAll(filepath.Join(RuntimeRoot, strconv.Itoa(uid)))
 	})
 	return uid, group, student
 }

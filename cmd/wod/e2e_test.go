@@ -361,6 +361,7 @@ func removeStudents(t *testing.T, from, to int) {
 			if out, err := exec.Command("userdel", "-f", name).CombinedOutput(); err != nil {
 				t.Errorf("removing the account %s: %v: %s (processes: %v)", name, err, out, uidProcesses(uid))
 			}
+			os.RemoveAll(filepath.Join(jupyterhub.RuntimeRoot, u.Uid)) // its servers' runtime directory
 		}
 		if _, err := user.LookupGroup(name); err == nil {
 			exec.Command("groupdel", name).Run()
