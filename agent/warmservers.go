@@ -13,6 +13,13 @@ type WarmSource interface {
 	WarmSeats(ctx context.Context) ([]int, error)
 }
 
+// ServerLister is a Hub that names, in one request, the users whose server
+// is running or changing state: the agent then asks to start only the warm
+// seats' servers that are not.
+type ServerLister interface {
+	ActiveServers(ctx context.Context) (map[string]bool, error)
+}
+
 // warmServersEvery is how often the agent makes sure the warm seats'
 // servers run.
 const warmServersEvery = 2 * time.Minute
@@ -39,8 +46,16 @@ func (o *HubOperator) keepWarmServers(ctx context.Context) {
 				o.Logger.Warn("the warm seats: their servers are not checked now", "error", err)
 			}
 		}
+		var active map[string]bool // nil: ask for every one (a start of a running server is a no-op)
+		if lister, ok := o.Hub.(ServerLister); ok && len(seats) > 0 {
+			if active, err = lister.ActiveServers(ctx); err != nil && ctx.Err() == nil && o.Logger != nil {
+				o.Logger.Warn("the hub's running servers: every warm seat's is asked for", "error", err)
+			}
+		}
 		for _, n := range seats {
-			o.ensurePreStart(wod.StudentUsername(n))
+			if name := wod.StudentUsername(n); !active[name] {
+				o.ensurePreStart(name)
+			}
 		}
 		t.Reset(warmServersEvery)
 	}

@@ -56,3 +56,27 @@ func TestWarmServersOnlyWithWarmServer(t *testing.T) {
 		t.Fatalf("warm seats read %d times, servers started %v, without WarmServer", n, hub.startCalls())
 	}
 }
+
+// listingHub is a startHub that says which servers run.
+type listingHub struct {
+	*startHub
+	active map[string]bool
+}
+
+func (h listingHub) ActiveServers(context.Context) (map[string]bool, error) { return h.active, nil }
+
+// TestWarmServersOnlyTheMissing: with a hub that lists its running
+// servers, only the warm seats whose server is not running are started.
+func TestWarmServersOnlyTheMissing(t *testing.T) {
+	hub := listingHub{startHub: &startHub{started: make(chan string, 2)}, active: map[string]bool{"student5": true}}
+	op := &HubOperator{Hub: hub, WarmServer: true, Warm: &warmList{seats: []int{5, 7}}}
+	runBackground(t, op)
+	if name := waitStart(t, hub.startHub); name != "student7" {
+		t.Fatalf("started %s, want student7 (student5's server runs)", name)
+	}
+	select {
+	case name := <-hub.started:
+		t.Fatalf("started %s too", name)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

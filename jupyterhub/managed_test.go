@@ -173,6 +173,9 @@ func TestManagedHub(t *testing.T) {
 	if err := c.StartServer(ctx, student); err != nil {
 		t.Errorf("StartServer on a running server: %v", err)
 	}
+	if active, err := c.ActiveServers(ctx); err != nil || !active[student] || active[outsider] {
+		t.Errorf("ActiveServers with %s's server running: %v, %v", student, active, err)
+	}
 
 	// PAM login through the proxy's public address.
 	base := "http://" + m.Bind
@@ -351,6 +354,9 @@ func TestManagedHub(t *testing.T) {
 	}
 	if u, err := c.User(ctx, student); err != nil || len(u.Servers) != 0 {
 		t.Errorf("after StopServer: %+v, %v", u, err)
+	}
+	if active, err := c.ActiveServers(ctx); err != nil || active[student] {
+		t.Errorf("ActiveServers after StopServer: %v, %v", active, err)
 	}
 	if err := c.StopServer(ctx, student); err != nil {
 		t.Errorf("StopServer again: %v", err)

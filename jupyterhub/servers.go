@@ -2,6 +2,7 @@ package jupyterhub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -205,5 +206,39 @@ func (p *poller) wait(ctx context.Context) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// activeServersPage is how many users ActiveServers asks for at once (the
+// hub's largest page, api_page_max_limit, is 200 by default).
+const activeServersPage = 200
+
+// ActiveServers names the users whose default server is running or
+// changing state (spawn or stop pending), in a request per 200 such users
+// rather than one per user.
+func (c *Client) ActiveServers(ctx context.Context) (map[string]bool, error) {
+	active := map[string]bool{}
+	for offset := 0; ; {
+		path := fmt.Sprintf("/users?state=active&offset=%d&limit=%d", offset, activeServersPage)
+		resp, err := c.call(ctx, http.MethodGet, path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if resp.status != http.StatusOK {
+			return nil, c.apiError(http.MethodGet, path, resp)
+		}
+		var users []User
+		if err := json.Unmarshal(resp.body, &users); err != nil {
+			return nil, fmt.Errorf("jupyterhub: GET %s: decoding users: %w", path, err)
+		}
+		for _, u := range users {
+			if u.Server != "" || u.Pending != "" {
+				active[u.Name] = true
+			}
+		}
+		if len(users) < activeServersPage {
+			return active, nil
+		}
+		offset += len(users)
 	}
 }
