@@ -58,7 +58,9 @@ func TestLegacyAgent(t *testing.T) {
 		"--legacy-base-student-id", fmt.Sprint(base), "--legacy-students", fmt.Sprint(legacySeat+2),
 		"--content", contentDir, "--data", t.TempDir(), "--hub-addr", hubAddr, "--student-root", students,
 		"--smtp-host", relay.Host, "--smtp-port", fmt.Sprint(relay.Port), "--smtp-security", "none",
-		"--uid-base", fmt.Sprint(legacyUIDBase), "--log-level", "info")
+		"--uid-base", fmt.Sprint(legacyUIDBase), "--log-level", "info",
+		// wod's kernelspecs beside the test, not into the machine's Jupyter.
+		"--kernelspec-dir", filepath.Join(t.TempDir(), "kernels"))
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
