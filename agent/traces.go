@@ -41,9 +41,9 @@ var atSpools = []string{"/var/spool/cron/atjobs", "/var/spool/cron/atspool", "/v
 // RemoveTraces removes everything the account owns outside its home: cron
 // and at jobs, files in the shared temporary directories, System V IPC
 // objects, its mail spool, its runtime directories (systemd's and its
-// notebook server's) and lingering user services. Run it when no process of the account is left (see
-// KillProcesses): a process could otherwise make new ones. It returns what
-// it removed, for the job's output.
+// notebook server's) and lingering user services. Run it when no process
+// of the account is left (see KillProcesses): a process could otherwise
+// make new ones. It returns what it removed, for the job's output.
 func (h *Host) RemoveTraces(ctx context.Context, a Account) ([]string, error) {
 	var removed []string
 	var errs []error

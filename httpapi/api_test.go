@@ -618,6 +618,14 @@ func TestAgentProtocolAndActions(t *testing.T) {
 		if err := ag.Heartbeat(ctx, wod.AgentHeartbeat{Health: `{"load":0.5}`}); err != nil {
 			t.Fatal(err)
 		}
+		// The seats the guard spares, and the warm ones whose servers the
+		// agent keeps running (none: this workshop keeps no pool).
+		if held, err := ag.HeldSeats(ctx); err != nil || len(held) != 1 || held[0] != 1 {
+			t.Fatalf("held seats: %v %v", held, err)
+		}
+		if warm, err := ag.WarmSeats(ctx); err != nil || warm == nil || len(warm) != 0 {
+			t.Fatalf("warm seats: %v (nil %v) %v", warm, warm == nil, err)
+		}
 		// The announcements for the hub's pages, read with the agent's client.
 		if a := e.do("POST", "/api/v1/announcements", e.mod, map[string]any{"message": "Hub restart at noon", "level": "warning"}); a.status != 201 {
 			t.Fatalf("announcement: %d %s", a.status, a.raw)

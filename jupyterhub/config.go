@@ -32,7 +32,6 @@ type hubConfig struct {
 	Throttle         loginThrottle
 	JupyterPath      string // the servers' JUPYTER_PATH, or "" for none
 	ServerLogDir     string // where each student's server writes its output (see renderSpawner)
-	RuntimeRoot      string // the students' Jupyter runtime directories (RuntimeRoot, or a test's)
 }
 
 // render writes the configuration as Python source. Every value goes through

@@ -33,7 +33,6 @@ func testHubConfig() hubConfig {
 		SingleUserCmd:    "/usr/bin/jupyterhub-singleuser",
 		CookieMaxAgeDays: 0.17,
 		ServerLogDir:     "/var/lib/wod/hub/servers",
-		RuntimeRoot:      RuntimeRoot,
 		TemplateDir:      "/var/lib/wod/it's'''); import os; os.system('touch /tmp/pwned'); ('/templates",
 	}
 }

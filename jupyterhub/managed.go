@@ -361,7 +361,6 @@ func (m *Managed) resolve(ctx context.Context) (*settings, error) {
 		Throttle:         throttle,
 		JupyterPath:      m.JupyterPath,
 		ServerLogDir:     filepath.Join(s.dir, serverLogsDir),
-		RuntimeRoot:      RuntimeRoot,
 	}
 	if err := validCgroupDirs(m.CgroupDirs); err != nil {
 		return nil, err

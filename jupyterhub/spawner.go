@@ -27,7 +27,7 @@ const RuntimeRoot = "/run/wod-jupyter"
 // and one still writing to the pipe of the process that started it gets
 // EPIPE, so its next kernels died at their first output. The file is
 // opened by root in a directory only root reaches; the student's processes
-// hold only the descriptor. logCap keeps it bounded.
+// hold only the descriptor; keepServerLogsSmall bounds its size.
 //
 // With cgroup directories, each student's server also joins the student's
 // group (made by the agent at create) between fork and exec, while it is
@@ -45,7 +45,7 @@ func (h hubConfig) renderSpawner(line func(format string, args ...any)) {
 	line("")
 	line("_WOD_NAME = %s", pyStr(`[a-z_][a-z0-9_-]{0,31}`))
 	line("_WOD_SERVER_LOGS = %s", pyStr(h.ServerLogDir))
-	line("_WOD_RUNTIME = %s", pyStr(h.RuntimeRoot))
+	line("_WOD_RUNTIME = %s", pyStr(RuntimeRoot))
 	line("c.Spawner.args = [%s]", pyStr("--KernelManager.transport=ipc"))
 	line("")
 	line("def _wod_runtime_dir(name):")

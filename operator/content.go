@@ -97,22 +97,22 @@ func (s *Service) ContentStatus(ctx context.Context) ([]*wod.ContentRepo, error)
 // wod up do at start and the content sync after a pull (which records its
 // own content.sync event): that import leaves no audit event.
 func (s *Service) ImportContent(ctx context.Context, by *wod.Caller, dirs []string, location string) ([]wod.ImportResult, error) {
-	return s.importContent(ctx, by, dirs, location, nil)
+	return s.importContent(ctx, by, dirs, location, s.Workshops.ImportWorkshops)
 }
 
 // ImportContentFrom is ImportContent of content pulled from git, on the
 // platform's behalf: the repositories' state (the commits imported) is
 // recorded in the import's own transaction.
 func (s *Service) ImportContentFrom(ctx context.Context, dirs []string, location string, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
-	if repos == nil {
-		repos = []*wod.ContentRepo{}
-	}
-	return s.importContent(ctx, nil, dirs, location, repos)
+	return s.importContent(ctx, nil, dirs, location, func(ctx context.Context, ws []*wod.Workshop) ([]wod.ImportResult, error) {
+		return s.Workshops.ImportWorkshopsFrom(ctx, ws, repos)
+	})
 }
 
-// importContent imports dirs and, unless repos is nil, records the content
-// repositories with it.
-func (s *Service) importContent(ctx context.Context, by *wod.Caller, dirs []string, location string, repos []*wod.ContentRepo) ([]wod.ImportResult, error) {
+// importContent loads and checks dirs, places the workshops, and has save
+// store them.
+func (s *Service) importContent(ctx context.Context, by *wod.Caller, dirs []string, location string,
+	save func(context.Context, []*wod.Workshop) ([]wod.ImportResult, error)) ([]wod.ImportResult, error) {
 	ws, err := content.Load(dirs)
 	if err != nil {
 		return nil, err
@@ -132,12 +132,7 @@ func (s *Service) importContent(ctx context.Context, by *wod.Caller, dirs []stri
 			w.LocationIDs = append(w.LocationIDs, l.ID)
 		}
 	}
-	var res []wod.ImportResult
-	if repos != nil {
-		res, err = s.Workshops.ImportWorkshopsFrom(ctx, ws, repos)
-	} else {
-		res, err = s.Workshops.ImportWorkshops(ctx, ws)
-	}
+	res, err := save(ctx, ws)
 	if err != nil {
 		return nil, err
 	}
