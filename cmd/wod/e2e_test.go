@@ -297,7 +297,7 @@ func (p *platform) startUp() {
 	}
 	p.exited = make(chan struct{})
 	go func() { p.cmd.Wait(); close(p.exited) }()
-	waitReady(p.t, p.base+"/readyz")
+	p.waitReady()
 }
 
 // stop ends wod up gracefully, so that it stops its hub and the students'

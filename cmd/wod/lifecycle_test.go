@@ -76,7 +76,16 @@ func (p *platform) start() {
 	}
 	p.exited = make(chan struct{})
 	go func() { p.cmd.Wait(); close(p.exited) }()
-	waitReady(p.t, p.base+"/readyz")
+	p.waitReady()
+}
+
+// waitReady waits for the process to answer ready; if it does not, the
+// failure shows its log (a hub that would not start says why there).
+func (p *platform) waitReady() {
+	p.t.Helper()
+	if err := pollReady(p.base+"/readyz", 2*time.Minute, p.exited); err != nil {
+		p.t.Fatalf("%v; its log:\n%s", err, p.logs.String())
+	}
 }
 
 // kill ends the server abruptly, as a power cut would.

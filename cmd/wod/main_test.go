@@ -184,19 +184,34 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// waitReady waits for a server run in the test's process to answer ready.
 func waitReady(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	if err := pollReady(url, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pollReady polls url until it answers 200, the process behind it exits
+// (exited closed) or within passes. A loaded machine (other packages' tests
+// beside) can take long to start a hub, so callers give generous bounds:
+// the test fails fast anyway when the process exits.
+func pollReady(url string, within time.Duration, exited <-chan struct{}) error {
+	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		if res, err := http.Get(url); err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-exited:
+			return fmt.Errorf("%s: the process exited before it was ready", url)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	t.Fatal(fmt.Sprintf("%s not ready within 20s", url))
+	return fmt.Errorf("%s not ready within %s", url, within)
 }
 
 // TestContentCheck: content that would not render is found at import and by
