@@ -19,19 +19,21 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 		// not a due time of the engine's clock. A wake-up that comes while
 		// the jobs are queried stays in the token.
 		alarm := setAlarm(nil, func() <-chan struct{} { return token })
-		jobs, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
+		jobs, more, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
 		if err != nil {
 			return nil, err
 		}
 		if len(jobs) == 1 {
 			j := jobs[0]
+			if more {
+				// Another job is due: the next waiting claim takes it.
+				signal(token)
+			}
 			if j.Attempts > j.MaxAttempts {
 				// An agent took it and vanished too many times.
 				e.giveUp(ctx, j, "no agent reported on it after "+fmt.Sprint(j.MaxAttempts)+" attempts")
 				continue
 			}
-			// More may be due: the next waiting claim looks.
-			signal(token)
 			aj, err := e.agentJob(ctx, j)
 			if err != nil || aj != nil {
 				return aj, err

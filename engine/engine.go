@@ -33,7 +33,7 @@ type Store interface {
 	Transition(ctx context.Context, t *wod.Transition) (*wod.Registration, error)
 	// Apply is Transition without reading the registration back.
 	Apply(ctx context.Context, t *wod.Transition) error
-	ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string, lease time.Duration, limit int) ([]*wod.Job, error)
+	ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string, lease time.Duration, limit int) (jobs []*wod.Job, more bool, err error)
 	NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (time.Time, bool, error)
 	FindJob(ctx context.Context, id int64) (*wod.Job, error)
 	CompleteJob(ctx context.Context, d *wod.JobCompletion) error

@@ -91,7 +91,7 @@ func (e *Engine) DriveLegacy(ctx context.Context) (int, error) {
 			return sent, err
 		}
 		for {
-			js, err := e.Store.ClaimJobs(ctx, legacyKinds, &l.ID, e.Worker+"/legacy", legacySendLease, 1)
+			js, more, err := e.Store.ClaimJobs(ctx, legacyKinds, &l.ID, e.Worker+"/legacy", legacySendLease, 1)
 			if err != nil {
 				return sent, err
 			}
@@ -104,6 +104,9 @@ func (e *Engine) DriveLegacy(ctx context.Context) (int, error) {
 			}
 			if ok {
 				sent++
+			}
+			if !more {
+				break
 			}
 		}
 	}

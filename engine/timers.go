@@ -51,7 +51,7 @@ func (e *Engine) runTimers(ctx context.Context) (int, error) {
 		e.Logger.ErrorContext(ctx, "moving stranded creates", "error", err)
 	}
 	for {
-		jobs, err := e.Store.ClaimJobs(ctx, timerKinds, nil, e.Worker, timerLease, 50)
+		jobs, more, err := e.Store.ClaimJobs(ctx, timerKinds, nil, e.Worker, timerLease, 50)
 		if err != nil {
 			return total, err
 		}
@@ -59,7 +59,7 @@ func (e *Engine) runTimers(ctx context.Context) (int, error) {
 			e.runTimer(ctx, j)
 		}
 		total += len(jobs)
-		if len(jobs) < 50 {
+		if !more {
 			return total, nil
 		}
 	}

@@ -73,7 +73,7 @@ func TestDismissJobs(t *testing.T) {
 				To: wod.StatePending, Jobs: []*wod.Job{{Kind: wod.JobPurge, RunAt: clock.Now(), MaxAttempts: 1}}}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobPurge}, &l.ID, "test", time.Minute, 10)
+			got, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobPurge}, &l.ID, "test", time.Minute, 10)
 			if err != nil || len(got) != 1 {
 				t.Fatalf("claim purge: %v %v", got, err)
 			}
@@ -108,7 +108,7 @@ func TestRetryJob(t *testing.T) {
 		if err != nil || j.State != wod.JobQueued || j.Attempts != 0 || !j.RunAt.Equal(clock.Now()) || j.DismissedAt != nil {
 			t.Fatalf("retried: %+v %v", j, err)
 		}
-		got, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &l.ID, "test", time.Minute, 1)
+		got, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &l.ID, "test", time.Minute, 1)
 		if err != nil || len(got) != 1 || got[0].ID != failed.ID || got[0].Attempts != 1 {
 			t.Fatalf("claim the retried job: %+v %v", got, err)
 		}
@@ -117,6 +117,53 @@ func TestRetryJob(t *testing.T) {
 		}
 		if _, err := db.RetryJob(ctx, 424242); wod.ErrorCode(err) != wod.ENOTFOUND {
 			t.Fatalf("retry no job: %v", err)
+		}
+	})
+}
+
+// TestClaimJobsSaysWhetherMoreAreDue: a claim takes due jobs in their
+// order, queued ones and those whose lease ran out alike, leaves those of
+// the future, and says whether others were due beside what it took (an
+// agent then wakes another worker, and only then).
+func TestClaimJobsSaysWhetherMoreAreDue(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l, _ := fixture(t, db, 10, 1, 10, 10)
+		now := clock.Now()
+		var jobs []*wod.Job
+		for _, at := range []time.Duration{-2 * time.Minute, -time.Minute, time.Hour} {
+			jobs = append(jobs, &wod.Job{Kind: wod.JobReset, LocationID: &l.ID, RunAt: now.Add(at), MaxAttempts: 3})
+		}
+		if err := db.ScheduleJobs(ctx, jobs); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(limit int) ([]*wod.Job, bool) {
+			t.Helper()
+			got, more, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &l.ID, "test", time.Minute, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got, more
+		}
+		if got, more := claim(1); len(got) != 1 || got[0].ID != jobs[0].ID || !more {
+			t.Fatalf("first claim: %+v more=%v, want job %d and more", got, more, jobs[0].ID)
+		}
+		if got, more := claim(1); len(got) != 1 || got[0].ID != jobs[1].ID || more {
+			t.Fatalf("second claim: %+v more=%v, want job %d and no more", got, more, jobs[1].ID)
+		}
+		if got, more := claim(5); len(got) != 0 || more {
+			t.Fatalf("nothing is due: %+v more=%v", got, more)
+		}
+		// Both leases run out: the jobs are due again, with the queued one
+		// that fell due meanwhile, oldest first.
+		clock.Advance(time.Hour + time.Minute)
+		got, more := claim(2)
+		if len(got) != 2 || got[0].ID != jobs[0].ID || got[1].ID != jobs[1].ID || got[0].Attempts != 2 || !more {
+			t.Fatalf("lapsed leases: %+v more=%v", got, more)
+		}
+		if got, more := claim(2); len(got) != 1 || got[0].ID != jobs[2].ID || more {
+			t.Fatalf("the last: %+v more=%v", got, more)
 		}
 	})
 }

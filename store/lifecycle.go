@@ -301,35 +301,53 @@ func (db *DB) FailJob(ctx context.Context, jobID int64, attempt int, msg, output
 // worker let the lease run out. An agent job waits while another agent job
 // of the same registration runs, so that operations on one seat never
 // overlap.
+//
+// more says whether other jobs were due beside those claimed, so that the
+// caller wakes another worker only when there is work for it.
 func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string,
-	lease time.Duration, limit int) (js []*wod.Job, err error) {
+	lease time.Duration, limit int) (js []*wod.Job, more bool, err error) {
 	// One UPDATE, atomic by itself: every waiting agent runs it, often.
+	// Queued jobs and lapsed leases are looked for apart, each in its own
+	// ordered index scan (an OR of both became a bitmap scan): a plain index
+	// scan marks the entries of dead row versions as it meets them, and the
+	// jobs table makes a few per participant faster than a vacuum comes, so
+	// that every claim would otherwise walk all of them again.
 	err = db.writeStatement(ctx, func(tx *Tx) error {
-		var w where
-		w.add("((j.state = 'queued' AND j.run_at <= ?) OR (j.state = 'running' AND j.lease_until < ?))", tx.now, tx.now)
+		w := where{args: []any{tx.now}} // $1: the claim's time, in both branches
 		w.add(inList("j.kind", len(kinds)), kindArgs(kinds)...)
 		if locationID != nil {
 			w.add("j.location_id = ?", *locationID)
 		}
 		w.add(`NOT EXISTS (SELECT 1 FROM jobs o WHERE o.registration_id = j.registration_id AND o.id <> j.id
-			AND o.state = 'running' AND o.lease_until >= ? AND o.kind IN ('create', 'cleanup', 'reset', 'purge')
-			AND j.kind IN ('create', 'cleanup', 'reset', 'purge'))`, tx.now)
+			AND o.state = 'running' AND o.lease_until >= $1 AND o.kind IN ('create', 'cleanup', 'reset', 'purge')
+			AND j.kind IN ('create', 'cleanup', 'reset', 'purge'))`)
 		lock := ""
 		if tx.db.dialect == Postgres {
 			lock = " FOR UPDATE SKIP LOCKED"
 		}
 		n := len(w.args)
-		args := append(w.args, limit, worker, tx.now.Add(lease), tx.now)
-		js, err = queryJobs(tx, fmt.Sprintf(`UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d,
-			lease_until = $%d, updated_at = $%d WHERE id IN (SELECT j.id FROM jobs j%s ORDER BY j.run_at, j.id LIMIT $%d%s)
-			RETURNING `+jobColumns, n+2, n+3, n+4, w.String(), n+1, lock), args...)
+		args := append(w.args, limit, worker, tx.now.Add(lease))
+		// Each branch looks one job further than the limit: the count of
+		// what was due, returned along, says whether more are left.
+		due := func(cond string) string {
+			return fmt.Sprintf(`SELECT id, run_at FROM (SELECT j.id, j.run_at FROM jobs j%s AND %s
+				ORDER BY j.run_at, j.id LIMIT $%d + 1%s) AS due`, w.String(), cond, n+1, lock)
+		}
+		var found int
+		js, err = queryAll(tx, func(row scanner) (*wod.Job, error) { return scanJob(alsoScan{row, []any{&found}}) },
+			fmt.Sprintf(`WITH due AS (%s UNION ALL %s)
+			UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d, lease_until = $%d, updated_at = $1
+			WHERE id IN (SELECT id FROM due ORDER BY run_at, id LIMIT $%d) RETURNING `+jobColumns+`, (SELECT COUNT(*) FROM due)`,
+				due("j.state = 'queued' AND j.run_at <= $1"), due("j.state = 'running' AND j.lease_until < $1"),
+				n+2, n+3, n+1), args...)
+		more = found > len(js)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("claim jobs: %w", err)
+		return nil, false, fmt.Errorf("claim jobs: %w", err)
 	}
 	slices.SortFunc(js, func(a, b *wod.Job) int { return a.RunAt.Compare(b.RunAt) })
-	return js, nil
+	return js, more, nil
 }
 
 // NextJobAt returns when the next job of the kinds falls due (a queued one's

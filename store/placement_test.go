@@ -211,7 +211,7 @@ func TestMoveStrandedCreates(t *testing.T) {
 		}
 		// hub2's agent claims r2's create, then falls silent; r4's create
 		// was never claimed.
-		claimed, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobCreate}, &hub2.ID, "agent@hub2", 10*time.Minute, 1)
+		claimed, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobCreate}, &hub2.ID, "agent@hub2", 10*time.Minute, 1)
 		if err != nil || len(claimed) != 1 || *claimed[0].RegistrationID != r2.ID {
 			t.Fatalf("claim at hub2: %v %v", claimed, err)
 		}
@@ -251,7 +251,7 @@ func TestMoveStrandedCreates(t *testing.T) {
 			t.Fatalf("the old attempt's report: %v", err)
 		}
 		// local's agent takes the creates, with an attempt of its own.
-		got, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobCreate}, &local.ID, "agent@local", 10*time.Minute, 10)
+		got, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobCreate}, &local.ID, "agent@local", 10*time.Minute, 10)
 		if err != nil || len(got) != 4 {
 			t.Fatalf("claims at local: %v %v", got, err)
 		}
@@ -266,11 +266,11 @@ func TestMoveStrandedCreates(t *testing.T) {
 		if seats[1] != wod.SeatDirty || seats[2] != wod.SeatFree {
 			t.Fatalf("hub2's seats: %v", seats)
 		}
-		if js, _ := db.ClaimJobs(ctx, []wod.JobKind{wod.JobPurge}, &hub2.ID, "agent@hub2", time.Minute, 10); len(js) != 0 {
+		if js, _, _ := db.ClaimJobs(ctx, []wod.JobKind{wod.JobPurge}, &hub2.ID, "agent@hub2", time.Minute, 10); len(js) != 0 {
 			t.Fatalf("purge before the old lease ended: %+v", js)
 		}
 		clock.Advance(10 * time.Minute)
-		purge, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobPurge}, &hub2.ID, "agent@hub2", time.Minute, 10)
+		purge, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobPurge}, &hub2.ID, "agent@hub2", time.Minute, 10)
 		if err != nil || len(purge) != 1 || purge[0].RegistrationID != nil {
 			t.Fatalf("purge of the old seat: %+v %v", purge, err)
 		}

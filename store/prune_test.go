@@ -56,7 +56,7 @@ func TestPrune(t *testing.T) {
 		}
 		finishJobs := func() {
 			t.Helper()
-			js, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobWatchdog}, nil, "test", time.Minute, 10)
+			js, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobWatchdog}, nil, "test", time.Minute, 10)
 			if err != nil {
 				t.Fatal(err)
 			}

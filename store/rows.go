@@ -41,3 +41,13 @@ func scanOne[T any](row scanner) (T, error) {
 	err := row.Scan(&v)
 	return v, err
 }
+
+// alsoScan is a row whose Scan also fills extra columns, after those of the
+// caller: a scan function made for a table's columns reads a query that
+// returns a few more.
+type alsoScan struct {
+	row   scanner
+	extra []any
+}
+
+func (a alsoScan) Scan(dest ...any) error { return a.row.Scan(append(dest, a.extra...)...) }

@@ -229,7 +229,7 @@ func TestDashboard(t *testing.T) {
 			return j
 		}
 		claimAndFail := func(j *wod.Job, msg string, retry *time.Time) {
-			got, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &l.ID, "test", time.Minute, 10)
+			got, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobReset}, &l.ID, "test", time.Minute, 10)
 			if err != nil || len(got) != 1 || got[0].ID != j.ID {
 				t.Fatalf("claim %d: %v %v", j.ID, got, err)
 			}

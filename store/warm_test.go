@@ -21,7 +21,7 @@ func warmUp(t *testing.T, db *store.DB, w *wod.Workshop) (scheduled int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobWarm}, &w.LocationID, "agent", time.Minute, 100)
+	jobs, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobWarm}, &w.LocationID, "agent", time.Minute, 100)
 	if err != nil || len(jobs) != n {
 		t.Fatalf("claim warm jobs: %d of %d, %v", len(jobs), n, err)
 	}
@@ -198,7 +198,7 @@ func TestWarmPoolKeeper(t *testing.T) {
 		if _, n, err := db.KeepWarm(ctx, w.ID, w.LocationID); err != nil || n != 1 {
 			t.Fatalf("grow: %d %v", n, err)
 		}
-		jobs, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobWarm}, &w.LocationID, "agent", time.Minute, 10)
+		jobs, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobWarm}, &w.LocationID, "agent", time.Minute, 10)
 		if err != nil || len(jobs) != 1 {
 			t.Fatalf("claim: %v %v", jobs, err)
 		}

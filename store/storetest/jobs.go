@@ -18,7 +18,7 @@ func FailedJob(t testing.TB, db *store.DB, kind wod.JobKind, locationID int64, m
 	if err := db.ScheduleJobs(ctx, []*wod.Job{j}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.ClaimJobs(ctx, []wod.JobKind{kind}, &locationID, "test", time.Minute, 1)
+	got, _, err := db.ClaimJobs(ctx, []wod.JobKind{kind}, &locationID, "test", time.Minute, 1)
 	if err != nil || len(got) != 1 || got[0].ID != j.ID {
 		t.Fatalf("claim job %d: %v %v", j.ID, got, err)
 	}
