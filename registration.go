@@ -97,10 +97,12 @@ type Registration struct {
 	// SeatHeld: the seat still belongs to this registration (assigned or
 	// dirty), so agent work on it is this registration's to do.
 	SeatHeld bool `json:"seat_held"`
-	// BaseStudentID is the location's (Location.BaseStudentID), read with
-	// the registration: an agent's job names the seat's student ID, and
-	// reading the location for it would cost every claim a round trip.
-	BaseStudentID int `json:"-"`
+	// At is the registration's location as the store read it with the
+	// registration (name, hub URL, first student ID; nil otherwise): an
+	// agent's job names the seat's student ID, and mails and credentials
+	// give the hub's links, and reading the location for them would cost
+	// each a round trip.
+	At *Location `json:"-"`
 
 	CreatedAt time.Time `json:"created_at"`
 	// ReadyAt is when credentials went out; the clock starts there.

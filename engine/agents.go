@@ -83,7 +83,7 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	if err != nil {
 		return nil, err
 	}
-	l := wod.Location{BaseStudentID: r.BaseStudentID} // the registration's, read with it
+	l := r.At
 	aj.RegistrationID, aj.Workshop, aj.SessionType, aj.Reset = r.ID, w.Slug, w.SessionType, w.Reset
 	aj.StudentNumber, aj.StudentID, aj.Username = r.StudentNumber, l.StudentID(r.StudentNumber), r.Username
 	// The range at the registration's location: per-seat ports count from it.

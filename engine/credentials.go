@@ -27,7 +27,7 @@ type Locations interface {
 func Credentials(ctx context.Context, locations Locations, keys *secret.Keys, r *wod.Registration) (*wod.Credentials, error) {
 	c := &wod.Credentials{Username: r.Username}
 	if r.Location != "" {
-		l, err := locations.FindLocation(ctx, r.Location)
+		l, err := registrationLocation(ctx, locations, r, nil)
 		if err != nil {
 			return nil, fmt.Errorf("credentials of registration %d: %w", r.ID, err)
 		}
@@ -41,6 +41,17 @@ func Credentials(ctx context.Context, locations Locations, keys *secret.Keys, r 
 		return nil, fmt.Errorf("credentials of registration %d: %w", r.ID, err)
 	}
 	return c, nil
+}
+
+// registrationLocation is r's location: at when it is r's, else the one
+// read with r, else the store's.
+func registrationLocation(ctx context.Context, locations Locations, r *wod.Registration, at *wod.Location) (*wod.Location, error) {
+	for _, l := range []*wod.Location{at, r.At} {
+		if l != nil && l.Name == r.Location {
+			return l, nil
+		}
+	}
+	return locations.FindLocation(ctx, r.Location)
 }
 
 // StudentPassword decrypts r's student password while r runs, and reports

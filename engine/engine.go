@@ -346,8 +346,8 @@ func (e *Engine) compose(ctx context.Context, kind wod.MailKind, r *wod.Registra
 	return e.composeAt(ctx, kind, r, w, nil, extra)
 }
 
-// composeAt renders a mail of a registration at location at, read from the
-// store when nil (or not the registration's). Inside a store transaction
+// composeAt renders a mail of a registration at location at, or at the
+// location read with the registration, or else read from the store. Inside a store transaction
 // (a warm booking's) it must be given: a read there would need a second
 // connection while the transaction holds one, and a burst of bookings
 // holding every connection of the pool would wait for each other forever.
@@ -363,12 +363,9 @@ func (e *Engine) composeAt(ctx context.Context, kind wod.MailKind, r *wod.Regist
 		d.EndsAt = *r.EndsAt
 	}
 	if r.Location != "" {
-		l := at
-		if l == nil || l.Name != r.Location {
-			var err error
-			if l, err = e.Store.FindLocation(ctx, r.Location); err != nil {
-				return nil, err
-			}
+		l, err := registrationLocation(ctx, e.Store, r, at)
+		if err != nil {
+			return nil, err
 		}
 		d.LoginURL, d.LaunchURL = l.LoginURL(), l.LaunchURL(r.Username)
 	}

@@ -167,3 +167,35 @@ func TestClaimJobsSaysWhetherMoreAreDue(t *testing.T) {
 		}
 	})
 }
+
+// TestNextJobAt: the next due time of a location's jobs of some kinds is
+// the earliest of a queued job's time and a running job's lease end.
+func TestNextJobAt(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l, _ := fixture(t, db, 10, 1, 10, 10)
+		kinds := []wod.JobKind{wod.JobReset, wod.JobPurge}
+		if _, ok, err := db.NextJobAt(ctx, kinds, &l.ID); err != nil || ok {
+			t.Fatalf("no job yet: %v %v", ok, err)
+		}
+		now := clock.Now()
+		later := &wod.Job{Kind: wod.JobPurge, LocationID: &l.ID, RunAt: now.Add(time.Hour), MaxAttempts: 3}
+		due := &wod.Job{Kind: wod.JobReset, LocationID: &l.ID, RunAt: now, MaxAttempts: 3}
+		if err := db.ScheduleJobs(ctx, []*wod.Job{later, due}); err != nil {
+			t.Fatal(err)
+		}
+		if next, ok, err := db.NextJobAt(ctx, kinds, &l.ID); err != nil || !ok || !next.Equal(now) {
+			t.Fatalf("a queued job due now: %v %v %v", next, ok, err)
+		}
+		if _, _, err := db.ClaimJobs(ctx, kinds, &l.ID, "test", 10*time.Minute, 1); err != nil {
+			t.Fatal(err)
+		}
+		if next, ok, err := db.NextJobAt(ctx, kinds, &l.ID); err != nil || !ok || !next.Equal(now.Add(10*time.Minute)) {
+			t.Fatalf("the running job's lease ends first: %v %v %v", next, ok, err)
+		}
+		if next, ok, err := db.NextJobAt(ctx, []wod.JobKind{wod.JobPurge}, &l.ID); err != nil || !ok || !next.Equal(later.RunAt) {
+			t.Fatalf("of the purges only: %v %v %v", next, ok, err)
+		}
+	})
+}

@@ -353,7 +353,7 @@ func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *in
 // NextJobAt returns when the next job of the kinds falls due (a queued one's
 // time, or a running one's lease end), and false when there is none.
 func (db *DB) NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (next time.Time, ok bool, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		var qs []dueQuery
 		for _, q := range []struct{ state, col string }{{"queued", "run_at"}, {"running", "lease_until"}} {
 			var w where

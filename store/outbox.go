@@ -76,7 +76,7 @@ func (db *DB) RequeueMail(ctx context.Context, registrationID int64, kind wod.Ma
 
 // NextMailAt returns when the next mail falls due, and false if none.
 func (db *DB) NextMailAt(ctx context.Context) (next time.Time, ok bool, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		next, ok, err = earliest(tx,
 			dueQuery{sql: `SELECT next_attempt_at FROM mails WHERE state = 'queued' ORDER BY next_attempt_at LIMIT 1`},
 			dueQuery{sql: `SELECT lease_until FROM mails WHERE state = 'sending' ORDER BY lease_until LIMIT 1`})

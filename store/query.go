@@ -3,8 +3,9 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,22 +129,39 @@ type dueQuery struct {
 	args []any
 }
 
-// earliest runs the queries and returns the earliest time any of them
-// found, and false when none found a row: when a queue (jobs, mails,
-// webhook deliveries) next has work, due or leased.
+// earliest runs the queries as one statement and returns the earliest time
+// any of them found, and false when none found a row: when a queue (jobs,
+// mails, webhook deliveries) next has work, due or leased. Each query is
+// one ordered index scan with LIMIT 1; their union is one round trip.
 func earliest(tx *Tx, qs ...dueQuery) (next time.Time, ok bool, err error) {
-	for _, q := range qs {
-		var t time.Time
-		err := tx.queryRow(q.sql, q.args...).Scan(&t)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return time.Time{}, false, err
-		}
+	var parts []string
+	var args []any
+	for i, q := range qs {
+		parts = append(parts, fmt.Sprintf("SELECT * FROM (%s) AS due%d", renumber(q.sql, len(args)), i))
+		args = append(args, q.args...)
+	}
+	times, err := queryAll(tx, scanOne[time.Time], strings.Join(parts, " UNION ALL "), args...)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, t := range times {
 		if !ok || t.Before(next) {
 			next, ok = t.UTC(), true
 		}
 	}
 	return next, ok, nil
 }
+
+// renumber shifts the $N placeholders of query by offset, for a query
+// joined after others that take offset arguments.
+func renumber(query string, offset int) string {
+	if offset == 0 {
+		return query
+	}
+	return placeholder.ReplaceAllStringFunc(query, func(p string) string {
+		n, _ := strconv.Atoi(p[1:])
+		return "$" + strconv.Itoa(n+offset)
+	})
+}
+
+var placeholder = regexp.MustCompile(`\$[0-9]+`)

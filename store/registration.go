@@ -15,7 +15,7 @@ const registrationColumns = `r.id, r.workshop_id, w.slug, r.name, r.email, r.com
 	r.ended_at, r.updated_at, COALESCE(s.registration_id = r.id AND s.state <> 'free', FALSE), r.rehearsal_id,
 	r.waiting_since, r.seated_at, CASE WHEN r.state = 'waiting' THEN (SELECT COUNT(*) FROM registrations q
 		WHERE q.workshop_id = r.workshop_id AND q.state = 'waiting' AND q.id <= r.id) ELSE 0 END, r.self_extended,
-	l.base_student_id`
+	l.base_student_id, l.hub_url`
 
 const registrationFrom = `registrations r JOIN workshops w ON w.id = r.workshop_id JOIN locations l ON l.id = r.location_id
 	LEFT JOIN seats s ON s.id = r.seat_id`
@@ -27,12 +27,15 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 	var ready, ends, ended sql.NullTime
 	var rehearsal sql.NullInt64
 	var waiting, seated sql.NullTime
+	at := wod.Location{}
 	if err := row.Scan(&r.ID, &r.WorkshopID, &r.Workshop, &r.Name, &r.Email, &r.Company, &r.State, &seat,
 		&r.LocationID, &r.Location, &r.StudentNumber, &r.PasswordEnc, &completion, &r.Error, &r.CreatedAt, &ready, &ends,
 		&ended, &r.UpdatedAt, &r.SeatHeld, &rehearsal, &waiting, &seated, &r.Place, &r.SelfExtended,
-		&r.BaseStudentID); err != nil {
+		&at.BaseStudentID, &at.HubURL); err != nil {
 		return nil, err
 	}
+	at.ID, at.Name = r.LocationID, r.Location
+	r.At = &at
 	r.WaitingSince, r.SeatedAt = timePtr(waiting), timePtr(seated)
 	r.SeatID, r.RehearsalID = int64Ptr(seat), int64Ptr(rehearsal)
 	if completion.Valid {

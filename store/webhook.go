@@ -533,7 +533,7 @@ func (db *DB) FinishWebhookDelivery(ctx context.Context, o wod.WebhookOutcome) (
 // NextWebhookDeliveryAt returns when the next delivery of an endpoint that
 // is not paused falls due, and false when none is waiting.
 func (db *DB) NextWebhookDeliveryAt(ctx context.Context) (next time.Time, ok bool, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		next, ok, err = earliest(tx,
 			dueQuery{sql: `SELECT d.next_attempt_at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
 				WHERE e.paused_at IS NULL AND d.state = 'queued' ORDER BY d.next_attempt_at LIMIT 1`},
