@@ -221,24 +221,26 @@ func scheduleJob(tx *Tx, j *wod.Job) error {
 		args = "{}"
 	}
 	// The registration's location unless the job names one, in the
-	// INSERT itself: one round trip.
+	// INSERT itself; and an agent job due now (a cleanup after an end)
+	// wakes the claims of its location on every replica, as insertJob's
+	// do, from the INSERT's RETURNING: one round trip.
+	notify := "''"
+	if tx.db.dialect == Postgres && j.Kind.AgentKind() && !j.RunAt.After(tx.now) {
+		notify = `pg_notify('` + agentJobsChannel + `', location_id::text)::text`
+	}
 	var loc sql.NullInt64
+	var notified sql.NullString
 	if err := tx.queryRow(`INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args,
 		created_at, updated_at) VALUES ($1, $2, COALESCE($3, (SELECT location_id FROM registrations WHERE id = $2)),
 		'queued', $4, $5, $6, $7, $7)
 		ON CONFLICT (registration_id, kind) WHERE registration_id IS NOT NULL DO UPDATE SET state = 'queued',
 		run_at = excluded.run_at, attempts = 0, max_attempts = excluded.max_attempts, lease_until = NULL,
 		leased_by = '', last_error = '', args = excluded.args, dismissed_at = NULL, updated_at = excluded.updated_at
-		RETURNING id, location_id`,
-		j.Kind, *j.RegistrationID, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, args, tx.now).Scan(&j.ID, &loc); err != nil {
+		RETURNING id, location_id, `+notify,
+		j.Kind, *j.RegistrationID, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, args, tx.now).Scan(&j.ID, &loc, &notified); err != nil {
 		return err
 	}
 	j.LocationID = int64Ptr(loc)
-	// An agent job due now (a cleanup after an end) wakes the claims of
-	// its location on every replica, as insertJob's do.
-	if j.LocationID != nil && j.Kind.AgentKind() && !j.RunAt.After(tx.now) {
-		return notifyAgentJob(tx, *j.LocationID)
-	}
 	return nil
 }
 

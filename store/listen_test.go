@@ -95,6 +95,24 @@ func TestListenAgentJobs(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("the listener never heard of the job due now at the other location")
 			}
+			// A registration's job (the cleanup an end schedules) is heard
+			// at the registration's location.
+			r, err := register(writer, "WKSHP-API101", "ann@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := writer.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
+				To: r.State, Jobs: []*wod.Job{{Kind: wod.JobCleanup}}}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case id := <-heard:
+				if id != l.ID {
+					t.Fatalf("heard of location %d, want the registration's, %d", id, l.ID)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the listener never heard of the registration's cleanup")
+			}
 		})
 	}
 }
