@@ -331,7 +331,13 @@ func (e *Engine) FollowAgentJobs(ctx context.Context) {
 		return
 	}
 	for {
-		err := l.ListenAgentJobs(ctx, e.WakeClaims)
+		err := l.ListenAgentJobs(ctx, func(locationID int64) {
+			if locationID == 0 {
+				e.hearing.Store(true) // listening (again)
+			}
+			e.WakeClaims(locationID)
+		})
+		e.hearing.Store(false)
 		if err == nil || ctx.Err() != nil {
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -146,10 +147,15 @@ type Engine struct {
 	// claims hold, by location, the wake-up of the agents' long-polls: a
 	// token (a channel of one) that one waiting claim takes. Work at one
 	// location wakes one of its claims, which passes the token on when it
-	// found a job (more may be due): a crowd booking at twenty locations
+	// found a job and more are due: a crowd booking at twenty locations
 	// would otherwise wake every waiting claim for each booking, all of
 	// them then querying the jobs at once.
 	claims map[int64]chan struct{}
+	// hearing: the store tells this server of every agent job as its
+	// transaction commits, whichever replica scheduled it (FollowAgentJobs
+	// is listening): its own steps then leave the claims to that, rather
+	// than waking one more for each.
+	hearing atomic.Bool
 }
 
 // Defaults.
@@ -180,7 +186,10 @@ func (e *Engine) notify() { e.notifyAt(0) }
 
 // notifyAt wakes the timer loop, the outbox and the agents waiting for a
 // job at the location (every agent when locationID is 0): for work whose
-// agent jobs, if any, are all at that location.
+// agent jobs, if any, are all at that location. While the store tells of
+// agent jobs (hearing), the agents are left to its word: a step wakes no
+// claim that would find nothing (a job that waited for another of its
+// registration to end is found by the claims' look every second).
 func (e *Engine) notifyAt(locationID int64) {
 	e.wakeMu.Lock()
 	defer e.wakeMu.Unlock()
@@ -188,7 +197,9 @@ func (e *Engine) notifyAt(locationID int64) {
 		close(e.wake)
 	}
 	e.wake = make(chan struct{})
-	e.wakeClaimsLocked(locationID)
+	if !e.hearing.Load() {
+		e.wakeClaimsLocked(locationID)
+	}
 }
 
 // WakeClaims wakes the agents waiting for a job at the location (every

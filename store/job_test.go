@@ -124,7 +124,7 @@ func TestRetryJob(t *testing.T) {
 // TestClaimJobsSaysWhetherMoreAreDue: a claim takes due jobs in their
 // order, queued ones and those whose lease ran out alike, leaves those of
 // the future, and says whether others were due beside what it took (an
-// agent then wakes another worker, and only then).
+// agent then wakes another worker, and on PostgreSQL only then).
 func TestClaimJobsSaysWhetherMoreAreDue(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
@@ -149,7 +149,10 @@ func TestClaimJobsSaysWhetherMoreAreDue(t *testing.T) {
 		if got, more := claim(1); len(got) != 1 || got[0].ID != jobs[0].ID || !more {
 			t.Fatalf("first claim: %+v more=%v, want job %d and more", got, more, jobs[0].ID)
 		}
-		if got, more := claim(1); len(got) != 1 || got[0].ID != jobs[1].ID || more {
+		// SQLite answers RETURNING after the update: a full claim there
+		// says there may be more.
+		exact := db.Dialect() == store.Postgres
+		if got, more := claim(1); len(got) != 1 || got[0].ID != jobs[1].ID || (exact && more) {
 			t.Fatalf("second claim: %+v more=%v, want job %d and no more", got, more, jobs[1].ID)
 		}
 		if got, more := claim(5); len(got) != 0 || more {

@@ -329,20 +329,35 @@ func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *in
 		}
 		n := len(w.args)
 		args := append(w.args, limit, worker, tx.now.Add(lease))
-		// Each branch looks one job further than the limit: the count of
-		// what was due, returned along, says whether more are left.
 		due := func(cond string) string {
 			return fmt.Sprintf(`SELECT id, run_at FROM (SELECT j.id, j.run_at FROM jobs j%s AND %s
-				ORDER BY j.run_at, j.id LIMIT $%d + 1%s) AS due`, w.String(), cond, n+1, lock)
+				ORDER BY j.run_at, j.id LIMIT $%d%s) AS due`, w.String(), cond, n+1, lock)
+		}
+		queued, lapsed := "j.state = 'queued' AND j.run_at <= $1", "j.state = 'running' AND j.lease_until < $1"
+		// On PostgreSQL, what was due, counted up to one job past the limit
+		// without locking (a job locked by a concurrent claim would be
+		// skipped) in the statement's snapshot, says whether more are left
+		// beside those claimed. SQLite evaluates RETURNING after the
+		// update: there a full claim says there may be more.
+		ahead := "0"
+		if tx.db.dialect == Postgres {
+			count := func(cond string) string {
+				return fmt.Sprintf(`(SELECT COUNT(*) FROM (SELECT 1 FROM jobs j%s AND %s LIMIT $%d + 1) AS ahead)`,
+					w.String(), cond, n+1)
+			}
+			ahead = count(queued) + " + " + count(lapsed)
 		}
 		var found int
 		js, err = queryAll(tx, func(row scanner) (*wod.Job, error) { return scanJob(alsoScan{row, []any{&found}}) },
 			fmt.Sprintf(`WITH due AS (%s UNION ALL %s)
 			UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d, lease_until = $%d, updated_at = $1
-			WHERE id IN (SELECT id FROM due ORDER BY run_at, id LIMIT $%d) RETURNING `+jobColumns+`, (SELECT COUNT(*) FROM due)`,
-				due("j.state = 'queued' AND j.run_at <= $1"), due("j.state = 'running' AND j.lease_until < $1"),
-				n+2, n+3, n+1), args...)
-		more = found > len(js)
+			WHERE id IN (SELECT id FROM due ORDER BY run_at, id LIMIT $%d) RETURNING `+jobColumns+`, %s`,
+				due(queued), due(lapsed), n+2, n+3, n+1, ahead), args...)
+		if tx.db.dialect == Postgres {
+			more = found > len(js)
+		} else {
+			more = len(js) > 0 && len(js) == limit
+		}
 		return err
 	})
 	if err != nil {

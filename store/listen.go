@@ -15,7 +15,8 @@ const agentJobsChannel = "wod_agent_jobs"
 
 // ListenAgentJobs calls fn with the location of every agent job that falls
 // due when scheduled, by any server replica, once its transaction commits;
-// it returns when ctx ends (nil) or the connection fails. An agent waiting
+// it returns when ctx ends (nil) or the connection fails. Once it listens,
+// it calls fn(0) (every location): jobs scheduled before were not heard. An agent waiting
 // on one replica thus learns at once of a booking taken by another.
 //
 // On SQLite it returns nil at once: there is one server, which wakes its
@@ -40,6 +41,8 @@ func (db *DB) ListenAgentJobs(ctx context.Context, fn func(locationID int64)) er
 		if _, err := pc.Exec(ctx, "LISTEN "+agentJobsChannel); err != nil {
 			return err
 		}
+		// Listening from now: what was scheduled before was not heard.
+		fn(0)
 		// The connection goes back to the pool: it must not listen there.
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

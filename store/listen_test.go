@@ -51,7 +51,15 @@ func TestListenAgentJobs(t *testing.T) {
 					t.Errorf("ListenAgentJobs after its context ended: %v, want nil", err)
 				}
 			}()
-			// The listener may not be listening yet: schedule until it hears.
+			// Once listening, it says every location may have work.
+			select {
+			case id := <-heard:
+				if id != 0 {
+					t.Fatalf("first heard of location %d, want 0 (every location) once listening", id)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the listener never said it listens")
+			}
 			deadline := time.After(30 * time.Second)
 		wait:
 			for {
