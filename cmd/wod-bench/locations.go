@@ -50,6 +50,11 @@ type locationsOptions struct {
 	Workers   int
 	Heartbeat time.Duration
 	Timeout   time.Duration
+	// EndAfterRush holds the ends until every participant is ready, as on
+	// a morning of a conference (sessions last hours): the bookings then
+	// share the machine with the creates alone, and the ends and cleanups
+	// are measured apart. Otherwise each participant ends as soon as ready.
+	EndAfterRush bool
 }
 
 // locationsResult is what -mode locations prints.
@@ -81,6 +86,16 @@ type locationsResult struct {
 	ReadyP50Ms float64 `json:"booking_to_ready_p50_ms"`
 	ReadyP99Ms float64 `json:"booking_to_ready_p99_ms"`
 	ReadyMaxMs float64 `json:"booking_to_ready_max_ms"`
+	// AllReadySeconds runs from the first booking to the last participant
+	// made ready.
+	AllReadySeconds float64 `json:"all_ready_seconds"`
+	// Ends says when the participants ended: "as soon as ready" or "after
+	// the rush"; after the rush, EndSeconds runs from the last ready to
+	// the last cleanup, and EndsPerS is the sessions ended and cleaned up
+	// a second over it.
+	Ends       string  `json:"ends"`
+	EndSeconds float64 `json:"end_seconds,omitempty"`
+	EndsPerS   float64 `json:"ends_per_second,omitempty"`
 	// Done counts the sessions the participants ended whose cleanup the
 	// agents reported.
 	Done         int     `json:"done"`
@@ -164,8 +179,15 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 		cancel()
 		agents.Wait()
 	}()
-	// Participants end their session as soon as it is ready, through their
-	// status link, so that cleanups run beside the bookings.
+	// Participants end their session through their status link, as soon as
+	// it is ready (cleanups run beside the bookings) or once the rush is over.
+	rushOver := make(chan struct{})
+	res.Ends = "as soon as ready"
+	if !o.EndAfterRush {
+		close(rushOver)
+	} else {
+		res.Ends = "after the rush"
+	}
 	var enders sync.WaitGroup
 	for i := range o.Concurrency {
 		enders.Go(func() {
@@ -177,6 +199,11 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 					p := crowd.get(id)
 					select {
 					case <-p.booked:
+					case <-runCtx.Done():
+						return
+					}
+					select {
+					case <-rushOver:
 					case <-runCtx.Done():
 						return
 					}
@@ -229,8 +256,14 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 	res.BookingsPerS = float64(res.Booked) / res.BookSeconds
 	res.BookP50Ms, res.BookP99Ms, _ = percentiles(bookLat)
 
-	// Every booked participant ends up done (or given up on as an error).
 	deadline := time.Now().Add(o.Timeout)
+	if o.EndAfterRush {
+		for n, _ := crowd.readiness(); n < res.Booked && time.Now().Before(deadline); n, _ = crowd.readiness() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(rushOver)
+	}
+	// Every booked participant ends up done (or given up on as an error).
 	for crowd.settled() < res.Booked && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 		if os.Getenv("WOD_BENCH_DEBUG") != "" && time.Since(start).Milliseconds()%2000 < 20 {
@@ -238,6 +271,13 @@ func benchLocations(ctx context.Context, o locationsOptions) (*locationsResult, 
 		}
 	}
 	res.TotalSeconds = time.Since(start).Seconds()
+	if _, last := crowd.readiness(); !last.IsZero() {
+		res.AllReadySeconds = last.Sub(start).Seconds()
+		if o.EndAfterRush {
+			res.EndSeconds = res.TotalSeconds - res.AllReadySeconds
+			res.EndsPerS = float64(crowd.settled()) / res.EndSeconds
+		}
+	}
 	if n := res.Booked - crowd.settled(); n > 0 {
 		errs.addN("not done within -timeout", n)
 	}

@@ -155,6 +155,21 @@ func (c *crowd) ready(id int64, at time.Time) bool {
 	return true
 }
 
+// readiness counts the participants made ready, and says when the last was.
+func (c *crowd) readiness() (n int, last time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.people {
+		if !p.readyAt.IsZero() {
+			n++
+			if p.readyAt.After(last) {
+				last = p.readyAt
+			}
+		}
+	}
+	return n, last
+}
+
 func (c *crowd) ended(id int64, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -74,6 +74,7 @@ func main() {
 	replicas := flag.Int("replicas", 2, "locations mode: server replicas sharing the database")
 	workers := flag.Int("workers", 4, "locations mode: job workers of each simulated agent")
 	heartbeat := flag.Duration("heartbeat", 5*time.Second, "locations mode: heartbeat period of each simulated agent")
+	endAfterRush := flag.Bool("end-after-rush", false, "locations mode: participants end once every one is ready (a morning rush), not each as soon as ready")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -87,7 +88,8 @@ func main() {
 	case "locations":
 		var res *locationsResult
 		o := locationsOptions{DB: *dsn, Participants: *participants, Locations: *locations, Workshops: *workshops,
-			Replicas: *replicas, Concurrency: *conc, Workers: *workers, Heartbeat: *heartbeat, Timeout: 5 * time.Minute}
+			Replicas: *replicas, Concurrency: *conc, Workers: *workers, Heartbeat: *heartbeat, Timeout: 5 * time.Minute,
+			EndAfterRush: *endAfterRush}
 		if res, err = withProfile(*cpuprofile, func() (*locationsResult, error) {
 			return benchLocations(context.Background(), o)
 		}); err == nil {
