@@ -60,10 +60,16 @@ func (s *Server) authenticateAgent(ctx huma.Context, next func(huma.Context)) {
 		s.writeErr(ctx, wod.Errorf(wod.EUNAUTHORIZED, "the agent protocol needs the location's agent token as a bearer token"))
 		return
 	}
-	l, err := s.AgentAuth.FindLocationByAgentToken(ctx.Context(), secret.HashToken(strings.TrimSpace(token)))
-	if err != nil {
-		s.writeErr(ctx, err)
-		return
+	hash := secret.HashToken(strings.TrimSpace(token))
+	now := time.Now()
+	l := s.agentTokens.find(hash, now)
+	if l == nil {
+		var err error
+		if l, err = s.AgentAuth.FindLocationByAgentToken(ctx.Context(), hash); err != nil {
+			s.writeErr(ctx, err)
+			return
+		}
+		s.agentTokens.remember(hash, l, now)
 	}
 	next(huma.WithValue(ctx, locationKey{}, l))
 }

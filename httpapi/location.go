@@ -100,6 +100,7 @@ func (s *Server) createLocation(ctx context.Context, in *createLocationInput) (*
 }
 
 func (s *Server) updateLocation(ctx context.Context, in *updateLocationInput) (*body[*wod.Location], error) {
+	defer s.agentTokens.forget()
 	l, err := s.Operator.UpdateLocation(ctx, CallerFrom(ctx), in.Name, wod.LocationUpdate{HubURL: in.Body.HubURL,
 		BaseStudentID: in.Body.BaseStudentID, Students: in.Body.Students, Kind: (*wod.LocationKind)(in.Body.Kind),
 		BackendEmail: in.Body.BackendEmail, BackendSMTP: in.Body.BackendSMTP})
@@ -110,6 +111,7 @@ func (s *Server) updateLocation(ctx context.Context, in *updateLocationInput) (*
 }
 
 func (s *Server) deleteLocation(ctx context.Context, in *NameParam) (*empty, error) {
+	defer s.agentTokens.forget()
 	if err := s.Operator.DeleteLocation(ctx, CallerFrom(ctx), in.Name); err != nil {
 		return nil, err
 	}
@@ -119,6 +121,7 @@ func (s *Server) deleteLocation(ctx context.Context, in *NameParam) (*empty, err
 // createAgentToken is registered with the agent protocol (registerAgents),
 // which the token opens.
 func (s *Server) createAgentToken(ctx context.Context, in *NameParam) (*agentToken, error) {
+	defer s.agentTokens.forget()
 	tok, err := s.Operator.IssueAgentToken(ctx, CallerFrom(ctx), in.Name)
 	if err != nil {
 		return nil, err

@@ -81,9 +81,10 @@ type Server struct {
 	// legacy locations (the engine); nil: they are refused as at agents'.
 	Backends LegacyBackends
 
-	api     huma.API
-	limiter *limiter
-	logins  *login.Guard
+	api         huma.API
+	limiter     *limiter
+	agentTokens agentTokens
+	logins      *login.Guard
 }
 
 // APIPrefix is where the API lives.

@@ -371,15 +371,21 @@ func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *in
 // time, or a running one's lease end), and false when there is none.
 func (db *DB) NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (next time.Time, ok bool, err error) {
 	err = db.readStatement(ctx, func(tx *Tx) error {
+		// One look per kind, each the first entry of an index by kind and
+		// time (jobs_queued_kind, jobs_running_kind): a look at all the
+		// kinds at once walked the queue in time order past every job of
+		// the other kinds (a crowd's expiries, hours ahead, ~1.5 ms).
 		var qs []dueQuery
 		for _, q := range []struct{ state, col string }{{"queued", "run_at"}, {"running", "lease_until"}} {
-			var w where
-			w.add("state = ?", q.state)
-			w.add(inList("kind", len(kinds)), kindArgs(kinds)...)
-			if locationID != nil {
-				w.add("location_id = ?", *locationID)
+			for _, kind := range kinds {
+				var w where
+				w.add("state = '" + q.state + "'") // a constant, for the partial indexes
+				w.add("kind = ?", kind)
+				if locationID != nil {
+					w.add("location_id = ?", *locationID)
+				}
+				qs = append(qs, dueQuery{`SELECT ` + q.col + ` FROM jobs` + w.String() + ` ORDER BY ` + q.col + ` LIMIT 1`, w.args})
 			}
-			qs = append(qs, dueQuery{`SELECT ` + q.col + ` FROM jobs` + w.String() + ` ORDER BY ` + q.col + ` LIMIT 1`, w.args})
 		}
 		next, ok, err = earliest(tx, qs...)
 		return err

@@ -1,0 +1,62 @@
+package httpapi
+
+import (
+	"sync"
+	"time"
+
+	"github.com/wod-dev/wod"
+)
+
+// agentTokenTTL is how long a server trusts what an agent token was found
+// to open. A token replaced or a location removed through this server's
+// API is forgotten at once; through another replica, the admin pages or the
+// CLI, within this time.
+const agentTokenTTL = time.Second
+
+// agentTokensKept bounds what agentTokens holds: more than a site has
+// locations; past it, it starts afresh.
+const agentTokensKept = 1024
+
+// agentTokens remembers which location an agent token authenticated:
+// every claim, report and heartbeat of an agent carries the token, and
+// under a crowd each would otherwise cost a database lookup (four per
+// participant). Only tokens that were found are kept, so a stranger's
+// guesses cannot fill it; there are as many as locations.
+type agentTokens struct {
+	mu   sync.Mutex
+	seen map[string]agentTokenEntry
+}
+
+type agentTokenEntry struct {
+	location wod.Location
+	until    time.Time
+}
+
+// find returns the location the token hash opened less than agentTokenTTL
+// ago, as a copy of its own for the request, or nil.
+func (c *agentTokens) find(hash []byte, now time.Time) *wod.Location {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.seen[string(hash)]
+	if !ok || !now.Before(e.until) {
+		return nil
+	}
+	l := e.location
+	return &l
+}
+
+func (c *agentTokens) remember(hash []byte, l *wod.Location, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil || len(c.seen) >= agentTokensKept {
+		c.seen = map[string]agentTokenEntry{}
+	}
+	c.seen[string(hash)] = agentTokenEntry{location: *l, until: now.Add(agentTokenTTL)}
+}
+
+// forget drops everything: a location or its token changed.
+func (c *agentTokens) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen = nil
+}
