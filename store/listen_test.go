@@ -52,14 +52,7 @@ func TestListenAgentJobs(t *testing.T) {
 				}
 			}()
 			// Once listening, it says every location may have work.
-			select {
-			case id := <-heard:
-				if id != 0 {
-					t.Fatalf("first heard of location %d, want 0 (every location) once listening", id)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the listener never said it listens")
-			}
+			expectHeard(t, heard, 0, "every location, once listening")
 			deadline := time.After(30 * time.Second)
 		wait:
 			for {
@@ -95,14 +88,7 @@ func TestListenAgentJobs(t *testing.T) {
 			if err := writer.ScheduleJobs(ctx, []*wod.Job{{Kind: wod.JobCleanup, LocationID: &other.ID}}); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case id := <-heard:
-				if id != other.ID {
-					t.Fatalf("heard of location %d, want only the job due now at %d", id, other.ID)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the listener never heard of the job due now at the other location")
-			}
+			expectHeard(t, heard, other.ID, "the job due now at the other location (not the one due later)")
 			// A registration's job (the cleanup an end schedules) is heard
 			// at the registration's location.
 			r, err := register(writer, "WKSHP-API101", "ann@example.com")
@@ -113,14 +99,21 @@ func TestListenAgentJobs(t *testing.T) {
 				To: r.State, Jobs: []*wod.Job{{Kind: wod.JobCleanup}}}); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case id := <-heard:
-				if id != l.ID {
-					t.Fatalf("heard of location %d, want the registration's, %d", id, l.ID)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the listener never heard of the registration's cleanup")
-			}
+			expectHeard(t, heard, l.ID, "the registration's cleanup, at its location")
 		})
+	}
+}
+
+// expectHeard waits for the listener's next word, which must name the
+// location want (what says what it is for).
+func expectHeard(t *testing.T, heard <-chan int64, want int64, what string) {
+	t.Helper()
+	select {
+	case id := <-heard:
+		if id != want {
+			t.Fatalf("heard of location %d, want %d: %s", id, want, what)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the listener never heard of %s", what)
 	}
 }
