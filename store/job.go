@@ -200,6 +200,10 @@ func (db *DB) RetryJob(ctx context.Context, id int64) (j *wod.Job, err error) {
 		}
 		if len(js) == 1 {
 			j = js[0]
+			if j.LocationID != nil && j.Kind.AgentKind() {
+				// Due now: the location's agents hear of it, on every replica.
+				return notifyAgentJob(tx, *j.LocationID)
+			}
 			return nil
 		}
 		var state wod.JobState

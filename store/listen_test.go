@@ -100,6 +100,13 @@ func TestListenAgentJobs(t *testing.T) {
 				t.Fatal(err)
 			}
 			expectHeard(t, heard, l.ID, "the registration's cleanup, at its location")
+			// A failed job an operator retries is due again at once.
+			failed := storetest.FailedJob(t, writer, wod.JobReset, other.ID, "hub down")
+			expectHeard(t, heard, other.ID, "the reset scheduled")
+			if _, err := writer.RetryJob(ctx, failed.ID); err != nil {
+				t.Fatal(err)
+			}
+			expectHeard(t, heard, other.ID, "the failed reset retried")
 		})
 	}
 }
