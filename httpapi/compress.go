@@ -38,12 +38,22 @@ func acceptsGzip(header string) bool {
 
 var gzipWriters = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.DefaultCompression); return w }}
 
-// compressWriter decides at the first write whether the response is worth
-// compressing, from its status and content type.
+// compressMin is the smallest body worth compressing: below a packet, gzip
+// saves nothing on the wire and costs a compressor's reset and flush, per
+// response (the agents' claims and reports, most JSON answers).
+const compressMin = 1400
+
+// compressWriter decides, from the status and the content type, whether
+// the response may be compressed, then holds its first compressMin bytes
+// back: a body that ends before is sent as it is.
 type compressWriter struct {
 	http.ResponseWriter
-	gz      *gzip.Writer
-	decided bool
+	status   int  // held back until the encoding is known
+	eligible bool // compressible, decided at the header
+	decided  bool // the header is decided
+	sent     bool // the header went out
+	held     []byte
+	gz       *gzip.Writer
 }
 
 // compressible are the content types gzip shrinks; images and archives
@@ -52,34 +62,54 @@ var compressible = []string{"text/", "application/json", "application/problem+js
 	"application/openapi+json", "image/svg+xml"}
 
 func (c *compressWriter) WriteHeader(status int) {
-	if !c.decided {
-		c.decide(status)
+	if c.decided {
+		return
 	}
-	c.ResponseWriter.WriteHeader(status)
-}
-
-func (c *compressWriter) decide(status int) {
-	c.decided = true
+	c.decided, c.status = true, status
 	h := c.Header()
 	if status < 200 || status == http.StatusNoContent || status == http.StatusNotModified ||
 		status == http.StatusPartialContent || h.Get("Content-Encoding") != "" {
+		c.send(false)
 		return
 	}
 	ct := h.Get("Content-Type")
-	ok := false
 	for _, prefix := range compressible {
 		if strings.HasPrefix(ct, prefix) {
-			ok = true
-			break
+			c.eligible = true
+			return
 		}
 	}
-	if !ok {
-		return
+	c.send(false)
+}
+
+// send writes the header, gzipped or not, and what was held back.
+func (c *compressWriter) send(gzipped bool) error {
+	if c.sent {
+		return nil
 	}
-	h.Set("Content-Encoding", "gzip")
-	h.Del("Content-Length")
-	c.gz = gzipWriters.Get().(*gzip.Writer)
-	c.gz.Reset(c.ResponseWriter)
+	c.sent = true
+	if gzipped {
+		h := c.Header()
+		h.Set("Content-Encoding", "gzip")
+		h.Del("Content-Length")
+		c.gz = gzipWriters.Get().(*gzip.Writer)
+		c.gz.Reset(c.ResponseWriter)
+	}
+	c.ResponseWriter.WriteHeader(c.status)
+	held := c.held
+	c.held = nil
+	if len(held) == 0 {
+		return nil
+	}
+	_, err := c.write(held)
+	return err
+}
+
+func (c *compressWriter) write(b []byte) (int, error) {
+	if c.gz != nil {
+		return c.gz.Write(b)
+	}
+	return c.ResponseWriter.Write(b)
 }
 
 func (c *compressWriter) Write(b []byte) (int, error) {
@@ -89,14 +119,23 @@ func (c *compressWriter) Write(b []byte) (int, error) {
 		}
 		c.WriteHeader(http.StatusOK)
 	}
-	if c.gz != nil {
-		return c.gz.Write(b)
+	if c.sent {
+		return c.write(b)
 	}
-	return c.ResponseWriter.Write(b)
+	c.held = append(c.held, b...)
+	if len(c.held) >= compressMin {
+		if err := c.send(true); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
 }
 
 // Flush sends what is compressed so far (long-polls and streams).
 func (c *compressWriter) Flush() {
+	if c.decided && !c.sent {
+		c.send(c.eligible)
+	}
 	if c.gz != nil {
 		c.gz.Flush()
 	}
@@ -108,7 +147,11 @@ func (c *compressWriter) Flush() {
 // Unwrap lets http.ResponseController reach the connection.
 func (c *compressWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
+// close ends the response: a body held back whole goes out as it is.
 func (c *compressWriter) close() {
+	if c.decided && !c.sent {
+		c.send(false)
+	}
 	if c.gz != nil {
 		c.gz.Close()
 		c.gz.Reset(io.Discard)

@@ -24,6 +24,19 @@ func TestCompress(t *testing.T) {
 		io.WriteString(w, page)
 	})
 	mux.HandleFunc("GET /empty", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	small := `{"id":42,"state":"pending"}`
+	mux.HandleFunc("GET /small", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, small)
+	})
+	// A page written in small pieces crosses the threshold on the way.
+	mux.HandleFunc("GET /pieces", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		for line := range strings.Lines(page) {
+			io.WriteString(w, line)
+		}
+	})
 	srv := httptest.NewServer(httpapi.Compress(mux))
 	defer srv.Close()
 	get := func(path, accept string) (*http.Response, []byte) {
@@ -59,6 +72,20 @@ func TestCompress(t *testing.T) {
 		if res.Header.Get("Content-Encoding") != "" || string(body) != page {
 			t.Errorf("%s with %q: encoding %q", c.path, c.accept, res.Header.Get("Content-Encoding"))
 		}
+	}
+	// Below a packet, the body goes as it is, with its status.
+	if res, body := get("/small", "gzip"); res.StatusCode != 201 || string(body) != small || res.Header.Get("Content-Encoding") != "" {
+		t.Errorf("small JSON: %d %q %v", res.StatusCode, body, res.Header)
+	}
+	res, body = get("/pieces", "gzip")
+	if res.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("a page in pieces not compressed: %v", res.Header)
+	}
+	if zr, err = gzip.NewReader(strings.NewReader(string(body))); err != nil {
+		t.Fatal(err)
+	}
+	if plain, _ := io.ReadAll(zr); string(plain) != page {
+		t.Errorf("a page in pieces: %d bytes back, want %d", len(plain), len(page))
 	}
 	if res, body := get("/empty", "gzip"); res.StatusCode != 204 || len(body) != 0 || res.Header.Get("Content-Encoding") != "" {
 		t.Errorf("204: %d %q %v", res.StatusCode, body, res.Header)
