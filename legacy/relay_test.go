@@ -3,6 +3,7 @@ package legacy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -292,4 +293,51 @@ func waitRelayPending(t *testing.T, r *legacy.Relay, done func([]*legacy.Relayed
 func waitRelayEmpty(t *testing.T, r *legacy.Relay) {
 	t.Helper()
 	waitRelayPending(t, r, func(ms []*legacy.Relayed) bool { return len(ms) == 0 })
+}
+
+// TestRelayPendingWhileSent: a mail sent and removed while the outbox is
+// being listed (the relay runs beside a listing) is not an error, and is not
+// set aside.
+func TestRelayPendingWhileSent(t *testing.T) {
+	dir := t.TempDir()
+	r := &legacy.Relay{Dir: dir}
+	if err := r.Open(); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for id := int64(1); ; id++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Written as the relay writes: whole, then renamed into place.
+			p, tmp := filepath.Join(dir, fmt.Sprintf("%020d.json", id)), filepath.Join(dir, ".tmp-test")
+			if err := os.WriteFile(tmp, []byte(fmt.Sprintf(`{"id":%d,"attempts":0}`, id)), 0o600); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := os.Rename(tmp, p); err != nil {
+				t.Error(err)
+				return
+			}
+			os.Remove(p)
+		}
+	}()
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if _, errs := r.Pending(); len(errs) > 0 {
+			close(stop)
+			<-done
+			t.Fatalf("listing while mails are sent: %v", errs)
+		}
+	}
+	close(stop)
+	<-done
+	if bad, _ := filepath.Glob(filepath.Join(dir, "*.bad")); len(bad) > 0 {
+		t.Fatalf("set aside: %v", bad)
+	}
 }

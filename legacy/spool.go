@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,6 +154,9 @@ func readQueue[T any](dir, what string, id func(*T) int64) ([]*T, []error) {
 		p := filepath.Join(dir, name)
 		var item T
 		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // done and removed since the directory was read
+		}
 		if err == nil {
 			err = json.Unmarshal(b, &item)
 		}
