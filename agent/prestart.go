@@ -60,9 +60,15 @@ func (o *HubOperator) RunBackground(ctx context.Context) {
 // askPreStart starts the student's server in the background, replacing a
 // pre-start of theirs still under way.
 func (o *HubOperator) askPreStart(name string) {
+	o.pre.mu.Lock()
+	defer o.pre.mu.Unlock()
+	o.askPreStartLocked(name)
+}
+
+// askPreStartLocked is askPreStart with p.mu held: a caller that first
+// looks at the pre-starts under way (ensurePreStart) asks in the same hold.
+func (o *HubOperator) askPreStartLocked(name string) {
 	p := &o.pre
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.owner == nil {
 		if p.waiting == nil {
 			p.waiting = map[string]bool{}

@@ -66,9 +66,8 @@ func (o *HubOperator) keepWarmServers(ctx context.Context) {
 func (o *HubOperator) ensurePreStart(name string) {
 	p := &o.pre
 	p.mu.Lock()
-	pending := p.waiting[name] || p.cancels[name] != nil
-	p.mu.Unlock()
-	if !pending {
-		o.askPreStart(name)
+	defer p.mu.Unlock()
+	if !p.waiting[name] && p.cancels[name] == nil {
+		o.askPreStartLocked(name)
 	}
 }

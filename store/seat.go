@@ -50,7 +50,7 @@ func (db *DB) FindSeats(ctx context.Context, f wod.SeatFilter) (seats []*wod.Sea
 // WarmSeats lists the numbers of the location's warm seats (made for a
 // workshop's pool, not yet taken): the agent keeps their servers running.
 func (db *DB) WarmSeats(ctx context.Context, locationID int64) (warm []int, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		var err error
 		warm, err = queryAll(tx, scanOne[int], `SELECT number FROM seats WHERE location_id = $1 AND state = 'warm' ORDER BY number`, locationID)
 		return err
@@ -65,7 +65,7 @@ func (db *DB) WarmSeats(ctx context.Context, locationID int64) (warm []int, err 
 // registration, or to a warm pool (warming, warm): the agent's guard
 // spares their processes, a warm seat's server included.
 func (db *DB) HeldSeats(ctx context.Context, locationID int64) (held []int, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		var err error
 		held, err = queryAll(tx, scanOne[int], `SELECT number FROM seats WHERE location_id = $1 AND state <> 'free' ORDER BY number`, locationID)
 		return err
