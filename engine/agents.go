@@ -14,41 +14,78 @@ import (
 func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, wait time.Duration) (*wod.AgentJob, error) {
 	deadline := time.Now().Add(wait)
 	token := e.claimToken(locationID)
+	look := e.lookAgain(locationID, true) // a new claim looks at once
 	for {
-		// The long-poll's deadline is the agent's wait on the wall clock,
-		// not a due time of the engine's clock. A wake-up that comes while
-		// the jobs are queried stays in the token.
-		alarm := setAlarm(nil, func() <-chan struct{} { return token })
-		jobs, more, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
-		if err != nil {
-			return nil, err
-		}
-		if len(jobs) == 1 {
-			j := jobs[0]
-			if more {
-				// Another job is due: the next waiting claim takes it.
-				signal(token)
+		if look {
+			jobs, more, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
+			if err != nil {
+				return nil, err
 			}
-			if j.Attempts > j.MaxAttempts {
-				// An agent took it and vanished too many times.
-				e.giveUp(ctx, j, "no agent reported on it after "+fmt.Sprint(j.MaxAttempts)+" attempts")
+			if len(jobs) == 1 {
+				j := jobs[0]
+				if more {
+					// Another job is due: the next waiting claim takes it.
+					signal(token)
+				}
+				if j.Attempts > j.MaxAttempts {
+					// An agent took it and vanished too many times.
+					e.giveUp(ctx, j, "no agent reported on it after "+fmt.Sprint(j.MaxAttempts)+" attempts")
+					continue
+				}
+				aj, err := e.agentJob(ctx, j)
+				if err != nil || aj != nil {
+					return aj, err
+				}
 				continue
 			}
-			aj, err := e.agentJob(ctx, j)
-			if err != nil || aj != nil {
-				return aj, err
-			}
-			continue
 		}
 		if !time.Now().Before(deadline) {
 			return nil, nil
 		}
-		// The alarm looks again at least every second: a job may be
-		// scheduled by another server replica, which cannot wake us.
-		if err := alarm.Wait(ctx, deadline); err != nil {
+		// The long-poll's deadline is the agent's wait on the wall clock,
+		// not a due time of the engine's clock. A wake-up that comes while
+		// the jobs are queried stays in the token.
+		woken, err := waitToken(ctx, token, deadline)
+		if err != nil {
 			return nil, err
 		}
+		look = e.lookAgain(locationID, woken)
 	}
+}
+
+// waitToken waits for the token, until the deadline or for maxSleep,
+// whichever comes first; it says whether the token came.
+func waitToken(ctx context.Context, token chan struct{}, deadline time.Time) (bool, error) {
+	t := time.NewTimer(min(maxSleep, max(time.Until(deadline), 0)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-token:
+		return true, nil
+	case <-t.C:
+		return false, nil
+	}
+}
+
+// lookAgain says whether a claim looks for jobs now: always when it must
+// (a new claim, a wake-up), and otherwise, after maxSleep without one, to
+// find what no wake-up announces (a job another replica scheduled unheard,
+// one that waited for another of its registration, a lapsed lease) — once a
+// second for the location, by whichever of its waiting claims comes first,
+// since one look finds what every other would.
+func (e *Engine) lookAgain(locationID int64, must bool) bool {
+	e.wakeMu.Lock()
+	defer e.wakeMu.Unlock()
+	now := time.Now()
+	if !must && now.Sub(e.looked[locationID]) < maxSleep {
+		return false
+	}
+	if e.looked == nil {
+		e.looked = map[int64]time.Time{}
+	}
+	e.looked[locationID] = now
+	return true
 }
 
 // agentJob describes a claimed job for the agent, or returns nil when the
@@ -71,17 +108,13 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	if j.RegistrationID == nil {
 		return e.seatPurgeJob(ctx, j, aj)
 	}
-	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)
+	r, w, err := e.Store.FindRegistrationWorkshop(ctx, *j.RegistrationID)
 	if err != nil {
 		return nil, err
 	}
 	if why := moot(j.Kind, r); why != "" {
 		return nil, e.Store.CompleteJob(ctx, &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts,
 			Result: []byte(fmt.Sprintf(`{"skipped":%q}`, why))})
-	}
-	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
-	if err != nil {
-		return nil, err
 	}
 	l := r.At
 	aj.RegistrationID, aj.Workshop, aj.SessionType, aj.Reset = r.ID, w.Slug, w.SessionType, w.Reset
@@ -190,15 +223,15 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 		}
 		return e.Store.CompleteJob(ctx, done)
 	}
-	r, err := e.Store.FindRegistration(ctx, *j.RegistrationID)
+	r, w, err := e.Store.FindRegistrationWorkshop(ctx, *j.RegistrationID)
 	if err != nil {
 		return err
 	}
 	switch j.Kind {
 	case wod.JobCreate:
-		err = e.ready(ctx, r, res, done)
+		err = e.ready(ctx, r, w, res, done)
 	case wod.JobCleanup:
-		err = e.cleaned(ctx, r, res, done)
+		err = e.cleaned(ctx, r, w, res, done)
 	case wod.JobReset, wod.JobPurge:
 		free := wod.SeatFree
 		err = e.Store.Apply(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{r.State},
@@ -214,16 +247,12 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 }
 
 // ready starts the participant's clock and sends the credentials.
-func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentResult, done *wod.JobCompletion) error {
+func (e *Engine) ready(ctx context.Context, r *wod.Registration, w *wod.Workshop, res wod.AgentResult, done *wod.JobCompletion) error {
 	if r.State != wod.StatePending {
 		return e.Store.CompleteJob(ctx, done)
 	}
 	if res.Password == "" {
 		return fmt.Errorf("create of registration %d reported no password", r.ID)
-	}
-	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
-	if err != nil {
-		return err
 	}
 	sealed, err := e.Keys.Encrypt(res.Password)
 	if err != nil {
@@ -247,13 +276,9 @@ func (e *Engine) ready(ctx context.Context, r *wod.Registration, res wod.AgentRe
 // cleaned finishes a registration: the completion is recorded, the seat is
 // freed (or kept dirty for a reset), the goodbye goes out, and a badge when
 // this workshop crossed a level.
-func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, res wod.AgentResult, done *wod.JobCompletion) error {
+func (e *Engine) cleaned(ctx context.Context, r *wod.Registration, w *wod.Workshop, res wod.AgentResult, done *wod.JobCompletion) error {
 	if r.State != wod.StateEnding {
 		return e.Store.CompleteJob(ctx, done)
-	}
-	w, err := e.Store.FindWorkshopSettings(ctx, r.Workshop)
-	if err != nil {
-		return err
 	}
 	if r.RehearsalID != nil {
 		return e.cleanedRehearsal(ctx, r, w, res, done)

@@ -30,6 +30,9 @@ type Store interface {
 	FindUsers(ctx context.Context) ([]*wod.User, error)
 	CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (*wod.Registration, error)
 	FindRegistration(ctx context.Context, id int64) (*wod.Registration, error)
+	// FindRegistrationWorkshop is FindRegistration and FindWorkshopSettings
+	// of its workshop in one read.
+	FindRegistrationWorkshop(ctx context.Context, id int64) (*wod.Registration, *wod.Workshop, error)
 	FindRegistrations(ctx context.Context, f wod.RegistrationFilter) ([]*wod.Registration, int, error)
 	Transition(ctx context.Context, t *wod.Transition) (*wod.Registration, error)
 	// Apply is Transition without reading the registration back.
@@ -151,6 +154,9 @@ type Engine struct {
 	// would otherwise wake every waiting claim for each booking, all of
 	// them then querying the jobs at once.
 	claims map[int64]chan struct{}
+	// looked holds, by location, when a claim last looked for jobs
+	// (lookAgain).
+	looked map[int64]time.Time
 	// hearing: the store tells this server of every agent job as its
 	// transaction commits, whichever replica scheduled it (FollowAgentJobs
 	// is listening): its own steps then leave the claims to that, rather

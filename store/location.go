@@ -36,7 +36,7 @@ func scanLocation(row scanner) (*wod.Location, error) {
 
 // FindLocations lists all locations by name.
 func (db *DB) FindLocations(ctx context.Context) (ls []*wod.Location, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		ls, err = queryAll(tx, scanLocation, `SELECT `+locationColumns+` FROM locations ORDER BY name`)
 		return err
 	})

@@ -177,7 +177,7 @@ func saveLTILaunch(tx *Tx, l *wod.LTILaunch) error {
 
 // FindLTILaunch finds a registration's launch.
 func (db *DB) FindLTILaunch(ctx context.Context, registrationID int64) (l *wod.LTILaunch, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		var x wod.LTILaunch
 		err := tx.queryRow(`SELECT registration_id, platform_id, subject, lineitem FROM lti_launches WHERE registration_id = $1`,
 			registrationID).Scan(&x.RegistrationID, &x.PlatformID, &x.Subject, &x.LineItem)
@@ -196,7 +196,7 @@ func (db *DB) FindLTILaunch(ctx context.Context, registrationID int64) (l *wod.L
 // FindLTIRegistration finds the live registration the platform's learner
 // launched (the newest, should a race have left two).
 func (db *DB) FindLTIRegistration(ctx context.Context, platformID int64, subject string) (r *wod.Registration, err error) {
-	err = db.read(ctx, func(tx *Tx) error {
+	err = db.readStatement(ctx, func(tx *Tx) error {
 		r, err = scanRegistration(tx.queryRow(`SELECT `+registrationColumns+` FROM `+registrationFrom+`
 			JOIN lti_launches lt ON lt.registration_id = r.id
 			WHERE lt.platform_id = $1 AND lt.subject = $2 AND r.state IN `+liveSQL+` ORDER BY r.id DESC LIMIT 1`,

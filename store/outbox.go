@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -13,28 +15,37 @@ import (
 // ClaimMails leases up to limit mails that are due: queued ones whose next
 // attempt has come, and ones a dispatcher was sending when it died.
 func (db *DB) ClaimMails(ctx context.Context, lease time.Duration, limit int) (ms []*wod.Mail, err error) {
-	err = db.transact(ctx, func(tx *Tx) error {
-		lock := ""
-		if tx.db.dialect == Postgres {
-			lock = " FOR UPDATE SKIP LOCKED"
+	// One statement, atomic by itself. Queued mails and lapsed sends are
+	// looked for apart, each in an ordered scan of mails_due: an OR of both
+	// became a bitmap scan, which never marks the index entries of dead row
+	// versions, so that every claim re-read each mail sent since the last
+	// vacuum (a crowd sends three a participant: 28 ms a claim).
+	err = db.writeStatement(ctx, func(tx *Tx) error {
+		due := func(cond string) string {
+			return `SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM mails WHERE ` + cond +
+				` ORDER BY next_attempt_at, id LIMIT $3` + tx.skipLocked() + `) AS due`
 		}
 		var err error
-		ms, err = queryAll(tx, scanMail, `UPDATE mails SET state = 'sending', attempts = attempts + 1, lease_until = $1
-			WHERE id IN (SELECT id FROM mails WHERE (state = 'queued' AND next_attempt_at <= $2)
-				OR (state = 'sending' AND lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3`+lock+`)
+		ms, err = queryAll(tx, scanMail, `WITH due AS (`+due("state = 'queued' AND next_attempt_at <= $2")+
+			` UNION ALL `+due("state = 'sending' AND lease_until < $2")+`)
+			UPDATE mails SET state = 'sending', attempts = attempts + 1, lease_until = $1
+			WHERE id IN (SELECT id FROM due ORDER BY next_attempt_at, id LIMIT $3)
 			RETURNING `+mailColumns, tx.now.Add(lease), tx.now, limit)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim mails: %w", err)
 	}
+	slices.SortFunc(ms, func(a, b *wod.Mail) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.ID, b.ID))
+	})
 	return ms, nil
 }
 
 // FinishMail records the outcome of a send: sent, kept (outbox only),
 // failed for good, or queued again at retryAt.
 func (db *DB) FinishMail(ctx context.Context, id int64, state wod.MailState, lastError string, retryAt *time.Time) error {
-	err := db.transact(ctx, func(tx *Tx) error {
+	err := db.writeStatement(ctx, func(tx *Tx) error {
 		next := tx.now
 		if retryAt != nil {
 			next = retryAt.UTC()

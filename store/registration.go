@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wod-dev/wod"
@@ -286,6 +287,33 @@ func findRegistration(tx *Tx, id int64) (*wod.Registration, error) {
 		return nil, wod.Errorf(wod.ENOTFOUND, "registration %d not found", id)
 	}
 	return r, err
+}
+
+// registrationWorkshopColumns are workshopSettingsColumns read beside
+// registrationColumns: the workshop's first location is wloc, l being the
+// registration's.
+var registrationWorkshopColumns = strings.Replace(workshopSettingsColumns, "w.location_id, l.name,", "w.location_id, wloc.name,", 1)
+
+// FindRegistrationWorkshop returns a registration and its workshop's
+// settings (as FindWorkshopSettings reads them) in one statement: an
+// agent's claim and report, and a participant's end, need both.
+func (db *DB) FindRegistrationWorkshop(ctx context.Context, id int64) (r *wod.Registration, w *wod.Workshop, err error) {
+	err = db.readStatement(ctx, func(tx *Tx) error {
+		row := tx.queryRow(`SELECT `+registrationColumns+`, `+registrationWorkshopColumns+` FROM `+registrationFrom+`
+			JOIN locations wloc ON wloc.id = w.location_id WHERE r.id = $1`, id)
+		r, err = scanRegistration(thenScan{row, func(row scanner) (err error) {
+			w, err = scanWorkshop(row)
+			return err
+		}})
+		if errors.Is(err, sql.ErrNoRows) {
+			return wod.Errorf(wod.ENOTFOUND, "registration %d not found", id)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("find registration %d: %w", id, err)
+	}
+	return r, w, nil
 }
 
 // FindRegistrations lists registrations, newest first.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -217,6 +218,49 @@ func TestConcurrentSameEmail(t *testing.T) {
 		}
 		if ok != 1 {
 			t.Fatalf("%d registrations succeeded for one address, want 1", ok)
+		}
+	})
+}
+
+// TestFindRegistrationWorkshop: the one-statement read of a registration
+// and its workshop's settings gives what the two reads give apart, for a
+// registration at the workshop's second location too (whose name is not the
+// workshop's first location's).
+func TestFindRegistrationWorkshop(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		local, hub2, w := twoHubs(t, db, 1, 4, 7)
+		beat(t, db, local, hub2)
+		for i, where := range []string{"local", "hub2"} {
+			booked := book(t, db, w.Slug, fmt.Sprintf("p%d@example.com", i))
+			if booked.Location != where {
+				t.Fatalf("booking %d is at %s, want %s", i, booked.Location, where)
+			}
+			r, rw, err := db.FindRegistrationWorkshop(ctx, booked.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantR, err := db.FindRegistration(ctx, booked.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantW, err := db.FindWorkshopSettings(ctx, w.Slug)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(r, wantR) {
+				t.Fatalf("registration at %s:\n got %+v\nwant %+v", where, r, wantR)
+			}
+			if !reflect.DeepEqual(rw, wantW) {
+				t.Fatalf("workshop of the registration at %s:\n got %+v\nwant %+v", where, rw, wantW)
+			}
+			if rw.Location != "local" || r.At.Name != where {
+				t.Fatalf("names: workshop's first location %q, registration's %q", rw.Location, r.At.Name)
+			}
+		}
+		if _, _, err := db.FindRegistrationWorkshop(ctx, 999999); wod.ErrorCode(err) != wod.ENOTFOUND {
+			t.Fatalf("no such registration: %v", err)
 		}
 	})
 }

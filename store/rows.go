@@ -51,3 +51,21 @@ type alsoScan struct {
 }
 
 func (a alsoScan) Scan(dest ...any) error { return a.row.Scan(append(dest, a.extra...)...) }
+
+// thenScan is a row read by two scan functions, the columns of the first
+// and then those of second: the first's Scan runs second, whose Scan reads
+// the whole row at once, so that each function checks and converts its own
+// columns as it does for its own table.
+type thenScan struct {
+	row    scanner
+	second func(row scanner) error
+}
+
+func (s thenScan) Scan(first ...any) error {
+	return s.second(scanFunc(func(second ...any) error { return s.row.Scan(append(first, second...)...) }))
+}
+
+// scanFunc is a function that scans a row.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
