@@ -30,3 +30,13 @@ func TestPoolSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultPoolSize: four connections per CPU, from 8 to 20.
+func TestDefaultPoolSize(t *testing.T) {
+	t.Parallel()
+	for cpus, want := range map[int]int{1: 8, 2: 8, 3: 12, 4: 16, 5: 20, 64: 20} {
+		if got := defaultPoolSize(cpus); got != want {
+			t.Errorf("defaultPoolSize(%d) = %d, want %d", cpus, got, want)
+		}
+	}
+}
