@@ -26,10 +26,7 @@ func (e *Engine) EndNow(ctx context.Context, id int64, actor string) (*wod.Regis
 	if !r.State.Live() {
 		return nil, wod.Errorf(wod.ECONFLICT, "registration %d is %s; only a live registration can be ended", id, r.State)
 	}
-	if err := e.end(ctx, r, "ended early by "+actor, actor, nil); err != nil {
-		return nil, err
-	}
-	return e.Store.FindRegistration(ctx, id)
+	return e.end(ctx, r, "ended early by "+actor, actor, nil)
 }
 
 // Extend gives a running registration more time, moving its reminder and

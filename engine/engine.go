@@ -284,13 +284,6 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 	if err != nil {
 		return nil, err
 	}
-	// Read now: the warm booking's mail is composed inside the booking's
-	// transaction (composeAt), at whichever of the workshop's locations
-	// placement picks.
-	locs, err := e.workshopLocations(ctx, w)
-	if err != nil {
-		return nil, err
-	}
 	nr := &wod.NewRegistration{
 		Request: req,
 		Jobs: []*wod.Job{
@@ -299,8 +292,10 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 		},
 		Mails:      []*wod.Mail{welcome},
 		AgentStale: e.agentStale(),
+		// Inside the booking's transaction: the warm booking's mails are
+		// composed at the location read with the registration (composeAt).
 		Warm: func(r *wod.Registration) (*wod.Transition, error) {
-			return e.warmReady(ctx, r, w, locs[r.Location])
+			return e.warmReady(ctx, r, w)
 		},
 	}
 	if req.Wait {

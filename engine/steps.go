@@ -10,8 +10,10 @@ import (
 )
 
 // end moves a registration to ending and schedules the cleanup: the clock
-// ran out, the participant pressed "end now", or an operator ended it.
-func (e *Engine) end(ctx context.Context, r *wod.Registration, reason, actor string, done *wod.JobCompletion) error {
+// ran out, the participant pressed "end now", or an operator ended it. It
+// returns r as the step left it (its state, end and update times), without
+// reading it back.
+func (e *Engine) end(ctx context.Context, r *wod.Registration, reason, actor string, done *wod.JobCompletion) (*wod.Registration, error) {
 	now := e.now()
 	err := e.Store.Apply(ctx, &wod.Transition{
 		RegistrationID: r.ID,
@@ -23,10 +25,13 @@ func (e *Engine) end(ctx context.Context, r *wod.Registration, reason, actor str
 		Done:           done,
 		Event:          &wod.Event{Actor: actor, Kind: "registration.end", Subject: subject(r), Detail: reason},
 	})
-	if err == nil {
-		e.notifyAt(r.LocationID)
+	if err != nil {
+		return nil, err
 	}
-	return err
+	e.notifyAt(r.LocationID)
+	ended := *r
+	ended.State, ended.EndedAt, ended.UpdatedAt = wod.StateEnding, &now, now
+	return &ended, nil
 }
 
 // fail gives up on a registration that could not be prepared: its seat is

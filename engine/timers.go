@@ -138,7 +138,8 @@ func (e *Engine) fire(ctx context.Context, j *wod.Job) error {
 		if r.EndsAt != nil && r.EndsAt.After(now) {
 			return e.Store.SnoozeJob(ctx, j.ID, j.Attempts, *r.EndsAt)
 		}
-		return e.end(ctx, r, "time is up", "system", done)
+		_, err := e.end(ctx, r, "time is up", "system", done)
+		return err
 	case wod.JobWaitNotice:
 		return e.waitNotice(ctx, r, done)
 	case wod.JobWaitExpire:

@@ -53,43 +53,17 @@ func (e *Engine) readyTransition(ctx context.Context, r *wod.Registration, w *wo
 // warmReady is the step a booking that took a warm seat applies in its
 // own transaction: ready at once, with the seat's password (the store
 // puts it in), no create job, no watchdog. It reads nothing from the store
-// (see composeAt).
-func (e *Engine) warmReady(ctx context.Context, r *wod.Registration, w *wod.Workshop, at *wod.Location) (*wod.Transition, error) {
-	if at == nil || at.Name != r.Location {
-		return nil, wod.Errorf(wod.ECONFLICT, "workshop %s moved to another location meanwhile; please try again", w.Slug)
+// (see composeAt): the registration comes with its location.
+func (e *Engine) warmReady(ctx context.Context, r *wod.Registration, w *wod.Workshop) (*wod.Transition, error) {
+	if r.At == nil || r.At.Name != r.Location {
+		return nil, fmt.Errorf("warm booking of registration %d: its location was not read with it", r.ID)
 	}
-	t, err := e.readyTransition(ctx, r, w, at)
+	t, err := e.readyTransition(ctx, r, w, r.At)
 	if err != nil {
 		return nil, err
 	}
 	t.Event = &wod.Event{Actor: "system", Kind: "registration.warm", Subject: subject(r), Detail: r.Username}
 	return t, nil
-}
-
-// workshopLocations reads the workshop's locations by name, before a
-// booking's transaction: a warm booking composes its credentials inside
-// it, at whichever location placement picks.
-func (e *Engine) workshopLocations(ctx context.Context, w *wod.Workshop) (map[string]*wod.Location, error) {
-	names := w.Locations
-	if len(names) == 0 {
-		names = []string{w.Location}
-	}
-	out := make(map[string]*wod.Location, len(names))
-	for _, spec := range names {
-		n, _, err := wod.ParseLocationSpec(spec) // "name:MIN-MAX" gives the location its own range
-		if err != nil {
-			return nil, fmt.Errorf("workshop %s: %w", w.Slug, err)
-		}
-		if _, ok := out[n]; ok {
-			continue
-		}
-		l, err := e.Store.FindLocation(ctx, n)
-		if err != nil {
-			return nil, fmt.Errorf("location %s of workshop %s: %w", n, w.Slug, err)
-		}
-		out[n] = l
-	}
-	return out, nil
 }
 
 func (e *Engine) observeBooking(r *wod.Registration, w *wod.Workshop) {
