@@ -53,6 +53,9 @@ type DB struct {
 	ro      *sql.DB
 	dialect Dialect
 	clock   wod.Clock
+	// booking admits bookings to PostgreSQL's pool, half of its connections
+	// at most (nil on SQLite): see CreateRegistration.
+	booking chan struct{}
 }
 
 var (
@@ -115,6 +118,7 @@ func Open(ctx context.Context, dsn string, clock wod.Clock) (*DB, error) {
 		// closes them once the crowd is gone.
 		db.sql.SetMaxOpenConns(conns)
 		db.sql.SetMaxIdleConns(conns)
+		db.booking = make(chan struct{}, max(1, conns/2))
 		db.sql.SetConnMaxIdleTime(5 * time.Minute)
 	default:
 		return nil, fmt.Errorf("open store: database %q is neither sqlite:PATH nor postgres://…", RedactDSN(dsn))

@@ -56,6 +56,20 @@ func scanRegistration(row scanner) (*wod.Registration, error) {
 // lock), checks the e-mail and the capacity, takes the lowest free seat of
 // the range and inserts the registration with its jobs and mails.
 func (db *DB) CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (r *wod.Registration, err error) {
+	// A booking holds its connection while it waits for its workshop's
+	// lock: a crowd booking the same workshops would otherwise take every
+	// connection of the pool, and the agents' claims and reports, which
+	// make the booked seats ready, would wait behind it. Half the pool
+	// books at once at most; the other bookings wait here, for nothing
+	// but a connection of the bookings' half.
+	if db.booking != nil {
+		select {
+		case db.booking <- struct{}{}:
+			defer func() { <-db.booking }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("create registration: %w", ctx.Err())
+		}
+	}
 	err = db.transact(ctx, func(tx *Tx) error {
 		r, err = createRegistration(tx, nr)
 		return err

@@ -3,12 +3,14 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,5 +199,57 @@ func TestOpenPoolSize(t *testing.T) {
 	}
 	if _, err := store.Open(ctx, dsn+sep+"pool_max_conns=lots", nil); err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
 		t.Fatalf("Open with pool_max_conns=lots: %v, want it refused", err)
+	}
+}
+
+// TestBookingsOnATinyPool: a crowd books through a pool of two connections
+// (PostgreSQL), of which bookings take one at most, while an agent claims
+// their creates meanwhile: every booking gets its own seat, and the claims
+// get through while bookings are under way.
+func TestBookingsOnATinyPool(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := storetest.DSN(t, store.Postgres)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	db, err := store.Open(ctx, dsn+sep+"pool_max_conns=2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l, w := fixture(t, db, 20, 1, 20, 20)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			if _, err := db.CreateRegistration(ctx, &wod.NewRegistration{
+				Request: wod.RegistrationRequest{Workshop: w.Slug, Name: "P", Email: fmt.Sprintf("p%d@example.com", i)},
+				Jobs:    []*wod.Job{{Kind: wod.JobCreate}}}); err != nil {
+				t.Errorf("register %d: %v", i, err)
+			}
+		})
+	}
+	claimed := 0
+	for deadline := time.Now().Add(time.Minute); claimed < 16; {
+		if time.Now().After(deadline) {
+			t.Fatalf("claimed %d creates of 16 in a minute", claimed)
+		}
+		js, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobCreate}, &l.ID, "agent", time.Minute, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claimed += len(js)
+		if len(js) == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wg.Wait()
+	n, err := db.QueryInts(ctx, `SELECT COUNT(DISTINCT seat_id) FROM registrations WHERE state = 'pending'`)
+	if err != nil || n[0] != 16 {
+		t.Fatalf("seats of the 16 bookings: %v %v", n, err)
 	}
 }
