@@ -143,9 +143,8 @@ func defaultPoolSize(cpus int) int { return min(20, max(8, 4*cpus)) }
 // poolSize takes the pool_max_conns parameter (pgxpool's name for it)
 // out of a PostgreSQL URL: the most connections a server opens, def when
 // it is not given. Each connection is a server process; a crowd's requests
-// wait for one (wod-bench -mode locations: claims wait a fifth of a second
-// for one of 20 on a loaded machine, a twentieth for one of 40), and all
-// the replicas' together must stay under the server's max_connections.
+// wait for one, too many contend (defaultPoolSize), and all the replicas'
+// together must stay under the server's max_connections.
 func poolSize(dsn string, def int) (string, int, error) {
 	u, err := url.Parse(dsn)
 	if err != nil || !u.Query().Has("pool_max_conns") {

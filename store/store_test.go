@@ -181,15 +181,19 @@ func TestMigrationsDigest(t *testing.T) {
 // TestOpenPoolSize: a PostgreSQL URL may size the pool (pool_max_conns),
 // which the server never sees as a setting; a size that is no number is
 // refused.
+// withPool adds pool_max_conns=n to a PostgreSQL URL.
+func withPool(dsn, n string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&pool_max_conns=" + n
+	}
+	return dsn + "?pool_max_conns=" + n
+}
+
 func TestOpenPoolSize(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dsn := storetest.DSN(t, store.Postgres)
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	db, err := store.Open(ctx, dsn+sep+"pool_max_conns=3", nil)
+	db, err := store.Open(ctx, withPool(dsn, "3"), nil)
 	if err != nil {
 		t.Fatalf("Open with pool_max_conns=3: %v", err)
 	}
@@ -197,7 +201,7 @@ func TestOpenPoolSize(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate through a pool of 3: %v", err)
 	}
-	if _, err := store.Open(ctx, dsn+sep+"pool_max_conns=lots", nil); err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
+	if _, err := store.Open(ctx, withPool(dsn, "lots"), nil); err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
 		t.Fatalf("Open with pool_max_conns=lots: %v, want it refused", err)
 	}
 }
@@ -209,12 +213,7 @@ func TestOpenPoolSize(t *testing.T) {
 func TestBookingsOnATinyPool(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := storetest.DSN(t, store.Postgres)
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	db, err := store.Open(ctx, dsn+sep+"pool_max_conns=2", nil)
+	db, err := store.Open(ctx, withPool(storetest.DSN(t, store.Postgres), "2"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
