@@ -136,18 +136,24 @@ func step(tx *Tx, t *wod.Transition) error {
 // applyTransition runs the transition's update of the registration row,
 // from one of its states, and returns the state it was in, its seat, its
 // e-mail and the subscribers of the webhook its new state raises (-1: not
-// read). From a single state (most steps), the update says it all in one
-// statement: fenced by the state in its WHERE (PostgreSQL re-reads the row
-// after waiting for its lock), it changes nothing when the registration
-// moved on. Otherwise (or for a participant's extension, checked first)
-// the row is locked and read first.
+// read). When which of its From states the row was in changes nothing the
+// step does (one state, as for most steps, or states that all raise the
+// same webhook or none, as for an end), the update says it all in one
+// statement: fenced by the states in its WHERE (PostgreSQL re-reads the
+// row after waiting for its lock), it changes nothing when the
+// registration moved on. Otherwise (or for a participant's extension,
+// checked first) the row is locked and read first.
 func applyTransition(tx *Tx, t *wod.Transition, update string, args []any) (state wod.RegistrationState,
 	seat sql.NullInt64, email string, subscribers int, err error) {
-	if len(t.From) == 1 && !t.SelfExtend {
+	if len(t.From) > 0 && !t.SelfExtend && sameWebhook(t) {
 		typ, _ := wod.WebhookOnState(t.To)
-		n := len(args)
-		err := tx.queryRow(update+fmt.Sprintf(` AND state = $%d RETURNING seat_id, email, `, n+1)+subscribersSQL(n+2),
-			append(args, t.From[0], typ)...).Scan(&seat, &email, &subscribers)
+		states := make([]string, len(t.From))
+		for i, from := range t.From {
+			args = append(args, from)
+			states[i] = fmt.Sprintf("$%d", len(args))
+		}
+		err := tx.queryRow(update+` AND state IN (`+strings.Join(states, ", ")+`) RETURNING seat_id, email, `+
+			subscribersSQL(len(args)+1), append(args, typ)...).Scan(&seat, &email, &subscribers)
 		if errors.Is(err, sql.ErrNoRows) {
 			err = tx.queryRow(`SELECT state FROM registrations WHERE id = $1`, t.RegistrationID).Scan(&state)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -177,6 +183,16 @@ func applyTransition(tx *Tx, t *wod.Transition, update string, args []any) (stat
 	}
 	_, err = tx.exec(update, args...)
 	return state, seat, email, -1, err
+}
+
+// sameWebhook says whether the transition raises the same webhook from
+// each of its From states (see step), or none from any.
+func sameWebhook(t *wod.Transition) bool {
+	raises := func(from wod.RegistrationState) bool {
+		_, ok := wod.WebhookOnState(t.To)
+		return ok && from != t.To && !(from.Running() && t.To.Running())
+	}
+	return !slices.ContainsFunc(t.From, func(from wod.RegistrationState) bool { return raises(from) != raises(t.From[0]) })
 }
 
 // moveSeat frees a seat or marks it dirty, if it still belongs to the

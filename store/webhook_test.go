@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,6 +306,61 @@ func TestWebhookDeliveryLeases(t *testing.T) {
 		}
 		if _, err := db.FindWebhookDelivery(ctx, first.ID); wod.ErrorCode(err) != wod.ENOTFOUND {
 			t.Fatalf("delivery of a deleted endpoint: %v", err)
+		}
+	})
+}
+
+// TestTransitionFromSeveralStates: a step from several states raises its
+// webhook by the state the registration was in, once, and is refused,
+// naming the state, when the registration is in none of them; whether it
+// runs as one statement (all its states raise the same, as for an end) or
+// locks and reads the row first (they differ) changes nothing of that.
+func TestTransitionFromSeveralStates(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 10, 1, 5, 5)
+		hook := newEndpoint(t, db, "https://a.example.com/", wod.WebhookRegistrationReady, wod.WebhookRegistrationEnding)
+		r, err := register(db, w.Slug, "ann@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		types := func() []wod.WebhookEventType {
+			var ts []wod.WebhookEventType
+			for _, d := range deliveries(t, db, hook.ID) {
+				ts = append(ts, d.Type)
+			}
+			return ts
+		}
+		step := func(from []wod.RegistrationState, to wod.RegistrationState) (*wod.Registration, error) {
+			return db.Transition(ctx, &wod.Transition{RegistrationID: r.ID, From: from, To: to})
+		}
+
+		if _, err := step(wod.EndableStates[1:], wod.StateEnding); wod.ErrorCode(err) != wod.ECONFLICT ||
+			!strings.Contains(err.Error(), "is pending") {
+			t.Fatalf("end of a pending registration from running states only: %v", err)
+		}
+		// pending → ready raises "ready", ready → ready nothing: the row is read.
+		mixed := []wod.RegistrationState{wod.StatePending, wod.StateReady}
+		if got, err := step(mixed, wod.StateReady); err != nil || got.State != wod.StateReady {
+			t.Fatalf("to ready from pending: %v %v", got, err)
+		}
+		if got, err := step(mixed, wod.StateReady); err != nil || got.State != wod.StateReady {
+			t.Fatalf("to ready from ready: %v %v", got, err)
+		}
+		// ready or expiring → ready raise nothing either way: one statement.
+		if _, err := step(wod.RunningStates, wod.StateReady); err != nil {
+			t.Fatalf("to ready from a running state: %v", err)
+		}
+		if got, err := step(wod.EndableStates, wod.StateEnding); err != nil || got.State != wod.StateEnding {
+			t.Fatalf("end: %v %v", got, err)
+		}
+		if _, err := step(wod.EndableStates, wod.StateEnding); wod.ErrorCode(err) != wod.ECONFLICT ||
+			!strings.Contains(err.Error(), "is ending") {
+			t.Fatalf("end again: %v", err)
+		}
+		if got := fmt.Sprint(types()); got != fmt.Sprint([]wod.WebhookEventType{wod.WebhookRegistrationReady, wod.WebhookRegistrationEnding}) {
+			t.Fatalf("deliveries: %s", got)
 		}
 	})
 }
