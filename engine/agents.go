@@ -194,7 +194,7 @@ func (e *Engine) Heartbeat(ctx context.Context, locationID int64, hb wod.AgentHe
 // was lost (the job went to another attempt) is refused with ECONFLICT;
 // the operation is idempotent, so nothing is lost.
 func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent string, res wod.AgentResult) error {
-	j, err := e.Store.FindJob(ctx, jobID)
+	j, r, w, err := e.Store.FindJobRegistration(ctx, jobID)
 	if err != nil {
 		return err
 	}
@@ -223,9 +223,8 @@ func (e *Engine) ReportJob(ctx context.Context, locationID, jobID int64, agent s
 		}
 		return e.Store.CompleteJob(ctx, done)
 	}
-	r, w, err := e.Store.FindRegistrationWorkshop(ctx, *j.RegistrationID)
-	if err != nil {
-		return err
+	if r == nil {
+		return fmt.Errorf("job %d: registration %d not found", j.ID, *j.RegistrationID)
 	}
 	switch j.Kind {
 	case wod.JobCreate:

@@ -39,7 +39,9 @@ type Store interface {
 	Apply(ctx context.Context, t *wod.Transition) error
 	ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string, lease time.Duration, limit int) (jobs []*wod.Job, more bool, err error)
 	NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (time.Time, bool, error)
-	FindJob(ctx context.Context, id int64) (*wod.Job, error)
+	// FindJobRegistration reads a job, and FindRegistrationWorkshop of its
+	// registration when it has one (nil otherwise), in one read.
+	FindJobRegistration(ctx context.Context, id int64) (*wod.Job, *wod.Registration, *wod.Workshop, error)
 	CompleteJob(ctx context.Context, d *wod.JobCompletion) error
 	FailJob(ctx context.Context, jobID int64, attempt int, msg, output string, retryAt *time.Time) error
 	SnoozeJob(ctx context.Context, jobID int64, attempt int, runAt time.Time) error

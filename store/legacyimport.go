@@ -148,11 +148,8 @@ func (db *DB) ImportLiveRegistration(ctx context.Context, l *wod.LiveRegistratio
 		if l.RemindAt != nil {
 			jobs = append(jobs, &wod.Job{Kind: wod.JobRemind, RunAt: *l.RemindAt})
 		}
-		for _, j := range jobs {
-			j.RegistrationID = &id
-			if err := scheduleJob(tx, j); err != nil {
-				return err
-			}
+		if err := scheduleJobs(tx, id, jobs); err != nil {
+			return err
 		}
 		return recordLegacy(tx, wod.LegacyCustomer, l.LegacyID, id)
 	})

@@ -95,11 +95,8 @@ func step(tx *Tx, t *wod.Transition) error {
 			return err
 		}
 	}
-	for _, j := range t.Jobs {
-		j.RegistrationID = &t.RegistrationID
-		if err := scheduleJob(tx, j); err != nil {
-			return err
-		}
+	if err := scheduleJobs(tx, t.RegistrationID, t.Jobs); err != nil {
+		return err
 	}
 	for _, m := range t.Mails {
 		m.RegistrationID = &t.RegistrationID
@@ -223,40 +220,88 @@ func moveSeat(tx *Tx, seatID, registrationID int64, to wod.SeatState) error {
 	return err
 }
 
-// scheduleJob inserts a job, or re-queues the registration's job of the same
-// kind with the new time and arguments.
-func scheduleJob(tx *Tx, j *wod.Job) error {
-	if j.RegistrationID == nil {
-		return insertJob(tx, j)
+// scheduleJobs inserts a registration's jobs, or re-queues its job of
+// the same kind with the new time and arguments: in one statement when
+// their kinds differ (a ready step's expiry and reminder).
+func scheduleJobs(tx *Tx, registrationID int64, js []*wod.Job) error {
+	kinds := map[wod.JobKind]*wod.Job{}
+	for _, j := range js {
+		j.RegistrationID = &registrationID
+		kinds[j.Kind] = j
 	}
-	if j.MaxAttempts == 0 {
-		j.MaxAttempts = wod.DefaultMaxAttempts
+	if len(kinds) < len(js) {
+		// An upsert may not touch a row twice: one kind at a time.
+		for _, j := range js {
+			if err := scheduleJobs(tx, registrationID, []*wod.Job{j}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	args := string(j.Args)
-	if args == "" {
-		args = "{}"
+	if len(js) == 0 {
+		return nil
 	}
-	// The registration's location unless the job names one, in the
-	// INSERT itself; and an agent job due now (a cleanup after an end)
-	// wakes the claims of its location on every replica, as insertJob's
-	// do, from the INSERT's RETURNING: one round trip.
+	var values []string
+	args := []any{registrationID, tx.now} // $1, $2
+	var notifying []string
+	for _, j := range js {
+		if j.MaxAttempts == 0 {
+			j.MaxAttempts = wod.DefaultMaxAttempts
+		}
+		a := string(j.Args)
+		if a == "" {
+			a = "{}"
+		}
+		n := len(args)
+		// The registration's location unless the job names one, in the
+		// INSERT itself.
+		values = append(values, fmt.Sprintf(`($%d, $1, COALESCE($%d, (SELECT location_id FROM registrations WHERE id = $1)),
+			'queued', $%d, $%d, $%d, $2, $2)`, n+1, n+2, n+3, n+4, n+5))
+		args = append(args, j.Kind, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, a)
+		if j.Kind.AgentKind() && !j.RunAt.After(tx.now) {
+			args = append(args, j.Kind)
+			notifying = append(notifying, fmt.Sprintf("$%d", len(args)))
+		}
+	}
+	// An agent job due now (a cleanup after an end) wakes the claims of its
+	// location on every replica, as insertJobs's do, from the RETURNING.
 	notify := "''"
-	if tx.db.dialect == Postgres && j.Kind.AgentKind() && !j.RunAt.After(tx.now) {
-		notify = `pg_notify('` + agentJobsChannel + `', location_id::text)::text`
+	if tx.db.dialect == Postgres && len(notifying) > 0 {
+		notify = `CASE WHEN kind IN (` + strings.Join(notifying, ", ") + `) THEN pg_notify('` + agentJobsChannel +
+			`', location_id::text)::text ELSE '' END`
 	}
-	var loc sql.NullInt64
-	var notified sql.NullString
-	if err := tx.queryRow(`INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args,
-		created_at, updated_at) VALUES ($1, $2, COALESCE($3, (SELECT location_id FROM registrations WHERE id = $2)),
-		'queued', $4, $5, $6, $7, $7)
+	type scheduled struct {
+		id, location int64
+		kind         wod.JobKind
+	}
+	rows, err := queryAll(tx, func(row scanner) (scheduled, error) {
+		var r scheduled
+		var loc sql.NullInt64
+		var notified sql.NullString
+		err := row.Scan(&r.id, &r.kind, &loc, &notified)
+		r.location = loc.Int64
+		return r, err
+	}, `INSERT INTO jobs (kind, registration_id, location_id, state, run_at, max_attempts, args, created_at, updated_at)
+		VALUES `+strings.Join(values, ", ")+`
 		ON CONFLICT (registration_id, kind) WHERE registration_id IS NOT NULL DO UPDATE SET state = 'queued',
 		run_at = excluded.run_at, attempts = 0, max_attempts = excluded.max_attempts, lease_until = NULL,
 		leased_by = '', last_error = '', args = excluded.args, dismissed_at = NULL, updated_at = excluded.updated_at
-		RETURNING id, location_id, `+notify,
-		j.Kind, *j.RegistrationID, nullInt64(j.LocationID), j.RunAt.UTC(), j.MaxAttempts, args, tx.now).Scan(&j.ID, &loc, &notified); err != nil {
+		RETURNING id, kind, location_id, `+notify, args...)
+	if err != nil {
 		return err
 	}
-	j.LocationID = int64Ptr(loc)
+	if len(rows) != len(js) {
+		return fmt.Errorf("scheduled %d jobs, want %d", len(rows), len(js))
+	}
+	for _, r := range rows {
+		j := kinds[r.kind]
+		j.ID = r.id
+		if r.location != 0 {
+			j.LocationID = &r.location
+		} else {
+			j.LocationID = nil
+		}
+	}
 	return nil
 }
 

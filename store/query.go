@@ -165,3 +165,13 @@ func renumber(query string, offset int) string {
 }
 
 var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
+// prefixed qualifies each column of a plain list of column names ("a, b")
+// with alias ("j."), for a query that joins their table to others.
+func prefixed(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}

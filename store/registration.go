@@ -330,6 +330,34 @@ func (db *DB) FindRegistrationWorkshop(ctx context.Context, id int64) (r *wod.Re
 	return r, w, nil
 }
 
+// FindJobRegistration returns a job and, when it has one, its
+// registration and the registration's workshop settings: an agent's report
+// needs all three, in one statement when the job has a registration (a
+// second reads a job without one).
+func (db *DB) FindJobRegistration(ctx context.Context, jobID int64) (j *wod.Job, r *wod.Registration, w *wod.Workshop, err error) {
+	err = db.readStatement(ctx, func(tx *Tx) error {
+		row := tx.queryRow(`SELECT `+prefixed("j.", jobColumns)+`, `+registrationColumns+`, `+registrationWorkshopColumns+`
+			FROM `+registrationFrom+` JOIN jobs j ON j.registration_id = r.id
+			JOIN locations wloc ON wloc.id = w.location_id WHERE j.id = $1`, jobID)
+		j, err = scanJob(thenScan{row, func(row scanner) (err error) {
+			r, err = scanRegistration(thenScan{row, func(row scanner) (err error) {
+				w, err = scanWorkshop(row)
+				return err
+			}})
+			return err
+		}})
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		j, err = db.FindJob(ctx, jobID)
+		return j, nil, nil, err
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("find job %d: %w", jobID, err)
+	}
+	return j, r, w, nil
+}
+
 // FindRegistrations lists registrations, newest first.
 func (db *DB) FindRegistrations(ctx context.Context, f wod.RegistrationFilter) (rs []*wod.Registration, total int, err error) {
 	err = db.read(ctx, func(tx *Tx) error {

@@ -264,3 +264,40 @@ func TestFindRegistrationWorkshop(t *testing.T) {
 		}
 	})
 }
+
+// TestFindJobRegistration: a job with its registration and workshop in one
+// read, and a job without a registration (a seat's purge) alone.
+func TestFindJobRegistration(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l, w := fixture(t, db, 10, 1, 5, 5)
+		booked := book(t, db, w.Slug, "ann@example.com")
+		js, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobCreate}, &l.ID, "agent", time.Minute, 1)
+		if err != nil || len(js) != 1 {
+			t.Fatalf("claim the create: %v %v", js, err)
+		}
+		j, r, rw, err := db.FindJobRegistration(ctx, js[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJ, _ := db.FindJob(ctx, js[0].ID)
+		wantR, _ := db.FindRegistration(ctx, booked.ID)
+		wantW, _ := db.FindWorkshopSettings(ctx, w.Slug)
+		if !reflect.DeepEqual(j, wantJ) || !reflect.DeepEqual(r, wantR) || !reflect.DeepEqual(rw, wantW) {
+			t.Fatalf("job with its registration:\n got %+v\n     %+v\n     %+v\nwant %+v\n     %+v\n     %+v", j, r, rw, wantJ, wantR, wantW)
+		}
+
+		purge := &wod.Job{Kind: wod.JobPurge, LocationID: &l.ID, RunAt: clock.Now()}
+		if err := db.ScheduleJobs(ctx, []*wod.Job{purge}); err != nil {
+			t.Fatal(err)
+		}
+		j, r, rw, err = db.FindJobRegistration(ctx, purge.ID)
+		if err != nil || j.ID != purge.ID || j.Kind != wod.JobPurge || r != nil || rw != nil {
+			t.Fatalf("job without a registration: %+v %+v %+v %v", j, r, rw, err)
+		}
+		if _, _, _, err := db.FindJobRegistration(ctx, 999999); wod.ErrorCode(err) != wod.ENOTFOUND {
+			t.Fatalf("no such job: %v", err)
+		}
+	})
+}

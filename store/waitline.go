@@ -215,14 +215,11 @@ func handOver(tx *Tx, wt waiter, locationID int64) (handover, error) {
 		AND state = 'queued' AND kind IN ('wait-expire', 'wait-notice')`, tx.now, wt.id); err != nil {
 		return noRoom, err
 	}
-	for _, j := range []*wod.Job{
-		{Kind: wod.JobCreate, RunAt: tx.now},
-		{Kind: wod.JobWatchdog, RunAt: tx.now.Add(time.Duration(provision) * time.Second)},
-	} {
-		j.RegistrationID, j.LocationID = &wt.id, &locationID
-		if err := scheduleJob(tx, j); err != nil {
-			return noRoom, err
-		}
+	if err := scheduleJobs(tx, wt.id, []*wod.Job{
+		{Kind: wod.JobCreate, RunAt: tx.now, LocationID: &locationID},
+		{Kind: wod.JobWatchdog, RunAt: tx.now.Add(time.Duration(provision) * time.Second), LocationID: &locationID},
+	}); err != nil {
+		return noRoom, err
 	}
 	return seated, recordEvent(tx, &wod.Event{Actor: "system", Kind: "registration.seated",
 		Subject: fmt.Sprintf("registration:%d", wt.id), Detail: "a seat came free: " + wod.StudentUsername(number)})
