@@ -22,11 +22,8 @@ func insertJobs(tx *Tx, js []*wod.Job) error {
 	if len(js) == 0 {
 		return nil
 	}
-	kinds := map[wod.JobKind]*wod.Job{}
-	for _, j := range js {
-		kinds[j.Kind] = j
-	}
-	if len(kinds) < len(js) {
+	kinds, distinct := jobsByKind(js)
+	if !distinct {
 		for _, j := range js {
 			if err := insertJobs(tx, []*wod.Job{j}); err != nil {
 				return err
@@ -40,16 +37,10 @@ func insertJobs(tx *Tx, js []*wod.Job) error {
 		if j.State == "" {
 			j.State = wod.JobQueued
 		}
-		if j.MaxAttempts == 0 {
-			j.MaxAttempts = wod.DefaultMaxAttempts
-		}
 		if j.RunAt.IsZero() {
 			j.RunAt = tx.now
 		}
-		a := string(j.Args)
-		if a == "" {
-			a = "{}"
-		}
+		a := storedArgs(j)
 		j.CreatedAt, j.UpdatedAt = tx.now, tx.now
 		n := len(args)
 		values = append(values, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
@@ -95,6 +86,28 @@ func insertJobs(tx *Tx, js []*wod.Job) error {
 		kinds[r.kind].ID = r.id
 	}
 	return nil
+}
+
+// jobsByKind maps jobs by kind and says whether each kind is one job's: a
+// statement that writes several jobs tells its rows apart by their kinds.
+func jobsByKind(js []*wod.Job) (map[wod.JobKind]*wod.Job, bool) {
+	kinds := make(map[wod.JobKind]*wod.Job, len(js))
+	for _, j := range js {
+		kinds[j.Kind] = j
+	}
+	return kinds, len(kinds) == len(js)
+}
+
+// storedArgs gives the job its default attempts when it names none, and
+// returns its arguments as stored ("{}" for none).
+func storedArgs(j *wod.Job) string {
+	if j.MaxAttempts == 0 {
+		j.MaxAttempts = wod.DefaultMaxAttempts
+	}
+	if len(j.Args) == 0 {
+		return "{}"
+	}
+	return string(j.Args)
 }
 
 // notifyAgentJob tells every replica's ListenAgentJobs, when tx commits,

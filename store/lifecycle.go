@@ -224,12 +224,11 @@ func moveSeat(tx *Tx, seatID, registrationID int64, to wod.SeatState) error {
 // the same kind with the new time and arguments: in one statement when
 // their kinds differ (a ready step's expiry and reminder).
 func scheduleJobs(tx *Tx, registrationID int64, js []*wod.Job) error {
-	kinds := map[wod.JobKind]*wod.Job{}
 	for _, j := range js {
 		j.RegistrationID = &registrationID
-		kinds[j.Kind] = j
 	}
-	if len(kinds) < len(js) {
+	kinds, distinct := jobsByKind(js)
+	if !distinct {
 		// An upsert may not touch a row twice: one kind at a time.
 		for _, j := range js {
 			if err := scheduleJobs(tx, registrationID, []*wod.Job{j}); err != nil {
@@ -245,13 +244,7 @@ func scheduleJobs(tx *Tx, registrationID int64, js []*wod.Job) error {
 	args := []any{registrationID, tx.now} // $1, $2
 	var notifying []string
 	for _, j := range js {
-		if j.MaxAttempts == 0 {
-			j.MaxAttempts = wod.DefaultMaxAttempts
-		}
-		a := string(j.Args)
-		if a == "" {
-			a = "{}"
-		}
+		a := storedArgs(j)
 		n := len(args)
 		// The registration's location unless the job names one, in the
 		// INSERT itself.
@@ -409,7 +402,9 @@ func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *in
 			ahead = count(queued) + " + " + count(lapsed)
 		}
 		var found int
-		js, err = queryAll(tx, func(row scanner) (*wod.Job, error) { return scanJob(alsoScan{row, []any{&found}}) },
+		js, err = queryAll(tx, func(row scanner) (*wod.Job, error) {
+			return scanJob(thenScan{row, func(row scanner) error { return row.Scan(&found) }})
+		},
 			fmt.Sprintf(`WITH due AS (%s UNION ALL %s)
 			UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d, lease_until = $%d, updated_at = $1
 			WHERE id IN (SELECT id FROM due ORDER BY run_at, id LIMIT $%d) RETURNING `+jobColumns+`, %s`,

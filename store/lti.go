@@ -184,8 +184,11 @@ func (db *DB) FindLTILaunch(ctx context.Context, registrationID int64) (l *wod.L
 		if errors.Is(err, sql.ErrNoRows) {
 			return wod.Errorf(wod.ENOTFOUND, "registration %d was not launched from a learning platform", registrationID)
 		}
+		if err != nil {
+			return err
+		}
 		l = &x
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find LTI launch: %w", err)

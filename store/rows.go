@@ -42,20 +42,11 @@ func scanOne[T any](row scanner) (T, error) {
 	return v, err
 }
 
-// alsoScan is a row whose Scan also fills extra columns, after those of the
-// caller: a scan function made for a table's columns reads a query that
-// returns a few more.
-type alsoScan struct {
-	row   scanner
-	extra []any
-}
-
-func (a alsoScan) Scan(dest ...any) error { return a.row.Scan(append(dest, a.extra...)...) }
-
 // thenScan is a row read by two scan functions, the columns of the first
 // and then those of second: the first's Scan runs second, whose Scan reads
 // the whole row at once, so that each function checks and converts its own
-// columns as it does for its own table.
+// columns as it does for its own table (or second reads the few columns a
+// query adds to a table's).
 type thenScan struct {
 	row    scanner
 	second func(row scanner) error
