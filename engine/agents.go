@@ -14,13 +14,14 @@ import (
 func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, wait time.Duration) (*wod.AgentJob, error) {
 	deadline := time.Now().Add(wait)
 	token := e.claimToken(locationID)
-	look := e.lookAgain(locationID, true) // a new claim looks at once
+	lk, looking := e.lookAgain(locationID, lookNew)
 	for {
-		if look {
+		if looking {
 			jobs, more, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
 			if err != nil {
 				return nil, err
 			}
+			e.lookDone(lk, !more)
 			if len(jobs) == 1 {
 				j := jobs[0]
 				if more {
@@ -30,12 +31,14 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 				if j.Attempts > j.MaxAttempts {
 					// An agent took it and vanished too many times.
 					e.giveUp(ctx, j, "no agent reported on it after "+fmt.Sprint(j.MaxAttempts)+" attempts")
+					lk, looking = e.lookAgain(locationID, lookWoken)
 					continue
 				}
 				aj, err := e.agentJob(ctx, j)
 				if err != nil || aj != nil {
 					return aj, err
 				}
+				lk, looking = e.lookAgain(locationID, lookWoken)
 				continue
 			}
 		}
@@ -49,7 +52,11 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 		if err != nil {
 			return nil, err
 		}
-		look = e.lookAgain(locationID, woken)
+		why := lookTimer
+		if woken {
+			why = lookWoken
+		}
+		lk, looking = e.lookAgain(locationID, why)
 	}
 }
 
@@ -66,26 +73,6 @@ func waitToken(ctx context.Context, token chan struct{}, deadline time.Time) (bo
 	case <-t.C:
 		return false, nil
 	}
-}
-
-// lookAgain says whether a claim looks for jobs now: always when it must
-// (a new claim, a wake-up), and otherwise, after maxSleep without one, to
-// find what no wake-up announces (a job another replica scheduled unheard,
-// one that waited for another of its registration, a lapsed lease) — once a
-// second for the location, by whichever of its waiting claims comes first,
-// since one look finds what every other would.
-func (e *Engine) lookAgain(locationID int64, must bool) bool {
-	e.wakeMu.Lock()
-	defer e.wakeMu.Unlock()
-	now := time.Now()
-	if !must && now.Sub(e.looked[locationID]) < maxSleep {
-		return false
-	}
-	if e.looked == nil {
-		e.looked = map[int64]time.Time{}
-	}
-	e.looked[locationID] = now
-	return true
 }
 
 // agentJob describes a claimed job for the agent, or returns nil when the

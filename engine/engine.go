@@ -156,9 +156,11 @@ type Engine struct {
 	// would otherwise wake every waiting claim for each booking, all of
 	// them then querying the jobs at once.
 	claims map[int64]chan struct{}
-	// looked holds, by location, when a claim last looked for jobs
-	// (lookAgain).
-	looked map[int64]time.Time
+	// lookouts hold, by location, the last look of a claim for jobs and
+	// the wake-ups since (see lookAgain).
+	lookouts map[int64]*lookout
+	// wokenAll counts the wake-ups of every location at once.
+	wokenAll uint64
 	// hearing: the store tells this server of every agent job as its
 	// transaction commits, whichever replica scheduled it (FollowAgentJobs
 	// is listening): its own steps then leave the claims to that, rather
@@ -221,11 +223,13 @@ func (e *Engine) WakeClaims(locationID int64) {
 
 func (e *Engine) wakeClaimsLocked(locationID int64) {
 	if locationID == 0 {
+		e.wokenAll++
 		for _, c := range e.claims {
 			signal(c)
 		}
 		return
 	}
+	e.lookoutLocked(locationID).woken++
 	signal(e.claimTokenLocked(locationID))
 }
 

@@ -308,6 +308,44 @@ func TestWatchdogPurgesWithApology(t *testing.T) {
 	})
 }
 
+// TestNewClaimTrustsAClearLook: an agent's new claim does not look for
+// jobs again when the location's last look, within the second, left none
+// due and no wake-up came since; a wake-up, or a second of the engine's
+// clock, makes it look.
+func TestNewClaimTrustsAClearLook(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		w := newWorld(t, db, clock)
+		// A create scheduled behind the engine's back: no wake-up.
+		unheard := func(email string) {
+			t.Helper()
+			_, err := db.CreateRegistration(w.ctx, &wod.NewRegistration{
+				Request: wod.RegistrationRequest{Workshop: "WKSHP-A", Name: "Unheard", Email: email},
+				Jobs:    []*wod.Job{{Kind: wod.JobCreate, RunAt: clock.Now()}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.noJob() // a clear look
+		unheard("a@example.com")
+		w.noJob() // trusted: not looked for
+		w.eng.WakeClaims(w.loc.ID)
+		w.claim(wod.JobCreate)
+
+		w.noJob()
+		unheard("b@example.com")
+		w.noJob()
+		clock.Advance(time.Second)
+		w.claim(wod.JobCreate)
+
+		// A booking through the engine wakes the location's claims.
+		w.noJob()
+		w.register("WKSHP-A", "c@example.com")
+		w.claim(wod.JobCreate)
+	})
+}
+
 func TestLeasesAndRetries(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
