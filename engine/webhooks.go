@@ -16,6 +16,7 @@ type WebhookStore interface {
 	ClaimWebhookDeliveries(ctx context.Context, lease time.Duration, limit int) ([]*wod.WebhookAttempt, error)
 	FinishWebhookDelivery(ctx context.Context, o wod.WebhookOutcome) (paused bool, err error)
 	NextWebhookDeliveryAt(ctx context.Context) (time.Time, bool, error)
+	ActiveWebhooks(ctx context.Context) (bool, error)
 }
 
 // Alerter composes an operator alert (Engine.ComposeAlert); nil when no
@@ -114,8 +115,27 @@ func (d *WebhookDispatcher) pausePolicy() (int, time.Duration) {
 
 // Run delivers due messages until ctx ends.
 func (d *WebhookDispatcher) Run(ctx context.Context) error {
+	// Most sites have no webhook: the dispatcher then asks only whether one
+	// came, once a second, instead of looking for deliveries at every step
+	// of every participant (a claim's transaction and a look ahead). An
+	// endpoint added or resumed is seen within the second.
+	var active bool
+	var asked time.Time
 	for {
 		alarm := setAlarm(d.Clock, d.Wake)
+		if now := time.Now(); now.Sub(asked) >= maxSleep {
+			var err error
+			if active, err = d.Store.ActiveWebhooks(ctx); err != nil {
+				active = true // look, as if there were one
+			}
+			asked = now
+		}
+		if !active {
+			if alarm.Wait(ctx, time.Time{}) != nil {
+				return nil
+			}
+			continue
+		}
 		n, err := d.DeliverDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.Logger.ErrorContext(ctx, "webhooks", "error", err)

@@ -488,3 +488,46 @@ func TestWebhookClientSafety(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookDispatcherWithoutEndpoints: with no endpoint the running
+// dispatcher only asks whether one came; one added is served within
+// seconds.
+func TestWebhookDispatcherWithoutEndpoints(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		w := &hookWorld{world: newWorld(t, db, clock), secret: webhook.NewSecret(), logs: &syncBuffer{}}
+		w.rc = newReceiver(t, w.secret, clock)
+		ctx, stop := context.WithCancel(w.ctx)
+		done := make(chan struct{})
+		d := w.dispatcher()
+		d.Wake = w.eng.Notified
+		go func() { d.Run(ctx); close(done) }()
+		defer func() { stop(); <-done }()
+		w.register("WKSHP-A", "ann@example.com") // no endpoint: nothing queued
+
+		sealed, err := w.keys.Encrypt(w.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.ep = &wod.WebhookEndpoint{URL: w.rc.srv.URL + "/hooks/wod", Events: []wod.WebhookEventType{wod.WebhookRegistrationCreated},
+			SecretEnc: sealed}
+		if err := db.CreateWebhook(w.ctx, w.ep); err != nil {
+			t.Fatal(err)
+		}
+		r := w.register("WKSHP-B", "bob@example.com")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, acc := w.rc.got(); len(acc) == 1 {
+				var created struct{ Data wod.WebhookRegistration }
+				if err := json.Unmarshal(acc[0].Body, &created); err != nil || created.Data.ID != r.ID {
+					t.Fatalf("message %s: %v", acc[0].Body, err)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the new endpoint got nothing within 10 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}

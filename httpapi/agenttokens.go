@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/wod-dev/wod"
 )
@@ -25,6 +28,9 @@ const agentTokensKept = 1024
 type agentTokens struct {
 	mu   sync.Mutex
 	seen map[string]agentTokenEntry
+	// lookups makes the requests that find a token forgotten together (an
+	// agent's workers, each second) share one database lookup.
+	lookups singleflight.Group
 }
 
 type agentTokenEntry struct {
@@ -43,6 +49,28 @@ func (c *agentTokens) find(hash []byte, now time.Time) *wod.Location {
 	}
 	l := e.location
 	return &l
+}
+
+// lookup returns the location the token hash opens: remembered, or found
+// by find in the database and then remembered.
+func (c *agentTokens) lookup(ctx context.Context, hash []byte,
+	find func(ctx context.Context, hash []byte) (*wod.Location, error)) (*wod.Location, error) {
+	if l := c.find(hash, time.Now()); l != nil {
+		return l, nil
+	}
+	v, err, _ := c.lookups.Do(string(hash), func() (any, error) {
+		l, err := find(ctx, hash)
+		if err != nil {
+			return nil, err
+		}
+		c.remember(hash, l, time.Now())
+		return *l, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	l := v.(wod.Location) // a copy of its own for each request
+	return &l, nil
 }
 
 func (c *agentTokens) remember(hash []byte, l *wod.Location, now time.Time) {

@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,5 +44,57 @@ func TestAgentTokens(t *testing.T) {
 	}
 	if n := len(c.seen); n > agentTokensKept {
 		t.Fatalf("holds %d tokens, more than %d", n, agentTokensKept)
+	}
+}
+
+// TestAgentTokenLookupsShared: the requests that find a token forgotten
+// at the same moment share one lookup, each with its own copy of the
+// location; a token that opens nothing is not remembered.
+func TestAgentTokenLookupsShared(t *testing.T) {
+	var c agentTokens
+	hash := []byte("hash of a token")
+	var calls atomic.Int32
+	release := make(chan struct{})
+	find := func(ctx context.Context, h []byte) (*wod.Location, error) {
+		calls.Add(1)
+		<-release
+		return &wod.Location{ID: 7, Name: "hub1"}, nil
+	}
+	const workers = 4
+	got := make(chan *wod.Location, workers)
+	for range workers {
+		go func() {
+			l, err := c.lookup(context.Background(), hash, find)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- l
+		}()
+	}
+	// Let every worker reach the lookup before the first one returns.
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	var first *wod.Location
+	for range workers {
+		l := <-got
+		if l == nil || l.ID != 7 || l == first {
+			t.Fatalf("lookup gave %+v (the first gave %p)", l, first)
+		}
+		first = l
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d lookups for %d requests at once", n, workers)
+	}
+	if _, err := c.lookup(context.Background(), hash, find); err != nil || calls.Load() != 1 {
+		t.Fatalf("a remembered token was looked up again: %v, %d lookups", err, calls.Load())
+	}
+	unknown := errors.New("unknown token")
+	if _, err := c.lookup(context.Background(), []byte("wrong"), func(context.Context, []byte) (*wod.Location, error) {
+		return nil, unknown
+	}); !errors.Is(err, unknown) || c.find([]byte("wrong"), time.Now()) != nil {
+		t.Fatalf("an unknown token: %v", err)
 	}
 }

@@ -61,15 +61,10 @@ func (s *Server) authenticateAgent(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	hash := secret.HashToken(strings.TrimSpace(token))
-	now := time.Now()
-	l := s.agentTokens.find(hash, now)
-	if l == nil {
-		var err error
-		if l, err = s.AgentAuth.FindLocationByAgentToken(ctx.Context(), hash); err != nil {
-			s.writeErr(ctx, err)
-			return
-		}
-		s.agentTokens.remember(hash, l, now)
+	l, err := s.agentTokens.lookup(ctx.Context(), hash, s.AgentAuth.FindLocationByAgentToken)
+	if err != nil {
+		s.writeErr(ctx, err)
+		return
 	}
 	next(huma.WithValue(ctx, locationKey{}, l))
 }

@@ -427,6 +427,18 @@ func (db *DB) RedeliverWebhook(ctx context.Context, id int64) (d *wod.WebhookDel
 	return d, nil
 }
 
+// ActiveWebhooks says whether any webhook endpoint is subscribed and not
+// paused: without one, no delivery can be due.
+func (db *DB) ActiveWebhooks(ctx context.Context) (active bool, err error) {
+	err = db.readStatement(ctx, func(tx *Tx) error {
+		return tx.queryRow(`SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE paused_at IS NULL)`).Scan(&active)
+	})
+	if err != nil {
+		return false, fmt.Errorf("active webhooks: %w", err)
+	}
+	return active, nil
+}
+
 // ClaimWebhookDeliveries leases up to limit due deliveries of endpoints
 // that are not paused: queued ones whose time has come, and ones a
 // dispatcher was sending when it died.

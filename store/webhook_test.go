@@ -49,8 +49,24 @@ func TestWebhookEndpoints(t *testing.T) {
 				t.Fatalf("%+v: %v, want invalid", bad, err)
 			}
 		}
+		active := func(want bool) {
+			t.Helper()
+			if got, err := db.ActiveWebhooks(ctx); err != nil || got != want {
+				t.Fatalf("active webhooks: %v %v, want %v", got, err, want)
+			}
+		}
+		active(false)
 		e := newEndpoint(t, db, "https://hooks.example.com/wod?token=abc", wod.WebhookJobGivenUp, wod.WebhookRegistrationCreated,
 			wod.WebhookRegistrationCreated)
+		active(true)
+		if _, err := db.PauseWebhook(ctx, e.ID, "test", nil); err != nil {
+			t.Fatal(err)
+		}
+		active(false) // a paused endpoint gets nothing
+		if _, err := db.ResumeWebhook(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		active(true)
 		got, err := db.FindWebhook(ctx, e.ID)
 		if err != nil || got.URL != e.URL || string(got.SecretEnc) != "sealed" || got.PausedAt != nil ||
 			!slices.Equal(got.Events, []wod.WebhookEventType{wod.WebhookRegistrationCreated, wod.WebhookJobGivenUp}) {
