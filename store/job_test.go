@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -199,6 +200,78 @@ func TestNextJobAt(t *testing.T) {
 		}
 		if next, ok, err := db.NextJobAt(ctx, []wod.JobKind{wod.JobPurge}, &l.ID); err != nil || !ok || !next.Equal(later.RunAt) {
 			t.Fatalf("of the purges only: %v %v %v", next, ok, err)
+		}
+	})
+}
+
+// TestStepCancelsAndCompletesJobs: a step that cancels queued jobs of its
+// registration and completes the job reported (the ready step of a create)
+// does both, and nothing else; with the job's lease lost it is refused
+// and changes nothing.
+func TestStepCancelsAndCompletesJobs(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l, w := fixture(t, db, 10, 1, 5, 5)
+		book := func(email string) (*wod.Registration, *wod.Job) {
+			t.Helper()
+			r, err := db.CreateRegistration(ctx, &wod.NewRegistration{
+				Request: wod.RegistrationRequest{Workshop: w.Slug, Name: "Ann", Email: email},
+				Jobs: []*wod.Job{{Kind: wod.JobCreate, RunAt: clock.Now()},
+					{Kind: wod.JobWatchdog, RunAt: clock.Now().Add(time.Hour)},
+					{Kind: wod.JobRemind, RunAt: clock.Now().Add(time.Hour)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, _, err := db.ClaimJobs(ctx, []wod.JobKind{wod.JobCreate}, &l.ID, "test", time.Minute, 1)
+			if err != nil || len(js) != 1 || *js[0].RegistrationID != r.ID {
+				t.Fatalf("claim: %v %v", js, err)
+			}
+			return r, js[0]
+		}
+		states := func(r *wod.Registration) map[wod.JobKind]wod.JobState {
+			t.Helper()
+			js, _, err := db.FindJobs(ctx, wod.JobFilter{RegistrationID: &r.ID, Page: wod.Page{Limit: 10}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[wod.JobKind]wod.JobState{}
+			for _, j := range js {
+				m[j.Kind] = j.State
+			}
+			return m
+		}
+		ready := func(r *wod.Registration, j *wod.Job, attempt int) error {
+			ends := clock.Now().Add(time.Hour)
+			return db.Apply(ctx, &wod.Transition{RegistrationID: r.ID, From: []wod.RegistrationState{wod.StatePending},
+				To: wod.StateReady, ReadyAt: ptr(clock.Now()), EndsAt: &ends, PasswordEnc: []byte("sealed"),
+				Cancel: []wod.JobKind{wod.JobWatchdog},
+				Done:   &wod.JobCompletion{JobID: j.ID, Attempt: attempt, Result: []byte(`{"ok":true}`), Output: "made"}})
+		}
+
+		r, j := book("ann@example.com")
+		if err := ready(r, j, j.Attempts); err != nil {
+			t.Fatal(err)
+		}
+		want := map[wod.JobKind]wod.JobState{wod.JobCreate: wod.JobDone, wod.JobWatchdog: wod.JobCancelled, wod.JobRemind: wod.JobQueued}
+		if got := states(r); !maps.Equal(got, want) {
+			t.Fatalf("jobs after ready: %v, want %v", got, want)
+		}
+		done, err := db.FindJob(ctx, j.ID)
+		if err != nil || done.Output != "made" || string(done.Result) != `{"ok":true}` || done.LeaseUntil != nil {
+			t.Fatalf("the create job: %+v %v", done, err)
+		}
+
+		r, j = book("bob@example.com")
+		if err := ready(r, j, j.Attempts+1); wod.ErrorCode(err) != wod.ECONFLICT {
+			t.Fatalf("ready with a lost lease: %v", err)
+		}
+		want = map[wod.JobKind]wod.JobState{wod.JobCreate: wod.JobRunning, wod.JobWatchdog: wod.JobQueued, wod.JobRemind: wod.JobQueued}
+		if got := states(r); !maps.Equal(got, want) {
+			t.Fatalf("jobs after a refused ready: %v, want %v", got, want)
+		}
+		if got, _ := db.FindRegistration(ctx, r.ID); got.State != wod.StatePending {
+			t.Fatalf("a refused ready left the registration %s", got.State)
 		}
 	})
 }

@@ -86,14 +86,8 @@ func step(tx *Tx, t *wod.Transition) error {
 			return err
 		}
 	}
-	if len(t.Cancel) > 0 {
-		w := where{args: []any{tx.now}} // $1, for the SET clause
-		w.add("registration_id = ?", t.RegistrationID)
-		w.add("state = 'queued'")
-		w.add(inList("kind", len(t.Cancel)), kindArgs(t.Cancel)...)
-		if _, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1`+w.String(), w.args...); err != nil {
-			return err
-		}
+	if err := finishJobs(tx, t.RegistrationID, t.Cancel, t.Done); err != nil {
+		return err
 	}
 	if err := scheduleJobs(tx, t.RegistrationID, t.Jobs); err != nil {
 		return err
@@ -107,11 +101,6 @@ func step(tx *Tx, t *wod.Transition) error {
 	if t.Badge != nil {
 		if _, err := tx.exec(`INSERT INTO badges_earned (email, level, registration_id, earned_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (email, level) DO NOTHING`, email, t.Badge.Level, t.RegistrationID, tx.now); err != nil {
-			return err
-		}
-	}
-	if t.Done != nil {
-		if err := completeJob(tx, t.Done); err != nil {
 			return err
 		}
 	}
@@ -303,22 +292,67 @@ func scheduleJobs(tx *Tx, registrationID int64, js []*wod.Job) error {
 // worker's lease was lost to another attempt.
 func leaseKept(res sql.Result, jobID int64, attempt int) error {
 	if n, _ := res.RowsAffected(); n != 1 {
-		return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
+		return lostLease(jobID, attempt)
 	}
 	return nil
 }
 
+func lostLease(jobID int64, attempt int) error {
+	return wod.Errorf(wod.ECONFLICT, "job %d attempt %d is no longer running: its lease was lost", jobID, attempt)
+}
+
 func completeJob(tx *Tx, d *wod.JobCompletion) error {
-	result := string(d.Result)
-	if result == "" {
-		result = "{}"
-	}
 	res, err := tx.exec(`UPDATE jobs SET state = 'done', result = $1, output = $2, lease_until = NULL, last_error = '',
-		updated_at = $3 WHERE id = $4 AND state = 'running' AND attempts = $5`, result, d.Output, tx.now, d.JobID, d.Attempt)
+		updated_at = $3 WHERE id = $4 AND state = 'running' AND attempts = $5`, jobResult(d), d.Output, tx.now, d.JobID, d.Attempt)
 	if err != nil {
 		return err
 	}
 	return leaseKept(res, d.JobID, d.Attempt)
+}
+
+func jobResult(d *wod.JobCompletion) string {
+	if len(d.Result) == 0 {
+		return "{}"
+	}
+	return string(d.Result)
+}
+
+// finishJobs cancels the registration's queued jobs of the kinds and
+// completes the job done, fenced by its attempt: in one statement when
+// there are both (an agent's create report cancels the watchdog).
+func finishJobs(tx *Tx, registrationID int64, cancel []wod.JobKind, done *wod.JobCompletion) error {
+	if len(cancel) == 0 {
+		if done == nil {
+			return nil
+		}
+		return completeJob(tx, done)
+	}
+	w := where{args: []any{tx.now}} // $1, for the SET clause
+	w.add("registration_id = ?", registrationID)
+	w.add("state = 'queued'")
+	w.add(inList("kind", len(cancel)), kindArgs(cancel)...)
+	if done == nil {
+		_, err := tx.exec(`UPDATE jobs SET state = 'cancelled', updated_at = $1`+w.String(), w.args...)
+		return err
+	}
+	n := len(w.args)
+	args := append(w.args, done.JobID, done.Attempt, jobResult(done), done.Output)
+	id, attempt, result, output := fmt.Sprintf("$%d", n+1), fmt.Sprintf("$%d", n+2), fmt.Sprintf("$%d", n+3), fmt.Sprintf("$%d", n+4)
+	isDone := "id = " + id
+	ids, err := queryAll(tx, scanOne[int64], `UPDATE jobs SET state = CASE WHEN `+isDone+` THEN 'done' ELSE 'cancelled' END,
+		result = CASE WHEN `+isDone+` THEN `+result+` ELSE result END,
+		output = CASE WHEN `+isDone+` THEN `+output+` ELSE output END,
+		lease_until = CASE WHEN `+isDone+` THEN NULL ELSE lease_until END,
+		last_error = CASE WHEN `+isDone+` THEN '' ELSE last_error END, updated_at = $1
+		WHERE (`+isDone+` AND state = 'running' AND attempts = `+attempt+`) OR (`+strings.Join(w.conds, " AND ")+`)
+		RETURNING id`, args...)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(ids, done.JobID) {
+		return lostLease(done.JobID, done.Attempt)
+	}
+	return nil
 }
 
 // CompleteJob marks a running job done, fenced by its attempt.
