@@ -55,14 +55,27 @@ func (e *Engine) legacyWait() time.Duration {
 
 // RunLegacy sends the command mails of the legacy locations until ctx
 // ends: at once when work is scheduled, and at least every second (another
-// replica may schedule it, or a lease run out).
+// replica may schedule it, or a lease run out). Which locations are legacy
+// it reads once a second, not at every step of every participant: a site
+// without one then costs nothing more.
 func (e *Engine) RunLegacy(ctx context.Context) {
 	if e.Commands == nil {
 		return
 	}
+	var ls []*wod.Location
+	var read time.Time
 	for {
 		alarm := setAlarm(nil, e.Notified)
-		if _, err := e.DriveLegacy(ctx); err != nil && ctx.Err() == nil {
+		if time.Since(read) >= maxSleep {
+			all, err := e.Store.FindLocations(ctx)
+			if err != nil && ctx.Err() == nil {
+				e.Logger.WarnContext(ctx, "legacy locations", "error", err)
+			}
+			if err == nil {
+				ls, read = all, time.Now()
+			}
+		}
+		if _, err := e.driveLegacy(ctx, ls); err != nil && ctx.Err() == nil {
 			e.Logger.WarnContext(ctx, "legacy locations", "error", err)
 		}
 		if alarm.Wait(ctx, time.Now().Add(time.Second)) != nil {
@@ -82,6 +95,11 @@ func (e *Engine) DriveLegacy(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return e.driveLegacy(ctx, ls)
+}
+
+// driveLegacy makes DriveLegacy's pass over the legacy locations among ls.
+func (e *Engine) driveLegacy(ctx context.Context, ls []*wod.Location) (int, error) {
 	sent := 0
 	for _, l := range ls {
 		if !l.Legacy() {
