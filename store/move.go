@@ -189,7 +189,7 @@ func placeMove(tx *Tx, workshopID, from int64, stale time.Duration) (placed, str
 			return placed{}, "", err
 		}
 		if ok {
-			return placed{locationID: c.locationID, seatID: id, number: n, from: wod.SeatFree}, c.name, nil
+			return c.place(id, n, wod.SeatFree), c.name, nil
 		}
 	}
 	return placed{}, "", nil

@@ -29,9 +29,13 @@ import (
 type candidate struct {
 	locationID int64
 	name       string
-	position   int
-	heartbeat  sql.NullTime
-	free       int
+	// hubURL and baseStudentID complete the location as a registration
+	// booked there carries it (wod.Registration.At).
+	hubURL        string
+	baseStudentID int
+	position      int
+	heartbeat     sql.NullTime
+	free          int
 	// seats is the workshop's seat range at the location.
 	seats wod.SeatRange
 	// warm is how many ready, warm seats the location holds for the
@@ -47,8 +51,9 @@ type candidate struct {
 func candidates(tx *Tx, workshopID int64, stale time.Duration) ([]candidate, error) {
 	cs, err := queryAll(tx, func(row scanner) (candidate, error) {
 		var c candidate
-		return c, row.Scan(&c.locationID, &c.name, &c.position, &c.heartbeat, &c.seats.Min, &c.seats.Max, &c.free, &c.warm)
-	}, `SELECT wl.location_id, l.name, wl.position, l.last_heartbeat,
+		return c, row.Scan(&c.locationID, &c.name, &c.hubURL, &c.baseStudentID, &c.position, &c.heartbeat, &c.seats.Min,
+			&c.seats.Max, &c.free, &c.warm)
+	}, `SELECT wl.location_id, l.name, l.hub_url, l.base_student_id, wl.position, l.last_heartbeat,
 			COALESCE(wl.seat_min, w.seat_min), COALESCE(wl.seat_max, w.seat_max),
 			(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'free'
 				AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max)),
@@ -121,10 +126,17 @@ func lowestFreeSeat(tx *Tx, c candidate) (id int64, number int, ok bool, err err
 type placed struct {
 	locationID, seatID int64
 	number             int
+	at                 wod.Location // ID, Name, HubURL and BaseStudentID
 	// from is the seat's state before the booking; a warm seat brings its
 	// sealed password.
 	from     wod.SeatState
 	password []byte
+}
+
+// place is the seat taken at the candidate's location.
+func (c candidate) place(seatID int64, number int, from wod.SeatState) placed {
+	return placed{locationID: c.locationID, seatID: seatID, number: number, from: from,
+		at: wod.Location{ID: c.locationID, Name: c.name, HubURL: c.hubURL, BaseStudentID: c.baseStudentID}}
 }
 
 // placeSeat picks the location and the seat of a participant's
@@ -147,7 +159,7 @@ func placeSeat(tx *Tx, workshop string, workshopID int64, stale time.Duration, w
 			return placed{}, err
 		}
 		if ok {
-			return placed{locationID: c.locationID, seatID: id, number: n, from: wod.SeatFree}, nil
+			return c.place(id, n, wod.SeatFree), nil
 		}
 	}
 	// No free or warm seat: a seat whose warm job has not started yet is
@@ -155,7 +167,7 @@ func placeSeat(tx *Tx, workshop string, workshopID int64, stale time.Duration, w
 	for _, c := range cs {
 		id, n, ok, err := takeQueuedWarming(tx, c)
 		if err != nil || ok {
-			return placed{locationID: c.locationID, seatID: id, number: n, from: wod.SeatWarming}, err
+			return c.place(id, n, wod.SeatWarming), err
 		}
 	}
 	return placed{}, wod.Errorf(wod.EFULL, "workshop %s has no free seat; please try again later", workshop)
@@ -165,7 +177,7 @@ func placeSeat(tx *Tx, workshop string, workshopID int64, stale time.Duration, w
 // workshop, made from its current content, with its sealed password; false
 // when another booking holds them all.
 func warmSeatAt(tx *Tx, c candidate, workshopID int64) (placed, bool, error) {
-	p := placed{locationID: c.locationID, from: wod.SeatWarm}
+	p := c.place(0, 0, wod.SeatWarm)
 	err := tx.queryRow(`SELECT s.id, s.number, s.warm_password_enc FROM seats s JOIN workshops w ON w.id = $2
 		WHERE s.location_id = $1 AND s.state = 'warm' AND s.warm_workshop_id = w.id
 		AND s.warm_content_version = w.content_version AND s.number BETWEEN $3 AND $4
@@ -213,7 +225,7 @@ func placeRehearsal(tx *Tx, workshop string, workshopID int64, stale time.Durati
 	for _, c := range rank(cs) {
 		id, n, rerr := rehearsalSeat(tx, workshop, c.locationID, c.seats.Min, c.seats.Max, tx.skipLocked())
 		if rerr == nil {
-			return placed{locationID: c.locationID, seatID: id, number: n, from: wod.SeatFree}, nil
+			return c.place(id, n, wod.SeatFree), nil
 		}
 		if wod.ErrorCode(rerr) != wod.EFULL {
 			return placed{}, rerr

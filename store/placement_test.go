@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -406,4 +407,50 @@ func assertOneSeatEach(t *testing.T, db *store.DB) {
 	if err != nil || len(stray) > 0 {
 		t.Fatalf("assigned seats nobody holds: %v %v", stray, err)
 	}
+}
+
+// TestBookedAsStored: the registration a cold booking returns is the one
+// stored, as a read gives it (but for the database's precision of times),
+// at either location of a workshop and for a rehearsal's robot.
+func TestBookedAsStored(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		local, hub2, w := twoHubs(t, db, 1, 4, 7)
+		beat(t, db, local, hub2)
+		same := func(got *wod.Registration) {
+			t.Helper()
+			stored, err := db.FindRegistration(ctx, got.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, s := *got, *stored
+			for _, r := range []*wod.Registration{&b, &s} {
+				r.CreatedAt, r.UpdatedAt = r.CreatedAt.Truncate(time.Microsecond), r.UpdatedAt.Truncate(time.Microsecond)
+			}
+			if !reflect.DeepEqual(b, s) || !reflect.DeepEqual(*b.At, *s.At) {
+				t.Fatalf("booked %+v at %+v\nstored %+v at %+v", b, *b.At, s, *s.At)
+			}
+		}
+		for i, want := range []string{"local", "hub2"} {
+			r, err := db.CreateRegistration(ctx, &wod.NewRegistration{AgentStale: stale,
+				Request: wod.RegistrationRequest{Workshop: w.Slug, Name: "Ann Smith", Email: fmt.Sprintf("a%d@example.com", i),
+					Company: "ACME", ClientIP: "192.0.2.7"},
+				Jobs: []*wod.Job{{Kind: wod.JobCreate, RunAt: clock.Now()}}})
+			if err != nil || r.Location != want {
+				t.Fatalf("booking %d: %+v %v, want at %s", i, r, err, want)
+			}
+			same(r)
+		}
+		rh := &wod.Rehearsal{Workshop: w.Slug, RequestedBy: "cli"}
+		if err := db.CreateRehearsal(ctx, rh); err != nil {
+			t.Fatal(err)
+		}
+		robot, err := db.CreateRegistration(ctx, &wod.NewRegistration{AgentStale: stale, RehearsalID: &rh.ID,
+			Request: wod.RegistrationRequest{Workshop: w.Slug, Name: "Rehearsal", Email: "robot@wod.invalid"}})
+		if err != nil || robot.RehearsalID == nil {
+			t.Fatalf("rehearsal booking: %+v %v", robot, err)
+		}
+		same(robot)
+	})
 }
