@@ -42,8 +42,8 @@ func (e *Engine) lookoutLocked(locationID int64) *lookout {
 
 // lookAgain says whether a claim looks for jobs now, and if so begins the
 // look. A claim woken up looks. A new claim looks unless the location's
-// last look, within the second, left nothing due and no wake-up came
-// since. A claim that waited a second without a wake-up looks only if no
+// last look, within the second of the engine's clock, left nothing due and
+// no wake-up came since. A claim that waited a second without a wake-up looks only if no
 // claim of the location looked within the second: that look finds what no
 // wake-up announces (a job another replica scheduled unheard, one that
 // waited for another of its registration, a lapsed lease), and one look
@@ -54,16 +54,15 @@ func (e *Engine) lookAgain(locationID int64, why lookReason) (look, bool) {
 	now := time.Now()
 	l := e.lookoutLocked(locationID)
 	woken := l.woken + e.wokenAll
-	recent := now.Sub(l.at) < maxSleep
 	switch why {
 	case lookNew:
 		// Jobs fall due by the engine's clock: a look older by it may have
 		// missed some that are due now.
-		if recent && e.now().Sub(l.due) < maxSleep && l.clear && l.seen == woken {
+		if e.now().Sub(l.due) < maxSleep && l.clear && l.seen == woken {
 			return look{}, false
 		}
 	case lookTimer:
-		if recent {
+		if now.Sub(l.at) < maxSleep {
 			return look{}, false
 		}
 	}
