@@ -227,14 +227,20 @@ type NewRegistration struct {
 	// answers EFULL unless another seat of the range stays free after it)
 	// and takes the highest free seat, out of the participants' way.
 	RehearsalID *int64
+	// Welcome, when set, composes one more mail of a cold booking (the
+	// participant's welcome) inside the booking's transaction, from the
+	// workshop's settings as the booking locked its row: the booking reads
+	// the workshop once.
+	Welcome func(w *Workshop) (*Mail, error)
 	// Warm, when set, lets the booking take a warm seat of the workshop
 	// (warm.go): the store calls it inside the booking's transaction with
-	// the registration as booked (pending, on the warm seat) and applies
-	// the Transition it returns there too, with the seat's password; Jobs
-	// and Mails above are then left out (the seat needs no create, and the
-	// credentials say all the welcome would). Without a warm seat, or for
-	// a rehearsal, the booking is the cold one and Warm is not called.
-	Warm func(r *Registration) (*Transition, error)
+	// the registration as booked (pending, on the warm seat) and the
+	// workshop as locked, and applies the Transition it returns there too,
+	// with the seat's password; Jobs, Mails and Welcome above are then left
+	// out (the seat needs no create, and the credentials say all the
+	// welcome would). Without a warm seat, or for a rehearsal, the booking
+	// is the cold one and Warm is not called.
+	Warm func(r *Registration, w *Workshop) (*Transition, error)
 	// AgentStale is how long a location's agent may be silent and still get
 	// new participants, when the workshop has a location whose agent is
 	// not silent (0: no location is ever stale).

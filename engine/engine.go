@@ -281,27 +281,30 @@ func signal(c chan struct{}) {
 func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *wod.Registration, err error) {
 	defer func() { observer(e.Observer).Registered(err) }()
 	req.Normalize()
-	w, err := e.check(ctx, req)
-	if err != nil {
+	if err := e.check(ctx, req); err != nil {
 		return nil, err
 	}
 	now := e.now()
-	welcome, err := e.compose(ctx, wod.MailWelcome, &wod.Registration{Name: req.Name, Email: req.Email, Workshop: w.Slug}, w, nil)
-	if err != nil {
-		return nil, err
-	}
+	// The store reads the workshop as it locks it, and the mails are
+	// composed from that read, inside the booking's transaction.
+	var w *wod.Workshop
 	nr := &wod.NewRegistration{
 		Request: req,
 		Jobs: []*wod.Job{
 			{Kind: wod.JobCreate, RunAt: now},
 			{Kind: wod.JobWatchdog, RunAt: now.Add(e.ProvisionTimeout)},
 		},
-		Mails:      []*wod.Mail{welcome},
+		Welcome: func(locked *wod.Workshop) (*wod.Mail, error) {
+			w = locked
+			return e.compose(ctx, wod.MailWelcome, &wod.Registration{Name: req.Name, Email: req.Email, Workshop: locked.Slug},
+				locked, nil)
+		},
 		AgentStale: e.agentStale(),
-		// Inside the booking's transaction: the warm booking's mails are
-		// composed at the location read with the registration (composeAt).
-		Warm: func(r *wod.Registration) (*wod.Transition, error) {
-			return e.warmReady(ctx, r, w)
+		// The warm booking's mails are composed at the location read with
+		// the registration (composeAt).
+		Warm: func(r *wod.Registration, locked *wod.Workshop) (*wod.Transition, error) {
+			w = locked
+			return e.warmReady(ctx, r, locked)
 		},
 	}
 	if req.Wait {
@@ -323,10 +326,11 @@ func (e *Engine) Register(ctx context.Context, req wod.RegistrationRequest) (_ *
 	return r, nil
 }
 
-// check reports every problem of a request at once: its syntax, the address
-// policy and the workshop. The store checks the workshop again, atomically,
-// when it books the seat.
-func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) (*wod.Workshop, error) {
+// check reports every problem of a request at once: its syntax, the
+// address policy and, when either fails, the workshop. A valid request's
+// workshop is checked by the store as it books the seat, atomically, with
+// the same message.
+func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) error {
 	var fields []wod.FieldError
 	var we *wod.Error
 	if err := req.Validate(); errors.As(err, &we) {
@@ -337,21 +341,19 @@ func (e *Engine) check(ctx context.Context, req wod.RegistrationRequest) (*wod.W
 			fields = append(fields, wod.FieldError{Field: "email", Message: err.Error()})
 		}
 	}
-	var w *wod.Workshop
+	if len(fields) == 0 {
+		return nil
+	}
 	if req.Workshop != "" {
-		var err error
-		w, err = e.Store.FindWorkshopSettings(ctx, req.Workshop)
+		w, err := e.Store.FindWorkshopSettings(ctx, req.Workshop)
 		switch {
 		case wod.ErrorCode(err) == wod.ENOTFOUND, err == nil && !w.Active:
 			fields = append(fields, wod.FieldError{Field: "workshop", Message: fmt.Sprintf("workshop %q does not exist or is not open", req.Workshop)})
 		case err != nil:
-			return nil, err
+			return err
 		}
 	}
-	if len(fields) > 0 {
-		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid", Fields: fields}
-	}
-	return w, nil
+	return &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid", Fields: fields}
 }
 
 // PasswordPlaceholder stands for the student password in stored mails: the

@@ -72,7 +72,7 @@ func (e *Engine) observeBooking(r *wod.Registration, w *wod.Workshop) {
 		return
 	}
 	switch {
-	case r.State == wod.StateWaiting:
+	case r.State == wod.StateWaiting || w == nil:
 		// Not a booking yet: the seat it gets later is counted nowhere.
 	case r.State == wod.StateReady:
 		o.WarmBooking(r.Workshop, "hit")

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,15 +88,15 @@ func (db *DB) CreateRegistration(ctx context.Context, nr *wod.NewRegistration) (
 
 func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, error) {
 	req := nr.Request
-	var w struct {
-		id, locationID int64
-		capacity       int
-		active         bool
-		opens, closes  sql.NullTime
+	// The workshop's settings, read as its row is locked: what the booking
+	// checks, and what its mails are composed from (nr.Welcome, nr.Warm).
+	lock := ""
+	if tx.db.dialect == Postgres {
+		lock = " FOR UPDATE OF w"
 	}
-	err := tx.queryRow(`SELECT id, location_id, capacity, active, opens_at, closes_at FROM workshops WHERE slug = $1`+
-		tx.forUpdate(), req.Workshop).Scan(&w.id, &w.locationID, &w.capacity, &w.active, &w.opens, &w.closes)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.active) {
+	w, err := scanWorkshop(tx.queryRow(`SELECT `+workshopSettingsColumns+` FROM `+workshopFrom+` WHERE w.slug = $1`+lock,
+		req.Workshop))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !w.Active) {
 		return nil, &wod.Error{Code: wod.EINVALID, Message: "the registration is not valid",
 			Fields: []wod.FieldError{{Field: "workshop", Message: fmt.Sprintf("workshop %q does not exist or is not open", req.Workshop)}}}
 	}
@@ -107,7 +108,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	if nr.RehearsalID == nil {
 		// The workshop's dates (wod/dates.go): the one place every booking
 		// and every newcomer to the line passes. Rehearsals are not bound.
-		if err := wod.CheckDates(req.Workshop, dateOf(w.opens), dateOf(w.closes), tx.now); err != nil {
+		if err := wod.CheckDates(req.Workshop, w.Opens, w.Closes, tx.now); err != nil {
 			return nil, err
 		}
 		// One statement, read under the workshop's lock (not in the
@@ -126,24 +127,24 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			(SELECT ends_at FROM registrations WHERE email = $2 AND state IN `+liveSQL+` LIMIT 1),
 			(SELECT w.duration_seconds FROM registrations r JOIN workshops w ON w.id = r.workshop_id
 				WHERE r.email = $2 AND r.state IN `+liveSQL+` LIMIT 1), `+subscribersSQL(3),
-			w.id, req.Email, wod.WebhookRegistrationCreated).
+			w.ID, req.Email, wod.WebhookRegistrationCreated).
 			Scan(&held, &line, &live, &endsAt, &seconds, &subscribers); err != nil {
 			return nil, err
 		}
 		if live > 0 {
 			return nil, registeredError(tx.now, endsAt, seconds.Int64)
 		}
-		if held >= w.capacity || line > 0 {
-			return joinLine(tx, nr, w.id, w.locationID, dateOf(w.closes), fmt.Sprintf("workshop %s is full", req.Workshop))
+		if held >= w.Capacity || line > 0 {
+			return joinLine(tx, nr, w.ID, w.LocationID, w.Closes, fmt.Sprintf("workshop %s is full", req.Workshop))
 		}
-		p, err = placeSeat(tx, req.Workshop, w.id, nr.AgentStale, nr.Warm != nil)
+		p, err = placeSeat(tx, req.Workshop, w.ID, nr.AgentStale, nr.Warm != nil)
 		if wod.ErrorCode(err) == wod.EFULL {
 			// A waiter's row names the workshop's first location until a
 			// seat, wherever it frees, is handed over.
-			return joinLine(tx, nr, w.id, w.locationID, dateOf(w.closes), fmt.Sprintf("workshop %s has no free seat", req.Workshop))
+			return joinLine(tx, nr, w.ID, w.LocationID, w.Closes, fmt.Sprintf("workshop %s has no free seat", req.Workshop))
 		}
 	} else {
-		p, err = placeRehearsal(tx, req.Workshop, w.id, nr.AgentStale)
+		p, err = placeRehearsal(tx, req.Workshop, w.ID, nr.AgentStale)
 	}
 	if err != nil {
 		return nil, err
@@ -153,7 +154,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	if err := tx.queryRow(`INSERT INTO registrations (workshop_id, name, email, company, state, seat_id,
 		location_id, student_number, client_ip, created_at, updated_at, rehearsal_id)
 		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $9, $10) RETURNING id`,
-		w.id, req.Name, req.Email, req.Company, seatID, p.locationID, number, req.ClientIP, tx.now,
+		w.ID, req.Name, req.Email, req.Company, seatID, p.locationID, number, req.ClientIP, tx.now,
 		nullInt64(nr.RehearsalID)).Scan(&id); err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		return nil, fmt.Errorf("seat %d was taken under our lock", seatID)
 	}
 	if p.from == wod.SeatWarm {
-		return bookWarm(tx, nr, id, p.password, subscribers)
+		return bookWarm(tx, nr, w, id, p.password, subscribers)
 	}
 	for _, j := range nr.Jobs {
 		j.RegistrationID = &id
@@ -184,7 +185,15 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	if err := insertJobs(tx, nr.Jobs); err != nil {
 		return nil, err
 	}
-	for _, m := range nr.Mails {
+	mails := nr.Mails
+	if nr.Welcome != nil {
+		m, err := nr.Welcome(w)
+		if err != nil {
+			return nil, err
+		}
+		mails = append(slices.Clip(mails), m)
+	}
+	for _, m := range mails {
 		m.RegistrationID = &id
 		if err := insertMail(tx, m); err != nil {
 			return nil, err
@@ -200,15 +209,15 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 			return nil, err
 		}
 	}
-	return booked(id, w.id, req, p, nr.RehearsalID, tx.now), nil
+	return booked(id, w, req, p, nr.RehearsalID, tx.now), nil
 }
 
 // booked is the registration a cold booking inserted, as findRegistration
 // would read it back (TestBookedAsStored holds them equal, but for the
 // database's precision of times): a crowd's bookings spare that read.
-func booked(id, workshopID int64, req wod.RegistrationRequest, p placed, rehearsal *int64, now time.Time) *wod.Registration {
+func booked(id int64, w *wod.Workshop, req wod.RegistrationRequest, p placed, rehearsal *int64, now time.Time) *wod.Registration {
 	seat, at := p.seatID, p.at
-	r := &wod.Registration{ID: id, WorkshopID: workshopID, Workshop: req.Workshop, Name: req.Name, Email: req.Email,
+	r := &wod.Registration{ID: id, WorkshopID: w.ID, Workshop: w.Slug, Name: req.Name, Email: req.Email,
 		Company: req.Company, State: wod.StatePending, SeatID: &seat, LocationID: p.locationID, Location: at.Name,
 		StudentNumber: p.number, SeatHeld: true, At: &at, CreatedAt: now, UpdatedAt: now, RehearsalID: rehearsal}
 	if r.StudentNumber > 0 {
@@ -219,12 +228,12 @@ func booked(id, workshopID int64, req wod.RegistrationRequest, p placed, rehears
 
 // bookWarm finishes a booking that took a warm seat: the registration is
 // ready in the booking's transaction (see wod.NewRegistration.Warm).
-func bookWarm(tx *Tx, nr *wod.NewRegistration, id int64, password []byte, subscribers int) (*wod.Registration, error) {
+func bookWarm(tx *Tx, nr *wod.NewRegistration, w *wod.Workshop, id int64, password []byte, subscribers int) (*wod.Registration, error) {
 	r, err := findRegistration(tx, id)
 	if err != nil {
 		return nil, err
 	}
-	t, err := nr.Warm(r)
+	t, err := nr.Warm(r, w)
 	if err != nil {
 		return nil, err
 	}

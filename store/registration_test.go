@@ -301,3 +301,49 @@ func TestFindJobRegistration(t *testing.T) {
 		}
 	})
 }
+
+// TestBookingComposesItsWelcome: a cold booking composes its welcome from
+// the workshop as it locked it and queues it with the registration; a
+// booking refused composes none, and a welcome that fails books nothing.
+func TestBookingComposesItsWelcome(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		_, w := fixture(t, db, 10, 1, 1, 1)
+		calls := 0
+		booking := func(email string, fail error) *wod.NewRegistration {
+			return &wod.NewRegistration{
+				Request: wod.RegistrationRequest{Workshop: w.Slug, Name: "Ann", Email: email},
+				Jobs:    []*wod.Job{{Kind: wod.JobCreate, RunAt: clock.Now()}},
+				Welcome: func(got *wod.Workshop) (*wod.Mail, error) {
+					calls++
+					if got.ID != w.ID || got.Title != w.Title || got.Duration != w.Duration {
+						return nil, fmt.Errorf("welcome given %+v", got)
+					}
+					if fail != nil {
+						return nil, fail
+					}
+					return &wod.Mail{Kind: wod.MailWelcome, To: email, Subject: "Welcome to " + got.Title, Text: "hi"}, nil
+				},
+			}
+		}
+		broken := errors.New("the template broke")
+		if _, err := db.CreateRegistration(ctx, booking("ann@example.com", broken)); !errors.Is(err, broken) {
+			t.Fatalf("a failed welcome: %v", err)
+		}
+		r, err := db.CreateRegistration(ctx, booking("ann@example.com", nil))
+		if err != nil || r.StudentNumber != 1 {
+			t.Fatalf("booking after a failed welcome: %+v %v (its seat must be free again)", r, err)
+		}
+		ms, _, err := db.FindMails(ctx, wod.MailFilter{RegistrationID: &r.ID})
+		if err != nil || len(ms) != 1 || ms[0].Subject != "Welcome to "+w.Title || ms[0].To != "ann@example.com" {
+			t.Fatalf("queued mails: %+v %v", ms, err)
+		}
+		if _, err := db.CreateRegistration(ctx, booking("bob@example.com", nil)); wod.ErrorCode(err) != wod.EFULL {
+			t.Fatalf("full: %v", err)
+		}
+		if calls != 2 {
+			t.Fatalf("welcome composed %d times, want 2 (none for the booking refused)", calls)
+		}
+	})
+}

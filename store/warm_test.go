@@ -38,7 +38,10 @@ func warmBooking(workshop, email string) *wod.NewRegistration {
 	return &wod.NewRegistration{
 		Request: wod.RegistrationRequest{Workshop: workshop, Name: "Ann", Email: email},
 		Jobs:    []*wod.Job{{Kind: wod.JobCreate}},
-		Warm: func(r *wod.Registration) (*wod.Transition, error) {
+		Warm: func(r *wod.Registration, w *wod.Workshop) (*wod.Transition, error) {
+			if w.Slug != workshop || r.WorkshopID != w.ID {
+				return nil, fmt.Errorf("warm booking of %s given workshop %s (%d)", workshop, w.Slug, w.ID)
+			}
 			now := t0
 			return &wod.Transition{From: []wod.RegistrationState{wod.StatePending}, To: wod.StateReady, ReadyAt: &now,
 				Jobs: []*wod.Job{{Kind: wod.JobExpire, RunAt: now.Add(time.Hour)}}}, nil
