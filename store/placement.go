@@ -46,25 +46,53 @@ type candidate struct {
 	alive, never bool
 }
 
+// candidatesSQL lists the workshop $1's locations with their seat ranges
+// and their free and warm seats in them, in the workshop's order
+// (scanCandidate reads a row).
+const candidatesSQL = `SELECT wl.location_id, l.name, l.hub_url, l.base_student_id, wl.position, l.last_heartbeat,
+		COALESCE(wl.seat_min, w.seat_min), COALESCE(wl.seat_max, w.seat_max),
+		(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'free'
+			AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max)),
+		(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'warm'
+			AND s.warm_workshop_id = w.id AND s.warm_content_version = w.content_version
+			AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max))
+	FROM workshop_locations wl JOIN locations l ON l.id = wl.location_id JOIN workshops w ON w.id = wl.workshop_id
+	WHERE wl.workshop_id = $1`
+
+// scanCandidate reads a row of candidatesSQL, or says there was none (a
+// row of NULLs: the booking reads the candidates joined to its checks).
+func scanCandidate(row scanner) (c candidate, ok bool, err error) {
+	var id, base, position, lo, hi, free, warm sql.NullInt64
+	var name, hub sql.NullString
+	if err := row.Scan(&id, &name, &hub, &base, &position, &c.heartbeat, &lo, &hi, &free, &warm); err != nil {
+		return c, false, err
+	}
+	c.locationID, c.name, c.hubURL, c.baseStudentID = id.Int64, name.String, hub.String, int(base.Int64)
+	c.position, c.seats.Min, c.seats.Max = int(position.Int64), int(lo.Int64), int(hi.Int64)
+	c.free, c.warm = int(free.Int64), int(warm.Int64)
+	return c, id.Valid, nil
+}
+
 // candidates lists a workshop's locations with their seat ranges, their
 // free seats in them and their agents' liveness at tx.now.
 func candidates(tx *Tx, workshopID int64, stale time.Duration) ([]candidate, error) {
-	cs, err := queryAll(tx, func(row scanner) (candidate, error) {
-		var c candidate
-		return c, row.Scan(&c.locationID, &c.name, &c.hubURL, &c.baseStudentID, &c.position, &c.heartbeat, &c.seats.Min,
-			&c.seats.Max, &c.free, &c.warm)
-	}, `SELECT wl.location_id, l.name, l.hub_url, l.base_student_id, wl.position, l.last_heartbeat,
-			COALESCE(wl.seat_min, w.seat_min), COALESCE(wl.seat_max, w.seat_max),
-			(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'free'
-				AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max)),
-			(SELECT COUNT(*) FROM seats s WHERE s.location_id = wl.location_id AND s.state = 'warm'
-				AND s.warm_workshop_id = w.id AND s.warm_content_version = w.content_version
-				AND s.number BETWEEN COALESCE(wl.seat_min, w.seat_min) AND COALESCE(wl.seat_max, w.seat_max))
-		FROM workshop_locations wl JOIN locations l ON l.id = wl.location_id JOIN workshops w ON w.id = wl.workshop_id
-		WHERE wl.workshop_id = $1 ORDER BY wl.position`, workshopID)
+	var cs []candidate
+	err := queryEach(tx, func(row scanner) error {
+		c, ok, err := scanCandidate(row)
+		if ok {
+			cs = append(cs, c)
+		}
+		return err
+	}, candidatesSQL+` ORDER BY wl.position`, workshopID)
 	if err != nil {
 		return nil, err
 	}
+	judge(tx, cs, stale)
+	return cs, nil
+}
+
+// judge sets the candidates' agents' liveness at tx.now.
+func judge(tx *Tx, cs []candidate, stale time.Duration) {
 	for i := range cs {
 		l := wod.Location{}
 		if cs[i].heartbeat.Valid {
@@ -73,7 +101,6 @@ func candidates(tx *Tx, workshopID int64, stale time.Duration) ([]candidate, err
 		}
 		cs[i].alive, cs[i].never = l.AgentAlive(tx.now, stale)
 	}
-	return cs, nil
 }
 
 // rank orders the candidates by the placement rule and drops those that
@@ -139,13 +166,9 @@ func (c candidate) place(seatID int64, number int, from wod.SeatState) placed {
 		at: wod.Location{ID: c.locationID, Name: c.name, HubURL: c.hubURL, BaseStudentID: c.baseStudentID}}
 }
 
-// placeSeat picks the location and the seat of a participant's
-// registration, or EFULL.
-func placeSeat(tx *Tx, workshop string, workshopID int64, stale time.Duration, warm bool) (placed, error) {
-	cs, err := candidates(tx, workshopID, stale)
-	if err != nil {
-		return placed{}, err
-	}
+// placeSeat picks, among the workshop's candidates (read under its lock),
+// the location and the seat of a participant's registration, or EFULL.
+func placeSeat(tx *Tx, workshop string, workshopID int64, cs []candidate, warm bool) (placed, error) {
 	ranked := rank(cs)
 	for _, c := range ranked {
 		if warm && c.warm > 0 {

@@ -118,26 +118,39 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		// people wait for this workshop, a newcomer waits behind them); and
 		// the e-mail's live registration, if any (the unique index
 		// registrations_live_email allows one).
+		// The same statement lists the workshop's locations as placement
+		// sees them (candidatesSQL), each row repeating the checks.
 		var held, line, live int
 		var endsAt sql.NullTime
 		var seconds sql.NullInt64
-		if err := tx.queryRow(`SELECT (SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
+		var cs []candidate
+		err := queryEach(tx, func(row scanner) error {
+			c, ok, err := scanCandidate(thenScan{row, func(row scanner) error {
+				return row.Scan(&held, &line, &live, &endsAt, &seconds, &subscribers)
+			}})
+			if ok {
+				cs = append(cs, c)
+			}
+			return err
+		}, `SELECT c.*, n.* FROM (SELECT (SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND rehearsal_id IS NULL
 			AND state IN `+holdingSQL+`), (SELECT COUNT(*) FROM registrations WHERE workshop_id = $1 AND state = 'waiting'),
 			(SELECT COUNT(*) FROM registrations WHERE email = $2 AND state IN `+liveSQL+`),
 			(SELECT ends_at FROM registrations WHERE email = $2 AND state IN `+liveSQL+` LIMIT 1),
 			(SELECT w.duration_seconds FROM registrations r JOIN workshops w ON w.id = r.workshop_id
-				WHERE r.email = $2 AND r.state IN `+liveSQL+` LIMIT 1), `+subscribersSQL(3),
-			w.ID, req.Email, wod.WebhookRegistrationCreated).
-			Scan(&held, &line, &live, &endsAt, &seconds, &subscribers); err != nil {
+				WHERE r.email = $2 AND r.state IN `+liveSQL+` LIMIT 1), `+subscribersSQL(3)+`) AS n
+			LEFT JOIN (`+candidatesSQL+`) AS c ON TRUE ORDER BY c.position`,
+			w.ID, req.Email, wod.WebhookRegistrationCreated)
+		if err != nil {
 			return nil, err
 		}
+		judge(tx, cs, nr.AgentStale)
 		if live > 0 {
 			return nil, registeredError(tx.now, endsAt, seconds.Int64)
 		}
 		if held >= w.Capacity || line > 0 {
 			return joinLine(tx, nr, w.ID, w.LocationID, w.Closes, fmt.Sprintf("workshop %s is full", req.Workshop))
 		}
-		p, err = placeSeat(tx, req.Workshop, w.ID, nr.AgentStale, nr.Warm != nil)
+		p, err = placeSeat(tx, req.Workshop, w.ID, cs, nr.Warm != nil)
 		if wod.ErrorCode(err) == wod.EFULL {
 			// A waiter's row names the workshop's first location until a
 			// seat, wherever it frees, is handed over.
