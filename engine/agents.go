@@ -17,13 +17,12 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 	lk, looking := e.lookAgain(locationID, lookNew)
 	for {
 		if looking {
-			jobs, more, err := e.Store.ClaimJobs(ctx, agentKinds, &locationID, agent, e.AgentLease, 1)
+			j, r, w, more, err := e.Store.ClaimAgentJob(ctx, agentKinds, locationID, agent, e.AgentLease)
 			if err != nil {
 				return nil, err
 			}
 			e.lookDone(lk, !more)
-			if len(jobs) == 1 {
-				j := jobs[0]
+			if j != nil {
 				if more {
 					// Another job is due: the next waiting claim takes it.
 					signal(token)
@@ -34,7 +33,7 @@ func (e *Engine) ClaimJob(ctx context.Context, locationID int64, agent string, w
 					lk, looking = e.lookAgain(locationID, lookWoken)
 					continue
 				}
-				aj, err := e.agentJob(ctx, j)
+				aj, err := e.agentJob(ctx, j, r, w)
 				if err != nil || aj != nil {
 					return aj, err
 				}
@@ -75,9 +74,10 @@ func waitToken(ctx context.Context, token chan struct{}, deadline time.Time) (bo
 	}
 }
 
-// agentJob describes a claimed job for the agent, or returns nil when the
-// job turned out to have nothing left to do.
-func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error) {
+// agentJob describes a claimed job for the agent, with its registration
+// and workshop as the claim read them, or returns nil when the job turned
+// out to have nothing left to do.
+func (e *Engine) agentJob(ctx context.Context, j *wod.Job, r *wod.Registration, w *wod.Workshop) (*wod.AgentJob, error) {
 	aj := &wod.AgentJob{ID: j.ID, Kind: j.Kind, Attempt: j.Attempts, LeaseUntil: *j.LeaseUntil,
 		LeaseSeconds: int(e.AgentLease / time.Second)}
 	if e.Content != nil && j.Kind != wod.JobPurge {
@@ -95,9 +95,8 @@ func (e *Engine) agentJob(ctx context.Context, j *wod.Job) (*wod.AgentJob, error
 	if j.RegistrationID == nil {
 		return e.seatPurgeJob(ctx, j, aj)
 	}
-	r, w, err := e.Store.FindRegistrationWorkshop(ctx, *j.RegistrationID)
-	if err != nil {
-		return nil, err
+	if r == nil || w == nil {
+		return nil, fmt.Errorf("job %d: registration %d not found", j.ID, *j.RegistrationID)
 	}
 	if why := moot(j.Kind, r); why != "" {
 		return nil, e.Store.CompleteJob(ctx, &wod.JobCompletion{JobID: j.ID, Attempt: j.Attempts,

@@ -38,6 +38,7 @@ type Store interface {
 	// Apply is Transition without reading the registration back.
 	Apply(ctx context.Context, t *wod.Transition) error
 	ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string, lease time.Duration, limit int) (jobs []*wod.Job, more bool, err error)
+	ClaimAgentJob(ctx context.Context, kinds []wod.JobKind, locationID int64, worker string, lease time.Duration) (*wod.Job, *wod.Registration, *wod.Workshop, bool, error)
 	NextJobAt(ctx context.Context, kinds []wod.JobKind, locationID *int64) (time.Time, bool, error)
 	// FindJobRegistration reads a job, and FindRegistrationWorkshop of its
 	// registration when it has one (nil otherwise), in one read.

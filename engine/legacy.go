@@ -109,14 +109,14 @@ func (e *Engine) driveLegacy(ctx context.Context, ls []*wod.Location) (int, erro
 			return sent, err
 		}
 		for {
-			js, more, err := e.Store.ClaimJobs(ctx, legacyKinds, &l.ID, e.Worker+"/legacy", legacySendLease, 1)
+			j, r, w, more, err := e.Store.ClaimAgentJob(ctx, legacyKinds, l.ID, e.Worker+"/legacy", legacySendLease)
 			if err != nil {
 				return sent, err
 			}
-			if len(js) == 0 {
+			if j == nil {
 				break
 			}
-			ok, err := e.sendCommand(ctx, l, js[0])
+			ok, err := e.sendCommand(ctx, l, j, r, w)
 			if err != nil {
 				return sent, err
 			}
@@ -165,7 +165,7 @@ func (e *Engine) closeMootHolds(ctx context.Context, l *wod.Location) error {
 // sendCommand sends the claimed job's command mail and holds the job for
 // the backend's callbacks. A failed send is retried with the timers'
 // backoff, and operators hear of it after the last attempt.
-func (e *Engine) sendCommand(ctx context.Context, l *wod.Location, j *wod.Job) (bool, error) {
+func (e *Engine) sendCommand(ctx context.Context, l *wod.Location, j *wod.Job, r *wod.Registration, w *wod.Workshop) (bool, error) {
 	if j.Attempts > j.MaxAttempts {
 		e.giveUp(ctx, j, fmt.Sprintf("the backend reported nothing after %d command mails", j.MaxAttempts))
 		return false, nil
@@ -174,7 +174,7 @@ func (e *Engine) sendCommand(ctx context.Context, l *wod.Location, j *wod.Job) (
 		e.giveUp(ctx, j, "an original backend keeps no warm seats: the location is legacy")
 		return false, nil
 	}
-	aj, err := e.agentJob(ctx, j)
+	aj, err := e.agentJob(ctx, j, r, w)
 	if err != nil || aj == nil {
 		return false, err // nil: moot, completed
 	}

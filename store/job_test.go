@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"maps"
+	"reflect"
 	"testing"
 	"time"
 
@@ -272,6 +273,63 @@ func TestStepCancelsAndCompletesJobs(t *testing.T) {
 		}
 		if got, _ := db.FindRegistration(ctx, r.ID); got.State != wod.StatePending {
 			t.Fatalf("a refused ready left the registration %s", got.State)
+		}
+	})
+}
+
+// TestClaimAgentJob: an agent's claim returns the job leased with its
+// registration and workshop as FindRegistrationWorkshop reads them, a job
+// without a registration (a warm seat's) alone, nothing when none is due,
+// and says whether more are due (SQLite: whether the claim was full).
+func TestClaimAgentJob(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB, clock *storetest.Clock) {
+		ctx := context.Background()
+		l, w := fixture(t, db, 10, 1, 5, 5)
+		claim := func(kinds ...wod.JobKind) (*wod.Job, *wod.Registration, *wod.Workshop, bool) {
+			t.Helper()
+			j, r, w, more, err := db.ClaimAgentJob(ctx, kinds, l.ID, "agent", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j, r, w, more
+		}
+		if j, r, w, more := claim(wod.JobCreate); j != nil || r != nil || w != nil || more {
+			t.Fatalf("nothing due: %+v %+v %+v %v", j, r, w, more)
+		}
+		var booked []*wod.Registration
+		for _, email := range []string{"ann@example.com", "bob@example.com"} {
+			r, err := db.CreateRegistration(ctx, &wod.NewRegistration{
+				Request: wod.RegistrationRequest{Workshop: w.Slug, Name: "Ann", Email: email},
+				Jobs:    []*wod.Job{{Kind: wod.JobCreate, RunAt: clock.Now()}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			booked = append(booked, r)
+		}
+		for i, r := range booked {
+			j, gotR, gotW, more := claim(wod.JobCreate)
+			if j == nil || j.Kind != wod.JobCreate || *j.RegistrationID != r.ID || j.State != wod.JobRunning ||
+				j.Attempts != 1 || j.LeasedBy != "agent" || more != (i == 0 || db.Dialect() == store.SQLite) {
+				t.Fatalf("claim %d: %+v more %v", i, j, more)
+			}
+			wantR, wantW, err := db.FindRegistrationWorkshop(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gotR, wantR) || !reflect.DeepEqual(gotW, wantW) {
+				t.Fatalf("claim %d read\n%+v\n%+v\nwant\n%+v\n%+v", i, gotR, gotW, wantR, wantW)
+			}
+		}
+		one := wod.WarmPool(1)
+		if _, err := db.UpdateWorkshop(ctx, w.Slug, wod.WorkshopUpdate{Warm: &one}); err != nil {
+			t.Fatal(err)
+		}
+		if _, n, err := db.KeepWarm(ctx, w.ID, l.ID); err != nil || n != 1 {
+			t.Fatalf("keep warm: %d %v", n, err)
+		}
+		if j, r, w, _ := claim(wod.JobCreate, wod.JobWarm); j == nil || j.Kind != wod.JobWarm || r != nil || w != nil {
+			t.Fatalf("a warm job: %+v %+v %+v", j, r, w)
 		}
 	})
 }

@@ -397,57 +397,13 @@ func (db *DB) FailJob(ctx context.Context, jobID int64, attempt int, msg, output
 func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *int64, worker string,
 	lease time.Duration, limit int) (js []*wod.Job, more bool, err error) {
 	// One UPDATE, atomic by itself: every waiting agent runs it, often.
-	// Queued jobs and lapsed leases are looked for apart, each in its own
-	// ordered index scan (an OR of both became a bitmap scan): a plain index
-	// scan marks the entries of dead row versions as it meets them, and the
-	// jobs table makes a few per participant faster than a vacuum comes, so
-	// that every claim would otherwise walk all of them again.
 	err = db.writeStatement(ctx, func(tx *Tx) error {
-		w := where{args: []any{tx.now}} // $1: the claim's time, in both branches
-		w.add(inList("j.kind", len(kinds)), kindArgs(kinds)...)
-		if locationID != nil {
-			w.add("j.location_id = ?", *locationID)
-		}
-		w.add(`NOT EXISTS (SELECT 1 FROM jobs o WHERE o.registration_id = j.registration_id AND o.id <> j.id
-			AND o.state = 'running' AND o.lease_until >= $1 AND o.kind IN ('create', 'cleanup', 'reset', 'purge')
-			AND j.kind IN ('create', 'cleanup', 'reset', 'purge'))`)
-		lock := ""
-		if tx.db.dialect == Postgres {
-			lock = " FOR UPDATE SKIP LOCKED"
-		}
-		n := len(w.args)
-		args := append(w.args, limit, worker, tx.now.Add(lease))
-		due := func(cond string) string {
-			return fmt.Sprintf(`SELECT id, run_at FROM (SELECT j.id, j.run_at FROM jobs j%s AND %s
-				ORDER BY j.run_at, j.id LIMIT $%d%s) AS due`, w.String(), cond, n+1, lock)
-		}
-		queued, lapsed := "j.state = 'queued' AND j.run_at <= $1", "j.state = 'running' AND j.lease_until < $1"
-		// On PostgreSQL, what was due, counted up to one job past the limit
-		// without locking (a job locked by a concurrent claim would be
-		// skipped) in the statement's snapshot, says whether more are left
-		// beside those claimed. SQLite evaluates RETURNING after the
-		// update: there a full claim says there may be more.
-		ahead := "0"
-		if tx.db.dialect == Postgres {
-			count := func(cond string) string {
-				return fmt.Sprintf(`(SELECT COUNT(*) FROM (SELECT 1 FROM jobs j%s AND %s LIMIT $%d + 1) AS ahead)`,
-					w.String(), cond, n+1)
-			}
-			ahead = count(queued) + " + " + count(lapsed)
-		}
+		c := newClaim(tx, kinds, locationID, worker, lease, limit)
 		var found int
 		js, err = queryAll(tx, func(row scanner) (*wod.Job, error) {
 			return scanJob(thenScan{row, func(row scanner) error { return row.Scan(&found) }})
-		},
-			fmt.Sprintf(`WITH due AS (%s UNION ALL %s)
-			UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d, lease_until = $%d, updated_at = $1
-			WHERE id IN (SELECT id FROM due ORDER BY run_at, id LIMIT $%d) RETURNING `+jobColumns+`, %s`,
-				due(queued), due(lapsed), n+2, n+3, n+1, ahead), args...)
-		if tx.db.dialect == Postgres {
-			more = found > len(js)
-		} else {
-			more = len(js) > 0 && len(js) == limit
-		}
+		}, `WITH `+c.due+` `+c.update, c.args...)
+		more = c.more(found, len(js))
 		return err
 	})
 	if err != nil {
@@ -456,6 +412,168 @@ func (db *DB) ClaimJobs(ctx context.Context, kinds []wod.JobKind, locationID *in
 	slices.SortFunc(js, func(a, b *wod.Job) int { return a.RunAt.Compare(b.RunAt) })
 	return js, more, nil
 }
+
+// ClaimAgentJob leases one due job of the kinds at the location, as
+// ClaimJobs does, and returns with it its registration and the
+// registration's workshop settings (as FindRegistrationWorkshop reads
+// them; nil for a job without a registration). On PostgreSQL that is one
+// statement: an agent's every claim reads them.
+func (db *DB) ClaimAgentJob(ctx context.Context, kinds []wod.JobKind, locationID int64, worker string,
+	lease time.Duration) (j *wod.Job, r *wod.Registration, w *wod.Workshop, more bool, err error) {
+	if db.dialect != Postgres {
+		// No data-modifying CTE: the claim, then the read.
+		js, more, err := db.ClaimJobs(ctx, kinds, &locationID, worker, lease, 1)
+		if err != nil || len(js) == 0 {
+			return nil, nil, nil, more, err
+		}
+		if js[0].RegistrationID != nil {
+			if r, w, err = db.FindRegistrationWorkshop(ctx, *js[0].RegistrationID); err != nil {
+				return nil, nil, nil, false, err
+			}
+		}
+		return js[0], r, w, more, nil
+	}
+	err = db.writeStatement(ctx, func(tx *Tx) error {
+		c := newClaim(tx, kinds, &locationID, worker, lease, 1)
+		var found int
+		err := queryEach(tx, func(row scanner) error {
+			rows, ok := row.(*sql.Rows)
+			if !ok {
+				return fmt.Errorf("claim: a row of %T", row)
+			}
+			cols, err := rows.Columns()
+			if err != nil {
+				return err
+			}
+			// The row has the job's columns, found, whether the job has a
+			// registration, then the registration's and the workshop's,
+			// all NULL without one: the flag is read first, then the row
+			// again, each column into its own or, if NULL, into nothing.
+			jobCols := strings.Count(jobColumns, ",") + 1
+			var with bool
+			flag := discard(len(cols))
+			flag[jobCols+1] = &with
+			if err := rows.Scan(flag...); err != nil {
+				return err
+			}
+			if !with {
+				j, err = scanJob(thenScan{rows, func(row scanner) error {
+					return row.Scan(append([]any{&found, &with}, discard(len(cols)-jobCols-2)...)...)
+				}})
+				return err
+			}
+			j, err = scanJob(thenScan{rows, func(row scanner) (err error) {
+				r, err = scanRegistration(thenScan{prefixScan{row, []any{&found, &with}}, func(row scanner) (err error) {
+					w, err = scanWorkshop(row)
+					return err
+				}})
+				return err
+			}})
+			return err
+		}, `WITH `+c.due+`, claimed AS (`+c.update+`) SELECT claimed.*, r.id IS NOT NULL, `+registrationColumns+`, `+
+			registrationWorkshopColumns+` FROM claimed LEFT JOIN (`+registrationFrom+`
+			JOIN locations wloc ON wloc.id = w.location_id) ON r.id = claimed.registration_id`, c.args...)
+		if j != nil {
+			more = c.more(found, 1)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, false, fmt.Errorf("claim jobs: %w", err)
+	}
+	return j, r, w, more, nil
+}
+
+// claim is the statement that leases due jobs (ClaimJobs): due, the
+// definition of a CTE of that name listing them, and update, the UPDATE
+// that leases them from it and returns each job's columns and found.
+type claim struct {
+	due, update string
+	args        []any
+	postgres    bool
+	limit       int
+}
+
+// newClaim builds the claim of up to limit due jobs of the kinds, at one
+// location when locationID is set: queued ones whose time has come, and
+// running ones whose worker let the lease run out. An agent job waits while
+// another agent job of the same registration runs, so that operations on
+// one seat never overlap.
+//
+// Queued jobs and lapsed leases are looked for apart, each in its own
+// ordered index scan (an OR of both became a bitmap scan): a plain index
+// scan marks the entries of dead row versions as it meets them, and the
+// jobs table makes a few per participant faster than a vacuum comes, so
+// that every claim would otherwise walk all of them again.
+func newClaim(tx *Tx, kinds []wod.JobKind, locationID *int64, worker string, lease time.Duration, limit int) claim {
+	w := where{args: []any{tx.now}} // $1: the claim's time, in both branches
+	w.add(inList("j.kind", len(kinds)), kindArgs(kinds)...)
+	if locationID != nil {
+		w.add("j.location_id = ?", *locationID)
+	}
+	w.add(`NOT EXISTS (SELECT 1 FROM jobs o WHERE o.registration_id = j.registration_id AND o.id <> j.id
+		AND o.state = 'running' AND o.lease_until >= $1 AND o.kind IN ('create', 'cleanup', 'reset', 'purge')
+		AND j.kind IN ('create', 'cleanup', 'reset', 'purge'))`)
+	postgres := tx.db.dialect == Postgres
+	lock := ""
+	if postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	n := len(w.args)
+	args := append(w.args, limit, worker, tx.now.Add(lease))
+	due := func(cond string) string {
+		return fmt.Sprintf(`SELECT id, run_at FROM (SELECT j.id, j.run_at FROM jobs j%s AND %s
+			ORDER BY j.run_at, j.id LIMIT $%d%s) AS due`, w.String(), cond, n+1, lock)
+	}
+	queued, lapsed := "j.state = 'queued' AND j.run_at <= $1", "j.state = 'running' AND j.lease_until < $1"
+	// On PostgreSQL, what was due, counted up to one job past the limit
+	// without locking (a job locked by a concurrent claim would be
+	// skipped) in the statement's snapshot, says whether more are left
+	// beside those claimed. SQLite evaluates RETURNING after the update:
+	// there a full claim says there may be more.
+	ahead := "0"
+	if postgres {
+		count := func(cond string) string {
+			return fmt.Sprintf(`(SELECT COUNT(*) FROM (SELECT 1 FROM jobs j%s AND %s LIMIT $%d + 1) AS ahead)`,
+				w.String(), cond, n+1)
+		}
+		ahead = count(queued) + " + " + count(lapsed)
+	}
+	return claim{
+		due: fmt.Sprintf(`due AS (%s UNION ALL %s)`, due(queued), due(lapsed)),
+		update: fmt.Sprintf(`UPDATE jobs SET state = 'running', attempts = attempts + 1, leased_by = $%d,
+			lease_until = $%d, updated_at = $1 WHERE id IN (SELECT id FROM due ORDER BY run_at, id LIMIT $%d)
+			RETURNING `+jobColumns+`, %s AS found`, n+2, n+3, n+1, ahead),
+		args: args, postgres: postgres, limit: limit,
+	}
+}
+
+// more says whether jobs were left due beside the claimed ones, from the
+// claim's found.
+func (c claim) more(found, claimed int) bool {
+	if c.postgres {
+		return found > claimed
+	}
+	return claimed > 0 && claimed == c.limit
+}
+
+// discard is n destinations of a row's columns that keep nothing.
+func discard(n int) []any {
+	ds := make([]any, n)
+	for i := range ds {
+		ds[i] = new(any)
+	}
+	return ds
+}
+
+// prefixScan scans a row's first columns into first, the rest into what
+// its Scan is given.
+type prefixScan struct {
+	row   scanner
+	first []any
+}
+
+func (s prefixScan) Scan(dest ...any) error { return s.row.Scan(append(s.first, dest...)...) }
 
 // NextJobAt returns when the next job of the kinds falls due (a queued one's
 // time, or a running one's lease end), and false when there is none.
