@@ -494,11 +494,7 @@ type claim struct {
 	limit       int
 }
 
-// newClaim builds the claim of up to limit due jobs of the kinds, at one
-// location when locationID is set: queued ones whose time has come, and
-// running ones whose worker let the lease run out. An agent job waits while
-// another agent job of the same registration runs, so that operations on
-// one seat never overlap.
+// newClaim builds the claim ClaimJobs describes, of up to limit jobs.
 //
 // Queued jobs and lapsed leases are looked for apart, each in its own
 // ordered index scan (an OR of both became a bitmap scan): a plain index
