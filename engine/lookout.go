@@ -43,11 +43,11 @@ func (e *Engine) lookoutLocked(locationID int64) *lookout {
 // lookAgain says whether a claim looks for jobs now, and if so begins the
 // look. A claim woken up looks. A new claim looks unless the location's
 // last look, within the second of the engine's clock, left nothing due and
-// no wake-up came since. A claim that waited a second without a wake-up looks only if no
-// claim of the location looked within the second: that look finds what no
-// wake-up announces (a job another replica scheduled unheard, one that
-// waited for another of its registration, a lapsed lease), and one look
-// finds what every other would.
+// no wake-up came since. A claim that waited a second without a wake-up
+// looks only if no claim of the location looked within the second: that
+// look finds what no wake-up announces (a job another replica scheduled
+// unheard, one that waited for another of its registration, a lapsed
+// lease), and one look finds what every other would.
 func (e *Engine) lookAgain(locationID int64, why lookReason) (look, bool) {
 	e.wakeMu.Lock()
 	defer e.wakeMu.Unlock()

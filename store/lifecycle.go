@@ -436,43 +436,12 @@ func (db *DB) ClaimAgentJob(ctx context.Context, kinds []wod.JobKind, locationID
 	err = db.writeStatement(ctx, func(tx *Tx) error {
 		c := newClaim(tx, kinds, &locationID, worker, lease, 1)
 		var found int
-		err := queryEach(tx, func(row scanner) error {
-			rows, ok := row.(*sql.Rows)
-			if !ok {
-				return fmt.Errorf("claim: a row of %T", row)
-			}
-			cols, err := rows.Columns()
-			if err != nil {
-				return err
-			}
-			// The row has the job's columns, found, whether the job has a
-			// registration, then the registration's and the workshop's,
-			// all NULL without one: the flag is read first, then the row
-			// again, each column into its own or, if NULL, into nothing.
-			jobCols := strings.Count(jobColumns, ",") + 1
-			var with bool
-			flag := discard(len(cols))
-			flag[jobCols+1] = &with
-			if err := rows.Scan(flag...); err != nil {
-				return err
-			}
-			if !with {
-				j, err = scanJob(thenScan{rows, func(row scanner) error {
-					return row.Scan(append([]any{&found, &with}, discard(len(cols)-jobCols-2)...)...)
-				}})
-				return err
-			}
-			j, err = scanJob(thenScan{rows, func(row scanner) (err error) {
-				r, err = scanRegistration(thenScan{prefixScan{row, []any{&found, &with}}, func(row scanner) (err error) {
-					w, err = scanWorkshop(row)
-					return err
-				}})
-				return err
-			}})
+		err := queryEach(tx, func(row scanner) (err error) {
+			j, found, r, w, err = scanClaimed(row)
 			return err
 		}, `WITH `+c.due+`, claimed AS (`+c.update+`) SELECT claimed.*, r.id IS NOT NULL, `+registrationColumns+`, `+
-			registrationWorkshopColumns+` FROM claimed LEFT JOIN (`+registrationFrom+`
-			JOIN locations wloc ON wloc.id = w.location_id) ON r.id = claimed.registration_id`, c.args...)
+			registrationWorkshopColumns+` FROM claimed LEFT JOIN (`+registrationWorkshopFrom+`) ON r.id = claimed.registration_id`,
+			c.args...)
 		if j != nil {
 			more = c.more(found, 1)
 		}
@@ -482,6 +451,37 @@ func (db *DB) ClaimAgentJob(ctx context.Context, kinds []wod.JobKind, locationID
 		return nil, nil, nil, false, fmt.Errorf("claim jobs: %w", err)
 	}
 	return j, r, w, more, nil
+}
+
+// scanClaimed reads a row of ClaimAgentJob's: the job's columns, found,
+// whether the job has a registration, then the registration's and the
+// workshop's columns, all NULL without one. The flag is read first, every
+// other column into nothing; then the row again, each column into its own
+// or, when NULL, into nothing.
+func scanClaimed(row scanner) (j *wod.Job, found int, r *wod.Registration, w *wod.Workshop, err error) {
+	rows, ok := row.(*sql.Rows)
+	if !ok {
+		return nil, 0, nil, nil, fmt.Errorf("claim: a row of %T", row)
+	}
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, 0, nil, nil, err
+	}
+	jobCols := strings.Count(jobColumns, ",") + 1
+	var with bool
+	flag := discard(len(cols))
+	flag[jobCols+1] = &with
+	if err := rows.Scan(flag...); err != nil {
+		return nil, 0, nil, nil, err
+	}
+	j, err = scanJob(thenScan{rows, func(row scanner) (err error) {
+		if !with {
+			return row.Scan(append([]any{&found, &with}, discard(len(cols)-jobCols-2)...)...)
+		}
+		r, w, err = scanRegistrationWorkshop(prefixScan{row, []any{&found, &with}})
+		return err
+	}})
+	return j, found, r, w, err
 }
 
 // claim is the statement that leases due jobs (ClaimJobs): due, the
@@ -552,24 +552,6 @@ func (c claim) more(found, claimed int) bool {
 	}
 	return claimed > 0 && claimed == c.limit
 }
-
-// discard is n destinations of a row's columns that keep nothing.
-func discard(n int) []any {
-	ds := make([]any, n)
-	for i := range ds {
-		ds[i] = new(any)
-	}
-	return ds
-}
-
-// prefixScan scans a row's first columns into first, the rest into what
-// its Scan is given.
-type prefixScan struct {
-	row   scanner
-	first []any
-}
-
-func (s prefixScan) Scan(dest ...any) error { return s.row.Scan(append(s.first, dest...)...) }
 
 // NextJobAt returns when the next job of the kinds falls due (a queued one's
 // time, or a running one's lease end), and false when there is none.

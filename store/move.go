@@ -103,11 +103,11 @@ func moveCreate(tx *Tx, jobID int64, stale time.Duration) (*wod.CreateMove, erro
 	if err := tx.queryRow(`SELECT 1 FROM workshops WHERE id = $1`+tx.forUpdate(), j.wID).Scan(&one); err != nil {
 		return nil, err
 	}
-	to, toName, err := placeMove(tx, j.wID, j.locationID, stale)
+	to, err := placeMove(tx, j.wID, j.locationID, stale)
 	if err != nil || to.seatID == 0 {
 		return nil, err
 	}
-	m := &wod.CreateMove{RegistrationID: j.regID, From: j.from, To: toName, FromNumber: j.number, ToNumber: to.number,
+	m := &wod.CreateMove{RegistrationID: j.regID, From: j.from, To: to.at.Name, FromNumber: j.number, ToNumber: to.number,
 		Purge: j.attempts > 0}
 	if m.Purge {
 		// The silent agent may still be at work on the seat until its lease
@@ -140,27 +140,27 @@ func moveCreate(tx *Tx, jobID int64, stale time.Duration) (*wod.CreateMove, erro
 		return nil, fmt.Errorf("seat %d was taken under our lock", to.seatID)
 	}
 	if _, err := tx.exec(`UPDATE registrations SET location_id = $1, seat_id = $2, student_number = $3, updated_at = $4
-		WHERE id = $5`, to.locationID, to.seatID, to.number, tx.now, j.regID); err != nil {
+		WHERE id = $5`, to.at.ID, to.seatID, to.number, tx.now, j.regID); err != nil {
 		return nil, err
 	}
 	// The attempts go on from where they were (they fence the silent
 	// agent's report); the new location gets its own share of tries.
 	if _, err := tx.exec(`UPDATE jobs SET location_id = $1, state = 'queued', run_at = $2, lease_until = NULL,
 		leased_by = '', max_attempts = attempts + $3, last_error = $4, updated_at = $2 WHERE id = $5`,
-		to.locationID, tx.now, wod.DefaultMaxAttempts,
-		fmt.Sprintf("moved from %s, whose agent is silent, to %s", j.from, toName), jobID); err != nil {
+		to.at.ID, tx.now, wod.DefaultMaxAttempts,
+		fmt.Sprintf("moved from %s, whose agent is silent, to %s", j.from, to.at.Name), jobID); err != nil {
 		return nil, err
 	}
-	if err := notifyAgentJob(tx, to.locationID); err != nil {
+	if err := notifyAgentJob(tx, to.at.ID); err != nil {
 		return nil, err
 	}
 	// Its other jobs follow it (timers do not care where they run; a job
 	// of the old location would name a seat no longer its own).
 	if _, err := tx.exec(`UPDATE jobs SET location_id = $1 WHERE registration_id = $2 AND id <> $3
-		AND state IN ('queued', 'running')`, to.locationID, j.regID, jobID); err != nil {
+		AND state IN ('queued', 'running')`, to.at.ID, j.regID, jobID); err != nil {
 		return nil, err
 	}
-	detail := fmt.Sprintf("from student%d at %s to student%d at %s (its agent is silent)", j.number, j.from, to.number, toName)
+	detail := fmt.Sprintf("from student%d at %s to student%d at %s (its agent is silent)", j.number, j.from, to.number, to.at.Name)
 	if m.Purge {
 		detail += "; the old seat is purged there"
 	}
@@ -175,10 +175,10 @@ func moveCreate(tx *Tx, jobID int64, stale time.Duration) (*wod.CreateMove, erro
 // the workshop's other locations whose agent is alive (not those never
 // heard of: moving there would trade one silence for another). A zero
 // seat: nowhere to go for now.
-func placeMove(tx *Tx, workshopID, from int64, stale time.Duration) (placed, string, error) {
+func placeMove(tx *Tx, workshopID, from int64, stale time.Duration) (placed, error) {
 	cs, err := candidates(tx, workshopID, stale)
 	if err != nil {
-		return placed{}, "", err
+		return placed{}, err
 	}
 	for _, c := range rank(cs) {
 		if !c.alive || c.locationID == from {
@@ -186,13 +186,13 @@ func placeMove(tx *Tx, workshopID, from int64, stale time.Duration) (placed, str
 		}
 		id, n, ok, err := lowestFreeSeat(tx, c)
 		if err != nil {
-			return placed{}, "", err
+			return placed{}, err
 		}
 		if ok {
-			return c.place(id, n, wod.SeatFree), c.name, nil
+			return c.place(id, n, wod.SeatFree), nil
 		}
 	}
-	return placed{}, "", nil
+	return placed{}, nil
 }
 
 // ReleaseSeat frees the seat a moved create left behind, once its purge

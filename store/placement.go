@@ -151,9 +151,9 @@ func lowestFreeSeat(tx *Tx, c candidate) (id int64, number int, ok bool, err err
 
 // placed is where placement put a seat.
 type placed struct {
-	locationID, seatID int64
-	number             int
-	at                 wod.Location // ID, Name, HubURL and BaseStudentID
+	seatID int64
+	number int
+	at     wod.Location // the seat's location: ID, Name, HubURL and BaseStudentID
 	// from is the seat's state before the booking; a warm seat brings its
 	// sealed password.
 	from     wod.SeatState
@@ -162,7 +162,7 @@ type placed struct {
 
 // place is the seat taken at the candidate's location.
 func (c candidate) place(seatID int64, number int, from wod.SeatState) placed {
-	return placed{locationID: c.locationID, seatID: seatID, number: number, from: from,
+	return placed{seatID: seatID, number: number, from: from,
 		at: wod.Location{ID: c.locationID, Name: c.name, HubURL: c.hubURL, BaseStudentID: c.baseStudentID}}
 }
 

@@ -117,9 +117,9 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 		// (a rehearsal's robot is not one); nobody jumps the line (while
 		// people wait for this workshop, a newcomer waits behind them); and
 		// the e-mail's live registration, if any (the unique index
-		// registrations_live_email allows one).
-		// The same statement lists the workshop's locations as placement
-		// sees them (candidatesSQL), each row repeating the checks.
+		// registrations_live_email allows one). The same statement lists
+		// the workshop's locations as placement sees them (candidatesSQL),
+		// each row repeating the checks.
 		var held, line, live int
 		var endsAt sql.NullTime
 		var seconds sql.NullInt64
@@ -167,7 +167,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	if err := tx.queryRow(`INSERT INTO registrations (workshop_id, name, email, company, state, seat_id,
 		location_id, student_number, client_ip, created_at, updated_at, rehearsal_id)
 		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $9, $10) RETURNING id`,
-		w.ID, req.Name, req.Email, req.Company, seatID, p.locationID, number, req.ClientIP, tx.now,
+		w.ID, req.Name, req.Email, req.Company, seatID, p.at.ID, number, req.ClientIP, tx.now,
 		nullInt64(nr.RehearsalID)).Scan(&id); err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 	for _, j := range nr.Jobs {
 		j.RegistrationID = &id
 		if j.LocationID == nil {
-			j.LocationID = &p.locationID
+			j.LocationID = &p.at.ID
 		}
 	}
 	if err := insertJobs(tx, nr.Jobs); err != nil {
@@ -231,7 +231,7 @@ func createRegistration(tx *Tx, nr *wod.NewRegistration) (*wod.Registration, err
 func booked(id int64, w *wod.Workshop, req wod.RegistrationRequest, p placed, rehearsal *int64, now time.Time) *wod.Registration {
 	seat, at := p.seatID, p.at
 	r := &wod.Registration{ID: id, WorkshopID: w.ID, Workshop: w.Slug, Name: req.Name, Email: req.Email,
-		Company: req.Company, State: wod.StatePending, SeatID: &seat, LocationID: p.locationID, Location: at.Name,
+		Company: req.Company, State: wod.StatePending, SeatID: &seat, LocationID: at.ID, Location: at.Name,
 		StudentNumber: p.number, SeatHeld: true, At: &at, CreatedAt: now, UpdatedAt: now, RehearsalID: rehearsal}
 	if r.StudentNumber > 0 {
 		r.Username = wod.StudentUsername(r.StudentNumber)
@@ -340,21 +340,28 @@ func findRegistration(tx *Tx, id int64) (*wod.Registration, error) {
 }
 
 // registrationWorkshopColumns are workshopSettingsColumns read beside
-// registrationColumns: the workshop's first location is wloc, l being the
-// registration's.
+// registrationColumns, from registrationWorkshopFrom: the workshop's first
+// location is wloc, l being the registration's. scanRegistrationWorkshop
+// reads them.
 var registrationWorkshopColumns = strings.Replace(workshopSettingsColumns, "w.location_id, l.name,", "w.location_id, wloc.name,", 1)
+
+const registrationWorkshopFrom = registrationFrom + ` JOIN locations wloc ON wloc.id = w.location_id`
+
+func scanRegistrationWorkshop(row scanner) (r *wod.Registration, w *wod.Workshop, err error) {
+	r, err = scanRegistration(thenScan{row, func(row scanner) (err error) {
+		w, err = scanWorkshop(row)
+		return err
+	}})
+	return r, w, err
+}
 
 // FindRegistrationWorkshop returns a registration and its workshop's
 // settings (as FindWorkshopSettings reads them) in one statement: an
 // agent's claim and report, and a participant's end, need both.
 func (db *DB) FindRegistrationWorkshop(ctx context.Context, id int64) (r *wod.Registration, w *wod.Workshop, err error) {
 	err = db.readStatement(ctx, func(tx *Tx) error {
-		row := tx.queryRow(`SELECT `+registrationColumns+`, `+registrationWorkshopColumns+` FROM `+registrationFrom+`
-			JOIN locations wloc ON wloc.id = w.location_id WHERE r.id = $1`, id)
-		r, err = scanRegistration(thenScan{row, func(row scanner) (err error) {
-			w, err = scanWorkshop(row)
-			return err
-		}})
+		r, w, err = scanRegistrationWorkshop(tx.queryRow(`SELECT `+registrationColumns+`, `+registrationWorkshopColumns+
+			` FROM `+registrationWorkshopFrom+` WHERE r.id = $1`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return wod.Errorf(wod.ENOTFOUND, "registration %d not found", id)
 		}
@@ -373,13 +380,9 @@ func (db *DB) FindRegistrationWorkshop(ctx context.Context, id int64) (r *wod.Re
 func (db *DB) FindJobRegistration(ctx context.Context, jobID int64) (j *wod.Job, r *wod.Registration, w *wod.Workshop, err error) {
 	err = db.readStatement(ctx, func(tx *Tx) error {
 		row := tx.queryRow(`SELECT `+prefixed("j.", jobColumns)+`, `+registrationColumns+`, `+registrationWorkshopColumns+`
-			FROM `+registrationFrom+` JOIN jobs j ON j.registration_id = r.id
-			JOIN locations wloc ON wloc.id = w.location_id WHERE j.id = $1`, jobID)
+			FROM `+registrationWorkshopFrom+` JOIN jobs j ON j.registration_id = r.id WHERE j.id = $1`, jobID)
 		j, err = scanJob(thenScan{row, func(row scanner) (err error) {
-			r, err = scanRegistration(thenScan{row, func(row scanner) (err error) {
-				w, err = scanWorkshop(row)
-				return err
-			}})
+			r, w, err = scanRegistrationWorkshop(row)
 			return err
 		}})
 		return err

@@ -60,3 +60,21 @@ func (s thenScan) Scan(first ...any) error {
 type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// discard is n destinations of a row's columns that keep nothing.
+func discard(n int) []any {
+	ds := make([]any, n)
+	for i := range ds {
+		ds[i] = new(any)
+	}
+	return ds
+}
+
+// prefixScan scans a row's first columns into first, the rest into what
+// its Scan is given.
+type prefixScan struct {
+	row   scanner
+	first []any
+}
+
+func (s prefixScan) Scan(dest ...any) error { return s.row.Scan(append(s.first, dest...)...) }

@@ -427,8 +427,8 @@ func (db *DB) RedeliverWebhook(ctx context.Context, id int64) (d *wod.WebhookDel
 	return d, nil
 }
 
-// ActiveWebhooks says whether any webhook endpoint is subscribed and not
-// paused: without one, no delivery can be due.
+// ActiveWebhooks says whether any webhook endpoint is not paused (each is
+// subscribed to an event at least): without one, no delivery can be due.
 func (db *DB) ActiveWebhooks(ctx context.Context) (active bool, err error) {
 	err = db.readStatement(ctx, func(tx *Tx) error {
 		return tx.queryRow(`SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE paused_at IS NULL)`).Scan(&active)
