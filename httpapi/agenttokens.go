@@ -16,6 +16,10 @@ import (
 // CLI, within this time.
 const agentTokenTTL = time.Second
 
+// agentTokenLookupTimeout bounds a token's lookup shared by several
+// requests (see lookup).
+const agentTokenLookupTimeout = 10 * time.Second
+
 // agentTokensKept bounds what agentTokens holds: more than a site has
 // locations; past it, it starts afresh.
 const agentTokensKept = 1024
@@ -59,6 +63,10 @@ func (c *agentTokens) lookup(ctx context.Context, hash []byte,
 		return l, nil
 	}
 	v, err, _ := c.lookups.Do(string(hash), func() (any, error) {
+		// Shared: the request that happens to look it up must not fail
+		// the others by going away.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), agentTokenLookupTimeout)
+		defer cancel()
 		l, err := find(ctx, hash)
 		if err != nil {
 			return nil, err

@@ -98,3 +98,43 @@ func TestAgentTokenLookupsShared(t *testing.T) {
 		t.Fatalf("an unknown token: %v", err)
 	}
 }
+
+// TestAgentTokenLookupOutlivesItsRequest: the request whose lookup the
+// others share may go away; the lookup, and the others, carry on.
+func TestAgentTokenLookupOutlivesItsRequest(t *testing.T) {
+	var c agentTokens
+	hash := []byte("hash of a token")
+	started, release := make(chan struct{}), make(chan struct{})
+	find := func(ctx context.Context, h []byte) (*wod.Location, error) {
+		close(started)
+		<-release
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return &wod.Location{ID: 7}, nil
+	}
+	gone, leave := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.lookup(gone, hash, find)
+		first <- err
+	}()
+	<-started
+	second := make(chan *wod.Location, 1)
+	go func() {
+		l, err := c.lookup(context.Background(), hash, find)
+		if err != nil {
+			t.Error(err)
+		}
+		second <- l
+	}()
+	time.Sleep(20 * time.Millisecond) // the second joins the first's lookup
+	leave()
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("the lookup failed with its first request gone: %v", err)
+	}
+	if l := <-second; l == nil || l.ID != 7 {
+		t.Fatalf("the second request got %+v", l)
+	}
+}

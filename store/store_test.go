@@ -178,9 +178,6 @@ func TestMigrationsDigest(t *testing.T) {
 	}
 }
 
-// TestOpenPoolSize: a PostgreSQL URL may size the pool (pool_max_conns),
-// which the server never sees as a setting; a size that is no number is
-// refused.
 // withPool adds pool_max_conns=n to a PostgreSQL URL.
 func withPool(dsn, n string) string {
 	if strings.Contains(dsn, "?") {
@@ -189,6 +186,9 @@ func withPool(dsn, n string) string {
 	return dsn + "?pool_max_conns=" + n
 }
 
+// TestOpenPoolSize: a PostgreSQL URL may size the pool (pool_max_conns),
+// which the server never sees as a setting; a size that is no number is
+// refused.
 func TestOpenPoolSize(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
